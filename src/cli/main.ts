@@ -1,0 +1,40 @@
+// The maplb command line. Each command lives in its own module under src/cli/commands and registers itself here.
+import { Command, CommanderError, Option } from "commander";
+import { MaplbError } from "../errors.js";
+import { LOG_LEVELS, log, setLogLevel, type LogLevel } from "../log.js";
+import { registerCompile } from "./commands/compile.js";
+
+export function buildProgram(): Command {
+  const program = new Command("maplb")
+    .description(
+      "An eBPF-style Kubernetes Service load balancer: compiles Services and EndpointSlices into\n" +
+        "hash-map lookup tables, runs them in a BPF datapath (or its host build), and writes the\n" +
+        "iptables/nftables rules kube-proxy would write for the same objects, to compare the two.",
+    )
+    .addOption(new Option("--log-level <level>", "log level (logs go to stderr)").choices(LOG_LEVELS))
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .hook("preAction", (cmd) => {
+      const level = cmd.opts<{ logLevel?: LogLevel }>().logLevel;
+      if (level) setLogLevel(level);
+    });
+  registerCompile(program);
+  return program;
+}
+
+/** Runs the CLI and returns the exit code: 0 ok, 1 a failure, 2 a usage or input error. */
+export async function run(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof MaplbError) {
+      log.debug({ code: err.code, context: err.context }, "command failed");
+      process.stderr.write(`maplb: ${err.message}\n`);
+      return err.code === "E_USAGE" || err.code === "E_INPUT" || err.code === "E_VALIDATION" ? 2 : 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,54 @@
+// Endpoint selection, as kube-proxy does it (pkg/proxy/topology.go, CategorizeEndpoints).
+// Both designs call this, so a backend gets traffic under maplb exactly when kube-proxy would send it traffic.
+import type { Endpoint, ServicePort } from "./types.js";
+
+export interface EndpointSelection {
+  /** Ready endpoints; when there are none, the serving-and-terminating ones. */
+  cluster: Endpoint[];
+  /** Local and ready; when there are none, local, serving and terminating. */
+  local: Endpoint[];
+  /** The port uses cluster endpoints for some traffic: `!ITPLocal || (externallyAccessible && !ETPLocal)`. */
+  useCluster: boolean;
+  /** The port uses local endpoints for some traffic: `ITPLocal || (externallyAccessible && ETPLocal)`. */
+  useLocal: boolean;
+  /** Every endpoint reachable through a chain or slot (the union of the used sets), sorted. */
+  reachable: Endpoint[];
+}
+
+/** True when the port has a NodePort, a LoadBalancer IP or an externalIP. */
+export function externallyAccessible(p: ServicePort): boolean {
+  return p.nodePort !== 0 || p.loadBalancerIPs.length > 0 || p.externalIPs.length > 0;
+}
+
+/** ETP=Local only counts for externally accessible ports. */
+export function externalPolicyLocal(p: ServicePort): boolean {
+  return externallyAccessible(p) && p.externalTrafficPolicy === "Local";
+}
+
+export function internalPolicyLocal(p: ServicePort): boolean {
+  return p.internalTrafficPolicy === "Local";
+}
+
+/** Ready endpoints, or (falling back) the serving-and-terminating ones. */
+function usable(eps: Endpoint[]): Endpoint[] {
+  const ready = eps.filter((e) => e.ready);
+  return ready.length > 0 ? ready : eps.filter((e) => e.serving && e.terminating);
+}
+
+export function selectEndpoints(p: ServicePort, nodeName: string): EndpointSelection {
+  const cluster = usable(p.endpoints);
+  const local = usable(p.endpoints.filter((e) => e.nodeName === nodeName));
+  const ext = externallyAccessible(p);
+  const etpLocal = ext && p.externalTrafficPolicy === "Local";
+  const itpLocal = internalPolicyLocal(p);
+  const useCluster = !itpLocal || (ext && !etpLocal);
+  const useLocal = itpLocal || etpLocal;
+  const set = new Set<Endpoint>([...(useCluster ? cluster : []), ...(useLocal ? local : [])]);
+  const reachable = p.endpoints.filter((e) => set.has(e));
+  return { cluster, local, useCluster, useLocal, reachable };
+}
+
+/** `ip:port`, the string kube-proxy sorts endpoints by and puts in comments. */
+export function endpointString(e: Pick<Endpoint, "ip" | "port">): string {
+  return `${e.ip}:${e.port}`;
+}

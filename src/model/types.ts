@@ -1,0 +1,94 @@
+// The ServiceModel: one description of "which frontends lead to which endpoints, under which policies".
+// Both designs are built from it: the BPF lookup tables (src/compile) and kube-proxy's rules (src/kubeproxy).
+// It is plain data, built by a pure function from parsed Kubernetes objects (src/model/build.ts).
+
+export type Protocol = "TCP" | "UDP" | "SCTP";
+export type TrafficPolicy = "Cluster" | "Local";
+export type ServiceType = "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalName";
+export type LbAlgorithm = "maglev" | "random";
+
+/** Cilium's default Maglev table size: a prime, so every backend's permutation covers all rows. */
+export const DEFAULT_MAGLEV_TABLE_SIZE = 16381;
+/** kube-proxy's default ClientIP affinity timeout (3 hours). */
+export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
+
+/** One address:port of an EndpointSlice, with its conditions resolved as kube-proxy resolves them. */
+export interface Endpoint {
+  ip: string;
+  /** The EndpointSlice port number for this service port (the target port). */
+  port: number;
+  nodeName: string | null;
+  zone: string | null;
+  /** ready: unset or true. */
+  ready: boolean;
+  /** serving: unset or true. */
+  serving: boolean;
+  /** terminating: set and true. */
+  terminating: boolean;
+  /** targetRef name (a pod name), for display. */
+  targetName: string | null;
+}
+
+/** One port of one Service: kube-proxy's unit ("ServicePortName") and ours. */
+export interface ServicePort {
+  /** Unique id: `ns/name:portName/PROTO` (portName may be empty). */
+  id: string;
+  namespace: string;
+  name: string;
+  /** The port's name, "" when unnamed. */
+  portName: string;
+  /** kube-proxy's service port name: `ns/name`, plus `:portName` when the port is named. */
+  spn: string;
+  protocol: Protocol;
+  type: ServiceType;
+  port: number;
+  /** 0 when the port has no NodePort. */
+  nodePort: number;
+  /** null for headless services and ExternalName. */
+  clusterIP: string | null;
+  externalIPs: string[];
+  loadBalancerIPs: string[];
+  /** CIDRs, whitespace-trimmed, in the order the Service lists them. */
+  loadBalancerSourceRanges: string[];
+  externalTrafficPolicy: TrafficPolicy;
+  internalTrafficPolicy: TrafficPolicy;
+  /** ClientIP session affinity timeout in seconds; null without affinity. */
+  affinityTimeoutSeconds: number | null;
+  /** 0 when none. */
+  healthCheckNodePort: number;
+  /** Backend choice, from the `maplb.io/lb-algorithm` annotation (default maglev). */
+  algorithm: LbAlgorithm;
+  /** Maglev table size M (a prime), from `maplb.io/maglev-table-size`. */
+  maglevTableSize: number;
+  /** Deduplicated (a non-terminating entry wins) and sorted as strings of `ip:port`, as kube-proxy does. */
+  endpoints: Endpoint[];
+}
+
+/** The whole model: every IPv4 service port, sorted by id. */
+export interface ServiceModel {
+  ports: ServicePort[];
+}
+
+/** Node-level settings that change what either design builds. */
+export interface NodeConfig {
+  /** Decides which endpoints are local (`nodeName` of the endpoint). */
+  nodeName: string;
+  /** NodePort frontends of the datapath. Not printed in kube-proxy's text (its NodePorts match addrtype LOCAL). */
+  nodeIPs: string[];
+  /** kube-proxy's "local traffic" detector; null for none. */
+  clusterCIDR: string | null;
+  masqueradeAll: boolean;
+  /** kube-proxy's nfacct counters on the INVALID drop and localhost NodePort rules. */
+  nfacct: boolean;
+  /** kube-proxy's localhost NodePorts (IPv4): the KUBE-FIREWALL rule and the 127.0.0.0/8 NodePort rule. */
+  localhostNodePorts: boolean;
+}
+
+export const DEFAULT_NODE_CONFIG: NodeConfig = {
+  nodeName: "node",
+  nodeIPs: [],
+  clusterCIDR: null,
+  masqueradeAll: false,
+  nfacct: true,
+  localhostNodePorts: true,
+};
