@@ -1,0 +1,112 @@
+// A small field checker: reads a raw (unknown) object field by field, records every problem with its
+// path and value, and hands back typed values. Validation reports all problems of a run at once.
+import type { ValidationIssue } from "../errors.js";
+import { isIPv4, isIPv6, parseCidr } from "../util/ip.js";
+import type { SourceObject } from "./documents.js";
+
+export type Raw = Record<string, unknown>;
+
+export function isRecord(v: unknown): v is Raw {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function show(value: unknown): string {
+  if (value === undefined) return "nothing";
+  const s = JSON.stringify(value);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+export class Checker {
+  readonly issues: ValidationIssue[] = [];
+  constructor(
+    private readonly src: SourceObject,
+    readonly kind: string,
+    readonly objectName: string,
+  ) {}
+
+  fail(field: string, value: unknown, message: string): undefined {
+    this.issues.push({
+      file: this.src.file,
+      doc: this.src.doc,
+      kind: this.kind,
+      object: this.objectName,
+      field,
+      value: show(value),
+      message,
+    });
+    return undefined;
+  }
+
+  record(obj: Raw, key: string, path: string, required = false): Raw | undefined {
+    const v = obj[key];
+    if (v === undefined || v === null) return required ? this.fail(path, v, "is required") : undefined;
+    return isRecord(v) ? v : this.fail(path, v, "must be an object");
+  }
+
+  array(obj: Raw, key: string, path: string): unknown[] {
+    const v = obj[key];
+    if (v === undefined || v === null) return [];
+    if (Array.isArray(v)) return v;
+    this.fail(path, v, "must be a list");
+    return [];
+  }
+
+  string(obj: Raw, key: string, path: string, required = false): string | undefined {
+    const v = obj[key];
+    if (v === undefined || v === null) return required ? this.fail(path, v, "is required") : undefined;
+    return typeof v === "string" ? v : this.fail(path, v, "must be a string");
+  }
+
+  bool(obj: Raw, key: string, path: string): boolean | undefined {
+    const v = obj[key];
+    if (v === undefined || v === null) return undefined;
+    return typeof v === "boolean" ? v : this.fail(path, v, "must be true or false");
+  }
+
+  /** An integer in [min, max]; `undefined` when absent (unless required). */
+  int(obj: Raw, key: string, path: string, min: number, max: number, required = false): number | undefined {
+    const v = obj[key];
+    if (v === undefined || v === null) return required ? this.fail(path, v, "is required") : undefined;
+    if (typeof v !== "number" || !Number.isInteger(v)) return this.fail(path, v, "must be an integer");
+    if (v < min || v > max) return this.fail(path, v, `must be between ${min} and ${max}`);
+    return v;
+  }
+
+  port(obj: Raw, key: string, path: string, required = false): number | undefined {
+    return this.int(obj, key, path, 1, 65535, required);
+  }
+
+  oneOf<T extends string>(obj: Raw, key: string, path: string, allowed: readonly T[]): T | undefined {
+    const v = this.string(obj, key, path);
+    if (v === undefined) return undefined;
+    return (allowed as readonly string[]).includes(v)
+      ? (v as T)
+      : this.fail(path, v, `must be one of ${allowed.join(", ")}`);
+  }
+
+  /** An IPv4 or IPv6 address. */
+  ip(value: unknown, path: string): string | undefined {
+    if (typeof value === "string" && (isIPv4(value) || isIPv6(value))) return value;
+    return this.fail(path, value, "is not a valid IP address");
+  }
+
+  ipList(obj: Raw, key: string, path: string): string[] {
+    return this.array(obj, key, path).flatMap((v, i) => this.ip(v, `${path}[${i}]`) ?? []);
+  }
+
+  /** An IPv4 CIDR, whitespace-trimmed as kube-proxy trims loadBalancerSourceRanges. */
+  cidr(value: unknown, path: string): string | undefined {
+    if (typeof value === "string" && parseCidr(value.trim())) return value.trim();
+    return this.fail(path, value, "is not a valid IPv4 CIDR");
+  }
+}
+
+export const PROTOCOLS = ["TCP", "UDP", "SCTP"] as const;
+
+/** `ns/name` of a raw object, for messages, and its namespace and name. */
+export function objectIdentity(o: Raw): { namespace: string; name: string; display: string } {
+  const meta = isRecord(o.metadata) ? o.metadata : {};
+  const name = typeof meta.name === "string" ? meta.name : "";
+  const namespace = typeof meta.namespace === "string" && meta.namespace !== "" ? meta.namespace : "default";
+  return { namespace, name, display: name ? `${namespace}/${name}` : `${namespace}/<unnamed>` };
+}

@@ -1,0 +1,82 @@
+// Reading manifests: files or directories of multi-document YAML or JSON, including `kind: List`
+// (what `kubectl get -o yaml|json` prints). Every object keeps where it came from, for error messages.
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { extname, join } from "node:path";
+import { parseAllDocuments } from "yaml";
+import { MaplbError } from "../errors.js";
+
+/** One Kubernetes object and where it came from. */
+export interface SourceObject {
+  file: string;
+  /** Document index in the file; items of a List read "2.items[3]". */
+  doc: string;
+  object: unknown;
+}
+
+const MANIFEST_EXTENSIONS = new Set([".yaml", ".yml", ".json"]);
+
+/** Expands directories (recursively, sorted) into manifest files; plain file arguments are kept as given. */
+export function manifestFiles(paths: string[]): string[] {
+  const out: string[] = [];
+  for (const p of paths) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      throw new MaplbError("E_INPUT", `cannot read ${p}: no such file or directory`, { path: p });
+    }
+    if (!st.isDirectory()) {
+      out.push(p);
+      continue;
+    }
+    const entries = readdirSync(p, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
+    for (const e of entries) {
+      const child = join(p, e.name);
+      if (e.isDirectory()) out.push(...manifestFiles([child]));
+      else if (MANIFEST_EXTENSIONS.has(extname(e.name))) out.push(child);
+    }
+  }
+  return out;
+}
+
+function isList(o: unknown): o is { items: unknown[] } {
+  if (typeof o !== "object" || o === null) return false;
+  const kind = (o as { kind?: unknown }).kind;
+  return typeof kind === "string" && kind.endsWith("List") && Array.isArray((o as { items?: unknown }).items);
+}
+
+/** Parses one file's text. YAML is a superset of JSON, so one parser reads both. */
+export function parseManifest(file: string, text: string): SourceObject[] {
+  const out: SourceObject[] = [];
+  const docs = parseAllDocuments(text, { prettyErrors: false });
+  if (!Array.isArray(docs)) return out; // an empty stream
+  docs.forEach((d, i) => {
+    if (d.errors.length > 0) {
+      const e = d.errors[0]!;
+      const line = e.linePos?.[0]?.line;
+      throw new MaplbError(
+        "E_INPUT",
+        `${file} doc ${i}${line ? ` line ${line}` : ""}: not valid YAML or JSON: ${e.message.split("\n")[0]}`,
+        { file, doc: i },
+      );
+    }
+    const obj: unknown = d.toJS({ maxAliasCount: 100 });
+    if (obj === null || obj === undefined) return; // an empty document, e.g. after a trailing ---
+    if (isList(obj))
+      obj.items.forEach((item, j) => out.push({ file, doc: `${i}.items[${j}]`, object: item }));
+    else out.push({ file, doc: String(i), object: obj });
+  });
+  return out;
+}
+
+export function readManifests(paths: string[]): SourceObject[] {
+  return manifestFiles(paths).flatMap((f) => {
+    let text: string;
+    try {
+      text = readFileSync(f, "utf8");
+    } catch (err) {
+      throw new MaplbError("E_INPUT", `cannot read ${f}: ${(err as Error).message}`, { file: f });
+    }
+    return parseManifest(f, text);
+  });
+}

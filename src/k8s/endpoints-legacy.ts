@@ -1,0 +1,61 @@
+// Legacy v1 Endpoints: validated, then converted into the EndpointSlices the EndpointSlice mirroring
+// controller would have made, so the rest of maplb reads only slices.
+import type { V1Endpoints, V1EndpointSlice } from "@kubernetes/client-node";
+import { isIPv4 } from "../util/ip.js";
+import { Checker, PROTOCOLS, isRecord, type Raw } from "./checker.js";
+import { SERVICE_NAME_LABEL } from "./endpointslice.js";
+
+export function checkEndpoints(c: Checker, o: Raw): V1Endpoints | undefined {
+  const meta = c.record(o, "metadata", "metadata", true);
+  if (meta) c.string(meta, "name", "metadata.name", true);
+  c.array(o, "subsets", "subsets").forEach((s, i) => {
+    const path = `subsets[${i}]`;
+    if (!isRecord(s)) return void c.fail(path, s, "must be an object");
+    for (const list of ["addresses", "notReadyAddresses"])
+      c.array(s, list, `${path}.${list}`).forEach((a, j) => {
+        const ap = `${path}.${list}[${j}]`;
+        if (!isRecord(a)) return void c.fail(ap, a, "must be an object");
+        c.ip(a.ip, `${ap}.ip`);
+        c.string(a, "nodeName", `${ap}.nodeName`);
+      });
+    const names = new Map<string, number>();
+    c.array(s, "ports", `${path}.ports`).forEach((p, j) => {
+      const pp = `${path}.ports[${j}]`;
+      if (!isRecord(p)) return void c.fail(pp, p, "must be an object");
+      const name = c.string(p, "name", `${pp}.name`) ?? "";
+      c.port(p, "port", `${pp}.port`, true);
+      c.oneOf(p, "protocol", `${pp}.protocol`, PROTOCOLS);
+      if (names.has(name))
+        c.fail(`${pp}.name`, name, `duplicate port name (also ${path}.ports[${names.get(name)}])`);
+      else names.set(name, j);
+    });
+  });
+  return c.issues.length === 0 ? (o as unknown as V1Endpoints) : undefined;
+}
+
+/** One IPv4 slice per subset: `addresses` are ready, `notReadyAddresses` are not. */
+export function endpointsToSlices(ep: V1Endpoints): V1EndpointSlice[] {
+  const name = ep.metadata?.name ?? "";
+  const namespace = ep.metadata?.namespace ?? "default";
+  return (ep.subsets ?? []).map((s, i) => {
+    const conv = (ready: boolean) =>
+      (ready ? (s.addresses ?? []) : (s.notReadyAddresses ?? []))
+        .filter((a) => isIPv4(a.ip))
+        .map((a) => ({
+          addresses: [a.ip],
+          conditions: { ready },
+          ...(a.nodeName ? { nodeName: a.nodeName } : {}),
+          ...(a.targetRef ? { targetRef: a.targetRef } : {}),
+        }));
+    return {
+      metadata: { name: `${name}-legacy-${i}`, namespace, labels: { [SERVICE_NAME_LABEL]: name } },
+      addressType: "IPv4",
+      ports: (s.ports ?? []).map((p) => ({
+        name: p.name ?? "",
+        port: p.port,
+        protocol: p.protocol ?? "TCP",
+      })),
+      endpoints: [...conv(true), ...conv(false)],
+    };
+  });
+}

@@ -1,0 +1,56 @@
+// Structural validation of discovery.k8s.io/v1 EndpointSlices.
+import type { V1EndpointSlice } from "@kubernetes/client-node";
+import { isIPv4, isIPv6 } from "../util/ip.js";
+import { Checker, PROTOCOLS, isRecord, type Raw } from "./checker.js";
+
+export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+export const ADDRESS_TYPES = ["IPv4", "IPv6", "FQDN"] as const;
+
+function checkSlicePorts(c: Checker, o: Raw): void {
+  const names = new Map<string, number>();
+  c.array(o, "ports", "ports").forEach((raw, i) => {
+    const path = `ports[${i}]`;
+    if (!isRecord(raw)) return void c.fail(path, raw, "must be an object");
+    const name = c.string(raw, "name", `${path}.name`) ?? "";
+    c.port(raw, "port", `${path}.port`);
+    c.oneOf(raw, "protocol", `${path}.protocol`, PROTOCOLS);
+    const seen = names.get(name);
+    if (seen !== undefined) c.fail(`${path}.name`, name, `duplicate port name (also ports[${seen}].name)`);
+    else names.set(name, i);
+  });
+}
+
+function checkEndpoints(c: Checker, o: Raw, addressType: string | undefined): void {
+  const fitsType = (a: string) =>
+    addressType === "IPv4" ? isIPv4(a) : addressType === "IPv6" ? isIPv6(a) : a.length > 0;
+  c.array(o, "endpoints", "endpoints").forEach((ep, i) => {
+    const path = `endpoints[${i}]`;
+    if (!isRecord(ep)) return void c.fail(path, ep, "must be an object");
+    const addrs = c.array(ep, "addresses", `${path}.addresses`);
+    if (addrs.length === 0) c.fail(`${path}.addresses`, ep.addresses, "must list at least one address");
+    addrs.forEach((a, j) => {
+      if (typeof a !== "string" || !fitsType(a))
+        c.fail(`${path}.addresses[${j}]`, a, `is not a valid ${addressType ?? "IP"} address`);
+    });
+    const cond = c.record(ep, "conditions", `${path}.conditions`);
+    if (cond) for (const k of ["ready", "serving", "terminating"]) c.bool(cond, k, `${path}.conditions.${k}`);
+    c.string(ep, "nodeName", `${path}.nodeName`);
+    c.string(ep, "zone", `${path}.zone`);
+  });
+}
+
+export function checkEndpointSlice(c: Checker, o: Raw): V1EndpointSlice | undefined {
+  const meta = c.record(o, "metadata", "metadata", true);
+  if (meta) {
+    c.string(meta, "name", "metadata.name", true);
+    const labels = c.record(meta, "labels", "metadata.labels");
+    const svc = labels?.[SERVICE_NAME_LABEL];
+    if (typeof svc !== "string" || svc === "")
+      c.fail(`metadata.labels["${SERVICE_NAME_LABEL}"]`, svc, "is required: it names the slice's Service");
+  }
+  const addressType = c.oneOf(o, "addressType", "addressType", ADDRESS_TYPES);
+  if (o.addressType === undefined) c.fail("addressType", undefined, "is required");
+  checkSlicePorts(c, o);
+  checkEndpoints(c, o, addressType);
+  return c.issues.length === 0 ? (o as unknown as V1EndpointSlice) : undefined;
+}

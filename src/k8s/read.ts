@@ -1,0 +1,29 @@
+// The control plane's front door: manifest paths in, a validated ServiceModel out.
+import type { Logger } from "pino";
+import { ValidationError } from "../errors.js";
+import { log as defaultLog } from "../log.js";
+import { buildModel } from "../model/build.js";
+import type { ServiceModel } from "../model/types.js";
+import { readManifests } from "./documents.js";
+import { sortObjects, type ClusterObjects } from "./objects.js";
+
+export interface ReadOptions {
+  /** Keep only these `ns/name` Services (and their endpoints). */
+  services?: string[];
+  log?: Logger;
+}
+
+/** Reads and validates; throws ValidationError listing every problem of every file at once. */
+export function readObjects(paths: string[], opts: ReadOptions = {}): ClusterObjects {
+  const objects = sortObjects(readManifests(paths), opts.log ?? defaultLog);
+  if (objects.issues.length > 0) throw new ValidationError(objects.issues);
+  const keep = opts.services && new Set(opts.services);
+  if (!keep) return objects;
+  const named = (o: { metadata?: { namespace?: string; name?: string } }) =>
+    `${o.metadata?.namespace ?? "default"}/${o.metadata?.name ?? ""}`;
+  return { ...objects, services: objects.services.filter((s) => keep.has(named(s))) };
+}
+
+export function readModel(paths: string[], opts: ReadOptions = {}): ServiceModel {
+  return buildModel(readObjects(paths, opts), opts.log ?? defaultLog);
+}

@@ -1,0 +1,6 @@
+/** Trial division: Maglev sizes are at most ~131k, so this is instant. */
+export function isPrime(n: number): boolean {
+  if (!Number.isInteger(n) || n < 2) return false;
+  for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
+  return true;
+}
