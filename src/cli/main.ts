@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { MaplbError } from "../errors.js";
 import { LOG_LEVELS, log, setLogLevel, type LogLevel } from "../log.js";
+import { registerBench } from "./commands/bench.js";
 import { registerCompile } from "./commands/compile.js";
 
 export function buildProgram(): Command {
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
       if (level) setLogLevel(level);
     });
   registerCompile(program);
+  registerBench(program);
   return program;
 }
 

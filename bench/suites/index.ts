@@ -1,0 +1,4 @@
+// Every benchmark suite, in the order they run.
+import type { Suite } from "../types.js";
+
+export const SUITES: Suite[] = [];

@@ -1,0 +1,43 @@
+// Plain-text tables for the terminal: one per suite, printed as the suite finishes.
+import type { Result } from "./types.js";
+
+export function formatTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+/** Three significant figures, without exponent noise for the ranges benchmarks produce. */
+export function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (x === 0) return "0";
+  const digits = Math.max(0, 2 - Math.floor(Math.log10(Math.abs(x))));
+  return x.toFixed(Math.min(digits, 3));
+}
+
+function paramsText(p: Result["params"]): string {
+  return p
+    ? Object.entries(p)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" ")
+    : "";
+}
+
+/** A suite's results as a table: one row per result, in run order. */
+export function resultsTable(results: Result[]): string {
+  return formatTable(
+    ["impl", "services", "eps/svc", "traffic", "metric", "median", "unit", "n", "params"],
+    results.map((r) => [
+      r.impl,
+      String(r.services),
+      String(r.endpointsPerService),
+      r.traffic,
+      r.metric,
+      fmt(r.value),
+      r.unit,
+      String(r.samples),
+      paramsText(r.params),
+    ]),
+  );
+}

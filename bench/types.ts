@@ -1,0 +1,82 @@
+// The benchmark's vocabulary: suites run cells (one point of the grid) and return results in the
+// JSON schema documented in the README.
+
+export type Mode = "quick" | "full";
+
+/** `impl` names fixed by the README's schema. */
+export type Impl =
+  | "maplb"
+  | "kube-proxy-iptables-legacy"
+  | "kube-proxy-iptables-nft"
+  | "kube-proxy-nftables"
+  | "kube-proxy-chain-eval"
+  | (string & {});
+
+export interface Result {
+  suite: string;
+  impl: Impl;
+  services: number;
+  endpointsPerService: number;
+  /** Traffic shape or scenario, e.g. "uniform", "worst-case", "established", "new", "one-endpoint-change". */
+  traffic: string;
+  /** e.g. ns_per_packet, connect_p50_us, program_ms. */
+  metric: string;
+  /** The median over `samples` unless the metric says otherwise (p90, p99). */
+  value: number;
+  unit: string;
+  samples: number;
+  /** What else a reader needs to interpret the row: algorithm and Maglev M, batch size, … */
+  params?: Record<string, string | number>;
+}
+
+/** One point of a suite's grid. */
+export interface Cell {
+  label: string;
+  services: number;
+  endpointsPerService: number;
+  /** A rough duration, for the progress display's time-left estimate. */
+  estimateSeconds: number;
+  [extra: string]: unknown;
+}
+
+export interface SuiteContext {
+  mode: Mode;
+  /** Datapath chosen for the maplb rows ("kernel" or "emulated"). */
+  datapath: "kernel" | "emulated";
+  /** Reports progress inside a long cell (0..1). */
+  tick(fraction: number): void;
+}
+
+export interface Suite {
+  name: string;
+  title: string;
+  /** null when the suite can run here; otherwise the reason it is skipped (printed, never silent). */
+  skipReason(ctx: SuiteContext): Promise<string | null>;
+  cells(mode: Mode): Cell[];
+  run(cell: Cell, ctx: SuiteContext): Promise<Result[]>;
+  /** Optional set-up and tear-down around all cells (namespaces, loaded programs). */
+  setup?(ctx: SuiteContext): Promise<void>;
+  teardown?(): Promise<void>;
+  /** The issue's targets for this suite, checked against what was measured (never tuned to pass). */
+  targets?(results: Result[]): Target[];
+}
+
+export interface Target {
+  suite: string;
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+/** Median of a non-empty sample (the middle value, or the mean of the two middle ones). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** The p-th percentile (0..100), nearest-rank. */
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}

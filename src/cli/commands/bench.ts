@@ -1,0 +1,63 @@
+// `maplb bench`: the scaling suite, O(1) map lookups against O(n) chain traversal, side by side.
+import { Command, Option } from "commander";
+import { runBench, summary } from "../../../bench/runner.js";
+import { SUITES } from "../../../bench/suites/index.js";
+import { MaplbError } from "../../errors.js";
+
+interface BenchFlags {
+  full?: boolean;
+  quick?: boolean;
+  suite?: string[];
+  json?: string;
+  report?: string;
+  datapath: "auto" | "kernel" | "emulated";
+}
+
+// TODO(datapath): replace with the datapath factory's own auto-detection once src/datapath lands.
+function chooseDatapathKind(kind: BenchFlags["datapath"]): "kernel" | "emulated" {
+  if (kind !== "auto") return kind;
+  return process.getuid?.() === 0 ? "kernel" : "emulated";
+}
+
+export function registerBench(program: Command): void {
+  const names = SUITES.map((s) => s.name);
+  program
+    .command("bench")
+    .description(
+      "Measure maplb against kube-proxy's rules as services and endpoints grow, in one process, side by side.\n" +
+        "Prints each suite's table as it finishes, then writes a JSON results file and an offline HTML report.\n" +
+        `Suites: ${names.join(", ") || "(none built yet)"}. A suite whose requirements are missing (root, tools)\n` +
+        "is skipped with the reason printed.",
+    )
+    .option("--quick", "the quick grid (default; under 3 minutes on 2 cores)")
+    .option("--full", "the full grid (up to 30 minutes)")
+    .option("--suite <name...>", `run only these suites (${names.join(", ")})`)
+    .option(
+      "--json <file>",
+      "where to write the JSON results (default: bench/results/<timestamp>/results.json)",
+    )
+    .option("--report <dir>", "where to write report.html (default: bench/results/<timestamp>/)")
+    .addOption(
+      new Option("--datapath <kind>", "datapath for maplb's rows: kernel when root, else emulated")
+        .choices(["auto", "kernel", "emulated"])
+        .default("auto"),
+    )
+    .action(async (flags: BenchFlags) => {
+      if (flags.quick && flags.full) throw new MaplbError("E_USAGE", "choose one of --quick and --full");
+      const unknown = (flags.suite ?? []).filter((s) => !names.includes(s));
+      if (unknown.length > 0)
+        throw new MaplbError(
+          "E_USAGE",
+          `unknown suite ${unknown.join(", ")}; the suites are ${names.join(", ")}`,
+        );
+      const suites = flags.suite ? SUITES.filter((s) => flags.suite!.includes(s.name)) : SUITES;
+      const out = await runBench(suites, {
+        mode: flags.full ? "full" : "quick",
+        datapath: chooseDatapathKind(flags.datapath),
+        ...(flags.json ? { jsonPath: flags.json } : {}),
+        ...(flags.report ? { reportDir: flags.report } : {}),
+        command: `maplb ${process.argv.slice(2).join(" ")}`,
+      });
+      process.stdout.write(`${summary(out)}\n`);
+    });
+}
