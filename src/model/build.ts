@@ -6,6 +6,7 @@ import type { ClusterObjects } from "../k8s/objects.js";
 import { ANNOTATION_ALGORITHM, ANNOTATION_MAGLEV_SIZE } from "../k8s/service.js";
 import { SERVICE_NAME_LABEL } from "../k8s/endpointslice.js";
 import { isIPv4 } from "../util/ip.js";
+import { byEndpointString } from "./endpoints.js";
 import {
   DEFAULT_AFFINITY_TIMEOUT_SECONDS,
   DEFAULT_MAGLEV_TABLE_SIZE,
@@ -60,8 +61,7 @@ function portEndpoints(slices: V1EndpointSlice[], portName: string, protocol: Pr
       if (!prev || (prev.terminating && !ep.terminating)) byAddr.set(key, ep); // a non-terminating entry wins
     }
   }
-  // Plain string order of `ip:port`, as kube-proxy sorts (so 10.0.1.10:80 comes before 10.0.1.2:80).
-  return [...byAddr.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e);
+  return [...byAddr.values()].sort(byEndpointString);
 }
 
 function ipv4Only(ips: string[], what: string, svc: string, log: Logger): string[] {

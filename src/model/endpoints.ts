@@ -52,3 +52,10 @@ export function selectEndpoints(p: ServicePort, nodeName: string): EndpointSelec
 export function endpointString(e: Pick<Endpoint, "ip" | "port">): string {
   return `${e.ip}:${e.port}`;
 }
+
+/** kube-proxy's endpoint order: plain string order of `ip:port` (so 10.0.1.10:80 sorts before 10.0.1.2:80). */
+export function byEndpointString(a: Pick<Endpoint, "ip" | "port">, b: Pick<Endpoint, "ip" | "port">): number {
+  const x = endpointString(a);
+  const y = endpointString(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}

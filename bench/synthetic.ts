@@ -1,0 +1,90 @@
+// Synthetic clusters for the benchmark: S ClusterIP services with E ready endpoints each, built
+// straight into the ServiceModel (no YAML round trip, so 100k services build in well under a second).
+// Addresses come from 198.18.0.0/15: service IPs from 198.19.0.0/16, pod IPs from 198.18.128.0/17.
+// Past 65,536 services (or 32,768 pods) the port number changes instead, so every frontend and every
+// backend stays a distinct ip:port.
+import {
+  DEFAULT_MAGLEV_TABLE_SIZE,
+  type Endpoint,
+  type LbAlgorithm,
+  type ServiceModel,
+} from "../src/model/types.js";
+import { byEndpointString } from "../src/model/endpoints.js";
+import { intToIpv4, ipv4ToInt } from "../src/util/ip.js";
+
+export const SERVICE_BASE = ipv4ToInt("198.19.0.0");
+export const POD_BASE = ipv4ToInt("198.18.128.0");
+const SERVICE_SPACE = 1 << 16;
+const POD_SPACE = 1 << 15;
+export const SERVICE_PORT = 80;
+export const POD_PORT = 8080;
+
+export interface SyntheticOptions {
+  services: number;
+  endpointsPerService: number;
+  algorithm?: LbAlgorithm;
+  maglevTableSize?: number;
+  nodeName?: string;
+}
+
+/** Zero-padded, so that name order is index order and the last service is the last rule in KUBE-SERVICES. */
+export function serviceName(i: number): string {
+  return `svc-${String(i).padStart(6, "0")}`;
+}
+
+export function serviceFrontend(i: number): { ip: string; port: number } {
+  return {
+    ip: intToIpv4(SERVICE_BASE + (i % SERVICE_SPACE)),
+    port: SERVICE_PORT + Math.floor(i / SERVICE_SPACE),
+  };
+}
+
+export function podAddress(n: number): { ip: string; port: number } {
+  return { ip: intToIpv4(POD_BASE + (n % POD_SPACE)), port: POD_PORT + Math.floor(n / POD_SPACE) };
+}
+
+export function syntheticModel(o: SyntheticOptions): ServiceModel {
+  const ports = [];
+  for (let i = 0; i < o.services; i++) {
+    const name = serviceName(i);
+    const fe = serviceFrontend(i);
+    const endpoints: Endpoint[] = [];
+    for (let j = 0; j < o.endpointsPerService; j++) {
+      const pod = podAddress(i * o.endpointsPerService + j);
+      endpoints.push({
+        ip: pod.ip,
+        port: pod.port,
+        nodeName: o.nodeName ?? "node",
+        zone: null,
+        ready: true,
+        serving: true,
+        terminating: false,
+        targetName: `${name}-${j}`,
+      });
+    }
+    endpoints.sort(byEndpointString);
+    ports.push({
+      id: `bench/${name}:/TCP`,
+      namespace: "bench",
+      name,
+      portName: "",
+      spn: `bench/${name}`,
+      protocol: "TCP" as const,
+      type: "ClusterIP" as const,
+      port: fe.port,
+      nodePort: 0,
+      clusterIP: fe.ip,
+      externalIPs: [],
+      loadBalancerIPs: [],
+      loadBalancerSourceRanges: [],
+      externalTrafficPolicy: "Cluster" as const,
+      internalTrafficPolicy: "Cluster" as const,
+      affinityTimeoutSeconds: null,
+      healthCheckNodePort: 0,
+      algorithm: o.algorithm ?? "maglev",
+      maglevTableSize: o.maglevTableSize ?? DEFAULT_MAGLEV_TABLE_SIZE,
+      endpoints,
+    });
+  }
+  return { ports };
+}
