@@ -1,0 +1,184 @@
+// The Compiler holds the current tables and the allocators behind their ids, so the node agent (and
+// `maplb apply`) can recompile only what changed: `update(changed, removedIds)` touches those service
+// ports and nothing else, and returns the hitless MapOps for them. `compile()` is the pure, whole-model
+// form of the same thing.
+import { MaplbError } from "../errors.js";
+import { log } from "../log.js";
+import type { NodeConfig, ServiceModel, ServicePort } from "../model/types.js";
+import { DiffPhases, diffServicePort } from "./diff.js";
+import { frontendName } from "./frontends.js";
+import { backendIdAllocator, type IdAllocator, revNatIdAllocator } from "./ids.js";
+import { MaglevSpace } from "./maglev-space.js";
+import { backendKey, compileServicePort, type IdSource, maglevKey } from "./service-port.js";
+import type { LbTables, MapOp, ServicePortTables } from "./tables.js";
+
+/** Allocator limits, normally the maps' max entries. Tests lower them to reach exhaustion. */
+export interface CompilerLimits {
+  maxRevNatId?: number;
+  maxBackendId?: number;
+  maglevRows?: number;
+}
+
+export class Compiler implements IdSource {
+  /** The current tables. update() changes them in place; treat them as read-only. */
+  readonly tables: LbTables = { services: new Map() };
+  private readonly revNatIds: IdAllocator;
+  private readonly backendIds: IdAllocator;
+  private readonly maglevSpace: MaglevSpace;
+  /** Which service port owns each frontend `address:port/PROTO`: the first to claim it keeps it. */
+  private readonly frontendOwner = new Map<string, string>();
+
+  /** @param prev tables whose ids to keep: the previous compile, or what the maps hold after a restart. */
+  constructor(
+    readonly node: NodeConfig,
+    prev?: LbTables,
+    limits: CompilerLimits = {},
+  ) {
+    this.revNatIds = revNatIdAllocator(limits.maxRevNatId);
+    this.backendIds = backendIdAllocator(limits.maxBackendId);
+    this.maglevSpace = new MaglevSpace(limits.maglevRows);
+    if (prev) {
+      for (const t of prev.services.values()) this.restore(t);
+      this.maglevSpace.rebuildFreeList();
+    }
+  }
+
+  /**
+   * Recompiles `changed` service ports and removes `removedIds`; returns the MapOps, in hitless order,
+   * that take the maps from the previous tables to the new ones. Only those ports are visited.
+   */
+  update(changed: readonly ServicePort[], removedIds: readonly string[]): MapOp[] {
+    const phases = new DiffPhases();
+    for (const id of removedIds) this.remove(id, phases);
+    for (const p of changed) this.set(p, phases);
+    this.settle();
+    return phases.ops();
+  }
+
+  /** Compiles one service port into the tables; adds its ops to `phases`. Call settle() after a batch. */
+  set(p: ServicePort, phases: DiffPhases = new DiffPhases()): void {
+    const prev = this.tables.services.get(p.id);
+    let next: ServicePortTables | undefined = compileServicePort(p, this.node, this, prev);
+    if (next.frontends.length === 0) {
+      // Nothing to route to (SCTP, headless, or every frontend owned by another port): no rows at all.
+      if (p.protocol === "SCTP") log.debug({ servicePort: p.id }, "SCTP service port: no datapath frontends");
+      this.releaseUnused(next, undefined);
+      next = undefined;
+    }
+    const before = phases.size;
+    diffServicePort(prev, next, phases);
+    if (prev && next && phases.size === before) return; // unchanged: keep the old object, so diff() skips it
+    this.releaseUnused(prev, next);
+    if (next) this.tables.services.set(p.id, next);
+    else this.tables.services.delete(p.id);
+  }
+
+  /** Removes a service port's rows; adds the ops to `phases`. */
+  remove(id: string, phases: DiffPhases = new DiffPhases()): void {
+    const prev = this.tables.services.get(id);
+    if (!prev) return;
+    diffServicePort(prev, undefined, phases);
+    this.releaseUnused(prev, undefined);
+    this.tables.services.delete(id);
+  }
+
+  /** Ends a batch: ids and Maglev ranges freed in it become reusable (after their quarantine). */
+  settle(): void {
+    this.revNatIds.settle();
+    this.backendIds.settle();
+    this.maglevSpace.settle();
+  }
+
+  /** Rows of lb4_maglev the tables need (the flat array's high-water mark). */
+  get maglevRowsNeeded(): number {
+    return this.maglevSpace.highWater;
+  }
+
+  // IdSource, for compileServicePort.
+
+  revNatId(frontend: string, servicePortId: string): number | null {
+    const owner = this.frontendOwner.get(frontend);
+    if (owner !== undefined && owner !== servicePortId) {
+      log.warn(
+        { frontend, servicePort: servicePortId, owner },
+        "frontend already belongs to another service port",
+      );
+      return null;
+    }
+    this.frontendOwner.set(frontend, servicePortId);
+    return this.revNatIds.acquire(frontend);
+  }
+
+  backendId(servicePortId: string, backend: string): number {
+    return this.backendIds.acquire(backendKey(servicePortId, backend));
+  }
+
+  maglevOffset(table: string, size: number): number {
+    return this.maglevSpace.acquire(table, size);
+  }
+
+  // Bookkeeping.
+
+  private restore(t: ServicePortTables): void {
+    this.tables.services.set(t.id, t);
+    for (const f of t.frontends) {
+      const name = frontendName(f.key.address, f.key.port, f.key.protocol);
+      const owner = this.frontendOwner.get(name);
+      if (owner !== undefined && owner !== t.id)
+        throw new MaplbError("E_INPUT", `frontend ${name} is in both ${owner} and ${t.id}`, {
+          frontend: name,
+        });
+      this.frontendOwner.set(name, t.id);
+      this.revNatIds.restore(name, f.master.revNatId);
+    }
+    for (const b of t.backends) this.backendIds.restore(backendKey(t.id, `${b.address}:${b.port}`), b.id);
+    for (const m of t.maglev) this.maglevSpace.restore(maglevKey(t.id, m.name), m.offset, m.rows.length);
+  }
+
+  /** Frees what `prev` held and `next` no longer does. */
+  private releaseUnused(prev: ServicePortTables | undefined, next: ServicePortTables | undefined): void {
+    if (!prev) return;
+    const id = prev.id;
+    const keep = (list: string[]) => new Set(list);
+    const frontends = keep(
+      (next?.frontends ?? []).map((f) => frontendName(f.key.address, f.key.port, f.key.protocol)),
+    );
+    for (const f of prev.frontends) {
+      const name = frontendName(f.key.address, f.key.port, f.key.protocol);
+      if (frontends.has(name) || this.frontendOwner.get(name) !== id) continue;
+      this.frontendOwner.delete(name);
+      this.revNatIds.release(name);
+    }
+    const backends = keep((next?.backends ?? []).map((b) => `${b.address}:${b.port}`));
+    for (const b of prev.backends) {
+      const name = `${b.address}:${b.port}`;
+      if (!backends.has(name)) this.backendIds.release(backendKey(id, name));
+    }
+    const tables = keep((next?.maglev ?? []).map((m) => m.name));
+    for (const m of prev.maglev) if (!tables.has(m.name)) this.maglevSpace.release(maglevKey(id, m.name));
+  }
+}
+
+/**
+ * The whole model's tables. Pure: `prev` is only read, for its ids (so established flows keep their
+ * backend) and to reuse the objects of unchanged service ports (so diff(prev, next) skips them).
+ */
+export function compile(
+  model: ServiceModel,
+  node: NodeConfig,
+  prev?: LbTables,
+  limits?: CompilerLimits,
+): LbTables {
+  const c = new Compiler(node, prev, limits);
+  const wanted = new Set(model.ports.map((p) => p.id));
+  for (const id of [...c.tables.services.keys()]) if (!wanted.has(id)) c.remove(id);
+  for (const p of model.ports) c.set(p);
+  c.settle();
+  // In model order, so output and diffs do not depend on the order of earlier compiles.
+  const services = new Map<string, ServicePortTables>();
+  for (const p of model.ports) {
+    const t = c.tables.services.get(p.id);
+    if (t) services.set(p.id, t);
+  }
+  return { services };
+}

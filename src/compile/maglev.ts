@@ -1,0 +1,92 @@
+// Maglev consistent hashing (Eisenbud et al., "Maglev: A Fast and Reliable Software Network Load
+// Balancer", NSDI 2016, §3.4), as Cilium uses it. Each backend gets a permutation of the M rows, derived
+// from two hashes of its name (`ip:port`): it starts at `offset` and steps by `skip`. Backends take
+// turns claiming their next unclaimed row until all M rows are taken. Because M is prime, every skip
+// visits every row, every backend gets ⌊M/N⌋ or ⌈M/N⌉ rows, and removing one backend moves mostly the
+// rows it owned. The datapath picks `rows[flowHash % M]`.
+//
+// Cost: a table is M u32 backend ids, 4·M bytes (64 KiB at Cilium's default M = 16381), per backend set.
+import { MaplbError } from "../errors.js";
+import { isPrime } from "../util/prime.js";
+
+/** Cilium's limit for M; larger tables cost memory without improving balance for realistic N. */
+export const MAX_MAGLEV_TABLE_SIZE = 131071;
+
+const OFFSET_SEED = 0x6d61676c; // "magl"
+const SKIP_SEED = 0x65763021; // "ev0!"
+
+/** MurmurHash3 x86_32 of the string's UTF-16 code units (backend names are ASCII, so these are its bytes). */
+export function murmur3(s: string, seed: number): number {
+  let h = seed >>> 0;
+  const n = s.length;
+  const mixBlock = (k: number): number => {
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    return Math.imul(k, 0x1b873593);
+  };
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const k =
+      (s.charCodeAt(i) & 0xff) |
+      ((s.charCodeAt(i + 1) & 0xff) << 8) |
+      ((s.charCodeAt(i + 2) & 0xff) << 16) |
+      ((s.charCodeAt(i + 3) & 0xff) << 24);
+    h ^= mixBlock(k);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  let tail = 0;
+  for (let j = n - 1; j >= i; j--) tail = (tail << 8) | (s.charCodeAt(j) & 0xff);
+  if (n > i) h ^= mixBlock(tail);
+  h ^= n;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Throws unless M is a usable Maglev table size: a prime no larger than MAX_MAGLEV_TABLE_SIZE. */
+export function checkMaglevTableSize(m: number, where: string): void {
+  if (!isPrime(m) || m > MAX_MAGLEV_TABLE_SIZE)
+    throw new MaplbError(
+      "E_VALIDATION",
+      `${where}: Maglev table size must be a prime up to ${MAX_MAGLEV_TABLE_SIZE} (got ${m}); ` +
+        `Cilium's default is 16381, small primes include 251, 1021, 4093`,
+      { where, maglevTableSize: m },
+    );
+}
+
+export interface MaglevBackend {
+  id: number;
+  /** `ip:port`: the permutation depends only on the name, so it survives id changes and restarts. */
+  name: string;
+}
+
+/**
+ * Populates a Maglev table of M rows (M prime) with backend ids; 0 fills an empty table.
+ * Deterministic: the same backends in the same order and the same M give the same rows.
+ */
+export function maglevRows(backends: readonly MaglevBackend[], m: number): Uint32Array {
+  const rows = new Uint32Array(m);
+  const n = backends.length;
+  if (n === 0) return rows;
+  // position[i] is the row backend i looks at next: offset, offset+skip, offset+2·skip, … (mod M).
+  const position = new Float64Array(n);
+  const skip = new Float64Array(n);
+  backends.forEach((b, i) => {
+    position[i] = murmur3(b.name, OFFSET_SEED) % m;
+    skip[i] = (murmur3(b.name, SKIP_SEED) % (m - 1)) + 1;
+  });
+  let filled = 0;
+  for (;;) {
+    for (let i = 0; i < n; i++) {
+      let row = position[i]!;
+      while (rows[row] !== 0) row = (row + skip[i]!) % m;
+      rows[row] = backends[i]!.id;
+      position[i] = (row + skip[i]!) % m;
+      if (++filled === m) return rows;
+    }
+  }
+}

@@ -1,0 +1,222 @@
+// LbTables for people: a readable summary and a JSON form (what `maplb compile` prints). Maglev rows
+// are summarised (size, rows per backend, a checksum) rather than listed: 16381 numbers per table
+// would bury everything else.
+import type { ServicePort } from "../model/types.js";
+import {
+  Algorithm,
+  BackendFlag,
+  type FrontendEntry,
+  frontendKeyString,
+  type LbTables,
+  type MaglevTable,
+  Scope,
+  type ServicePortTables,
+  SvcFlag,
+} from "./tables.js";
+
+export function flagNames(flags: number): string[] {
+  return Object.entries(SvcFlag)
+    .filter(([, bit]) => flags & bit)
+    .map(([name]) => name);
+}
+
+export function algorithmName(code: number): string {
+  return Object.entries(Algorithm).find(([, c]) => c === code)?.[0] ?? `#${code}`;
+}
+
+export function scopeName(scope: Scope): "EXT" | "INT" {
+  return scope === Scope.INT ? "INT" : "EXT";
+}
+
+/** FNV-1a over the rows' little-endian bytes: a short fingerprint to compare tables by. */
+export function rowsChecksum(rows: Uint32Array): string {
+  let h = 0x811c9dc5;
+  for (const v of rows)
+    for (let shift = 0; shift < 32; shift += 8) h = Math.imul(h ^ ((v >>> shift) & 0xff), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, "0");
+}
+
+/** How many rows each backend id owns. */
+export function rowsPerBackend(rows: Uint32Array): Map<number, number> {
+  const n = new Map<number, number>();
+  for (const id of rows) n.set(id, (n.get(id) ?? 0) + 1);
+  return new Map([...n].sort(([a], [b]) => a - b));
+}
+
+export interface Totals {
+  servicePorts: number;
+  /** lb4_services entries: masters plus slots. */
+  lb4_services: { masters: number; slots: number };
+  lb4_backends: number;
+  lb4_reverse_nat: number;
+  /** Rows in live tables, and their bytes (4 per row). */
+  lb4_maglev: { tables: number; rows: number; bytes: number };
+  lb4_source_range: number;
+}
+
+export function totals(tables: LbTables): Totals {
+  const t: Totals = {
+    servicePorts: tables.services.size,
+    lb4_services: { masters: 0, slots: 0 },
+    lb4_backends: 0,
+    lb4_reverse_nat: 0,
+    lb4_maglev: { tables: 0, rows: 0, bytes: 0 },
+    lb4_source_range: 0,
+  };
+  for (const s of tables.services.values()) {
+    t.lb4_services.masters += s.frontends.length;
+    for (const f of s.frontends) t.lb4_services.slots += f.slots.length;
+    t.lb4_backends += s.backends.length;
+    t.lb4_reverse_nat += s.revNat.length;
+    t.lb4_maglev.tables += s.maglev.length;
+    for (const m of s.maglev) t.lb4_maglev.rows += m.rows.length;
+    t.lb4_source_range += s.sourceRanges.length;
+  }
+  t.lb4_maglev.bytes = 4 * t.lb4_maglev.rows;
+  return t;
+}
+
+// JSON
+
+function frontendJson(f: FrontendEntry) {
+  const m = f.master;
+  return {
+    key: frontendKeyString(f.key),
+    address: f.key.address,
+    port: f.key.port,
+    protocol: f.key.protocol,
+    scope: scopeName(f.key.scope),
+    master: {
+      count: m.count,
+      revNatId: m.revNatId,
+      flags: flagNames(m.flags),
+      algorithm: algorithmName(m.algorithm),
+      affinityTimeout: m.affinityTimeout,
+      maglevOffset: m.maglevOffset,
+      maglevSize: m.maglevSize,
+    },
+    slots: f.slots,
+    maglevTable: f.maglevTable,
+  };
+}
+
+function maglevJson(t: MaglevTable) {
+  return {
+    name: t.name,
+    offset: t.offset,
+    size: t.rows.length,
+    bytes: 4 * t.rows.length,
+    rowsPerBackend: Object.fromEntries(rowsPerBackend(t.rows)),
+    checksum: rowsChecksum(t.rows),
+  };
+}
+
+function servicePortJson(s: ServicePortTables) {
+  return {
+    id: s.id,
+    frontends: s.frontends.map(frontendJson),
+    backends: s.backends.map((b) => ({
+      ...b,
+      flags: b.flags & BackendFlag.TERMINATING ? ["TERMINATING"] : [],
+    })),
+    revNat: s.revNat,
+    maglev: s.maglev.map(maglevJson),
+    sourceRanges: s.sourceRanges,
+  };
+}
+
+/** A JSON-ready view of the tables, service ports in id order. */
+export function tablesJson(tables: LbTables) {
+  const ports = [...tables.services.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { servicePorts: ports.map(servicePortJson), totals: totals(tables) };
+}
+
+/** JSON.stringify with 2-space indent, but arrays of numbers and strings on one line (slots, flags). */
+export function stringifyReadable(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(
+    /\[\s+((?:-?[\d.]+|"[^"\n]*")(?:,\s+(?:-?[\d.]+|"[^"\n]*"))*)\s+\]/g,
+    (_, items: string) => `[${items.split(/,\s+/).join(", ")}]`,
+  );
+}
+
+// Text
+
+function table(rows: string[][], indent = "  "): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  return rows.map(
+    (r) => indent + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  "),
+  );
+}
+
+function describePort(p: ServicePort | undefined): string {
+  if (!p) return "";
+  const policies = [`ETP=${p.externalTrafficPolicy}`, `ITP=${p.internalTrafficPolicy}`];
+  if (p.affinityTimeoutSeconds !== null) policies.push(`affinity ClientIP ${p.affinityTimeoutSeconds}s`);
+  return `  ${p.type}  ${policies.join(" ")}`;
+}
+
+function servicePortText(s: ServicePortTables, port: ServicePort | undefined): string[] {
+  const lines = [`${s.id}${describePort(port)}`];
+  const frontendRows = [
+    ["frontend", "scope", "rev-nat", "algorithm", "count", "slots → backend ids", "flags"],
+  ];
+  for (const f of s.frontends) {
+    const m = f.master;
+    const algo = m.maglevSize > 0 ? `maglev M=${m.maglevSize}@${m.maglevOffset}` : algorithmName(m.algorithm);
+    const flags = flagNames(m.flags);
+    if (m.affinityTimeout > 0) flags[flags.indexOf("AFFINITY")] = `AFFINITY(${m.affinityTimeout}s)`;
+    frontendRows.push([
+      `${f.key.address}:${f.key.port}/${f.key.protocol}`,
+      scopeName(f.key.scope),
+      String(m.revNatId),
+      algo,
+      String(m.count),
+      f.slots.length > 0 ? f.slots.join(",") : "- (no backend: drop)",
+      flags.join(",") || "-",
+    ]);
+  }
+  lines.push(...table(frontendRows));
+  if (s.backends.length > 0) {
+    const inSlots = new Set(s.frontends.flatMap((f) => f.slots));
+    const rows = [["backend", "id", "state"]];
+    for (const b of s.backends) {
+      const state = b.flags & BackendFlag.TERMINATING ? "terminating (draining, no new flows)" : "active";
+      rows.push([`${b.address}:${b.port}`, String(b.id), inSlots.has(b.id) ? state : `${state}, in no slot`]);
+    }
+    lines.push(...table(rows));
+  }
+  for (const m of s.maglev) {
+    const share = [...rowsPerBackend(m.rows)].map(([id, n]) => `${id}:${n}`).join(" ");
+    lines.push(
+      `  maglev ${m.name}: rows ${m.offset}..${m.offset + m.rows.length - 1}, rows per backend ${share}`,
+    );
+  }
+  for (const r of s.sourceRanges) lines.push(`  source range rev-nat ${r.revNatId}: ${r.cidr}`);
+  return lines;
+}
+
+/** The readable summary: per service port its frontends and backends, then totals per map. */
+export function tablesText(tables: LbTables, ports: readonly ServicePort[] = []): string {
+  const byId = new Map(ports.map((p) => [p.id, p]));
+  const lines: string[] = [];
+  for (const s of [...tables.services.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    lines.push(...servicePortText(s, byId.get(s.id)), "");
+  }
+  const t = totals(tables);
+  lines.push(
+    `totals: ${t.servicePorts} service ports`,
+    `  lb4_services      ${t.lb4_services.masters + t.lb4_services.slots} entries ` +
+      `(${t.lb4_services.masters} masters, ${t.lb4_services.slots} slots)`,
+    `  lb4_backends      ${t.lb4_backends}`,
+    `  lb4_reverse_nat   ${t.lb4_reverse_nat}`,
+    `  lb4_maglev        ${t.lb4_maglev.rows} rows in ${t.lb4_maglev.tables} tables (${formatBytes(t.lb4_maglev.bytes)})`,
+    `  lb4_source_range  ${t.lb4_source_range}`,
+  );
+  return lines.join("\n") + "\n";
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
