@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The one set-up step. `npm test` and `npm run bench` run it first, so a fresh clone needs nothing else.
 // Idempotent: each stage checks whether it is already done and says what it does.
-//   1. Debian packages (clang, llvm, libbpf-dev, iptables, nftables, nfacct, bpftool) via apt-get.
+//   1. Debian packages (clang, llvm, libbpf-dev, iptables, nftables, nfacct, bpftool, chromium) via apt-get.
 //   2. npm ci when node_modules is missing or older than package-lock.json.
 //   3. TypeScript build, then the native build (native/Makefile).
 import { spawnSync } from "node:child_process";
@@ -22,6 +22,8 @@ const DEBIAN = [
   ["nftables", "/usr/sbin/nft"],
   ["nfacct", "/usr/sbin/nfacct"],
   ["bpftool", "/usr/sbin/bpftool"],
+  // Headless browser for the test that opens the benchmark's HTML report (driven by playwright-core).
+  ["chromium", "/usr/bin/chromium"],
 ];
 
 function run(cmd, args, opts = {}) {
