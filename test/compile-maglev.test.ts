@@ -1,0 +1,126 @@
+// Maglev: balance, minimal disruption, determinism; and the placement of tables in lb4_maglev.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { MaglevSpace } from "../src/compile/maglev-space.js";
+import { checkMaglevTableSize, maglevRows, murmur3 } from "../src/compile/maglev.js";
+
+const backends = (n: number, from = 1) =>
+  Array.from({ length: n }, (_, i) => ({
+    id: from + i,
+    name: `10.0.${(from + i) >> 8}.${(from + i) & 255}:8080`,
+  }));
+
+function share(rows: Uint32Array): Map<number, number> {
+  const n = new Map<number, number>();
+  for (const id of rows) n.set(id, (n.get(id) ?? 0) + 1);
+  return n;
+}
+
+describe("maglevRows", () => {
+  it("murmur3 matches the reference vectors", () => {
+    assert.equal(murmur3("", 0), 0);
+    assert.equal(murmur3("", 1), 0x514e28b7);
+    assert.equal(murmur3("hello", 0), 0x248bfa47);
+    assert.equal(murmur3("The quick brown fox jumps over the lazy dog", 0), 0x2e4ff723);
+  });
+
+  for (const [n, m] of [
+    [3, 251],
+    [10, 16381],
+    [100, 16381],
+  ] as const) {
+    it(`fills all ${m} rows and gives each of ${n} backends ≈ M/N rows`, () => {
+      const rows = maglevRows(backends(n), m);
+      assert.ok(rows.every((id) => id !== 0));
+      const counts = [...share(rows).values()];
+      assert.equal(counts.length, n);
+      // The round-robin fill gives every backend ⌊M/N⌋ or ⌈M/N⌉ rows.
+      assert.ok(
+        Math.max(...counts) - Math.min(...counts) <= 1,
+        `counts ${Math.min(...counts)}..${Math.max(...counts)}`,
+      );
+    });
+  }
+
+  it("is deterministic", () => {
+    assert.deepEqual(maglevRows(backends(7), 251), maglevRows(backends(7), 251));
+  });
+
+  it("removing one backend moves mostly the rows it owned", () => {
+    const m = 16381;
+    const all = backends(10);
+    const before = maglevRows(all, m);
+    const after = maglevRows(
+      all.filter((b) => b.id !== 4),
+      m,
+    );
+    let moved = 0;
+    for (let i = 0; i < m; i++) if (before[i] !== 4 && before[i] !== after[i]) moved++;
+    // Maglev's paper reports a few percent of the other backends' rows move; far from a rehash (~90%).
+    assert.ok(moved / m < 0.05, `${((100 * moved) / m).toFixed(1)}% of the other backends' rows moved`);
+    assert.ok(after.every((id) => id !== 4));
+  });
+
+  it("an empty backend set gives an all-zero table", () => {
+    assert.ok(maglevRows([], 251).every((id) => id === 0));
+  });
+
+  it("table sizes must be prime", () => {
+    checkMaglevTableSize(16381, "x");
+    checkMaglevTableSize(251, "x");
+    assert.throws(
+      () => checkMaglevTableSize(16384, "default/web"),
+      /default\/web: Maglev table size must be a prime/,
+    );
+    assert.throws(() => checkMaglevTableSize(262147, "x"), /up to 131071/);
+  });
+});
+
+describe("MaglevSpace", () => {
+  it("keeps a table's range while M is unchanged and moves it when M changes", () => {
+    const s = new MaglevSpace();
+    assert.equal(s.acquire("a", 251), 0);
+    assert.equal(s.acquire("b", 251), 251);
+    assert.equal(s.acquire("a", 251), 0);
+    assert.equal(s.acquire("a", 509), 502, "a new range: the old one is quarantined");
+    s.settle();
+    assert.equal(s.acquire("c", 100), 0, "after settle the freed range is reused");
+  });
+
+  it("does not reuse a range freed in the same batch", () => {
+    const s = new MaglevSpace();
+    s.acquire("a", 251);
+    s.settle();
+    s.release("a");
+    assert.equal(s.acquire("b", 251), 251);
+  });
+
+  it("coalesces freed neighbours", () => {
+    const s = new MaglevSpace();
+    s.acquire("a", 100);
+    s.acquire("b", 100);
+    s.acquire("c", 100);
+    s.release("a");
+    s.release("b");
+    s.settle();
+    assert.equal(s.acquire("d", 200), 0);
+  });
+
+  it("rebuilds its free list from restored tables", () => {
+    const s = new MaglevSpace();
+    s.restore("a", 0, 100);
+    s.restore("c", 300, 100);
+    s.rebuildFreeList();
+    assert.equal(s.acquire("b", 200), 100);
+    assert.equal(s.acquire("d", 1), 400);
+  });
+
+  it("fails with E_CAPACITY naming lb4_maglev when full", () => {
+    const s = new MaglevSpace(500);
+    s.acquire("a", 251);
+    assert.throws(
+      () => s.acquire("b", 251),
+      (e: Error & { code?: string }) => e.code === "E_CAPACITY" && /lb4_maglev is full/.test(e.message),
+    );
+  });
+});
