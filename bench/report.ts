@@ -3,7 +3,9 @@
 // then every suite's table and the machine description.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import type { Machine } from "./machine.js";
+import { fmt } from "./table.js";
 import type { Result, Target } from "./types.js";
 
 export interface ReportInput {
@@ -77,8 +79,9 @@ function htmlTable(header: string[], rows: string[][]): string {
 }
 
 function chartJsSource(): string {
-  const require = createRequire(import.meta.url);
-  return readFileSync(require.resolve("chart.js/dist/chart.umd.min.js"), "utf8");
+  // The UMD build is not in chart.js's "exports"; it sits beside the CommonJS entry point.
+  const main = createRequire(import.meta.url).resolve("chart.js");
+  return readFileSync(join(dirname(main), "chart.umd.min.js"), "utf8");
 }
 
 // Runs in the page: draws each spec with log axes and counts the charts that got data.
@@ -118,7 +121,7 @@ export function renderReport(input: ReportInput): string {
             String(r.endpointsPerService),
             r.traffic,
             r.metric,
-            r.value.toPrecision(4),
+            fmt(r.value),
             r.unit,
             String(r.samples),
             Object.entries(r.params ?? {})
