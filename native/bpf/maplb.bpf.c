@@ -1,0 +1,37 @@
+/* BPF entry points: the same pipeline behind XDP, TC, and a probe for tests.
+ * XDP and TC forward a rewritten packet to the stack (XDP_PASS / TC_ACT_OK) and drop with
+ * XDP_DROP / TC_ACT_SHOT; the probe returns the verdict and reason themselves, so that
+ * BPF_PROG_TEST_RUN can tell DNAT from PASS. */
+#include "shim.h"
+#include "../datapath/pipeline.h"
+#include <linux/pkt_cls.h>
+
+static __always_inline struct dp_result run(void *data, void *data_end)
+{
+	struct dp_env env = { .now = bpf_ktime_get_ns() };
+	return dp_process(&env, data, data_end, (__u32)(data_end - data));
+}
+
+SEC("xdp")
+int maplb_xdp(struct xdp_md *ctx)
+{
+	struct dp_result r = run((void *)(long)ctx->data, (void *)(long)ctx->data_end);
+	return r.verdict == MAPLB_VERDICT_DROP ? XDP_DROP : XDP_PASS;
+}
+
+SEC("tc")
+int maplb_tc(struct __sk_buff *skb)
+{
+	struct dp_result r = run((void *)(long)skb->data, (void *)(long)skb->data_end);
+	return r.verdict == MAPLB_VERDICT_DROP ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+/* Returns verdict | reason << 8 (see maplb_probe_result in host/kernel.c). */
+SEC("tc")
+int maplb_probe(struct __sk_buff *skb)
+{
+	struct dp_result r = run((void *)(long)skb->data, (void *)(long)skb->data_end);
+	return r.verdict | (r.reason << 8);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,73 @@
+/* Backend choice for a new flow: session affinity first, then Maglev or random on the flow hash. */
+#ifndef MAPLB_BACKEND_H
+#define MAPLB_BACKEND_H
+
+#include "flow_hash.h"
+#include "service.h"
+
+#define NS_PER_SEC 1000000000ull
+
+/* The client's remembered backend, if it is still fresh, still exists and is not terminating. */
+static __always_inline __u32 affinity_backend(struct dp_env *env, const struct lb4_service *master,
+					      __be32 client)
+{
+	struct lb4_affinity_key key = { .client = client, .rev_nat_id = master->rev_nat_id };
+	struct lb4_affinity_entry *aff = dp_lookup(env, lb4_affinity, &key);
+	if (!aff || env->now - aff->last_used > (__u64)master->affinity_timeout * NS_PER_SEC)
+		return 0;
+	__u32 id = aff->backend_id;
+	struct lb4_backend *backend = dp_lookup(env, lb4_backends, &id);
+	if (!backend || (backend->flags & MAPLB_BACKEND_TERMINATING))
+		return 0;
+	aff->last_used = env->now;
+	return id;
+}
+
+static __always_inline void affinity_remember(struct dp_env *env, const struct lb4_service *master,
+					      __be32 client, __u32 backend_id)
+{
+	struct lb4_affinity_key key = { .client = client, .rev_nat_id = master->rev_nat_id };
+	struct lb4_affinity_entry entry = { .last_used = env->now, .backend_id = backend_id };
+	dp_update(env, lb4_affinity, &key, &entry, BPF_ANY);
+}
+
+/* Maglev: row offset + h % M of the flat table. 0 when the row is missing. */
+static __always_inline __u32 maglev_backend(struct dp_env *env, const struct lb4_service *master,
+					    __u32 hash)
+{
+	if (master->maglev_size == 0)
+		return 0;
+	__u32 row = master->maglev_offset + hash % master->maglev_size;
+	__u32 *id = dp_lookup(env, lb4_maglev, &row);
+	return id ? *id : 0;
+}
+
+/* Random: slot h % count + 1, read under the master's key (same frontend, same scope). */
+static __always_inline __u32 slot_backend(struct dp_env *env, const struct lb4_service *master,
+					  struct lb4_key *key, __u32 hash)
+{
+	key->backend_slot = (__u16)(hash % master->count + 1);
+	struct lb4_service *slot = dp_lookup(env, lb4_services, key);
+	key->backend_slot = 0;
+	return slot ? slot->backend_id : 0;
+}
+
+/* The backend id for a new flow (count > 0), or 0 when the tables point nowhere. */
+static __always_inline __u32 choose_backend(struct dp_env *env, const struct maplb_config *cfg,
+					    const struct lb4_service *master, struct lb4_key *key,
+					    const struct flow4 *f)
+{
+	if (master->flags & MAPLB_SVC_AFFINITY) {
+		__u32 id = affinity_backend(env, master, f->saddr);
+		if (id)
+			return id;
+	}
+	__u32 hash = flow_hash(f, cfg ? cfg->hash_seed : 0);
+	__u32 id = master->algorithm == MAPLB_ALG_MAGLEV ? maglev_backend(env, master, hash)
+							 : slot_backend(env, master, key, hash);
+	if (id && (master->flags & MAPLB_SVC_AFFINITY))
+		affinity_remember(env, master, f->saddr, id);
+	return id;
+}
+
+#endif

@@ -1,0 +1,68 @@
+/* Conntrack: established flows keep their backend, whatever happens to the service afterwards,
+ * and replies find their way back to the frontend. */
+#ifndef MAPLB_CONNTRACK_H
+#define MAPLB_CONNTRACK_H
+
+#include "parse.h"
+
+/* Refresh last_seen at most once a second: a write per packet would cost more than the lookup. */
+#define CT_REFRESH_NS 1000000000ull
+
+static __always_inline void ct_key_of(struct ct4_key *key, const struct flow4 *f, __u8 direction)
+{
+	key->saddr = f->saddr;
+	key->daddr = f->daddr;
+	key->sport = f->sport;
+	key->dport = f->dport;
+	key->proto = f->proto;
+	key->direction = direction;
+	key->pad[0] = 0;
+	key->pad[1] = 0;
+}
+
+static __always_inline struct ct4_entry *ct_lookup(struct dp_env *env, const struct flow4 *f,
+						   __u8 direction)
+{
+	struct ct4_key key;
+	ct_key_of(&key, f, direction);
+	struct ct4_entry *ct = dp_lookup(env, ct4, &key);
+	if (ct && env->now - ct->last_seen > CT_REFRESH_NS)
+		ct->last_seen = env->now;
+	return ct;
+}
+
+static __always_inline void ct_forget(struct dp_env *env, const struct flow4 *f, __u8 direction)
+{
+	struct ct4_key key;
+	ct_key_of(&key, f, direction);
+	dp_delete(env, ct4, &key);
+}
+
+/* Records a new flow to `backend`: the SERVICE entry for the client's packets and the REPLY entry
+ * for the backend's answers. A full LRU evicts; a failed insert only costs the flow its pinning. */
+static __always_inline void ct_create(struct dp_env *env, const struct flow4 *f,
+				      const struct lb4_backend *backend, __u32 backend_id,
+				      __u16 rev_nat_id)
+{
+	struct ct4_entry entry = {
+		.last_seen = env->now,
+		.backend_id = backend_id,
+		.frontend_addr = f->daddr,
+		.rev_nat_id = rev_nat_id,
+	};
+	struct ct4_key key;
+	ct_key_of(&key, f, MAPLB_CT_SERVICE);
+	dp_update(env, ct4, &key, &entry, BPF_ANY);
+
+	struct flow4 reply = {
+		.saddr = backend->address,
+		.daddr = f->saddr,
+		.sport = backend->port,
+		.dport = f->sport,
+		.proto = f->proto,
+	};
+	ct_key_of(&key, &reply, MAPLB_CT_REPLY);
+	dp_update(env, ct4, &key, &entry, BPF_ANY);
+}
+
+#endif

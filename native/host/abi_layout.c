@@ -1,0 +1,65 @@
+/* sizeof/offsetof of every ABI struct, exported for test/abi-layout.test.ts (the TypeScript
+ * mirror must agree byte for byte, in the spirit of Cilium's alignchecker). */
+#include "maplb_abi.h"
+#include "maplb_api.h"
+
+#include <stddef.h>
+#include <string.h>
+
+struct field_layout {
+	const char *type, *field;
+	long offset;
+};
+
+#define F(T, f) { #T, #f, (long)offsetof(struct T, f) }
+
+static const struct field_layout fields[] = {
+	F(lb4_key, address), F(lb4_key, dport), F(lb4_key, backend_slot), F(lb4_key, proto),
+	F(lb4_key, scope), F(lb4_key, pad),
+	F(lb4_service, backend_id), F(lb4_service, affinity_timeout), F(lb4_service, maglev_offset),
+	F(lb4_service, maglev_size), F(lb4_service, count), F(lb4_service, rev_nat_id),
+	F(lb4_service, flags), F(lb4_service, algorithm), F(lb4_service, pad),
+	F(lb4_backend, address), F(lb4_backend, port), F(lb4_backend, proto), F(lb4_backend, flags),
+	F(lb4_reverse_nat, address), F(lb4_reverse_nat, port), F(lb4_reverse_nat, pad),
+	F(lb4_src_range_key, prefixlen), F(lb4_src_range_key, rev_nat_id), F(lb4_src_range_key, pad),
+	F(lb4_src_range_key, addr),
+	F(maplb_config, cluster_cidr_addr), F(maplb_config, cluster_cidr_prefix),
+	F(maplb_config, hash_seed), F(maplb_config, pad),
+	F(ct4_key, saddr), F(ct4_key, daddr), F(ct4_key, sport), F(ct4_key, dport), F(ct4_key, proto),
+	F(ct4_key, direction), F(ct4_key, pad),
+	F(ct4_entry, last_seen), F(ct4_entry, backend_id), F(ct4_entry, frontend_addr),
+	F(ct4_entry, rev_nat_id), F(ct4_entry, flags), F(ct4_entry, pad),
+	F(lb4_affinity_key, client), F(lb4_affinity_key, rev_nat_id), F(lb4_affinity_key, pad),
+	F(lb4_affinity_entry, last_used), F(lb4_affinity_entry, backend_id),
+	F(lb4_affinity_entry, pad),
+	F(lb4_backend_stats, packets), F(lb4_backend_stats, bytes),
+	F(maplb_map_info, name), F(maplb_map_info, type), F(maplb_map_info, key_size),
+	F(maplb_map_info, value_size), F(maplb_map_info, default_max_entries),
+};
+
+#define S(T) { #T, sizeof(struct T) }
+
+static const struct {
+	const char *type;
+	size_t size;
+} sizes[] = {
+	S(lb4_key), S(lb4_service), S(lb4_backend), S(lb4_reverse_nat), S(lb4_src_range_key),
+	S(maplb_config), S(ct4_key), S(ct4_entry), S(lb4_affinity_key), S(lb4_affinity_entry),
+	S(lb4_backend_stats), S(maplb_map_info),
+};
+
+long maplb_abi_sizeof(const char *type)
+{
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		if (strcmp(sizes[i].type, type) == 0)
+			return (long)sizes[i].size;
+	return -1;
+}
+
+long maplb_abi_offsetof(const char *type, const char *field)
+{
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (strcmp(fields[i].type, type) == 0 && strcmp(fields[i].field, field) == 0)
+			return fields[i].offset;
+	return -1;
+}

@@ -1,0 +1,120 @@
+/* The exported API: argument checks, then the emulated or kernel implementation. */
+#include "dp.h"
+
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <string.h>
+
+int maplb_map_count(void) { return MAPLB_MAP__COUNT; }
+
+int maplb_map_info(__u32 id, struct maplb_map_info *out)
+{
+	if (id >= MAPLB_MAP__COUNT)
+		return -EINVAL;
+	const struct map_def *def = &maplb_maps[id];
+	memset(out, 0, sizeof(*out));
+	strncpy(out->name, def->name, sizeof(out->name) - 1);
+	out->type = def->type;
+	out->key_size = def->key_size;
+	out->value_size = def->value_size;
+	out->default_max_entries = def->default_max_entries;
+	return 0;
+}
+
+int maplb_open_emulated(const __u32 *max_entries, struct maplb_dp **out)
+{
+	return emulated_open(max_entries, out);
+}
+
+int maplb_open_kernel(const char *obj_path, const char *pin_dir, const __u32 *max_entries,
+		      struct maplb_dp **out)
+{
+	return kernel_open(obj_path, pin_dir, max_entries, out);
+}
+
+void maplb_close(struct maplb_dp *dp)
+{
+	if (!dp)
+		return;
+	if (dp->kind == MAPLB_KIND_KERNEL)
+		kernel_close(dp);
+	else
+		emulated_close(dp);
+}
+
+int maplb_kind(const struct maplb_dp *dp) { return dp->kind; }
+
+int maplb_max_entries(const struct maplb_dp *dp, __u32 id)
+{
+	return id < MAPLB_MAP__COUNT ? (int)dp->max_entries[id] : -EINVAL;
+}
+
+/* libbpf's low-level calls return -errno (libbpf 1.0 mode, the default since 1.0). */
+
+int maplb_lookup(struct maplb_dp *dp, __u32 id, const void *key, void *value)
+{
+	if (id >= MAPLB_MAP__COUNT)
+		return -EINVAL;
+	if (dp->kind == MAPLB_KIND_KERNEL)
+		return bpf_map_lookup_elem(dp->map_fds[id], key, value);
+	const void *found = sim_map_lookup(dp->maps[id], key);
+	if (!found)
+		return -ENOENT;
+	memcpy(value, found, maplb_maps[id].value_size);
+	return 0;
+}
+
+int maplb_update(struct maplb_dp *dp, __u32 id, const void *key, const void *value, __u64 flags)
+{
+	if (id >= MAPLB_MAP__COUNT)
+		return -EINVAL;
+	if (dp->kind == MAPLB_KIND_KERNEL)
+		return bpf_map_update_elem(dp->map_fds[id], key, value, flags);
+	return sim_map_update(dp->maps[id], key, value, flags);
+}
+
+int maplb_delete(struct maplb_dp *dp, __u32 id, const void *key)
+{
+	if (id >= MAPLB_MAP__COUNT)
+		return -EINVAL;
+	if (dp->kind == MAPLB_KIND_KERNEL)
+		return bpf_map_delete_elem(dp->map_fds[id], key);
+	return sim_map_delete(dp->maps[id], key);
+}
+
+int maplb_get_next_key(struct maplb_dp *dp, __u32 id, const void *key, void *next_key)
+{
+	if (id >= MAPLB_MAP__COUNT)
+		return -EINVAL;
+	if (dp->kind == MAPLB_KIND_KERNEL)
+		return bpf_map_get_next_key(dp->map_fds[id], key, next_key);
+	return sim_map_get_next_key(dp->maps[id], key, next_key);
+}
+
+int maplb_update_batch(struct maplb_dp *dp, __u32 id, const void *keys, const void *values,
+		       __u32 *count, __u64 flags)
+{
+	if (id >= MAPLB_MAP__COUNT)
+		return -EINVAL;
+	if (dp->kind == MAPLB_KIND_KERNEL) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = flags);
+		return bpf_map_update_batch(dp->map_fds[id], keys, values, count, &opts);
+	}
+	return sim_map_update_batch(dp->maps[id], keys, values, count, flags);
+}
+
+int maplb_process(struct maplb_dp *dp, __u8 *frames, const __u32 *offsets, const __u32 *lengths,
+		  __u8 *verdicts, __u8 *reasons, __u32 n)
+{
+	if (dp->kind == MAPLB_KIND_KERNEL)
+		return kernel_process(dp, frames, offsets, lengths, verdicts, reasons, n);
+	return emulated_process(dp, frames, offsets, lengths, verdicts, reasons, n);
+}
+
+int maplb_set_clock(struct maplb_dp *dp, __u64 now_ns)
+{
+	if (dp->kind != MAPLB_KIND_EMULATED)
+		return -EOPNOTSUPP;
+	dp->fixed_now = now_ns;
+	return 0;
+}

@@ -1,0 +1,71 @@
+/* The C API of libmaplb.so, bound from TypeScript by src/datapath/binding.ts.
+ * One handle type for both targets: an emulated datapath (the pipeline compiled for the host,
+ * over simulated maps) and a kernel datapath (the BPF object, loaded with libbpf). Every function
+ * returns 0 or a negative errno; nothing here prints (libbpf's messages go to maplb_set_log). */
+#ifndef MAPLB_API_H
+#define MAPLB_API_H
+
+#include <linux/types.h>
+
+#define MAPLB_API __attribute__((visibility("default")))
+
+struct maplb_dp;
+
+enum maplb_dp_kind { MAPLB_KIND_EMULATED = 0, MAPLB_KIND_KERNEL = 1 };
+
+struct maplb_map_info {
+	char name[32];
+	__u32 type; /* enum bpf_map_type */
+	__u32 key_size;
+	__u32 value_size;
+	__u32 default_max_entries;
+};
+
+MAPLB_API int maplb_map_count(void);
+MAPLB_API int maplb_map_info(__u32 id, struct maplb_map_info *out);
+
+/* max_entries: MAPLB_MAP__COUNT values indexed by map id, 0 = the default (NULL: all defaults).
+ * maplb_config and maplb_counters keep their fixed sizes. */
+MAPLB_API int maplb_open_emulated(const __u32 *max_entries, struct maplb_dp **out);
+/* Loads obj_path, reusing the maps pinned under pin_dir (creating and pinning missing ones). */
+MAPLB_API int maplb_open_kernel(const char *obj_path, const char *pin_dir, const __u32 *max_entries,
+				struct maplb_dp **out);
+MAPLB_API void maplb_close(struct maplb_dp *dp);
+MAPLB_API int maplb_kind(const struct maplb_dp *dp);
+MAPLB_API int maplb_max_entries(const struct maplb_dp *dp, __u32 id);
+
+MAPLB_API int maplb_lookup(struct maplb_dp *dp, __u32 id, const void *key, void *value);
+MAPLB_API int maplb_update(struct maplb_dp *dp, __u32 id, const void *key, const void *value,
+			   __u64 flags);
+MAPLB_API int maplb_delete(struct maplb_dp *dp, __u32 id, const void *key);
+MAPLB_API int maplb_get_next_key(struct maplb_dp *dp, __u32 id, const void *key, void *next_key);
+MAPLB_API int maplb_update_batch(struct maplb_dp *dp, __u32 id, const void *keys,
+				 const void *values, __u32 *count, __u64 flags);
+
+/* Runs n frames in place: frame i is frames[offsets[i] .. offsets[i] + lengths[i]). Writes
+ * verdicts[i] (enum maplb_verdict) and reasons[i] (enum maplb_reason). The kernel target runs
+ * each frame with BPF_PROG_TEST_RUN and needs at least an Ethernet header (else -EINVAL). */
+MAPLB_API int maplb_process(struct maplb_dp *dp, __u8 *frames, const __u32 *offsets,
+			    const __u32 *lengths, __u8 *verdicts, __u8 *reasons, __u32 n);
+/* Emulated only: a fixed clock for the pipeline (ns); 0 returns to CLOCK_MONOTONIC. */
+MAPLB_API int maplb_set_clock(struct maplb_dp *dp, __u64 now_ns);
+/* Kernel only: runs the XDP program `repeat` times on one frame; *ns_per_run is the kernel's
+ * average. The frame is rewritten in place by the first run and the rest see the rewrite. */
+MAPLB_API int maplb_test_run_repeat(struct maplb_dp *dp, const __u8 *frame, __u32 len,
+				    __u32 repeat, __u32 *retval, __u32 *ns_per_run);
+
+/* Kernel only: attach/detach on an interface. xdp_flags: XDP_FLAGS_* (0 = kernel's choice). */
+MAPLB_API int maplb_attach_xdp(struct maplb_dp *dp, int ifindex, __u32 xdp_flags);
+MAPLB_API int maplb_detach_xdp(int ifindex, __u32 xdp_flags);
+MAPLB_API int maplb_attach_tc(struct maplb_dp *dp, int ifindex, int egress);
+MAPLB_API int maplb_detach_tc(int ifindex, int egress);
+
+/* libbpf's messages (level: 0 warn, 1 info, 2 debug). NULL silences them (the default). */
+typedef void (*maplb_log_fn)(int level, const char *msg);
+MAPLB_API void maplb_set_log(maplb_log_fn fn);
+
+/* The layout of every ABI struct, for the TypeScript mirror's test: -1 when unknown. */
+MAPLB_API long maplb_abi_sizeof(const char *type);
+MAPLB_API long maplb_abi_offsetof(const char *type, const char *field);
+
+#endif

@@ -1,0 +1,24 @@
+/* The host target's shim for the pipeline: maps are simulated (sim_map.c), time is whatever the
+ * caller set for the batch. */
+#ifndef MAPLB_HOST_SHIM_H
+#define MAPLB_HOST_SHIM_H
+
+#include <linux/bpf.h>
+#include "maplb_abi.h"
+#include "sim_map.h"
+
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
+struct dp_env {
+	struct sim_map **maps; /* indexed by enum maplb_map_id */
+	__u64 now;             /* ns */
+};
+
+#define dp_lookup(env, map, key) sim_map_lookup((env)->maps[MAPLB_MAP_##map], (key))
+#define dp_update(env, map, key, value, flags)                                                     \
+	sim_map_update((env)->maps[MAPLB_MAP_##map], (key), (value), (flags))
+#define dp_delete(env, map, key) sim_map_delete((env)->maps[MAPLB_MAP_##map], (key))
+
+#endif

@@ -1,0 +1,221 @@
+/* maplb ABI: the one definition of every map key and value, flag, verdict and reason.
+ *
+ * Included by the BPF object, the host library and (through src/datapath/abi.ts, checked by
+ * test/abi-layout.test.ts) mirrored in TypeScript. Rules: fixed-width types, explicit padding so
+ * that no compiler inserts any, network byte order (__be*) where the value is a wire field, no
+ * bitfields. Every struct below has a static size assertion at the end of this file.
+ */
+#ifndef MAPLB_ABI_H
+#define MAPLB_ABI_H
+
+#include <linux/types.h>
+
+/* ---- lb4_services: HASH lb4_key -> lb4_service ------------------------------------------------ */
+
+/* lb4_key.scope: which backend set a lookup sees. INT exists only for TWO_SCOPES frontends. */
+#define MAPLB_SCOPE_EXT 0
+#define MAPLB_SCOPE_INT 1
+
+struct lb4_key {
+	__be32 address;      /* frontend IPv4; 0.0.0.0 = NodePort wildcard (daddr must be in node_addrs) */
+	__be16 dport;        /* frontend port */
+	__u16 backend_slot;  /* 0 = master, 1..count = backends */
+	__u8 proto;          /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 scope;          /* MAPLB_SCOPE_* */
+	__u8 pad[2];
+};
+
+/* lb4_service.flags (master slot). */
+#define MAPLB_SVC_NODEPORT (1 << 0)
+#define MAPLB_SVC_EXTERNAL (1 << 1)     /* LoadBalancer ingress IP or externalIP */
+#define MAPLB_SVC_SOURCE_RANGE (1 << 2) /* check lb4_source_range before choosing a backend */
+#define MAPLB_SVC_AFFINITY (1 << 3)     /* ClientIP session affinity */
+#define MAPLB_SVC_TWO_SCOPES (1 << 4)   /* Local traffic policy: cluster sources use the INT scope */
+
+/* lb4_service.algorithm. */
+#define MAPLB_ALG_RANDOM 1
+#define MAPLB_ALG_MAGLEV 2
+
+struct lb4_service {
+	__u32 backend_id;       /* slots 1..count: the backend */
+	__u32 affinity_timeout; /* master: seconds, 0 = none */
+	__u32 maglev_offset;    /* master: first row of this frontend's table in lb4_maglev */
+	__u32 maglev_size;      /* master: M (a prime), 0 when not Maglev */
+	__u16 count;            /* master: number of backend slots */
+	__u16 rev_nat_id;       /* every slot: the service port's rev-NAT id */
+	__u8 flags;             /* master: MAPLB_SVC_* */
+	__u8 algorithm;         /* master: MAPLB_ALG_* */
+	__u8 pad[2];
+};
+
+/* ---- lb4_backends: HASH __u32 id -> lb4_backend ----------------------------------------------- */
+
+/* A terminating backend keeps its established flows and is never chosen for a new one. */
+#define MAPLB_BACKEND_TERMINATING (1 << 0)
+
+struct lb4_backend {
+	__be32 address;
+	__be16 port;
+	__u8 proto;
+	__u8 flags; /* MAPLB_BACKEND_* */
+};
+
+/* ---- lb4_reverse_nat: HASH __u16 rev_nat_id -> lb4_reverse_nat -------------------------------- */
+
+/* The source a reply gets back. address 0.0.0.0 (NodePort wildcard): the node address the
+ * client used, remembered in the conntrack entry. */
+struct lb4_reverse_nat {
+	__be32 address;
+	__be16 port;
+	__u16 pad;
+};
+
+/* ---- lb4_maglev: ARRAY __u32 row -> __u32 backend_id --------------------------------------------
+ * One flat array; a frontend's table is rows [maglev_offset, maglev_offset + maglev_size). */
+
+/* ---- lb4_source_range: LPM_TRIE lb4_src_range_key -> __u8 (1) ---------------------------------- */
+
+/* prefixlen counts the 32 bits of rev_nat_id + pad before the address: a /24 is prefixlen 56. */
+struct lb4_src_range_key {
+	__u32 prefixlen;
+	__u16 rev_nat_id;
+	__u8 pad[2];
+	__be32 addr;
+};
+#define MAPLB_SRC_RANGE_PREFIX_BASE 32
+
+/* ---- node_addrs: HASH __be32 -> __u8 (1): the node's own addresses, for NodePort wildcards ---- */
+
+/* ---- maplb_config: ARRAY[1] __u32 0 -> maplb_config ------------------------------------------- */
+
+struct maplb_config {
+	__be32 cluster_cidr_addr; /* TWO_SCOPES: sources in this CIDR use the INT scope */
+	__u32 cluster_cidr_prefix; /* 0..32; 0 = no cluster CIDR (every source is external) */
+	__u32 hash_seed;          /* flow hash seed: the same seed gives the same choices on every target */
+	__u32 pad;
+};
+
+/* ---- ct4: LRU_HASH ct4_key -> ct4_entry --------------------------------------------------------
+ * A new flow to a service creates two entries: SERVICE (client -> frontend, as it arrived) and
+ * REPLY (backend -> client, as the reply will arrive). */
+
+#define MAPLB_CT_SERVICE 0
+#define MAPLB_CT_REPLY 1
+
+struct ct4_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 direction; /* MAPLB_CT_* */
+	__u8 pad[2];
+};
+
+struct ct4_entry {
+	__u64 last_seen;      /* ns, target clock (bpf_ktime_get_ns or the host's) */
+	__u32 backend_id;
+	__be32 frontend_addr; /* the daddr the client used (differs from rev-NAT for wildcard NodePorts) */
+	__u16 rev_nat_id;
+	__u8 flags;           /* reserved, 0 */
+	__u8 pad[5];
+};
+
+/* ---- lb4_affinity: LRU_HASH lb4_affinity_key -> lb4_affinity_entry ----------------------------- */
+
+struct lb4_affinity_key {
+	__be32 client;
+	__u16 rev_nat_id;
+	__u16 pad;
+};
+
+struct lb4_affinity_entry {
+	__u64 last_used; /* ns */
+	__u32 backend_id;
+	__u32 pad;
+};
+
+/* ---- Counters --------------------------------------------------------------------------------- */
+
+/* What happened to a packet. */
+enum maplb_verdict {
+	MAPLB_VERDICT_PASS = 0,   /* untouched */
+	MAPLB_VERDICT_DNAT = 1,   /* destination rewritten to a backend */
+	MAPLB_VERDICT_REVNAT = 2, /* reply: source rewritten back to the frontend */
+	MAPLB_VERDICT_DROP = 3,
+	MAPLB_VERDICT__MAX
+};
+
+/* Why. Each reason has exactly one verdict, given in the comment.
+ * Bad packets are dropped when they are IPv4 (we cannot tell whether they were meant for a
+ * service, and must not let them slip past source ranges), passed when they are not ours. */
+enum maplb_reason {
+	MAPLB_REASON_OK = 0,               /* DNAT or REVNAT: nothing went wrong */
+	MAPLB_REASON_NOT_IPV4 = 1,         /* PASS: not an IPv4 ethertype (ARP, IPv6, VLAN, ...) */
+	MAPLB_REASON_NOT_TCP_UDP = 2,      /* PASS: ICMP, SCTP, ... */
+	MAPLB_REASON_NO_SERVICE = 3,       /* PASS: no frontend and no reply flow */
+	MAPLB_REASON_NO_BACKEND = 4,       /* DROP: the service has no (non-terminating) backends */
+	MAPLB_REASON_SOURCE_RANGE = 5,     /* DROP: source outside loadBalancerSourceRanges */
+	MAPLB_REASON_BACKEND_MISSING = 6,  /* DROP: a slot or Maglev row names an id not in lb4_backends */
+	MAPLB_REASON_TRUNC_ETH = 7,        /* DROP: frame shorter than an Ethernet header */
+	MAPLB_REASON_TRUNC_IP = 8,         /* DROP: IPv4 ethertype, buffer shorter than 20 bytes of IP */
+	MAPLB_REASON_BAD_IP_VERSION = 9,   /* DROP: IPv4 ethertype but version != 4 */
+	MAPLB_REASON_BAD_IHL = 10,         /* DROP: IHL < 5 */
+	MAPLB_REASON_IP_OPTIONS = 11,      /* DROP: IHL > 5 (options are not load-balanced) */
+	MAPLB_REASON_FRAGMENT = 12,        /* DROP: MF set or offset != 0 (no ports to balance on) */
+	MAPLB_REASON_BAD_TOTAL_LEN = 13,   /* DROP: total length < IHL*4, or longer than the buffer */
+	MAPLB_REASON_TRUNC_L4 = 14,        /* DROP: TCP (20) or UDP (8) header cut by length or buffer */
+	MAPLB_REASON__MAX
+};
+
+/* maplb_counters: ARRAY __u32 -> __u64 packets, one row per verdict then one per reason. */
+#define MAPLB_COUNTER_VERDICT(v) (v)
+#define MAPLB_COUNTER_REASON(r) (MAPLB_VERDICT__MAX + (r))
+#define MAPLB_COUNTER__MAX (MAPLB_VERDICT__MAX + MAPLB_REASON__MAX)
+
+/* lb4_backend_stats: HASH __u32 backend_id -> lb4_backend_stats (packets DNATed to it). */
+struct lb4_backend_stats {
+	__u64 packets;
+	__u64 bytes; /* whole frames, Ethernet header included */
+};
+
+/* ---- The maps, in one list --------------------------------------------------------------------
+ * X(name, type, key size, value size, default max_entries). The order is the map id used by the
+ * host library's API; src/datapath/abi.ts keeps the same order (checked by the layout test). */
+
+#define MAPLB_MAPS(X)                                                                            \
+	X(lb4_services, BPF_MAP_TYPE_HASH, sizeof(struct lb4_key), sizeof(struct lb4_service), 65536) \
+	X(lb4_backends, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct lb4_backend), 65536)          \
+	X(lb4_reverse_nat, BPF_MAP_TYPE_HASH, sizeof(__u16), sizeof(struct lb4_reverse_nat), 65536)   \
+	X(lb4_maglev, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u32), 1048576)                      \
+	X(lb4_source_range, BPF_MAP_TYPE_LPM_TRIE, sizeof(struct lb4_src_range_key), sizeof(__u8), 16384) \
+	X(node_addrs, BPF_MAP_TYPE_HASH, sizeof(__be32), sizeof(__u8), 256)                           \
+	X(maplb_config, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct maplb_config), 1)            \
+	X(ct4, BPF_MAP_TYPE_LRU_HASH, sizeof(struct ct4_key), sizeof(struct ct4_entry), 262144)       \
+	X(lb4_affinity, BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb4_affinity_key),                       \
+	  sizeof(struct lb4_affinity_entry), 65536)                                                    \
+	X(maplb_counters, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u64), MAPLB_COUNTER__MAX)       \
+	X(lb4_backend_stats, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct lb4_backend_stats), 65536)
+
+enum maplb_map_id {
+#define MAPLB_MAP_ENUM(name, type, ksz, vsz, max) MAPLB_MAP_##name,
+	MAPLB_MAPS(MAPLB_MAP_ENUM)
+#undef MAPLB_MAP_ENUM
+	MAPLB_MAP__COUNT
+};
+
+/* ---- Layout checks: the C side of the alignchecker ---------------------------------------------- */
+
+_Static_assert(sizeof(struct lb4_key) == 12, "lb4_key");
+_Static_assert(sizeof(struct lb4_service) == 24, "lb4_service");
+_Static_assert(sizeof(struct lb4_backend) == 8, "lb4_backend");
+_Static_assert(sizeof(struct lb4_reverse_nat) == 8, "lb4_reverse_nat");
+_Static_assert(sizeof(struct lb4_src_range_key) == 12, "lb4_src_range_key");
+_Static_assert(sizeof(struct maplb_config) == 16, "maplb_config");
+_Static_assert(sizeof(struct ct4_key) == 16, "ct4_key");
+_Static_assert(sizeof(struct ct4_entry) == 24, "ct4_entry");
+_Static_assert(sizeof(struct lb4_affinity_key) == 8, "lb4_affinity_key");
+_Static_assert(sizeof(struct lb4_affinity_entry) == 16, "lb4_affinity_entry");
+_Static_assert(sizeof(struct lb4_backend_stats) == 16, "lb4_backend_stats");
+
+#endif /* MAPLB_ABI_H */
