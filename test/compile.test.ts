@@ -144,6 +144,23 @@ describe("traffic policies", () => {
     assert.deepEqual(t.maglev.map((m) => m.name).sort(), ["cluster", "local"]);
   });
 
+  it("ETP=Local and ITP=Local: pod traffic to external frontends still reaches every endpoint (INT scope)", () => {
+    // kube-proxy: UsesClusterEndpoints() = !ITPLocal || externallyAccessible, for this short circuit.
+    const t = compileOne(
+      servicePort({
+        type: "NodePort",
+        nodePort: 30080,
+        externalTrafficPolicy: "Local",
+        internalTrafficPolicy: "Local",
+        endpoints: eps,
+      }),
+    );
+    const slots = slotsByFrontend(t);
+    assert.deepEqual(slots["10.96.0.10:80/TCP"], ["10.0.1.1"]);
+    assert.deepEqual(slots["0.0.0.0:30080/TCP"], ["10.0.1.1"]);
+    assert.deepEqual(slots["0.0.0.0:30080/TCP/int"], ["10.0.1.1", "10.0.2.1", "10.0.2.2"]);
+  });
+
   it("ETP=Local with no local endpoint: EXT has count 0 (the datapath drops), INT still has the cluster", () => {
     const t = compileOne(
       servicePort({

@@ -27,6 +27,12 @@ export class Compiler implements IdSource {
   private readonly maglevSpace: MaglevSpace;
   /** Which service port owns each frontend `address:port/PROTO`: the first to claim it keeps it. */
   private readonly frontendOwner = new Map<string, string>();
+  /** Service ports denied a frontend, by frontend: they are recompiled when its owner lets it go. */
+  private readonly waiting = new Map<string, Set<string>>();
+  /** Frontends released in this batch, whose waiting ports get another try. */
+  private released: string[] = [];
+  /** The last input of each service port, to recompile the waiting ones. */
+  private readonly inputs = new Map<string, ServicePort>();
 
   /** @param prev tables whose ids to keep: the previous compile, or what the maps hold after a restart. */
   constructor(
@@ -51,12 +57,30 @@ export class Compiler implements IdSource {
     const phases = new DiffPhases();
     for (const id of removedIds) this.remove(id, phases);
     for (const p of changed) this.set(p, phases);
+    this.retryWaiting(phases);
     this.settle();
     return phases.ops();
   }
 
+  /** Recompiles the service ports that wanted a frontend released in this batch. */
+  retryWaiting(phases: DiffPhases = new DiffPhases()): void {
+    while (this.released.length > 0) {
+      const frontends = this.released;
+      this.released = [];
+      for (const f of frontends) {
+        const ids = this.waiting.get(f);
+        this.waiting.delete(f);
+        for (const id of [...(ids ?? [])].sort()) {
+          const p = this.inputs.get(id);
+          if (p) this.set(p, phases);
+        }
+      }
+    }
+  }
+
   /** Compiles one service port into the tables; adds its ops to `phases`. Call settle() after a batch. */
   set(p: ServicePort, phases: DiffPhases = new DiffPhases()): void {
+    this.inputs.set(p.id, p);
     const prev = this.tables.services.get(p.id);
     let next: ServicePortTables | undefined = compileServicePort(p, this.node, this, prev);
     if (next.frontends.length === 0) {
@@ -75,6 +99,7 @@ export class Compiler implements IdSource {
 
   /** Removes a service port's rows; adds the ops to `phases`. */
   remove(id: string, phases: DiffPhases = new DiffPhases()): void {
+    this.inputs.delete(id);
     const prev = this.tables.services.get(id);
     if (!prev) return;
     diffServicePort(prev, undefined, phases);
@@ -103,6 +128,7 @@ export class Compiler implements IdSource {
         { frontend, servicePort: servicePortId, owner },
         "frontend already belongs to another service port",
       );
+      this.waiting.set(frontend, (this.waiting.get(frontend) ?? new Set()).add(servicePortId));
       return null;
     }
     this.frontendOwner.set(frontend, servicePortId);
@@ -148,6 +174,7 @@ export class Compiler implements IdSource {
       if (frontends.has(name) || this.frontendOwner.get(name) !== id) continue;
       this.frontendOwner.delete(name);
       this.revNatIds.release(name);
+      if (this.waiting.has(name)) this.released.push(name);
     }
     const backends = keep((next?.backends ?? []).map((b) => `${b.address}:${b.port}`));
     for (const b of prev.backends) {
@@ -173,6 +200,7 @@ export function compile(
   const wanted = new Set(model.ports.map((p) => p.id));
   for (const id of [...c.tables.services.keys()]) if (!wanted.has(id)) c.remove(id);
   for (const p of model.ports) c.set(p);
+  c.retryWaiting();
   c.settle();
   // In model order, so output and diffs do not depend on the order of earlier compiles.
   const services = new Map<string, ServicePortTables>();

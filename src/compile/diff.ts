@@ -10,7 +10,13 @@
 //
 // Assumes `next` was compiled against `prev` (same Compiler, or compile(model, node, prev)): then ids
 // and Maglev ranges freed by this diff are not reused by it (see ids.ts and maglev-space.ts).
-import { frontendKeyString, type LbTables, type MapOp, type ServicePortTables } from "./tables.js";
+import {
+  type FrontendKey,
+  frontendKeyString,
+  type LbTables,
+  type MapOp,
+  type ServicePortTables,
+} from "./tables.js";
 
 /** MapOps sorted into the phases above; `ops()` concatenates them in order. */
 export class DiffPhases {
@@ -33,8 +39,36 @@ export class DiffPhases {
   }
 
   ops(): MapOp[] {
-    return [...this.backends, ...this.slots, ...this.aux, ...this.masters, ...this.stale, ...this.orphans];
+    return [
+      ...this.backends,
+      ...this.slots,
+      ...this.aux,
+      ...this.masters,
+      ...this.staleOps(),
+      ...this.orphans,
+    ];
   }
+
+  /**
+   * A frontend can move from one service port to another in one diff (the old owner drops an
+   * externalIP, the new one picks it up): the new owner's writes must survive the old owner's deletes.
+   */
+  private staleOps(): MapOp[] {
+    if (!this.stale.some((op) => op.kind === "master-delete" || op.kind === "slot-delete")) return this.stale;
+    const written = new Set<string>();
+    for (const op of this.slots) if (op.kind === "slot-upsert") written.add(slotName(op.key, op.slot));
+    for (const op of this.masters) if (op.kind === "master-upsert") written.add(slotName(op.key, 0));
+    if (written.size === 0) return this.stale;
+    return this.stale.filter(
+      (op) =>
+        !(op.kind === "master-delete" && written.has(slotName(op.key, 0))) &&
+        !(op.kind === "slot-delete" && written.has(slotName(op.key, op.slot))),
+    );
+  }
+}
+
+function slotName(key: FrontendKey, slot: number): string {
+  return `${frontendKeyString(key)}#${slot}`;
 }
 
 /** The hitless MapOps from prev to next over all service ports. Unchanged ports (same object) cost O(1). */

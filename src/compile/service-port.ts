@@ -65,9 +65,13 @@ export function compileServicePort(
 
   // Backends: every selected endpoint, plus terminating ones that are not selected: those drain
   // (conntrack still points at them) but get no new flows.
+  // The selected endpoints are those of the sets some frontend reads. (Not selection.reachable: with
+  // ETP=Local and ITP=Local, pod traffic to external frontends still uses the cluster set, as
+  // kube-proxy's UsesClusterEndpoints() = !ITPLocal || externallyAccessible says.)
   const selection = selectEndpoints(p, node.nodeName);
   const sets: Record<BackendSet, Endpoint[]> = { cluster: selection.cluster, local: selection.local };
-  const selected = new Set(selection.reachable);
+  const usedSets = new Set(plans.flatMap((plan) => plan.scopes.map((s) => s.set)));
+  const selected = new Set([...usedSets].flatMap((set) => sets[set]));
   const backendIdOf = new Map<Endpoint, number>();
   for (const e of p.endpoints) {
     const draining = !selected.has(e) && e.terminating;

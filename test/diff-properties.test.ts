@@ -1,0 +1,177 @@
+// Properties of diff and the incremental Compiler over random sequences of models:
+// - applying the MapOps to the previous maps gives exactly the next tables' maps;
+// - after every single op, no slot or Maglev row names a missing backend, no master counts more slots
+//   than exist, no master names a missing rev-NAT entry or an empty Maglev row;
+// - ids of frontends and backends that survive an update never change.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { Compiler, compile } from "../src/compile/compiler.js";
+import { diff } from "../src/compile/diff.js";
+import { frontendKeyString, type LbTables } from "../src/compile/tables.js";
+import type { Endpoint, ServiceModel, ServicePort } from "../src/model/types.js";
+import { applyChecked, MapState } from "./helpers/map-state.js";
+import { endpoint, nodeConfig, servicePort } from "./helpers/model-factory.js";
+
+const node = nodeConfig({ nodeName: "node-a", nodeIPs: ["192.0.2.10"] });
+
+const conditions = fc.constantFrom(
+  { ready: true, serving: true, terminating: false },
+  { ready: false, serving: true, terminating: true },
+  { ready: false, serving: false, terminating: true },
+  { ready: false, serving: false, terminating: false },
+);
+
+const endpoints: fc.Arbitrary<Endpoint[]> = fc
+  .uniqueArray(fc.integer({ min: 1, max: 8 }), { maxLength: 6 })
+  .chain((hosts) =>
+    fc.tuple(
+      ...hosts.map((h) =>
+        fc
+          .tuple(conditions, fc.constantFrom("node-a", "node-b"))
+          .map(([c, nodeName]) => endpoint(`10.0.0.${h}`, { ...c, nodeName })),
+      ),
+    ),
+  );
+
+/** Service port number i of a small universe: shared LoadBalancer and external IPs make frontend conflicts possible. */
+function portArb(i: number): fc.Arbitrary<ServicePort> {
+  return fc
+    .record({
+      type: fc.constantFrom("ClusterIP", "NodePort", "LoadBalancer") as fc.Arbitrary<ServicePort["type"]>,
+      protocol: fc.constantFrom("TCP", "UDP") as fc.Arbitrary<ServicePort["protocol"]>,
+      loadBalancerIPs: fc.subarray(["203.0.113.1", "203.0.113.2"]),
+      externalIPs: fc.subarray(["198.51.100.1"]),
+      loadBalancerSourceRanges: fc.subarray(["192.0.2.0/24", "198.18.0.0/15"]),
+      externalTrafficPolicy: fc.constantFrom("Cluster", "Local") as fc.Arbitrary<
+        ServicePort["externalTrafficPolicy"]
+      >,
+      internalTrafficPolicy: fc.constantFrom("Cluster", "Local") as fc.Arbitrary<
+        ServicePort["internalTrafficPolicy"]
+      >,
+      affinityTimeoutSeconds: fc.constantFrom(null, 60),
+      algorithm: fc.constantFrom("maglev", "random") as fc.Arbitrary<ServicePort["algorithm"]>,
+      maglevTableSize: fc.constantFrom(7, 13, 31),
+      endpoints,
+    })
+    .map((r) =>
+      servicePort({
+        ...r,
+        name: `svc${i}`,
+        clusterIP: `10.96.0.${i + 1}`,
+        nodePort: r.type === "ClusterIP" ? 0 : 30000 + i,
+        loadBalancerIPs: r.type === "LoadBalancer" ? r.loadBalancerIPs : [],
+        loadBalancerSourceRanges: r.type === "LoadBalancer" ? r.loadBalancerSourceRanges : [],
+      }),
+    );
+}
+
+const UNIVERSE = 5;
+const model: fc.Arbitrary<ServiceModel> = fc
+  .tuple(...Array.from({ length: UNIVERSE }, (_, i) => fc.option(portArb(i), { nil: undefined, freq: 3 })))
+  .map((ports) => ({
+    ports: ports.filter((p): p is ServicePort => p !== undefined).sort((a, b) => (a.id < b.id ? -1 : 1)),
+  }));
+
+const models = fc.array(model, { minLength: 2, maxLength: 4 });
+
+/** Every id keyed by what it names: `sp frontend` → rev-NAT id, `sp backend` → backend id. */
+function idsOf(t: LbTables): Map<string, number> {
+  const ids = new Map<string, number>();
+  for (const s of t.services.values()) {
+    for (const f of s.frontends)
+      ids.set(`${s.id} ${frontendKeyString({ ...f.key, scope: 0 })}`, f.master.revNatId);
+    for (const b of s.backends) ids.set(`${s.id} ${b.address}:${b.port}`, b.id);
+  }
+  return ids;
+}
+
+function assertIdsKept(prev: LbTables, next: LbTables): void {
+  const before = idsOf(prev);
+  for (const [what, id] of idsOf(next))
+    if (before.has(what)) assert.equal(id, before.get(what), `${what} changed id`);
+}
+
+/** The ports of `next` that differ from `prev` (by value), and the ids `next` dropped. */
+function changes(prev: ServiceModel, next: ServiceModel): { changed: ServicePort[]; removed: string[] } {
+  const old = new Map(prev.ports.map((p) => [p.id, JSON.stringify(p)]));
+  const ids = new Set(next.ports.map((p) => p.id));
+  return {
+    changed: next.ports.filter((p) => old.get(p.id) !== JSON.stringify(p)),
+    removed: prev.ports.map((p) => p.id).filter((id) => !ids.has(id)),
+  };
+}
+
+/** What the tables route where, with ids replaced by what they name (ids may differ between paths). */
+function routing(t: LbTables): object {
+  const out: Record<string, unknown> = {};
+  for (const s of t.services.values()) {
+    const name = new Map(s.backends.map((b) => [b.id, `${b.address}:${b.port}`]));
+    out[s.id] = {
+      backends: s.backends.map((b) => [name.get(b.id), b.flags]),
+      frontends: s.frontends.map((f) => {
+        const { revNatId: _r, maglevOffset: _o, ...master } = f.master;
+        return [frontendKeyString(f.key), master, f.slots.map((id) => name.get(id))];
+      }),
+      maglev: s.maglev.map((m) => [m.name, Array.from(m.rows, (id) => name.get(id))]),
+      sourceRanges: s.sourceRanges.map((r) => r.cidr),
+    };
+  }
+  return out;
+}
+
+const runs = { numRuns: 300 };
+
+describe("diff properties", () => {
+  it("diff(prev, next) applied to prev's maps gives next's maps, hitlessly, keeping ids", () => {
+    fc.assert(
+      fc.property(models, (seq) => {
+        let prev = compile(seq[0]!, node);
+        const state = MapState.of(prev);
+        for (const m of seq.slice(1)) {
+          const next = compile(m, node, prev);
+          const broken = applyChecked(state, diff(prev, next));
+          assert.equal(broken, null);
+          assert.deepEqual(state.snapshot(), MapState.of(next).snapshot());
+          assertIdsKept(prev, next);
+          prev = next;
+        }
+      }),
+      runs,
+    );
+  });
+
+  it("Compiler.update with only the changed ports gives the same maps as a full compile", () => {
+    fc.assert(
+      fc.property(models, (seq) => {
+        const c = new Compiler(node);
+        const state = new MapState();
+        let prevModel: ServiceModel = { ports: [] };
+        let prevTables = compile(prevModel, node);
+        for (const m of seq) {
+          const { changed, removed } = changes(prevModel, m);
+          const broken = applyChecked(state, c.update(changed, removed));
+          assert.equal(broken, null);
+          assert.deepEqual(state.snapshot(), MapState.of(c.tables).snapshot());
+          const full = compile(m, node, prevTables);
+          assert.deepEqual(routing(c.tables), routing(full), "incremental = full compile");
+          prevModel = m;
+          prevTables = full;
+        }
+      }),
+      runs,
+    );
+  });
+
+  it("a diff between equal tables is empty, and compiling the same model again returns the same objects", () => {
+    fc.assert(
+      fc.property(model, (m) => {
+        const t = compile(m, node);
+        const again = compile(m, node, t);
+        assert.deepEqual(diff(t, again), []);
+        for (const [id, s] of again.services) assert.equal(s, t.services.get(id));
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
