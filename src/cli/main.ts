@@ -4,6 +4,7 @@ import { MaplbError } from "../errors.js";
 import { LOG_LEVELS, log, setLogLevel, type LogLevel } from "../log.js";
 import { registerBench } from "./commands/bench.js";
 import { registerCompile } from "./commands/compile.js";
+import { registerIptables } from "./commands/iptables.js";
 
 export function buildProgram(): Command {
   const program = new Command("maplb")
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
       if (level) setLogLevel(level);
     });
   registerCompile(program);
+  registerIptables(program);
   registerBench(program);
   return program;
 }

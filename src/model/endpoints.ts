@@ -7,7 +7,11 @@ export interface EndpointSelection {
   cluster: Endpoint[];
   /** Local and ready; when there are none, local, serving and terminating. */
   local: Endpoint[];
-  /** The port uses cluster endpoints for some traffic: `!ITPLocal || (externallyAccessible && !ETPLocal)`. */
+  /**
+   * The port uses cluster endpoints for some traffic: `!ITPLocal || externallyAccessible`. Even with
+   * ETP=Local, external traffic from local pods and from the node short-circuits to cluster endpoints
+   * (kube-proxy's BaseServicePortInfo.UsesClusterEndpoints; its KUBE-EXT chain jumps to KUBE-SVC).
+   */
   useCluster: boolean;
   /** The port uses local endpoints for some traffic: `ITPLocal || (externallyAccessible && ETPLocal)`. */
   useLocal: boolean;
@@ -41,7 +45,7 @@ export function selectEndpoints(p: ServicePort, nodeName: string): EndpointSelec
   const ext = externallyAccessible(p);
   const etpLocal = ext && p.externalTrafficPolicy === "Local";
   const itpLocal = internalPolicyLocal(p);
-  const useCluster = !itpLocal || (ext && !etpLocal);
+  const useCluster = !itpLocal || ext;
   const useLocal = itpLocal || etpLocal;
   const set = new Set<Endpoint>([...(useCluster ? cluster : []), ...(useLocal ? local : [])]);
   const reachable = p.endpoints.filter((e) => set.has(e));
