@@ -1,4 +1,5 @@
 // Every benchmark suite, in the order they run.
 import type { Suite } from "../types.js";
+import { netfilterReal } from "./netfilter-real.js";
 
-export const SUITES: Suite[] = [];
+export const SUITES: Suite[] = [netfilterReal];

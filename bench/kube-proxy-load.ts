@@ -1,0 +1,37 @@
+// Loading kube-proxy's generated rules into a network namespace's real netfilter, the way kube-proxy
+// would: the restore payload plus the jump rules from the built-in chains (which kube-proxy installs
+// separately), with iptables-legacy-restore, iptables-nft-restore or nft -f.
+import { builtinJumpRules, type IptablesRuleset } from "../src/kubeproxy/iptables-rules.js";
+import { renderRestore, restoreRuleLine } from "../src/kubeproxy/iptables-render.js";
+import type { NodeConfig } from "../src/model/types.js";
+import type { Topology } from "../src/netns/netns.js";
+
+export type IptablesBackend = "legacy" | "nft";
+
+/** The restore payload with the built-in chains' jump rules appended to each table. */
+export function payloadWithJumps(rules: IptablesRuleset, node: NodeConfig): string {
+  const jumps = builtinJumpRules(node);
+  const lines: string[] = [];
+  let table = "";
+  for (const line of renderRestore(rules).split("\n")) {
+    if (line.startsWith("*")) table = line.slice(1);
+    if (line === "COMMIT") for (const j of jumps) if (j.table === table) lines.push(restoreRuleLine(j));
+    lines.push(line);
+  }
+  return lines.join("\n");
+}
+
+/** Replaces the namespace's filter and nat tables with kube-proxy's rules; returns the seconds it took. */
+export function loadIptables(topo: Topology, ns: string, backend: IptablesBackend, payload: string): number {
+  const t0 = process.hrtime.bigint();
+  topo.exec(ns, backend === "legacy" ? "iptables-legacy-restore" : "iptables-nft-restore", [], payload);
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+/** Replaces the namespace's nftables ruleset with kube-proxy's nftables-mode ruleset. */
+export function loadNftables(topo: Topology, ns: string, ruleset: string): number {
+  topo.exec(ns, "nft", ["flush", "ruleset"]);
+  const t0 = process.hrtime.bigint();
+  topo.exec(ns, "nft", ["-f", "-"], ruleset);
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}

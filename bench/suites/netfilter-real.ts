@@ -1,0 +1,176 @@
+// netfilter-real: TCP connect latency (p50/p90/p99) through a router namespace, for kube-proxy's
+// rules in iptables-legacy, in iptables-nft and in nftables mode, for maplb's TC program, and for a
+// baseline router with no service at all — measured interleaved, with the same client, server and
+// kernel, to the service that sits last in KUBE-SERVICES (kube-proxy's worst case).
+import { existsSync } from "node:fs";
+import { buildIptablesRules } from "../../src/kubeproxy/iptables-rules.js";
+import { DEFAULT_NODE_CONFIG, type NodeConfig, type ServiceModel } from "../../src/model/types.js";
+import { canCreateNamespaces } from "../../src/netns/netns.js";
+import { loadIptables, payloadWithJumps } from "../kube-proxy-load.js";
+import { RouterLab } from "../router-lab.js";
+import { syntheticModel } from "../synthetic.js";
+import { buildTool } from "../tools/build.js";
+import { median, percentile, type Mode, type Result, type Suite, type Target } from "../types.js";
+
+const ENDPOINTS = 3; // the reference measurement's shape: 10,000 services with 3 endpoints each
+const ROUNDS: Record<Mode, number> = { quick: 400, full: 2000 };
+const NODE: NodeConfig = {
+  ...DEFAULT_NODE_CONFIG,
+  clusterCIDR: "198.18.128.0/17",
+  nfacct: false, // the nfacct counters only touch filter rules off this path
+};
+
+/** What one cell needs, built once and shared by every path. */
+interface CellSetup {
+  model: ServiceModel;
+  /** kube-proxy's restore payload with the built-in jumps (the same text for legacy and nft). */
+  payload: string;
+}
+
+interface PathSpec {
+  impl: string;
+  /** Loads the cell's rules into the router (load timing is the control-plane suite's job). */
+  load(lab: RouterLab, ns: string, c: CellSetup): void;
+  /** Where the client connects: the worst-case service's frontend, or (baseline) its first backend. */
+  target(c: CellSetup): { ip: string; port: number };
+}
+
+const worst = (c: CellSetup) => c.model.ports.at(-1)!;
+const serviceTarget = (c: CellSetup) => ({ ip: worst(c).clusterIP!, port: worst(c).port });
+
+function iptablesPath(impl: string, backend: "legacy" | "nft"): PathSpec {
+  return {
+    impl,
+    load: (lab, ns, c) => loadIptables(lab.topo, ns, backend, c.payload),
+    target: serviceTarget,
+  };
+}
+
+const PATHS: PathSpec[] = [
+  { impl: "baseline-no-service", load: () => {}, target: (c) => worst(c).endpoints[0]! },
+  iptablesPath("kube-proxy-iptables-legacy", "legacy"),
+  iptablesPath("kube-proxy-iptables-nft", "nft"),
+];
+
+/** Parses the tool's output: one line per target, "DEV ok failed t1 t2 …" (ns). */
+function parseTimes(out: string): { ok: number; failed: number; us: number[] }[] {
+  return out
+    .trim()
+    .split("\n")
+    .map((line) => {
+      const [, ok, failed, ...times] = line.trim().split(/\s+/);
+      return { ok: Number(ok), failed: Number(failed), us: times.map((t) => Number(t) / 1000) };
+    });
+}
+
+let lab: RouterLab | null = null;
+let tool = "";
+
+export const netfilterReal: Suite = {
+  name: "netfilter-real",
+  title: "netfilter-real: TCP connect latency through a router namespace (worst-case service, interleaved)",
+
+  async skipReason() {
+    const ns = canCreateNamespaces();
+    if (ns) return ns;
+    for (const bin of [
+      "/usr/sbin/iptables-legacy-restore",
+      "/usr/sbin/iptables-nft-restore",
+      "/usr/sbin/nft",
+    ])
+      if (!existsSync(bin)) return `needs ${bin} (Debian packages iptables and nftables)`;
+    return null;
+  },
+
+  cells(mode) {
+    const sizes = mode === "full" ? [10, 1000, 10000, 30000] : [10, 1000, 10000];
+    return sizes.map((s) => ({
+      label: `S=${s} E=${ENDPOINTS}`,
+      services: s,
+      endpointsPerService: ENDPOINTS,
+      estimateSeconds: 2 + s / 2500,
+    }));
+  },
+
+  async setup() {
+    tool = buildTool("connect-latency");
+    lab = new RouterLab(PATHS.map((p) => p.impl));
+  },
+
+  async run(cell, ctx) {
+    const l = lab!;
+    const model = syntheticModel({
+      services: cell.services,
+      endpointsPerService: ENDPOINTS,
+      algorithm: "random",
+    });
+    const c: CellSetup = { model, payload: payloadWithJumps(buildIptablesRules(model, NODE), NODE) };
+    const eps = worst(c).endpoints;
+    await l.serve(
+      tool,
+      eps.map((e) => e.ip),
+      eps.map((e) => e.port),
+    );
+    PATHS.forEach((p, k) => p.load(l, l.paths[k]!.ns, c));
+    ctx.tick(0.5);
+    const targets = PATHS.map((p, k) => {
+      const t = p.target(c);
+      return `${l.paths[k]!.clientDev}=${t.ip}:${t.port}`;
+    });
+    l.topo.exec(l.client, tool, ["connect", "20", "1000", ...targets]); // warm-up: caches, neighbours
+    const rounds = ROUNDS[ctx.mode];
+    const out = parseTimes(l.topo.exec(l.client, tool, ["connect", String(rounds), "1000", ...targets]));
+    const results: Result[] = [];
+    PATHS.forEach((p, k) => {
+      const r = out[k]!;
+      if (r.ok === 0) throw new Error(`${p.impl}: no connection succeeded (${r.failed} failed)`);
+      for (const [metric, value] of [
+        ["connect_p50_us", median(r.us)],
+        ["connect_p90_us", percentile(r.us, 90)],
+        ["connect_p99_us", percentile(r.us, 99)],
+      ] as const)
+        results.push({
+          suite: "netfilter-real",
+          impl: p.impl,
+          services: cell.services,
+          endpointsPerService: ENDPOINTS,
+          traffic: "worst-case",
+          metric,
+          value,
+          unit: "us",
+          samples: r.ok,
+          params: { failed: r.failed, algorithm: "random" },
+        });
+    });
+    return results;
+  },
+
+  async teardown() {
+    lab?.cleanup();
+    lab = null;
+  },
+
+  targets(results) {
+    const p50 = (impl: string, s: number) =>
+      results.find((r) => r.impl === impl && r.services === s && r.metric === "connect_p50_us")?.value;
+    const out: Target[] = [];
+    const legacy = p50("kube-proxy-iptables-legacy", 10000);
+    const maplb = p50("maplb", 10000);
+    const maplb10 = p50("maplb", 10);
+    if (legacy !== undefined && maplb !== undefined)
+      out.push({
+        suite: "netfilter-real",
+        target: "iptables-legacy p50 / maplb p50 ≥ 8 at 10k services",
+        measured: `${(legacy / maplb).toFixed(1)}×`,
+        met: legacy / maplb >= 8,
+      });
+    if (maplb !== undefined && maplb10 !== undefined)
+      out.push({
+        suite: "netfilter-real",
+        target: "maplb p50 at 10k within 1.2× of its p50 at 10 services",
+        measured: `${(maplb / maplb10).toFixed(2)}×`,
+        met: maplb / maplb10 <= 1.2,
+      });
+    return out;
+  },
+};
