@@ -63,3 +63,25 @@ long maplb_abi_offsetof(const char *type, const char *field)
 			return fields[i].offset;
 	return -1;
 }
+
+#define C(name) { #name, (long)(name) }
+
+static const struct {
+	const char *name;
+	long value;
+} constants[] = {
+	C(MAPLB_SCOPE_EXT), C(MAPLB_SCOPE_INT), C(MAPLB_SVC_NODEPORT), C(MAPLB_SVC_EXTERNAL),
+	C(MAPLB_SVC_SOURCE_RANGE), C(MAPLB_SVC_AFFINITY), C(MAPLB_SVC_TWO_SCOPES),
+	C(MAPLB_ALG_RANDOM), C(MAPLB_ALG_MAGLEV), C(MAPLB_BACKEND_TERMINATING),
+	C(MAPLB_SRC_RANGE_PREFIX_BASE), C(MAPLB_CT_SERVICE), C(MAPLB_CT_REPLY),
+	C(MAPLB_VERDICT__MAX), C(MAPLB_REASON__MAX), C(MAPLB_COUNTER__MAX), C(MAPLB_MAP__COUNT),
+	C(MAPLB_REASON_TRUNC_L4), C(MAPLB_VERDICT_DROP),
+};
+
+long maplb_abi_constant(const char *name)
+{
+	for (size_t i = 0; i < sizeof(constants) / sizeof(constants[0]); i++)
+		if (strcmp(constants[i].name, name) == 0)
+			return constants[i].value;
+	return -1;
+}

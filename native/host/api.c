@@ -64,6 +64,24 @@ int maplb_lookup(struct maplb_dp *dp, __u32 id, const void *key, void *value)
 	return 0;
 }
 
+int maplb_lookup_many(struct maplb_dp *dp, __u32 id, const void *keys, void *values, __u8 *found,
+		      __u32 n)
+{
+	if (id >= MAPLB_MAP__COUNT)
+		return -EINVAL;
+	const struct map_def *def = &maplb_maps[id];
+	for (__u32 i = 0; i < n; i++) {
+		void *value = (__u8 *)values + (size_t)i * def->value_size;
+		int err = maplb_lookup(dp, id, (const __u8 *)keys + (size_t)i * def->key_size, value);
+		found[i] = err == 0;
+		if (err == -ENOENT)
+			memset(value, 0, def->value_size);
+		else if (err)
+			return err;
+	}
+	return 0;
+}
+
 int maplb_update(struct maplb_dp *dp, __u32 id, const void *key, const void *value, __u64 flags)
 {
 	if (id >= MAPLB_MAP__COUNT)

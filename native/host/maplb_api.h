@@ -37,6 +37,10 @@ MAPLB_API int maplb_max_entries(const struct maplb_dp *dp, __u32 id);
 MAPLB_API int maplb_lookup(struct maplb_dp *dp, __u32 id, const void *key, void *value);
 MAPLB_API int maplb_update(struct maplb_dp *dp, __u32 id, const void *key, const void *value,
 			   __u64 flags);
+/* n lookups in one call (keys and values packed): found[i] = 1 when keys[i] is present, values[i]
+ * zeroed otherwise. Returns 0, or the first error other than -ENOENT. */
+MAPLB_API int maplb_lookup_many(struct maplb_dp *dp, __u32 id, const void *keys, void *values,
+				__u8 *found, __u32 n);
 MAPLB_API int maplb_delete(struct maplb_dp *dp, __u32 id, const void *key);
 MAPLB_API int maplb_get_next_key(struct maplb_dp *dp, __u32 id, const void *key, void *next_key);
 MAPLB_API int maplb_update_batch(struct maplb_dp *dp, __u32 id, const void *keys,
@@ -67,5 +71,7 @@ MAPLB_API void maplb_set_log(maplb_log_fn fn);
 /* The layout of every ABI struct, for the TypeScript mirror's test: -1 when unknown. */
 MAPLB_API long maplb_abi_sizeof(const char *type);
 MAPLB_API long maplb_abi_offsetof(const char *type, const char *field);
+/* The value of a named ABI constant (MAPLB_REASON__MAX, MAPLB_SVC_AFFINITY, ...); -1 when unknown. */
+MAPLB_API long maplb_abi_constant(const char *name);
 
 #endif

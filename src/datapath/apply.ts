@@ -1,0 +1,99 @@
+// Applies MapOps in their order, all or nothing: every write first records what it replaces, and a
+// failure puts those back in reverse order, so a failed apply leaves the maps as they were.
+import { constants } from "node:os";
+import type { MapOp } from "../compile/tables.js";
+import { MaplbError } from "../errors.js";
+import { log } from "../log.js";
+import type { NativeMapName } from "./abi.js";
+import { readU32, u32 } from "./codec.js";
+import { nativeError } from "./errno.js";
+import { writesOf, type MapWrite } from "./map-writes.js";
+import type { NativeMaps } from "./native-maps.js";
+
+/** What a write replaced: the old value, or null when the key was absent. */
+interface Undo {
+  map: NativeMapName;
+  key: Uint8Array;
+  old: Uint8Array | null;
+}
+
+export interface ApplySummary {
+  ops: number;
+  writes: number;
+  deletes: number;
+  maglevRows: number;
+}
+
+export function applyOps(maps: NativeMaps, ops: readonly MapOp[]): ApplySummary {
+  const journal: Undo[] = [];
+  const summary: ApplySummary = { ops: ops.length, writes: 0, deletes: 0, maglevRows: 0 };
+  for (const [index, op] of ops.entries()) {
+    try {
+      for (const write of writesOf(op)) perform(maps, write, journal, summary);
+    } catch (err) {
+      rollback(maps, journal);
+      if (!(err instanceof MaplbError)) throw err;
+      throw new MaplbError(
+        err.code,
+        `${err.message} (MapOp ${index + 1} of ${ops.length}: ${op.kind}; nothing was changed)`,
+        {
+          ...err.context,
+          opIndex: index,
+          op: op.kind,
+        },
+      );
+    }
+  }
+  return summary;
+}
+
+function perform(maps: NativeMaps, write: MapWrite, journal: Undo[], summary: ApplySummary): void {
+  if (write.kind === "maglev-rows") {
+    writeMaglevRows(maps, write.offset, write.rows, journal);
+    summary.maglevRows += write.rows.length;
+    return;
+  }
+  const old = maps.lookup(write.map, write.key);
+  if (write.value === null) {
+    if (old === null) return; // already absent: deleting is idempotent
+    maps.delete(write.map, write.key);
+    summary.deletes++;
+  } else {
+    maps.update(write.map, write.key, write.value);
+    summary.writes++;
+  }
+  journal.push({ map: write.map, key: write.key, old });
+}
+
+/** One batch update for a whole table; the rows it replaces are read first, in one call too. */
+function writeMaglevRows(maps: NativeMaps, offset: number, rows: Uint32Array, journal: Undo[]): void {
+  const n = rows.length;
+  const keys = new Uint8Array(n * 4);
+  const view = new DataView(keys.buffer);
+  for (let i = 0; i < n; i++) view.setUint32(i * 4, offset + i, true);
+  const max = maps.shapes.lb4_maglev.maxEntries;
+  if (offset + n > max) {
+    throw nativeError(
+      -constants.errno.E2BIG,
+      `updating map lb4_maglev: rows ${offset}..${offset + n - 1} past ${max}`,
+      {
+        map: "lb4_maglev",
+      },
+    );
+  }
+  const { values: old } = maps.lookupMany("lb4_maglev", keys, n);
+  const values = new Uint8Array(rows.buffer, rows.byteOffset, n * 4);
+  const { err, written } = maps.tryUpdateBatch("lb4_maglev", keys, values, n);
+  for (let i = 0; i < written; i++) {
+    journal.push({ map: "lb4_maglev", key: u32(offset + i), old: u32(readU32(old, i * 4)) });
+  }
+  if (err < 0) throw nativeError(err, "updating map lb4_maglev", { map: "lb4_maglev" });
+}
+
+function rollback(maps: NativeMaps, journal: Undo[]): void {
+  for (let i = journal.length - 1; i >= 0; i--) {
+    const { map, key, old } = journal[i]!;
+    const err = old === null ? maps.tryDelete(map, key) : maps.tryUpdate(map, key, old);
+    if (err < 0) log.error({ map, errno: err }, "could not undo a write while rolling back a failed apply");
+  }
+}

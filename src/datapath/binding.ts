@@ -1,0 +1,237 @@
+// The only file that touches the FFI: it finds libmaplb.so, declares its C API (native/host/maplb_api.h)
+// and builds koffi structs from the ABI mirror in abi.ts. Everything else calls `native()`.
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import koffi, { type LibraryHandle, type TypeObject } from "koffi";
+import { MaplbError } from "../errors.js";
+import { log } from "../log.js";
+import { ABI_STRUCTS, type FieldDef, type StructName } from "./abi.js";
+
+/** The package root: this file is src/datapath/binding.ts, or dist/src/datapath/binding.js once built. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+export const PACKAGE_ROOT = packageRoot();
+export const DEFAULT_BPF_OBJECT = join(PACKAGE_ROOT, "native", "build", "maplb.bpf.o");
+
+/** Where the library is looked for, in order: $MAPLB_NATIVE_LIB, then native/build/libmaplb.so. */
+export function librarySearchPath(): string[] {
+  const fromEnv = process.env.MAPLB_NATIVE_LIB;
+  return [...(fromEnv ? [resolve(fromEnv)] : []), join(PACKAGE_ROOT, "native", "build", "libmaplb.so")];
+}
+
+const FIELD_TYPES: Record<FieldDef["type"], string> = {
+  u8: "uint8_t",
+  u16: "uint16_t",
+  be16: "uint16_be_t",
+  u32: "uint32_t",
+  be32: "uint32_be_t",
+  u64: "uint64_t",
+  char: "char",
+};
+
+const structTypes = new Map<StructName, TypeObject>();
+
+/** The koffi struct for an ABI struct (C layout rules: natural alignment, trailing padding). */
+export function abiStruct(name: StructName): TypeObject {
+  let t = structTypes.get(name);
+  if (!t) {
+    const members: Record<string, TypeObject | string> = {};
+    for (const f of ABI_STRUCTS[name]) {
+      const base = FIELD_TYPES[f.type];
+      members[f.name] = f.count ? koffi.array(base, f.count) : base;
+    }
+    t = koffi.struct(`maplb_${name}`, members);
+    structTypes.set(name, t);
+  }
+  return t;
+}
+
+/** Size and field offsets of an ABI struct as the TypeScript mirror lays it out. */
+export function mirrorLayout(name: StructName): { size: number; offsets: Record<string, number> } {
+  const t = abiStruct(name);
+  const offsets: Record<string, number> = {};
+  for (const f of ABI_STRUCTS[name]) offsets[f.name] = koffi.offsetof(t, f.name);
+  return { size: koffi.sizeof(t), offsets };
+}
+
+/** An opaque struct maplb_dp *, as koffi hands it back. */
+export type DpHandle = unknown;
+
+export interface NativeApi {
+  path: string;
+  mapCount(): number;
+  mapInfo(id: number): {
+    name: string;
+    type: number;
+    key_size: number;
+    value_size: number;
+    default_max_entries: number;
+  };
+  openEmulated(maxEntries: Uint32Array): { err: number; dp: DpHandle };
+  openKernel(object: string, pinDir: string, maxEntries: Uint32Array): { err: number; dp: DpHandle };
+  close(dp: DpHandle): void;
+  maxEntries(dp: DpHandle, id: number): number;
+  lookup(dp: DpHandle, id: number, key: Uint8Array, value: Uint8Array): number;
+  lookupMany(
+    dp: DpHandle,
+    id: number,
+    keys: Uint8Array,
+    values: Uint8Array,
+    found: Uint8Array,
+    n: number,
+  ): number;
+  update(dp: DpHandle, id: number, key: Uint8Array, value: Uint8Array, flags: number): number;
+  delete(dp: DpHandle, id: number, key: Uint8Array): number;
+  getNextKey(dp: DpHandle, id: number, key: Uint8Array | null, next: Uint8Array): number;
+  updateBatch(
+    dp: DpHandle,
+    id: number,
+    keys: Uint8Array,
+    values: Uint8Array,
+    count: Uint32Array,
+    flags: number,
+  ): number;
+  process(
+    dp: DpHandle,
+    frames: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    verdicts: Uint8Array,
+    reasons: Uint8Array,
+    n: number,
+  ): number;
+  setClock(dp: DpHandle, nowNs: bigint): number;
+  testRunRepeat(dp: DpHandle, frame: Uint8Array, repeat: number, out: Uint32Array): number;
+  attachXdp(dp: DpHandle, ifindex: number, flags: number): number;
+  detachXdp(ifindex: number, flags: number): number;
+  attachTc(dp: DpHandle, ifindex: number, egress: boolean): number;
+  detachTc(ifindex: number, egress: boolean): number;
+  abiSizeof(type: string): number;
+  abiOffsetof(type: string, field: string): number;
+  abiConstant(name: string): number;
+}
+
+let loaded: NativeApi | undefined;
+
+/** The native library, loaded on first use. Throws E_NATIVE_MISSING when it has not been built. */
+export function native(): NativeApi {
+  loaded ??= load();
+  return loaded;
+}
+
+function load(): NativeApi {
+  const candidates = librarySearchPath();
+  const path = candidates.find((p) => existsSync(p));
+  if (!path) {
+    throw new MaplbError(
+      "E_NATIVE_MISSING",
+      `the native library is not built (looked for ${candidates.join(", ")}); run npm run build`,
+      { candidates },
+    );
+  }
+  const lib = koffi.load(path);
+  koffi.pointer("maplb_dp", koffi.opaque());
+  const mapInfoType = abiStruct("maplb_map_info");
+  const f = (decl: string) => lib.func(decl);
+
+  const mapCount = f("int maplb_map_count(void)");
+  const mapInfo = lib.func("maplb_map_info", "int", ["uint32_t", koffi.out(koffi.pointer(mapInfoType))]);
+  const openEmulated = f("int maplb_open_emulated(const uint32_t *max, _Out_ maplb_dp **out)");
+  const openKernel = f(
+    "int maplb_open_kernel(const char *obj, const char *pin, const uint32_t *max, _Out_ maplb_dp **out)",
+  );
+  const close = f("void maplb_close(maplb_dp *dp)");
+  const maxEntries = f("int maplb_max_entries(maplb_dp *dp, uint32_t id)");
+  const lookup = f("int maplb_lookup(maplb_dp *dp, uint32_t id, const void *key, void *value)");
+  const lookupMany = f(
+    "int maplb_lookup_many(maplb_dp *dp, uint32_t id, const void *keys, void *values, uint8_t *found, uint32_t n)",
+  );
+  const update = f(
+    "int maplb_update(maplb_dp *dp, uint32_t id, const void *key, const void *value, uint64_t flags)",
+  );
+  const del = f("int maplb_delete(maplb_dp *dp, uint32_t id, const void *key)");
+  const getNextKey = f("int maplb_get_next_key(maplb_dp *dp, uint32_t id, const void *key, void *next)");
+  const updateBatch = f(
+    "int maplb_update_batch(maplb_dp *dp, uint32_t id, const void *keys, const void *values, uint32_t *count, uint64_t flags)",
+  );
+  const process = f(
+    "int maplb_process(maplb_dp *dp, uint8_t *frames, const uint32_t *offsets, const uint32_t *lengths, uint8_t *verdicts, uint8_t *reasons, uint32_t n)",
+  );
+  const setClock = f("int maplb_set_clock(maplb_dp *dp, uint64_t now)");
+  const testRunRepeat = f(
+    "int maplb_test_run_repeat(maplb_dp *dp, const uint8_t *frame, uint32_t len, uint32_t repeat, _Out_ uint32_t *retval, _Out_ uint32_t *ns)",
+  );
+  const attachXdp = f("int maplb_attach_xdp(maplb_dp *dp, int ifindex, uint32_t flags)");
+  const detachXdp = f("int maplb_detach_xdp(int ifindex, uint32_t flags)");
+  const attachTc = f("int maplb_attach_tc(maplb_dp *dp, int ifindex, int egress)");
+  const detachTc = f("int maplb_detach_tc(int ifindex, int egress)");
+  const abiSizeof = f("long maplb_abi_sizeof(const char *type)");
+  const abiOffsetof = f("long maplb_abi_offsetof(const char *type, const char *field)");
+  const abiConstant = f("long maplb_abi_constant(const char *name)");
+
+  routeLibbpfLog(lib);
+
+  const opened = (fn: (out: unknown[]) => number) => {
+    const out: unknown[] = [null];
+    const err = fn(out);
+    return { err, dp: out[0] };
+  };
+
+  return {
+    path,
+    mapCount: () => mapCount() as number,
+    mapInfo: (id) => {
+      const out: unknown[] = [{}];
+      const err = mapInfo(id, out) as number;
+      if (err < 0) throw new MaplbError("E_NATIVE", `no map with id ${id}`, { id, err });
+      return out[0] as ReturnType<NativeApi["mapInfo"]>;
+    },
+    openEmulated: (max) => opened((out) => openEmulated(max, out) as number),
+    openKernel: (obj, pin, max) => opened((out) => openKernel(obj, pin, max, out) as number),
+    close: (dp) => close(dp) as void,
+    maxEntries: (dp, id) => maxEntries(dp, id) as number,
+    lookup: (dp, id, key, value) => lookup(dp, id, key, value) as number,
+    lookupMany: (dp, id, keys, values, found, n) => lookupMany(dp, id, keys, values, found, n) as number,
+    update: (dp, id, key, value, flags) => update(dp, id, key, value, flags) as number,
+    delete: (dp, id, key) => del(dp, id, key) as number,
+    getNextKey: (dp, id, key, next) => getNextKey(dp, id, key, next) as number,
+    updateBatch: (dp, id, keys, values, count, flags) =>
+      updateBatch(dp, id, keys, values, count, flags) as number,
+    process: (dp, frames, offsets, lengths, verdicts, reasons, n) =>
+      process(dp, frames, offsets, lengths, verdicts, reasons, n) as number,
+    setClock: (dp, now) => setClock(dp, now) as number,
+    testRunRepeat: (dp, frame, repeat, out) => {
+      const retval = [0];
+      const ns = [0];
+      const err = testRunRepeat(dp, frame, frame.length, repeat, retval, ns) as number;
+      out[0] = retval[0] ?? 0;
+      out[1] = ns[0] ?? 0;
+      return err;
+    },
+    attachXdp: (dp, ifindex, flags) => attachXdp(dp, ifindex, flags) as number,
+    detachXdp: (ifindex, flags) => detachXdp(ifindex, flags) as number,
+    attachTc: (dp, ifindex, egress) => attachTc(dp, ifindex, egress ? 1 : 0) as number,
+    detachTc: (ifindex, egress) => detachTc(ifindex, egress ? 1 : 0) as number,
+    abiSizeof: (type) => abiSizeof(type) as number,
+    abiOffsetof: (type, field) => abiOffsetof(type, field) as number,
+    abiConstant: (name) => abiConstant(name) as number,
+  };
+}
+
+/** libbpf's messages go to pino: warnings as warn, info as info, debug as debug. */
+function routeLibbpfLog(lib: LibraryHandle): void {
+  const LogFn = koffi.proto("void maplb_log_fn(int level, const char *msg)");
+  const setLog = lib.func("void maplb_set_log(maplb_log_fn *fn)");
+  const callback = koffi.register((level: number, msg: string) => {
+    const line = msg.trimEnd();
+    if (level === 0) log.warn({ source: "libbpf" }, line);
+    else if (level === 1) log.info({ source: "libbpf" }, line);
+    else log.debug({ source: "libbpf" }, line);
+  }, koffi.pointer(LogFn));
+  setLog(callback);
+}

@@ -1,0 +1,127 @@
+// ABI structs to bytes and back, laid out by the mirror (binding.ts → koffi, checked against C by
+// the layout test). "be" fields are written in network byte order, the rest in host order
+// (little-endian on every target maplb builds for: x86-64, arm64, bpfel).
+import { ABI_STRUCTS, type FieldDef, type StructName } from "./abi.js";
+import { mirrorLayout } from "./binding.js";
+
+export type StructValue = Record<string, number | bigint>;
+
+interface Layout {
+  size: number;
+  fields: { def: FieldDef; offset: number }[];
+}
+const layouts = new Map<StructName, Layout>();
+
+function layout(name: StructName): Layout {
+  let l = layouts.get(name);
+  if (!l) {
+    const mirror = mirrorLayout(name);
+    l = {
+      size: mirror.size,
+      fields: ABI_STRUCTS[name].map((def) => ({ def, offset: mirror.offsets[def.name]! })),
+    };
+    layouts.set(name, l);
+  }
+  return l;
+}
+
+export function structSize(name: StructName): number {
+  return layout(name).size;
+}
+
+/** Encodes `value` into `out` at byte `at`; fields left out (padding) are zero. */
+export function encodeInto(name: StructName, value: StructValue, out: Uint8Array, at = 0): void {
+  const { size, fields } = layout(name);
+  const view = new DataView(out.buffer, out.byteOffset + at, size);
+  new Uint8Array(out.buffer, out.byteOffset + at, size).fill(0);
+  for (const { def, offset } of fields) {
+    const v = value[def.name];
+    if (v === undefined || (def.count ?? 1) !== 1) continue;
+    switch (def.type) {
+      case "u8":
+      case "char":
+        view.setUint8(offset, Number(v));
+        break;
+      case "u16":
+        view.setUint16(offset, Number(v), true);
+        break;
+      case "be16":
+        view.setUint16(offset, Number(v), false);
+        break;
+      case "u32":
+        view.setUint32(offset, Number(v), true);
+        break;
+      case "be32":
+        view.setUint32(offset, Number(v), false);
+        break;
+      case "u64":
+        view.setBigUint64(offset, BigInt(v), true);
+        break;
+    }
+  }
+}
+
+export function encode(name: StructName, value: StructValue): Uint8Array {
+  const out = new Uint8Array(structSize(name));
+  encodeInto(name, value, out);
+  return out;
+}
+
+/** Decodes the scalar fields (arrays, i.e. padding and names, are skipped). u64 stays a bigint. */
+export function decode(name: StructName, bytes: Uint8Array, at = 0): StructValue {
+  const { size, fields } = layout(name);
+  const view = new DataView(bytes.buffer, bytes.byteOffset + at, size);
+  const out: StructValue = {};
+  for (const { def, offset } of fields) {
+    if ((def.count ?? 1) !== 1) continue;
+    out[def.name] = readField(view, def.type, offset);
+  }
+  return out;
+}
+
+function readField(view: DataView, type: FieldDef["type"], offset: number): number | bigint {
+  switch (type) {
+    case "u8":
+    case "char":
+      return view.getUint8(offset);
+    case "u16":
+      return view.getUint16(offset, true);
+    case "be16":
+      return view.getUint16(offset, false);
+    case "u32":
+      return view.getUint32(offset, true);
+    case "be32":
+      return view.getUint32(offset, false);
+    case "u64":
+      return view.getBigUint64(offset, true);
+  }
+}
+
+/** Scalars that are not structs: a u32 key/value (backend ids, Maglev rows), u16 (rev-NAT ids), u8. */
+export function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+}
+export function u16(n: number): Uint8Array {
+  const b = new Uint8Array(2);
+  new DataView(b.buffer).setUint16(0, n, true);
+  return b;
+}
+export function be32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, false);
+  return b;
+}
+export function readU32(b: Uint8Array, at = 0): number {
+  return new DataView(b.buffer, b.byteOffset).getUint32(at, true);
+}
+export function readU16(b: Uint8Array, at = 0): number {
+  return new DataView(b.buffer, b.byteOffset).getUint16(at, true);
+}
+export function readBe32(b: Uint8Array, at = 0): number {
+  return new DataView(b.buffer, b.byteOffset).getUint32(at, false);
+}
+export function readU64(b: Uint8Array, at = 0): bigint {
+  return new DataView(b.buffer, b.byteOffset).getBigUint64(at, true);
+}

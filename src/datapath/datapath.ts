@@ -1,0 +1,66 @@
+// The Datapath interface: what the control plane, the CLI and the benchmark see of either target.
+import type { MapOp } from "../compile/tables.js";
+import type { ReasonName, VerdictName } from "./abi.js";
+import type { ApplySummary } from "./apply.js";
+import type { MapsDump } from "./dump.js";
+import type { NativeMaps } from "./native-maps.js";
+
+export type DatapathKind = "kernel" | "emulated";
+
+export interface PacketResult {
+  verdict: VerdictName;
+  reason: ReasonName;
+}
+
+/** Frames packed into one buffer: frame i is buffer[offsets[i], offsets[i] + lengths[i]). */
+export interface PacketBatch {
+  buffer: Uint8Array;
+  offsets: Uint32Array;
+  lengths: Uint32Array;
+}
+
+/** Raw results of a packed batch: enum maplb_verdict / maplb_reason values per frame. */
+export interface BatchResult {
+  verdicts: Uint8Array;
+  reasons: Uint8Array;
+}
+
+/** Node-level state the MapOps do not carry: node_addrs and maplb_config. */
+export interface NodeSettings {
+  /** Addresses a NodePort wildcard frontend answers on. */
+  nodeIPs: string[];
+  /** Sources inside it use the INT scope of TWO_SCOPES frontends; null: none. */
+  clusterCIDR: string | null;
+  /** Flow hash seed: the same seed gives the same backend choices on every target. */
+  hashSeed: number;
+}
+
+export interface BackendCounters {
+  packets: bigint;
+  bytes: bigint;
+}
+
+export interface DatapathStats {
+  verdicts: Record<VerdictName, bigint>;
+  reasons: Record<ReasonName, bigint>;
+  backends: Map<number, BackendCounters>;
+}
+
+export interface Datapath {
+  readonly kind: DatapathKind;
+  /** One line for people: which target, and where its maps are. */
+  readonly description: string;
+  /** The maps themselves, by name (tests, `maplb list`, simulated-vs-real comparisons). */
+  readonly maps: NativeMaps;
+  /** Applies the MapOps in order; on failure nothing is left changed and a MaplbError is thrown. */
+  apply(ops: readonly MapOp[]): ApplySummary;
+  configure(settings: NodeSettings): void;
+  /** Runs frames through the pipeline in one native call; each frame is rewritten in place. */
+  process(frames: Uint8Array[]): PacketResult[];
+  /** The same on frames already packed (no copies: for benchmarks). */
+  processBatch(batch: PacketBatch): BatchResult;
+  /** The load-balancing maps read back and decoded. */
+  dump(): MapsDump;
+  stats(): DatapathStats;
+  close(): void;
+}

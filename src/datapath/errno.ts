@@ -1,0 +1,33 @@
+// Negative errnos from the native library, turned into errors a person can act on.
+import { constants } from "node:os";
+import { MaplbError } from "../errors.js";
+
+const NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+
+export function errnoName(err: number): string {
+  return NAMES.get(Math.abs(err)) ?? `errno ${Math.abs(err)}`;
+}
+
+/** A full map (hash: E2BIG, LPM trie: ENOSPC) is a capacity problem with a knob to turn. */
+export function isCapacityErrno(err: number): boolean {
+  return err === -constants.errno.E2BIG || err === -constants.errno.ENOSPC;
+}
+
+/** "updating map lb4_services: E2BIG; raise --map-max" */
+export function nativeError(err: number, action: string, context: Record<string, unknown> = {}): MaplbError {
+  const name = errnoName(err);
+  if (isCapacityErrno(err)) {
+    return new MaplbError("E_CAPACITY", `${action}: ${name}; raise --map-max`, { ...context, errno: err });
+  }
+  const hint =
+    err === -constants.errno.EPERM || err === -constants.errno.EACCES
+      ? " (kernel mode needs root: CAP_BPF and CAP_NET_ADMIN)"
+      : "";
+  return new MaplbError(
+    err === -constants.errno.EPERM ? "E_PRIVILEGE" : "E_NATIVE",
+    `${action}: ${name}${hint}`,
+    { ...context, errno: err },
+  );
+}
+
+export const ENOENT = -constants.errno.ENOENT;

@@ -1,0 +1,99 @@
+// The kernel target: native/build/maplb.bpf.o loaded with libbpf, maps pinned under pinDir (they
+// outlive the process, so a second apply updates them in place), packets run with BPF_PROG_TEST_RUN,
+// programs attached to interfaces with XDP or TC.
+import { existsSync, readFileSync } from "node:fs";
+import { MaplbError } from "../errors.js";
+import { DEFAULT_BPF_OBJECT, native } from "./binding.js";
+import { nativeError } from "./errno.js";
+import { NativeDatapath } from "./native-datapath.js";
+import { DEFAULT_PIN_DIR, maxEntriesArray, type MapMax } from "./options.js";
+import type { BatchResult, PacketBatch } from "./datapath.js";
+
+export interface KernelOptions {
+  pinDir?: string;
+  mapMax?: MapMax;
+  /** The BPF object; default native/build/maplb.bpf.o. */
+  objectPath?: string;
+}
+
+/** BPF_PROG_TEST_RUN refuses frames shorter than an Ethernet header. */
+export const MIN_TEST_RUN_FRAME = 14;
+
+export class KernelDatapath extends NativeDatapath {
+  constructor(
+    readonly pinDir: string,
+    handle: unknown,
+  ) {
+    super("kernel", `kernel (BPF maps pinned under ${pinDir})`, handle);
+  }
+
+  override processBatch(batch: PacketBatch): BatchResult {
+    const short = batch.lengths.findIndex((len) => len < MIN_TEST_RUN_FRAME);
+    if (short >= 0) {
+      throw new MaplbError(
+        "E_USAGE",
+        `frame ${short} has ${batch.lengths[short]} bytes: BPF_PROG_TEST_RUN needs at least an Ethernet header (${MIN_TEST_RUN_FRAME})`,
+      );
+    }
+    return super.processBatch(batch);
+  }
+
+  /** Runs the XDP program `repeat` times on a copy of one frame; the kernel's own timing per run. */
+  testRunRepeat(frame: Uint8Array, repeat: number): { retval: number; nsPerRun: number } {
+    const out = new Uint32Array(2);
+    const err = this.maps.api.testRunRepeat(this.handle, Uint8Array.from(frame), repeat, out);
+    if (err < 0) throw nativeError(err, "BPF_PROG_TEST_RUN with repeat");
+    return { retval: out[0]!, nsPerRun: out[1]! };
+  }
+
+  attachXdp(ifname: string, xdpFlags = 0): void {
+    const err = this.maps.api.attachXdp(this.handle, ifindexOf(ifname), xdpFlags);
+    if (err < 0) throw nativeError(err, `attaching XDP to ${ifname}`);
+  }
+
+  detachXdp(ifname: string, xdpFlags = 0): void {
+    const err = this.maps.api.detachXdp(ifindexOf(ifname), xdpFlags);
+    if (err < 0) throw nativeError(err, `detaching XDP from ${ifname}`);
+  }
+
+  attachTc(ifname: string, direction: "ingress" | "egress" = "ingress"): void {
+    const err = this.maps.api.attachTc(this.handle, ifindexOf(ifname), direction === "egress");
+    if (err < 0) throw nativeError(err, `attaching TC ${direction} to ${ifname}`);
+  }
+
+  detachTc(ifname: string, direction: "ingress" | "egress" = "ingress"): void {
+    const err = this.maps.api.detachTc(ifindexOf(ifname), direction === "egress");
+    if (err < 0) throw nativeError(err, `detaching TC ${direction} from ${ifname}`);
+  }
+}
+
+function ifindexOf(ifname: string): number {
+  const path = `/sys/class/net/${ifname}/ifindex`;
+  if (!/^[\w.-]+$/.test(ifname) || !existsSync(path))
+    throw new MaplbError("E_USAGE", `no network interface ${ifname}`);
+  return Number(readFileSync(path, "utf8").trim());
+}
+
+/** Why the kernel target cannot be used here, or null when it can be tried. */
+export function kernelUnavailableReason(objectPath = DEFAULT_BPF_OBJECT): string | null {
+  if (process.platform !== "linux") return `not Linux (${process.platform})`;
+  if (process.getuid?.() !== 0) return "not root (kernel mode needs CAP_BPF and CAP_NET_ADMIN)";
+  if (!existsSync(objectPath)) return `the BPF object ${objectPath} is not built (run npm run build)`;
+  return null;
+}
+
+export function openKernel(opts: KernelOptions = {}): KernelDatapath {
+  const objectPath = opts.objectPath ?? DEFAULT_BPF_OBJECT;
+  const pinDir = opts.pinDir ?? DEFAULT_PIN_DIR;
+  const unavailable = kernelUnavailableReason(objectPath);
+  if (unavailable) {
+    throw new MaplbError(
+      unavailable.startsWith("not root") ? "E_PRIVILEGE" : "E_NATIVE_MISSING",
+      `kernel datapath: ${unavailable}`,
+    );
+  }
+  const { err, dp } = native().openKernel(objectPath, pinDir, maxEntriesArray(opts.mapMax));
+  if (err < 0)
+    throw nativeError(err, `loading ${objectPath} with maps pinned under ${pinDir}`, { objectPath, pinDir });
+  return new KernelDatapath(pinDir, dp);
+}

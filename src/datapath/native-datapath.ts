@@ -1,0 +1,140 @@
+// The Datapath over one native handle. Both targets share this: they differ only in how the
+// handle is opened (emulated.ts, kernel.ts) and in what the kernel adds (attach, timed runs).
+import type { MapOp } from "../compile/tables.js";
+import { MaplbError } from "../errors.js";
+import { ipv4ToInt, parseCidr } from "../util/ip.js";
+import { COUNTER_ROWS, REASON_NAMES, VERDICT_NAMES, type ReasonName, type VerdictName } from "./abi.js";
+import { applyOps, type ApplySummary } from "./apply.js";
+import { be32, encode, readU32, readU64, u32 } from "./codec.js";
+import type {
+  BackendCounters,
+  BatchResult,
+  Datapath,
+  DatapathKind,
+  DatapathStats,
+  NodeSettings,
+  PacketBatch,
+  PacketResult,
+} from "./datapath.js";
+import { dumpMaps, type MapsDump } from "./dump.js";
+import { nativeError } from "./errno.js";
+import type { DpHandle } from "./binding.js";
+import { NativeMaps } from "./native-maps.js";
+
+/** Packs frames into one buffer for a single native call. */
+export function packFrames(frames: readonly Uint8Array[]): PacketBatch {
+  const offsets = new Uint32Array(frames.length);
+  const lengths = new Uint32Array(frames.length);
+  let total = 0;
+  frames.forEach((f, i) => {
+    offsets[i] = total;
+    lengths[i] = f.length;
+    total += f.length;
+  });
+  const buffer = new Uint8Array(total);
+  frames.forEach((f, i) => buffer.set(f, offsets[i]));
+  return { buffer, offsets, lengths };
+}
+
+export class NativeDatapath implements Datapath {
+  readonly maps: NativeMaps;
+  private closed = false;
+
+  constructor(
+    readonly kind: DatapathKind,
+    readonly description: string,
+    handle: DpHandle,
+  ) {
+    this.maps = new NativeMaps(handle);
+  }
+
+  protected get handle(): DpHandle {
+    if (this.closed) throw new MaplbError("E_USAGE", `the ${this.kind} datapath is closed`);
+    return this.maps.handle;
+  }
+
+  apply(ops: readonly MapOp[]): ApplySummary {
+    void this.handle;
+    return applyOps(this.maps, ops);
+  }
+
+  /** Replaces node_addrs with settings.nodeIPs and writes maplb_config. */
+  configure(settings: NodeSettings): void {
+    const wanted = new Set(settings.nodeIPs.map((ip) => ipv4ToInt(ip)));
+    for (const key of [...this.maps.keys("node_addrs")]) {
+      if (!wanted.has(new DataView(key.buffer).getUint32(0, false))) this.maps.delete("node_addrs", key);
+    }
+    for (const ip of wanted) this.maps.update("node_addrs", be32(ip), Uint8Array.of(1));
+
+    const cidr = settings.clusterCIDR === null ? null : parseCidr(settings.clusterCIDR);
+    if (settings.clusterCIDR !== null && !cidr) {
+      throw new MaplbError(
+        "E_USAGE",
+        `cluster CIDR ${JSON.stringify(settings.clusterCIDR)} is not an IPv4 CIDR`,
+      );
+    }
+    const config = encode("maplb_config", {
+      cluster_cidr_addr: cidr ? ipv4ToInt(cidr.address) : 0,
+      cluster_cidr_prefix: cidr ? cidr.prefix : 0,
+      hash_seed: settings.hashSeed >>> 0,
+    });
+    this.maps.update("maplb_config", u32(0), config);
+  }
+
+  process(frames: Uint8Array[]): PacketResult[] {
+    const batch = packFrames(frames);
+    const { verdicts, reasons } = this.processBatch(batch);
+    frames.forEach((f, i) => f.set(batch.buffer.subarray(batch.offsets[i], batch.offsets[i]! + f.length)));
+    return [...verdicts].map((v, i) => ({
+      verdict: VERDICT_NAMES[v] ?? ("PASS" as VerdictName),
+      reason: REASON_NAMES[reasons[i]!] ?? ("OK" as ReasonName),
+    }));
+  }
+
+  processBatch(batch: PacketBatch): BatchResult {
+    const n = batch.offsets.length;
+    const verdicts = new Uint8Array(n);
+    const reasons = new Uint8Array(n);
+    const err = this.maps.api.process(
+      this.handle,
+      batch.buffer,
+      batch.offsets,
+      batch.lengths,
+      verdicts,
+      reasons,
+      n,
+    );
+    if (err < 0) throw nativeError(err, `running ${n} packets through the ${this.kind} datapath`);
+    return { verdicts, reasons };
+  }
+
+  dump(): MapsDump {
+    void this.handle;
+    return dumpMaps(this.maps);
+  }
+
+  stats(): DatapathStats {
+    const rows = new Uint8Array(COUNTER_ROWS * 4);
+    for (let i = 0; i < COUNTER_ROWS; i++) rows.set(u32(i), i * 4);
+    const { values } = this.maps.lookupMany("maplb_counters", rows, COUNTER_ROWS);
+    const row = (i: number) => readU64(values, i * 8);
+    const verdicts = Object.fromEntries(VERDICT_NAMES.map((name, i) => [name, row(i)])) as Record<
+      VerdictName,
+      bigint
+    >;
+    const reasons = Object.fromEntries(
+      REASON_NAMES.map((name, i) => [name, row(VERDICT_NAMES.length + i)]),
+    ) as Record<ReasonName, bigint>;
+    const backends = new Map<number, BackendCounters>();
+    for (const [k, v] of this.maps.entries("lb4_backend_stats")) {
+      backends.set(readU32(k), { packets: readU64(v, 0), bytes: readU64(v, 8) });
+    }
+    return { verdicts, reasons, backends };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.maps.api.close(this.maps.handle);
+  }
+}

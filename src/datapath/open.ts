@@ -1,0 +1,48 @@
+// openDatapath: --datapath auto|kernel|emulated. auto takes the kernel when it can and says why not
+// when it cannot.
+import { log } from "../log.js";
+import type { Datapath } from "./datapath.js";
+import { openEmulated } from "./emulated.js";
+import { kernelUnavailableReason, openKernel } from "./kernel.js";
+import type { MapMax } from "./options.js";
+
+export type DatapathChoice = "auto" | "kernel" | "emulated";
+
+export interface OpenOptions {
+  kind: DatapathChoice;
+  /** Kernel: where maps are pinned (default /sys/fs/bpf/maplb). */
+  pinDir?: string;
+  mapMax?: MapMax;
+  /** Kernel: the BPF object (default native/build/maplb.bpf.o). */
+  objectPath?: string;
+}
+
+export function openDatapath(opts: OpenOptions): Datapath {
+  const kernelOpts = { pinDir: opts.pinDir, mapMax: opts.mapMax, objectPath: opts.objectPath };
+  if (opts.kind === "emulated") return openEmulated({ mapMax: opts.mapMax });
+  if (opts.kind === "kernel") return openKernel(kernelOpts);
+
+  const unavailable = kernelUnavailableReason(opts.objectPath);
+  if (unavailable) {
+    log.info(
+      { datapath: "emulated", reason: unavailable },
+      `datapath auto: emulated, because ${unavailable}`,
+    );
+    return openEmulated({ mapMax: opts.mapMax });
+  }
+  try {
+    const dp = openKernel(kernelOpts);
+    log.info(
+      { datapath: "kernel", pinDir: dp.pinDir },
+      "datapath auto: kernel (running as root, BPF object loaded)",
+    );
+    return dp;
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    log.warn(
+      { datapath: "emulated", reason },
+      `datapath auto: emulated, because the kernel datapath failed: ${reason}`,
+    );
+    return openEmulated({ mapMax: opts.mapMax });
+  }
+}

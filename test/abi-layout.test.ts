@@ -1,0 +1,89 @@
+// The alignchecker: the TypeScript mirror of maplb_abi.h must lay out every struct exactly as the C
+// compiler did, and agree on map ids, sizes and constants.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Algorithm, BackendFlag, Scope, SvcFlag } from "../src/compile/tables.js";
+import {
+  ABI_STRUCTS,
+  COUNTER_ROWS,
+  CT_REPLY,
+  CT_SERVICE,
+  MAP_NAMES,
+  REASON_NAMES,
+  SRC_RANGE_PREFIX_BASE,
+  VERDICT_NAMES,
+  Verdict,
+  type StructName,
+} from "../src/datapath/abi.js";
+import { mirrorLayout, native } from "../src/datapath/binding.js";
+import { structSize } from "../src/datapath/codec.js";
+
+const lib = native();
+
+for (const name of Object.keys(ABI_STRUCTS) as StructName[]) {
+  test(`struct ${name}: size and every offset match the C layout`, () => {
+    const mirror = mirrorLayout(name);
+    assert.equal(mirror.size, lib.abiSizeof(name), `sizeof(struct ${name})`);
+    for (const field of ABI_STRUCTS[name]) {
+      assert.equal(
+        mirror.offsets[field.name],
+        lib.abiOffsetof(name, field.name),
+        `offsetof(${name}, ${field.name})`,
+      );
+    }
+  });
+}
+
+test("the library knows no struct or field by a name the mirror does not use", () => {
+  assert.equal(lib.abiSizeof("no_such_struct"), -1);
+  assert.equal(lib.abiOffsetof("lb4_key", "no_such_field"), -1);
+});
+
+test("map ids, key and value sizes agree with the C map list", () => {
+  assert.equal(lib.mapCount(), MAP_NAMES.length);
+  const keyStruct: Partial<Record<string, StructName>> = {
+    lb4_services: "lb4_key",
+    lb4_source_range: "lb4_src_range_key",
+    ct4: "ct4_key",
+    lb4_affinity: "lb4_affinity_key",
+  };
+  const valueStruct: Partial<Record<string, StructName>> = {
+    lb4_services: "lb4_service",
+    lb4_backends: "lb4_backend",
+    lb4_reverse_nat: "lb4_reverse_nat",
+    maplb_config: "maplb_config",
+    ct4: "ct4_entry",
+    lb4_affinity: "lb4_affinity_entry",
+    lb4_backend_stats: "lb4_backend_stats",
+  };
+  MAP_NAMES.forEach((name, id) => {
+    const info = lib.mapInfo(id);
+    assert.equal(info.name, name, `map id ${id}`);
+    const k = keyStruct[name];
+    const v = valueStruct[name];
+    if (k) assert.equal(info.key_size, structSize(k), `${name} key`);
+    if (v) assert.equal(info.value_size, structSize(v), `${name} value`);
+  });
+});
+
+test("verdicts, reasons, flags and scopes agree with the header's constants", () => {
+  assert.equal(VERDICT_NAMES.length, lib.abiConstant("MAPLB_VERDICT__MAX"));
+  assert.equal(REASON_NAMES.length, lib.abiConstant("MAPLB_REASON__MAX"));
+  assert.equal(REASON_NAMES.indexOf("TRUNC_L4"), lib.abiConstant("MAPLB_REASON_TRUNC_L4"));
+  assert.equal(Verdict.DROP, lib.abiConstant("MAPLB_VERDICT_DROP"));
+  assert.equal(COUNTER_ROWS, lib.abiConstant("MAPLB_COUNTER__MAX"));
+  assert.equal(SRC_RANGE_PREFIX_BASE, lib.abiConstant("MAPLB_SRC_RANGE_PREFIX_BASE"));
+  assert.equal(CT_SERVICE, lib.abiConstant("MAPLB_CT_SERVICE"));
+  assert.equal(CT_REPLY, lib.abiConstant("MAPLB_CT_REPLY"));
+  // The control plane's copies in src/compile/tables.ts.
+  assert.equal(Scope.EXT, lib.abiConstant("MAPLB_SCOPE_EXT"));
+  assert.equal(Scope.INT, lib.abiConstant("MAPLB_SCOPE_INT"));
+  assert.equal(SvcFlag.NODEPORT, lib.abiConstant("MAPLB_SVC_NODEPORT"));
+  assert.equal(SvcFlag.EXTERNAL, lib.abiConstant("MAPLB_SVC_EXTERNAL"));
+  assert.equal(SvcFlag.SOURCE_RANGE, lib.abiConstant("MAPLB_SVC_SOURCE_RANGE"));
+  assert.equal(SvcFlag.AFFINITY, lib.abiConstant("MAPLB_SVC_AFFINITY"));
+  assert.equal(SvcFlag.TWO_SCOPES, lib.abiConstant("MAPLB_SVC_TWO_SCOPES"));
+  assert.equal(Algorithm.random, lib.abiConstant("MAPLB_ALG_RANDOM"));
+  assert.equal(Algorithm.maglev, lib.abiConstant("MAPLB_ALG_MAGLEV"));
+  assert.equal(BackendFlag.TERMINATING, lib.abiConstant("MAPLB_BACKEND_TERMINATING"));
+});
