@@ -2,9 +2,11 @@
 import { Command, CommanderError, Option } from "commander";
 import { MaplbError } from "../errors.js";
 import { LOG_LEVELS, log, setLogLevel, type LogLevel } from "../log.js";
+import { registerAgent } from "./commands/agent.js";
 import { registerBench } from "./commands/bench.js";
 import { registerCompile } from "./commands/compile.js";
 import { registerIptables } from "./commands/iptables.js";
+import { registerNft } from "./commands/nft.js";
 
 export function buildProgram(): Command {
   const program = new Command("maplb")
@@ -22,7 +24,9 @@ export function buildProgram(): Command {
     });
   registerCompile(program);
   registerIptables(program);
+  registerNft(program);
   registerBench(program);
+  registerAgent(program);
   return program;
 }
 

@@ -2,6 +2,7 @@
 // - restore:   what kube-proxy pipes into iptables-restore;
 // - canonical: that payload sorted the way kube-proxy's own unit tests compare it (byte-stable);
 // - save:      what the kernel's iptables-save prints back once the payload is loaded.
+import { canonicalCidr } from "./cidr.js";
 import { toFixedHalfEven } from "./decimal.js";
 import {
   KUBE_NODEPORTS,
@@ -106,15 +107,7 @@ function saveString(value: string): string {
 }
 
 /** `a.b.c.d` gets /32; a CIDR is printed as its network address. */
-function saveAddress(address: string): string {
-  const [ip, prefixText] = address.split("/");
-  const prefix = prefixText === undefined ? 32 : Number(prefixText);
-  const octets = ip!.split(".").map(Number);
-  const value = ((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0;
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  const net = (value & mask) >>> 0;
-  return `${[net >>> 24, (net >>> 16) & 255, (net >>> 8) & 255, net & 255].join(".")}/${prefix}`;
-}
+const saveAddress = (address: string): string => canonicalCidr(address) ?? address;
 
 const bang = (o: { negate: boolean }) => (o.negate ? "! " : "");
 const hex = (n: number) => `0x${n.toString(16)}`;

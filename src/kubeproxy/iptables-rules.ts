@@ -12,8 +12,8 @@ import {
   endpointString,
 } from "../model/endpoints.js";
 import type { Endpoint, NodeConfig, ServiceModel, ServicePort } from "../model/types.js";
-import { ipv4ToInt, parseCidr } from "../util/ip.js";
 import { endpointChain, lowerProtocol, servicePortChains } from "./chain-names.js";
+import { canonicalCidr, cidrContains } from "./cidr.js";
 import { toFixedHalfEven } from "./decimal.js";
 
 export type IptablesTableName = "filter" | "nat";
@@ -91,22 +91,6 @@ function portMatch(proto: string, dst: string | null, port: number): string[] {
   return ["-m", proto, "-p", proto, ...(dst === null ? [] : ["-d", dst]), "--dport", String(port)];
 }
 
-/** The network address of a CIDR, as kube-proxy prints a parsed net.IPNet (10.0.0.1/8 → 10.0.0.0/8). */
-function canonicalCidr(cidr: string): string | null {
-  const c = parseCidr(cidr);
-  if (!c) return null;
-  const mask = c.prefix === 0 ? 0 : (0xffffffff << (32 - c.prefix)) >>> 0;
-  const network = (ipv4ToInt(c.address) & mask) >>> 0;
-  return `${[network >>> 24, (network >>> 16) & 255, (network >>> 8) & 255, network & 255].join(".")}/${c.prefix}`;
-}
-
-function cidrContains(cidr: string, ip: string): boolean {
-  const c = parseCidr(cidr);
-  if (!c) return false;
-  const mask = c.prefix === 0 ? 0 : (0xffffffff << (32 - c.prefix)) >>> 0;
-  return (ipv4ToInt(c.address) & mask) >>> 0 === (ipv4ToInt(ip) & mask) >>> 0;
-}
-
 /** The rules of one service port, in kube-proxy's order. */
 function writeServicePort(p: ServicePort, ctx: Context): void {
   const clusterIP = p.clusterIP;
@@ -131,6 +115,7 @@ function writeServicePort(p: ServicePort, ctx: Context): void {
   // The EXT chain exists whenever there are endpoints: its short-circuit rules for local traffic
   // are needed even when ETP=Local leaves no local endpoint.
   const usesExternalChain = hasEndpoints && externallyAccessible(p);
+  // Printed as kube-proxy prints a parsed net.IPNet: the network address (10.0.0.1/8 → 10.0.0.0/8).
   const sourceRanges = p.loadBalancerSourceRanges.flatMap((r) => canonicalCidr(r) ?? []);
   const usesFirewallChain = hasEndpoints && p.loadBalancerIPs.length > 0 && sourceRanges.length > 0;
   const loadBalancerChain = usesFirewallChain ? chains.firewall : chains.external;

@@ -1,0 +1,395 @@
+// kube-proxy's nftables mode (reference §7, following pkg/proxy/nftables/proxier.go): one table,
+// `ip kube-proxy`, where services are found by hash lookups in verdict maps instead of by walking a
+// chain of rules. Built as structured data, then printed as one `nft -f` transaction.
+import {
+  endpointString,
+  externallyAccessible,
+  externalPolicyLocal,
+  internalPolicyLocal,
+  selectEndpoints,
+} from "../model/endpoints.js";
+import type { Endpoint, NodeConfig, ServiceModel, ServicePort } from "../model/types.js";
+import { lowerProtocol, nftEndpointNames, nftServicePortChains } from "./chain-names.js";
+import { canonicalCidr, cidrContains } from "./cidr.js";
+import { MASQUERADE_MARK } from "./iptables-rules.js";
+
+export const NFT_TABLE = "kube-proxy";
+
+export interface NftBaseChain {
+  type: "filter" | "nat";
+  hook: "prerouting" | "input" | "forward" | "output" | "postrouting";
+  priority: number;
+}
+
+export interface NftChain {
+  name: string;
+  /** Set for base chains, which netfilter hooks call; regular chains run only when jumped to. */
+  base?: NftBaseChain;
+  comment?: string;
+}
+
+export interface NftSet {
+  name: string;
+  kind: "set" | "map";
+  /** `ipv4_addr`, or for a map `ipv4_addr . inet_proto . inet_service : verdict`. */
+  type: string;
+  flags?: string[];
+  timeoutSeconds?: number;
+  comment?: string;
+}
+
+export interface NftRule {
+  chain: string;
+  rule: string;
+  comment?: string;
+}
+
+export interface NftElement {
+  /** The set or map. */
+  container: string;
+  key: string;
+  /** The verdict, for a map. */
+  value?: string;
+  comment?: string;
+}
+
+export interface NftRuleset {
+  chains: NftChain[];
+  sets: NftSet[];
+  rules: NftRule[];
+  elements: NftElement[];
+}
+
+// Fixed chains, sets and maps.
+const SERVICES = "services";
+const SERVICE_IPS = "service-ips";
+const SERVICE_NODEPORTS = "service-nodeports";
+const NODEPORT_IPS = "nodeport-ips";
+const CLUSTER_IPS = "cluster-ips";
+const SERVICE_ENDPOINTS_CHECK = "service-endpoints-check";
+const NODEPORT_ENDPOINTS_CHECK = "nodeport-endpoints-check";
+const NO_ENDPOINT_SERVICES = "no-endpoint-services";
+const NO_ENDPOINT_NODEPORTS = "no-endpoint-nodeports";
+const REJECT_CHAIN = "reject-chain";
+const CLUSTER_IPS_CHECK = "cluster-ips-check";
+const FIREWALL_IPS = "firewall-ips";
+const FIREWALL_CHECK = "firewall-check";
+const MARK_MASQ = "mark-for-masquerade";
+const MASQUERADING = "masquerading";
+
+/** Base chains: filtering runs before DNAT, so it sees the service address the client used. */
+const BASE_CHAINS: NftChain[] = [
+  { name: "filter-prerouting-pre-dnat", base: { type: "filter", hook: "prerouting", priority: -110 } },
+  { name: "filter-output-pre-dnat", base: { type: "filter", hook: "output", priority: -110 } },
+  { name: "filter-input", base: { type: "filter", hook: "input", priority: 0 } },
+  { name: "filter-forward", base: { type: "filter", hook: "forward", priority: 0 } },
+  { name: "filter-output", base: { type: "filter", hook: "output", priority: 0 } },
+  { name: "nat-prerouting", base: { type: "nat", hook: "prerouting", priority: -100 } },
+  { name: "nat-output", base: { type: "nat", hook: "output", priority: -100 } },
+  { name: "nat-postrouting", base: { type: "nat", hook: "postrouting", priority: 100 } },
+];
+
+/** [to, from, condition]: the jumps from base chains to kube-proxy's top-level chains, in its order. */
+const JUMPS: [string, string, string][] = [
+  [NODEPORT_ENDPOINTS_CHECK, "filter-input", "ct state new "],
+  [SERVICE_ENDPOINTS_CHECK, "filter-input", "ct state new "],
+  [SERVICE_ENDPOINTS_CHECK, "filter-forward", "ct state new "],
+  [SERVICE_ENDPOINTS_CHECK, "filter-output", "ct state new "],
+  [FIREWALL_CHECK, "filter-prerouting-pre-dnat", "ct state new "],
+  [FIREWALL_CHECK, "filter-output-pre-dnat", "ct state new "],
+  [SERVICES, "nat-output", ""],
+  [SERVICES, "nat-prerouting", ""],
+  [MASQUERADING, "nat-postrouting", ""],
+  [CLUSTER_IPS_CHECK, "filter-forward", "ct state new "],
+  [CLUSTER_IPS_CHECK, "filter-output", "ct state new "],
+];
+
+/** Collects the ruleset; chains and set elements are added once however often they are ensured. */
+class NftWriter {
+  readonly ruleset: NftRuleset = { chains: [], sets: [], rules: [], elements: [] };
+  private readonly chainNames = new Set<string>();
+  private readonly elementKeys = new Set<string>();
+
+  chain(name: string, extra: Omit<NftChain, "name"> = {}): void {
+    if (this.chainNames.has(name)) return;
+    this.chainNames.add(name);
+    this.ruleset.chains.push({ name, ...extra });
+  }
+  set(s: NftSet): void {
+    this.ruleset.sets.push(s);
+  }
+  rule(chain: string, rule: string, comment?: string): void {
+    this.ruleset.rules.push(comment === undefined ? { chain, rule } : { chain, rule, comment });
+  }
+  element(e: NftElement): void {
+    const id = `${e.container} ${e.key}`;
+    if (this.elementKeys.has(id)) return;
+    this.elementKeys.add(id);
+    this.ruleset.elements.push(e);
+  }
+}
+
+function writeFixedRules(nft: NftWriter, node: NodeConfig): void {
+  for (const c of BASE_CHAINS) nft.chain(c.name, { base: c.base! });
+  for (const [to, from, condition] of JUMPS) {
+    nft.chain(to);
+    nft.rule(from, `${condition}jump ${to}`);
+  }
+  for (const c of [SERVICES, CLUSTER_IPS_CHECK, MASQUERADING, MARK_MASQ]) nft.chain(c);
+
+  nft.rule(MARK_MASQ, `mark set mark or ${MASQUERADE_MARK}`);
+  nft.rule(MASQUERADING, `mark and ${MASQUERADE_MARK} == 0 return`);
+  nft.rule(MASQUERADING, `mark set mark xor ${MASQUERADE_MARK}`); // clear it: no re-masquerade
+  nft.rule(MASQUERADING, "masquerade fully-random");
+
+  nft.set({ name: CLUSTER_IPS, kind: "set", type: "ipv4_addr", comment: "Active ClusterIPs" });
+  nft.rule(
+    CLUSTER_IPS_CHECK,
+    `ip daddr @${CLUSTER_IPS} reject`,
+    "Reject traffic to invalid ports of ClusterIPs",
+  );
+
+  // NodePorts answer on the node's own addresses (nftables mode's default --nodeport-addresses).
+  nft.set({
+    name: NODEPORT_IPS,
+    kind: "set",
+    type: "ipv4_addr",
+    comment: "IPs that accept NodePort traffic",
+  });
+  for (const ip of node.nodeIPs) nft.element({ container: NODEPORT_IPS, key: ip });
+
+  const verdictMap = (name: string, key: string, comment: string) =>
+    nft.set({ name, kind: "map", type: `${key} : verdict`, comment });
+  verdictMap(
+    NO_ENDPOINT_SERVICES,
+    "ipv4_addr . inet_proto . inet_service",
+    "vmap to drop or reject packets to services with no endpoints",
+  );
+  verdictMap(
+    NO_ENDPOINT_NODEPORTS,
+    "inet_proto . inet_service",
+    "vmap to drop or reject packets to service nodeports with no endpoints",
+  );
+  nft.chain(REJECT_CHAIN, { comment: "helper for @no-endpoint-services / @no-endpoint-nodeports" });
+  nft.rule(REJECT_CHAIN, "reject");
+  nft.rule(SERVICE_ENDPOINTS_CHECK, `ip daddr . meta l4proto . th dport vmap @${NO_ENDPOINT_SERVICES}`);
+  nft.rule(
+    NODEPORT_ENDPOINTS_CHECK,
+    `ip daddr @${NODEPORT_IPS} meta l4proto . th dport vmap @${NO_ENDPOINT_NODEPORTS}`,
+  );
+
+  verdictMap(
+    FIREWALL_IPS,
+    "ipv4_addr . inet_proto . inet_service",
+    "destinations that are subject to LoadBalancerSourceRanges",
+  );
+  nft.chain(FIREWALL_CHECK);
+  nft.rule(FIREWALL_CHECK, `ip daddr . meta l4proto . th dport vmap @${FIREWALL_IPS}`);
+
+  verdictMap(
+    SERVICE_IPS,
+    "ipv4_addr . inet_proto . inet_service",
+    "ClusterIP, ExternalIP and LoadBalancer IP traffic",
+  );
+  verdictMap(SERVICE_NODEPORTS, "inet_proto . inet_service", "NodePort traffic");
+  nft.rule(SERVICES, `ip daddr . meta l4proto . th dport vmap @${SERVICE_IPS}`);
+  nft.rule(SERVICES, `ip daddr @${NODEPORT_IPS} meta l4proto . th dport vmap @${SERVICE_NODEPORTS}`);
+}
+
+interface Context {
+  nft: NftWriter;
+  node: NodeConfig;
+}
+
+function writeServicePort(p: ServicePort, { nft, node }: Context): void {
+  const clusterIP = p.clusterIP;
+  if (clusterIP === null) return;
+  const proto = lowerProtocol(p);
+  const chains = nftServicePortChains(p);
+  const sel = selectEndpoints(p, node.nodeName);
+  const epNames = (e: Endpoint) => nftEndpointNames(p, e);
+
+  // The same decisions as the iptables mode (see iptables-rules.ts).
+  const hasEndpoints = sel.cluster.length > 0;
+  const itpLocal = internalPolicyLocal(p);
+  const etpLocal = externalPolicyLocal(p);
+  const usesClusterChain = sel.cluster.length > 0 && sel.useCluster;
+  const usesLocalChain = sel.local.length > 0 && sel.useLocal;
+  const internalChain = itpLocal ? chains.local : chains.cluster;
+  const hasInternalEndpoints = hasEndpoints && (!itpLocal || sel.local.length > 0);
+  const externalPolicyChain = etpLocal ? chains.local : chains.cluster;
+  const hasExternalEndpoints = hasEndpoints && (!etpLocal || sel.local.length > 0);
+  const usesExternalChain = hasEndpoints && externallyAccessible(p);
+  const sourceRanges = p.loadBalancerSourceRanges.flatMap((r) => canonicalCidr(r) ?? []);
+  const usesFirewallChain = p.loadBalancerIPs.length > 0 && sourceRanges.length > 0;
+  const noEndpointVerdict = (hasAny: boolean) => (hasAny ? "drop" : `goto ${REJECT_CHAIN}`);
+
+  for (const e of sel.reachable) nft.chain(epNames(e).chain);
+  if (usesClusterChain) nft.chain(chains.cluster);
+  if (usesLocalChain) nft.chain(chains.local);
+  if (usesExternalChain) nft.chain(chains.external);
+  if (usesFirewallChain) nft.chain(chains.firewall);
+
+  const key = (ip: string, port: number) => `${ip} . ${proto} . ${port}`;
+  const noEndpoints = (k: string, verdict: string, map = NO_ENDPOINT_SERVICES) =>
+    nft.element({ container: map, key: k, value: verdict, comment: p.spn });
+
+  // ClusterIP.
+  nft.element({ container: CLUSTER_IPS, key: clusterIP });
+  if (hasInternalEndpoints) {
+    nft.element({ container: SERVICE_IPS, key: key(clusterIP, p.port), value: `goto ${internalChain}` });
+  } else {
+    noEndpoints(key(clusterIP, p.port), noEndpointVerdict(hasEndpoints));
+  }
+  // externalIPs and LoadBalancer IPs.
+  for (const ip of [...p.externalIPs, ...p.loadBalancerIPs]) {
+    if (hasEndpoints)
+      nft.element({ container: SERVICE_IPS, key: key(ip, p.port), value: `goto ${chains.external}` });
+    if (!hasExternalEndpoints) noEndpoints(key(ip, p.port), noEndpointVerdict(hasEndpoints));
+  }
+  if (usesFirewallChain) {
+    for (const ip of p.loadBalancerIPs)
+      nft.element({ container: FIREWALL_IPS, key: key(ip, p.port), value: `goto ${chains.firewall}` });
+  }
+  // NodePort.
+  if (p.nodePort !== 0) {
+    const npKey = `${proto} . ${p.nodePort}`;
+    if (hasEndpoints)
+      nft.element({ container: SERVICE_NODEPORTS, key: npKey, value: `goto ${chains.external}` });
+    if (!hasExternalEndpoints) noEndpoints(npKey, noEndpointVerdict(hasEndpoints), NO_ENDPOINT_NODEPORTS);
+  }
+
+  // Internal traffic: masquerade what does not come from a pod.
+  if (hasInternalEndpoints) {
+    const match = `ip daddr ${clusterIP} ${proto} dport ${p.port}`;
+    if (node.masqueradeAll) nft.rule(internalChain, `${match} jump ${MARK_MASQ}`);
+    else if (node.clusterCIDR)
+      nft.rule(internalChain, `${match} ip saddr != ${node.clusterCIDR} jump ${MARK_MASQ}`);
+  }
+
+  // External traffic.
+  if (usesExternalChain) {
+    if (!etpLocal) {
+      nft.rule(chains.external, `jump ${MARK_MASQ}`);
+    } else {
+      if (node.clusterCIDR)
+        nft.rule(
+          chains.external,
+          `ip saddr ${node.clusterCIDR} goto ${chains.cluster}`,
+          "short-circuit pod traffic",
+        );
+      nft.rule(chains.external, `fib saddr type local jump ${MARK_MASQ}`, "masquerade local traffic");
+      nft.rule(chains.external, `fib saddr type local goto ${chains.cluster}`, "short-circuit local traffic");
+    }
+    if (hasExternalEndpoints) nft.rule(chains.external, `goto ${externalPolicyChain}`);
+  }
+
+  // loadBalancerSourceRanges.
+  if (usesFirewallChain) {
+    const sources = [...sourceRanges];
+    const nodeIP = node.nodeIPs[0];
+    if (nodeIP !== undefined && sources.some((r) => cidrContains(r, nodeIP)))
+      sources.push(...p.loadBalancerIPs);
+    nft.rule(chains.firewall, `ip saddr != { ${sources.join(", ")} } drop`);
+  }
+
+  // ClientIP affinity: one timeout set of client addresses per endpoint.
+  if (p.affinityTimeoutSeconds !== null) {
+    for (const e of sel.reachable) {
+      nft.set({
+        name: epNames(e).affinitySet,
+        kind: "set",
+        type: "ipv4_addr",
+        flags: ["dynamic", "timeout"],
+        timeoutSeconds: p.affinityTimeoutSeconds,
+      });
+    }
+  }
+
+  if (usesClusterChain) writeEndpointDispatch(p, chains.cluster, sel.cluster, nft);
+  if (usesLocalChain) writeEndpointDispatch(p, chains.local, sel.local, nft);
+
+  for (const e of sel.reachable) {
+    const { chain, affinitySet } = epNames(e);
+    nft.rule(chain, `ip saddr ${e.ip} jump ${MARK_MASQ}`); // hairpin: a pod reaching itself
+    if (p.affinityTimeoutSeconds !== null) nft.rule(chain, `update @${affinitySet} { ip saddr }`);
+    nft.rule(chain, `meta l4proto ${proto} dnat to ${endpointString(e)}`);
+  }
+}
+
+/** Affinity lookups first, then one random pick: `numgen random mod N vmap { 0 : goto …, … }`. */
+function writeEndpointDispatch(p: ServicePort, chain: string, endpoints: Endpoint[], nft: NftWriter): void {
+  if (p.affinityTimeoutSeconds !== null) {
+    for (const e of endpoints) {
+      const names = nftEndpointNames(p, e);
+      nft.rule(chain, `ip saddr @${names.affinitySet} goto ${names.chain}`);
+    }
+  }
+  const choices = endpoints.map((e, i) => `${i} : goto ${nftEndpointNames(p, e).chain}`);
+  nft.rule(chain, `numgen random mod ${endpoints.length} vmap { ${choices.join(" , ")} }`);
+}
+
+export function buildNftRules(model: ServiceModel, node: NodeConfig): NftRuleset {
+  const nft = new NftWriter();
+  writeFixedRules(nft, node);
+  for (const p of model.ports) writeServicePort(p, { nft, node });
+  return nft.ruleset;
+}
+
+// ---- text ----
+
+const quote = (s: string) => `"${s.replace(/"/g, '\\"')}"`;
+
+function chainLine(c: NftChain): string {
+  const props: string[] = [];
+  if (c.base) props.push(`type ${c.base.type} hook ${c.base.hook} priority ${c.base.priority} ;`);
+  if (c.comment) props.push(`comment ${quote(c.comment)} ;`);
+  return `add chain ip ${NFT_TABLE} ${c.name}${props.length ? ` { ${props.join(" ")} }` : ""}`;
+}
+
+function setLine(s: NftSet): string {
+  const props = [`type ${s.type} ;`];
+  if (s.flags) props.push(`flags ${s.flags.join(",")} ;`);
+  if (s.timeoutSeconds !== undefined) props.push(`timeout ${s.timeoutSeconds}s ;`);
+  if (s.comment) props.push(`comment ${quote(s.comment)} ;`);
+  return `add ${s.kind} ip ${NFT_TABLE} ${s.name} { ${props.join(" ")} }`;
+}
+
+function elementLine(e: NftElement): string {
+  const comment = e.comment ? ` comment ${quote(e.comment)}` : "";
+  const value = e.value === undefined ? "" : ` : ${e.value}`;
+  return `add element ip ${NFT_TABLE} ${e.container} { ${e.key}${comment}${value} }`;
+}
+
+/**
+ * One transaction for `nft -f`: it replaces the whole table (add, delete, add again, so it also loads
+ * where the table already exists), declares every chain, set and map, and only then writes the
+ * rules and elements that refer to them. Rules are grouped by chain, elements by set.
+ */
+export function renderNft(r: NftRuleset): string {
+  const table = `table ip ${NFT_TABLE}`;
+  const rulesByChain = new Map<string, NftRule[]>(r.chains.map((c) => [c.name, []]));
+  const elementsBySet = new Map<string, NftElement[]>(r.sets.map((s) => [s.name, []]));
+  const place = <T>(map: Map<string, T[]>, name: string, item: T, what: string) => {
+    const list = map.get(name);
+    if (!list) throw new Error(`nft: ${what} for undeclared ${name}`); // a generator bug, not a user error
+    list.push(item);
+  };
+  for (const rule of r.rules) place(rulesByChain, rule.chain, rule, "rule");
+  for (const e of r.elements) place(elementsBySet, e.container, e, "element");
+  const lines = [
+    `add ${table}`,
+    `delete ${table}`,
+    `add ${table} { comment ${quote("rules for kube-proxy")} ; }`,
+    ...r.chains.map(chainLine),
+    ...r.sets.map(setLine),
+    ...[...rulesByChain].flatMap(([chain, rules]) =>
+      rules.map(
+        (x) =>
+          `add rule ip ${NFT_TABLE} ${chain} ${x.rule}${x.comment ? ` comment ${quote(x.comment)}` : ""}`,
+      ),
+    ),
+    ...[...elementsBySet.values()].flatMap((elements) => elements.map(elementLine)),
+  ];
+  return lines.join("\n") + "\n";
+}
