@@ -54,3 +54,109 @@ export const NODE: NodeConfig = {
   nodeIPs: ["192.168.0.2"],
   clusterCIDR: "10.0.0.0/8",
 };
+
+/** The node each seed scenario is rendered for (goldens and kernel tests); invented values use 192.0.2.0/24. */
+export const SEED_NODES: { file: string; node: NodeConfig }[] = [
+  {
+    file: "seed-000-pod-to-pod.yaml",
+    node: {
+      ...DEFAULT_NODE_CONFIG,
+      nodeName: "docker-desktop",
+      nodeIPs: ["192.168.65.3"],
+      clusterCIDR: "10.1.0.0/16",
+    },
+  },
+  {
+    file: "seed-001-gke-loadbalancer.yaml",
+    node: {
+      ...DEFAULT_NODE_CONFIG,
+      nodeName: "gke-node-c",
+      nodeIPs: ["10.128.0.2"],
+      clusterCIDR: "10.52.0.0/14",
+    },
+  },
+  {
+    file: "seed-002-service-discovery.yaml",
+    node: {
+      ...DEFAULT_NODE_CONFIG,
+      nodeName: "node-a",
+      nodeIPs: ["192.0.2.10"],
+      clusterCIDR: "10.40.0.0/16",
+    },
+  },
+  {
+    file: "seed-003-eks-services.yaml",
+    node: {
+      ...DEFAULT_NODE_CONFIG,
+      nodeName: "ip-10-110-24-222",
+      nodeIPs: ["10.110.24.222"],
+      clusterCIDR: "10.110.0.0/16",
+    },
+  },
+];
+
+/** One service port per policy case, for tests that want every kind of rule at once. */
+export function policyZoo(): ServicePort[] {
+  const local = (ip: string, o: Partial<Endpoint> = {}) => endpoint(ip, { nodeName: "node-a", ...o });
+  const remote = (ip: string, o: Partial<Endpoint> = {}) => endpoint(ip, { nodeName: "node-b", ...o });
+  return [
+    servicePort({ name: "plain", endpoints: [local("10.1.0.1"), remote("10.1.0.2"), remote("10.1.0.10")] }),
+    servicePort({
+      name: "none",
+      type: "LoadBalancer",
+      clusterIP: "172.30.0.42",
+      nodePort: 30042,
+      externalIPs: ["192.0.2.42"],
+      loadBalancerIPs: ["203.0.113.42"],
+      endpoints: [],
+    }),
+    servicePort({
+      name: "itp",
+      clusterIP: "172.30.0.43",
+      internalTrafficPolicy: "Local",
+      endpoints: [remote("10.1.0.3")],
+    }),
+    servicePort({
+      name: "etp",
+      type: "LoadBalancer",
+      clusterIP: "172.30.0.44",
+      nodePort: 30044,
+      loadBalancerIPs: ["203.0.113.44"],
+      externalTrafficPolicy: "Local",
+      healthCheckNodePort: 30144,
+      endpoints: [local("10.1.0.4"), remote("10.1.0.5")],
+    }),
+    servicePort({
+      name: "etp-none-local",
+      type: "NodePort",
+      clusterIP: "172.30.0.45",
+      nodePort: 30045,
+      externalTrafficPolicy: "Local",
+      internalTrafficPolicy: "Local",
+      endpoints: [remote("10.1.0.6")],
+    }),
+    servicePort({
+      name: "fw",
+      type: "LoadBalancer",
+      clusterIP: "172.30.0.46",
+      nodePort: 30046,
+      loadBalancerIPs: ["203.0.113.46"],
+      loadBalancerSourceRanges: ["198.51.100.0/24", "192.168.0.0/16"],
+      endpoints: [remote("10.1.0.7")],
+    }),
+    servicePort({
+      name: "sticky",
+      protocol: "UDP",
+      portName: "dns",
+      clusterIP: "172.30.0.47",
+      port: 53,
+      affinityTimeoutSeconds: 600,
+      endpoints: [remote("10.1.0.8", { port: 5353 }), remote("10.1.0.9", { port: 5353 })],
+    }),
+    servicePort({
+      name: "draining",
+      clusterIP: "172.30.0.48",
+      endpoints: [remote("10.1.0.11", { ready: false, serving: true, terminating: true })],
+    }),
+  ];
+}

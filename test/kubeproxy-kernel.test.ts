@@ -1,0 +1,159 @@
+// kube-proxy's rules in a real kernel: in a fresh network namespace per case, the restore payload
+// loads with iptables-legacy-restore and with iptables-nft-restore, and what iptables-save prints back
+// equals `--format save` rule for rule in every chain; the nft text loads with `nft -f`, and the
+// kernel holds exactly the chains, rules and map elements it declares. Needs root and the tools;
+// otherwise each case skips with the reason.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { readModel } from "../src/k8s/read.js";
+import {
+  buildIptablesRules,
+  builtinJumpRules,
+  NFACCT_INVALID_DROPPED,
+  NFACCT_LOCALHOST_NODEPORTS,
+} from "../src/kubeproxy/iptables-rules.js";
+import { renderIptables, restoreRuleLine, saveRuleLine } from "../src/kubeproxy/iptables-render.js";
+import { buildNftRules, NFT_TABLE, renderNft, type NftRuleset } from "../src/kubeproxy/nft.js";
+import type { NodeConfig, ServiceModel } from "../src/model/types.js";
+import { NODE, SEED_NODES, policyZoo } from "./helpers/kubeproxy.js";
+import { SCENARIOS } from "./helpers/manifests.js";
+import { kernelTestBlocker, withNamespace, type Namespace } from "./netns-kubeproxy.js";
+
+interface Case {
+  name: string;
+  model: () => ServiceModel;
+  node: NodeConfig;
+}
+
+const CASES: Case[] = [
+  ...SEED_NODES.map(({ file, node }) => ({
+    name: file,
+    model: () => readModel([join(SCENARIOS, file)]),
+    node,
+  })),
+  { name: "every policy case", model: () => ({ ports: policyZoo() }), node: NODE },
+  {
+    name: "every policy case, no nfacct, masquerade-all",
+    model: () => ({ ports: policyZoo() }),
+    node: { ...NODE, nfacct: false, masqueradeAll: true },
+  },
+];
+
+/** Chain → its rule lines, per table, from iptables-save text; `# …` and counters are ignored. */
+type SavedTables = Map<string, Map<string, string[]>>;
+
+function parseSave(text: string): SavedTables {
+  const tables: SavedTables = new Map();
+  let chains: Map<string, string[]> | undefined;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("*")) tables.set(line.slice(1), (chains = new Map()));
+    else if (line.startsWith(":")) chains?.set(line.slice(1).split(" ")[0]!, []);
+    else if (line.startsWith("-A ")) chains?.get(line.split(" ")[1]!)?.push(line);
+  }
+  return tables;
+}
+
+const IPTABLES_BACKENDS = [
+  { backend: "legacy", restore: "iptables-legacy-restore", save: "iptables-legacy-save" },
+  { backend: "nft", restore: "iptables-nft-restore", save: "iptables-nft-save" },
+] as const;
+
+/** The built-in chains' jump rules as a restore payload (appended, in their final order). */
+function jumpPayload(node: NodeConfig): string {
+  const jumps = builtinJumpRules(node);
+  return (
+    (["filter", "nat"] as const)
+      .map((t) => [`*${t}`, ...jumps.filter((j) => j.table === t).map(restoreRuleLine), "COMMIT"].join("\n"))
+      .join("\n") + "\n"
+  );
+}
+
+async function checkIptables(c: Case, tools: (typeof IPTABLES_BACKENDS)[number]): Promise<void> {
+  const rules = buildIptablesRules(c.model(), c.node);
+  await withNamespace((ns) => {
+    // kube-proxy creates its nfacct counters first; the rules that name them fail without them.
+    for (const counter of [NFACCT_INVALID_DROPPED, NFACCT_LOCALHOST_NODEPORTS])
+      ns.run("nfacct", ["add", counter]);
+    ns.run(tools.restore, ["--noflush"], renderIptables(rules, "restore"));
+    ns.run(tools.restore, ["--noflush"], jumpPayload(c.node));
+
+    const kernel = parseSave(ns.run(tools.save, []));
+    const expected = parseSave(renderIptables(rules, "save"));
+    for (const j of builtinJumpRules(c.node)) {
+      const builtins = expected.get(j.table)!;
+      builtins.set(j.chain, [...(builtins.get(j.chain) ?? []), saveRuleLine(j)]);
+    }
+    for (const [table, chains] of expected) {
+      const got = kernel.get(table);
+      assert.ok(got, `${tools.save} printed no *${table} table`);
+      const userChains = [...got.keys()].filter((ch) => ch.startsWith("KUBE-")).sort();
+      assert.deepEqual(
+        userChains,
+        [...chains.keys()].filter((ch) => ch.startsWith("KUBE-")).sort(),
+        `${table}: chains`,
+      );
+      for (const [chain, lines] of chains)
+        assert.deepEqual(got.get(chain), lines, `${table} ${chain}: rules`);
+    }
+  });
+}
+
+/** Rules per chain and elements per set/map, as `nft -j list table` reports them. */
+function nftCounts(json: string): { rules: Map<string, number>; elements: Map<string, number> } {
+  const items = (JSON.parse(json) as { nftables: Record<string, Record<string, unknown>>[] }).nftables;
+  const rules = new Map<string, number>();
+  const elements = new Map<string, number>();
+  for (const item of items) {
+    if (item.chain) rules.set(item.chain.name as string, rules.get(item.chain.name as string) ?? 0);
+    if (item.rule) rules.set(item.rule.chain as string, (rules.get(item.rule.chain as string) ?? 0) + 1);
+    const set = item.set ?? item.map;
+    if (set) elements.set(set.name as string, ((set.elem as unknown[] | undefined) ?? []).length);
+  }
+  return { rules, elements };
+}
+
+function expectedNftCounts(r: NftRuleset): ReturnType<typeof nftCounts> {
+  const rules = new Map(r.chains.map((c) => [c.name, 0]));
+  for (const x of r.rules) rules.set(x.chain, rules.get(x.chain)! + 1);
+  const elements = new Map(r.sets.map((s) => [s.name, 0]));
+  for (const e of r.elements) elements.set(e.container, elements.get(e.container)! + 1);
+  return { rules, elements };
+}
+
+async function checkNft(c: Case): Promise<void> {
+  const ruleset = buildNftRules(c.model(), c.node);
+  const text = renderNft(ruleset);
+  await withNamespace((ns: Namespace) => {
+    ns.run("nft", ["-f", "-"], text);
+    ns.run("nft", ["-f", "-"], text); // the transaction replaces the table, so it loads again
+    const got = nftCounts(ns.run("nft", ["-j", "list", "table", "ip", NFT_TABLE]));
+    const want = expectedNftCounts(ruleset);
+    assert.deepEqual(new Map([...got.rules].sort()), new Map([...want.rules].sort()), "rules per chain");
+    assert.deepEqual(
+      new Map([...got.elements].sort()),
+      new Map([...want.elements].sort()),
+      "elements per set/map",
+    );
+  });
+}
+
+describe("kube-proxy's rules in a real kernel", () => {
+  const iptablesBlocker = kernelTestBlocker([
+    "nfacct",
+    ...IPTABLES_BACKENDS.flatMap((b) => [b.restore, b.save]),
+  ]);
+  const nftBlocker = kernelTestBlocker(["nft"]);
+  for (const c of CASES) {
+    for (const tools of IPTABLES_BACKENDS) {
+      it(`${c.name}: iptables-${tools.backend} loads the payload and saves back --format save`, async (t) => {
+        if (iptablesBlocker) return t.skip(iptablesBlocker);
+        await checkIptables(c, tools);
+      });
+    }
+    it(`${c.name}: nft -f loads the ruleset, twice`, async (t) => {
+      if (nftBlocker) return t.skip(nftBlocker);
+      await checkNft(c);
+    });
+  }
+});
