@@ -1,7 +1,8 @@
 /* BPF entry points: the same pipeline behind XDP, TC, and a probe for tests.
  * XDP and TC forward a rewritten packet to the stack (XDP_PASS / TC_ACT_OK) and drop with
  * XDP_DROP / TC_ACT_SHOT; the probe returns the verdict and reason themselves, so that
- * BPF_PROG_TEST_RUN can tell DNAT from PASS. */
+ * BPF_PROG_TEST_RUN can tell DNAT from PASS (XDP return codes are not range-checked by the
+ * verifier: anything above XDP_REDIRECT would only count as an abort if it were attached). */
 #include "shim.h"
 #include "../datapath/pipeline.h"
 #include <linux/pkt_cls.h>
@@ -26,11 +27,13 @@ int maplb_tc(struct __sk_buff *skb)
 	return r.verdict == MAPLB_VERDICT_DROP ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
-/* Returns verdict | reason << 8 (see maplb_probe_result in host/kernel.c). */
-SEC("tc")
-int maplb_probe(struct __sk_buff *skb)
+/* Returns verdict | reason << 8 for host/kernel.c. An XDP program, because BPF_PROG_TEST_RUN
+ * builds an skb for TC programs and refuses IPv4 frames too short for an IP header, which are
+ * exactly the frames the parity test needs. */
+SEC("xdp")
+int maplb_probe(struct xdp_md *ctx)
 {
-	struct dp_result r = run((void *)(long)skb->data, (void *)(long)skb->data_end);
+	struct dp_result r = run((void *)(long)ctx->data, (void *)(long)ctx->data_end);
 	return r.verdict | (r.reason << 8);
 }
 

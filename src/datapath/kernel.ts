@@ -1,7 +1,8 @@
 // The kernel target: native/build/maplb.bpf.o loaded with libbpf, maps pinned under pinDir (they
 // outlive the process, so a second apply updates them in place), packets run with BPF_PROG_TEST_RUN,
 // programs attached to interfaces with XDP or TC.
-import { existsSync, readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { MaplbError } from "../errors.js";
 import { DEFAULT_BPF_OBJECT, native } from "./binding.js";
 import { nativeError } from "./errno.js";
@@ -14,7 +15,11 @@ export interface KernelOptions {
   mapMax?: MapMax;
   /** The BPF object; default native/build/maplb.bpf.o. */
   objectPath?: string;
+  /** Pin under a fresh private directory that close() removes (tests, benchmarks). Ignores pinDir. */
+  ephemeral?: boolean;
 }
+
+const BPFFS = "/sys/fs/bpf";
 
 /** BPF_PROG_TEST_RUN refuses frames shorter than an Ethernet header. */
 export const MIN_TEST_RUN_FRAME = 14;
@@ -23,8 +28,15 @@ export class KernelDatapath extends NativeDatapath {
   constructor(
     readonly pinDir: string,
     handle: unknown,
+    private readonly ephemeral = false,
   ) {
     super("kernel", `kernel (BPF maps pinned under ${pinDir})`, handle);
+  }
+
+  /** Closes the object; the maps stay pinned unless the datapath is ephemeral. */
+  override close(): void {
+    super.close();
+    if (this.ephemeral) rmSync(this.pinDir, { recursive: true, force: true });
   }
 
   override processBatch(batch: PacketBatch): BatchResult {
@@ -84,7 +96,9 @@ export function kernelUnavailableReason(objectPath = DEFAULT_BPF_OBJECT): string
 
 export function openKernel(opts: KernelOptions = {}): KernelDatapath {
   const objectPath = opts.objectPath ?? DEFAULT_BPF_OBJECT;
-  const pinDir = opts.pinDir ?? DEFAULT_PIN_DIR;
+  const pinDir = opts.ephemeral
+    ? `${BPFFS}/maplb-${process.pid}-${randomBytes(4).toString("hex")}`
+    : (opts.pinDir ?? DEFAULT_PIN_DIR);
   const unavailable = kernelUnavailableReason(objectPath);
   if (unavailable) {
     throw new MaplbError(
@@ -93,7 +107,24 @@ export function openKernel(opts: KernelOptions = {}): KernelDatapath {
     );
   }
   const { err, dp } = native().openKernel(objectPath, pinDir, maxEntriesArray(opts.mapMax));
-  if (err < 0)
+  if (err < 0) {
+    if (opts.ephemeral) rmSync(pinDir, { recursive: true, force: true });
     throw nativeError(err, `loading ${objectPath} with maps pinned under ${pinDir}`, { objectPath, pinDir });
-  return new KernelDatapath(pinDir, dp);
+  }
+  return new KernelDatapath(pinDir, dp, opts.ephemeral);
+}
+
+/**
+ * Whether the kernel target works here: null when an ephemeral kernel datapath opened (and was
+ * closed again), else the reason (tests skip with it).
+ */
+export function probeKernel(): string | null {
+  const unavailable = kernelUnavailableReason();
+  if (unavailable) return unavailable;
+  try {
+    openKernel({ ephemeral: true }).close();
+    return null;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
 }
