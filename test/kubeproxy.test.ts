@@ -1,6 +1,7 @@
 // kube-proxy's iptables rules: chain names, probabilities, the three text forms, every policy case,
 // and the reference's worked example byte for byte.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -150,7 +151,31 @@ describe("the save form (reference §1)", () => {
   });
 });
 
+/** bin/maplb.js of this checkout (the tests run from dist/test). */
+const MAPLB = new URL("../../bin/maplb.js", import.meta.url).pathname;
+
 describe("the reference's worked example", () => {
+  it("`maplb iptables` prints seed-003-nginx-svc.iptables byte for byte", () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        MAPLB,
+        "iptables",
+        "-f",
+        join(SCENARIOS, "seed-003-eks-services.yaml"),
+        "--service",
+        "default/nginx-svc",
+        "--node-name",
+        "ip-10-110-24-222",
+        "--cluster-cidr",
+        "10.110.0.0/16",
+      ],
+      { encoding: "utf8" },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, readFileSync(join(SHARED, "reference", "seed-003-nginx-svc.iptables"), "utf8"));
+  });
+
   it("reproduces seed-003-nginx-svc.iptables byte for byte", () => {
     const model = readModel([join(SCENARIOS, "seed-003-eks-services.yaml")], {
       services: ["default/nginx-svc"],
