@@ -1,0 +1,103 @@
+// The node agent: follows the API server (ClusterWatch), keeps the valid objects (ClusterState), and
+// writes each change into the maps (Syncer). It starts writing only once both resources are listed,
+// so its first sync sees the whole cluster: that sync adopts whatever maps are already there.
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { CompilerLimits } from "../compile/compiler.js";
+import type { NodeConfig } from "../model/types.js";
+import type { BackoffOptions } from "./backoff.js";
+import { ClusterState } from "./cluster-state.js";
+import { ClusterWatch, type WatchEvent } from "./cluster-watch.js";
+import { AgentMetrics } from "./metrics.js";
+import { type Health, type MapSink, Syncer } from "./syncer.js";
+
+/** What the agent reads from the datapath besides the maps: capacity and counters, for /metrics. */
+export interface DatapathGauges {
+  capacity(): Record<string, number>;
+  counters(): Record<string, number>;
+}
+
+export interface AgentOptions {
+  kubeConfig: KubeConfig;
+  node: NodeConfig;
+  sink: MapSink;
+  gauges?: DatapathGauges;
+  minSyncPeriodMs: number;
+  syncPeriodMs: number;
+  /** /healthz fails when no sync succeeded for this long (default: twice the sync period). */
+  staleAfterMs?: number;
+  limits?: CompilerLimits;
+  metrics?: AgentMetrics;
+  log: Logger;
+  /** Reconnect delays for the watch (and retry delays for failed syncs). */
+  backoff?: BackoffOptions;
+}
+
+export class Agent {
+  readonly metrics: AgentMetrics;
+  readonly state: ClusterState;
+  readonly syncer: Syncer;
+  private readonly watch: ClusterWatch;
+  private readonly staleAfterMs: number;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.metrics = opts.metrics ?? new AgentMetrics();
+    // The model builder logs every IPv6 slice it skips, on every rebuild of its Service: too chatty
+    // for a long-running agent, so it gets a quieter logger.
+    this.state = new ClusterState(opts.log.child({}, { level: "warn" }));
+    this.syncer = new Syncer(this.state, opts.sink, {
+      node: opts.node,
+      minSyncPeriodMs: opts.minSyncPeriodMs,
+      syncPeriodMs: opts.syncPeriodMs,
+      metrics: this.metrics,
+      log: opts.log,
+      ...(opts.limits ? { limits: opts.limits } : {}),
+      ...(opts.backoff ? { retry: opts.backoff } : {}),
+    });
+    this.staleAfterMs = opts.staleAfterMs ?? 2 * opts.syncPeriodMs;
+    this.metrics.setSources({
+      entries: () => this.syncer.entries(),
+      capacity: () => opts.gauges?.capacity() ?? {},
+      datapathCounters: () => opts.gauges?.counters() ?? {},
+    });
+    this.watch = new ClusterWatch(
+      opts.kubeConfig,
+      {
+        onEvent: (e) => this.onEvent(e),
+        onListed: () => {
+          if (this.watch.listed) this.syncer.start();
+        },
+        onError: () => this.metrics.errors.inc({ kind: "watch" }),
+      },
+      opts.log,
+      opts.backoff,
+    );
+  }
+
+  start(): void {
+    this.opts.log.info(
+      { node: this.opts.node.nodeName },
+      "agent starting: listing Services and EndpointSlices",
+    );
+    this.watch.start();
+  }
+
+  /** Stops watching and syncing. The maps (and an attached program) stay as they are. */
+  async stop(): Promise<void> {
+    this.syncer.stop();
+    await this.watch.stop();
+  }
+
+  health(): Health {
+    return this.syncer.health(this.staleAfterMs);
+  }
+
+  private onEvent(e: WatchEvent): void {
+    const { services, issues } = this.state.apply(e);
+    if (issues.length > 0) this.metrics.errors.inc({ kind: "invalid_object" });
+    const size = this.state.size;
+    this.metrics.objects.set({ resource: "services" }, size.services);
+    this.metrics.objects.set({ resource: "endpointslices" }, size.slices);
+    if (services.length > 0) this.syncer.changed(services, e.receivedAt);
+  }
+}

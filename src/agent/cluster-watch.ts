@@ -1,0 +1,178 @@
+// Following the API server: one @kubernetes/client-node informer per resource (Services and
+// EndpointSlices), as kube-proxy runs one shared informer per resource.
+//
+// What the informer (ListWatch) already does, and what this module adds:
+// - It lists, then watches from the list's resourceVersion, and keeps the resourceVersion of every
+//   event and BOOKMARK, so a watch that ends cleanly resumes where it stopped without a new list.
+// - On 410 Gone (an ERROR event or a 410 status) it forgets the resourceVersion and lists again; the
+//   new list is compared with its cache, so objects deleted meanwhile come out as delete events.
+// - On any other error (server down, connection reset mid-stream, a failed list) it reports the
+//   error and STOPS. Restarting it, with backoff, is up to us: start() resumes from the kept
+//   resourceVersion when there is one and lists otherwise.
+import {
+  CoreV1Api,
+  DiscoveryV1Api,
+  type Informer,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  makeInformer,
+  type ObjectCache,
+} from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
+
+/** Objects with this label belong to another proxy (kube-proxy skips them, and so do we). */
+export const SERVICE_PROXY_NAME_LABEL = "service.kubernetes.io/service-proxy-name";
+/** Set by the EndpointSlice controller on the slices of headless Services, which no proxy programs. */
+export const HEADLESS_LABEL = "service.kubernetes.io/headless";
+/** kube-proxy's selector for both informers: the server filters out what is not ours. */
+export const PROXY_LABEL_SELECTOR = `!${SERVICE_PROXY_NAME_LABEL},!${HEADLESS_LABEL}`;
+
+export type Resource = "services" | "endpointslices";
+export type WatchEventType = "add" | "update" | "delete";
+
+export interface WatchEvent {
+  resource: Resource;
+  type: WatchEventType;
+  object: KubernetesObject;
+  /** When the event reached us (performance.now() ms): the start of its programming latency. */
+  receivedAt: number;
+}
+
+export interface ClusterWatchHandlers {
+  onEvent(e: WatchEvent): void;
+  /** A list completed (the first one, or a relist after 410 or an outage). */
+  onListed?(resource: Resource): void;
+  /** The informer failed and will be restarted after `retryInMs`. */
+  onError?(resource: Resource, err: unknown, retryInMs: number): void;
+}
+
+interface ResourceSpec {
+  resource: Resource;
+  path: string;
+  list: (labelSelector: string) => Promise<KubernetesListObject<KubernetesObject>>;
+}
+
+function resourceSpecs(kc: KubeConfig): ResourceSpec[] {
+  const core = kc.makeApiClient(CoreV1Api);
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
+  return [
+    {
+      resource: "services",
+      path: "/api/v1/services",
+      list: (labelSelector) => core.listServiceForAllNamespaces({ labelSelector }),
+    },
+    {
+      resource: "endpointslices",
+      path: "/apis/discovery.k8s.io/v1/endpointslices",
+      list: (labelSelector) => discovery.listEndpointSliceForAllNamespaces({ labelSelector }),
+    },
+  ];
+}
+
+/** One informer, restarted with backoff whenever it stops on an error. */
+class ResourceWatch {
+  private readonly informer: Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
+  private readonly backoff: Backoff;
+  private readonly resource: Resource;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private starting: Promise<void> | undefined;
+  private stopped = true;
+  /** A list has completed at least once: the cache holds the whole (selected) collection. */
+  listed = false;
+
+  constructor(
+    spec: ResourceSpec,
+    kc: KubeConfig,
+    private readonly handlers: ClusterWatchHandlers,
+    private readonly log: Logger,
+    backoff: BackoffOptions,
+  ) {
+    this.backoff = new Backoff(backoff);
+    const resource = (this.resource = spec.resource);
+    const list = async () => {
+      const result = await spec.list(PROXY_LABEL_SELECTOR);
+      this.backoff.reset();
+      // The informer compares the list with its cache and emits the events after this returns, in
+      // microtasks; setImmediate runs after them.
+      setImmediate(() => {
+        this.listed = true;
+        this.log.debug({ resource, resourceVersion: result.metadata?.resourceVersion }, "listed");
+        handlers.onListed?.(resource);
+      });
+      return result;
+    };
+    this.informer = makeInformer(kc, spec.path, list, PROXY_LABEL_SELECTOR);
+    const emit = (type: WatchEventType) => (object: KubernetesObject) => {
+      this.backoff.reset();
+      handlers.onEvent({ resource, type, object, receivedAt: performance.now() });
+    };
+    this.informer.on("add", emit("add"));
+    this.informer.on("update", emit("update"));
+    this.informer.on("delete", emit("delete"));
+    this.informer.on("error", (err: unknown) => this.restartLater(resource, err));
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.startNow();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    await this.informer.stop();
+    // A start in flight (listing) opens its watch after the list even when stopped meanwhile:
+    // wait for it, then stop again to close that watch.
+    if (this.starting) {
+      await this.starting;
+      await this.informer.stop();
+    }
+  }
+
+  private startNow(): void {
+    const starting = this.informer.start().catch((err: unknown) => this.restartLater(this.resource, err));
+    this.starting = starting.finally(() => {
+      if (this.starting === starting) this.starting = undefined;
+    });
+  }
+
+  private restartLater(resource: Resource, err: unknown): void {
+    if (this.stopped) return; // stop() aborts the watch, which reports an AbortError: not a failure
+    clearTimeout(this.retryTimer);
+    const delay = this.backoff.next();
+    this.log.warn({ resource, err: errorText(err), retryInMs: delay }, "watch failed; restarting");
+    this.handlers.onError?.(resource, err, delay);
+    this.retryTimer = setTimeout(() => {
+      if (!this.stopped) this.startNow();
+    }, delay);
+  }
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return typeof err === "string" ? err : JSON.stringify(err);
+}
+
+/** Both informers, with the kube-proxy label selector. */
+export class ClusterWatch {
+  private readonly watches: ResourceWatch[];
+
+  constructor(kc: KubeConfig, handlers: ClusterWatchHandlers, log: Logger, backoff = DEFAULT_BACKOFF) {
+    this.watches = resourceSpecs(kc).map((spec) => new ResourceWatch(spec, kc, handlers, log, backoff));
+  }
+
+  start(): void {
+    for (const w of this.watches) w.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.watches.map((w) => w.stop()));
+  }
+
+  /** Both resources have been listed at least once. */
+  get listed(): boolean {
+    return this.watches.every((w) => w.listed);
+  }
+}

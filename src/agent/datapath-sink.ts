@@ -1,0 +1,51 @@
+// The agent's view of a src/datapath Datapath: apply, read back (decoded into MapContents) and the
+// gauges for /metrics (capacity per map, the packet counters).
+import type { MapOp } from "../compile/tables.js";
+import { MAP_NAMES } from "../datapath/abi.js";
+import { readU32 } from "../datapath/codec.js";
+import type { Datapath } from "../datapath/datapath.js";
+import type { DatapathGauges } from "./agent.js";
+import type { MapContents } from "./map-contents.js";
+import type { MapSink } from "./syncer.js";
+
+export class DatapathSink implements MapSink, DatapathGauges {
+  constructor(readonly datapath: Datapath) {}
+
+  apply(ops: MapOp[]): void {
+    this.datapath.apply(ops);
+  }
+
+  read(): MapContents {
+    const d = this.datapath.dump();
+    const withMaster = d.frontends.flatMap((f) => (f.master ? [{ key: f.key, master: f.master }] : []));
+    return {
+      masters: withMaster,
+      slots: d.frontends.flatMap((f) => f.slots.map((s) => ({ key: f.key, ...s }))),
+      backends: [...d.backends.values()],
+      revNat: d.revNat,
+      sourceRanges: d.sourceRanges,
+      maglevRows: (offset, size) => this.maglevRows(offset, size),
+    };
+  }
+
+  capacity(): Record<string, number> {
+    return Object.fromEntries(MAP_NAMES.map((m) => [m, this.datapath.maps.shapes[m].maxEntries]));
+  }
+
+  counters(): Record<string, number> {
+    const s = this.datapath.stats();
+    const out: Record<string, number> = {};
+    for (const [name, n] of Object.entries(s.verdicts)) out[`verdict_${name}`] = Number(n);
+    for (const [name, n] of Object.entries(s.reasons)) out[`reason_${name}`] = Number(n);
+    return out;
+  }
+
+  /** lb4_maglev is an array map: rows are read by index, in one native call. */
+  private maglevRows(offset: number, size: number): Uint32Array {
+    const keys = new Uint8Array(4 * size);
+    const view = new DataView(keys.buffer);
+    for (let i = 0; i < size; i++) view.setUint32(4 * i, offset + i, true); // keys are host-order u32
+    const { values } = this.datapath.maps.lookupMany("lb4_maglev", keys, size);
+    return Uint32Array.from({ length: size }, (_, i) => readU32(values, i * 4));
+  }
+}

@@ -1,0 +1,265 @@
+// Turning changes into map writes. Events mark Services dirty; a sync recompiles only those Services'
+// ports (Compiler.update) and applies the MapOps at once. Syncs are at least min-sync-period apart, as
+// with kube-proxy's --iptables-min-sync-period: the first change after a quiet spell is written at
+// once, and changes that arrive during the wait are batched into the next sync.
+//
+// A full sync (on start, every sync-period, and after any failure) reads the maps back, rebuilds the
+// Compiler from what they hold (so every id is kept: that is how a restarted agent adopts the maps),
+// and writes whatever differs from the model: the drift repair.
+import type { Logger } from "pino";
+import { Compiler, type CompilerLimits } from "../compile/compiler.js";
+import { totals } from "../compile/render.js";
+import type { LbTables, MapOp } from "../compile/tables.js";
+import type { NodeConfig, ServicePort } from "../model/types.js";
+import { Backoff, type BackoffOptions } from "./backoff.js";
+import type { ClusterState } from "./cluster-state.js";
+import { type MapContents, tablesFromMaps } from "./map-contents.js";
+import type { AgentMetrics, ErrorKind, SyncKind } from "./metrics.js";
+
+/** What the syncer needs from a datapath: src/datapath's Datapath fits through a small adapter. */
+export interface MapSink {
+  /** Writes the ops in order; on failure throws and leaves the maps as they were. */
+  apply(ops: MapOp[]): void;
+  /** What the maps hold now. */
+  read(): MapContents;
+}
+
+export interface SyncerOptions {
+  node: NodeConfig;
+  /** Minimum time between two syncs (ms); 0 writes every change as soon as it arrives. */
+  minSyncPeriodMs: number;
+  /** Time between full syncs (ms), which repair drift. */
+  syncPeriodMs: number;
+  limits?: CompilerLimits;
+  metrics: AgentMetrics;
+  log: Logger;
+  /** Retry delays after a failed sync. */
+  retry?: BackoffOptions;
+}
+
+export interface Health {
+  healthy: boolean;
+  reason: string;
+}
+
+/** Thrown inside a sync to say which step failed, for the error metric. */
+class SyncStepError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+function step<T>(kind: ErrorKind, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw new SyncStepError(kind, err);
+  }
+}
+
+/** The Service a port id belongs to: ids are `ns/name:port/PROTO` and names hold no ':'. */
+function serviceKeyOf(portId: string): string {
+  return portId.slice(0, portId.indexOf(":"));
+}
+
+export class Syncer {
+  private compiler: Compiler | undefined;
+  /** Service key → ids of its ports that the compiler holds. */
+  private portIds = new Map<string, Set<string>>();
+  /** Dirty Service keys → when their oldest unsynced event arrived (performance.now ms). */
+  private readonly pending = new Map<string, number>();
+  private fullSyncDue = true;
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private periodic: NodeJS.Timeout | undefined;
+  private lastSyncStart = -Infinity;
+  private lastOkAt: number | undefined;
+  private lastError: string | undefined;
+  private readonly retry: Backoff;
+
+  constructor(
+    private readonly state: ClusterState,
+    private readonly sink: MapSink,
+    private readonly opts: SyncerOptions,
+  ) {
+    this.retry = new Backoff(opts.retry);
+  }
+
+  /** These Services changed: they will be written within min-sync-period. */
+  changed(serviceKeys: readonly string[], receivedAt: number): void {
+    for (const k of serviceKeys) if (!this.pending.has(k)) this.pending.set(k, receivedAt);
+    this.schedule();
+  }
+
+  /** The initial lists are in: adopt the maps with a full sync, then follow changes. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.fullSyncDue = true;
+    this.schedule(0);
+    this.periodic = setInterval(() => {
+      this.fullSyncDue = true;
+      this.schedule();
+    }, this.opts.syncPeriodMs);
+  }
+
+  /** Stops syncing. The maps are left as they are. */
+  stop(): void {
+    this.running = false;
+    clearTimeout(this.timer);
+    clearInterval(this.periodic);
+    this.timer = undefined;
+  }
+
+  /** The tables as last written (undefined before the first full sync). */
+  get tables(): LbTables | undefined {
+    return this.compiler?.tables;
+  }
+
+  /** Changes waiting for a sync. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Healthy while the maps follow the cluster: a sync succeeded within `staleAfterMs`, and no change
+   * has waited longer than that.
+   */
+  health(staleAfterMs: number, now = performance.now()): Health {
+    if (this.lastOkAt === undefined)
+      return { healthy: false, reason: this.lastError ? `not synced: ${this.lastError}` : "not synced yet" };
+    const age = now - this.lastOkAt;
+    if (age > staleAfterMs)
+      return { healthy: false, reason: `last successful sync ${(age / 1000).toFixed(1)}s ago` };
+    const oldest = Math.min(...this.pending.values());
+    if (now - oldest > staleAfterMs)
+      return {
+        healthy: false,
+        reason: `changes waiting ${((now - oldest) / 1000).toFixed(1)}s: ${this.lastError ?? "syncing"}`,
+      };
+    return { healthy: true, reason: `last sync ${(age / 1000).toFixed(1)}s ago` };
+  }
+
+  /** Syncs now: a full sync when one is due, else the dirty Services. Returns false on failure. */
+  sync(): boolean {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const start = performance.now();
+    this.lastSyncStart = start;
+    const batch = new Map(this.pending);
+    this.pending.clear();
+    const kind: SyncKind = this.fullSyncDue || !this.compiler ? "full" : "incremental";
+    const m = this.opts.metrics;
+    try {
+      const ops = kind === "full" ? this.fullSync() : this.incrementalSync([...batch.keys()]);
+      const end = performance.now();
+      m.syncDuration.observe({ kind }, (end - start) / 1000);
+      for (const receivedAt of batch.values()) m.programmingLatency.observe((end - receivedAt) / 1000);
+      for (const op of ops) m.mapOps.inc({ kind: op.kind });
+      m.lastSync.set(Date.now() / 1000);
+      this.lastOkAt = end;
+      this.lastError = undefined;
+      this.retry.reset();
+      this.opts.log.debug({ kind, services: batch.size, ops: ops.length, ms: end - start }, "synced");
+      return true;
+    } catch (err) {
+      // The maps are as they were (apply is atomic), but the compiler may be ahead of them: the retry
+      // is a full sync, which starts again from what the maps hold.
+      const kindOfError = err instanceof SyncStepError ? err.kind : "compile";
+      const cause = err instanceof SyncStepError ? err.cause : err;
+      for (const [k, at] of batch)
+        if (!this.pending.has(k) || this.pending.get(k)! > at) this.pending.set(k, at);
+      this.fullSyncDue = true;
+      this.lastError = `${kindOfError}: ${err instanceof Error ? err.message : String(err)}`;
+      m.errors.inc({ kind: kindOfError });
+      const delay = this.retry.next();
+      this.opts.log.error(
+        {
+          err: cause,
+          step: kindOfError,
+          retryInMs: delay,
+          context: (cause as { context?: unknown }).context,
+        },
+        "sync failed; the maps are unchanged, retrying with a full sync",
+      );
+      this.schedule(delay);
+      return false;
+    }
+  }
+
+  private schedule(delay?: number): void {
+    if (!this.running || this.timer) return;
+    if (delay === undefined && this.pending.size === 0 && !this.fullSyncDue) return;
+    const wait = delay ?? Math.max(0, this.lastSyncStart + this.opts.minSyncPeriodMs - performance.now());
+    this.timer = setTimeout(() => this.sync(), wait);
+  }
+
+  /** Recompiles the given Services' ports against the current tables and writes the difference. */
+  private incrementalSync(serviceKeys: string[]): MapOp[] {
+    const compiler = this.compiler!;
+    const changed: ServicePort[] = [];
+    const removed: string[] = [];
+    const nextIds = new Map<string, Set<string>>();
+    for (const key of serviceKeys) {
+      const ports = this.state.ports(key);
+      const ids = new Set(ports.map((p) => p.id));
+      for (const old of this.portIds.get(key) ?? []) if (!ids.has(old)) removed.push(old);
+      changed.push(...ports);
+      nextIds.set(key, ids);
+    }
+    const ops = step("compile", () => compiler.update(changed, removed));
+    step("apply", () => this.sink.apply(ops));
+    for (const [key, ids] of nextIds) {
+      if (ids.size > 0) this.portIds.set(key, ids);
+      else this.portIds.delete(key);
+    }
+    return ops;
+  }
+
+  /** Reads the maps back, keeps their ids, and writes whatever differs from the whole model. */
+  private fullSync(): MapOp[] {
+    const ports = this.state.serviceKeys().flatMap((k) => this.state.ports(k));
+    const actual = step("read_back", () => tablesFromMaps(this.sink.read(), ports, this.opts.node));
+    const { compiler, ops } = step("compile", () => {
+      const c = new Compiler(this.opts.node, actual, this.opts.limits);
+      const wanted = new Set(ports.map((p) => p.id));
+      const removed = [...actual.services.keys()].filter((id) => !wanted.has(id));
+      return { compiler: c, ops: c.update(ports, removed) };
+    });
+    step("apply", () => this.sink.apply(ops));
+    const adopted = this.compiler === undefined;
+    this.compiler = compiler;
+    this.portIds = new Map();
+    for (const id of compiler.tables.services.keys()) {
+      const key = serviceKeyOf(id);
+      this.portIds.set(key, (this.portIds.get(key) ?? new Set()).add(id));
+    }
+    this.fullSyncDue = false;
+    if (adopted)
+      this.opts.log.info(
+        { servicePorts: actual.services.size, ops: ops.length },
+        "adopted the maps: kept their ids, wrote the difference from the cluster",
+      );
+    else if (ops.length > 0) {
+      this.opts.log.warn({ ops: ops.length }, "full sync repaired maps that had drifted from the model");
+      this.opts.metrics.driftRepaired.inc(ops.length);
+    }
+    return ops;
+  }
+
+  /** Entries per map, as programmed (for the map_entries gauge). */
+  entries(): Record<string, number> {
+    if (!this.compiler) return {};
+    const t = totals(this.compiler.tables);
+    return {
+      lb4_services: t.lb4_services.masters + t.lb4_services.slots,
+      lb4_backends: t.lb4_backends,
+      lb4_reverse_nat: t.lb4_reverse_nat,
+      lb4_maglev: t.lb4_maglev.rows,
+      lb4_source_range: t.lb4_source_range,
+    };
+  }
+}

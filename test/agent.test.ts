@@ -1,0 +1,283 @@
+// The node agent against a fake API server, through the real @kubernetes/client-node informers, into
+// the emulated datapath: following changes, healing after each injected fault, adopting maps.
+import assert from "node:assert/strict";
+import { after, afterEach, describe, it } from "node:test";
+import { readManifests } from "../src/k8s/documents.js";
+import { SERVICE_PROXY_NAME_LABEL } from "../src/agent/cluster-watch.js";
+import { AgentHarness, eventually, sleep } from "./helpers/agent-harness.js";
+import { ips, slice, svc } from "./helpers/agent-objects.js";
+import { SCENARIOS } from "./helpers/manifests.js";
+
+const TEST_TIMEOUT = { timeout: 20_000 };
+let h: AgentHarness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+after(() => h?.close());
+
+/** Frontend `address:port/TCP` → its slots' backends. */
+function slotsOf(view: { frontends: Record<string, { slots: string[] }> }): Record<string, string[]> {
+  return Object.fromEntries(Object.entries(view.frontends).map(([k, f]) => [k, f.slots]));
+}
+
+const lists = (h: AgentHarness) => h.server.requests.filter((r) => !r.watch).length;
+
+describe("agent: following the API server", () => {
+  it("programs a seed scenario, then scaling and deleting, service by service", TEST_TIMEOUT, async () => {
+    h = await AgentHarness.start();
+    for (const { object } of readManifests([`${SCENARIOS}/seed-003-eks-services.yaml`]))
+      h.server.apply(object as object);
+    let view = await h.converged();
+    assert.equal(view.frontends["172.20.107.173:80/TCP"]?.slots.length, 5);
+
+    h.server.apply(svc("web", "10.96.0.10"));
+    h.server.apply(slice("web-1", "web", ips(2)));
+    view = await h.converged();
+    assert.deepEqual(view.frontends["10.96.0.10:80/TCP"]?.slots, ["10.0.1.1:8080", "10.0.1.2:8080"]);
+
+    h.server.apply(slice("web-1", "web", ips(5))); // scale up
+    h.server.apply(slice("web-2", "web", ips(2, 2))); // a second slice
+    view = await h.converged();
+    assert.equal(view.frontends["10.96.0.10:80/TCP"]?.slots.length, 7);
+
+    h.server.apply(slice("web-1", "web", ips(1))); // scale down
+    h.server.delete("endpointslices", "shop", "web-2");
+    view = await h.converged();
+    assert.deepEqual(view.frontends["10.96.0.10:80/TCP"]?.slots, ["10.0.1.1:8080"]);
+
+    h.server.delete("services", "shop", "web");
+    view = await h.converged();
+    assert.equal(view.frontends["10.96.0.10:80/TCP"], undefined);
+    assert.ok(
+      !view.backends.some((b) => b.startsWith("10.0.1.1:")),
+      "the deleted service's backends are gone",
+    );
+    // Still the list of the start only: every change came through the watch.
+    assert.equal(lists(h), 2);
+  });
+
+  it(
+    "leaves objects labelled service-proxy-name to their proxy, and takes them when the label goes",
+    TEST_TIMEOUT,
+    async () => {
+      h = await AgentHarness.start();
+      const other = { [SERVICE_PROXY_NAME_LABEL]: "other-proxy" };
+      h.server.apply(svc("web", "10.96.0.10", { labels: other }));
+      h.server.apply(slice("web-1", "web", ips(2)));
+      h.server.apply(svc("api", "10.96.0.11"));
+      let view = await h.converged();
+      assert.deepEqual(Object.keys(view.frontends), ["10.96.0.11:80/TCP"]);
+      assert.ok(h.server.requests.every((r) => r.labelSelector?.includes(`!${SERVICE_PROXY_NAME_LABEL}`)));
+
+      h.server.apply(svc("web", "10.96.0.10")); // label removed: the server sends ADDED
+      view = await h.converged();
+      assert.deepEqual(slotsOf(view)["10.96.0.10:80/TCP"], ["10.0.1.1:8080", "10.0.1.2:8080"]);
+
+      h.server.apply(svc("web", "10.96.0.10", { labels: other })); // label back: DELETED
+      view = await h.converged();
+      assert.equal(view.frontends["10.96.0.10:80/TCP"], undefined);
+    },
+  );
+
+  it("batches changes that arrive within min-sync-period into one sync", TEST_TIMEOUT, async () => {
+    h = await AgentHarness.start({ minSyncPeriodMs: 300 });
+    h.server.apply(svc("web", "10.96.0.10"));
+    await h.converged();
+    const syncsBefore = await h.metric("maplb_sync_duration_seconds_count");
+    for (let i = 1; i <= 5; i++) h.server.apply(slice("web-1", "web", ips(i)));
+    await h.converged();
+    const syncs = (await h.metric("maplb_sync_duration_seconds_count")) - syncsBefore;
+    assert.ok(syncs <= 2, `5 quick changes took ${syncs} syncs`);
+  });
+});
+
+describe("agent: the maps are right after each fault", () => {
+  it(
+    "a watch cut in the middle of an event: resumes from its resourceVersion, no relist",
+    TEST_TIMEOUT,
+    async () => {
+      h = await AgentHarness.start();
+      h.server.apply(svc("web", "10.96.0.10"));
+      h.server.apply(slice("web-1", "web", ips(2)));
+      await h.converged();
+      const listed = lists(h);
+      const rv = h.server.resourceVersion;
+      h.server.cutWatches();
+      h.server.apply(slice("web-1", "web", ips(4))); // made while the client reconnects
+      await h.converged();
+      assert.equal(lists(h), listed, "no new list");
+      const resumed = h.server.requests.filter((r) => r.watch && r.resourceVersion === rv);
+      assert.ok(resumed.length >= 2, "both watches resumed from the last resourceVersion");
+    },
+  );
+
+  it("a BOOKMARK moves the resourceVersion a resumed watch starts from", TEST_TIMEOUT, async () => {
+    h = await AgentHarness.start();
+    h.server.apply(svc("web", "10.96.0.10"));
+    await h.converged();
+    h.server.apply(svc("other", "10.96.0.99", { namespace: "elsewhere" })); // only the services watch sees it
+    await h.converged();
+    h.server.bookmark();
+    const rv = h.server.resourceVersion;
+    await sleep(50);
+    h.server.endWatches(); // a clean end, as when a watch times out
+    await eventually(() => assert.equal(h!.server.openWatches, 2));
+    const slices = h.server.requests.filter((r) => r.resource === "endpointslices" && r.watch);
+    assert.equal(slices.at(-1)?.resourceVersion, rv, "the slices watch resumed from the bookmark");
+  });
+
+  it("410 Gone: lists again, and notices what was deleted meanwhile", TEST_TIMEOUT, async () => {
+    h = await AgentHarness.start();
+    h.server.apply(svc("web", "10.96.0.10"));
+    h.server.apply(slice("web-1", "web", ips(2)));
+    h.server.apply(svc("api", "10.96.0.11"));
+    await h.converged();
+    const listed = lists(h);
+    await h.server.stop();
+    h.server.delete("services", "shop", "api");
+    h.server.apply(slice("web-1", "web", ips(3)));
+    await h.server.start();
+    h.server.expireHistory(); // the client's resourceVersion is older than the history now
+    const view = await h.converged();
+    assert.equal(
+      view.frontends["10.96.0.11:80/TCP"],
+      undefined,
+      "the service deleted during the outage is gone",
+    );
+    assert.ok(lists(h) >= listed + 2, "both resources listed again");
+  });
+
+  it("a 410 on an open watch (history compacted under it)", TEST_TIMEOUT, async () => {
+    h = await AgentHarness.start();
+    h.server.apply(svc("web", "10.96.0.10"));
+    await h.converged();
+    const listed = lists(h);
+    h.server.expireHistory();
+    h.server.apply(slice("web-1", "web", ips(3)));
+    await h.converged();
+    await eventually(() => assert.ok(lists(h!) >= listed + 2));
+  });
+
+  it("a malformed object is logged and skipped; everything else keeps working", TEST_TIMEOUT, async () => {
+    h = await AgentHarness.start();
+    h.server.apply(svc("web", "10.96.0.10"));
+    h.server.apply(slice("web-1", "web", ips(2)));
+    await h.converged();
+
+    // An invalid update: the last valid version stays in effect.
+    const bad = slice("web-1", "web", ["10.0.1.1", "not-an-ip"]);
+    h.server.apply(bad);
+    // An invalid new Service, and a valid change after both.
+    h.server.apply(svc("broken", "10.96.0.300"));
+    h.server.apply(svc("api", "10.96.0.11"));
+    h.server.apply(slice("api-1", "api", ips(1, 9)));
+    const view = await eventually(() => {
+      const v = h!.view();
+      assert.deepEqual(slotsOf(v)["10.96.0.11:80/TCP"], ["10.0.9.1:8080"]);
+      return v;
+    });
+    assert.deepEqual(slotsOf(view)["10.96.0.10:80/TCP"], ["10.0.1.1:8080", "10.0.1.2:8080"]);
+    assert.equal(Object.keys(view.frontends).length, 2);
+    const skipped = h.logged("skipping an invalid object").map((r) => String(r.issue));
+    assert.ok(
+      skipped.some((i) => i.includes("endpoints[1].addresses[0]") && i.includes("shop/web-1")),
+      skipped.join("\n"),
+    );
+    assert.ok(
+      skipped.some((i) => i.includes("spec.clusterIP") && i.includes("shop/broken")),
+      skipped.join("\n"),
+    );
+    assert.equal(await h.metric("maplb_errors_total", 'kind="invalid_object"'), 2);
+
+    h.server.apply(slice("web-1", "web", ips(3))); // fixed
+    await eventually(() => assert.equal(h!.view().frontends["10.96.0.10:80/TCP"]?.slots.length, 3));
+  });
+
+  it("the server down for a while: retries with backoff, then catches up", TEST_TIMEOUT, async () => {
+    h = await AgentHarness.start();
+    h.server.apply(svc("web", "10.96.0.10"));
+    h.server.apply(slice("web-1", "web", ips(2)));
+    await h.converged();
+    await h.server.stop();
+    await sleep(400); // several failed reconnects
+    h.server.apply(slice("web-1", "web", ips(4)));
+    h.server.apply(svc("api", "10.96.0.11"));
+    await h.server.start();
+    await h.converged();
+    assert.ok((await h.metric("maplb_errors_total", 'kind="watch"')) >= 2);
+    const failures = h.logged("watch failed; restarting").map((r) => Number(r.retryInMs));
+    assert.ok(failures.length >= 2);
+    assert.ok(
+      failures.every((ms) => ms <= 200),
+      "delays stay under the cap",
+    );
+  });
+
+  it("a failed apply (map full) changes nothing, and the next sync recovers", TEST_TIMEOUT, async () => {
+    h = await AgentHarness.start({ mapMax: { lb4_backends: 4 } });
+    h.server.apply(svc("web", "10.96.0.10"));
+    h.server.apply(slice("web-1", "web", ips(2)));
+    const before = await h.converged();
+    h.server.apply(slice("web-1", "web", ips(6))); // 6 backends do not fit in 4 entries
+    await eventually(async () => assert.ok((await h!.metric("maplb_errors_total", 'kind="apply"')) >= 1));
+    assert.deepEqual(h.view(), before, "the maps are as they were");
+    const failed = h.logged("sync failed; the maps are unchanged, retrying with a full sync");
+    assert.match(String((failed[0]?.err as { message?: string })?.message), /lb4_backends/);
+    h.server.apply(slice("web-1", "web", ips(3)));
+    await h.converged();
+  });
+});
+
+describe("agent: restart and drift", () => {
+  it("a restarted agent adopts the maps: same ids for what did not change", TEST_TIMEOUT, async () => {
+    h = await AgentHarness.start();
+    h.server.apply(svc("web", "10.96.0.10"));
+    h.server.apply(slice("web-1", "web", ips(3)));
+    h.server.apply(svc("api", "10.96.0.11"));
+    h.server.apply(slice("api-1", "api", ips(2, 2)));
+    await h.converged();
+    const before = h.sink.read();
+    await h.agent.stop();
+
+    h.server.apply(slice("api-1", "api", ips(3, 2))); // a change while no agent runs
+    h.startAgent();
+    await h.converged();
+    const after = h.sink.read();
+    const ids = (c: typeof before, prefix: string) =>
+      c.backends
+        .filter((b) => b.address.startsWith(prefix))
+        .map((b) => `${b.address}=${b.id}`)
+        .sort();
+    assert.deepEqual(ids(after, "10.0.1."), ids(before, "10.0.1."), "web's backends keep their ids");
+    assert.deepEqual(
+      ids(after, "10.0.2.").slice(0, 2),
+      ids(before, "10.0.2."),
+      "api's old backends keep theirs",
+    );
+    const revNat = (c: typeof before) => c.revNat.map((r) => `${r.address}=${r.id}`).sort();
+    assert.deepEqual(revNat(after), revNat(before));
+    assert.equal(
+      h.logged("adopted the maps: kept their ids, wrote the difference from the cluster").length,
+      2,
+    );
+  });
+
+  it("a full sync repairs rows changed behind the agent's back", TEST_TIMEOUT, async () => {
+    h = await AgentHarness.start({ syncPeriodMs: 200 });
+    h.server.apply(svc("web", "10.96.0.10"));
+    h.server.apply(slice("web-1", "web", ips(3)));
+    await h.converged();
+    const contents = h.sink.read();
+    const master = contents.masters[0]!;
+    h.datapath.apply([
+      { kind: "master-upsert", key: master.key, master: { ...master.master, count: 1 } },
+      { kind: "backend-delete", id: contents.backends[2]!.id },
+      { kind: "revnat-upsert", entry: { id: 999, address: "192.0.2.99", port: 1 } },
+    ]);
+    assert.notDeepEqual(h.view(), h.expected());
+    await h.converged();
+    assert.ok((await h.metric("maplb_reconcile_repaired_operations_total")) >= 3);
+    assert.ok(!h.sink.read().revNat.some((r) => r.id === 999), "the stray rev-NAT entry is deleted");
+  });
+});
