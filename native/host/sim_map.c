@@ -347,6 +347,9 @@ int sim_map_get_next_key(struct sim_map *m, const void *key, void *next_key)
 int sim_map_update_batch(struct sim_map *m, const void *keys, const void *values, __u32 *count,
 			 __u64 flags)
 {
+	/* The kernel accepts no element flag here but BPF_F_LOCK, and fails before touching count. */
+	if (flags != BPF_ANY)
+		return -EINVAL;
 	__u32 n = *count, done = 0;
 	int err = 0;
 	for (; done < n; done++) {

@@ -26,7 +26,8 @@ int sim_map_delete(struct sim_map *map, const void *key);
 /* The key after `key` (the first key when key is NULL or missing); -ENOENT after the last. */
 int sim_map_get_next_key(struct sim_map *map, const void *key, void *next_key);
 /* Updates keys[i] -> values[i] in order and stops at the first error; *count returns how many
- * succeeded (as the kernel's BPF_MAP_UPDATE_BATCH does). */
+ * succeeded (as the kernel's BPF_MAP_UPDATE_BATCH does). flags must be BPF_ANY (the kernel's
+ * elem_flags take only BPF_F_LOCK): anything else is -EINVAL with *count untouched. */
 int sim_map_update_batch(struct sim_map *map, const void *keys, const void *values, __u32 *count,
 			 __u64 flags);
 __u32 sim_map_max_entries(const struct sim_map *map);

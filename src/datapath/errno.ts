@@ -4,7 +4,9 @@ import { MaplbError } from "../errors.js";
 
 const NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 
+/** "E2BIG" for -7; "OK" for 0. */
 export function errnoName(err: number): string {
+  if (err === 0) return "OK";
   return NAMES.get(Math.abs(err)) ?? `errno ${Math.abs(err)}`;
 }
 
