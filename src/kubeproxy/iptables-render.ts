@@ -114,9 +114,15 @@ const hex = (n: number) => `0x${n.toString(16)}`;
 
 /** The statistic match stores round(p·2^31) and prints it back with 11 decimals. */
 export function kernelProbability(p: string): string {
-  const stored = Math.round(Number(p) * 0x80000000);
-  return toFixedHalfEven(stored / 0x80000000, 11);
+  let printed = kernelProbabilities.get(p);
+  if (printed === undefined) {
+    const stored = Math.round(Number(p) * 0x80000000); // lround(0x80000000 * p) in libxt_statistic
+    printed = toFixedHalfEven(stored / 0x80000000, 11);
+    kernelProbabilities.set(p, printed);
+  }
+  return printed;
 }
+const kernelProbabilities = new Map<string, string>();
 
 /** A mark and mask as the kernel prints them: hex, the mask left out when it is all ones. */
 function saveMark(text: string): string {

@@ -54,9 +54,11 @@ export const LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000;
 export const NFACCT_INVALID_DROPPED = "ct_state_invalid_dropped_pkts";
 export const NFACCT_LOCALHOST_NODEPORTS = "localhost_nps_accepted_pkts";
 
-/** The probability of rule i of n: 1/(n-i) as Go's "%0.10f" prints it (n=3 → "0.3333333333"). */
+const probabilities: string[] = [];
+
+/** The probability of rule i of n: 1/(n-i) as Go's "%0.10f" prints it (n=3 → "0.3333333333"). Cached, as kube-proxy does. */
 export function probability(remaining: number): string {
-  return toFixedHalfEven(1 / remaining, 10);
+  return (probabilities[remaining] ??= toFixedHalfEven(1 / remaining, 10));
 }
 
 /** Collects one table's chain lines and rules in writing order. */
@@ -99,6 +101,7 @@ function writeServicePort(p: ServicePort, ctx: Context): void {
   const proto = lowerProtocol(p);
   const chains = servicePortChains(p);
   const sel = selectEndpoints(p, node.nodeName);
+  const sepChains = new Map(sel.reachable.map((e) => [e, endpointChain(p, e)]));
 
   // `cluster` is non-empty exactly when some endpoint is ready or serving-and-terminating anywhere,
   // which is kube-proxy's hasEndpoints ("usable endpoints on any node").
@@ -308,16 +311,16 @@ function writeServicePort(p: ServicePort, ctx: Context): void {
 
   if (usesClusterChain) {
     nat.chain(chains.cluster);
-    writeEndpointDispatch(p, chains.cluster, sel.cluster, ctx);
+    writeEndpointDispatch(p, chains.cluster, sel.cluster, sepChains, ctx);
   }
   if (usesLocalChain) {
     nat.chain(chains.local);
-    writeEndpointDispatch(p, chains.local, sel.local, ctx);
+    writeEndpointDispatch(p, chains.local, sel.local, sepChains, ctx);
   }
 
   // One KUBE-SEP chain per endpoint that a policy chain can reach.
   for (const e of sel.reachable) {
-    const sep = endpointChain(p, e);
+    const sep = sepChains.get(e)!;
     nat.chain(sep);
     const head = ctx.largeCluster ? [] : comment(p.spn);
     nat.rule(sep, ...head, "-s", e.ip, "-j", KUBE_MARK_MASQ); // hairpin: a pod reaching itself
@@ -339,11 +342,17 @@ function writeServicePort(p: ServicePort, ctx: Context): void {
 }
 
 /** KUBE-SVC/KUBE-SVL → KUBE-SEP: affinity checks first, then a random pick with probability 1/(N-i). */
-function writeEndpointDispatch(p: ServicePort, chain: string, endpoints: Endpoint[], ctx: Context): void {
+function writeEndpointDispatch(
+  p: ServicePort,
+  chain: string,
+  endpoints: Endpoint[],
+  sepChains: Map<Endpoint, string>,
+  ctx: Context,
+): void {
   const head = (e: Endpoint) => (ctx.largeCluster ? [] : comment(`${p.spn} -> ${endpointString(e)}`));
   if (p.affinityTimeoutSeconds !== null) {
     for (const e of endpoints) {
-      const sep = endpointChain(p, e);
+      const sep = sepChains.get(e)!;
       ctx.nat.rule(
         chain,
         ...head(e),
@@ -366,7 +375,7 @@ function writeEndpointDispatch(p: ServicePort, chain: string, endpoints: Endpoin
     const remaining = endpoints.length - i;
     const random =
       remaining > 1 ? ["-m", "statistic", "--mode", "random", "--probability", probability(remaining)] : [];
-    ctx.nat.rule(chain, ...head(e), ...random, "-j", endpointChain(p, e));
+    ctx.nat.rule(chain, ...head(e), ...random, "-j", sepChains.get(e)!);
   });
 }
 
