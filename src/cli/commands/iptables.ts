@@ -20,29 +20,37 @@ export function registerIptables(program: Command): void {
   const cmd = program
     .command("iptables")
     .description(
-      "Print the iptables rules kube-proxy would write for these Services and EndpointSlices on one node\n" +
-        "(the *filter and *nat tables of its iptables-restore payload), byte for byte.\n" +
-        "Formats:\n" +
-        "  canonical  the payload sorted as kube-proxy's unit tests compare it: chains KUBE-NODEPORTS,\n" +
-        "             KUBE-SERVICES, then alphabetical; dispatch rules by service (the default, byte-stable)\n" +
-        "  restore    what kube-proxy pipes into `iptables-restore --noflush`\n" +
-        "  save       what `iptables-save` prints once it is loaded (/32, -s/-d/-p first, --set-xmark,\n" +
-        "             probabilities as the kernel stores them); diff it against a real node's iptables-save\n" +
-        "The node flags matter: --node-name decides which endpoints are local (externalTrafficPolicy and\n" +
-        "internalTrafficPolicy Local), --cluster-cidr adds the masquerade rule for off-cluster sources.",
+      "Print the iptables rules kube-proxy would write for these Services and\n" +
+        "EndpointSlices on one node: its *filter and *nat tables, byte for byte.",
     )
-    .addOption(new Option("--format <form>", "text form").choices(IPTABLES_FORMATS).default("canonical"));
+    .addOption(
+      new Option("--format <form>", "text form (see Formats below)")
+        .choices(IPTABLES_FORMATS)
+        .default("canonical"),
+    );
   addNodeOptions(addInputOptions(cmd));
   cmd
     .addHelpText(
       "after",
-      "\nExamples:\n" +
+      "\nFormats (--format):\n" +
+        "  canonical  the payload sorted as kube-proxy's unit tests compare it (the default;\n" +
+        "             byte-stable): chains KUBE-NODEPORTS, KUBE-SERVICES, then alphabetical;\n" +
+        "             the dispatch rules of those two chains by service name\n" +
+        "  restore    what kube-proxy pipes into `iptables-restore --noflush`\n" +
+        "  save       what `iptables-save` prints back once it is loaded (/32, -s/-d/-p first,\n" +
+        "             --set-xmark, probabilities as the kernel stores them): diff it against a\n" +
+        "             real node's iptables-save\n" +
+        "\nThe node flags change the rules: --node-name decides which endpoints are local\n" +
+        "(externalTrafficPolicy/internalTrafficPolicy Local); --cluster-cidr adds the masquerade\n" +
+        "rule for traffic from outside the pod network; --masquerade-all masquerades everything.\n" +
+        "Loading the rules needs kube-proxy's nfacct counters first (nfacct add\n" +
+        "ct_state_invalid_dropped_pkts; nfacct add localhost_nps_accepted_pkts), or --no-nfacct.\n" +
+        "\nExamples:\n" +
         "  maplb iptables -f ../shared/scenarios/seed-003-eks-services.yaml --service default/nginx-svc \\\n" +
         "      --node-name ip-10-110-24-222 --cluster-cidr 10.110.0.0/16\n" +
-        "  maplb iptables -f ../shared/scenarios --cluster-cidr 10.0.0.0/8 --format restore | iptables-restore --noflush\n" +
-        "  maplb iptables -f manifests/ --node-name node-a --format save > expected.txt   (then diff with iptables-save)\n" +
-        "Loading the rules needs the nfacct counters first (nfacct add ct_state_invalid_dropped_pkts;\n" +
-        "nfacct add localhost_nps_accepted_pkts), or --no-nfacct.",
+        "  maplb iptables -f ../shared/scenarios --cluster-cidr 10.0.0.0/8 --format restore \\\n" +
+        "      | iptables-restore --noflush\n" +
+        "  maplb iptables -f manifests/ --node-name node-a --format save > expected.txt\n",
     )
     .action((flags: IptablesFlags) => {
       const model = readModel(flags.file, flags.service ? { services: flags.service } : {});
