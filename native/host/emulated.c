@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 int emulated_open(const __u32 *max_entries, struct maplb_dp **out)
@@ -41,14 +42,39 @@ static __u64 monotonic_ns(void)
 	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
 }
 
+/* The kernel hands the pipeline frames whose IP header is 4-byte aligned (NET_IP_ALIGN = 2 before
+ * a 14-byte Ethernet header); C, unlike BPF, makes misaligned struct access undefined. So a frame
+ * that sits elsewhere in the caller's buffer runs in an aligned scratch copy, copied back after. */
+#define NET_IP_ALIGN 2
+#define MAX_FRAME 65535
+
+struct aligned_scratch {
+	_Alignas(8) __u8 bytes[NET_IP_ALIGN + MAX_FRAME];
+};
+
+static int ip_aligned(const __u8 *frame)
+{
+	return ((unsigned long)(frame + ETH_HLEN) & 3) == 0;
+}
+
 int emulated_process(struct maplb_dp *dp, __u8 *frames, const __u32 *offsets,
 		     const __u32 *lengths, __u8 *verdicts, __u8 *reasons, __u32 n)
 {
+	static _Thread_local struct aligned_scratch scratch;
+	for (__u32 i = 0; i < n; i++)
+		if (lengths[i] > MAX_FRAME)
+			return -EMSGSIZE;
+
 	/* One clock reading per batch: packets of a batch arrive "at the same time". */
 	struct dp_env env = { .maps = dp->maps, .now = dp->fixed_now ? dp->fixed_now : monotonic_ns() };
 	for (__u32 i = 0; i < n; i++) {
-		__u8 *data = frames + offsets[i];
+		__u8 *frame = frames + offsets[i];
+		__u8 *data = ip_aligned(frame) ? frame : scratch.bytes + NET_IP_ALIGN;
+		if (data != frame)
+			memcpy(data, frame, lengths[i]);
 		struct dp_result r = dp_process(&env, data, data + lengths[i], lengths[i]);
+		if (data != frame && (r.verdict == MAPLB_VERDICT_DNAT || r.verdict == MAPLB_VERDICT_REVNAT))
+			memcpy(frame, data, lengths[i]);
 		verdicts[i] = r.verdict;
 		reasons[i] = r.reason;
 	}

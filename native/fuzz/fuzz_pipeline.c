@@ -1,0 +1,109 @@
+/* libFuzzer harness for the host pipeline, under AddressSanitizer and UndefinedBehaviorSanitizer.
+ * Input: one byte of clock advance (seconds), then the frame. The maps hold one service of each kind, so
+ * fuzzed frames reach every stage (wildcard NodePort, two scopes, source ranges, affinity, Maglev,
+ * replies) and not only the parser. Any out-of-bounds read or write, or UB, aborts the run.
+ * Built and run by `make fuzz` (FUZZ_SECONDS, default 60). */
+#include "shim.h"
+#include "../datapath/pipeline.h"
+#include "dp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static struct sim_map *maps[MAPLB_MAP__COUNT];
+
+static void put(__u32 id, const void *key, const void *value)
+{
+	if (sim_map_update(maps[id], key, value, BPF_ANY))
+		abort();
+}
+
+static struct lb4_key svc_key(__be32 addr, __u16 port, __u8 proto, __u8 scope, __u16 slot)
+{
+	struct lb4_key k = { .address = addr, .dport = bpf_htons(port), .backend_slot = slot,
+			     .proto = proto, .scope = scope };
+	return k;
+}
+
+/* One frontend: master + `count` slots naming backends 1..count, rev-NAT, optional Maglev rows. */
+static void add_service(__be32 addr, __u16 port, __u8 proto, __u8 scope, __u16 rev_nat, __u8 flags,
+			__u8 algorithm, __u16 count)
+{
+	struct lb4_service master = { .count = count, .rev_nat_id = rev_nat, .flags = flags,
+				      .algorithm = algorithm, .affinity_timeout = 60 };
+	if (algorithm == MAPLB_ALG_MAGLEV) {
+		master.maglev_offset = 0;
+		master.maglev_size = 7;
+	}
+	for (__u16 slot = 1; slot <= count; slot++) {
+		struct lb4_key k = svc_key(addr, port, proto, scope, slot);
+		struct lb4_service s = { .backend_id = slot, .rev_nat_id = rev_nat };
+		put(MAPLB_MAP_lb4_services, &k, &s);
+	}
+	struct lb4_key k = svc_key(addr, port, proto, scope, 0);
+	put(MAPLB_MAP_lb4_services, &k, &master);
+	struct lb4_reverse_nat rn = { .address = addr, .port = bpf_htons(port) };
+	put(MAPLB_MAP_lb4_reverse_nat, &rev_nat, &rn);
+}
+
+static void setup(void)
+{
+	for (__u32 id = 0; id < MAPLB_MAP__COUNT; id++) {
+		const struct map_def *d = &maplb_maps[id];
+		__u32 max = id == MAPLB_MAP_ct4 ? 4096 : id == MAPLB_MAP_lb4_maglev ? 64 : d->default_max_entries;
+		if (max > 65536)
+			max = 65536;
+		if (sim_map_create(d->type, d->key_size, d->value_size, max, &maps[id]))
+			abort();
+	}
+	for (__u32 id = 1; id <= 3; id++) {
+		struct lb4_backend b = { .address = bpf_htonl(0x0a000100 + id), .port = bpf_htons(8080),
+					 .proto = IPPROTO_TCP, .flags = id == 3 ? MAPLB_BACKEND_TERMINATING : 0 };
+		put(MAPLB_MAP_lb4_backends, &id, &b);
+	}
+	for (__u32 row = 0; row < 7; row++) {
+		__u32 id = row % 4; /* 0: a row naming no backend */
+		put(MAPLB_MAP_lb4_maglev, &row, &id);
+	}
+	/* Addresses 10.96.0.x / 192.168.1.x / 203.0.113.x: little-endian bytes of common fuzz values. */
+	add_service(bpf_htonl(0x0a60000a), 80, IPPROTO_TCP, MAPLB_SCOPE_EXT, 1, MAPLB_SVC_AFFINITY, MAPLB_ALG_RANDOM, 3);
+	add_service(bpf_htonl(0x0a60000b), 53, IPPROTO_UDP, MAPLB_SCOPE_EXT, 2, 0, MAPLB_ALG_MAGLEV, 2);
+	add_service(0, 30080, IPPROTO_TCP, MAPLB_SCOPE_EXT, 3, MAPLB_SVC_NODEPORT, MAPLB_ALG_RANDOM, 2);
+	add_service(bpf_htonl(0xcb00710a), 80, IPPROTO_TCP, MAPLB_SCOPE_EXT, 4,
+		    MAPLB_SVC_SOURCE_RANGE | MAPLB_SVC_TWO_SCOPES, MAPLB_ALG_RANDOM, 1);
+	add_service(bpf_htonl(0xcb00710a), 80, IPPROTO_TCP, MAPLB_SCOPE_INT, 4, 0, MAPLB_ALG_RANDOM, 0);
+	__be32 node = bpf_htonl(0xc0a8010b);
+	__u8 one = 1;
+	put(MAPLB_MAP_node_addrs, &node, &one);
+	struct lb4_src_range_key sr = { .prefixlen = 32 + 8, .rev_nat_id = 4, .addr = bpf_htonl(0x0a000000) };
+	put(MAPLB_MAP_lb4_source_range, &sr, &one);
+	__u32 zero = 0;
+	struct maplb_config cfg = { .cluster_cidr_addr = bpf_htonl(0x0a000000), .cluster_cidr_prefix = 16,
+				    .hash_seed = 7 };
+	put(MAPLB_MAP_maplb_config, &zero, &cfg);
+}
+
+int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
+{
+	static int ready;
+	if (!ready) {
+		setup();
+		ready = 1;
+	}
+	if (size < 1 || size > 4096)
+		return 0;
+	/* The pipeline gets exactly the frame's bytes in a fresh allocation, so ASan sees any read
+	 * past data_end. The first byte advances the clock (affinity and conntrack ageing). */
+	size_t len = size - 1;
+	__u8 *block = malloc(2 + len); /* NET_IP_ALIGN: the IP header 4-aligned, as in the kernel */
+	__u8 *frame = block + 2;
+	memcpy(frame, data + 1, len);
+	static __u64 now;
+	now += (__u64)data[0] * 1000000000ull;
+	struct dp_env env = { .maps = maps, .now = now };
+	struct dp_result r = dp_process(&env, frame, frame + len, (__u32)len);
+	if (r.verdict >= MAPLB_VERDICT__MAX || r.reason >= MAPLB_REASON__MAX)
+		abort();
+	free(block);
+	return 0;
+}

@@ -1,0 +1,150 @@
+// apply(): MapOps land in the maps in order, read back the same through dump(), and a failure
+// (here: a full map) rolls every earlier write of the same apply back.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { Algorithm, Scope, type FrontendKey, type MapOp } from "../src/compile/tables.js";
+import type { Datapath } from "../src/datapath/datapath.js";
+import { openEmulated } from "../src/datapath/emulated.js";
+import { openKernel, probeKernel } from "../src/datapath/kernel.js";
+import type { MapMax } from "../src/datapath/options.js";
+import { MaplbError } from "../src/errors.js";
+
+const key = (n: number): FrontendKey => ({
+  address: `10.96.0.${n}`,
+  port: 80,
+  protocol: "TCP",
+  scope: Scope.EXT,
+});
+
+/** A frontend with `backends` backends (ids base+1..), Maglev table of 5 rows at `offset`. */
+function frontendOps(n: number, backends: number, base: number, offset: number): MapOp[] {
+  const ids = Array.from({ length: backends }, (_, i) => base + i + 1);
+  return [
+    ...ids.map((id): MapOp => ({
+      kind: "backend-upsert",
+      backend: { id, address: `10.1.${n}.${id}`, port: 8080, protocol: "TCP", flags: 0 },
+    })),
+    ...ids.map((backendId, i): MapOp => ({
+      kind: "slot-upsert",
+      key: key(n),
+      slot: i + 1,
+      backendId,
+      revNatId: n,
+    })),
+    { kind: "maglev-write", offset, rows: Uint32Array.from({ length: 5 }, (_, i) => ids[i % ids.length]!) },
+    { kind: "source-range-upsert", entry: { revNatId: n, cidr: "192.0.2.0/24" } },
+    { kind: "revnat-upsert", entry: { id: n, address: key(n).address, port: 80 } },
+    {
+      kind: "master-upsert",
+      key: key(n),
+      master: {
+        count: backends,
+        revNatId: n,
+        flags: 0,
+        algorithm: Algorithm.maglev,
+        affinityTimeout: 0,
+        maglevOffset: offset,
+        maglevSize: 5,
+      },
+    },
+  ];
+}
+
+const SIZES: MapMax = { lb4_services: 8, lb4_backends: 16, lb4_maglev: 32 };
+
+const kernelProblem = probeKernel();
+const TARGETS: { name: string; skip: string | false; open: () => Datapath }[] = [
+  { name: "emulated", skip: false, open: () => openEmulated({ mapMax: SIZES }) },
+  {
+    name: "kernel",
+    skip: kernelProblem ? `needs root for BPF maps (${kernelProblem})` : false,
+    open: () => openKernel({ ephemeral: true, mapMax: SIZES }),
+  },
+];
+
+for (const target of TARGETS) {
+  describe(`apply: ${target.name}`, { skip: target.skip }, () => {
+    test("writes read back through dump()", () => {
+      const dp = target.open();
+      try {
+        const summary = dp.apply(frontendOps(1, 3, 0, 0));
+        assert.deepEqual(summary, { ops: 10, writes: 9, deletes: 0, maglevRows: 5 });
+        const d = dp.dump();
+        assert.equal(d.frontends.length, 1);
+        assert.deepEqual(d.frontends[0]!.key, key(1));
+        assert.equal(d.frontends[0]!.master?.count, 3);
+        assert.deepEqual(
+          d.frontends[0]!.slots.map((s) => s.backendId),
+          [1, 2, 3],
+        );
+        assert.deepEqual([...d.backends.keys()].sort(), [1, 2, 3]);
+        assert.deepEqual(d.backends.get(2), {
+          id: 2,
+          address: "10.1.1.2",
+          port: 8080,
+          protocol: "TCP",
+          flags: 0,
+        });
+        assert.deepEqual(d.revNat, [{ id: 1, address: "10.96.0.1", port: 80 }]);
+        assert.deepEqual(d.sourceRanges, [{ revNatId: 1, cidr: "192.0.2.0/24" }]);
+
+        // Deletes, including one of a key that is already gone (idempotent).
+        const del = dp.apply([
+          { kind: "slot-delete", key: key(1), slot: 3 },
+          { kind: "slot-delete", key: key(1), slot: 3 },
+          { kind: "backend-delete", id: 3 },
+        ]);
+        assert.equal(del.deletes, 2);
+        assert.deepEqual(
+          dp.dump().frontends[0]!.slots.map((s) => s.backendId),
+          [1, 2],
+        );
+      } finally {
+        dp.close();
+      }
+    });
+
+    test("a full map fails the whole apply with E_CAPACITY and leaves the maps as they were", () => {
+      const dp = target.open();
+      try {
+        dp.apply(frontendOps(1, 3, 0, 0)); // 4 of 8 service entries
+        const before = dp.dump();
+        const maglevBefore = dp.maps.lookupMany(
+          "lb4_maglev",
+          new Uint8Array(32 * 4).map((_, i) => (i % 4 === 0 ? i / 4 : 0)),
+          32,
+        );
+        // 2nd frontend: 5 more service entries (4 slots + master) do not fit in 8.
+        const ops = [...frontendOps(2, 4, 10, 5), { kind: "revnat-delete", id: 1 } as MapOp];
+        assert.throws(
+          () => dp.apply(ops),
+          (err: unknown) => {
+            assert.ok(err instanceof MaplbError);
+            assert.equal(err.code, "E_CAPACITY");
+            assert.match(err.message, /^updating map lb4_services: E2BIG; raise --map-max/);
+            return true;
+          },
+        );
+        assert.deepEqual(dp.dump(), before);
+        const maglevAfter = dp.maps.lookupMany(
+          "lb4_maglev",
+          new Uint8Array(32 * 4).map((_, i) => (i % 4 === 0 ? i / 4 : 0)),
+          32,
+        );
+        assert.deepEqual(maglevAfter, maglevBefore);
+      } finally {
+        dp.close();
+      }
+    });
+
+    test("Maglev rows past the end of lb4_maglev are refused before anything is written", () => {
+      const dp = target.open();
+      try {
+        assert.throws(() => dp.apply(frontendOps(1, 2, 0, 30)), /lb4_maglev.*E2BIG; raise --map-max/);
+        assert.equal(dp.dump().backends.size, 0);
+      } finally {
+        dp.close();
+      }
+    });
+  });
+}
