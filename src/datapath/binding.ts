@@ -120,12 +120,12 @@ let loaded: NativeApi | undefined;
 
 /** The native library, loaded on first use. Throws E_NATIVE_MISSING when it has not been built. */
 export function native(): NativeApi {
-  loaded ??= load();
+  loaded ??= loadNative(librarySearchPath());
   return loaded;
 }
 
-function load(): NativeApi {
-  const candidates = librarySearchPath();
+/** Loads the first of `candidates` that exists (native() does this once, with the search path). */
+export function loadNative(candidates: string[]): NativeApi {
   const path = candidates.find((p) => existsSync(p));
   if (!path) {
     throw new MaplbError(
@@ -135,7 +135,7 @@ function load(): NativeApi {
     );
   }
   const lib = koffi.load(path);
-  koffi.pointer("maplb_dp", koffi.opaque());
+  declareNamedTypes();
   const mapInfoType = abiStruct("maplb_map_info");
   const f = (decl: string) => lib.func(decl);
 
@@ -223,9 +223,18 @@ function load(): NativeApi {
   };
 }
 
+let logFnType: TypeObject | undefined;
+
+/** koffi's named types are process-wide: declared once, whichever library is loaded. */
+function declareNamedTypes(): void {
+  if (logFnType) return;
+  koffi.pointer("maplb_dp", koffi.opaque());
+  logFnType = koffi.proto("void maplb_log_fn(int level, const char *msg)");
+}
+
 /** libbpf's messages go to pino: warnings as warn, info as info, debug as debug. */
 function routeLibbpfLog(lib: LibraryHandle): void {
-  const LogFn = koffi.proto("void maplb_log_fn(int level, const char *msg)");
+  const LogFn = logFnType!;
   const setLog = lib.func("void maplb_set_log(maplb_log_fn *fn)");
   const callback = koffi.register((level: number, msg: string) => {
     const line = msg.trimEnd();
