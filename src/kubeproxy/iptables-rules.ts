@@ -4,17 +4,12 @@
 // A rule is its chain and its argument tokens, exactly as kube-proxy passes them to iptables-restore
 // (comments unquoted here; the renderers quote them). The renderers (iptables-render.ts) print the
 // three text forms from this, and the nat-table tracer (nat-trace.ts) walks it.
-import {
-  externallyAccessible,
-  externalPolicyLocal,
-  internalPolicyLocal,
-  selectEndpoints,
-  endpointString,
-} from "../model/endpoints.js";
+import { endpointString } from "../model/endpoints.js";
 import type { Endpoint, NodeConfig, ServiceModel, ServicePort } from "../model/types.js";
 import { endpointChain, lowerProtocol, servicePortChains } from "./chain-names.js";
 import { canonicalCidr, cidrContains } from "./cidr.js";
 import { toFixedHalfEven } from "./decimal.js";
+import { planServicePort } from "./policy.js";
 
 export type IptablesTableName = "filter" | "nat";
 
@@ -100,34 +95,22 @@ function writeServicePort(p: ServicePort, ctx: Context): void {
   const { filter, nat, node } = ctx;
   const proto = lowerProtocol(p);
   const chains = servicePortChains(p);
-  const sel = selectEndpoints(p, node.nodeName);
+  const plan = planServicePort(p, node.nodeName);
+  const sel = plan.selection;
   const sepChains = new Map(sel.reachable.map((e) => [e, endpointChain(p, e)]));
-
-  // `cluster` is non-empty exactly when some endpoint is ready or serving-and-terminating anywhere,
-  // which is kube-proxy's hasEndpoints ("usable endpoints on any node").
-  const hasEndpoints = sel.cluster.length > 0;
-  const itpLocal = internalPolicyLocal(p);
-  const etpLocal = externalPolicyLocal(p);
-  const usesClusterChain = sel.cluster.length > 0 && sel.useCluster;
-  const usesLocalChain = sel.local.length > 0 && sel.useLocal;
-
-  const internalChain = itpLocal ? chains.local : chains.cluster;
-  const hasInternalEndpoints = hasEndpoints && (!itpLocal || sel.local.length > 0);
-  const externalPolicyChain = etpLocal ? chains.local : chains.cluster;
-  const hasExternalEndpoints = hasEndpoints && (!etpLocal || sel.local.length > 0);
-  // The EXT chain exists whenever there are endpoints: its short-circuit rules for local traffic
-  // are needed even when ETP=Local leaves no local endpoint.
-  const usesExternalChain = hasEndpoints && externallyAccessible(p);
+  const internalChain = chains[plan.internalPolicy];
+  const externalPolicyChain = chains[plan.externalPolicy];
+  const { hasEndpoints, hasInternalEndpoints, hasExternalEndpoints } = plan;
   // Printed as kube-proxy prints a parsed net.IPNet: the network address (10.0.0.1/8 → 10.0.0.0/8).
   const sourceRanges = p.loadBalancerSourceRanges.flatMap((r) => canonicalCidr(r) ?? []);
   const usesFirewallChain = hasEndpoints && p.loadBalancerIPs.length > 0 && sourceRanges.length > 0;
   const loadBalancerChain = usesFirewallChain ? chains.firewall : chains.external;
 
-  // What the filter table does with traffic that finds no endpoint.
-  const noEndpoints = { target: "REJECT", comment: `${p.spn} has no endpoints` };
-  const noLocalEndpoints = { target: "DROP", comment: `${p.spn} has no local endpoints` };
-  const internalFilter = hasEndpoints ? noLocalEndpoints : noEndpoints;
-  const externalFilter = hasEndpoints ? noLocalEndpoints : noEndpoints;
+  // What the filter table does with traffic to a destination without endpoints under its policy.
+  const noEndpointFilter =
+    plan.noEndpointVerdict === "reject"
+      ? { target: "REJECT", comment: `${p.spn} has no endpoints` }
+      : { target: "DROP", comment: `${p.spn} has no local endpoints` };
 
   // ClusterIP.
   if (hasInternalEndpoints) {
@@ -141,10 +124,10 @@ function writeServicePort(p: ServicePort, ctx: Context): void {
   } else {
     filter.rule(
       KUBE_SERVICES,
-      ...comment(internalFilter.comment),
+      ...comment(noEndpointFilter.comment),
       ...portMatch(proto, clusterIP, p.port),
       "-j",
-      internalFilter.target,
+      noEndpointFilter.target,
     );
   }
 
@@ -162,10 +145,10 @@ function writeServicePort(p: ServicePort, ctx: Context): void {
     if (!hasExternalEndpoints) {
       filter.rule(
         KUBE_EXTERNAL_SERVICES,
-        ...comment(externalFilter.comment),
+        ...comment(noEndpointFilter.comment),
         ...portMatch(proto, ip, p.port),
         "-j",
-        externalFilter.target,
+        noEndpointFilter.target,
       );
     }
   }
@@ -195,10 +178,10 @@ function writeServicePort(p: ServicePort, ctx: Context): void {
     for (const ip of p.loadBalancerIPs) {
       filter.rule(
         KUBE_EXTERNAL_SERVICES,
-        ...comment(externalFilter.comment),
+        ...comment(noEndpointFilter.comment),
         ...portMatch(proto, ip, p.port),
         "-j",
-        externalFilter.target,
+        noEndpointFilter.target,
       );
     }
   }
@@ -227,11 +210,11 @@ function writeServicePort(p: ServicePort, ctx: Context): void {
     if (!hasExternalEndpoints) {
       filter.rule(
         KUBE_EXTERNAL_SERVICES,
-        ...comment(externalFilter.comment),
+        ...comment(noEndpointFilter.comment),
         ...["-m", "addrtype", "--dst-type", "LOCAL"],
         ...portMatch(proto, null, p.nodePort),
         "-j",
-        externalFilter.target,
+        noEndpointFilter.target,
       );
     }
   }
@@ -256,9 +239,9 @@ function writeServicePort(p: ServicePort, ctx: Context): void {
   }
 
   // External traffic: every external destination enters KUBE-EXT, which then picks the policy chain.
-  if (usesExternalChain) {
+  if (plan.usesExternalChain) {
     nat.chain(chains.external);
-    if (!etpLocal) {
+    if (!plan.externalPolicyLocal) {
       nat.rule(
         chains.external,
         ...comment(`masquerade traffic for ${p.spn} external destinations`),
@@ -309,11 +292,11 @@ function writeServicePort(p: ServicePort, ctx: Context): void {
     nat.rule(chains.firewall, ...comment(`other traffic to ${p.spn} will be dropped by KUBE-PROXY-FIREWALL`));
   }
 
-  if (usesClusterChain) {
+  if (plan.usesClusterChain) {
     nat.chain(chains.cluster);
     writeEndpointDispatch(p, chains.cluster, sel.cluster, sepChains, ctx);
   }
-  if (usesLocalChain) {
+  if (plan.usesLocalChain) {
     nat.chain(chains.local);
     writeEndpointDispatch(p, chains.local, sel.local, sepChains, ctx);
   }

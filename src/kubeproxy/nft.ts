@@ -1,17 +1,12 @@
 // kube-proxy's nftables mode (reference §7, following pkg/proxy/nftables/proxier.go): one table,
 // `ip kube-proxy`, where services are found by hash lookups in verdict maps instead of by walking a
 // chain of rules. Built as structured data, then printed as one `nft -f` transaction.
-import {
-  endpointString,
-  externallyAccessible,
-  externalPolicyLocal,
-  internalPolicyLocal,
-  selectEndpoints,
-} from "../model/endpoints.js";
+import { endpointString } from "../model/endpoints.js";
 import type { Endpoint, NodeConfig, ServiceModel, ServicePort } from "../model/types.js";
 import { lowerProtocol, nftEndpointNames, nftServicePortChains } from "./chain-names.js";
 import { canonicalCidr, cidrContains } from "./cidr.js";
 import { MASQUERADE_MARK } from "./iptables-rules.js";
+import { planServicePort } from "./policy.js";
 
 export const NFT_TABLE = "kube-proxy";
 
@@ -206,46 +201,39 @@ function writeServicePort(p: ServicePort, { nft, node }: Context): void {
   if (clusterIP === null) return;
   const proto = lowerProtocol(p);
   const chains = nftServicePortChains(p);
-  const sel = selectEndpoints(p, node.nodeName);
+  const plan = planServicePort(p, node.nodeName);
+  const sel = plan.selection;
   const epNames = (e: Endpoint) => nftEndpointNames(p, e);
-
-  // The same decisions as the iptables mode (see iptables-rules.ts).
-  const hasEndpoints = sel.cluster.length > 0;
-  const itpLocal = internalPolicyLocal(p);
-  const etpLocal = externalPolicyLocal(p);
-  const usesClusterChain = sel.cluster.length > 0 && sel.useCluster;
-  const usesLocalChain = sel.local.length > 0 && sel.useLocal;
-  const internalChain = itpLocal ? chains.local : chains.cluster;
-  const hasInternalEndpoints = hasEndpoints && (!itpLocal || sel.local.length > 0);
-  const externalPolicyChain = etpLocal ? chains.local : chains.cluster;
-  const hasExternalEndpoints = hasEndpoints && (!etpLocal || sel.local.length > 0);
-  const usesExternalChain = hasEndpoints && externallyAccessible(p);
+  const internalChain = chains[plan.internalPolicy];
+  const externalPolicyChain = chains[plan.externalPolicy];
+  const { hasEndpoints, hasInternalEndpoints, hasExternalEndpoints } = plan;
   const sourceRanges = p.loadBalancerSourceRanges.flatMap((r) => canonicalCidr(r) ?? []);
+  // Unlike iptables mode, the firewall is set up even without endpoints.
   const usesFirewallChain = p.loadBalancerIPs.length > 0 && sourceRanges.length > 0;
-  const noEndpointVerdict = (hasAny: boolean) => (hasAny ? "drop" : `goto ${REJECT_CHAIN}`);
+  const noEndpointVerdict = plan.noEndpointVerdict === "reject" ? `goto ${REJECT_CHAIN}` : "drop";
 
   for (const e of sel.reachable) nft.chain(epNames(e).chain);
-  if (usesClusterChain) nft.chain(chains.cluster);
-  if (usesLocalChain) nft.chain(chains.local);
-  if (usesExternalChain) nft.chain(chains.external);
+  if (plan.usesClusterChain) nft.chain(chains.cluster);
+  if (plan.usesLocalChain) nft.chain(chains.local);
+  if (plan.usesExternalChain) nft.chain(chains.external);
   if (usesFirewallChain) nft.chain(chains.firewall);
 
   const key = (ip: string, port: number) => `${ip} . ${proto} . ${port}`;
-  const noEndpoints = (k: string, verdict: string, map = NO_ENDPOINT_SERVICES) =>
-    nft.element({ container: map, key: k, value: verdict, comment: p.spn });
+  const noEndpoints = (k: string, map = NO_ENDPOINT_SERVICES) =>
+    nft.element({ container: map, key: k, value: noEndpointVerdict, comment: p.spn });
 
   // ClusterIP.
   nft.element({ container: CLUSTER_IPS, key: clusterIP });
   if (hasInternalEndpoints) {
     nft.element({ container: SERVICE_IPS, key: key(clusterIP, p.port), value: `goto ${internalChain}` });
   } else {
-    noEndpoints(key(clusterIP, p.port), noEndpointVerdict(hasEndpoints));
+    noEndpoints(key(clusterIP, p.port));
   }
   // externalIPs and LoadBalancer IPs.
   for (const ip of [...p.externalIPs, ...p.loadBalancerIPs]) {
     if (hasEndpoints)
       nft.element({ container: SERVICE_IPS, key: key(ip, p.port), value: `goto ${chains.external}` });
-    if (!hasExternalEndpoints) noEndpoints(key(ip, p.port), noEndpointVerdict(hasEndpoints));
+    if (!hasExternalEndpoints) noEndpoints(key(ip, p.port));
   }
   if (usesFirewallChain) {
     for (const ip of p.loadBalancerIPs)
@@ -256,7 +244,7 @@ function writeServicePort(p: ServicePort, { nft, node }: Context): void {
     const npKey = `${proto} . ${p.nodePort}`;
     if (hasEndpoints)
       nft.element({ container: SERVICE_NODEPORTS, key: npKey, value: `goto ${chains.external}` });
-    if (!hasExternalEndpoints) noEndpoints(npKey, noEndpointVerdict(hasEndpoints), NO_ENDPOINT_NODEPORTS);
+    if (!hasExternalEndpoints) noEndpoints(npKey, NO_ENDPOINT_NODEPORTS);
   }
 
   // Internal traffic: masquerade what does not come from a pod.
@@ -268,8 +256,8 @@ function writeServicePort(p: ServicePort, { nft, node }: Context): void {
   }
 
   // External traffic.
-  if (usesExternalChain) {
-    if (!etpLocal) {
+  if (plan.usesExternalChain) {
+    if (!plan.externalPolicyLocal) {
       nft.rule(chains.external, `jump ${MARK_MASQ}`);
     } else {
       if (node.clusterCIDR)
@@ -306,8 +294,8 @@ function writeServicePort(p: ServicePort, { nft, node }: Context): void {
     }
   }
 
-  if (usesClusterChain) writeEndpointDispatch(p, chains.cluster, sel.cluster, nft);
-  if (usesLocalChain) writeEndpointDispatch(p, chains.local, sel.local, nft);
+  if (plan.usesClusterChain) writeEndpointDispatch(p, chains.cluster, sel.cluster, nft);
+  if (plan.usesLocalChain) writeEndpointDispatch(p, chains.local, sel.local, nft);
 
   for (const e of sel.reachable) {
     const { chain, affinitySet } = epNames(e);
