@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { after, afterEach, describe, it } from "node:test";
 import { readManifests } from "../src/k8s/documents.js";
 import { SERVICE_PROXY_NAME_LABEL } from "../src/agent/cluster-watch.js";
+import { kernelUnavailableReason } from "../src/datapath/kernel.js";
 import { AgentHarness, eventually, sleep } from "./helpers/agent-harness.js";
 import { ips, slice, svc } from "./helpers/agent-objects.js";
 import { SCENARIOS } from "./helpers/manifests.js";
@@ -23,39 +24,49 @@ function slotsOf(view: { frontends: Record<string, { slots: string[] }> }): Reco
 
 const lists = (h: AgentHarness) => h.server.requests.filter((r) => !r.watch).length;
 
+const noKernel = kernelUnavailableReason();
+
 describe("agent: following the API server", () => {
-  it("programs a seed scenario, then scaling and deleting, service by service", TEST_TIMEOUT, async () => {
-    h = await AgentHarness.start();
-    for (const { object } of readManifests([`${SCENARIOS}/seed-003-eks-services.yaml`]))
-      h.server.apply(object as object);
-    let view = await h.converged();
-    assert.equal(view.frontends["172.20.107.173:80/TCP"]?.slots.length, 5);
+  for (const datapath of ["emulated", "kernel"] as const)
+    it(
+      `${datapath}: programs a seed scenario, then scaling and deleting, service by service`,
+      {
+        ...TEST_TIMEOUT,
+        skip: datapath === "kernel" ? (noKernel ?? false) : false,
+      },
+      async () => {
+        h = await AgentHarness.start({ datapath });
+        for (const { object } of readManifests([`${SCENARIOS}/seed-003-eks-services.yaml`]))
+          h.server.apply(object as object);
+        let view = await h.converged();
+        assert.equal(view.frontends["172.20.107.173:80/TCP"]?.slots.length, 5);
 
-    h.server.apply(svc("web", "10.96.0.10"));
-    h.server.apply(slice("web-1", "web", ips(2)));
-    view = await h.converged();
-    assert.deepEqual(view.frontends["10.96.0.10:80/TCP"]?.slots, ["10.0.1.1:8080", "10.0.1.2:8080"]);
+        h.server.apply(svc("web", "10.96.0.10"));
+        h.server.apply(slice("web-1", "web", ips(2)));
+        view = await h.converged();
+        assert.deepEqual(view.frontends["10.96.0.10:80/TCP"]?.slots, ["10.0.1.1:8080", "10.0.1.2:8080"]);
 
-    h.server.apply(slice("web-1", "web", ips(5))); // scale up
-    h.server.apply(slice("web-2", "web", ips(2, 2))); // a second slice
-    view = await h.converged();
-    assert.equal(view.frontends["10.96.0.10:80/TCP"]?.slots.length, 7);
+        h.server.apply(slice("web-1", "web", ips(5))); // scale up
+        h.server.apply(slice("web-2", "web", ips(2, 2))); // a second slice
+        view = await h.converged();
+        assert.equal(view.frontends["10.96.0.10:80/TCP"]?.slots.length, 7);
 
-    h.server.apply(slice("web-1", "web", ips(1))); // scale down
-    h.server.delete("endpointslices", "shop", "web-2");
-    view = await h.converged();
-    assert.deepEqual(view.frontends["10.96.0.10:80/TCP"]?.slots, ["10.0.1.1:8080"]);
+        h.server.apply(slice("web-1", "web", ips(1))); // scale down
+        h.server.delete("endpointslices", "shop", "web-2");
+        view = await h.converged();
+        assert.deepEqual(view.frontends["10.96.0.10:80/TCP"]?.slots, ["10.0.1.1:8080"]);
 
-    h.server.delete("services", "shop", "web");
-    view = await h.converged();
-    assert.equal(view.frontends["10.96.0.10:80/TCP"], undefined);
-    assert.ok(
-      !view.backends.some((b) => b.startsWith("10.0.1.1:")),
-      "the deleted service's backends are gone",
+        h.server.delete("services", "shop", "web");
+        view = await h.converged();
+        assert.equal(view.frontends["10.96.0.10:80/TCP"], undefined);
+        assert.ok(
+          !view.backends.some((b) => b.startsWith("10.0.1.1:")),
+          "the deleted service's backends are gone",
+        );
+        // Still the list of the start only: every change came through the watch.
+        assert.equal(lists(h), 2);
+      },
     );
-    // Still the list of the start only: every change came through the watch.
-    assert.equal(lists(h), 2);
-  });
 
   it(
     "leaves objects labelled service-proxy-name to their proxy, and takes them when the label goes",

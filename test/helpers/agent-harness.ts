@@ -116,8 +116,15 @@ export class AgentHarness {
 
   /** What the maps must mean: a fresh compile of what the API server holds for this agent. */
   expected(): MapsView {
-    return expectedView(this.server.objectsMatching(PROXY_LABEL_SELECTOR), this.node);
+    const rv = this.server.resourceVersion;
+    if (this.expectedAt?.rv !== rv)
+      this.expectedAt = {
+        rv,
+        view: expectedView(this.server.objectsMatching(PROXY_LABEL_SELECTOR), this.node),
+      };
+    return this.expectedAt.view;
   }
+  private expectedAt: { rv: string; view: MapsView } | undefined;
 
   /** Waits until the maps mean what the API server holds (and no change is waiting). */
   async converged(timeoutMs = 5000): Promise<MapsView> {
