@@ -4,7 +4,7 @@
 // how many rules were tested: the O(n) cost the benchmark compares with maplb's map lookups (§8).
 // A pure TypeScript reference; the benchmark's native evaluator must agree with it.
 import { cidrContains } from "./cidr.js";
-import { KUBE_SERVICES, type IptablesTable } from "./iptables-rules.js";
+import { KUBE_SERVICES, MASQUERADE_MARK, type IptablesTable } from "./iptables-rules.js";
 import { kernelProbability, rulesByChain } from "./iptables-render.js";
 import { optionValue, parseRuleArgs, type ParsedRule } from "./rule-parse.js";
 
@@ -59,8 +59,6 @@ interface WalkState {
   random: () => number;
   isLocal: (ip: string) => boolean;
 }
-
-const MASQUERADE_MARK = 0x4000;
 
 /** Turns a parsed rule's matches into one predicate; unknown modules are an error, not a silent pass. */
 function compileMatches(r: ParsedRule): Tester {
@@ -201,7 +199,7 @@ export function natTracer(nat: IptablesTable, options: NatTraceOptions = {}): (p
       return null;
     };
     trace.verdict = run(KUBE_SERVICES) ?? { kind: "none" };
-    trace.masquerade = (walk.mark & MASQUERADE_MARK) !== 0;
+    trace.masquerade = (walk.mark & Number(MASQUERADE_MARK)) !== 0;
     return trace;
   };
 }
