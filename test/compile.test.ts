@@ -285,17 +285,18 @@ describe("frontend conflicts", () => {
 });
 
 describe("compileServicePort", () => {
-  it("is pure given its id source", () => {
+  it("is pure given its id source and previous tables; backends keep their previous ids", () => {
     let next = 100;
-    const given = new Map<string, number>();
-    const ids: IdSource = {
-      revNatId: (f) => given.get(f) ?? (given.set(f, next++), given.get(f)!),
-      backendId: (sp, b) =>
-        given.get(`${sp}|${b}`) ?? (given.set(`${sp}|${b}`, next++), given.get(`${sp}|${b}`)!),
-      maglevOffset: () => 0,
-    };
+    const ids: IdSource = { revNatId: () => 7, newBackendId: () => next++, maglevOffset: () => 0 };
     const p = servicePort();
-    assert.deepEqual(compileServicePort(p, node, ids), compileServicePort(p, node, ids));
+    const first = compileServicePort(p, node, ids);
+    assert.deepEqual(compileServicePort(p, node, ids, first), first);
+    const grown = servicePort({ endpoints: [...p.endpoints, endpoint("10.0.1.3")] });
+    assert.deepEqual(
+      compileServicePort(grown, node, ids, first).backends.map((b) => b.id),
+      [100, 101, 102],
+      "the old two keep 100 and 101; the new one gets a fresh id",
+    );
   });
 
   it("rejects a Maglev table size that is not prime, naming the service port", () => {

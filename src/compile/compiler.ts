@@ -7,9 +7,9 @@ import { log } from "../log.js";
 import type { NodeConfig, ServiceModel, ServicePort } from "../model/types.js";
 import { DiffPhases, diffServicePort } from "./diff.js";
 import { frontendName } from "./frontends.js";
-import { backendIdAllocator, type IdAllocator, revNatIdAllocator } from "./ids.js";
+import { backendIdPool, type IdAllocator, type IdPool, revNatIdAllocator } from "./ids.js";
 import { MaglevSpace } from "./maglev-space.js";
-import { backendKey, compileServicePort, type IdSource, maglevKey } from "./service-port.js";
+import { compileServicePort, type IdSource, maglevKey } from "./service-port.js";
 import type { LbTables, MapOp, ServicePortTables } from "./tables.js";
 
 /** Allocator limits, normally the maps' max entries. Tests lower them to reach exhaustion. */
@@ -23,7 +23,7 @@ export class Compiler implements IdSource {
   /** The current tables. update() changes them in place; treat them as read-only. */
   readonly tables: LbTables = { services: new Map() };
   private readonly revNatIds: IdAllocator;
-  private readonly backendIds: IdAllocator;
+  private readonly backendIds: IdPool;
   private readonly maglevSpace: MaglevSpace;
   /** Which service port owns each frontend `address:port/PROTO`: the first to claim it keeps it. */
   private readonly frontendOwner = new Map<string, string>();
@@ -41,7 +41,7 @@ export class Compiler implements IdSource {
     limits: CompilerLimits = {},
   ) {
     this.revNatIds = revNatIdAllocator(limits.maxRevNatId);
-    this.backendIds = backendIdAllocator(limits.maxBackendId);
+    this.backendIds = backendIdPool(limits.maxBackendId);
     this.maglevSpace = new MaglevSpace(limits.maglevRows);
     if (prev) {
       for (const t of prev.services.values()) this.restore(t);
@@ -78,8 +78,12 @@ export class Compiler implements IdSource {
     }
   }
 
-  /** Compiles one service port into the tables; adds its ops to `phases`. Call settle() after a batch. */
-  set(p: ServicePort, phases: DiffPhases = new DiffPhases()): void {
+  /**
+   * Compiles one service port into the tables; adds its ops to `phases`. Without `phases` (a whole
+   * compile) a new port skips the diff; a known one is still diffed, to keep its object if unchanged.
+   * Call settle() after a batch.
+   */
+  set(p: ServicePort, phases?: DiffPhases): void {
     this.inputs.set(p.id, p);
     const prev = this.tables.services.get(p.id);
     let next: ServicePortTables | undefined = compileServicePort(p, this.node, this, prev);
@@ -89,9 +93,12 @@ export class Compiler implements IdSource {
       this.releaseUnused(next, undefined);
       next = undefined;
     }
-    const before = phases.size;
-    diffServicePort(prev, next, phases);
-    if (prev && next && phases.size === before) return; // unchanged: keep the old object, so diff() skips it
+    if (prev || phases) {
+      const out = phases ?? new DiffPhases();
+      const before = out.size;
+      diffServicePort(prev, next, out);
+      if (prev && next && out.size === before) return; // unchanged: keep the old object, so diff() skips it
+    }
     this.releaseUnused(prev, next);
     if (next) this.tables.services.set(p.id, next);
     else this.tables.services.delete(p.id);
@@ -135,8 +142,8 @@ export class Compiler implements IdSource {
     return this.revNatIds.acquire(frontend);
   }
 
-  backendId(servicePortId: string, backend: string): number {
-    return this.backendIds.acquire(backendKey(servicePortId, backend));
+  newBackendId(servicePortId: string, backend: string): number {
+    return this.backendIds.take(`${backend} of ${servicePortId}`);
   }
 
   maglevOffset(table: string, size: number): number {
@@ -157,7 +164,7 @@ export class Compiler implements IdSource {
       this.frontendOwner.set(name, t.id);
       this.revNatIds.restore(name, f.master.revNatId);
     }
-    for (const b of t.backends) this.backendIds.restore(backendKey(t.id, `${b.address}:${b.port}`), b.id);
+    for (const b of t.backends) this.backendIds.restore(b.id, `${b.address}:${b.port} of ${t.id}`);
     for (const m of t.maglev) this.maglevSpace.restore(maglevKey(t.id, m.name), m.offset, m.rows.length);
   }
 
@@ -176,11 +183,8 @@ export class Compiler implements IdSource {
       this.revNatIds.release(name);
       if (this.waiting.has(name)) this.released.push(name);
     }
-    const backends = keep((next?.backends ?? []).map((b) => `${b.address}:${b.port}`));
-    for (const b of prev.backends) {
-      const name = `${b.address}:${b.port}`;
-      if (!backends.has(name)) this.backendIds.release(backendKey(id, name));
-    }
+    const backends = new Set((next?.backends ?? []).map((b) => b.id));
+    for (const b of prev.backends) if (!backends.has(b.id)) this.backendIds.free(b.id);
     const tables = keep((next?.maglev ?? []).map((m) => m.name));
     for (const m of prev.maglev) if (!tables.has(m.name)) this.maglevSpace.release(maglevKey(id, m.name));
   }

@@ -8,15 +8,15 @@
 //   else (a reader between the two ops would follow a slot to the wrong backend).
 import { MaplbError } from "../errors.js";
 
-export class IdAllocator {
-  private readonly idByKey = new Map<string, number>();
-  private readonly keyById = new Map<number, string>();
-  /** Ids released since the last settle(): not free yet. */
+/** A pool of numeric ids, with the cursor and the quarantine described above. */
+export class IdPool {
+  private readonly used = new Set<number>();
+  /** Ids freed since the last settle(): not free yet. */
   private readonly quarantine = new Set<number>();
   private cursor: number;
 
   /**
-   * @param what   what the ids name, for error messages ("rev-NAT id")
+   * @param what    what the ids name, for error messages ("rev-NAT id")
    * @param mapName the map whose key it is, for error messages
    * @param min, max the id range, inclusive (0 is never an id: it means "none" in the maps)
    */
@@ -27,6 +27,73 @@ export class IdAllocator {
     readonly max: number,
   ) {
     this.cursor = min;
+  }
+
+  get size(): number {
+    return this.used.size;
+  }
+
+  /** The next free id. `forWhat` names the new entry in the error when the pool is exhausted. */
+  take(forWhat: string): number {
+    const capacity = this.max - this.min + 1;
+    if (this.used.size + this.quarantine.size >= capacity)
+      throw new MaplbError(
+        "E_CAPACITY",
+        `out of ${this.what}s for ${this.mapName}: all ${capacity} are in use (${this.used.size} live, ` +
+          `${this.quarantine.size} just freed); cannot add ${forWhat}`,
+        { map: this.mapName, capacity, key: forWhat },
+      );
+    let id = this.cursor;
+    while (this.used.has(id) || this.quarantine.has(id)) id = this.after(id);
+    this.cursor = this.after(id);
+    this.used.add(id);
+    return id;
+  }
+
+  /** Marks an id the maps already hold as used (agent restart, or compiling against previous tables). */
+  restore(id: number, forWhat: string): void {
+    if (!Number.isInteger(id) || id < this.min || id > this.max)
+      throw new MaplbError(
+        "E_INPUT",
+        `${this.what} ${id} of ${forWhat} is outside ${this.min}..${this.max}`,
+        {
+          key: forWhat,
+          id,
+        },
+      );
+    if (this.used.has(id))
+      throw new MaplbError("E_INPUT", `${this.what} ${id} is held twice (again by ${forWhat})`, {
+        key: forWhat,
+        id,
+      });
+    this.used.add(id);
+    // New ids continue after the highest restored one, so ids freed before a restart still wait.
+    if (id >= this.cursor) this.cursor = this.after(id);
+  }
+
+  /** Frees an id (a no-op when it is not in use). It stays quarantined until settle(). */
+  free(id: number): void {
+    if (this.used.delete(id)) this.quarantine.add(id);
+  }
+
+  /** Ends a batch of updates: its MapOps have been applied, so ids freed in it may be reused (after a lap). */
+  settle(): void {
+    this.quarantine.clear();
+  }
+
+  private after(id: number): number {
+    return id >= this.max ? this.min : id + 1;
+  }
+}
+
+/** An IdPool whose ids are bound to string keys: a key keeps its id until released. */
+export class IdAllocator {
+  private readonly idByKey = new Map<string, number>();
+  private readonly keyById = new Map<number, string>();
+  private readonly pool: IdPool;
+
+  constructor(what: string, mapName: string, min: number, max: number) {
+    this.pool = new IdPool(what, mapName, min, max);
   }
 
   get size(): number {
@@ -41,34 +108,22 @@ export class IdAllocator {
   acquire(key: string): number {
     const known = this.idByKey.get(key);
     if (known !== undefined) return known;
-    const capacity = this.max - this.min + 1;
-    if (this.keyById.size + this.quarantine.size >= capacity)
-      throw new MaplbError(
-        "E_CAPACITY",
-        `out of ${this.what}s for ${this.mapName}: all ${capacity} are in use (${this.keyById.size} live, ` +
-          `${this.quarantine.size} just freed); cannot add ${key}`,
-        { map: this.mapName, capacity, key },
-      );
-    let id = this.cursor;
-    while (this.keyById.has(id) || this.quarantine.has(id)) id = this.after(id);
-    this.cursor = this.after(id);
+    const id = this.pool.take(key);
     this.bind(key, id);
     return id;
   }
 
-  /** Re-binds a key to the id the maps already hold (agent restart, or compiling against previous tables). */
+  /** Re-binds a key to the id the maps already hold. */
   restore(key: string, id: number): void {
-    if (!Number.isInteger(id) || id < this.min || id > this.max)
-      throw new MaplbError("E_INPUT", `${this.what} ${id} of ${key} is outside ${this.min}..${this.max}`, {
+    const owner = this.keyById.get(id);
+    if (owner === key) return; // e.g. both scopes of one frontend
+    if (owner !== undefined)
+      throw new MaplbError("E_INPUT", `${this.pool.what} ${id} is held by both ${owner} and ${key}`, {
         key,
         id,
       });
-    const owner = this.keyById.get(id);
-    if (owner !== undefined && owner !== key)
-      throw new MaplbError("E_INPUT", `${this.what} ${id} is held by both ${owner} and ${key}`, { key, id });
+    this.pool.restore(id, key);
     this.bind(key, id);
-    // New ids continue after the highest restored one, so ids freed before a restart still wait.
-    if (id >= this.cursor) this.cursor = this.after(id);
   }
 
   /** Frees the key's id. It stays quarantined until settle(). */
@@ -77,21 +132,16 @@ export class IdAllocator {
     if (id === undefined) return;
     this.idByKey.delete(key);
     this.keyById.delete(id);
-    this.quarantine.add(id);
+    this.pool.free(id);
   }
 
-  /** Ends a batch of updates: its MapOps have been applied, so ids freed in it may be reused (after a lap). */
   settle(): void {
-    this.quarantine.clear();
+    this.pool.settle();
   }
 
   private bind(key: string, id: number): void {
     this.idByKey.set(key, id);
     this.keyById.set(id, key);
-  }
-
-  private after(id: number): number {
-    return id >= this.max ? this.min : id + 1;
   }
 }
 
@@ -100,7 +150,10 @@ export function revNatIdAllocator(max = 0xffff): IdAllocator {
   return new IdAllocator("rev-NAT id", "lb4_reverse_nat", 1, max);
 }
 
-/** lb4_backends is keyed by a u32; 0 is "no backend" (an empty Maglev row). */
-export function backendIdAllocator(max = 0xffffffff): IdAllocator {
-  return new IdAllocator("backend id", "lb4_backends", 1, max);
+/**
+ * lb4_backends is keyed by a u32; 0 is "no backend" (an empty Maglev row). Backend ids need no key
+ * map: each belongs to one service port, whose previous tables say which `ip:port` holds which id.
+ */
+export function backendIdPool(max = 0xffffffff): IdPool {
+  return new IdPool("backend id", "lb4_backends", 1, max);
 }

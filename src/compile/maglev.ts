@@ -73,19 +73,27 @@ export function maglevRows(backends: readonly MaglevBackend[], m: number): Uint3
   const n = backends.length;
   if (n === 0) return rows;
   // position[i] is the row backend i looks at next: offset, offset+skip, offset+2·skip, … (mod M).
-  const position = new Float64Array(n);
-  const skip = new Float64Array(n);
+  // Small integers and a conditional subtraction instead of %: this loop runs ~M·ln(M) times.
+  const position = new Int32Array(n);
+  const skip = new Int32Array(n);
+  const ids = new Uint32Array(n);
   backends.forEach((b, i) => {
     position[i] = murmur3(b.name, OFFSET_SEED) % m;
     skip[i] = (murmur3(b.name, SKIP_SEED) % (m - 1)) + 1;
+    ids[i] = b.id;
   });
   let filled = 0;
   for (;;) {
     for (let i = 0; i < n; i++) {
+      const step = skip[i]!;
       let row = position[i]!;
-      while (rows[row] !== 0) row = (row + skip[i]!) % m;
-      rows[row] = backends[i]!.id;
-      position[i] = (row + skip[i]!) % m;
+      while (rows[row] !== 0) {
+        row += step;
+        if (row >= m) row -= m;
+      }
+      rows[row] = ids[i]!;
+      row += step;
+      position[i] = row >= m ? row - m : row;
       if (++filled === m) return rows;
     }
   }

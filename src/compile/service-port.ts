@@ -29,14 +29,10 @@ import {
 export interface IdSource {
   /** The frontend's rev-NAT id; null when another service port already owns that frontend. */
   revNatId(frontend: string, servicePortId: string): number | null;
-  backendId(servicePortId: string, backend: string): number;
+  /** A fresh backend id, for a backend `ip:port` this service port did not have before. */
+  newBackendId(servicePortId: string, backend: string): number;
   /** The row offset of a Maglev table of M rows in lb4_maglev. */
   maglevOffset(table: string, size: number): number;
-}
-
-/** The key a service port's backend id is allocated under. */
-export function backendKey(servicePortId: string, backend: string): string {
-  return `${servicePortId}|${backend}`;
 }
 
 /** The key a service port's Maglev table is placed under. */
@@ -49,8 +45,8 @@ export function emptyServicePortTables(id: string): ServicePortTables {
 }
 
 /**
- * The rows one service port contributes. Pure given `ids`. `prev` (its previous tables) only lets an
- * unchanged Maglev table be reused instead of recomputed.
+ * The rows one service port contributes. Pure given `ids` and `prev`, its previous tables: backends
+ * keep their ids from there, and an unchanged Maglev table is reused instead of recomputed.
  */
 export function compileServicePort(
   p: ServicePort,
@@ -72,11 +68,14 @@ export function compileServicePort(
   const sets: Record<BackendSet, Endpoint[]> = { cluster: selection.cluster, local: selection.local };
   const usedSets = new Set(plans.flatMap((plan) => plan.scopes.map((s) => s.set)));
   const selected = new Set([...usedSets].flatMap((set) => sets[set]));
+  // A backend keeps the id it had in this port's previous tables.
+  const previousIds = new Map((prev?.backends ?? []).map((b) => [`${b.address}:${b.port}`, b.id]));
   const backendIdOf = new Map<Endpoint, number>();
   for (const e of p.endpoints) {
     const draining = !selected.has(e) && e.terminating;
     if (!selected.has(e) && !draining) continue;
-    const id = ids.backendId(p.id, endpointString(e));
+    const name = endpointString(e);
+    const id = previousIds.get(name) ?? ids.newBackendId(p.id, name);
     backendIdOf.set(e, id);
     const entry: BackendEntry = { id, address: e.ip, port: e.port, protocol: p.protocol, flags: 0 };
     if (draining) entry.flags |= BackendFlag.TERMINATING;
