@@ -16,7 +16,7 @@ import {
 import { renderIptables, restoreRuleLine, saveRuleLine } from "../src/kubeproxy/iptables-render.js";
 import { buildNftRules, NFT_TABLE, renderNft, type NftRuleset } from "../src/kubeproxy/nft.js";
 import type { NodeConfig, ServiceModel } from "../src/model/types.js";
-import { NODE, SEED_NODES, policyZoo } from "./helpers/kubeproxy.js";
+import { NODE, SEED_NODES, endpoint, policyZoo, servicePort } from "./helpers/kubeproxy.js";
 import { SCENARIOS } from "./helpers/manifests.js";
 import { kernelTestBlocker, withNamespace, type Namespace } from "./netns-kubeproxy.js";
 
@@ -33,6 +33,17 @@ const CASES: Case[] = [
     node,
   })),
   { name: "every policy case", model: () => ({ ports: policyZoo() }), node: NODE },
+  {
+    name: "1001 endpoints (no comments on SVC→SEP and SEP rules)",
+    model: () => ({
+      ports: [
+        servicePort({
+          endpoints: Array.from({ length: 1001 }, (_, i) => endpoint(`10.2.${i >> 8}.${i & 255}`)),
+        }),
+      ],
+    }),
+    node: NODE,
+  },
   {
     name: "every policy case, no nfacct, masquerade-all",
     model: () => ({ ports: policyZoo() }),
