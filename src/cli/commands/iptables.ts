@@ -39,7 +39,8 @@ export function registerIptables(program: Command): void {
         "  restore    what kube-proxy pipes into `iptables-restore --noflush`\n" +
         "  save       what `iptables-save` prints back once it is loaded (/32, -s/-d/-p first,\n" +
         "             --set-xmark, probabilities as the kernel stores them): diff it against a\n" +
-        "             real node's iptables-save\n" +
+        "             real node's iptables-save (kube-proxy's chains; the jump rules it adds to\n" +
+        "             PREROUTING, INPUT, … are not part of the payload)\n" +
         "\nThe node flags change the rules: --node-name decides which endpoints are local\n" +
         "(externalTrafficPolicy/internalTrafficPolicy Local); --cluster-cidr adds the masquerade\n" +
         "rule for traffic from outside the pod network; --masquerade-all masquerades everything.\n" +
