@@ -1,0 +1,56 @@
+// deploy/: the RBAC grants list and watch on the two resources and nothing more; the DaemonSet runs
+// with host networking, named capabilities instead of privileged, /sys/fs/bpf mounted, and flags the
+// agent command accepts.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { parseAllDocuments } from "yaml";
+import { buildProgram } from "../src/cli/main.js";
+
+const DEPLOY = new URL("../../deploy/", import.meta.url).pathname;
+
+type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function docs(file: string): Doc[] {
+  return parseAllDocuments(readFileSync(`${DEPLOY}${file}`, "utf8")).map((d) => d.toJS() as Doc);
+}
+
+describe("deploy/", () => {
+  const rbac = docs("rbac.yaml");
+  const ds = docs("daemonset.yaml")[0]!;
+  const pod = ds.spec.template.spec;
+  const agent = pod.containers[0];
+
+  it("ClusterRole: list and watch on services and endpointslices, nothing else", () => {
+    const role = rbac.find((d) => d.kind === "ClusterRole")!;
+    assert.deepEqual(role.rules, [
+      { apiGroups: [""], resources: ["services"], verbs: ["list", "watch"] },
+      { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["list", "watch"] },
+    ]);
+    const binding = rbac.find((d) => d.kind === "ClusterRoleBinding")!;
+    assert.equal(binding.roleRef.name, role.metadata.name);
+    assert.equal(binding.subjects[0].name, pod.serviceAccountName);
+    assert.ok(rbac.some((d) => d.kind === "ServiceAccount" && d.metadata.name === pod.serviceAccountName));
+  });
+
+  it("DaemonSet: hostNetwork, CAP_BPF and CAP_NET_ADMIN without privileged, /sys/fs/bpf mounted", () => {
+    assert.equal(pod.hostNetwork, true);
+    const sc = agent.securityContext;
+    assert.notEqual(sc.privileged, true);
+    assert.deepEqual(sc.capabilities.drop, ["ALL"]);
+    for (const cap of ["BPF", "NET_ADMIN"]) assert.ok(sc.capabilities.add.includes(cap), cap);
+    const mount = agent.volumeMounts.find((m: Doc) => m.mountPath === "/sys/fs/bpf");
+    const volume = pod.volumes.find((v: Doc) => v.name === mount.name);
+    assert.equal(volume.hostPath.path, "/sys/fs/bpf");
+    assert.equal(agent.livenessProbe.httpGet.path, "/healthz");
+  });
+
+  it("DaemonSet: every flag is one `maplb agent` knows, and probes use --metrics-addr's port", () => {
+    const cmd = buildProgram().commands.find((c) => c.name() === "agent")!;
+    const known = new Set(cmd.options.map((o) => o.long));
+    const args: string[] = agent.args;
+    for (const a of args) assert.ok(known.has(a.split("=")[0]), `unknown flag ${a}`);
+    const addr = args.find((a) => a.startsWith("--metrics-addr="))!;
+    assert.equal(Number(addr.split(":").pop()), agent.readinessProbe.httpGet.port);
+  });
+});
