@@ -3,9 +3,11 @@ import { Command, CommanderError, Option } from "commander";
 import { MaplbError } from "../errors.js";
 import { LOG_LEVELS, log, setLogLevel, type LogLevel } from "../log.js";
 import { registerAgent } from "./commands/agent.js";
+import { registerAttach } from "./commands/attach.js";
 import { registerBench } from "./commands/bench.js";
 import { registerCompile } from "./commands/compile.js";
 import { registerIptables } from "./commands/iptables.js";
+import { registerLab } from "./commands/lab.js";
 import { registerNft } from "./commands/nft.js";
 
 export function buildProgram(): Command {
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   registerNft(program);
   registerBench(program);
   registerAgent(program);
+  registerAttach(program);
+  registerLab(program);
   return program;
 }
 

@@ -52,16 +52,39 @@ export function canCreateNamespaces(): string | null {
   return null;
 }
 
+export interface TopologyOptions {
+  /** A fixed prefix instead of `mlb-<tag>-<pid>`: for a topology that outlives this process (the lab). */
+  prefix?: string;
+}
+
 /** A set of namespaces and veth links with a common name prefix, removed together. */
 export class Topology {
   readonly prefix: string;
   private readonly namespaces: string[] = [];
   private cleaned = false;
 
-  constructor(tag: string) {
-    this.prefix = `mlb-${tag}-${process.pid}`;
+  constructor(tag: string, opts: TopologyOptions = {}) {
+    this.prefix = opts.prefix ?? `mlb-${tag}-${process.pid}`;
     installExitHooks();
     live.add(this);
+  }
+
+  /** The namespaces created (or adopted) so far, in creation order. */
+  get names(): readonly string[] {
+    return this.namespaces;
+  }
+
+  /** Takes over namespaces another process created, so cleanup() removes them too. */
+  adopt(namespaces: readonly string[]): void {
+    for (const ns of namespaces) if (!this.namespaces.includes(ns)) this.namespaces.push(ns);
+  }
+
+  /**
+   * Leaves the namespaces in place when this process exits or is interrupted: for a topology that
+   * was built completely and is meant to outlive its builder. cleanup() still removes them.
+   */
+  keep(): void {
+    live.delete(this);
   }
 
   /** Creates namespace `<prefix>-<name>` with loopback up, and returns its full name. */
@@ -97,6 +120,14 @@ export class Topology {
       this.exec(end.ns, "ip", ["addr", "add", end.addr, "dev", end.ifname]);
       this.exec(end.ns, "ip", ["link", "set", end.ifname, "up"]);
     }
+  }
+
+  /** Deletes one namespace now (with its veths) and forgets it. */
+  removeNamespace(ns: string): void {
+    const i = this.namespaces.indexOf(ns);
+    if (i >= 0) this.namespaces.splice(i, 1);
+    const r = spawnSync("ip", ["netns", "del", ns], { encoding: "utf8" });
+    if (r.status !== 0) log.warn({ ns, stderr: r.stderr.trim() }, "could not delete namespace");
   }
 
   exec(ns: string, cmd: string, args: string[], input?: string): string {

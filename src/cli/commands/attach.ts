@@ -1,0 +1,366 @@
+// `maplb attach`, `maplb detach`, `maplb status`: the kernel datapath on real interfaces.
+// The program is loaded over the maps pinned under --pin-dir, so `maplb apply` (or the agent, or the
+// lab) changes a running datapath in place. Each attachment is recorded in a file of its own under
+// /run/maplb/attachments, so detach removes only what maplb attached, and status can find it again.
+// A network namespace is entered by running this command again under `nsenter --net`: unlike
+// `ip netns exec`, it keeps the host's mounts, so the pinned maps under /sys/fs/bpf stay in sight.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { MaplbError } from "../../errors.js";
+import type { MapsDump } from "../../datapath/dump.js";
+import { nativeError } from "../../datapath/errno.js";
+import { openKernel, type KernelDatapath } from "../../datapath/kernel.js";
+import { DEFAULT_PIN_DIR } from "../../datapath/options.js";
+
+export const ATTACH_MODES = ["tc", "xdp"] as const;
+export type AttachMode = (typeof ATTACH_MODES)[number];
+
+/** One interface maplb attached to. */
+export interface Attachment {
+  /** The network namespace (`ip netns` name), or null for the host's. */
+  netns: string | null;
+  iface: string;
+  mode: AttachMode;
+  pinDir: string;
+  attachedAt: string;
+}
+
+/** Set in the child run under `nsenter`, so it does not enter the namespace again. */
+const INSIDE_ENV = "MAPLB_INSIDE_NETNS";
+
+function recordDir(): string {
+  return join(process.env.MAPLB_RUN_DIR ?? "/run/maplb", "attachments");
+}
+
+const recordFile = (a: Pick<Attachment, "netns" | "iface">) =>
+  join(recordDir(), `${a.netns ?? "host"}@${a.iface}.json`);
+
+export function readAttachments(): Attachment[] {
+  if (!existsSync(recordDir())) return [];
+  return readdirSync(recordDir())
+    .filter((f) => f.endsWith(".json"))
+    .flatMap((f) => {
+      try {
+        return [JSON.parse(readFileSync(join(recordDir(), f), "utf8")) as Attachment];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/** Forgets the records of attachments in namespaces about to be deleted (their filters go with them). */
+export function forgetAttachments(inNetns: (netns: string) => boolean): void {
+  for (const a of readAttachments())
+    if (a.netns !== null && inNetns(a.netns)) rmSync(recordFile(a), { force: true });
+}
+
+function netnsExists(netns: string | null): boolean {
+  return netns === null || existsSync(`/run/netns/${netns}`);
+}
+
+/**
+ * Runs this same command inside `netns` (when not already there) and returns true; false when the
+ * caller is where it should be and must do the work itself.
+ */
+function reexecIn(netns: string | undefined, args: string[]): boolean {
+  if (!netns || process.env[INSIDE_ENV] === netns) return false;
+  if (!netnsExists(netns))
+    throw new MaplbError("E_USAGE", `no network namespace ${netns} (see ip netns list)`);
+  const r = spawnSync(
+    "nsenter",
+    [`--net=/run/netns/${netns}`, "--", process.execPath, process.argv[1]!, ...args],
+    {
+      stdio: "inherit",
+      env: { ...process.env, [INSIDE_ENV]: netns },
+    },
+  );
+  if (r.status !== 0)
+    throw new MaplbError("E_EXEC", `maplb ${args[0]} in namespace ${netns} failed`, { netns });
+  return true;
+}
+
+/** The flags again, for the run inside the namespace. */
+function argsFor(command: string, flags: Record<string, unknown>): string[] {
+  const out = [command];
+  for (const [k, v] of Object.entries(flags)) {
+    const flag = `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    if (v === true) out.push(flag);
+    else if (Array.isArray(v)) for (const x of v) out.push(flag, String(x));
+    else if (typeof v === "string") out.push(flag, v);
+  }
+  return out;
+}
+
+interface AttachFlags {
+  iface: string[];
+  mode: AttachMode;
+  netns?: string;
+  pinDir: string;
+}
+
+function attach(flags: AttachFlags): void {
+  if (reexecIn(flags.netns, argsFor("attach", { ...flags }))) return;
+  const dp = openKernel({ pinDir: flags.pinDir });
+  try {
+    mkdirSync(recordDir(), { recursive: true });
+    for (const iface of flags.iface) {
+      const idx = ifindex(iface);
+      const err =
+        flags.mode === "xdp"
+          ? dp.maps.api.attachXdp(dp.maps.handle, idx, 0)
+          : dp.maps.api.attachTc(dp.maps.handle, idx, false);
+      if (err < 0) throw nativeError(err, `attaching ${flags.mode} to ${iface}`, { iface });
+      const a: Attachment = {
+        netns: flags.netns ?? null,
+        iface,
+        mode: flags.mode,
+        pinDir: flags.pinDir,
+        attachedAt: new Date().toISOString(),
+      };
+      writeFileSync(recordFile(a), JSON.stringify(a) + "\n");
+      process.stdout.write(`attached ${flags.mode} to ${where(a)} (maps in ${flags.pinDir})\n`);
+    }
+  } finally {
+    dp.close();
+  }
+}
+
+/**
+ * The interface's index in this network namespace, asked over netlink: under `nsenter --net`,
+ * /sys/class/net still lists the host's interfaces (which is why KernelDatapath.attachTc is not used).
+ */
+function ifindex(iface: string): number {
+  const r = spawnSync("ip", ["-j", "link", "show", "dev", iface], { encoding: "utf8" });
+  const idx = r.status === 0 ? (JSON.parse(r.stdout) as { ifindex: number }[])[0]?.ifindex : undefined;
+  if (idx === undefined) throw new MaplbError("E_USAGE", `no network interface ${iface}`, { iface });
+  return idx;
+}
+
+const where = (a: Pick<Attachment, "netns" | "iface">) => (a.netns ? `${a.netns}/${a.iface}` : a.iface);
+
+interface DetachFlags {
+  iface?: string[];
+  netns?: string;
+}
+
+/** Detaches one recorded attachment in the current namespace; a vanished interface is only forgotten. */
+function detachHere(a: Attachment, dp: KernelDatapath): void {
+  const gone = spawnSync("ip", ["link", "show", "dev", a.iface], { stdio: "ignore" }).status !== 0;
+  if (!gone) {
+    const idx = ifindex(a.iface);
+    const err = a.mode === "xdp" ? dp.maps.api.detachXdp(idx, 0) : dp.maps.api.detachTc(idx, false);
+    if (err < 0) throw nativeError(err, `detaching ${a.mode} from ${where(a)}`, { iface: a.iface });
+  }
+  rmSync(recordFile(a), { force: true });
+  process.stdout.write(`detached ${a.mode} from ${where(a)}${gone ? " (the interface is gone)" : ""}\n`);
+}
+
+function detach(flags: DetachFlags): void {
+  const chosen = readAttachments().filter(
+    (a) =>
+      (flags.netns === undefined || a.netns === flags.netns) &&
+      (flags.iface === undefined || flags.iface.includes(a.iface)),
+  );
+  if (chosen.length === 0) {
+    process.stdout.write("nothing attached by maplb matches\n");
+    return;
+  }
+  const inside = process.env[INSIDE_ENV] ?? null;
+  for (const netns of new Set(chosen.map((a) => a.netns))) {
+    const group = chosen.filter((a) => a.netns === netns);
+    if (!netnsExists(netns)) {
+      for (const a of group) rmSync(recordFile(a), { force: true });
+      process.stdout.write(`forgot ${group.length} attachment(s) in ${netns}: the namespace is gone\n`);
+      continue;
+    }
+    if (netns !== null && netns !== inside) {
+      reexecIn(netns, argsFor("detach", { netns, iface: group.map((a) => a.iface) }));
+      continue;
+    }
+    // The native detach needs no program, but the library must be loaded: open over the pin dir.
+    const dp = openKernel({ pinDir: group[0]!.pinDir });
+    try {
+      for (const a of group) detachHere(a, dp);
+    } finally {
+      dp.close();
+    }
+  }
+}
+
+// ---- status ----
+
+/** Whether the kernel still shows maplb's program on the interface (seen from the host, with -n). */
+function stillAttached(a: Attachment): boolean {
+  if (!netnsExists(a.netns)) return false;
+  const ns = a.netns ? ["-n", a.netns] : [];
+  if (a.mode === "xdp") {
+    const r = spawnSync("ip", [...ns, "-d", "link", "show", "dev", a.iface], { encoding: "utf8" });
+    return r.status === 0 && /prog\/xdp/.test(r.stdout);
+  }
+  const r = spawnSync("tc", [...ns, "filter", "show", "dev", a.iface, "ingress"], { encoding: "utf8" });
+  return r.status === 0 && /bpf/.test(r.stdout) && /maplb/.test(r.stdout);
+}
+
+/** How full a map is; array maps are always full, so only their size is shown. */
+interface MapFill {
+  name: string;
+  maxEntries: number;
+  entries: number | null;
+}
+
+const COUNTED_MAPS = new Set([
+  "lb4_services",
+  "lb4_backends",
+  "lb4_reverse_nat",
+  "lb4_source_range",
+  "node_addrs",
+  "ct4",
+  "lb4_affinity",
+  "lb4_backend_stats",
+]);
+
+export interface PinDirStatus {
+  pinDir: string;
+  maps: MapFill[];
+  verdicts: Record<string, number>;
+  drops: Record<string, number>;
+  backends: { id: number; address: string; packets: number; bytes: number }[];
+}
+
+export function pinDirStatus(pinDir: string): PinDirStatus {
+  const dp = openKernel({ pinDir });
+  try {
+    const maps: MapFill[] = Object.entries(dp.maps.shapes).map(([name, shape]) => {
+      let entries: number | null = null;
+      if (COUNTED_MAPS.has(name)) {
+        entries = 0;
+        for (const _ of dp.maps.keys(name as keyof typeof dp.maps.shapes)) entries++;
+      }
+      return { name, maxEntries: shape.maxEntries, entries };
+    });
+    const stats = dp.stats();
+    const dump: MapsDump = dp.dump();
+    const num = (r: Record<string, bigint>) =>
+      Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Number(v)]));
+    const drops = Object.fromEntries(Object.entries(num(stats.reasons)).filter(([, n]) => n > 0));
+    const backends = [...stats.backends].map(([id, c]) => {
+      const b = dump.backends.get(id);
+      return {
+        id,
+        address: b ? `${b.address}:${b.port}` : "(removed)",
+        packets: Number(c.packets),
+        bytes: Number(c.bytes),
+      };
+    });
+    return {
+      pinDir,
+      maps,
+      verdicts: num(stats.verdicts),
+      drops,
+      backends: backends.sort((a, b) => a.id - b.id),
+    };
+  } finally {
+    dp.close();
+  }
+}
+
+function printStatus(attachments: (Attachment & { live: boolean })[], pins: PinDirStatus[]): void {
+  const out: string[] = [];
+  out.push(attachments.length === 0 ? "nothing attached by maplb" : "attached:");
+  for (const a of attachments)
+    out.push(
+      `  ${where(a).padEnd(40)} ${a.mode.padEnd(4)} maps ${a.pinDir}  since ${a.attachedAt}` +
+        (a.live ? "" : "  (NOT in the kernel any more)"),
+    );
+  for (const p of pins) {
+    out.push("", `maps under ${p.pinDir}:`);
+    for (const m of p.maps) {
+      const fill =
+        m.entries === null ? "array" : `${m.entries} (${((100 * m.entries) / m.maxEntries).toFixed(1)}%)`;
+      out.push(`  ${m.name.padEnd(20)} ${String(m.maxEntries).padStart(8)} max  ${fill}`);
+    }
+    out.push(
+      "  verdicts: " +
+        Object.entries(p.verdicts)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", "),
+    );
+    out.push(
+      "  drops:    " +
+        (Object.keys(p.drops).length
+          ? Object.entries(p.drops)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(", ")
+          : "none"),
+    );
+    out.push("  backends (packets, bytes DNATed to each):");
+    for (const b of p.backends)
+      out.push(`    #${String(b.id).padEnd(5)} ${b.address.padEnd(22)} ${b.packets} pkts ${b.bytes} bytes`);
+  }
+  process.stdout.write(out.join("\n") + "\n");
+}
+
+function status(flags: { pinDir?: string; json?: boolean }): void {
+  const attachments = readAttachments().map((a) => ({ ...a, live: stillAttached(a) }));
+  const dirs = new Set(attachments.filter((a) => a.live).map((a) => a.pinDir));
+  if (flags.pinDir) dirs.add(flags.pinDir);
+  const pins = [...dirs].filter(existsSync).sort().map(pinDirStatus);
+  if (flags.json) process.stdout.write(JSON.stringify({ attachments, maps: pins }, null, 2) + "\n");
+  else printStatus(attachments, pins);
+}
+
+const collect = (v: string, prev: string[] = []) => {
+  for (const name of v.split(",")) {
+    if (!/^[\w.@-]{1,15}$/.test(name)) throw new InvalidArgumentError(`'${name}' is not an interface name`);
+    prev.push(name);
+  }
+  return prev;
+};
+
+export function registerAttach(program: Command): void {
+  program
+    .command("attach")
+    .description(
+      "Load maplb's BPF program over the maps pinned under --pin-dir and attach it to interfaces.\n" +
+        "tc: a clsact qdisc and maplb's filter on ingress (handles both directions: requests are\n" +
+        "DNATed, replies reverse-NATed through conntrack). xdp: the kernel's choice of native or generic.\n" +
+        "The maps stay pinned: `maplb apply --pin-dir DIR` changes the running datapath in place.\n" +
+        "Needs root. Attaching again replaces maplb's own program; nothing else is touched.",
+    )
+    .requiredOption("--iface <name>", "interface to attach to (repeatable, or a comma list)", collect)
+    .addOption(new Option("--mode <mode>", "attach point").choices(ATTACH_MODES).default("tc"))
+    .option("--netns <name>", "the network namespace of the interfaces (an `ip netns` name)")
+    .option("--pin-dir <dir>", "where the maps are pinned", DEFAULT_PIN_DIR)
+    .addHelpText(
+      "after",
+      "\nExamples:\n" +
+        "  maplb apply -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --node-ip 198.18.0.1\n" +
+        "  maplb attach --iface eth0 --mode tc\n" +
+        "  maplb attach --netns node-a --iface veth1,veth2 --mode xdp --pin-dir /sys/fs/bpf/maplb-a",
+    )
+    .action((flags: AttachFlags) => attach(flags));
+
+  program
+    .command("detach")
+    .description(
+      "Detach what `maplb attach` attached (all of it, or only the given interfaces or namespace).\n" +
+        "Only maplb's own filter or XDP program is removed; the pinned maps stay (remove the pin\n" +
+        "directory to drop them). Attachments whose namespace is gone are forgotten.",
+    )
+    .option("--iface <name>", "only these interfaces (repeatable, or a comma list)", collect)
+    .option("--netns <name>", "only attachments in this network namespace")
+    .action((flags: DetachFlags) => detach(flags));
+
+  program
+    .command("status")
+    .description(
+      "What maplb has attached, where and how (and whether the kernel still has it); for each pin\n" +
+        "directory in use: every map's size and fill, the verdict and drop counters, and packets and\n" +
+        "bytes per backend.",
+    )
+    .option("--pin-dir <dir>", "also show the maps under this directory")
+    .option("--json", "print JSON")
+    .action((flags: { pinDir?: string; json?: boolean }) => status(flags));
+}

@@ -1,0 +1,190 @@
+// `lab curl`: requests from a client pod (or an external client) to a Service's frontend, run by the
+// probe inside that namespace, summed up per backend.
+import { spawn } from "node:child_process";
+import type { V1Service, V1ServicePort } from "@kubernetes/client-node";
+import { MaplbError } from "../errors.js";
+import { externalNs, podNs } from "./network.js";
+import type { LabPlan } from "./plan.js";
+import { labScript } from "./processes.js";
+import type { ProbeResult } from "./probe.js";
+import type { LabState } from "./state.js";
+
+export const FRONTENDS = ["cluster-ip", "node-port", "load-balancer", "external-ip"] as const;
+export type FrontendKind = (typeof FRONTENDS)[number];
+
+/** A client: a pod of the lab (`client-1`, `default/client-1`) or an external client (`ext-1`). */
+export interface LabClient {
+  name: string;
+  netns: string;
+  external: boolean;
+}
+
+export function findClient(state: LabState, name: string): LabClient {
+  const prefix = `mlb-${state.name}`;
+  const ext = state.plan.externals.find((e) => e.name === name);
+  if (ext) return { name, netns: externalNs(prefix, ext), external: true };
+  const pod = state.plan.pods.find((p) => p.name === name || `${p.namespace}/${p.name}` === name);
+  if (pod) return { name: `${pod.namespace}/${pod.name}`, netns: podNs(prefix, pod), external: false };
+  const known = [...state.plan.pods.map((p) => p.name), ...state.plan.externals.map((e) => e.name)];
+  throw new MaplbError(
+    "E_USAGE",
+    `no pod or external client '${name}' in the lab; known: ${known.join(", ")}`,
+  );
+}
+
+export interface TargetSpec {
+  /** `NS/SVC[:PORT]` (port name or number), or `IP:PORT`. */
+  target: string;
+  frontend?: FrontendKind;
+  /** For node-port: the node whose address to use (default the first). */
+  node?: string;
+  /** For external clients the default frontend is the first that exists of load-balancer, external-ip, node-port. */
+  external: boolean;
+}
+
+export interface Target {
+  address: string;
+  port: number;
+  protocol: "TCP" | "UDP";
+  service: string | null;
+}
+
+function servicePort(svc: V1Service, want: string | undefined): V1ServicePort {
+  const ports = svc.spec?.ports ?? [];
+  const p = want === undefined ? ports[0] : ports.find((x) => x.name === want || String(x.port) === want);
+  if (!p || (want === undefined && ports.length > 1))
+    throw new MaplbError(
+      "E_USAGE",
+      `say which port of ${svc.metadata?.namespace}/${svc.metadata?.name}: ${ports.map((x) => x.name || x.port).join(", ")}`,
+    );
+  return p;
+}
+
+function frontendAddress(
+  plan: LabPlan,
+  svc: V1Service,
+  p: V1ServicePort,
+  spec: TargetSpec,
+): { address: string; port: number } {
+  const lb = (svc.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : []));
+  const ext = svc.spec?.externalIPs ?? [];
+  const kind: FrontendKind =
+    spec.frontend ??
+    (!spec.external
+      ? "cluster-ip"
+      : lb.length && svc.spec?.type === "LoadBalancer"
+        ? "load-balancer"
+        : ext.length
+          ? "external-ip"
+          : "node-port");
+  const name = `${svc.metadata?.namespace}/${svc.metadata?.name}`;
+  const missing = () => new MaplbError("E_USAGE", `${name} has no ${kind} frontend`);
+  switch (kind) {
+    case "cluster-ip":
+      if (!svc.spec?.clusterIP || svc.spec.clusterIP === "None") throw missing();
+      return { address: svc.spec.clusterIP, port: p.port };
+    case "node-port": {
+      if (!p.nodePort) throw missing();
+      const node = spec.node ? plan.nodes.find((n) => n.name === spec.node) : plan.nodes[0];
+      if (!node)
+        throw new MaplbError(
+          "E_USAGE",
+          `no node '${spec.node}'; nodes: ${plan.nodes.map((n) => n.name).join(", ")}`,
+        );
+      return { address: node.ip, port: p.nodePort };
+    }
+    case "load-balancer":
+      if (!lb[0]) throw missing();
+      return { address: lb[0], port: p.port };
+    case "external-ip":
+      if (!ext[0]) throw missing();
+      return { address: ext[0], port: p.port };
+  }
+}
+
+export function resolveTarget(plan: LabPlan, spec: TargetSpec): Target {
+  const raw = /^(\d+\.\d+\.\d+\.\d+):(\d+)(?:\/(tcp|udp))?$/i.exec(spec.target);
+  if (raw)
+    return {
+      address: raw[1]!,
+      port: Number(raw[2]),
+      protocol: raw[3]?.toUpperCase() === "UDP" ? "UDP" : "TCP",
+      service: null,
+    };
+  const m = /^([^/\s]+)\/([^:\s]+)(?::(\S+))?$/.exec(spec.target);
+  if (!m) throw new MaplbError("E_USAGE", `expected NS/SVC[:PORT] or IP:PORT, got '${spec.target}'`);
+  const [, ns, name, port] = m;
+  const svc = plan.services.find(
+    (s) => (s.metadata?.namespace ?? "default") === ns && s.metadata?.name === name,
+  );
+  if (!svc)
+    throw new MaplbError("E_USAGE", `no Service ${ns}/${name} in the lab (scenario ${plan.scenario})`);
+  const p = servicePort(svc, port);
+  return {
+    ...frontendAddress(plan, svc, p, spec),
+    protocol: p.protocol === "UDP" ? "UDP" : "TCP",
+    service: `${ns}/${name}`,
+  };
+}
+
+export interface ProbeOptions {
+  count: number;
+  timeoutMs?: number;
+  concurrency?: number;
+}
+
+/** Runs the probe in the client's namespace; the run is bounded by count × timeout. */
+export function runProbe(client: LabClient, target: Target, opts: ProbeOptions): Promise<ProbeResult[]> {
+  const timeoutMs = opts.timeoutMs ?? 2000;
+  const args = [
+    "netns",
+    "exec",
+    client.netns,
+    process.execPath,
+    labScript("probe"),
+    target.protocol === "UDP" ? "udp" : "http",
+    "--target",
+    `${target.address}:${target.port}`,
+    "-n",
+    String(opts.count),
+    "--timeout",
+    String(timeoutMs),
+    "--concurrency",
+    String(opts.concurrency ?? 8),
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn("ip", args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+    const limit = setTimeout(() => child.kill("SIGKILL"), timeoutMs * opts.count + 10_000);
+    child.on("close", (code) => {
+      clearTimeout(limit);
+      if (code !== 0)
+        return reject(
+          new MaplbError("E_EXEC", `probe in ${client.netns} failed: ${err.trim() || `exit ${code}`}`),
+        );
+      resolve(JSON.parse(out) as ProbeResult[]);
+    });
+  });
+}
+
+export interface CurlSummary {
+  requests: number;
+  ok: number;
+  failed: number;
+  /** Answers per backend pod IP. */
+  backends: Record<string, number>;
+}
+
+export function summarize(results: readonly ProbeResult[]): CurlSummary & { errors: Record<string, number> } {
+  const backends: Record<string, number> = {};
+  const errors: Record<string, number> = {};
+  for (const r of results) {
+    if (r.ok && r.answer) backends[r.answer.ip] = (backends[r.answer.ip] ?? 0) + 1;
+    else errors[r.error ?? "?"] = (errors[r.error ?? "?"] ?? 0) + 1;
+  }
+  const ok = results.filter((r) => r.ok).length;
+  return { requests: results.length, ok, failed: results.length - ok, backends, errors };
+}

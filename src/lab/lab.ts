@@ -1,0 +1,248 @@
+// The lab's life cycle: up (plan → namespaces → pods and their servers → DNS → the proxy), scale,
+// down. Every step is written to the state file before it is taken, so down (from any process),
+// Ctrl-C and a failure all remove exactly what was built.
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { readObjects } from "../k8s/read.js";
+import { Topology } from "../netns/netns.js";
+import { MaplbError } from "../errors.js";
+import { forgetAttachments } from "../cli/commands/attach.js";
+import { DNS_SERVICE_IP } from "./addresses.js";
+import { describePlan } from "./describe.js";
+import { dnsRecords } from "./objects.js";
+import { buildExternal, buildNodes, buildPod, externalNs, netnsEtc, podNs, removePod } from "./network.js";
+import { planLab, podKey, scalePlan, type LabPod, type ScaleChange } from "./plan.js";
+import { labScript, runEverywhere, startDaemon, stopDaemons } from "./processes.js";
+import { iptablesProxy } from "./proxy/iptables.js";
+import { maplbProxy } from "./proxy/maplb.js";
+import { nftablesProxy } from "./proxy/nftables.js";
+import type { ProxyContext, ProxyDriver } from "./proxy/types.js";
+import { resolveScenario } from "./scenario.js";
+import { labDir, readState, writeState, type LabProxy, type LabState } from "./state.js";
+
+export const DEFAULT_LAB = "lab";
+
+const DRIVERS: Record<LabProxy, ProxyDriver> = {
+  maplb: maplbProxy,
+  iptables: iptablesProxy,
+  nftables: nftablesProxy,
+};
+
+export type Say = (msg: string) => void;
+
+export const labPrefix = (name: string): string => `mlb-${name}`;
+const dnsRecordsFile = (name: string) => join(labDir(name), "dns-records.json");
+const fileSafe = (p: LabPod) => `${p.namespace}_${p.name}`;
+
+/** A Topology over the lab's namespaces that this process will not remove on exit unless asked. */
+function adoptTopology(state: LabState): Topology {
+  const topo = new Topology("lab", { prefix: labPrefix(state.name) });
+  topo.keep();
+  topo.adopt(state.namespaces);
+  return topo;
+}
+
+function proxyContext(state: LabState, topo: Topology, say: Say): ProxyContext {
+  return { topo, plan: state.plan, labName: state.name, say };
+}
+
+/** Starts the pod's servers (none for clients) and records them. */
+async function startPod(state: LabState, pod: LabPod, save: () => void): Promise<void> {
+  if (pod.role === "client") return;
+  const dir = labDir(state.name);
+  const files = { log: join(dir, "logs", `${fileSafe(pod)}.log`), ready: join(dir, "ready", fileSafe(pod)) };
+  const record = (p: LabState["processes"][number]) => {
+    state.processes.push(p);
+    save();
+  };
+  const ns = podNs(labPrefix(state.name), pod);
+  if (pod.role === "dns")
+    await startDaemon(
+      ns,
+      podKey(pod),
+      labScript("dns-server"),
+      ["--records", dnsRecordsFile(state.name)],
+      files,
+      record,
+    );
+  else
+    await startDaemon(
+      ns,
+      podKey(pod),
+      labScript("pod-server"),
+      ["--pod", pod.name, "--ip", pod.ip, "--tcp", pod.tcpPorts.join(","), "--udp", pod.udpPorts.join(",")],
+      files,
+      record,
+    );
+}
+
+/** Every sender in the lab sends linear packets: see sg-off.ts for the datapath limitation this avoids. */
+function linearize(namespaces: string[]): Promise<void> {
+  return runEverywhere(namespaces, labScript("sg-off"), ["eth0"]);
+}
+
+/** Removes everything the state lists. Synchronous, so it can run from an exit handler. */
+function teardown(state: LabState, topo: Topology): void {
+  stopDaemons(state.processes);
+  topo.cleanup();
+  forgetAttachments((netns) => netns.startsWith(`${labPrefix(state.name)}-`));
+  for (const p of state.paths) rmSync(p, { recursive: true, force: true });
+  rmSync(labDir(state.name), { recursive: true, force: true });
+}
+
+export interface UpOptions {
+  name?: string;
+  scenario: string;
+  proxy: LabProxy;
+  say?: Say;
+}
+
+function namespacesExist(state: LabState): boolean {
+  return state.namespaces.every((ns) => existsSync(`/run/netns/${ns}`));
+}
+
+/**
+ * Builds the lab for a scenario. Idempotent: the same scenario and proxy again is a no-op; another
+ * one (or a half-built lab) is taken down first.
+ */
+export async function labUp(opts: UpOptions): Promise<LabState> {
+  const name = opts.name ?? DEFAULT_LAB;
+  const say = opts.say ?? (() => {});
+  const scenario = resolveScenario(opts.scenario);
+  const existing = readState(name);
+  if (existing?.complete && existing.plan.scenario === scenario.name && existing.proxy === opts.proxy) {
+    if (namespacesExist(existing)) {
+      say(`lab '${name}' is already up: ${scenario.name} with --proxy ${opts.proxy}`);
+      return existing;
+    }
+  }
+  if (existing) {
+    say(
+      `taking down the lab '${name}' that is up (${existing.plan.scenario}, --proxy ${existing.proxy}) first`,
+    );
+    labDown({ name, say });
+  }
+
+  const plan = planLab(scenario.name, readObjects([scenario.file]));
+  const driver = DRIVERS[opts.proxy];
+  const state: LabState = {
+    version: 1,
+    name,
+    proxy: opts.proxy,
+    complete: false,
+    plan,
+    namespaces: [],
+    processes: [],
+    paths: driver.paths({ labName: name, plan }),
+  };
+  const topo = new Topology("lab", { prefix: labPrefix(name) });
+  const save = () => {
+    state.namespaces = [...topo.names];
+    writeState(state);
+  };
+  // Ctrl-C and SIGTERM end in process.exit (netns.ts), which runs this: nothing half-built stays.
+  const onExit = () => {
+    if (!state.complete) teardown(state, topo);
+  };
+  process.on("exit", onExit);
+  try {
+    save();
+    say(`lab '${name}': scenario ${scenario.name} (${scenario.file}), proxy ${opts.proxy}`);
+    buildNodes(topo, plan, say);
+    save();
+    for (const pod of plan.pods) {
+      const ns = buildPod(topo, plan, pod, DNS_SERVICE_IP);
+      state.paths.push(netnsEtc(ns));
+      save();
+    }
+    for (const ext of plan.externals) {
+      buildExternal(topo, plan, ext);
+      save();
+    }
+    await linearize([
+      ...plan.pods.map((p) => podNs(topo.prefix, p)),
+      ...plan.externals.map((e) => externalNs(topo.prefix, e)),
+    ]);
+    mkdirSync(labDir(name), { recursive: true });
+    writeFileSync(dnsRecordsFile(name), JSON.stringify(dnsRecords(plan), null, 2) + "\n");
+    await Promise.all(plan.pods.map((pod) => startPod(state, pod, save)));
+    await driver.sync(proxyContext(state, topo, say));
+    state.complete = true;
+    save();
+    topo.keep();
+    say(describePlan(state));
+    return state;
+  } catch (err) {
+    say(`lab up failed; removing what was built`);
+    teardown(state, topo);
+    throw err;
+  } finally {
+    process.off("exit", onExit);
+  }
+}
+
+/** Takes the lab down; false when there was none. Works from any process. */
+export function labDown(opts: { name?: string; say?: Say }): boolean {
+  const name = opts.name ?? DEFAULT_LAB;
+  const state = readState(name);
+  if (!state) {
+    rmSync(labDir(name), { recursive: true, force: true });
+    return false;
+  }
+  teardown(state, adoptTopology(state));
+  opts.say?.(
+    `lab '${name}' is down: ${state.namespaces.length} namespaces, ${state.processes.length} servers removed`,
+  );
+  return true;
+}
+
+/** The lab's state, or a usage error saying how to start one. */
+export function requireLab(name = DEFAULT_LAB): LabState {
+  const state = readState(name);
+  if (!state?.complete)
+    throw new MaplbError(
+      "E_USAGE",
+      `no lab '${name}' is up${state ? " (a half-built one: run lab down)" : ""}; run maplb lab up`,
+    );
+  return state;
+}
+
+/**
+ * Scales a Service's backend pods, as a Deployment rollout would: new pods are started before the
+ * proxy learns of them; removed pods leave the proxy first, then their namespaces are deleted.
+ */
+export async function labScale(opts: {
+  name?: string;
+  service: string;
+  replicas: number;
+  say?: Say;
+}): Promise<ScaleChange> {
+  const say = opts.say ?? (() => {});
+  const state = requireLab(opts.name);
+  const topo = adoptTopology(state);
+  const save = () => {
+    state.namespaces = [...topo.names];
+    writeState(state);
+  };
+  const change = scalePlan(state.plan, opts.service, opts.replicas);
+  for (const pod of change.added) {
+    const ns = buildPod(topo, state.plan, pod, DNS_SERVICE_IP);
+    state.paths.push(netnsEtc(ns));
+    save();
+    await linearize([ns]);
+    await startPod(state, pod, save);
+    say(`started ${podKey(pod)} on ${pod.node} at ${pod.ip}`);
+  }
+  save();
+  await DRIVERS[state.proxy].sync(proxyContext(state, topo, say));
+  for (const pod of change.removed) {
+    const key = podKey(pod);
+    stopDaemons(state.processes.filter((p) => p.pod === key));
+    state.processes = state.processes.filter((p) => p.pod !== key);
+    removePod(topo, pod);
+    state.paths = state.paths.filter((p) => p !== netnsEtc(podNs(topo.prefix, pod)));
+    save();
+    say(`removed ${key} (${pod.ip})`);
+  }
+  return change;
+}

@@ -1,0 +1,110 @@
+// The lab's namespaces and links, built from the plan:
+//
+//   ext-1, ext-2 ──x1,x2── [node 0] ──peer── [node 1]        nodes route, and carry the proxy
+//                           │ p0 p1 …          │ p0 p1 …
+//                          pods               pods            each pod: eth0 <ip>/32, default via its node
+//
+// Pods are wired like a point-to-point CNI (Calico's or Cilium's): the node side of every pod veth has
+// the node's pod gateway as a /32, and a /32 route per pod. External clients sit behind the first node,
+// the cluster's edge: maplb does not SNAT, so replies must pass the node that translated the request.
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import type { Topology } from "../netns/netns.js";
+import { LAB_RANGE, NODE_NETWORK_PREFIX } from "./addresses.js";
+import { resolvConf } from "./objects.js";
+import type { LabExternal, LabNode, LabPlan, LabPod } from "./plan.js";
+
+export const nodeNs = (prefix: string, n: Pick<LabNode, "name">): string => `${prefix}-node-${n.name}`;
+export const podNs = (prefix: string, p: Pick<LabPod, "namespace" | "name">): string =>
+  `${prefix}-${p.namespace}-${p.name}`;
+export const externalNs = (prefix: string, e: Pick<LabExternal, "name">): string => `${prefix}-${e.name}`;
+export const podIfname = (p: Pick<LabPod, "ifIndex">): string => `p${p.ifIndex}`;
+export const externalIfname = (e: Pick<LabExternal, "index">): string => `x${e.index}`;
+export const PEER_IFNAME = "peer";
+
+/** `ip netns exec` bind-mounts /etc/netns/<ns>/resolv.conf over /etc/resolv.conf. */
+export const netnsEtc = (ns: string): string => `/etc/netns/${ns}`;
+
+const short = (ns: string, prefix: string) => ns.slice(prefix.length + 1);
+
+function sysctls(topo: Topology, ns: string, router: boolean): void {
+  const set = [
+    "net.ipv4.conf.all.rp_filter=0",
+    "net.ipv4.conf.default.rp_filter=0",
+    // accept_local: a NodePort reply that maplb reverse-NATs on ingress has the node's own address as
+    // its source; without this the node's stack drops it as a martian before forwarding it.
+    ...(router ? ["net.ipv4.ip_forward=1", "net.ipv4.conf.all.accept_local=1"] : []),
+  ];
+  topo.exec(ns, "sysctl", ["-qw", ...set]);
+}
+
+/** The node namespaces, the link between them and their routes to each other's pods. */
+export function buildNodes(topo: Topology, plan: LabPlan, say: (msg: string) => void): void {
+  const prefix = topo.prefix;
+  for (const n of plan.nodes) {
+    topo.addNamespace(short(nodeNs(prefix, n), prefix));
+    sysctls(topo, nodeNs(prefix, n), true);
+  }
+  const [a, b] = plan.nodes;
+  if (a && b) {
+    topo.link(
+      { ns: nodeNs(prefix, a), ifname: PEER_IFNAME, addr: `${a.ip}/${NODE_NETWORK_PREFIX}` },
+      { ns: nodeNs(prefix, b), ifname: PEER_IFNAME, addr: `${b.ip}/${NODE_NETWORK_PREFIX}` },
+    );
+    topo.exec(nodeNs(prefix, a), "ip", ["route", "add", b.podSubnet, "via", b.ip]);
+    topo.exec(nodeNs(prefix, b), "ip", ["route", "add", a.podSubnet, "via", a.ip]);
+    // Everything outside the cluster (the external clients) is reached through the edge node.
+    topo.exec(nodeNs(prefix, b), "ip", ["route", "add", "default", "via", a.ip]);
+  } else if (a) {
+    topo.exec(nodeNs(prefix, a), "ip", ["addr", "add", `${a.ip}/32`, "dev", "lo"]);
+  }
+  for (const n of plan.nodes) say(`node ${n.name}: ${nodeNs(prefix, n)}, ${n.ip}, pods ${n.podSubnet}`);
+}
+
+/** One pod namespace, wired to its node, with the cluster DNS in its resolv.conf. */
+export function buildPod(topo: Topology, plan: LabPlan, pod: LabPod, dnsIp: string): string {
+  const prefix = topo.prefix;
+  const node = plan.nodes.find((n) => n.name === pod.node)!;
+  const ns = podNs(prefix, pod);
+  mkdirSync(netnsEtc(ns), { recursive: true });
+  writeFileSync(`${netnsEtc(ns)}/resolv.conf`, resolvConf(pod.namespace, dnsIp));
+  topo.addNamespace(short(ns, prefix));
+  sysctls(topo, ns, false);
+  const host = nodeNs(prefix, node);
+  topo.link(
+    { ns: host, ifname: podIfname(pod), addr: `${node.gateway}/32` },
+    { ns, ifname: "eth0", addr: `${pod.ip}/32` },
+  );
+  topo.exec(host, "ip", ["route", "add", `${pod.ip}/32`, "dev", podIfname(pod)]);
+  topo.exec(ns, "ip", ["route", "add", node.gateway, "dev", "eth0", "scope", "link"]);
+  topo.exec(ns, "ip", ["route", "add", "default", "via", node.gateway, "dev", "eth0"]);
+  return ns;
+}
+
+export function removePod(topo: Topology, pod: LabPod): void {
+  const ns = podNs(topo.prefix, pod);
+  topo.removeNamespace(ns);
+  rmSync(netnsEtc(ns), { recursive: true, force: true });
+}
+
+/** An external client on its own /30 to the edge node; it routes the whole lab range there. */
+export function buildExternal(topo: Topology, plan: LabPlan, ext: LabExternal): string {
+  const prefix = topo.prefix;
+  const ns = externalNs(prefix, ext);
+  topo.addNamespace(short(ns, prefix));
+  const edge = nodeNs(prefix, plan.nodes[0]!);
+  topo.link(
+    { ns: edge, ifname: externalIfname(ext), addr: `${ext.gateway}/30` },
+    { ns, ifname: "eth0", addr: `${ext.ip}/30` },
+  );
+  topo.exec(ns, "ip", ["route", "add", LAB_RANGE, "via", ext.gateway]);
+  return ns;
+}
+
+/** The interfaces of a node that traffic enters by: where a proxy without netfilter attaches. */
+export function nodeIfnames(plan: LabPlan, node: LabNode): string[] {
+  return [
+    ...plan.pods.filter((p) => p.node === node.name).map(podIfname),
+    ...(plan.nodes.length > 1 ? [PEER_IFNAME] : []),
+    ...(node.index === 0 ? plan.externals.map(externalIfname) : []),
+  ];
+}

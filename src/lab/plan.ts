@@ -1,0 +1,374 @@
+// The lab plan: which nodes, pods and external clients a scenario becomes, and its Services
+// re-addressed into 198.18.0.0/15. A pure function of the scenario's objects; the plan is plain JSON,
+// kept in the lab's state file, and everything the lab builds or writes (namespaces, EndpointSlices,
+// DNS records, rules, maps) is derived from it.
+import type { V1EndpointSlice, V1Service } from "@kubernetes/client-node";
+import { MaplbError } from "../errors.js";
+import { SERVICE_NAME_LABEL } from "../k8s/endpointslice.js";
+import type { ClusterObjects } from "../k8s/objects.js";
+import { isIPv4 } from "../util/ip.js";
+import {
+  AddressPool,
+  DNS_SERVICE_IP,
+  externalAddrs,
+  inLabRange,
+  nodeIp,
+  podGateway,
+  podSubnet,
+  SERVICE_CIDR,
+} from "./addresses.js";
+
+export interface LabNode {
+  name: string;
+  index: number;
+  /** The node's address on the node network: NodePorts answer on it. */
+  ip: string;
+  podSubnet: string;
+  gateway: string;
+  /** The next free pod interface number on this node (p0, p1, …). */
+  nextIf: number;
+}
+
+export type PodRole = "backend" | "client" | "dns";
+
+export interface LabPod {
+  namespace: string;
+  name: string;
+  /** The lab node it runs on (also its EndpointSlice nodeName). */
+  node: string;
+  ip: string;
+  /** Its veth on the node is `p<ifIndex>`. */
+  ifIndex: number;
+  role: PodRole;
+  tcpPorts: number[];
+  udpPorts: number[];
+  /** The Services (`ns/name`) whose EndpointSlices list it. */
+  services: string[];
+}
+
+export interface LabExternal {
+  name: string;
+  /** The client's address, and the edge node's address on their link. */
+  ip: string;
+  gateway: string;
+  /** Its veth on the edge node is `x<index>`. */
+  index: number;
+}
+
+export interface SlicePort {
+  name: string;
+  port: number;
+  protocol: string;
+}
+
+export interface LabPlan {
+  scenario: string;
+  nodes: LabNode[];
+  pods: LabPod[];
+  externals: LabExternal[];
+  /** The scenario's Services, re-addressed, and the lab's own (kube-dns, udp-echo). */
+  services: V1Service[];
+  /** The EndpointSlice ports of each Service (`ns/name`), from the scenario's slices. */
+  slicePorts: Record<string, SlicePort[]>;
+  /** Every scenario address and the lab address it became. */
+  addressMap: Record<string, string>;
+}
+
+export const DNS_SERVICE = "kube-system/kube-dns";
+export const UDP_ECHO_SERVICE = "default/udp-echo";
+export const UDP_ECHO_PORT = 7;
+const UDP_ECHO_NODE_PORT = 30007;
+export const EXTERNAL_CLIENTS = 2;
+
+export const svcKey = (s: { metadata?: { namespace?: string; name?: string } }): string =>
+  `${s.metadata?.namespace ?? "default"}/${s.metadata?.name ?? ""}`;
+export const podKey = (p: Pick<LabPod, "namespace" | "name">): string => `${p.namespace}/${p.name}`;
+
+/** The scenario's node names in first-seen order; endpoints without one are spread over the lab's nodes. */
+function labNodes(slices: V1EndpointSlice[]): {
+  nodes: LabNode[];
+  indexOf: (seedNode?: string | null) => number;
+} {
+  const seen: string[] = [];
+  let unassigned = false;
+  for (const s of slices)
+    for (const e of s.endpoints ?? []) {
+      if (!e.nodeName) unassigned = true;
+      else if (!seen.includes(e.nodeName)) seen.push(e.nodeName);
+    }
+  // One node only when the scenario itself runs on one; otherwise two, so Local policies mean something.
+  const count = seen.length === 1 && !unassigned ? 1 : 2;
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    let name = seen[i] ?? `node-${i + 1}`;
+    while (names.includes(name)) name = `${name}-${i + 1}`;
+    names.push(name);
+  }
+  const nodes = names.map((name, index) => ({
+    name,
+    index,
+    ip: nodeIp(index),
+    podSubnet: podSubnet(index),
+    gateway: podGateway(index),
+    nextIf: 0,
+  }));
+  let spread = 0;
+  const indexOf = (seedNode?: string | null): number => {
+    const i = seedNode ? seen.indexOf(seedNode) : -1;
+    return i >= 0 ? i % count : spread++ % count;
+  };
+  return { nodes, indexOf };
+}
+
+/** Allocates lab addresses: pods per node, ClusterIPs, and LoadBalancer/external IPs. */
+class Allocator {
+  readonly pods: AddressPool[];
+  readonly clusterIPs = new AddressPool(SERVICE_CIDR, [DNS_SERVICE_IP]);
+  readonly external = new AddressPool("198.19.200.0/24");
+  readonly map: Record<string, string> = {};
+
+  constructor(nodes: LabNode[]) {
+    this.pods = nodes.map((n) => new AddressPool(n.podSubnet, [n.gateway]));
+  }
+
+  /** The lab address for a scenario address: kept when already in the lab range, else mapped once. */
+  map1(original: string, pool: AddressPool): string {
+    if (inLabRange(original)) return original;
+    return (this.map[original] ??= pool.take(original));
+  }
+}
+
+function newPod(
+  plan: LabPlan,
+  alloc: Allocator | null,
+  p: Omit<LabPod, "ip" | "ifIndex">,
+  ip?: string,
+): LabPod {
+  const node = plan.nodes.find((n) => n.name === p.node)!;
+  let name = p.name;
+  for (let k = 2; plan.pods.some((q) => q.namespace === p.namespace && q.name === name); k++)
+    name = `${p.name}-${k}`;
+  const pool = alloc?.pods[node.index] ?? podPool(plan, node);
+  const pod: LabPod = { ...p, name, ip: ip ?? pool.take(), ifIndex: node.nextIf++ };
+  plan.pods.push(pod);
+  return pod;
+}
+
+/** A node's pod pool with the plan's current pods marked used (for scaling an existing plan). */
+function podPool(plan: LabPlan, node: LabNode): AddressPool {
+  const pool = new AddressPool(node.podSubnet, [node.gateway]);
+  for (const p of plan.pods) if (p.node === node.name) pool.reserve(p.ip);
+  return pool;
+}
+
+function portsOf(ports: SlicePort[]): Pick<LabPod, "tcpPorts" | "udpPorts"> {
+  const of = (proto: string) => [...new Set(ports.filter((p) => p.protocol === proto).map((p) => p.port))];
+  return { tcpPorts: of("TCP"), udpPorts: of("UDP") };
+}
+
+function readdressService(svc: V1Service, alloc: Allocator): V1Service {
+  const out = structuredClone(svc);
+  const spec = out.spec!;
+  if (spec.clusterIP && isIPv4(spec.clusterIP)) {
+    spec.clusterIP = alloc.map1(spec.clusterIP, alloc.clusterIPs);
+    if (spec.clusterIPs) spec.clusterIPs = [spec.clusterIP];
+  }
+  if (spec.externalIPs) spec.externalIPs = spec.externalIPs.map((ip) => alloc.map1(ip, alloc.external));
+  for (const ing of out.status?.loadBalancer?.ingress ?? [])
+    if (ing.ip && isIPv4(ing.ip)) ing.ip = alloc.map1(ing.ip, alloc.external);
+  return out;
+}
+
+/** The lab's own Services: cluster DNS, and a UDP echo reachable on a NodePort. */
+function labServices(): V1Service[] {
+  return [
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "kube-dns", namespace: "kube-system" },
+      spec: {
+        type: "ClusterIP",
+        clusterIP: DNS_SERVICE_IP,
+        ports: [{ name: "dns", port: 53, targetPort: 53, protocol: "UDP" }],
+      },
+    },
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "udp-echo", namespace: "default" },
+      spec: {
+        type: "NodePort",
+        clusterIP: "",
+        ports: [
+          {
+            name: "echo",
+            port: UDP_ECHO_PORT,
+            targetPort: UDP_ECHO_PORT,
+            nodePort: UDP_ECHO_NODE_PORT,
+            protocol: "UDP",
+          },
+        ],
+      },
+    },
+  ];
+}
+
+/** Builds the plan for a scenario's validated objects. */
+export function planLab(scenario: string, objects: ClusterObjects): LabPlan {
+  const seedSlices = objects.slices.length > 0 ? objects.slices : objects.legacySlices;
+  const slices = seedSlices.filter((s) => s.addressType === "IPv4");
+  const { nodes, indexOf } = labNodes(slices);
+  const alloc = new Allocator(nodes);
+  // Addresses the scenario already has in the lab range keep their place.
+  for (const s of objects.services)
+    if (s.spec?.clusterIP && isIPv4(s.spec.clusterIP) && inLabRange(s.spec.clusterIP))
+      alloc.clusterIPs.reserve(s.spec.clusterIP);
+
+  const plan: LabPlan = {
+    scenario,
+    nodes,
+    pods: [],
+    externals: [],
+    services: [],
+    slicePorts: {},
+    addressMap: alloc.map,
+  };
+  const names = new Set(objects.services.map(svcKey));
+  const own = labServices();
+  for (const svc of own)
+    if (names.has(svcKey(svc)))
+      throw new MaplbError("E_INPUT", `the scenario defines ${svcKey(svc)}, which the lab provides itself`);
+  plan.services = objects.services.map((s) => readdressService(s, alloc));
+  for (const svc of own) svc.spec!.clusterIP ||= alloc.clusterIPs.take();
+  plan.services.push(...own);
+
+  // Pods: one per endpoint address (per namespace), backing every Service whose slice lists it.
+  const byAddress = new Map<string, LabPod>();
+  const perService = new Map<string, number>();
+  for (const s of slices) {
+    const ns = s.metadata?.namespace ?? "default";
+    const svc = `${ns}/${s.metadata?.labels?.[SERVICE_NAME_LABEL] ?? ""}`;
+    const ports = (s.ports ?? []).map((p) => ({
+      name: p.name ?? "",
+      port: p.port ?? 0,
+      protocol: p.protocol ?? "TCP",
+    }));
+    plan.slicePorts[svc] = [...(plan.slicePorts[svc] ?? []), ...ports.filter((p) => p.port > 0)];
+    for (const e of s.endpoints ?? []) {
+      const original = e.addresses[0];
+      if (original === undefined) continue;
+      const known = byAddress.get(`${ns}/${original}`);
+      const { tcpPorts, udpPorts } = portsOf(ports);
+      if (known) {
+        if (!known.services.includes(svc)) known.services.push(svc);
+        known.tcpPorts = [...new Set([...known.tcpPorts, ...tcpPorts])];
+        known.udpPorts = [...new Set([...known.udpPorts, ...udpPorts])];
+        continue;
+      }
+      const node = nodes[indexOf(e.nodeName)]!;
+      const k = (perService.get(svc) ?? 0) + 1;
+      perService.set(svc, k);
+      const ip = alloc.map1(original, alloc.pods[node.index]!);
+      const pod = newPod(
+        plan,
+        alloc,
+        {
+          namespace: ns,
+          name: e.targetRef?.name ?? `${svc.split("/")[1]}-${k}`,
+          node: node.name,
+          role: "backend",
+          tcpPorts,
+          udpPorts,
+          services: [svc],
+        },
+        ip,
+      );
+      byAddress.set(`${ns}/${original}`, pod);
+    }
+  }
+
+  // The lab's own pods: DNS on the first node, a UDP echo on each node, a client on each node.
+  plan.slicePorts[DNS_SERVICE] = [{ name: "dns", port: 53, protocol: "UDP" }];
+  plan.slicePorts[UDP_ECHO_SERVICE] = [{ name: "echo", port: UDP_ECHO_PORT, protocol: "UDP" }];
+  const first = nodes[0]!;
+  newPod(plan, alloc, {
+    namespace: "kube-system",
+    name: "coredns-1",
+    node: first.name,
+    role: "dns",
+    tcpPorts: [],
+    udpPorts: [53],
+    services: [DNS_SERVICE],
+  });
+  for (const n of nodes)
+    newPod(plan, alloc, {
+      namespace: "default",
+      name: `udp-echo-${n.index + 1}`,
+      node: n.name,
+      role: "backend",
+      tcpPorts: [],
+      udpPorts: [UDP_ECHO_PORT],
+      services: [UDP_ECHO_SERVICE],
+    });
+  for (const n of nodes)
+    newPod(plan, alloc, {
+      namespace: "default",
+      name: `client-${n.index + 1}`,
+      node: n.name,
+      role: "client",
+      tcpPorts: [],
+      udpPorts: [],
+      services: [],
+    });
+  for (let k = 0; k < EXTERNAL_CLIENTS; k++) {
+    const a = externalAddrs(k);
+    plan.externals.push({ name: `ext-${k + 1}`, ip: a.client, gateway: a.node, index: k + 1 });
+  }
+  return plan;
+}
+
+export interface ScaleChange {
+  added: LabPod[];
+  removed: LabPod[];
+}
+
+/** The backend pods of a Service, in creation order. */
+export function backendsOf(plan: LabPlan, service: string): LabPod[] {
+  return plan.pods.filter((p) => p.role !== "client" && p.services.includes(service));
+}
+
+/**
+ * Scales a Service's backends to `replicas`, as a Deployment would: new pods go to the node with the
+ * fewest of them; the newest pods go first. Pods that back other Services too are never removed.
+ */
+export function scalePlan(plan: LabPlan, service: string, replicas: number): ScaleChange {
+  if (!plan.services.some((s) => svcKey(s) === service))
+    throw new MaplbError("E_USAGE", `no Service ${service} in the lab (scenario ${plan.scenario})`);
+  const ports = plan.slicePorts[service] ?? [];
+  if (ports.length === 0)
+    throw new MaplbError("E_USAGE", `Service ${service} has no endpoint ports to scale`);
+  const change: ScaleChange = { added: [], removed: [] };
+  const current = backendsOf(plan, service);
+  const [ns, name] = service.split("/") as [string, string];
+  for (let n = current.length; n < replicas; n++) {
+    const load = (node: LabNode) => backendsOf(plan, service).filter((p) => p.node === node.name).length;
+    const node = [...plan.nodes].sort((a, b) => load(a) - load(b) || a.index - b.index)[0]!;
+    change.added.push(
+      newPod(plan, null, {
+        namespace: ns,
+        name: `${name}-${n + 1}`,
+        node: node.name,
+        role: "backend",
+        ...portsOf(ports),
+        services: [service],
+      }),
+    );
+  }
+  const removable = current.filter((p) => p.services.length === 1).reverse();
+  for (let n = current.length; n > replicas && removable.length > 0; n--) {
+    const pod = removable.shift()!;
+    plan.pods = plan.pods.filter((p) => p !== pod);
+    change.removed.push(pod);
+  }
+  return change;
+}

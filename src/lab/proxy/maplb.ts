@@ -1,0 +1,78 @@
+// --proxy maplb: each node gets its own kernel datapath (maps pinned under the lab's directory, so the
+// nodes' Local backend sets differ as on a real cluster), attached with TC on ingress of every
+// interface traffic enters the node by. Each sync reads the maps back, compiles against them (ids
+// stay stable, so established flows keep their backends) and applies the diff in hitless order.
+import { spawnSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { DatapathSink } from "../../agent/datapath-sink.js";
+import { tablesFromMaps } from "../../agent/map-contents.js";
+import { compile } from "../../compile/compiler.js";
+import { diff } from "../../compile/diff.js";
+import { PACKAGE_ROOT } from "../../datapath/binding.js";
+import { openKernel } from "../../datapath/kernel.js";
+import { MaplbError } from "../../errors.js";
+import { labModel, nodeConfig } from "../objects.js";
+import { nodeIfnames, nodeNs } from "../network.js";
+import type { LabNode, LabPlan } from "../plan.js";
+import type { ProxyContext, ProxyDriver } from "./types.js";
+
+/** The same flow hash seed on every node, so a flow picks the same backend wherever it enters. */
+const HASH_SEED = 0x6d61706c;
+
+export const labPinRoot = (labName: string): string => `/sys/fs/bpf/maplb-${labName}`;
+export const nodePinDir = (labName: string, node: Pick<LabNode, "name">): string =>
+  join(labPinRoot(labName), node.name);
+
+function syncNode(labName: string, plan: LabPlan, node: LabNode): number {
+  const cfg = nodeConfig(node);
+  const model = labModel(plan);
+  const pinDir = nodePinDir(labName, node);
+  mkdirSync(pinDir, { recursive: true });
+  const dp = openKernel({ pinDir });
+  try {
+    dp.configure({ nodeIPs: cfg.nodeIPs, clusterCIDR: cfg.clusterCIDR, hashSeed: HASH_SEED });
+    const prev = tablesFromMaps(new DatapathSink(dp).read(), model.ports, cfg);
+    const ops = diff(prev, compile(model, cfg, prev));
+    dp.apply(ops);
+    return ops.length;
+  } finally {
+    dp.close();
+  }
+}
+
+/** `maplb attach` inside the node's namespace: TC ingress on each interface (again is harmless). */
+function attachNode(ctx: ProxyContext, node: LabNode): string[] {
+  const ifaces = nodeIfnames(ctx.plan, node);
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(PACKAGE_ROOT, "bin", "maplb.js"),
+      "attach",
+      "--netns",
+      nodeNs(ctx.topo.prefix, node),
+      "--mode",
+      "tc",
+      "--pin-dir",
+      nodePinDir(ctx.labName, node),
+      "--iface",
+      ifaces.join(","),
+    ],
+    { encoding: "utf8" },
+  );
+  if (r.status !== 0)
+    throw new MaplbError("E_EXEC", `attaching maplb on node ${node.name} failed: ${r.stderr.trim()}`);
+  return ifaces;
+}
+
+export const maplbProxy: ProxyDriver = {
+  sync(ctx: ProxyContext): Promise<void> {
+    for (const node of ctx.plan.nodes) {
+      const ops = syncNode(ctx.labName, ctx.plan, node);
+      const ifaces = attachNode(ctx, node);
+      ctx.say(`node ${node.name}: maplb maps updated (${ops} ops), TC ingress on ${ifaces.join(" ")}`);
+    }
+    return Promise.resolve();
+  },
+  paths: ({ labName }) => [labPinRoot(labName)],
+};
