@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import { Compiler, compile } from "../src/compile/compiler.js";
 import { IdAllocator } from "../src/compile/ids.js";
 import { MaplbError } from "../src/errors.js";
+import { applyChecked, MapState } from "./helpers/map-state.js";
 import { endpoint, nodeConfig, servicePort } from "./helpers/model-factory.js";
 
 const node = nodeConfig();
@@ -87,5 +88,23 @@ describe("ids through the Compiler", () => {
       () => c.update([servicePort({ name: "b", clusterIP: "10.96.0.2" })], []),
       (e) => e instanceof MaplbError && e.code === "E_CAPACITY" && /lb4_reverse_nat/.test(e.message),
     );
+  });
+});
+
+describe("a failed update", () => {
+  it("throws E_CAPACITY and leaves the Compiler as it was, so the next update still matches the maps", () => {
+    const c = new Compiler(node, undefined, { maxRevNatId: 3 });
+    const state = new MapState();
+    const a = servicePort({ type: "NodePort", nodePort: 30001 }); // three frontends: all three ids
+    assert.equal(applyChecked(state, c.update([a], [])), null);
+    const before = MapState.of(c.tables).snapshot();
+    const b = servicePort({ name: "b", clusterIP: "10.96.0.2" });
+    const grownA = servicePort({ type: "NodePort", nodePort: 30001, endpoints: [endpoint("10.0.1.9")] });
+    assert.throws(() => c.update([grownA, b], []), /E_CAPACITY|out of rev-NAT ids/);
+    assert.deepEqual(MapState.of(c.tables).snapshot(), before, "a's change is rolled back too");
+    // Removing a frees its ids (after the batch), so b fits in the next update.
+    assert.equal(applyChecked(state, c.update([], [a.id])), null);
+    assert.equal(applyChecked(state, c.update([b], [])), null);
+    assert.deepEqual(state.snapshot(), MapState.of(c.tables).snapshot());
   });
 });

@@ -22,9 +22,9 @@ export interface CompilerLimits {
 export class Compiler implements IdSource {
   /** The current tables. update() changes them in place; treat them as read-only. */
   readonly tables: LbTables = { services: new Map() };
-  private readonly revNatIds: IdAllocator;
-  private readonly backendIds: IdPool;
-  private readonly maglevSpace: MaglevSpace;
+  private revNatIds: IdAllocator;
+  private backendIds: IdPool;
+  private maglevSpace: MaglevSpace;
   /** Which service port owns each frontend `address:port/PROTO`: the first to claim it keeps it. */
   private readonly frontendOwner = new Map<string, string>();
   /** Service ports denied a frontend, by frontend: they are recompiled when its owner lets it go. */
@@ -33,20 +33,20 @@ export class Compiler implements IdSource {
   private released: string[] = [];
   /** The last input of each service port, to recompile the waiting ones. */
   private readonly inputs = new Map<string, ServicePort>();
+  /** During update(): each touched port's tables and input from before, to roll back on failure. */
+  private journal: Map<string, { tables?: ServicePortTables; input?: ServicePort }> | null = null;
 
   /** @param prev tables whose ids to keep: the previous compile, or what the maps hold after a restart. */
   constructor(
     readonly node: NodeConfig,
     prev?: LbTables,
-    limits: CompilerLimits = {},
+    private readonly limits: CompilerLimits = {},
   ) {
     this.revNatIds = revNatIdAllocator(limits.maxRevNatId);
     this.backendIds = backendIdPool(limits.maxBackendId);
     this.maglevSpace = new MaglevSpace(limits.maglevRows);
-    if (prev) {
-      for (const t of prev.services.values()) this.restore(t);
-      this.maglevSpace.rebuildFreeList();
-    }
+    if (prev) for (const t of prev.services.values()) this.tables.services.set(t.id, t);
+    this.rebuildBookkeeping();
   }
 
   /**
@@ -55,9 +55,17 @@ export class Compiler implements IdSource {
    */
   update(changed: readonly ServicePort[], removedIds: readonly string[]): MapOp[] {
     const phases = new DiffPhases();
-    for (const id of removedIds) this.remove(id, phases);
-    for (const p of changed) this.set(p, phases);
-    this.retryWaiting(phases);
+    this.journal = new Map();
+    try {
+      for (const id of removedIds) this.remove(id, phases);
+      for (const p of changed) this.set(p, phases);
+      this.retryWaiting(phases);
+    } catch (err) {
+      this.rollback(); // e.g. E_CAPACITY: no ops were returned, so the Compiler must still match the maps
+      throw err;
+    } finally {
+      this.journal = null;
+    }
     this.settle();
     return phases.ops();
   }
@@ -84,6 +92,7 @@ export class Compiler implements IdSource {
    * Call settle() after a batch.
    */
   set(p: ServicePort, phases?: DiffPhases): void {
+    this.note(p.id);
     this.inputs.set(p.id, p);
     const prev = this.tables.services.get(p.id);
     let next: ServicePortTables | undefined = compileServicePort(p, this.node, this, prev);
@@ -106,6 +115,7 @@ export class Compiler implements IdSource {
 
   /** Removes a service port's rows; adds the ops to `phases`. */
   remove(id: string, phases: DiffPhases = new DiffPhases()): void {
+    this.note(id);
     this.inputs.delete(id);
     const prev = this.tables.services.get(id);
     if (!prev) return;
@@ -152,8 +162,34 @@ export class Compiler implements IdSource {
 
   // Bookkeeping.
 
+  private note(id: string): void {
+    if (this.journal && !this.journal.has(id))
+      this.journal.set(id, { tables: this.tables.services.get(id), input: this.inputs.get(id) });
+  }
+
+  /** Puts back the touched ports and rebuilds the allocators from the tables (the maps were not written). */
+  private rollback(): void {
+    for (const [id, { tables, input }] of this.journal ?? []) {
+      if (tables) this.tables.services.set(id, tables);
+      else this.tables.services.delete(id);
+      if (input) this.inputs.set(id, input);
+      else this.inputs.delete(id);
+    }
+    this.released = [];
+    this.rebuildBookkeeping();
+  }
+
+  /** Allocators and frontend owners from the tables alone: what the maps hold is the truth. */
+  private rebuildBookkeeping(): void {
+    this.revNatIds = revNatIdAllocator(this.limits.maxRevNatId);
+    this.backendIds = backendIdPool(this.limits.maxBackendId);
+    this.maglevSpace = new MaglevSpace(this.limits.maglevRows);
+    this.frontendOwner.clear();
+    for (const t of this.tables.services.values()) this.restore(t);
+    this.maglevSpace.rebuildFreeList();
+  }
+
   private restore(t: ServicePortTables): void {
-    this.tables.services.set(t.id, t);
     for (const f of t.frontends) {
       const name = frontendName(f.key.address, f.key.port, f.key.protocol);
       const owner = this.frontendOwner.get(name);

@@ -9,6 +9,8 @@
 // TERMINATING flag a per-service fact (an endpoint can be a fallback in one port and draining in
 // another), and gives per-backend counters the granularity of kube-proxy's KUBE-SEP-… chains (one per
 // service port and endpoint), which is what the side-by-side comparison needs.
+import { MaplbError } from "../errors.js";
+import { log } from "../log.js";
 import { endpointString, selectEndpoints } from "../model/endpoints.js";
 import type { Endpoint, NodeConfig, ServicePort } from "../model/types.js";
 import { type BackendSet, frontendName, planFrontends } from "./frontends.js";
@@ -24,6 +26,9 @@ import {
   type SourceRangeEntry,
   SvcFlag,
 } from "./tables.js";
+
+/** lb4_service.count is a u16. */
+export const MAX_SLOTS = 0xffff;
 
 /** Where compileServicePort gets its ids and Maglev placement from (the Compiler's allocators). */
 export interface IdSource {
@@ -81,6 +86,13 @@ export function compileServicePort(
     if (draining) entry.flags |= BackendFlag.TERMINATING;
     out.backends.push(entry);
   }
+  if (Math.max(sets.cluster.length, sets.local.length) > MAX_SLOTS)
+    throw new MaplbError(
+      "E_CAPACITY",
+      `service port ${p.id} has ${sets.cluster.length} endpoints; a frontend holds at most ${MAX_SLOTS} ` +
+        `(lb4_service.count is a u16)`,
+      { servicePort: p.id },
+    );
   const slotsOf = (set: BackendSet): number[] => sets[set].map((e) => backendIdOf.get(e)!);
 
   // One Maglev table per backend set in use, shared by every frontend and scope that reads that set.
@@ -90,6 +102,12 @@ export function compileServicePort(
     let table = tables.get(set);
     if (!table) {
       const m = p.maglevTableSize;
+      // Maglev needs M > N (Cilium advises M ≥ 100·N): with N > M some backends own no row at all.
+      if (sets[set].length > m)
+        log.warn(
+          { servicePort: p.id, backends: sets[set].length, maglevTableSize: m },
+          "more backends than Maglev rows",
+        );
       const backends = sets[set].map((e) => ({ id: backendIdOf.get(e)!, name: endpointString(e) }));
       const offset = ids.maglevOffset(maglevKey(p.id, set), m);
       const rows =
