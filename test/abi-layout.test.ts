@@ -6,6 +6,7 @@ import { Algorithm, BackendFlag, Scope, SvcFlag } from "../src/compile/tables.js
 import {
   ABI_STRUCTS,
   COUNTER_ROWS,
+  counterRow,
   CT_REPLY,
   CT_SERVICE,
   MAP_NAMES,
@@ -72,6 +73,10 @@ test("verdicts, reasons, flags and scopes agree with the header's constants", ()
   assert.equal(REASON_NAMES.indexOf("TRUNC_L4"), lib.abiConstant("MAPLB_REASON_TRUNC_L4"));
   assert.equal(Verdict.DROP, lib.abiConstant("MAPLB_VERDICT_DROP"));
   assert.equal(COUNTER_ROWS, lib.abiConstant("MAPLB_COUNTER__MAX"));
+  assert.equal(
+    counterRow(Verdict.DROP, REASON_NAMES.indexOf("TRUNC_L4")),
+    lib.abiConstant("MAPLB_COUNTER(DROP,TRUNC_L4)"),
+  );
   assert.equal(SRC_RANGE_PREFIX_BASE, lib.abiConstant("MAPLB_SRC_RANGE_PREFIX_BASE"));
   assert.equal(CT_SERVICE, lib.abiConstant("MAPLB_CT_SERVICE"));
   assert.equal(CT_REPLY, lib.abiConstant("MAPLB_CT_REPLY"));

@@ -8,8 +8,17 @@
 #include "maps.h"
 
 struct dp_env {
-	__u64 now; /* ns, read once per packet */
+	__u64 now; /* ns; 0 until dp_now reads the clock */
 };
+
+/* The coarse clock (jiffy resolution) is plenty for conntrack and affinity, which count seconds,
+ * and costs a fraction of bpf_ktime_get_ns. Read at most once per packet, and only if needed. */
+static __always_inline __u64 dp_now(struct dp_env *env)
+{
+	if (!env->now)
+		env->now = bpf_ktime_get_coarse_ns();
+	return env->now;
+}
 
 /* env is unused here (the maps are globals) but named, so both shims take the same arguments. */
 #define dp_lookup(env, map, key) ((void)(env), bpf_map_lookup_elem(&(map), (key)))

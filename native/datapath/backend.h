@@ -13,13 +13,13 @@ static __always_inline __u32 affinity_backend(struct dp_env *env, const struct l
 {
 	struct lb4_affinity_key key = { .client = client, .rev_nat_id = master->rev_nat_id };
 	struct lb4_affinity_entry *aff = dp_lookup(env, lb4_affinity, &key);
-	if (!aff || env->now - aff->last_used > (__u64)master->affinity_timeout * NS_PER_SEC)
+	if (!aff || dp_now(env) - aff->last_used > (__u64)master->affinity_timeout * NS_PER_SEC)
 		return 0;
 	__u32 id = aff->backend_id;
 	struct lb4_backend *backend = dp_lookup(env, lb4_backends, &id);
 	if (!backend || (backend->flags & MAPLB_BACKEND_TERMINATING))
 		return 0;
-	aff->last_used = env->now;
+	aff->last_used = dp_now(env);
 	return id;
 }
 
@@ -27,7 +27,7 @@ static __always_inline void affinity_remember(struct dp_env *env, const struct l
 					      __be32 client, __u32 backend_id)
 {
 	struct lb4_affinity_key key = { .client = client, .rev_nat_id = master->rev_nat_id };
-	struct lb4_affinity_entry entry = { .last_used = env->now, .backend_id = backend_id };
+	struct lb4_affinity_entry entry = { .last_used = dp_now(env), .backend_id = backend_id };
 	dp_update(env, lb4_affinity, &key, &entry, BPF_ANY);
 }
 

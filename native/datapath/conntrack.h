@@ -5,9 +5,6 @@
 
 #include "parse.h"
 
-/* Refresh last_seen at most once a second: a write per packet would cost more than the lookup. */
-#define CT_REFRESH_NS 1000000000ull
-
 static __always_inline void ct_key_of(struct ct4_key *key, const struct flow4 *f, __u8 direction)
 {
 	key->saddr = f->saddr;
@@ -25,10 +22,9 @@ static __always_inline struct ct4_entry *ct_lookup(struct dp_env *env, const str
 {
 	struct ct4_key key;
 	ct_key_of(&key, f, direction);
-	struct ct4_entry *ct = dp_lookup(env, ct4, &key);
-	if (ct && env->now - ct->last_seen > CT_REFRESH_NS)
-		ct->last_seen = env->now;
-	return ct;
+	/* No clock read and no write here: the LRU map tracks use for eviction by itself, and an
+	 * established packet should cost one lookup. */
+	return dp_lookup(env, ct4, &key);
 }
 
 static __always_inline void ct_forget(struct dp_env *env, const struct flow4 *f, __u8 direction)
@@ -45,7 +41,7 @@ static __always_inline void ct_create(struct dp_env *env, const struct flow4 *f,
 				      __u16 rev_nat_id)
 {
 	struct ct4_entry entry = {
-		.last_seen = env->now,
+		.last_seen = dp_now(env),
 		.backend_id = backend_id,
 		.frontend_addr = f->daddr,
 		.rev_nat_id = rev_nat_id,

@@ -1,19 +1,15 @@
-/* Counters: one row per verdict and per reason, and packets/bytes per backend. */
+/* Counters: one row per (verdict, reason), and packets/bytes per backend. Both maps are per-CPU,
+ * so plain increments are enough (no other CPU writes this CPU's copy). */
 #ifndef MAPLB_COUNTERS_H
 #define MAPLB_COUNTERS_H
-
-static __always_inline void counter_add(struct dp_env *env, __u32 row)
-{
-	__u64 *count = dp_lookup(env, maplb_counters, &row);
-	if (count)
-		__sync_fetch_and_add(count, 1);
-}
 
 static __always_inline void count_verdict(struct dp_env *env, enum maplb_verdict verdict,
 					  enum maplb_reason reason)
 {
-	counter_add(env, MAPLB_COUNTER_VERDICT(verdict));
-	counter_add(env, MAPLB_COUNTER_REASON(reason));
+	__u32 row = MAPLB_COUNTER(verdict, reason);
+	__u64 *count = dp_lookup(env, maplb_counters, &row);
+	if (count)
+		*count += 1;
 }
 
 static __always_inline void count_backend(struct dp_env *env, __u32 backend_id, __u32 bytes)
@@ -26,8 +22,8 @@ static __always_inline void count_backend(struct dp_env *env, __u32 backend_id, 
 		if (!stats)
 			return; /* the stats map is full: the packet still goes through */
 	}
-	__sync_fetch_and_add(&stats->packets, 1);
-	__sync_fetch_and_add(&stats->bytes, bytes);
+	stats->packets += 1;
+	stats->bytes += bytes;
 }
 
 #endif

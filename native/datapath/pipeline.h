@@ -1,8 +1,9 @@
 /* The maplb datapath, one pipeline for every target:
  *   parse -> conntrack -> service lookup -> scope -> source range -> backend choice -> DNAT -> count
  * and, for a reply of a tracked flow, reverse NAT. Written once as static inline functions with
- * no libc: the target's shim (bpf/shim.h or host/shim.h, included first) supplies struct dp_env
- * (with env->now, in ns), dp_lookup/dp_update/dp_delete on the maps named in maplb_abi.h. */
+ * no libc: the target's shim (bpf/shim.h or host/shim.h, included first) supplies struct dp_env,
+ * dp_now(env) (ns; read only when a flow or an affinity entry is written or aged) and
+ * dp_lookup/dp_update/dp_delete on the maps named in maplb_abi.h. */
 #ifndef MAPLB_PIPELINE_H
 #define MAPLB_PIPELINE_H
 

@@ -2,6 +2,8 @@
 #include "dp.h"
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <string.h>
 
@@ -51,12 +53,60 @@ int maplb_max_entries(const struct maplb_dp *dp, __u32 id)
 
 /* libbpf's low-level calls return -errno (libbpf 1.0 mode, the default since 1.0). */
 
+static int is_percpu(__u32 id)
+{
+	return maplb_maps[id].type == BPF_MAP_TYPE_PERCPU_ARRAY ||
+	       maplb_maps[id].type == BPF_MAP_TYPE_PERCPU_HASH;
+}
+
+/* A per-CPU map's value, as the kernel returns it: one copy per possible CPU, 8-byte aligned. Our
+ * per-CPU maps hold only __u64 counters, so the caller gets their sum over the CPUs. */
+static int kernel_lookup_percpu_sum(struct maplb_dp *dp, __u32 id, const void *key, void *value)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	if (ncpus < 0)
+		return ncpus;
+	__u32 words = maplb_maps[id].value_size / sizeof(__u64);
+	__u64 *all = calloc((size_t)ncpus * words, sizeof(__u64));
+	if (!all)
+		return -ENOMEM;
+	int err = bpf_map_lookup_elem(dp->map_fds[id], key, all);
+	if (!err) {
+		__u64 *sum = value;
+		memset(sum, 0, words * sizeof(__u64));
+		for (int cpu = 0; cpu < ncpus; cpu++)
+			for (__u32 w = 0; w < words; w++)
+				sum[w] += all[(size_t)cpu * words + w];
+	}
+	free(all);
+	return err;
+}
+
+/* Writing a per-CPU map from user space: the value goes to CPU 0 and the other CPUs get zero, so a
+ * summed read gives the value back. */
+static int kernel_update_percpu(struct maplb_dp *dp, __u32 id, const void *key, const void *value,
+				__u64 flags)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	if (ncpus < 0)
+		return ncpus;
+	__u32 size = maplb_maps[id].value_size;
+	__u8 *all = calloc((size_t)ncpus, size);
+	if (!all)
+		return -ENOMEM;
+	memcpy(all, value, size);
+	int err = bpf_map_update_elem(dp->map_fds[id], key, all, flags);
+	free(all);
+	return err;
+}
+
 int maplb_lookup(struct maplb_dp *dp, __u32 id, const void *key, void *value)
 {
 	if (id >= MAPLB_MAP__COUNT)
 		return -EINVAL;
 	if (dp->kind == MAPLB_KIND_KERNEL)
-		return bpf_map_lookup_elem(dp->map_fds[id], key, value);
+		return is_percpu(id) ? kernel_lookup_percpu_sum(dp, id, key, value)
+				     : bpf_map_lookup_elem(dp->map_fds[id], key, value);
 	const void *found = sim_map_lookup(dp->maps[id], key);
 	if (!found)
 		return -ENOENT;
@@ -87,7 +137,8 @@ int maplb_update(struct maplb_dp *dp, __u32 id, const void *key, const void *val
 	if (id >= MAPLB_MAP__COUNT)
 		return -EINVAL;
 	if (dp->kind == MAPLB_KIND_KERNEL)
-		return bpf_map_update_elem(dp->map_fds[id], key, value, flags);
+		return is_percpu(id) ? kernel_update_percpu(dp, id, key, value, flags)
+				     : bpf_map_update_elem(dp->map_fds[id], key, value, flags);
 	return sim_map_update(dp->maps[id], key, value, flags);
 }
 
@@ -114,6 +165,8 @@ int maplb_update_batch(struct maplb_dp *dp, __u32 id, const void *keys, const vo
 {
 	if (id >= MAPLB_MAP__COUNT)
 		return -EINVAL;
+	if (dp->kind == MAPLB_KIND_KERNEL && is_percpu(id))
+		return -EOPNOTSUPP; /* counters are not written in batches */
 	if (dp->kind == MAPLB_KIND_KERNEL) {
 		LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = flags);
 		return bpf_map_update_batch(dp->map_fds[id], keys, values, count, &opts);
@@ -136,3 +189,15 @@ int maplb_set_clock(struct maplb_dp *dp, __u64 now_ns)
 	dp->fixed_now = now_ns;
 	return 0;
 }
+
+int maplb_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat, int new_flows,
+		__u64 *ns_total)
+{
+	if (repeat == 0)
+		return -EINVAL;
+	if (dp->kind == MAPLB_KIND_KERNEL)
+		return kernel_bench(dp, frame, len, repeat, new_flows, ns_total);
+	return emulated_bench(dp, frame, len, repeat, new_flows, ns_total);
+}
+
+__u64 maplb_last_batch_ns(const struct maplb_dp *dp) { return dp->last_batch_ns; }

@@ -13,11 +13,12 @@ struct maplb_dp {
 	__u32 max_entries[MAPLB_MAP__COUNT];
 	/* emulated */
 	struct sim_map *maps[MAPLB_MAP__COUNT];
-	__u64 fixed_now; /* 0: CLOCK_MONOTONIC */
+	__u64 fixed_now;     /* 0: CLOCK_MONOTONIC */
+	__u64 last_batch_ns; /* time spent in the last emulated_process loop */
 	/* kernel */
 	struct bpf_object *obj;
 	int map_fds[MAPLB_MAP__COUNT];
-	int xdp_fd, tc_fd, probe_fd;
+	int xdp_fd, tc_fd, probe_fd, bench_new_flows_fd;
 };
 
 /* The ABI's list of maps, as data. */
@@ -35,6 +36,11 @@ int emulated_open(const __u32 *max_entries, struct maplb_dp **out);
 void emulated_close(struct maplb_dp *dp);
 int emulated_process(struct maplb_dp *dp, __u8 *frames, const __u32 *offsets,
 		     const __u32 *lengths, __u8 *verdicts, __u8 *reasons, __u32 n);
+
+int emulated_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat, int new_flows,
+		   __u64 *ns_total);
+int kernel_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat, int new_flows,
+		 __u64 *ns_total);
 
 int kernel_open(const char *obj_path, const char *pin_dir, const __u32 *max_entries,
 		struct maplb_dp **out);

@@ -106,6 +106,9 @@ static int find_fds(struct maplb_dp *dp)
 	dp->xdp_fd = prog_fd(dp->obj, "maplb_xdp");
 	dp->tc_fd = prog_fd(dp->obj, "maplb_tc");
 	dp->probe_fd = prog_fd(dp->obj, "maplb_probe");
+	dp->bench_new_flows_fd = prog_fd(dp->obj, "maplb_bench_new_flows");
+	if (dp->bench_new_flows_fd < 0)
+		return dp->bench_new_flows_fd;
 	if (dp->xdp_fd < 0)
 		return dp->xdp_fd;
 	if (dp->tc_fd < 0)
@@ -185,6 +188,17 @@ int maplb_test_run_repeat(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u
 		return err < 0 ? err : -errno;
 	*retval = opts.retval;
 	*ns_per_run = opts.duration;
+	return 0;
+}
+
+int kernel_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat, int new_flows,
+		 __u64 *ns_total)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len, .repeat = repeat);
+	int err = bpf_prog_test_run_opts(new_flows ? dp->bench_new_flows_fd : dp->xdp_fd, &opts);
+	if (err)
+		return err < 0 ? err : -errno;
+	*ns_total = (__u64)opts.duration * repeat;
 	return 0;
 }
 

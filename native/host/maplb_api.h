@@ -58,6 +58,17 @@ MAPLB_API int maplb_set_clock(struct maplb_dp *dp, __u64 now_ns);
 MAPLB_API int maplb_test_run_repeat(struct maplb_dp *dp, const __u8 *frame, __u32 len,
 				    __u32 repeat, __u32 *retval, __u32 *ns_per_run);
 
+/* Per-packet cost of the pipeline on one frame, `repeat` times, measured by the target itself:
+ * the kernel's BPF_PROG_TEST_RUN duration (integer ns, its average), or the host's clock around
+ * the loop. Repeats run on the bytes the previous run left, so benchmark a frontend whose backend
+ * is itself (the rewrite is then an identity). new_flows: the source port moves on after each
+ * run, so every run is a new flow. *ns_total: the whole run. */
+MAPLB_API int maplb_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat,
+			  int new_flows, __u64 *ns_total);
+/* Emulated only: how long the last maplb_process call spent inside the pipeline loop (ns), to
+ * tell the FFI's own cost apart. */
+MAPLB_API __u64 maplb_last_batch_ns(const struct maplb_dp *dp);
+
 /* Kernel only: attach/detach on an interface. xdp_flags: XDP_FLAGS_* (0 = kernel's choice). */
 MAPLB_API int maplb_attach_xdp(struct maplb_dp *dp, int ifindex, __u32 xdp_flags);
 MAPLB_API int maplb_detach_xdp(int ifindex, __u32 xdp_flags);

@@ -13,8 +13,13 @@
 
 struct dp_env {
 	struct sim_map **maps; /* indexed by enum maplb_map_id */
-	__u64 now;             /* ns */
+	__u64 now;             /* ns: one reading per batch (or the fixed test clock) */
 };
+
+static __always_inline __u64 dp_now(struct dp_env *env)
+{
+	return env->now;
+}
 
 #define dp_lookup(env, map, key) sim_map_lookup((env)->maps[MAPLB_MAP_##map], (key))
 #define dp_update(env, map, key, value, flags)                                                     \

@@ -35,7 +35,11 @@ static void *elem_value(const struct sim_map *m, struct sim_elem *e)
 	return e->data + ROUND8(m->key_size);
 }
 
-static int is_array(const struct sim_map *m) { return m->type == BPF_MAP_TYPE_ARRAY; }
+/* The per-CPU types behave as their plain kind with one CPU: the host runs one batch at a time. */
+static int is_array(const struct sim_map *m)
+{
+	return m->type == BPF_MAP_TYPE_ARRAY || m->type == BPF_MAP_TYPE_PERCPU_ARRAY;
+}
 static int is_lru(const struct sim_map *m) { return m->type == BPF_MAP_TYPE_LRU_HASH; }
 static int is_lpm(const struct sim_map *m) { return m->type == BPF_MAP_TYPE_LPM_TRIE; }
 
@@ -45,11 +49,12 @@ int sim_map_create(enum bpf_map_type type, __u32 key_size, __u32 value_size, __u
 		   struct sim_map **out)
 {
 	if (type != BPF_MAP_TYPE_HASH && type != BPF_MAP_TYPE_LRU_HASH &&
-	    type != BPF_MAP_TYPE_ARRAY && type != BPF_MAP_TYPE_LPM_TRIE)
+	    type != BPF_MAP_TYPE_ARRAY && type != BPF_MAP_TYPE_LPM_TRIE &&
+	    type != BPF_MAP_TYPE_PERCPU_ARRAY && type != BPF_MAP_TYPE_PERCPU_HASH)
 		return -EINVAL;
 	if (key_size == 0 || value_size == 0 || max_entries == 0)
 		return -EINVAL;
-	if (type == BPF_MAP_TYPE_ARRAY && key_size != 4)
+	if ((type == BPF_MAP_TYPE_ARRAY || type == BPF_MAP_TYPE_PERCPU_ARRAY) && key_size != 4)
 		return -EINVAL;
 	if (type == BPF_MAP_TYPE_LPM_TRIE && key_size <= sizeof(__u32))
 		return -EINVAL;

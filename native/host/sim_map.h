@@ -1,4 +1,5 @@
-/* Simulated BPF maps for the host build: hash, LRU hash, array and LPM trie, with the kernel's
+/* Simulated BPF maps for the host build: hash, LRU hash, array and LPM trie (and per-CPU hash and
+ * array, as if the host had one CPU), with the kernel's
  * semantics (fixed key/value sizes, max_entries, BPF_ANY/NOEXIST/EXIST, errnos, get_next_key,
  * batch update). Values live at stable addresses until deleted, like preallocated BPF maps, so
  * the pipeline can update them through the pointer a lookup returned.

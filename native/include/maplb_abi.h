@@ -113,7 +113,7 @@ struct ct4_key {
 };
 
 struct ct4_entry {
-	__u64 last_seen;      /* ns, target clock (bpf_ktime_get_ns or the host's) */
+	__u64 last_seen;      /* ns, target clock: when the flow was (re)balanced; the LRU tracks use */
 	__u32 backend_id;
 	__be32 frontend_addr; /* the daddr the client used (differs from rev-NAT for wildcard NodePorts) */
 	__u16 rev_nat_id;
@@ -168,12 +168,13 @@ enum maplb_reason {
 	MAPLB_REASON__MAX
 };
 
-/* maplb_counters: ARRAY __u32 -> __u64 packets, one row per verdict then one per reason. */
-#define MAPLB_COUNTER_VERDICT(v) (v)
-#define MAPLB_COUNTER_REASON(r) (MAPLB_VERDICT__MAX + (r))
-#define MAPLB_COUNTER__MAX (MAPLB_VERDICT__MAX + MAPLB_REASON__MAX)
+/* maplb_counters: PERCPU_ARRAY __u32 -> __u64 packets, one row per (verdict, reason) pair, so a
+ * packet costs one counter update. Per-CPU: no atomic operations on the fast path; readers sum the
+ * CPUs (the host library's lookup does). */
+#define MAPLB_COUNTER(verdict, reason) ((verdict) * MAPLB_REASON__MAX + (reason))
+#define MAPLB_COUNTER__MAX (MAPLB_VERDICT__MAX * MAPLB_REASON__MAX)
 
-/* lb4_backend_stats: HASH __u32 backend_id -> lb4_backend_stats (packets DNATed to it). */
+/* lb4_backend_stats: PERCPU_HASH __u32 backend_id -> lb4_backend_stats (packets DNATed to it). */
 struct lb4_backend_stats {
 	__u64 packets;
 	__u64 bytes; /* whole frames, Ethernet header included */
@@ -194,8 +195,9 @@ struct lb4_backend_stats {
 	X(ct4, BPF_MAP_TYPE_LRU_HASH, sizeof(struct ct4_key), sizeof(struct ct4_entry), 262144)       \
 	X(lb4_affinity, BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb4_affinity_key),                       \
 	  sizeof(struct lb4_affinity_entry), 65536)                                                    \
-	X(maplb_counters, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u64), MAPLB_COUNTER__MAX)       \
-	X(lb4_backend_stats, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct lb4_backend_stats), 65536)
+	X(maplb_counters, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64), MAPLB_COUNTER__MAX) \
+	X(lb4_backend_stats, BPF_MAP_TYPE_PERCPU_HASH, sizeof(__u32), sizeof(struct lb4_backend_stats), \
+	  65536)
 
 enum maplb_map_id {
 #define MAPLB_MAP_ENUM(name, type, ksz, vsz, max) MAPLB_MAP_##name,

@@ -125,6 +125,7 @@ export const MAP_NAMES = [
   "maplb_counters",
   "lb4_backend_stats",
 ] as const;
+// maplb_counters and lb4_backend_stats are per-CPU: the library's lookups return the sum over CPUs.
 export type NativeMapName = (typeof MAP_NAMES)[number];
 
 export function mapId(name: NativeMapName): number {
@@ -166,8 +167,9 @@ export const REASON_NAMES = [
 ] as const;
 export type ReasonName = (typeof REASON_NAMES)[number];
 
-/** maplb_counters rows: one per verdict, then one per reason. */
-export const COUNTER_ROWS = VERDICT_NAMES.length + REASON_NAMES.length;
+/** maplb_counters rows: one per (verdict, reason) pair, MAPLB_COUNTER(verdict, reason). */
+export const COUNTER_ROWS = VERDICT_NAMES.length * REASON_NAMES.length;
+export const counterRow = (verdict: number, reason: number): number => verdict * REASON_NAMES.length + reason;
 
 export const CT_SERVICE = 0;
 export const CT_REPLY = 1;

@@ -107,6 +107,9 @@ export interface NativeApi {
   ): number;
   setClock(dp: DpHandle, nowNs: bigint): number;
   testRunRepeat(dp: DpHandle, frame: Uint8Array, repeat: number, out: Uint32Array): number;
+  /** maplb_bench: the target's own timing of `repeat` runs on one frame; out[0] = total ns. */
+  bench(dp: DpHandle, frame: Uint8Array, repeat: number, newFlows: boolean, out: BigUint64Array): number;
+  lastBatchNs(dp: DpHandle): bigint;
   attachXdp(dp: DpHandle, ifindex: number, flags: number): number;
   detachXdp(ifindex: number, flags: number): number;
   attachTc(dp: DpHandle, ifindex: number, egress: boolean): number;
@@ -166,6 +169,10 @@ export function loadNative(candidates: string[]): NativeApi {
   const testRunRepeat = f(
     "int maplb_test_run_repeat(maplb_dp *dp, const uint8_t *frame, uint32_t len, uint32_t repeat, _Out_ uint32_t *retval, _Out_ uint32_t *ns)",
   );
+  const bench = f(
+    "int maplb_bench(maplb_dp *dp, const uint8_t *frame, uint32_t len, uint32_t repeat, int new_flows, uint64_t *ns)",
+  );
+  const lastBatchNs = f("uint64_t maplb_last_batch_ns(maplb_dp *dp)");
   const attachXdp = f("int maplb_attach_xdp(maplb_dp *dp, int ifindex, uint32_t flags)");
   const detachXdp = f("int maplb_detach_xdp(int ifindex, uint32_t flags)");
   const attachTc = f("int maplb_attach_tc(maplb_dp *dp, int ifindex, int egress)");
@@ -213,6 +220,9 @@ export function loadNative(candidates: string[]): NativeApi {
       out[1] = ns[0] ?? 0;
       return err;
     },
+    bench: (dp, frame, repeat, newFlows, out) =>
+      bench(dp, frame, frame.length, repeat, newFlows ? 1 : 0, out) as number,
+    lastBatchNs: (dp) => BigInt(lastBatchNs(dp) as number | bigint),
     attachXdp: (dp, ifindex, flags) => attachXdp(dp, ifindex, flags) as number,
     detachXdp: (ifindex, flags) => detachXdp(ifindex, flags) as number,
     attachTc: (dp, ifindex, egress) => attachTc(dp, ifindex, egress ? 1 : 0) as number,

@@ -3,7 +3,14 @@
 import type { MapOp } from "../compile/tables.js";
 import { MaplbError } from "../errors.js";
 import { ipv4ToInt, parseCidr } from "../util/ip.js";
-import { COUNTER_ROWS, REASON_NAMES, VERDICT_NAMES, type ReasonName, type VerdictName } from "./abi.js";
+import {
+  COUNTER_ROWS,
+  counterRow,
+  REASON_NAMES,
+  VERDICT_NAMES,
+  type ReasonName,
+  type VerdictName,
+} from "./abi.js";
 import { applyOps, type ApplySummary } from "./apply.js";
 import { be32, encode, readU32, readU64, u32 } from "./codec.js";
 import type {
@@ -117,14 +124,18 @@ export class NativeDatapath implements Datapath {
     const rows = new Uint8Array(COUNTER_ROWS * 4);
     for (let i = 0; i < COUNTER_ROWS; i++) rows.set(u32(i), i * 4);
     const { values } = this.maps.lookupMany("maplb_counters", rows, COUNTER_ROWS);
-    const row = (i: number) => readU64(values, i * 8);
-    const verdicts = Object.fromEntries(VERDICT_NAMES.map((name, i) => [name, row(i)])) as Record<
+    const verdicts = Object.fromEntries(VERDICT_NAMES.map((name) => [name, 0n])) as Record<
       VerdictName,
       bigint
     >;
-    const reasons = Object.fromEntries(
-      REASON_NAMES.map((name, i) => [name, row(VERDICT_NAMES.length + i)]),
-    ) as Record<ReasonName, bigint>;
+    const reasons = Object.fromEntries(REASON_NAMES.map((name) => [name, 0n])) as Record<ReasonName, bigint>;
+    VERDICT_NAMES.forEach((verdict, v) =>
+      REASON_NAMES.forEach((reason, r) => {
+        const packets = readU64(values, counterRow(v, r) * 8);
+        verdicts[verdict] += packets;
+        reasons[reason] += packets;
+      }),
+    );
     const backends = new Map<number, BackendCounters>();
     for (const [k, v] of this.maps.entries("lb4_backend_stats")) {
       backends.set(readU32(k), { packets: readU64(v, 0), bytes: readU64(v, 8) });
