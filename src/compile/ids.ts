@@ -14,6 +14,7 @@ export class IdPool {
   /** Ids freed since the last settle(): not free yet. */
   private readonly quarantine = new Set<number>();
   private cursor: number;
+  private wrapped = false;
 
   /**
    * @param what    what the ids name, for error messages ("rev-NAT id")
@@ -44,7 +45,8 @@ export class IdPool {
         { map: this.mapName, capacity, key: forWhat },
       );
     let id = this.cursor;
-    while (this.used.has(id) || this.quarantine.has(id)) id = this.after(id);
+    // Until the cursor first wraps, every id at or above it is free: no lookups needed.
+    if (this.wrapped) while (this.used.has(id) || this.quarantine.has(id)) id = this.after(id);
     this.cursor = this.after(id);
     this.used.add(id);
     return id;
@@ -82,7 +84,9 @@ export class IdPool {
   }
 
   private after(id: number): number {
-    return id >= this.max ? this.min : id + 1;
+    if (id < this.max) return id + 1;
+    this.wrapped = true;
+    return this.min;
   }
 }
 

@@ -71,16 +71,20 @@ export function compileServicePort(
   // kube-proxy's UsesClusterEndpoints() = !ITPLocal || externallyAccessible says.)
   const selection = selectEndpoints(p, node.nodeName);
   const sets: Record<BackendSet, Endpoint[]> = { cluster: selection.cluster, local: selection.local };
-  const usedSets = new Set(plans.flatMap((plan) => plan.scopes.map((s) => s.set)));
-  const selected = new Set([...usedSets].flatMap((set) => sets[set]));
+  const selected = new Set<Endpoint>();
+  for (const set of ["cluster", "local"] as const)
+    if (plans.some((plan) => plan.scopes.some((s) => s.set === set)))
+      for (const e of sets[set]) selected.add(e);
   // A backend keeps the id it had in this port's previous tables.
-  const previousIds = new Map((prev?.backends ?? []).map((b) => [`${b.address}:${b.port}`, b.id]));
+  const previousIds = prev?.backends.length
+    ? new Map(prev.backends.map((b) => [`${b.address}:${b.port}`, b.id]))
+    : undefined;
   const backendIdOf = new Map<Endpoint, number>();
   for (const e of p.endpoints) {
     const draining = !selected.has(e) && e.terminating;
     if (!selected.has(e) && !draining) continue;
     const name = endpointString(e);
-    const id = previousIds.get(name) ?? ids.newBackendId(p.id, name);
+    const id = previousIds?.get(name) ?? ids.newBackendId(p.id, name);
     backendIdOf.set(e, id);
     const entry: BackendEntry = { id, address: e.ip, port: e.port, protocol: p.protocol, flags: 0 };
     if (draining) entry.flags |= BackendFlag.TERMINATING;
