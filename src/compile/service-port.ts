@@ -19,11 +19,8 @@ import {
   Algorithm,
   BackendFlag,
   type BackendEntry,
-  type FrontendEntry,
   type MaglevTable,
-  type RevNatEntry,
   type ServicePortTables,
-  type SourceRangeEntry,
   SvcFlag,
 } from "./tables.js";
 
@@ -49,6 +46,8 @@ export function emptyServicePortTables(id: string): ServicePortTables {
   return { id, frontends: [], backends: [], revNat: [], maglev: [], sourceRanges: [] };
 }
 
+type BySet<T> = Record<BackendSet, T>;
+
 /**
  * The rows one service port contributes. Pure given `ids` and `prev`, its previous tables: backends
  * keep their ids from there, and an unchanged Maglev table is reused instead of recomputed.
@@ -59,88 +58,38 @@ export function compileServicePort(
   ids: IdSource,
   prev?: ServicePortTables,
 ): ServicePortTables {
-  const plans = planFrontends(p, node);
   const out = emptyServicePortTables(p.id);
+  const plans = planFrontends(p, node);
   if (plans.length === 0) return out;
   if (p.algorithm === "maglev") checkMaglevTableSize(p.maglevTableSize, `service port ${p.id}`);
 
-  // Backends: every selected endpoint, plus terminating ones that are not selected: those drain
-  // (conntrack still points at them) but get no new flows.
-  // The selected endpoints are those of the sets some frontend reads. (Not selection.reachable: with
-  // ETP=Local and ITP=Local, pod traffic to external frontends still uses the cluster set, as
-  // kube-proxy's UsesClusterEndpoints() = !ITPLocal || externallyAccessible says.)
   const selection = selectEndpoints(p, node.nodeName);
-  const sets: Record<BackendSet, Endpoint[]> = { cluster: selection.cluster, local: selection.local };
-  const selected = new Set<Endpoint>();
-  for (const set of ["cluster", "local"] as const)
-    if (plans.some((plan) => plan.scopes.some((s) => s.set === set)))
-      for (const e of sets[set]) selected.add(e);
-  // A backend keeps the id it had in this port's previous tables.
-  const previousIds = prev?.backends.length
-    ? new Map(prev.backends.map((b) => [`${b.address}:${b.port}`, b.id]))
-    : undefined;
-  const backendIdOf = new Map<Endpoint, number>();
-  for (const e of p.endpoints) {
-    const draining = !selected.has(e) && e.terminating;
-    if (!selected.has(e) && !draining) continue;
-    const name = endpointString(e);
-    const id = previousIds?.get(name) ?? ids.newBackendId(p.id, name);
-    backendIdOf.set(e, id);
-    const entry: BackendEntry = { id, address: e.ip, port: e.port, protocol: p.protocol, flags: 0 };
-    if (draining) entry.flags |= BackendFlag.TERMINATING;
-    out.backends.push(entry);
-  }
-  if (Math.max(sets.cluster.length, sets.local.length) > MAX_SLOTS)
-    throw new MaplbError(
-      "E_CAPACITY",
-      `service port ${p.id} has ${sets.cluster.length} endpoints; a frontend holds at most ${MAX_SLOTS} ` +
-        `(lb4_service.count is a u16)`,
-      { servicePort: p.id },
-    );
-  const slotsOf = (set: BackendSet): number[] => sets[set].map((e) => backendIdOf.get(e)!);
-
-  // One Maglev table per backend set in use, shared by every frontend and scope that reads that set.
-  const tables = new Map<BackendSet, MaglevTable>();
-  const maglevFor = (set: BackendSet): MaglevTable | null => {
-    if (p.algorithm !== "maglev" || sets[set].length === 0) return null;
-    let table = tables.get(set);
-    if (!table) {
-      const m = p.maglevTableSize;
-      // Maglev needs M > N (Cilium advises M ≥ 100·N): with N > M some backends own no row at all.
-      if (sets[set].length > m)
-        log.warn(
-          { servicePort: p.id, backends: sets[set].length, maglevTableSize: m },
-          "more backends than Maglev rows",
-        );
-      const backends = sets[set].map((e) => ({ id: backendIdOf.get(e)!, name: endpointString(e) }));
-      const offset = ids.maglevOffset(maglevKey(p.id, set), m);
-      const rows =
-        reusableRows(
-          prev,
-          set,
-          backends.map((b) => b.id),
-          m,
-        ) ?? maglevRows(backends, m);
-      table = { name: set, offset, rows };
-      tables.set(set, table);
-      out.maglev.push(table);
-    }
-    return table;
+  const sets: BySet<Endpoint[]> = { cluster: selection.cluster, local: selection.local };
+  const used: BySet<boolean> = {
+    cluster: plans.some((plan) => plan.scopes.some((s) => s.set === "cluster")),
+    local: plans.some((plan) => plan.scopes.some((s) => s.set === "local")),
   };
+  checkSlotCount(p, sets);
+
+  const idOf = backendIds(p, sets, used, ids, prev, out.backends);
+  const slots: BySet<number[]> = {
+    cluster: sets.cluster.map((e) => idOf.get(e)!),
+    local: sets.local.map((e) => idOf.get(e)!),
+  };
+  const tables = maglevTables(p, sets, used, slots, ids, prev);
+  out.maglev.push(...Object.values(tables).filter((t): t is MaglevTable => t !== null));
 
   const affinityTimeout = p.affinityTimeoutSeconds ?? 0;
   for (const plan of plans) {
     const revNatId = ids.revNatId(frontendName(plan.address, plan.port, p.protocol), p.id);
-    if (revNatId === null) continue;
-    const revNat: RevNatEntry = { id: revNatId, address: plan.address, port: plan.port };
-    out.revNat.push(revNat);
+    if (revNatId === null) continue; // another service port owns this address:port
+    out.revNat.push({ id: revNatId, address: plan.address, port: plan.port });
     for (const { scope, set } of plan.scopes) {
-      const slots = slotsOf(set);
-      const table = maglevFor(set);
-      const frontend: FrontendEntry = {
+      const table = tables[set];
+      out.frontends.push({
         key: { address: plan.address, port: plan.port, protocol: p.protocol, scope },
         master: {
-          count: slots.length,
+          count: slots[set].length,
           revNatId,
           flags: plan.flags,
           algorithm: Algorithm[p.algorithm],
@@ -148,16 +97,96 @@ export function compileServicePort(
           maglevOffset: table?.offset ?? 0,
           maglevSize: table?.rows.length ?? 0,
         },
-        slots,
+        slots: slots[set],
         maglevTable: table?.name ?? null,
-      };
-      out.frontends.push(frontend);
+      });
     }
     if (plan.flags & SvcFlag.SOURCE_RANGE)
-      for (const cidr of new Set(p.loadBalancerSourceRanges))
-        out.sourceRanges.push({ revNatId, cidr } satisfies SourceRangeEntry);
+      for (const cidr of new Set(p.loadBalancerSourceRanges)) out.sourceRanges.push({ revNatId, cidr });
   }
   return out;
+}
+
+function checkSlotCount(p: ServicePort, sets: BySet<Endpoint[]>): void {
+  if (Math.max(sets.cluster.length, sets.local.length) > MAX_SLOTS)
+    throw new MaplbError(
+      "E_CAPACITY",
+      `service port ${p.id} has ${sets.cluster.length} endpoints; a frontend holds at most ${MAX_SLOTS} ` +
+        `(lb4_service.count is a u16)`,
+      { servicePort: p.id },
+    );
+}
+
+/**
+ * Fills `backends` and returns each backend's id. The backends are the selected endpoints (those of
+ * a set some frontend reads), plus terminating endpoints that are not selected: those drain (conntrack
+ * still points at them) but get no new flows. A backend keeps the id it had in `prev`.
+ *
+ * "Selected" is deliberately not selection.reachable: with ETP=Local and ITP=Local, pod traffic to
+ * external frontends still uses the cluster set (kube-proxy's UsesClusterEndpoints() is
+ * `!ITPLocal || externallyAccessible`), and the INT scope carries it.
+ */
+function backendIds(
+  p: ServicePort,
+  sets: BySet<Endpoint[]>,
+  used: BySet<boolean>,
+  ids: IdSource,
+  prev: ServicePortTables | undefined,
+  backends: BackendEntry[],
+): Map<Endpoint, number> {
+  const selected = new Set<Endpoint>([
+    ...(used.cluster ? sets.cluster : []),
+    ...(used.local ? sets.local : []),
+  ]);
+  const previousIds = prev?.backends.length
+    ? new Map(prev.backends.map((b) => [`${b.address}:${b.port}`, b.id]))
+    : undefined;
+  const idOf = new Map<Endpoint, number>();
+  for (const e of p.endpoints) {
+    const draining = !selected.has(e) && e.terminating;
+    if (!selected.has(e) && !draining) continue;
+    const name = endpointString(e);
+    const id = previousIds?.get(name) ?? ids.newBackendId(p.id, name);
+    idOf.set(e, id);
+    backends.push({
+      id,
+      address: e.ip,
+      port: e.port,
+      protocol: p.protocol,
+      flags: draining ? BackendFlag.TERMINATING : 0,
+    });
+  }
+  return idOf;
+}
+
+/** One Maglev table per backend set in use, shared by every frontend and scope that reads the set. */
+function maglevTables(
+  p: ServicePort,
+  sets: BySet<Endpoint[]>,
+  used: BySet<boolean>,
+  slots: BySet<number[]>,
+  ids: IdSource,
+  prev: ServicePortTables | undefined,
+): BySet<MaglevTable | null> {
+  const table = (set: BackendSet): MaglevTable | null => {
+    if (p.algorithm !== "maglev" || !used[set] || sets[set].length === 0) return null;
+    const m = p.maglevTableSize;
+    // Maglev needs M > N (Cilium advises M ≥ 100·N): with N > M some backends own no row at all.
+    if (sets[set].length > m)
+      log.warn(
+        { servicePort: p.id, backends: sets[set].length, maglevTableSize: m },
+        "more backends than Maglev rows",
+      );
+    const offset = ids.maglevOffset(maglevKey(p.id, set), m);
+    const rows =
+      reusableRows(prev, set, slots[set], m) ??
+      maglevRows(
+        sets[set].map((e, i) => ({ id: slots[set][i]!, name: endpointString(e) })),
+        m,
+      );
+    return { name: set, offset, rows };
+  };
+  return { cluster: table("cluster"), local: table("local") };
 }
 
 /**
