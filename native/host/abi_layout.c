@@ -33,6 +33,16 @@ static const struct field_layout fields[] = {
 	F(lb4_affinity_entry, last_used), F(lb4_affinity_entry, backend_id),
 	F(lb4_affinity_entry, pad),
 	F(lb4_backend_stats, packets), F(lb4_backend_stats, bytes),
+	F(ipt_rule, src_addr), F(ipt_rule, src_mask), F(ipt_rule, dst_addr), F(ipt_rule, dst_mask),
+	F(ipt_rule, flags), F(ipt_rule, probability), F(ipt_rule, mark_value), F(ipt_rule, mark_mask),
+	F(ipt_rule, recent_list), F(ipt_rule, recent_seconds), F(ipt_rule, jump_chain),
+	F(ipt_rule, to_addr), F(ipt_rule, to_port), F(ipt_rule, dport), F(ipt_rule, proto),
+	F(ipt_rule, target), F(ipt_rule, pad),
+	F(ipt_chain, first), F(ipt_chain, count),
+	F(ipt_packet, saddr), F(ipt_packet, daddr), F(ipt_packet, sport), F(ipt_packet, dport),
+	F(ipt_packet, proto), F(ipt_packet, pad),
+	F(ipt_result, to_addr), F(ipt_result, rules_evaluated), F(ipt_result, path_len),
+	F(ipt_result, to_port), F(ipt_result, target), F(ipt_result, pad),
 	F(maplb_map_info, name), F(maplb_map_info, type), F(maplb_map_info, key_size),
 	F(maplb_map_info, value_size), F(maplb_map_info, default_max_entries),
 };
@@ -45,7 +55,8 @@ static const struct {
 } sizes[] = {
 	S(lb4_key), S(lb4_service), S(lb4_backend), S(lb4_reverse_nat), S(lb4_src_range_key),
 	S(maplb_config), S(ct4_key), S(ct4_entry), S(lb4_affinity_key), S(lb4_affinity_entry),
-	S(lb4_backend_stats), S(maplb_map_info),
+	S(lb4_backend_stats), S(maplb_map_info), S(ipt_rule), S(ipt_chain), S(ipt_packet),
+	S(ipt_result),
 };
 
 long maplb_abi_sizeof(const char *type)
@@ -77,6 +88,13 @@ static const struct {
 	C(MAPLB_VERDICT__MAX), C(MAPLB_REASON__MAX), C(MAPLB_COUNTER__MAX), C(MAPLB_MAP__COUNT),
 	{ "MAPLB_COUNTER(DROP,TRUNC_L4)", MAPLB_COUNTER(MAPLB_VERDICT_DROP, MAPLB_REASON_TRUNC_L4) },
 	C(MAPLB_REASON_TRUNC_L4), C(MAPLB_VERDICT_DROP),
+	C(MAPLB_IPT_TARGET_NONE), C(MAPLB_IPT_TARGET_JUMP), C(MAPLB_IPT_TARGET_RETURN),
+	C(MAPLB_IPT_TARGET_DNAT), C(MAPLB_IPT_TARGET_MARK), C(MAPLB_IPT_TARGET_MASQUERADE),
+	C(MAPLB_IPT_TARGET_ACCEPT), C(MAPLB_IPT_TARGET_DROP), C(MAPLB_IPT_TARGET_REJECT),
+	C(MAPLB_IPT_F_INV_SRC), C(MAPLB_IPT_F_INV_DST), C(MAPLB_IPT_F_DST_LOCAL),
+	C(MAPLB_IPT_F_SRC_LOCAL), C(MAPLB_IPT_F_STATISTIC), C(MAPLB_IPT_F_RECENT_CHECK),
+	C(MAPLB_IPT_F_RECENT_SET), C(MAPLB_IPT_F_MARK), C(MAPLB_IPT_F_INV_MARK),
+	C(MAPLB_IPT_F_MARK_XOR),
 };
 
 long maplb_abi_constant(const char *name)

@@ -79,6 +79,25 @@ MAPLB_API int maplb_detach_tc(int ifindex, int egress);
 typedef void (*maplb_log_fn)(int level, const char *msg);
 MAPLB_API void maplb_set_log(maplb_log_fn fn);
 
+/* The kube-proxy chain evaluator (ipt_eval.c). The arrays are copied; `local` holds the node's
+ * addresses for -m addrtype LOCAL (127.0.0.0/8 always counts); `seed` drives the statistic
+ * match. -EINVAL for a table that points outside itself. */
+struct maplb_ipt;
+struct ipt_rule;
+struct ipt_chain;
+struct ipt_packet;
+struct ipt_result;
+MAPLB_API int maplb_ipt_open(const struct ipt_rule *rules, __u32 rule_count,
+			     const struct ipt_chain *chains, __u32 chain_count, __u32 entry,
+			     const __be32 *local, __u32 local_count, __u64 seed,
+			     struct maplb_ipt **out);
+/* Walks n packets from the entry chain; results[i] for each. path (may be NULL) receives the
+ * indices of the rules the first packet matched, up to path_cap. -ELOOP on a jump loop. */
+MAPLB_API int maplb_ipt_eval(struct maplb_ipt *ipt, const struct ipt_packet *packets, __u32 n,
+			     __u64 now_seconds, struct ipt_result *results, __u32 *path,
+			     __u32 path_cap);
+MAPLB_API void maplb_ipt_close(struct maplb_ipt *ipt);
+
 /* The layout of every ABI struct, for the TypeScript mirror's test: -1 when unknown. */
 MAPLB_API long maplb_abi_sizeof(const char *type);
 MAPLB_API long maplb_abi_offsetof(const char *type, const char *field);

@@ -206,6 +206,71 @@ enum maplb_map_id {
 	MAPLB_MAP__COUNT
 };
 
+/* ---- The kube-proxy chain evaluator (host library only) -----------------------------------------
+ * kube-proxy's nat table as arrays: one ipt_rule per rule, grouped by chain; chains index into
+ * them. The evaluator walks them the way netfilter walks the nat table for a new connection:
+ * rule after rule, jumping and returning, until a terminating target. It is the O(n) baseline of
+ * the benchmark and the iptables half of `maplb trace`. Addresses and ports in network order. */
+
+#define MAPLB_IPT_TARGET_NONE 0       /* no -j: the rule only matches (counters) */
+#define MAPLB_IPT_TARGET_JUMP 1       /* to jump_chain; its end returns here */
+#define MAPLB_IPT_TARGET_RETURN 2
+#define MAPLB_IPT_TARGET_DNAT 3       /* terminating: to_addr:to_port */
+#define MAPLB_IPT_TARGET_MARK 4       /* mark |= mark_value (MARK_XOR: ^=), then on */
+#define MAPLB_IPT_TARGET_MASQUERADE 5 /* terminating */
+#define MAPLB_IPT_TARGET_ACCEPT 6     /* terminating; also what falling off the entry chain means */
+#define MAPLB_IPT_TARGET_DROP 7       /* terminating */
+#define MAPLB_IPT_TARGET_REJECT 8     /* terminating */
+
+#define MAPLB_IPT_F_INV_SRC (1 << 0)      /* ! -s */
+#define MAPLB_IPT_F_INV_DST (1 << 1)      /* ! -d */
+#define MAPLB_IPT_F_DST_LOCAL (1 << 2)    /* -m addrtype --dst-type LOCAL */
+#define MAPLB_IPT_F_SRC_LOCAL (1 << 3)    /* -m addrtype --src-type LOCAL */
+#define MAPLB_IPT_F_STATISTIC (1 << 4)    /* -m statistic --mode random --probability */
+#define MAPLB_IPT_F_RECENT_CHECK (1 << 5) /* -m recent --rcheck --seconds N (source address) */
+#define MAPLB_IPT_F_RECENT_SET (1 << 6)   /* -m recent --set */
+#define MAPLB_IPT_F_MARK (1 << 7)         /* -m mark --mark value/mask */
+#define MAPLB_IPT_F_INV_MARK (1 << 8)
+#define MAPLB_IPT_F_MARK_XOR (1 << 9)     /* MARK target: --xor-mark instead of --or-mark */
+
+struct ipt_rule {
+	__be32 src_addr, src_mask; /* -s, already masked; mask 0 = any */
+	__be32 dst_addr, dst_mask; /* -d */
+	__u32 flags;               /* MAPLB_IPT_F_* */
+	__u32 probability;         /* statistic: round(p * 2^31), as the kernel stores it */
+	__u32 mark_value, mark_mask;
+	__u32 recent_list;         /* recent: which --name list */
+	__u32 recent_seconds;      /* recent --rcheck --seconds */
+	__u32 jump_chain;          /* JUMP: chain index */
+	__be32 to_addr;            /* DNAT */
+	__be16 to_port;            /* DNAT */
+	__be16 dport;              /* --dport; 0 = any */
+	__u8 proto;                /* -p; 0 = any */
+	__u8 target;               /* MAPLB_IPT_TARGET_* */
+	__u8 pad[2];
+};
+
+struct ipt_chain {
+	__u32 first; /* index of its first rule */
+	__u32 count;
+};
+
+struct ipt_packet {
+	__be32 saddr, daddr;
+	__be16 sport, dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+struct ipt_result {
+	__be32 to_addr;        /* DNAT */
+	__u32 rules_evaluated; /* every rule looked at, matched or not */
+	__u32 path_len;        /* rules that matched (may exceed the path buffer given) */
+	__be16 to_port;
+	__u8 target;           /* MAPLB_IPT_TARGET_*: the terminating one, or ACCEPT off the end */
+	__u8 pad;
+};
+
 /* ---- Layout checks: the C side of the alignchecker ---------------------------------------------- */
 
 _Static_assert(sizeof(struct lb4_key) == 12, "lb4_key");
@@ -219,5 +284,9 @@ _Static_assert(sizeof(struct ct4_entry) == 24, "ct4_entry");
 _Static_assert(sizeof(struct lb4_affinity_key) == 8, "lb4_affinity_key");
 _Static_assert(sizeof(struct lb4_affinity_entry) == 16, "lb4_affinity_entry");
 _Static_assert(sizeof(struct lb4_backend_stats) == 16, "lb4_backend_stats");
+_Static_assert(sizeof(struct ipt_rule) == 56, "ipt_rule");
+_Static_assert(sizeof(struct ipt_chain) == 8, "ipt_chain");
+_Static_assert(sizeof(struct ipt_packet) == 16, "ipt_packet");
+_Static_assert(sizeof(struct ipt_result) == 16, "ipt_result");
 
 #endif /* MAPLB_ABI_H */

@@ -24,7 +24,11 @@ export type StructName =
   | "lb4_affinity_key"
   | "lb4_affinity_entry"
   | "lb4_backend_stats"
-  | "maplb_map_info";
+  | "maplb_map_info"
+  | "ipt_rule"
+  | "ipt_chain"
+  | "ipt_packet"
+  | "ipt_result";
 
 const pad = (count: number): FieldDef => ({ name: "pad", type: "u8", count });
 
@@ -108,6 +112,46 @@ export const ABI_STRUCTS: Record<StructName, FieldDef[]> = {
     { name: "key_size", type: "u32" },
     { name: "value_size", type: "u32" },
     { name: "default_max_entries", type: "u32" },
+  ],
+  // The kube-proxy chain evaluator's tables (src/iptables-eval encodes them).
+  ipt_rule: [
+    { name: "src_addr", type: "be32" },
+    { name: "src_mask", type: "be32" },
+    { name: "dst_addr", type: "be32" },
+    { name: "dst_mask", type: "be32" },
+    { name: "flags", type: "u32" },
+    { name: "probability", type: "u32" },
+    { name: "mark_value", type: "u32" },
+    { name: "mark_mask", type: "u32" },
+    { name: "recent_list", type: "u32" },
+    { name: "recent_seconds", type: "u32" },
+    { name: "jump_chain", type: "u32" },
+    { name: "to_addr", type: "be32" },
+    { name: "to_port", type: "be16" },
+    { name: "dport", type: "be16" },
+    { name: "proto", type: "u8" },
+    { name: "target", type: "u8" },
+    pad(2),
+  ],
+  ipt_chain: [
+    { name: "first", type: "u32" },
+    { name: "count", type: "u32" },
+  ],
+  ipt_packet: [
+    { name: "saddr", type: "be32" },
+    { name: "daddr", type: "be32" },
+    { name: "sport", type: "be16" },
+    { name: "dport", type: "be16" },
+    { name: "proto", type: "u8" },
+    pad(3),
+  ],
+  ipt_result: [
+    { name: "to_addr", type: "be32" },
+    { name: "rules_evaluated", type: "u32" },
+    { name: "path_len", type: "u32" },
+    { name: "to_port", type: "be16" },
+    { name: "target", type: "u8" },
+    { name: "pad", type: "u8" },
   ],
 };
 

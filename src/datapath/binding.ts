@@ -61,6 +61,8 @@ export function mirrorLayout(name: StructName): { size: number; offsets: Record<
 
 /** An opaque struct maplb_dp *, as koffi hands it back. */
 export type DpHandle = unknown;
+/** An opaque struct maplb_ipt * (the kube-proxy chain evaluator). */
+export type IptHandle = unknown;
 
 export interface NativeApi {
   path: string;
@@ -114,6 +116,26 @@ export interface NativeApi {
   detachXdp(ifindex: number, flags: number): number;
   attachTc(dp: DpHandle, ifindex: number, egress: boolean): number;
   detachTc(ifindex: number, egress: boolean): number;
+  iptOpen(
+    rules: Uint8Array,
+    ruleCount: number,
+    chains: Uint8Array,
+    chainCount: number,
+    entry: number,
+    local: Uint8Array,
+    localCount: number,
+    seed: bigint,
+  ): { err: number; handle: IptHandle };
+  iptEval(
+    handle: IptHandle,
+    packets: Uint8Array,
+    n: number,
+    nowSeconds: bigint,
+    results: Uint8Array,
+    path: Uint32Array | null,
+    pathCap: number,
+  ): number;
+  iptClose(handle: IptHandle): void;
   abiSizeof(type: string): number;
   abiOffsetof(type: string, field: string): number;
   abiConstant(name: string): number;
@@ -177,6 +199,13 @@ export function loadNative(candidates: string[]): NativeApi {
   const detachXdp = f("int maplb_detach_xdp(int ifindex, uint32_t flags)");
   const attachTc = f("int maplb_attach_tc(maplb_dp *dp, int ifindex, int egress)");
   const detachTc = f("int maplb_detach_tc(int ifindex, int egress)");
+  const iptOpen = f(
+    "int maplb_ipt_open(const void *rules, uint32_t rule_count, const void *chains, uint32_t chain_count, uint32_t entry, const void *local, uint32_t local_count, uint64_t seed, _Out_ maplb_ipt **out)",
+  );
+  const iptEval = f(
+    "int maplb_ipt_eval(maplb_ipt *ipt, const void *packets, uint32_t n, uint64_t now, void *results, uint32_t *path, uint32_t path_cap)",
+  );
+  const iptClose = f("void maplb_ipt_close(maplb_ipt *ipt)");
   const abiSizeof = f("long maplb_abi_sizeof(const char *type)");
   const abiOffsetof = f("long maplb_abi_offsetof(const char *type, const char *field)");
   const abiConstant = f("long maplb_abi_constant(const char *name)");
@@ -227,6 +256,24 @@ export function loadNative(candidates: string[]): NativeApi {
     detachXdp: (ifindex, flags) => detachXdp(ifindex, flags) as number,
     attachTc: (dp, ifindex, egress) => attachTc(dp, ifindex, egress ? 1 : 0) as number,
     detachTc: (ifindex, egress) => detachTc(ifindex, egress ? 1 : 0) as number,
+    iptOpen: (rules, ruleCount, chains, chainCount, entry, local, localCount, seed) => {
+      const out: unknown[] = [null];
+      const err = iptOpen(
+        rules,
+        ruleCount,
+        chains,
+        chainCount,
+        entry,
+        local,
+        localCount,
+        seed,
+        out,
+      ) as number;
+      return { err, handle: out[0] };
+    },
+    iptEval: (handle, packets, n, now, results, path, pathCap) =>
+      iptEval(handle, packets, n, now, results, path, pathCap) as number,
+    iptClose: (handle) => iptClose(handle) as void,
     abiSizeof: (type) => abiSizeof(type) as number,
     abiOffsetof: (type, field) => abiOffsetof(type, field) as number,
     abiConstant: (name) => abiConstant(name) as number,
@@ -239,6 +286,7 @@ let logFnType: TypeObject | undefined;
 function declareNamedTypes(): void {
   if (logFnType) return;
   koffi.pointer("maplb_dp", koffi.opaque());
+  koffi.pointer("maplb_ipt", koffi.opaque());
   logFnType = koffi.proto("void maplb_log_fn(int level, const char *msg)");
 }
 
