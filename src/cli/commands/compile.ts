@@ -18,22 +18,28 @@ interface CompileFlags extends InputOptions, NodeOptions {
 export function registerCompile(program: Command): void {
   const cmd = program
     .command("compile")
-    .description(
-      "Compile Services and EndpointSlices into maplb's BPF lookup tables and print them.\n" +
-        "Per service port: each frontend (address:port/proto) with its scope, rev-NAT id, algorithm\n" +
-        "(Maglev: table size M and offset), backend count and slots; each backend with its id and state\n" +
-        "(active, or terminating: draining existing flows, no new ones); then the entries per map.\n" +
-        "Endpoints are selected as kube-proxy selects them, so the tables send traffic where it would.",
-    )
+    .description("Compile Services and EndpointSlices into maplb's BPF lookup tables and print them")
     .option("--json", "print the tables as JSON (Maglev rows as size, rows per backend and a checksum)");
   addNodeOptions(addInputOptions(cmd));
   cmd
     .addHelpText(
       "after",
-      "\nExamples:\n" +
-        "  maplb compile -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --node-ip 10.128.0.2\n" +
-        "  maplb compile -f ../shared/scenarios --service default/nginx-svc --json\n" +
-        "  maplb compile -f manifests/ --node-name node-a --node-ip 192.0.2.10   (ETP=Local: local endpoints)",
+      `
+Output, one block per service port:
+  frontend   address:port/PROTO; 0.0.0.0 is the NodePort wildcard
+  scope      EXT, or INT: with externalTrafficPolicy=Local, EXT holds the local endpoints and INT
+             (sources inside --cluster-cidr) all of them
+  rev-nat    the id replies are reverse-NATed with
+  algorithm  maglev M=<table size>@<first row in lb4_maglev>, or random
+  count      backend slots; 0 means the datapath drops the packet (no backend)
+  backends   id and state: active, or terminating (draining existing flows, no new ones)
+then the entries per map. Endpoints are selected as kube-proxy selects them, so the tables send
+traffic where kube-proxy would.
+
+Examples:
+  maplb compile -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --node-ip 10.128.0.2
+  maplb compile -f ../shared/scenarios --service default/nginx-svc --json
+  maplb compile -f manifests/ --node-name node-a --node-ip 192.0.2.10`,
     )
     .action((flags: CompileFlags) => {
       const model = readModel(flags.file, flags.service ? { services: flags.service } : {});
