@@ -49,7 +49,7 @@ export interface FrontendEntry {
   key: FrontendKey;
   master: MasterEntry;
   slots: number[];
-  /** Which Maglev table of the service port this frontend reads ("EXT" / "INT" backend set), or null. */
+  /** The backend set whose Maglev table this frontend reads ("cluster" or "local"); null without Maglev. */
   maglevTable: string | null;
 }
 
