@@ -3,7 +3,8 @@
 //   maplb                        compile + batch map writes (from nothing); Compiler.update + its few
 //                                MapOps (one change)
 //   kube-proxy-iptables-legacy   iptables-legacy-restore of the whole payload (kube-proxy's full sync)
-//   kube-proxy-iptables-nft      iptables-nft-restore of the whole payload
+//   kube-proxy-iptables-nft      iptables-nft-restore of the whole payload (full grid only)
+//   kube-proxy-nftables          nft -f of the whole ruleset; one change: an incremental transaction
 // Each kube-proxy ruleset is loaded into a namespace of its own, created for the suite and removed after.
 import { existsSync } from "node:fs";
 import { Compiler } from "../../src/compile/compiler.js";
@@ -15,7 +16,9 @@ import {
   type ServicePort,
 } from "../../src/model/types.js";
 import { canCreateNamespaces, Topology } from "../../src/netns/netns.js";
-import { loadIptables, payloadWithJumps } from "../kube-proxy-load.js";
+import { loadIptables, loadNftables, payloadWithJumps } from "../kube-proxy-load.js";
+import { nftServicePortUpdate } from "../nft-incremental.js";
+import { buildNftRules, renderNft } from "../../src/kubeproxy/nft.js";
 import { podAddress, syntheticModel } from "../synthetic.js";
 import { median, type Mode, type Result, type Suite, type Target } from "../types.js";
 
@@ -78,8 +81,12 @@ export const controlPlane: Suite = {
   async skipReason() {
     const ns = canCreateNamespaces();
     if (ns) return ns;
-    for (const bin of ["/usr/sbin/iptables-legacy-restore", "/usr/sbin/iptables-nft-restore"])
-      if (!existsSync(bin)) return `needs ${bin} (Debian package iptables)`;
+    for (const bin of [
+      "/usr/sbin/iptables-legacy-restore",
+      "/usr/sbin/iptables-nft-restore",
+      "/usr/sbin/nft",
+    ])
+      if (!existsSync(bin)) return `needs ${bin} (Debian packages iptables and nftables)`;
     return null;
   },
 
@@ -95,7 +102,8 @@ export const controlPlane: Suite = {
 
   async setup() {
     topo = new Topology("cp");
-    for (const { impl } of IPTABLES) namespaces.set(impl, topo.addNamespace(impl.replace("kube-proxy-", "")));
+    for (const impl of [...IPTABLES.map((i) => i.impl), "kube-proxy-nftables"])
+      namespaces.set(impl, topo.addNamespace(impl.replace("kube-proxy-", "")));
   },
 
   async run(cell, ctx) {
@@ -158,6 +166,31 @@ export const controlPlane: Suite = {
       );
       ctx.tick(0.3 + 0.35 * (k + 1));
     }
+
+    // kube-proxy's nftables mode: one `nft -f` of the whole ruleset from nothing; for one change, an
+    // incremental transaction that rewrites only that service port's chains.
+    // nft -f of 10k services takes over a minute on this kernel: the quick grid stops at 1k.
+    if (ctx.mode === "quick" && cell.services > 1000) return results;
+    const nftNs = namespaces.get("kube-proxy-nftables")!;
+    const ruleset = renderNft(buildNftRules(model, NODE));
+    const nftFull: number[] = [];
+    const nftOne: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      nftFull.push(loadNftables(topo!, nftNs, ruleset) * 1000);
+      const { changed } = withOneEndpointChanged(model, r);
+      const update = nftServicePortUpdate(model.ports[model.ports.length >> 1]!, changed, NODE);
+      const t0 = process.hrtime.bigint();
+      topo!.exec(nftNs, "nft", ["-f", "-"], update);
+      nftOne.push(ms(t0));
+    }
+    results.push(
+      row("kube-proxy-nftables", cell.services, "from-nothing", nftFull, {
+        lines: ruleset.split("\n").length,
+      }),
+    );
+    results.push(
+      row("kube-proxy-nftables", cell.services, "one-endpoint-change", nftOne, { sync: "incremental" }),
+    );
     return results;
   },
 

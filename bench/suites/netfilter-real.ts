@@ -6,7 +6,8 @@ import { existsSync } from "node:fs";
 import { buildIptablesRules } from "../../src/kubeproxy/iptables-rules.js";
 import { DEFAULT_NODE_CONFIG, type NodeConfig, type ServiceModel } from "../../src/model/types.js";
 import { canCreateNamespaces } from "../../src/netns/netns.js";
-import { loadIptables, payloadWithJumps } from "../kube-proxy-load.js";
+import { loadIptables, loadNftables, payloadWithJumps } from "../kube-proxy-load.js";
+import { buildNftRules, renderNft } from "../../src/kubeproxy/nft.js";
 import { RouterLab } from "../router-lab.js";
 import { syntheticModel } from "../synthetic.js";
 import { buildTool } from "../tools/build.js";
@@ -25,6 +26,8 @@ interface CellSetup {
   model: ServiceModel;
   /** kube-proxy's restore payload with the built-in jumps (the same text for legacy and nft). */
   payload: string;
+  /** kube-proxy's nftables-mode ruleset. */
+  nft: string;
 }
 
 interface PathSpec {
@@ -33,6 +36,8 @@ interface PathSpec {
   load(lab: RouterLab, ns: string, c: CellSetup): void;
   /** Where the client connects: the worst-case service's frontend, or (baseline) its first backend. */
   target(c: CellSetup): { ip: string; port: number };
+  /** Quick grid only: the largest S this path runs at. */
+  quickMaxServices?: number;
 }
 
 const worst = (c: CellSetup) => c.model.ports.at(-1)!;
@@ -50,6 +55,11 @@ const PATHS: PathSpec[] = [
   { impl: "baseline-no-service", load: () => {}, target: (c) => worst(c).endpoints[0]! },
   iptablesPath("kube-proxy-iptables-legacy", "legacy"),
   iptablesPath("kube-proxy-iptables-nft", "nft"),
+  {
+    impl: "kube-proxy-nftables",
+    load: (lab, ns, c) => loadNftables(lab.topo, ns, c.nft),
+    target: serviceTarget,
+  },
 ];
 
 /** Parses the tool's output: one line per target, "DEV ok failed t1 t2 …" (ns). */
@@ -104,24 +114,33 @@ export const netfilterReal: Suite = {
       endpointsPerService: ENDPOINTS,
       algorithm: "random",
     });
-    const c: CellSetup = { model, payload: payloadWithJumps(buildIptablesRules(model, NODE), NODE) };
+    const paths = PATHS.map((p, k) => ({ spec: p, path: l.paths[k]! })).filter(
+      ({ spec }) => ctx.mode === "full" || cell.services <= (spec.quickMaxServices ?? Infinity),
+    );
+    const c: CellSetup = {
+      model,
+      payload: payloadWithJumps(buildIptablesRules(model, NODE), NODE),
+      nft: paths.some((p) => p.spec.impl === "kube-proxy-nftables")
+        ? renderNft(buildNftRules(model, NODE))
+        : "",
+    };
     const eps = worst(c).endpoints;
     await l.serve(
       tool,
       eps.map((e) => e.ip),
       eps.map((e) => e.port),
     );
-    PATHS.forEach((p, k) => p.load(l, l.paths[k]!.ns, c));
+    for (const { spec, path } of paths) spec.load(l, path.ns, c);
     ctx.tick(0.5);
-    const targets = PATHS.map((p, k) => {
-      const t = p.target(c);
-      return `${l.paths[k]!.clientDev}=${t.ip}:${t.port}`;
+    const targets = paths.map(({ spec, path }) => {
+      const t = spec.target(c);
+      return `${path.clientDev}=${t.ip}:${t.port}`;
     });
     l.topo.exec(l.client, tool, ["connect", "20", "1000", ...targets]); // warm-up: caches, neighbours
     const rounds = ROUNDS[ctx.mode];
     const out = parseTimes(l.topo.exec(l.client, tool, ["connect", String(rounds), "1000", ...targets]));
     const results: Result[] = [];
-    PATHS.forEach((p, k) => {
+    paths.forEach(({ spec: p }, k) => {
       const r = out[k]!;
       if (r.ok === 0) throw new Error(`${p.impl}: no connection succeeded (${r.failed} failed)`);
       for (const [metric, value] of [
