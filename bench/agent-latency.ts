@@ -139,13 +139,23 @@ async function main(): Promise<void> {
       while (sink.lastApplyEnd === changed) await new Promise((r) => setImmediate(r));
       await new Promise((r) => setTimeout(r, 5));
     }
+    const fullSyncs = async () =>
+      (await metrics.syncDuration.get()).values.find(
+        (v) => v.metricName === "maplb_sync_duration_seconds_sum" && v.labels.kind === "full",
+      )?.value ?? 0;
+    const fullBefore = await fullSyncs();
+    agent.syncer.requestFullSync();
+    while ((await fullSyncs()) === fullBefore) await new Promise((r) => setTimeout(r, 10));
+    const fullSyncMs = ((await fullSyncs()) - fullBefore) * 1000;
+
     const row = (label: string, xs: number[]) => {
       const s = [...xs].sort((a, b) => a - b);
       return `${label.padEnd(32)} ${[0.5, 0.95, 1].map((q) => quantile(s, q).toFixed(2).padStart(8)).join(" ")}   (n=${s.length})`;
     };
     process.stdout.write(
       `${"one slice change, ms".padEnd(32)} ${["p50", "p95", "max"].map((h) => h.padStart(8)).join(" ")}\n` +
-        `${row("event → map write", eventToWrite)}\n${row("API server write → map write", serverToWrite)}\n`,
+        `${row("event → map write", eventToWrite)}\n${row("API server write → map write", serverToWrite)}\n` +
+        `full sync (read back ${SERVICES} services, compare, repair nothing): ${fullSyncMs.toFixed(0)} ms\n`,
     );
   } finally {
     await agent.stop();

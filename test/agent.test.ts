@@ -205,6 +205,27 @@ describe("agent: the maps are right after each fault", () => {
     await eventually(() => assert.equal(h!.view().frontends["10.96.0.10:80/TCP"]?.slots.length, 3));
   });
 
+  it(
+    "a malformed object in the first list (typed by the client's deserializer) is skipped too",
+    TEST_TIMEOUT,
+    async () => {
+      h = await AgentHarness.start({
+        objects: [
+          svc("web", "10.96.0.10"),
+          slice("web-1", "web", ["10.0.1.1", "10.0.1.x"]),
+          svc("api", "10.96.0.11"),
+        ],
+      });
+      const view = await eventually(() => {
+        const v = h!.view();
+        assert.deepEqual(Object.keys(v.frontends), ["10.96.0.10:80/TCP", "10.96.0.11:80/TCP"]);
+        return v;
+      });
+      assert.deepEqual(view.frontends["10.96.0.10:80/TCP"]?.slots, [], "web has no valid slice yet");
+      assert.equal(h.logged("skipping an invalid object").length, 1);
+    },
+  );
+
   it("the server down for a while: retries with backoff, then catches up", TEST_TIMEOUT, async () => {
     h = await AgentHarness.start();
     h.server.apply(svc("web", "10.96.0.10"));
@@ -233,7 +254,7 @@ describe("agent: the maps are right after each fault", () => {
     h.server.apply(slice("web-1", "web", ips(6))); // 6 backends do not fit in 4 entries
     await eventually(async () => assert.ok((await h!.metric("maplb_errors_total", 'kind="apply"')) >= 1));
     assert.deepEqual(h.view(), before, "the maps are as they were");
-    const failed = h.logged("sync failed; the maps are unchanged, retrying with a full sync");
+    const failed = h.logged("sync failed; retrying with a full sync from what the maps hold");
     assert.match(String((failed[0]?.err as { message?: string })?.message), /lb4_backends/);
     h.server.apply(slice("web-1", "web", ips(3)));
     await h.converged();

@@ -60,6 +60,26 @@ function step<T>(kind: ErrorKind, fn: () => T): T {
   }
 }
 
+/** Rows (Maglev rows and backends) per chunk of a full sync: about 1 MB of Maglev rows. */
+const FULL_SYNC_CHUNK_ROWS = 1 << 18;
+
+/** Consecutive groups of ports, each as large as fits in `rows` (at least one port per group). */
+function* chunksByRows(ports: ServicePort[], rows: number): Generator<ServicePort[]> {
+  let chunk: ServicePort[] = [];
+  let size = 0;
+  for (const p of ports) {
+    const cost = (p.algorithm === "maglev" ? p.maglevTableSize : 0) + p.endpoints.length;
+    if (chunk.length > 0 && size + cost > rows) {
+      yield chunk;
+      chunk = [];
+      size = 0;
+    }
+    chunk.push(p);
+    size += cost;
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
 /** The Service a port id belongs to: ids are `ns/name:port/PROTO` and names hold no ':'. */
 function serviceKeyOf(portId: string): string {
   return portId.slice(0, portId.indexOf(":"));
@@ -100,10 +120,13 @@ export class Syncer {
     this.running = true;
     this.fullSyncDue = true;
     this.schedule(0);
-    this.periodic = setInterval(() => {
-      this.fullSyncDue = true;
-      this.schedule();
-    }, this.opts.syncPeriodMs);
+    this.periodic = setInterval(() => this.requestFullSync(), this.opts.syncPeriodMs);
+  }
+
+  /** The next sync reads the maps back and repairs any drift (it runs within min-sync-period). */
+  requestFullSync(): void {
+    this.fullSyncDue = true;
+    this.schedule();
   }
 
   /** Stops syncing. The maps are left as they are. */
@@ -158,16 +181,16 @@ export class Syncer {
       const end = performance.now();
       m.syncDuration.observe({ kind }, (end - start) / 1000);
       for (const receivedAt of batch.values()) m.programmingLatency.observe((end - receivedAt) / 1000);
-      for (const op of ops) m.mapOps.inc({ kind: op.kind });
       m.lastSync.set(Date.now() / 1000);
       this.lastOkAt = end;
       this.lastError = undefined;
       this.retry.reset();
-      this.opts.log.debug({ kind, services: batch.size, ops: ops.length, ms: end - start }, "synced");
+      this.opts.log.debug({ kind, services: batch.size, ops, ms: end - start }, "synced");
       return true;
     } catch (err) {
-      // The maps are as they were (apply is atomic), but the compiler may be ahead of them: the retry
-      // is a full sync, which starts again from what the maps hold.
+      // A failed apply leaves its maps as they were, but the compiler is ahead of them (and a full
+      // sync may have written some chunks): the retry is a full sync, which starts again from what
+      // the maps hold.
       const kindOfError = err instanceof SyncStepError ? err.kind : "compile";
       const cause = err instanceof SyncStepError ? err.cause : err;
       for (const [k, at] of batch)
@@ -183,7 +206,7 @@ export class Syncer {
           retryInMs: delay,
           context: (cause as { context?: unknown }).context,
         },
-        "sync failed; the maps are unchanged, retrying with a full sync",
+        "sync failed; retrying with a full sync from what the maps hold",
       );
       this.schedule(delay);
       return false;
@@ -198,7 +221,7 @@ export class Syncer {
   }
 
   /** Recompiles the given Services' ports against the current tables and writes the difference. */
-  private incrementalSync(serviceKeys: string[]): MapOp[] {
+  private incrementalSync(serviceKeys: string[]): number {
     const compiler = this.compiler!;
     const changed: ServicePort[] = [];
     const removed: string[] = [];
@@ -211,25 +234,40 @@ export class Syncer {
       nextIds.set(key, ids);
     }
     const ops = step("compile", () => compiler.update(changed, removed));
-    step("apply", () => this.sink.apply(ops));
+    this.write(ops);
     for (const [key, ids] of nextIds) {
       if (ids.size > 0) this.portIds.set(key, ids);
       else this.portIds.delete(key);
     }
-    return ops;
+    return ops.length;
   }
 
-  /** Reads the maps back, keeps their ids, and writes whatever differs from the whole model. */
-  private fullSync(): MapOp[] {
+  /** Applies ops (all or nothing) and counts them. */
+  private write(ops: MapOp[]): void {
+    step("apply", () => this.sink.apply(ops));
+    for (const op of ops) this.opts.metrics.mapOps.inc({ kind: op.kind });
+  }
+
+  /**
+   * Reads the maps back, keeps their ids, and writes whatever differs from the whole model. Writes go
+   * in chunks of service ports (each chunk hitless on its own), so adopting a large cluster never
+   * holds one huge all-or-nothing batch.
+   */
+  private fullSync(): number {
     const ports = this.state.serviceKeys().flatMap((k) => this.state.ports(k));
     const actual = step("read_back", () => tablesFromMaps(this.sink.read(), ports, this.opts.node));
-    const { compiler, ops } = step("compile", () => {
-      const c = new Compiler(this.opts.node, actual, this.opts.limits);
-      const wanted = new Set(ports.map((p) => p.id));
-      const removed = [...actual.services.keys()].filter((id) => !wanted.has(id));
-      return { compiler: c, ops: c.update(ports, removed) };
-    });
-    step("apply", () => this.sink.apply(ops));
+    const compiler = step("compile", () => new Compiler(this.opts.node, actual, this.opts.limits));
+    const wanted = new Set(ports.map((p) => p.id));
+    let removed = [...actual.services.keys()].filter((id) => !wanted.has(id));
+    let written = 0;
+    const chunks = [...chunksByRows(ports, FULL_SYNC_CHUNK_ROWS)];
+    if (chunks.length === 0) chunks.push([]); // no services: the removals still need their ops
+    for (const chunk of chunks) {
+      const ops = step("compile", () => compiler.update(chunk, removed));
+      removed = [];
+      this.write(ops);
+      written += ops.length;
+    }
     const adopted = this.compiler === undefined;
     this.compiler = compiler;
     this.portIds = new Map();
@@ -240,14 +278,14 @@ export class Syncer {
     this.fullSyncDue = false;
     if (adopted)
       this.opts.log.info(
-        { servicePorts: actual.services.size, ops: ops.length },
+        { servicePorts: actual.services.size, ops: written },
         "adopted the maps: kept their ids, wrote the difference from the cluster",
       );
-    else if (ops.length > 0) {
-      this.opts.log.warn({ ops: ops.length }, "full sync repaired maps that had drifted from the model");
-      this.opts.metrics.driftRepaired.inc(ops.length);
+    else if (written > 0) {
+      this.opts.log.warn({ ops: written }, "full sync repaired maps that had drifted from the model");
+      this.opts.metrics.driftRepaired.inc(written);
     }
-    return ops;
+    return written;
   }
 
   /** Entries per map, as programmed (for the map_entries gauge). */

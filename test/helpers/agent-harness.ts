@@ -30,6 +30,8 @@ export interface HarnessOptions {
   minSyncPeriodMs?: number;
   syncPeriodMs?: number;
   node?: NodeConfig;
+  /** Objects the API server holds before the agent starts (they arrive in its first list). */
+  objects?: object[];
 }
 
 /** Polls `check` until it stops throwing; rethrows its last error after `timeoutMs`. */
@@ -78,6 +80,7 @@ export class AgentHarness {
   static async start(opts: HarnessOptions = {}): Promise<AgentHarness> {
     const h = new AgentHarness(opts);
     await h.server.start();
+    for (const o of opts.objects ?? []) h.server.apply(o);
     h.openDatapath();
     h.startAgent();
     return h;

@@ -91,7 +91,11 @@ export function registerAgent(program: Command): void {
       "least time between two map syncs; changes in between are batched",
       "1s",
     )
-    .option("--sync-period <duration>", "time between full syncs, which repair maps that drifted", "30s")
+    .option(
+      "--sync-period <duration>",
+      "time between full syncs: read every map back and repair drift (costs O(all rows), so minutes)",
+      "5m",
+    )
     .option("--interface <name...>", "kernel: interfaces to attach the program to")
     .addOption(
       new Option("--attach-mode <mode>", "kernel: how to attach").choices(["xdp", "tc"]).default("tc"),
