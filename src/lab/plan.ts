@@ -78,6 +78,8 @@ export const DNS_SERVICE = "kube-system/kube-dns";
 export const UDP_ECHO_SERVICE = "default/udp-echo";
 export const UDP_ECHO_PORT = 7;
 const UDP_ECHO_NODE_PORT = 30007;
+const NODE_PORT_MIN = 30000;
+const NODE_PORT_MAX = 32767;
 export const EXTERNAL_CLIENTS = 2;
 
 export const svcKey = (s: { metadata?: { namespace?: string; name?: string } }): string =>
@@ -131,6 +133,24 @@ class Allocator {
     this.pods = nodes.map((n) => new AddressPool(n.podSubnet, [n.gateway]));
   }
 
+  private readonly nodePorts = new Set<number>();
+
+  /** Marks the NodePorts the scenario chose itself, so allocated ones do not collide with them. */
+  reserveNodePorts(services: V1Service[]): void {
+    for (const s of services)
+      for (const p of s.spec?.ports ?? []) if (p.nodePort) this.nodePorts.add(p.nodePort);
+  }
+
+  /** A free NodePort, as the API server allocates one for NodePort and LoadBalancer Services. */
+  nodePort(): number {
+    for (let port = NODE_PORT_MIN; port <= NODE_PORT_MAX; port++)
+      if (!this.nodePorts.has(port)) {
+        this.nodePorts.add(port);
+        return port;
+      }
+    throw new MaplbError("E_CAPACITY", "no free NodePort in 30000-32767");
+  }
+
   /** The lab address for a scenario address: kept when already in the lab range, else mapped once. */
   map1(original: string, pool: AddressPool): string {
     if (inLabRange(original)) return original;
@@ -169,6 +189,10 @@ function portsOf(ports: SlicePort[]): Pick<LabPod, "tcpPorts" | "udpPorts"> {
 function readdressService(svc: V1Service, alloc: Allocator): V1Service {
   const out = structuredClone(svc);
   const spec = out.spec!;
+  const wantsNodePorts =
+    spec.type === "NodePort" ||
+    (spec.type === "LoadBalancer" && spec.allocateLoadBalancerNodePorts !== false);
+  if (wantsNodePorts) for (const p of spec.ports ?? []) p.nodePort ||= alloc.nodePort();
   if (spec.clusterIP && isIPv4(spec.clusterIP)) {
     spec.clusterIP = alloc.map1(spec.clusterIP, alloc.clusterIPs);
     if (spec.clusterIPs) spec.clusterIPs = [spec.clusterIP];
@@ -235,6 +259,7 @@ export function planLab(scenario: string, objects: ClusterObjects): LabPlan {
   };
   const names = new Set(objects.services.map(svcKey));
   const own = labServices();
+  alloc.reserveNodePorts([...objects.services, ...own]);
   for (const svc of own)
     if (names.has(svcKey(svc)))
       throw new MaplbError("E_INPUT", `the scenario defines ${svcKey(svc)}, which the lab provides itself`);

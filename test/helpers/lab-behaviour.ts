@@ -1,0 +1,231 @@
+// The lab's end-to-end behaviour, one suite run once per proxy: real TCP and UDP between network
+// namespaces, through maplb's BPF datapath or kube-proxy's rules. The same assertions hold for both
+// (that is the parity), except where the designs differ on purpose; those cases say so:
+//   - SNAT: maplb never source-NATs, so a backend always sees the client's address; kube-proxy
+//     masquerades external traffic to externalTrafficPolicy=Cluster services (the node's address).
+//   - No endpoints: kube-proxy REJECTs (ICMP port unreachable: the connect fails at once); maplb's
+//     datapath drops and counts (NO_BACKEND) without an ICMP reply, so the connect only times out.
+//   - Which backend a ClientIP-affine client sticks to: Maglev over the flow hash against iptables'
+//     random choice; both keep every client on one backend.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { after, before, describe, it } from "node:test";
+import { labDown, labScale, labUp, requireLab } from "../../src/lab/lab.js";
+import { podNs } from "../../src/lab/network.js";
+import type { LabProxy, LabState } from "../../src/lab/state.js";
+import { Hold, backendIps, byBackend, labBlocker, probe, targetOf } from "./lab-run.js";
+import { writeLabScenario } from "./lab-scenario.js";
+import { chiSquareUniformP } from "./lab-stats.js";
+
+const sorted = (m: Map<string, number>) => [...m.keys()].sort();
+
+export function describeLabBehaviour(proxy: LabProxy, labName: string): void {
+  const skip = labBlocker(proxy);
+  describe(`namespace lab, --proxy ${proxy}`, { skip: skip ?? false }, () => {
+    let state: LabState;
+    const ext1 = () => state.plan.externals[0]!.ip;
+
+    before(async () => {
+      state = await labUp({ name: labName, scenario: writeLabScenario(), proxy });
+    });
+    after(() => {
+      labDown({ name: labName });
+    });
+
+    it("every frontend reaches every backend: 600 new connections each, spread passes chi-square (p > 0.001), replies from the frontend", async () => {
+      const all = backendIps(state, "default/web");
+      for (const spec of [
+        { from: "client-1", target: "default/web", frontend: "cluster-ip" as const },
+        { from: "ext-1", target: "default/web", frontend: "node-port" as const },
+        { from: "ext-1", target: "default/web", frontend: "load-balancer" as const },
+        { from: "ext-1", target: "default/web", frontend: "external-ip" as const },
+      ]) {
+        const results = await probe(state, spec, 600);
+        const what = `${spec.frontend} from ${spec.from}`;
+        assert.equal(
+          results.filter((r) => r.ok).length,
+          600,
+          `${what}: ${JSON.stringify(results.find((r) => !r.ok))}`,
+        );
+        const address = targetOf(state, spec).address;
+        assert.ok(
+          results.every((r) => r.remote === address),
+          `${what}: every answer comes from ${address}`,
+        );
+        const counts = byBackend(results);
+        assert.deepEqual(sorted(counts), all, what);
+        const p = chiSquareUniformP([...counts.values()]);
+        assert.ok(p > 0.001, `${what}: spread ${JSON.stringify([...counts])} has chi-square p = ${p}`);
+      }
+    });
+
+    it("UDP through a service: every datagram answered from the frontend address, both backends used", async () => {
+      const all = backendIps(state, "default/udp-echo");
+      for (const spec of [
+        { from: "client-1", target: "default/udp-echo", frontend: "cluster-ip" as const },
+        { from: "ext-1", target: "default/udp-echo", frontend: "node-port" as const },
+      ]) {
+        const results = await probe(state, spec, 60);
+        const address = targetOf(state, spec).address;
+        assert.equal(
+          results.filter((r) => r.ok).length,
+          60,
+          `${spec.frontend}: ${JSON.stringify(results.find((r) => !r.ok))}`,
+        );
+        assert.ok(
+          results.every((r) => r.remote === address),
+          `${spec.frontend}: replies from ${address}`,
+        );
+        assert.deepEqual(sorted(byBackend(results)), all);
+      }
+    });
+
+    it("session affinity ClientIP keeps each client on one backend", async () => {
+      for (const from of ["client-1", "client-2"]) {
+        const results = await probe(state, { from, target: "default/sticky" }, 40);
+        assert.equal(results.filter((r) => r.ok).length, 40);
+        assert.equal(byBackend(results).size, 1, `${from}: ${JSON.stringify([...byBackend(results)])}`);
+      }
+    });
+
+    it("externalTrafficPolicy=Local: only the node's own backends, and they see the client's address", async () => {
+      for (const [node, frontend] of [
+        ["node-a", "node-port"],
+        ["node-b", "node-port"],
+        ["node-a", "load-balancer"], // the load balancer's traffic enters at the edge node
+      ] as const) {
+        const results = await probe(state, { from: "ext-1", target: "default/local", frontend, node }, 40);
+        assert.equal(results.filter((r) => r.ok).length, 40, `${frontend} on ${node}`);
+        assert.deepEqual(
+          sorted(byBackend(results)),
+          backendIps(state, "default/local", node),
+          `${frontend} on ${node}`,
+        );
+        assert.ok(
+          results.every((r) => r.answer!.client.startsWith(`${ext1()}:`)),
+          "the backend sees the client",
+        );
+      }
+    });
+
+    it(`externalTrafficPolicy=Cluster: the backend sees ${proxy === "maplb" ? "the client (maplb does not SNAT)" : "the node (kube-proxy masquerades)"}`, async () => {
+      const results = await probe(
+        state,
+        { from: "ext-1", target: "default/web", frontend: "load-balancer" },
+        10,
+      );
+      assert.equal(results.filter((r) => r.ok).length, 10);
+      const seen = [...new Set(results.map((r) => r.answer!.client.split(":")[0]!))];
+      // Masquerading takes the address of the interface towards the backend: the node's or its pod gateway.
+      const edge = state.plan.nodes[0]!;
+      const expected = proxy === "maplb" ? [ext1()] : [edge.ip, edge.gateway];
+      assert.ok(
+        seen.length > 0 && seen.every((ip) => expected.includes(ip)),
+        `backends saw ${seen.join(", ")}`,
+      );
+    });
+
+    it("loadBalancerSourceRanges let the listed source in and keep the other out", async () => {
+      const inside = await probe(state, { from: "ext-1", target: "default/fenced" }, 20);
+      assert.equal(inside.filter((r) => r.ok).length, 20);
+      const outside = await probe(state, { from: "ext-2", target: "default/fenced" }, 5, 500);
+      assert.equal(outside.filter((r) => r.ok).length, 0, JSON.stringify(outside));
+    });
+
+    it(
+      "a service with no endpoints fails a connection attempt within 1 s",
+      proxy === "maplb"
+        ? {
+            todo: "the datapath drops NO_BACKEND packets without an ICMP unreachable, so connect() times out",
+          }
+        : {},
+      async () => {
+        const [r] = await probe(state, { target: "default/empty" }, 1, 3000);
+        assert.equal(r!.ok, false);
+        assert.ok(r!.ms < 1000, `failed with ${r!.error} after ${r!.ms} ms`);
+      },
+    );
+
+    it("cluster DNS answers <svc>.<ns>.svc.cluster.local and short names through the search path", () => {
+      const ns = podNs(
+        `mlb-${labName}`,
+        state.plan.pods.find((p) => p.name === "client-1")!,
+      );
+      const lookup = (name: string) =>
+        spawnSync("ip", ["netns", "exec", ns, "getent", "hosts", name], {
+          encoding: "utf8",
+          timeout: 10_000,
+        }).stdout.split(/\s+/)[0];
+      const web = state.plan.services.find((s) => s.metadata?.name === "web")!.spec!.clusterIP;
+      assert.equal(lookup("web"), web);
+      assert.equal(lookup("web.default"), web);
+      assert.equal(lookup("web.default.svc.cluster.local"), web);
+      assert.equal(lookup("kube-dns.kube-system"), "198.19.0.10");
+      assert.equal(lookup("no-such-service"), "");
+    });
+
+    it("scaling 1 → 5 → 2: keep-alive connections stay on their backend until it is removed; new ones never reach a removed backend", async () => {
+      const svc = "default/scaled";
+      const target = { target: svc };
+      const one = backendIps(state, svc);
+      assert.equal(one.length, 1);
+      const holds: Hold[] = [new Hold(state, target, 100, 30_000)];
+      try {
+        assert.ok(await holds[0]!.until((r) => r.length >= 2, 5000), "the keep-alive connection answers");
+        await labScale({ name: labName, service: svc, replicas: 5 });
+        state = requireLab(labName);
+        const five = backendIps(state, svc);
+        assert.equal(five.length, 5);
+        assert.deepEqual(sorted(byBackend(await probe(state, target, 100))), five);
+
+        // More keep-alive connections, until one sits on a pod that will go (the newest three).
+        const staying = five.filter((ip) =>
+          ["scaled-1", "scaled-2"].includes(state.plan.pods.find((p) => p.ip === ip)!.name),
+        );
+        for (let i = 1; i < 12; i++) {
+          const h = new Hold(state, { from: i % 2 ? "client-2" : "client-1", ...target }, 100, 20_000);
+          holds.push(h);
+          assert.ok(await h.until((r) => r.length >= 2, 5000), "the keep-alive connection answers");
+          const firsts = holds.map((x) => x.results[0]!.answer!.ip);
+          if (firsts.some((ip) => staying.includes(ip)) && firsts.some((ip) => !staying.includes(ip))) break;
+        }
+        for (const h of holds) {
+          const ips = new Set(h.results.map((r) => r.answer?.ip));
+          assert.equal(ips.size, 1, "a keep-alive connection stays on one backend while the service grows");
+        }
+        await labScale({ name: labName, service: svc, replicas: 2 });
+        state = requireLab(labName);
+        // Requests already on their way when the pods went may still have been answered by them.
+        await new Promise((r) => setTimeout(r, 300));
+        const marks = holds.map((h) => h.results.length);
+        assert.deepEqual(backendIps(state, svc), [...staying].sort());
+        await Promise.all(holds.map((h, i) => h.until((r) => r.length >= marks[i]! + 15, 8000)));
+        for (const h of holds) {
+          const before = h.results[0]!.answer!.ip;
+          const later = h.since(0).slice(marks[holds.indexOf(h)]!);
+          if (staying.includes(before)) {
+            assert.ok(
+              later.every((r) => r.ok && r.answer!.ip === before && r.conn === 1),
+              `stays on ${before}: ${JSON.stringify(later.slice(0, 3))}`,
+            );
+          } else {
+            const answered = later.filter((r) => r.ok);
+            assert.ok(answered.length > 0, "the client reconnects");
+            assert.ok(
+              answered.every((r) => staying.includes(r.answer!.ip) && r.conn! > 1),
+              `moved off ${before}: ${JSON.stringify(answered.slice(0, 3))}`,
+            );
+          }
+        }
+        const after = byBackend(await probe(state, target, 100));
+        assert.deepEqual(
+          sorted(after),
+          [...staying].sort(),
+          "new connections reach only the remaining backends",
+        );
+      } finally {
+        await Promise.all(holds.map((h) => h.stop()));
+      }
+    });
+  });
+}
