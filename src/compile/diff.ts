@@ -1,8 +1,10 @@
 // diff(prev, next): the MapOps that take the maps from prev to next without a reader ever seeing a
 // broken state (DESIGN principle 4, Cilium's order):
-//   1. new and changed backends            — everything a new slot or row will point to exists first;
+//   1. new and changed backends, new rev-NAT entries — everything a slot, row or master will name
+//      exists first (slots carry the rev-NAT id too: a frontend handed from one service port to
+//      another gets a new id while its old master is still live);
 //   2. service slots 1..n                  — written before the master that counts them;
-//   3. source ranges, rev-NAT, Maglev rows — in place before the master that enables them;
+//   3. source ranges, Maglev rows          — in place before the master that enables them;
 //   4. masters, with their count, last     — the switch: from here readers see the new service;
 //   5. stale masters, then stale slots, rev-NAT, source ranges, Maglev rows (zeroed);
 //   6. orphan backends                     — only once nothing points at them.
@@ -20,16 +22,22 @@ import {
 
 /** MapOps sorted into the phases above; `ops()` concatenates them in order. */
 export class DiffPhases {
-  readonly backends: MapOp[] = [];
+  /** 1: backends and rev-NAT entries. */
+  readonly targets: MapOp[] = [];
+  /** 2: slots 1..n. */
   readonly slots: MapOp[] = [];
+  /** 3: source ranges and Maglev rows. */
   readonly aux: MapOp[] = [];
+  /** 4: masters. */
   readonly masters: MapOp[] = [];
+  /** 5: deletes of stale entries, and zeroed Maglev ranges. */
   readonly stale: MapOp[] = [];
+  /** 6: deletes of backends. */
   readonly orphans: MapOp[] = [];
 
   get size(): number {
     return (
-      this.backends.length +
+      this.targets.length +
       this.slots.length +
       this.aux.length +
       this.masters.length +
@@ -40,7 +48,7 @@ export class DiffPhases {
 
   ops(): MapOp[] {
     return [
-      ...this.backends,
+      ...this.targets,
       ...this.slots,
       ...this.aux,
       ...this.masters,
@@ -110,7 +118,7 @@ function diffBackends(
       o.protocol !== b.protocol ||
       o.flags !== b.flags
     )
-      ph.backends.push({ kind: "backend-upsert", backend: b });
+      ph.targets.push({ kind: "backend-upsert", backend: b });
     old.delete(b.id);
   }
   for (const id of old.keys()) ph.orphans.push({ kind: "backend-delete", id });
@@ -211,7 +219,8 @@ function diffRevNat(
   for (const r of next?.revNat ?? []) {
     const o = old.get(r.id);
     old.delete(r.id);
-    if (!o || o.address !== r.address || o.port !== r.port) ph.aux.push({ kind: "revnat-upsert", entry: r });
+    if (!o || o.address !== r.address || o.port !== r.port)
+      ph.targets.push({ kind: "revnat-upsert", entry: r });
   }
   for (const id of old.keys()) ph.stale.push({ kind: "revnat-delete", id });
 }

@@ -92,7 +92,10 @@ export class MapState {
         if (!this.revNat.has(v.master.revNatId)) out.push(`${key}: rev-NAT ${v.master.revNatId} missing`);
         for (let row = v.master.maglevOffset; row < v.master.maglevOffset + v.master.maglevSize; row++)
           if (!this.maglev.has(row)) out.push(`${key}: Maglev row ${row} empty`);
-      } else if (!this.backends.has(v.backendId)) out.push(`${key}: backend ${v.backendId} missing`);
+      } else {
+        if (!this.backends.has(v.backendId)) out.push(`${key}: backend ${v.backendId} missing`);
+        if (!this.revNat.has(v.revNatId)) out.push(`${key}: rev-NAT ${v.revNatId} missing`);
+      }
     }
     for (const [row, id] of this.maglev)
       if (!this.backends.has(id)) out.push(`Maglev row ${row}: backend ${id} missing`);
