@@ -82,11 +82,14 @@ function slotName(key: FrontendKey, slot: number): string {
 /** The hitless MapOps from prev to next over all service ports. Unchanged ports (same object) cost O(1). */
 export function diff(prev: LbTables, next: LbTables): MapOp[] {
   const phases = new DiffPhases();
+  let kept = 0;
   for (const [id, n] of next.services) {
     const p = prev.services.get(id);
+    if (p) kept++;
     if (p !== n) diffServicePort(p, n, phases);
   }
-  for (const [id, p] of prev.services) if (!next.services.has(id)) diffServicePort(p, undefined, phases);
+  if (kept < prev.services.size)
+    for (const [id, p] of prev.services) if (!next.services.has(id)) diffServicePort(p, undefined, phases);
   return phases.ops();
 }
 
