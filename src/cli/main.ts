@@ -6,6 +6,7 @@ import { registerAgent } from "./commands/agent.js";
 import { registerAttach } from "./commands/attach.js";
 import { registerBench } from "./commands/bench.js";
 import { registerCompile } from "./commands/compile.js";
+import { registerDatapath } from "./commands/datapath.js";
 import { registerIptables } from "./commands/iptables.js";
 import { registerLab } from "./commands/lab.js";
 import { registerNft } from "./commands/nft.js";
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
       if (level) setLogLevel(level);
     });
   registerCompile(program);
+  registerDatapath(program);
   registerIptables(program);
   registerNft(program);
   registerBench(program);

@@ -1,0 +1,274 @@
+// `maplb apply`, `maplb list`, `maplb trace`: the datapath's maps from the command line.
+//   apply  compiles the manifests, diffs against what the maps hold and applies the MapOps in order
+//          (kernel: the maps stay pinned, so the next apply updates them in place, hitlessly);
+//   list   reads the maps back, frontend by frontend, like `cilium bpf lb list`;
+//   trace  runs one packet through a private datapath and through kube-proxy's rules, and explains.
+import { Command, InvalidArgumentError, Option } from "commander";
+import { compile } from "../../compile/compiler.js";
+import { diff } from "../../compile/diff.js";
+import { algorithmName, flagNames, scopeName } from "../../compile/render.js";
+import { BackendFlag, frontendKeyString, type MapOp } from "../../compile/tables.js";
+import { tablesFromMaps } from "../../agent/map-contents.js";
+import { DatapathSink } from "../../agent/datapath-sink.js";
+import type { Datapath } from "../../datapath/datapath.js";
+import type { MapsDump } from "../../datapath/dump.js";
+import { openEmulated } from "../../datapath/emulated.js";
+import { kernelUnavailableReason, openKernel } from "../../datapath/kernel.js";
+import { openDatapath, type DatapathChoice } from "../../datapath/open.js";
+import { DEFAULT_PIN_DIR } from "../../datapath/options.js";
+import { DEFAULT_HASH_SEED, tracePacket, type Trace } from "../../datapath/trace.js";
+import { readModel } from "../../k8s/read.js";
+import { log } from "../../log.js";
+import { isIPv4 } from "../../util/ip.js";
+import {
+  addInputOptions,
+  addNodeOptions,
+  nodeConfigFrom,
+  type InputOptions,
+  type NodeOptions,
+} from "../options.js";
+
+interface DatapathFlags {
+  datapath: DatapathChoice;
+  pinDir: string;
+  mapMax?: number;
+}
+
+function addDatapathOptions(cmd: Command, withMapMax = true): Command {
+  cmd
+    .addOption(
+      new Option("--datapath <kind>", "kernel (BPF, needs root), emulated (host build), or auto")
+        .choices(["auto", "kernel", "emulated"])
+        .default("auto"),
+    )
+    .option("--pin-dir <dir>", "where the kernel datapath's maps are pinned", DEFAULT_PIN_DIR);
+  if (withMapMax) {
+    cmd.option("--map-max <n>", "max entries of the service, backend and rev-NAT maps", (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1)
+        throw new InvalidArgumentError(`expected a positive integer, got '${v}'`);
+      return n;
+    });
+  }
+  return cmd;
+}
+
+// ---- apply -------------------------------------------------------------------------------------------
+
+/** One line per op kind: "3 backend-upsert, 12 slot-upsert, …". */
+function opSummary(ops: readonly MapOp[]): string {
+  const counts = new Map<string, number>();
+  for (const op of ops) counts.set(op.kind, (counts.get(op.kind) ?? 0) + 1);
+  return [...counts].map(([kind, n]) => `${n} ${kind}`).join(", ");
+}
+
+function describeOp(op: MapOp): string {
+  switch (op.kind) {
+    case "backend-upsert":
+      return `backend ${op.backend.id} = ${op.backend.address}:${op.backend.port}${op.backend.flags & BackendFlag.TERMINATING ? " (terminating)" : ""}`;
+    case "backend-delete":
+      return `backend ${op.id} removed`;
+    case "master-upsert":
+      return `frontend ${frontendKeyString(op.key)}: ${op.master.count} backend${op.master.count === 1 ? "" : "s"}, ${algorithmName(op.master.algorithm)}`;
+    case "master-delete":
+      return `frontend ${frontendKeyString(op.key)} removed`;
+    default:
+      return "";
+  }
+}
+
+function registerApply(program: Command): void {
+  const cmd = program
+    .command("apply")
+    .description(
+      "Compile Services and EndpointSlices and apply them to the datapath's maps: the MapOps that take\n" +
+        "the maps from what they hold now to the new tables, in hitless order. Established flows keep\n" +
+        "their backends (ids are read back from the maps). A failed apply leaves the maps as they were.",
+    );
+  addDatapathOptions(addNodeOptions(addInputOptions(cmd)));
+  cmd.action((flags: InputOptions & NodeOptions & DatapathFlags) => {
+    const model = readModel(flags.file, flags.service ? { services: flags.service } : {});
+    const node = nodeConfigFrom(flags);
+    const dp = openDatapath({ kind: flags.datapath, pinDir: flags.pinDir, mapMax: flags.mapMax });
+    try {
+      const prev = tablesFromMaps(new DatapathSink(dp).read(), model.ports, node);
+      const next = compile(model, node, prev);
+      const ops = diff(prev, next);
+      dp.configure({ nodeIPs: node.nodeIPs, clusterCIDR: node.clusterCIDR, hashSeed: DEFAULT_HASH_SEED });
+      dp.apply(ops);
+      const out = [`datapath: ${dp.description}`];
+      if (ops.length === 0) out.push("no changes: the maps already hold these tables");
+      else
+        out.push(
+          `applied ${ops.length} MapOps: ${opSummary(ops)}`,
+          ...ops
+            .map(describeOp)
+            .filter(Boolean)
+            .map((l) => `  ${l}`),
+        );
+      if (dp.kind === "emulated")
+        out.push("(emulated: the maps lived in this process only; use --datapath kernel to keep them)");
+      process.stdout.write(out.join("\n") + "\n");
+    } finally {
+      dp.close();
+    }
+  });
+}
+
+// ---- list --------------------------------------------------------------------------------------------
+
+export function listText(d: MapsDump): string {
+  const lines = [
+    `${"FRONTEND".padEnd(28)} ${"SCOPE".padEnd(6)} ${"SLOTS".padEnd(6)} ${"ALGORITHM".padEnd(16)} ${"FLAGS".padEnd(12)} BACKENDS`,
+  ];
+  for (const f of d.frontends) {
+    const m = f.master;
+    const head = [
+      `${f.key.address}:${f.key.port}/${f.key.protocol}`.padEnd(28),
+      scopeName(f.key.scope).padEnd(6),
+      String(m?.count ?? "-").padEnd(6),
+      (m ? algorithmName(m.algorithm) + (m.maglevSize ? ` M=${m.maglevSize}` : "") : "(no master)").padEnd(
+        10,
+      ),
+      (m ? flagNames(m.flags).join(",") || "-" : "-").padEnd(6),
+    ].join(" ");
+    const backends = f.slots.map((s) => {
+      const b = d.backends.get(s.backendId);
+      if (!b) return `#${s.slot} → ${s.backendId} (missing!)`;
+      const state = b.flags & BackendFlag.TERMINATING ? "terminating" : "active";
+      return `#${s.slot} → ${b.address}:${b.port} (id ${b.id}, ${state})`;
+    });
+    lines.push(
+      `${head} ${backends[0] ?? "(none)"}`,
+      ...backends.slice(1).map((b) => `${" ".repeat(73)}${b}`),
+    );
+  }
+  const inSlots = new Set(d.frontends.flatMap((f) => f.slots.map((s) => s.backendId)));
+  const draining = [...d.backends.values()].filter((b) => !inSlots.has(b.id));
+  if (draining.length > 0) {
+    lines.push("", "BACKENDS IN NO SLOT (draining established flows):");
+    for (const b of draining)
+      lines.push(
+        `  ${b.id}: ${b.address}:${b.port}${b.flags & BackendFlag.TERMINATING ? " (terminating)" : ""}`,
+      );
+  }
+  if (d.nodeAddrs.length > 0) lines.push("", `node addresses (NodePort wildcard): ${d.nodeAddrs.join(" ")}`);
+  return lines.join("\n") + "\n";
+}
+
+function registerList(program: Command): void {
+  program
+    .command("list")
+    .description(
+      "Show each frontend with its backends and their state, read back from the kernel's pinned maps.",
+    )
+    .option("--pin-dir <dir>", "where the kernel datapath's maps are pinned", DEFAULT_PIN_DIR)
+    .option("--json", "print the maps as JSON")
+    .action((flags: { pinDir: string; json?: boolean }) => {
+      const dp = openKernel({ pinDir: flags.pinDir });
+      try {
+        const d = dp.dump();
+        process.stdout.write(
+          flags.json
+            ? JSON.stringify({ ...d, backends: [...d.backends.values()] }, null, 2) + "\n"
+            : listText(d),
+        );
+      } finally {
+        dp.close();
+      }
+    });
+}
+
+// ---- trace -------------------------------------------------------------------------------------------
+
+function endpoint(flag: string) {
+  return (v: string): { ip: string; port: number } => {
+    const m = /^([\d.]+):(\d{1,5})$/.exec(v);
+    const port = Number(m?.[2]);
+    if (!m || !isIPv4(m[1]!) || port > 65535)
+      throw new InvalidArgumentError(`${flag} expects IP:PORT, got '${v}'`);
+    return { ip: m[1]!, port };
+  };
+}
+
+/** A private datapath, so a trace never touches the live pinned maps. */
+function traceDatapath(kind: DatapathChoice): Datapath {
+  if (kind === "emulated") return openEmulated();
+  const why = kernelUnavailableReason();
+  if (kind === "kernel" || !why) return openKernel({ ephemeral: true });
+  log.info({ reason: why }, `trace: emulated datapath, because ${why}`);
+  return openEmulated();
+}
+
+export function traceText(t: Trace): string {
+  const hdr = (p: NonNullable<Trace["after"]>) => `${p.src}:${p.sport} → ${p.dst}:${p.dport} ${p.proto}`;
+  const lines = [`datapath: ${t.datapath}`, `packet:   ${hdr(t.before)}`];
+  if (t.frontend) {
+    lines.push(`frontend: ${t.frontend} (service ${t.service}), ${t.slotCount} backend slots`);
+    if (t.choice?.row !== undefined)
+      lines.push(`choice:   maglev, M=${t.choice.maglevM}, row hash % M = ${t.choice.row}`);
+    if (t.choice?.slot !== undefined)
+      lines.push(`choice:   random, slot hash % ${t.slotCount} + 1 = ${t.choice.slot}`);
+  } else {
+    lines.push("frontend: none (not a service address)");
+  }
+  lines.push(`verdict:  ${t.verdict}${t.dropReason ? ` (${t.dropReason})` : ""}`);
+  if (t.after && t.verdict !== "PASS") lines.push(`rewrite:  ${hdr(t.before)}  ⇒  ${hdr(t.after)}`);
+  lines.push(
+    "",
+    `iptables (kube-proxy): ${t.iptables.target.toUpperCase()}${t.iptables.backend ? ` ${t.iptables.backend}` : ""}, ${t.iptables.rulesEvaluated} rules evaluated`,
+    ...t.iptables.path.map((p) => `  ${p}`),
+  );
+  return lines.join("\n") + "\n";
+}
+
+function registerTrace(program: Command): void {
+  const cmd = program
+    .command("trace")
+    .description(
+      "Run one packet through the datapath (a private copy of the maps, compiled from the manifests) and\n" +
+        "explain it: headers, frontend and service, algorithm and backend, rewrite, verdict or drop reason;\n" +
+        "then the same packet's walk through the iptables rules kube-proxy would write.",
+    )
+    .requiredOption("--from <ip:port>", "the client", endpoint("--from"))
+    .requiredOption("--to <ip:port>", "the destination (a frontend, or not)", endpoint("--to"))
+    .addOption(new Option("--proto <proto>", "protocol").choices(["tcp", "udp"]).default("tcp"))
+    .option("--json", "print one JSON object");
+  addDatapathOptions(addNodeOptions(addInputOptions(cmd)), false);
+  cmd.action(
+    (
+      flags: InputOptions &
+        NodeOptions &
+        DatapathFlags & {
+          from: { ip: string; port: number };
+          to: { ip: string; port: number };
+          proto: "tcp" | "udp";
+          json?: boolean;
+        },
+    ) => {
+      const model = readModel(flags.file, flags.service ? { services: flags.service } : {});
+      const dp = traceDatapath(flags.datapath);
+      try {
+        const t = tracePacket(dp, {
+          model,
+          node: nodeConfigFrom(flags),
+          src: flags.from.ip,
+          sport: flags.from.port,
+          dst: flags.to.ip,
+          dport: flags.to.port,
+          proto: flags.proto === "tcp" ? "TCP" : "UDP",
+        });
+        process.stdout.write(flags.json ? JSON.stringify(t, null, 2) + "\n" : traceText(t));
+      } finally {
+        dp.close();
+      }
+    },
+  );
+}
+
+/** Registers apply, list and trace. */
+export function registerDatapath(program: Command): void {
+  registerApply(program);
+  registerList(program);
+  registerTrace(program);
+}

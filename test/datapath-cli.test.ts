@@ -1,0 +1,199 @@
+// maplb apply, list and trace, end to end through the command line (a child process), and
+// tracePacket itself on the emulated datapath.
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openEmulated } from "../src/datapath/emulated.js";
+import { flowHash } from "../src/datapath/flow-hash.js";
+import { probeKernel } from "../src/datapath/kernel.js";
+import { DEFAULT_HASH_SEED, tracePacket } from "../src/datapath/trace.js";
+import { readModel } from "../src/k8s/read.js";
+import { DEFAULT_NODE_CONFIG } from "../src/model/types.js";
+
+const ROOT = join(import.meta.dirname, "../..");
+const SEED_003 = join(ROOT, "../shared/scenarios/seed-003-eks-services.yaml");
+const NGINX = { ip: "172.20.107.173", port: 80 };
+const NGINX_ENDPOINTS = [
+  "10.110.11.214:80",
+  "10.110.15.167:80",
+  "10.110.19.90:80",
+  "10.110.20.44:80",
+  "10.110.23.249:80",
+];
+
+function maplb(...args: string[]) {
+  const r = spawnSync(process.execPath, [join(ROOT, "bin/maplb.js"), ...args], {
+    encoding: "utf8",
+    env: { ...process.env, MAPLB_LOG_LEVEL: "silent" },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const scratch = mkdtempSync(join(tmpdir(), "maplb-cli-"));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** A ClusterIP service with the given endpoint addresses (none: no EndpointSlice endpoints). */
+function manifest(name: string, endpoints: string[]): string {
+  const file = join(scratch, `${name}.yaml`);
+  writeFileSync(
+    file,
+    [
+      `apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec:\n  clusterIP: 10.96.50.1\n  selector: {app: web}\n  ports: [{port: 80, targetPort: 8080, protocol: TCP}]`,
+      `apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: web-1, namespace: default, labels: {kubernetes.io/service-name: web}}\naddressType: IPv4\nports: [{port: 8080, protocol: TCP}]\nendpoints:${endpoints.length ? "" : " []"}\n` +
+        endpoints.map((ip) => `- {addresses: [${ip}], conditions: {ready: true}}`).join("\n"),
+    ].join("\n---\n"),
+  );
+  return file;
+}
+
+test("tracePacket: the datapath's backend is the Maglev row's, and kube-proxy's path is explained", () => {
+  const dp = openEmulated();
+  try {
+    const t = tracePacket(dp, {
+      model: readModel([SEED_003]),
+      node: { ...DEFAULT_NODE_CONFIG, nodeIPs: ["10.110.0.10"] },
+      src: "10.0.0.5",
+      sport: 40000,
+      dst: NGINX.ip,
+      dport: NGINX.port,
+      proto: "TCP",
+    });
+    assert.equal(t.verdict, "DNAT");
+    assert.equal(t.service, "default/nginx-svc:tcp/TCP");
+    assert.equal(t.slotCount, 5);
+    assert.equal(t.algorithm, "maglev");
+    const hash = flowHash(
+      { src: "10.0.0.5", dst: NGINX.ip, sport: 40000, dport: 80, proto: "TCP" },
+      DEFAULT_HASH_SEED,
+    );
+    assert.deepEqual(t.choice, { hash, maglevM: 16381, row: hash % 16381 });
+    assert.ok(NGINX_ENDPOINTS.includes(t.backend!), String(t.backend));
+    assert.equal(`${t.after!.dst}:${t.after!.dport}`, t.backend);
+    assert.ok(NGINX_ENDPOINTS.includes(t.iptables.backend!));
+    assert.match(t.iptables.path[0]!, /^KUBE-SERVICES rule 1 → KUBE-SVC-/);
+    assert.match(t.iptables.path.at(-1)!, /^KUBE-SEP-\S+ rule \d+ → DNAT 10\.110\./);
+  } finally {
+    dp.close();
+  }
+});
+
+test("maplb trace --json: the documented keys, for a DNAT, a pass and a drop", () => {
+  const dnat = maplb(
+    "trace",
+    "-f",
+    SEED_003,
+    "--from",
+    "10.0.0.5:40000",
+    "--to",
+    "172.20.107.173:80",
+    "--datapath",
+    "emulated",
+    "--json",
+  );
+  assert.equal(dnat.code, 0, dnat.stderr);
+  const j = JSON.parse(dnat.stdout) as Record<string, unknown>;
+  for (const key of ["datapath", "verdict", "service", "frontend", "backend", "dropReason", "iptables"])
+    assert.ok(key in j, key);
+  assert.equal(j.datapath, "emulated");
+  assert.equal(j.verdict, "DNAT");
+  assert.equal(j.dropReason, null);
+  const ipt = j.iptables as { backend: string; rulesEvaluated: number; path: string[] };
+  assert.ok(ipt.rulesEvaluated > 0 && ipt.path.length > 0);
+
+  const pass = JSON.parse(
+    maplb(
+      "trace",
+      "-f",
+      SEED_003,
+      "--from",
+      "10.0.0.5:1",
+      "--to",
+      "10.9.9.9:80",
+      "--datapath",
+      "emulated",
+      "--json",
+    ).stdout,
+  ) as Record<string, unknown>;
+  assert.deepEqual([pass.verdict, pass.service, pass.backend], ["PASS", null, null]);
+  assert.equal((pass.iptables as { backend: unknown }).backend, null);
+
+  const empty = manifest("empty", []);
+  const drop = maplb(
+    "trace",
+    "-f",
+    empty,
+    "--from",
+    "10.0.0.5:1",
+    "--to",
+    "10.96.50.1:80",
+    "--datapath",
+    "emulated",
+  );
+  assert.equal(drop.code, 0, drop.stderr);
+  assert.match(drop.stdout, /verdict: {2}DROP \(NO_BACKEND\)/);
+  assert.match(drop.stdout, /iptables \(kube-proxy\): REJECT|iptables \(kube-proxy\): ACCEPT/);
+});
+
+test("maplb apply --datapath emulated reports the MapOps and says the maps do not outlive it", () => {
+  const r = maplb("apply", "-f", manifest("two", ["10.1.0.1", "10.1.0.2"]), "--datapath", "emulated");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /applied \d+ MapOps: .*\b2 backend-upsert\b/);
+  assert.match(r.stdout, /applied \d+ MapOps: .*\b2 slot-upsert\b/);
+  assert.match(r.stdout, /frontend 10\.96\.50\.1:80\/TCP: 2 backends, maglev/);
+  assert.match(r.stdout, /emulated: the maps lived in this process only/);
+});
+
+const kernelProblem = probeKernel();
+
+test(
+  "maplb apply (kernel) is incremental across runs, and maplb list reads the pinned maps back",
+  { skip: kernelProblem ? `needs root for BPF maps (${kernelProblem})` : false },
+  () => {
+    const pinDir = `/sys/fs/bpf/maplb-test-cli-apply-${process.pid}`;
+    try {
+      const first = maplb(
+        "apply",
+        "-f",
+        manifest("three", ["10.1.0.1", "10.1.0.2", "10.1.0.3"]),
+        "--datapath",
+        "kernel",
+        "--pin-dir",
+        pinDir,
+      );
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, /3 backend-upsert/);
+      const again = maplb(
+        "apply",
+        "-f",
+        join(scratch, "three.yaml"),
+        "--datapath",
+        "kernel",
+        "--pin-dir",
+        pinDir,
+      );
+      assert.match(again.stdout, /no changes/);
+      const scaled = maplb(
+        "apply",
+        "-f",
+        manifest("two-of-three", ["10.1.0.1", "10.1.0.3"]),
+        "--datapath",
+        "kernel",
+        "--pin-dir",
+        pinDir,
+      );
+      assert.equal(scaled.code, 0, scaled.stderr);
+      assert.match(scaled.stdout, /backend-delete/);
+      assert.doesNotMatch(scaled.stdout, /backend-upsert/, "the surviving backends keep their ids");
+      const list = maplb("list", "--pin-dir", pinDir);
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, /10\.96\.50\.1:80\/TCP +EXT +2 +maglev M=16381/);
+      assert.match(list.stdout, /10\.1\.0\.1:8080 \(id \d+, active\)/);
+      assert.doesNotMatch(list.stdout, /10\.1\.0\.2/);
+    } finally {
+      rmSync(pinDir, { recursive: true, force: true });
+    }
+  },
+);
