@@ -247,19 +247,34 @@ describe("agent: the maps are right after each fault", () => {
     );
   });
 
-  it("a failed apply (map full) changes nothing, and the next sync recovers", TEST_TIMEOUT, async () => {
-    h = await AgentHarness.start({ mapMax: { lb4_backends: 4 } });
-    h.server.apply(svc("web", "10.96.0.10"));
-    h.server.apply(slice("web-1", "web", ips(2)));
-    const before = await h.converged();
-    h.server.apply(slice("web-1", "web", ips(6))); // 6 backends do not fit in 4 entries
-    await eventually(async () => assert.ok((await h!.metric("maplb_errors_total", 'kind="apply"')) >= 1));
-    assert.deepEqual(h.view(), before, "the maps are as they were");
-    const failed = h.logged("sync failed; retrying with a full sync from what the maps hold");
-    assert.match(String((failed[0]?.err as { message?: string })?.message), /lb4_backends/);
-    h.server.apply(slice("web-1", "web", ips(3)));
-    await h.converged();
-  });
+  it(
+    "a failed apply (map full) changes nothing, /healthz says why, the next sync recovers",
+    TEST_TIMEOUT,
+    async () => {
+      h = await AgentHarness.start({
+        mapMax: { lb4_backends: 4 },
+        health: { syncedWithinMs: 60_000, pendingWithinMs: 300 },
+      });
+      assert.deepEqual(h.agent.health(), { healthy: false, reason: "not synced yet" });
+      h.server.apply(svc("web", "10.96.0.10"));
+      h.server.apply(slice("web-1", "web", ips(2)));
+      const before = await h.converged();
+      h.server.apply(slice("web-1", "web", ips(6))); // 6 backends do not fit in 4 entries
+      await eventually(async () => assert.ok((await h!.metric("maplb_errors_total", 'kind="apply"')) >= 1));
+      assert.deepEqual(h.view(), before, "the maps are as they were");
+      const failed = h.logged("sync failed; retrying with a full sync from what the maps hold");
+      assert.match(String((failed[0]?.err as { message?: string })?.message), /lb4_backends/);
+      const unhealthy = await eventually(() => {
+        const health = h!.agent.health();
+        assert.equal(health.healthy, false);
+        return health;
+      });
+      assert.match(unhealthy.reason, /a change has waited .*apply: .*lb4_backends/);
+      h.server.apply(slice("web-1", "web", ips(3)));
+      await h.converged();
+      assert.equal(h.agent.health().healthy, true);
+    },
+  );
 });
 
 describe("agent: restart and drift", () => {

@@ -9,7 +9,7 @@ import type { BackoffOptions } from "./backoff.js";
 import { ClusterState } from "./cluster-state.js";
 import { ClusterWatch, type WatchEvent } from "./cluster-watch.js";
 import { AgentMetrics } from "./metrics.js";
-import { type Health, type MapSink, Syncer } from "./syncer.js";
+import { type Health, type HealthLimits, type MapSink, Syncer } from "./syncer.js";
 
 /** What the agent reads from the datapath besides the maps: capacity and counters, for /metrics. */
 export interface DatapathGauges {
@@ -24,8 +24,8 @@ export interface AgentOptions {
   gauges?: DatapathGauges;
   minSyncPeriodMs: number;
   syncPeriodMs: number;
-  /** /healthz fails when no sync succeeded for this long (default: twice the sync period). */
-  staleAfterMs?: number;
+  /** When /healthz fails (default: no sync for twice the sync period, or a change waiting 60 s). */
+  health?: HealthLimits;
   limits?: CompilerLimits;
   metrics?: AgentMetrics;
   log: Logger;
@@ -38,7 +38,7 @@ export class Agent {
   readonly state: ClusterState;
   readonly syncer: Syncer;
   private readonly watch: ClusterWatch;
-  private readonly staleAfterMs: number;
+  private readonly healthLimits: HealthLimits;
 
   constructor(private readonly opts: AgentOptions) {
     this.metrics = opts.metrics ?? new AgentMetrics();
@@ -54,7 +54,10 @@ export class Agent {
       ...(opts.limits ? { limits: opts.limits } : {}),
       ...(opts.backoff ? { retry: opts.backoff } : {}),
     });
-    this.staleAfterMs = opts.staleAfterMs ?? 2 * opts.syncPeriodMs;
+    this.healthLimits = opts.health ?? {
+      syncedWithinMs: 2 * opts.syncPeriodMs,
+      pendingWithinMs: Math.max(60_000, 2 * opts.minSyncPeriodMs),
+    };
     this.metrics.setSources({
       entries: () => this.syncer.entries(),
       capacity: () => opts.gauges?.capacity() ?? {},
@@ -89,7 +92,7 @@ export class Agent {
   }
 
   health(): Health {
-    return this.syncer.health(this.staleAfterMs);
+    return this.syncer.health(this.healthLimits);
   }
 
   private onEvent(e: WatchEvent): void {

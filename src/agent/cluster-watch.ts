@@ -9,6 +9,7 @@
 // - On any other error (server down, connection reset mid-stream, a failed list) it reports the
 //   error and STOPS. Restarting it, with backoff, is up to us: start() resumes from the kept
 //   resourceVersion when there is one and lists otherwise.
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   CoreV1Api,
   DiscoveryV1Api,
@@ -21,6 +22,9 @@ import {
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
+
+/** How long stop() waits for a start in flight before giving up on it. */
+const STOP_WAIT_MS = 2000;
 
 /** Objects with this label belong to another proxy (kube-proxy skips them, and so do we). */
 export const SERVICE_PROXY_NAME_LABEL = "service.kubernetes.io/service-proxy-name";
@@ -126,16 +130,20 @@ class ResourceWatch {
     // A start in flight (listing) opens its watch after the list even when stopped meanwhile:
     // wait for it, then stop again to close that watch.
     if (this.starting) {
-      await this.starting;
+      // Bounded: a list the server never answers must not hold up SIGTERM.
+      await Promise.race([this.starting, sleep(STOP_WAIT_MS, undefined, { ref: false })]);
       await this.informer.stop();
     }
   }
 
   private startNow(): void {
-    const starting = this.informer.start().catch((err: unknown) => this.restartLater(this.resource, err));
-    this.starting = starting.finally(() => {
-      if (this.starting === starting) this.starting = undefined;
-    });
+    const starting: Promise<void> = this.informer
+      .start()
+      .catch((err: unknown) => this.restartLater(this.resource, err))
+      .finally(() => {
+        if (this.starting === starting) this.starting = undefined;
+      });
+    this.starting = starting;
   }
 
   private restartLater(resource: Resource, err: unknown): void {

@@ -37,6 +37,15 @@ export interface SyncerOptions {
   retry?: BackoffOptions;
 }
 
+export interface HealthLimits {
+  /** Unhealthy when no sync succeeded for this long. */
+  syncedWithinMs: number;
+  /** Unhealthy when a change has waited this long to be written. */
+  pendingWithinMs: number;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+
 export interface Health {
   healthy: boolean;
   reason: string;
@@ -148,22 +157,26 @@ export class Syncer {
   }
 
   /**
-   * Healthy while the maps follow the cluster: a sync succeeded within `staleAfterMs`, and no change
-   * has waited longer than that.
+   * Healthy while the maps follow the cluster: a sync (full syncs run every sync period) succeeded
+   * within `limits.syncedWithinMs`, and no change has waited longer than `limits.pendingWithinMs`.
    */
-  health(staleAfterMs: number, now = performance.now()): Health {
+  health(limits: HealthLimits, now = performance.now()): Health {
     if (this.lastOkAt === undefined)
       return { healthy: false, reason: this.lastError ? `not synced: ${this.lastError}` : "not synced yet" };
     const age = now - this.lastOkAt;
-    if (age > staleAfterMs)
-      return { healthy: false, reason: `last successful sync ${(age / 1000).toFixed(1)}s ago` };
-    const oldest = Math.min(...this.pending.values());
-    if (now - oldest > staleAfterMs)
+    if (age > limits.syncedWithinMs)
       return {
         healthy: false,
-        reason: `changes waiting ${((now - oldest) / 1000).toFixed(1)}s: ${this.lastError ?? "syncing"}`,
+        reason: `last successful sync ${seconds(age)} ago: ${this.lastError ?? "none since"}`,
       };
-    return { healthy: true, reason: `last sync ${(age / 1000).toFixed(1)}s ago` };
+    let oldest = now;
+    for (const at of this.pending.values()) oldest = Math.min(oldest, at);
+    if (now - oldest > limits.pendingWithinMs)
+      return {
+        healthy: false,
+        reason: `a change has waited ${seconds(now - oldest)}: ${this.lastError ?? "syncing"}`,
+      };
+    return { healthy: true, reason: `last sync ${seconds(age)} ago` };
   }
 
   /** Syncs now: a full sync when one is due, else the dirty Services. Returns false on failure. */

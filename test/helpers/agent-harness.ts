@@ -10,6 +10,7 @@ import { Agent } from "../../src/agent/agent.js";
 import { PROXY_LABEL_SELECTOR } from "../../src/agent/cluster-watch.js";
 import { DatapathSink } from "../../src/agent/datapath-sink.js";
 import { AgentMetrics } from "../../src/agent/metrics.js";
+import type { HealthLimits } from "../../src/agent/syncer.js";
 import type { Datapath } from "../../src/datapath/datapath.js";
 import { openDatapath } from "../../src/datapath/open.js";
 import type { MapMax } from "../../src/datapath/options.js";
@@ -30,6 +31,7 @@ export interface HarnessOptions {
   minSyncPeriodMs?: number;
   syncPeriodMs?: number;
   node?: NodeConfig;
+  health?: HealthLimits;
   /** Objects the API server holds before the agent starts (they arrive in its first list). */
   objects?: object[];
 }
@@ -108,6 +110,7 @@ export class AgentHarness {
       metrics: new AgentMetrics(),
       log: this.log,
       backoff: { initialMs: 20, maxMs: 200, jitter: 0.2 },
+      ...(this.opts.health ? { health: this.opts.health } : {}),
     });
     this.agent.start();
   }
