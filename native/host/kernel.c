@@ -176,14 +176,20 @@ int kernel_process(struct maplb_dp *dp, __u8 *frames, const __u32 *offsets, cons
 	return 0;
 }
 
-int maplb_test_run_repeat(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat,
-			  __u32 *retval, __u32 *ns_per_run)
+int maplb_test_run(struct maplb_dp *dp, int prog, __u8 *frame, __u32 len, __u32 repeat,
+		   __u32 *retval, __u32 *ns_per_run)
 {
 	if (dp->kind != MAPLB_KIND_KERNEL)
 		return -EOPNOTSUPP;
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len,
-		    .repeat = repeat);
-	int err = bpf_prog_test_run_opts(dp->xdp_fd, &opts);
+	int fd = prog == MAPLB_PROG_XDP ? dp->xdp_fd
+		 : prog == MAPLB_PROG_TC ? dp->tc_fd
+		 : prog == MAPLB_PROG_PROBE ? dp->probe_fd
+					     : -1;
+	if (fd < 0)
+		return -EINVAL;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len, .data_out = frame,
+		    .data_size_out = len, .repeat = repeat);
+	int err = bpf_prog_test_run_opts(fd, &opts);
 	if (err)
 		return err < 0 ? err : -errno;
 	*retval = opts.retval;

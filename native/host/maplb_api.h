@@ -53,10 +53,15 @@ MAPLB_API int maplb_process(struct maplb_dp *dp, __u8 *frames, const __u32 *offs
 			    const __u32 *lengths, __u8 *verdicts, __u8 *reasons, __u32 n);
 /* Emulated only: a fixed clock for the pipeline (ns); 0 returns to CLOCK_MONOTONIC. */
 MAPLB_API int maplb_set_clock(struct maplb_dp *dp, __u64 now_ns);
-/* Kernel only: runs the XDP program `repeat` times on one frame; *ns_per_run is the kernel's
- * average. The frame is rewritten in place by the first run and the rest see the rewrite. */
-MAPLB_API int maplb_test_run_repeat(struct maplb_dp *dp, const __u8 *frame, __u32 len,
-				    __u32 repeat, __u32 *retval, __u32 *ns_per_run);
+/* The programs of the BPF object, for maplb_test_run. */
+enum maplb_prog { MAPLB_PROG_XDP = 0, MAPLB_PROG_TC = 1, MAPLB_PROG_PROBE = 2 };
+
+/* Kernel only: BPF_PROG_TEST_RUN of one program on one frame, `repeat` times. The frame is
+ * rewritten in place with the program's output (of the last run: later runs see earlier rewrites).
+ * *retval: the program's return code (XDP_*, TC_ACT_*, or the probe's verdict | reason << 8);
+ * *ns_per_run: the kernel's average. */
+MAPLB_API int maplb_test_run(struct maplb_dp *dp, int prog, __u8 *frame, __u32 len, __u32 repeat,
+			     __u32 *retval, __u32 *ns_per_run);
 
 /* Per-packet cost of the pipeline on one frame, `repeat` times, measured by the target itself:
  * the kernel's BPF_PROG_TEST_RUN duration (integer ns, its average), or the host's clock around

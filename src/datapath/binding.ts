@@ -108,7 +108,8 @@ export interface NativeApi {
     n: number,
   ): number;
   setClock(dp: DpHandle, nowNs: bigint): number;
-  testRunRepeat(dp: DpHandle, frame: Uint8Array, repeat: number, out: Uint32Array): number;
+  /** maplb_test_run: frame rewritten in place; out[0] = retval, out[1] = ns per run. */
+  testRun(dp: DpHandle, prog: number, frame: Uint8Array, repeat: number, out: Uint32Array): number;
   /** maplb_bench: the target's own timing of `repeat` runs on one frame; out[0] = total ns. */
   bench(dp: DpHandle, frame: Uint8Array, repeat: number, newFlows: boolean, out: BigUint64Array): number;
   lastBatchNs(dp: DpHandle): bigint;
@@ -188,8 +189,8 @@ export function loadNative(candidates: string[]): NativeApi {
     "int maplb_process(maplb_dp *dp, uint8_t *frames, const uint32_t *offsets, const uint32_t *lengths, uint8_t *verdicts, uint8_t *reasons, uint32_t n)",
   );
   const setClock = f("int maplb_set_clock(maplb_dp *dp, uint64_t now)");
-  const testRunRepeat = f(
-    "int maplb_test_run_repeat(maplb_dp *dp, const uint8_t *frame, uint32_t len, uint32_t repeat, _Out_ uint32_t *retval, _Out_ uint32_t *ns)",
+  const testRun = f(
+    "int maplb_test_run(maplb_dp *dp, int prog, uint8_t *frame, uint32_t len, uint32_t repeat, _Out_ uint32_t *retval, _Out_ uint32_t *ns)",
   );
   const bench = f(
     "int maplb_bench(maplb_dp *dp, const uint8_t *frame, uint32_t len, uint32_t repeat, int new_flows, uint64_t *ns)",
@@ -241,10 +242,10 @@ export function loadNative(candidates: string[]): NativeApi {
     process: (dp, frames, offsets, lengths, verdicts, reasons, n) =>
       process(dp, frames, offsets, lengths, verdicts, reasons, n) as number,
     setClock: (dp, now) => setClock(dp, now) as number,
-    testRunRepeat: (dp, frame, repeat, out) => {
+    testRun: (dp, prog, frame, repeat, out) => {
       const retval = [0];
       const ns = [0];
-      const err = testRunRepeat(dp, frame, frame.length, repeat, retval, ns) as number;
+      const err = testRun(dp, prog, frame, frame.length, repeat, retval, ns) as number;
       out[0] = retval[0] ?? 0;
       out[1] = ns[0] ?? 0;
       return err;

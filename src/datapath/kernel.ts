@@ -21,6 +21,10 @@ export interface KernelOptions {
 
 const BPFFS = "/sys/fs/bpf";
 
+/** The programs of maplb.bpf.o, in the order of enum maplb_prog. */
+export const KERNEL_PROGRAMS = ["xdp", "tc", "probe"] as const;
+export type KernelProgram = (typeof KERNEL_PROGRAMS)[number];
+
 /** BPF_PROG_TEST_RUN refuses frames shorter than an Ethernet header. */
 export const MIN_TEST_RUN_FRAME = 14;
 
@@ -50,11 +54,14 @@ export class KernelDatapath extends NativeDatapath {
     return super.processBatch(batch);
   }
 
-  /** Runs the XDP program `repeat` times on a copy of one frame; the kernel's own timing per run. */
-  testRunRepeat(frame: Uint8Array, repeat: number): { retval: number; nsPerRun: number } {
+  /**
+   * BPF_PROG_TEST_RUN of one of the object's programs, `repeat` times, on `frame` (rewritten in
+   * place). retval: XDP_* for "xdp", TC_ACT_* for "tc", verdict | reason << 8 for "probe".
+   */
+  testRun(program: KernelProgram, frame: Uint8Array, repeat = 1): { retval: number; nsPerRun: number } {
     const out = new Uint32Array(2);
-    const err = this.maps.api.testRunRepeat(this.handle, Uint8Array.from(frame), repeat, out);
-    if (err < 0) throw nativeError(err, "BPF_PROG_TEST_RUN with repeat");
+    const err = this.maps.api.testRun(this.handle, KERNEL_PROGRAMS.indexOf(program), frame, repeat, out);
+    if (err < 0) throw nativeError(err, `BPF_PROG_TEST_RUN of the ${program} program`);
     return { retval: out[0]!, nsPerRun: out[1]! };
   }
 
