@@ -2,4 +2,4 @@
 // the parity check (differences by design are spelled out in helpers/lab-behaviour.ts).
 import { describeLabBehaviour } from "./helpers/lab-behaviour.js";
 
-describeLabBehaviour("iptables", "tipt");
+describeLabBehaviour("iptables", "ti");

@@ -2,4 +2,4 @@
 // Runs as root on a kernel with BPF; otherwise skips with the reason.
 import { describeLabBehaviour } from "./helpers/lab-behaviour.js";
 
-describeLabBehaviour("maplb", "tmaplb");
+describeLabBehaviour("maplb", "tm");

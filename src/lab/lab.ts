@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { readObjects } from "../k8s/read.js";
 import { Topology } from "../netns/netns.js";
 import { MaplbError } from "../errors.js";
-import { forgetAttachments } from "../cli/commands/attach.js";
+import { forgetAttachments, type AttachMode } from "../cli/commands/attach.js";
 import { DNS_SERVICE_IP } from "./addresses.js";
 import { describePlan } from "./describe.js";
 import { dnsRecords } from "./objects.js";
@@ -43,7 +43,7 @@ function adoptTopology(state: LabState): Topology {
 }
 
 function proxyContext(state: LabState, topo: Topology, say: Say): ProxyContext {
-  return { topo, plan: state.plan, labName: state.name, say };
+  return { topo, plan: state.plan, labName: state.name, attach: state.attach, say };
 }
 
 /** Starts the pod's servers (none for clients) and records them. */
@@ -94,6 +94,8 @@ export interface UpOptions {
   name?: string;
   scenario: string;
   proxy: LabProxy;
+  /** With --proxy maplb: TC (default) or XDP. */
+  attach?: AttachMode;
   say?: Say;
 }
 
@@ -110,7 +112,10 @@ export async function labUp(opts: UpOptions): Promise<LabState> {
   const say = opts.say ?? (() => {});
   const scenario = resolveScenario(opts.scenario);
   const existing = readState(name);
-  if (existing?.complete && existing.plan.scenario === scenario.name && existing.proxy === opts.proxy) {
+  const attach = opts.attach ?? "tc";
+  const same =
+    existing?.plan.scenario === scenario.name && existing.proxy === opts.proxy && existing.attach === attach;
+  if (existing?.complete && same) {
     if (namespacesExist(existing)) {
       say(`lab '${name}' is already up: ${scenario.name} with --proxy ${opts.proxy}`);
       return existing;
@@ -129,6 +134,7 @@ export async function labUp(opts: UpOptions): Promise<LabState> {
     version: 1,
     name,
     proxy: opts.proxy,
+    attach,
     complete: false,
     plan,
     namespaces: [],

@@ -61,7 +61,14 @@ function isOurs(p: LabProcess): boolean {
 
 /** Stops daemons by pid (only those still running our script). Synchronous, so it also runs on exit. */
 export function stopDaemons(procs: readonly LabProcess[]): void {
-  for (const p of procs) if (isOurs(p)) process.kill(p.pid, "SIGKILL"); // test servers: nothing to flush
+  for (const p of procs) {
+    if (!isOurs(p)) continue;
+    try {
+      process.kill(p.pid, "SIGKILL"); // test servers: nothing to flush
+    } catch {
+      // it ended between the check and the signal
+    }
+  }
 }
 
 /** Runs `node script args` once in each namespace, all at once; rejects when any run fails. */

@@ -3,6 +3,7 @@
 // thing is created, so even a half-built lab can be taken down.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { AttachMode } from "../cli/commands/attach.js";
 import type { LabPlan } from "./plan.js";
 
 export const PROXIES = ["maplb", "iptables", "nftables"] as const;
@@ -21,6 +22,8 @@ export interface LabState {
   /** The lab's name: namespaces are `mlb-<name>-…`, maps under /sys/fs/bpf/maplb-<name>. */
   name: string;
   proxy: LabProxy;
+  /** With --proxy maplb: where the program is attached on the nodes' interfaces. */
+  attach: AttachMode;
   /** Whether `up` finished; a lab left incomplete is rebuilt by the next `up`. */
   complete: boolean;
   plan: LabPlan;

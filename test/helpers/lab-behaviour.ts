@@ -12,6 +12,7 @@ import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { labDown, labScale, labUp, requireLab } from "../../src/lab/lab.js";
 import { podNs } from "../../src/lab/network.js";
+import type { AttachMode } from "../../src/cli/commands/attach.js";
 import type { LabProxy, LabState } from "../../src/lab/state.js";
 import { Hold, backendIps, byBackend, labBlocker, probe, targetOf } from "./lab-run.js";
 import { writeLabScenario } from "./lab-scenario.js";
@@ -19,14 +20,20 @@ import { chiSquareUniformP } from "./lab-stats.js";
 
 const sorted = (m: Map<string, number>) => [...m.keys()].sort();
 
-export function describeLabBehaviour(proxy: LabProxy, labName: string): void {
+/**
+ * @param tag a short prefix; the lab's name adds this process's pid, so runs of the test suite that
+ *   overlap (two checkouts, two engineers) never share a lab.
+ */
+export function describeLabBehaviour(proxy: LabProxy, tag: string, attach: AttachMode = "tc"): void {
+  const labName = `${tag}${process.pid.toString(36)}`;
   const skip = labBlocker(proxy);
-  describe(`namespace lab, --proxy ${proxy}`, { skip: skip ?? false }, () => {
+  const title = `namespace lab, --proxy ${proxy}${proxy === "maplb" ? ` --attach ${attach}` : ""}`;
+  describe(title, { skip: skip ?? false }, () => {
     let state: LabState;
     const ext1 = () => state.plan.externals[0]!.ip;
 
     before(async () => {
-      state = await labUp({ name: labName, scenario: writeLabScenario(), proxy });
+      state = await labUp({ name: labName, scenario: writeLabScenario(), proxy, attach });
     });
     after(() => {
       labDown({ name: labName });

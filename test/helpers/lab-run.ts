@@ -87,7 +87,7 @@ export class Hold {
         "--duration",
         String(durationMs),
         "--timeout",
-        "1000",
+        "2500", // generous: four labs may share the machine's CPUs
       ],
       { stdio: ["ignore", "pipe", "inherit"] },
     );

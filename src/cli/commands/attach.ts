@@ -225,7 +225,8 @@ export interface PinDirStatus {
   pinDir: string;
   maps: MapFill[];
   verdicts: Record<string, number>;
-  drops: Record<string, number>;
+  /** Why packets were passed or dropped (every reason but OK), non-zero only. */
+  reasons: Record<string, number>;
   backends: { id: number; address: string; packets: number; bytes: number }[];
 }
 
@@ -244,7 +245,9 @@ export function pinDirStatus(pinDir: string): PinDirStatus {
     const dump: MapsDump = dp.dump();
     const num = (r: Record<string, bigint>) =>
       Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Number(v)]));
-    const drops = Object.fromEntries(Object.entries(num(stats.reasons)).filter(([, n]) => n > 0));
+    const reasons = Object.fromEntries(
+      Object.entries(num(stats.reasons)).filter(([name, n]) => n > 0 && name !== "OK"),
+    );
     const backends = [...stats.backends].map(([id, c]) => {
       const b = dump.backends.get(id);
       return {
@@ -258,7 +261,7 @@ export function pinDirStatus(pinDir: string): PinDirStatus {
       pinDir,
       maps,
       verdicts: num(stats.verdicts),
-      drops,
+      reasons,
       backends: backends.sort((a, b) => a.id - b.id),
     };
   } finally {
@@ -288,9 +291,9 @@ function printStatus(attachments: (Attachment & { live: boolean })[], pins: PinD
           .join(", "),
     );
     out.push(
-      "  drops:    " +
-        (Object.keys(p.drops).length
-          ? Object.entries(p.drops)
+      "  reasons:  " +
+        (Object.keys(p.reasons).length
+          ? Object.entries(p.reasons)
               .map(([k, v]) => `${k} ${v}`)
               .join(", ")
           : "none"),

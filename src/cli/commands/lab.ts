@@ -3,6 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { MaplbError } from "../../errors.js";
+import { ATTACH_MODES, type AttachMode } from "./attach.js";
 import { CLUSTER_CIDR, SERVICE_CIDR } from "../../lab/addresses.js";
 import {
   FRONTENDS,
@@ -73,6 +74,11 @@ export function registerLab(program: Command): void {
         .choices(PROXIES)
         .default("maplb"),
     )
+    .addOption(
+      new Option("--attach <mode>", "with --proxy maplb: the attach point on the nodes' interfaces")
+        .choices(ATTACH_MODES)
+        .default("tc"),
+    )
     .addOption(labOption())
     .addHelpText(
       "after",
@@ -82,9 +88,15 @@ export function registerLab(program: Command): void {
         "  maplb lab up --scenario seed-001 --proxy iptables\n" +
         "  maplb lab up --scenario my-services.yaml --proxy nftables --lab b",
     )
-    .action(async (flags: { scenario: string; proxy: LabProxy; lab: string }) => {
+    .action(async (flags: { scenario: string; proxy: LabProxy; attach: AttachMode; lab: string }) => {
       needRoot();
-      await labUp({ name: flags.lab, scenario: flags.scenario, proxy: flags.proxy, say });
+      await labUp({
+        name: flags.lab,
+        scenario: flags.scenario,
+        proxy: flags.proxy,
+        attach: flags.attach,
+        say,
+      });
     });
 
   lab

@@ -1,5 +1,5 @@
 // --proxy maplb: each node gets its own kernel datapath (maps pinned under the lab's directory, so the
-// nodes' Local backend sets differ as on a real cluster), attached with TC on ingress of every
+// nodes' Local backend sets differ as on a real cluster), attached (TC ingress, or XDP) to every
 // interface traffic enters the node by. Each sync reads the maps back, compiles against them (ids
 // stay stable, so established flows keep their backends) and applies the diff in hitless order.
 import { spawnSync } from "node:child_process";
@@ -41,7 +41,7 @@ function syncNode(labName: string, plan: LabPlan, node: LabNode): number {
   }
 }
 
-/** `maplb attach` inside the node's namespace: TC ingress on each interface (again is harmless). */
+/** `maplb attach` inside the node's namespace, on each interface (again is harmless: it replaces). */
 function attachNode(ctx: ProxyContext, node: LabNode): string[] {
   const ifaces = nodeIfnames(ctx.plan, node);
   const r = spawnSync(
@@ -52,7 +52,7 @@ function attachNode(ctx: ProxyContext, node: LabNode): string[] {
       "--netns",
       nodeNs(ctx.topo.prefix, node),
       "--mode",
-      "tc",
+      ctx.attach,
       "--pin-dir",
       nodePinDir(ctx.labName, node),
       "--iface",
@@ -70,7 +70,7 @@ export const maplbProxy: ProxyDriver = {
     for (const node of ctx.plan.nodes) {
       const ops = syncNode(ctx.labName, ctx.plan, node);
       const ifaces = attachNode(ctx, node);
-      ctx.say(`node ${node.name}: maplb maps updated (${ops} ops), TC ingress on ${ifaces.join(" ")}`);
+      ctx.say(`node ${node.name}: maplb maps updated (${ops} ops), ${ctx.attach} on ${ifaces.join(" ")}`);
     }
     return Promise.resolve();
   },

@@ -1,5 +1,6 @@
 // What the lab needs of a proxy: put the plan's Services into every node, again after every change,
 // and take away what it put outside the namespaces (deleting a namespace removes the rest).
+import type { AttachMode } from "../../cli/commands/attach.js";
 import type { Topology } from "../../netns/netns.js";
 import type { LabPlan } from "../plan.js";
 
@@ -8,6 +9,8 @@ export interface ProxyContext {
   plan: LabPlan;
   /** The lab's name: pinned maps go under a directory of their own. */
   labName: string;
+  /** maplb: TC (ingress) or XDP on the nodes' interfaces. */
+  attach: AttachMode;
   say: (msg: string) => void;
 }
 
