@@ -71,11 +71,12 @@ export function registerAgent(program: Command): void {
   const cmd = program
     .command("agent")
     .description(
-      "Run the node agent: list and watch Services and EndpointSlices (as kube-proxy does, skipping objects\n" +
-        "labelled service.kubernetes.io/service-proxy-name), and write each change into the maps at once,\n" +
-        "recompiling only the Services it touches. On start it adopts maps already pinned, keeping their ids,\n" +
-        "so established connections keep their backends. SIGTERM stops it and leaves maps and programs in place.\n" +
-        "Serves /metrics (Prometheus) and /healthz (200 while synced recently) on --metrics-addr.",
+      "Run the node agent: list and watch Services and EndpointSlices as kube-proxy does (skipping objects " +
+        "labelled service.kubernetes.io/service-proxy-name), and write each change into the maps at once, " +
+        "recompiling only the Services it touches. On start it adopts maps already pinned and keeps their " +
+        "ids, so established connections keep their backends. SIGTERM stops it and leaves the maps and any " +
+        "attached program in place. Serves /metrics (Prometheus) and /healthz (200 while synced recently) " +
+        "on --metrics-addr.",
     )
     .option("--kubeconfig <path>", "kubeconfig file (default: in-cluster config in a pod, else $KUBECONFIG)")
     .addOption(
@@ -108,6 +109,9 @@ export function registerAgent(program: Command): void {
       DEFAULT_HASH_SEED,
     );
   addNodeOptions(cmd);
+  // Like kube-proxy, the node name defaults to the hostname (the DaemonSet passes spec.nodeName).
+  cmd.options.find((o) => o.long === "--node-name")?.default(hostname(), "this host's name");
+  cmd.setOptionValueWithSource("nodeName", hostname(), "default");
   cmd
     .addHelpText(
       "after",
@@ -119,11 +123,7 @@ export function registerAgent(program: Command): void {
       const minSyncPeriodMs = parseDuration(flags.minSyncPeriod, "--min-sync-period");
       const syncPeriodMs = parseDuration(flags.syncPeriod, "--sync-period");
       if (syncPeriodMs === 0) throw new MaplbError("E_USAGE", "--sync-period must be more than 0");
-      // Like kube-proxy, the node name defaults to the hostname (the DaemonSet passes spec.nodeName).
-      const node = nodeConfigFrom({
-        ...flags,
-        nodeName: flags.nodeName === "node" ? hostname() : flags.nodeName,
-      });
+      const node = nodeConfigFrom(flags);
       const kubeConfig = loadKubeConfig(flags.kubeconfig);
 
       const datapath = openDatapath({
