@@ -11,6 +11,7 @@ import { Compiler, type CompilerLimits } from "../compile/compiler.js";
 import { totals } from "../compile/render.js";
 import type { LbTables, MapOp } from "../compile/tables.js";
 import type { NodeConfig, ServicePort } from "../model/types.js";
+import { MaplbError } from "../errors.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import type { ClusterState } from "./cluster-state.js";
 import { type MapContents, tablesFromMaps } from "./map-contents.js";
@@ -66,6 +67,21 @@ function step<T>(kind: ErrorKind, fn: () => T): T {
     return fn();
   } catch (err) {
     throw new SyncStepError(kind, err);
+  }
+}
+
+/** A Compiler that keeps the ids the maps hold; says what to do when they cannot be kept. */
+function adopt(node: NodeConfig, actual: LbTables, limits: CompilerLimits | undefined): Compiler {
+  try {
+    return new Compiler(node, actual, limits);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new MaplbError(
+      "E_INPUT",
+      `the maps hold rows that cannot be adopted (${why}); clear them (kernel datapath: remove the ` +
+        "pin directory) and restart the agent, which then writes every row afresh",
+      { cause: why },
+    );
   }
 }
 
@@ -269,7 +285,7 @@ export class Syncer {
   private fullSync(): number {
     const ports = this.state.serviceKeys().flatMap((k) => this.state.ports(k));
     const actual = step("read_back", () => tablesFromMaps(this.sink.read(), ports, this.opts.node));
-    const compiler = step("compile", () => new Compiler(this.opts.node, actual, this.opts.limits));
+    const compiler = step("read_back", () => adopt(this.opts.node, actual, this.opts.limits));
     const wanted = new Set(ports.map((p) => p.id));
     let removed = [...actual.services.keys()].filter((id) => !wanted.has(id));
     let written = 0;
