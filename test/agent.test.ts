@@ -349,29 +349,35 @@ describe("agent: restart and drift", () => {
       },
     );
 
-  it("maps it cannot adopt (overlapping Maglev tables): the error says what to do", TEST_TIMEOUT, async () => {
-    h = await AgentHarness.start({ health: { syncedWithinMs: 60_000, pendingWithinMs: 60_000 } });
-    h.server.apply(svc("web", "10.96.0.10"));
-    h.server.apply(svc("api", "10.96.0.11"));
-    h.server.apply(slice("web-1", "web", ips(2)));
-    h.server.apply(slice("api-1", "api", ips(2, 2)));
-    await h.converged();
-    const [a, b] = h.sink.read().masters;
-    h.datapath.apply([
-      {
-        kind: "master-upsert",
-        key: b!.key,
-        master: { ...b!.master, maglevOffset: a!.master.maglevOffset + 1 },
-      },
-    ]);
-    h.agent.syncer.requestFullSync();
-    await eventually(async () => assert.ok((await h!.metric("maplb_errors_total", 'kind="read_back"')) >= 1));
-    const failed = h.logged("sync failed; retrying with a full sync from what the maps hold")[0];
-    assert.match(
-      String((failed?.err as { message?: string }).message),
-      /cannot be adopted .*remove the pin directory/,
-    );
-  });
+  it(
+    "maps it cannot adopt (overlapping Maglev tables): the error says what to do",
+    TEST_TIMEOUT,
+    async () => {
+      h = await AgentHarness.start({ health: { syncedWithinMs: 60_000, pendingWithinMs: 60_000 } });
+      h.server.apply(svc("web", "10.96.0.10"));
+      h.server.apply(svc("api", "10.96.0.11"));
+      h.server.apply(slice("web-1", "web", ips(2)));
+      h.server.apply(slice("api-1", "api", ips(2, 2)));
+      await h.converged();
+      const [a, b] = h.sink.read().masters;
+      h.datapath.apply([
+        {
+          kind: "master-upsert",
+          key: b!.key,
+          master: { ...b!.master, maglevOffset: a!.master.maglevOffset + 1 },
+        },
+      ]);
+      h.agent.syncer.requestFullSync();
+      await eventually(async () =>
+        assert.ok((await h!.metric("maplb_errors_total", 'kind="read_back"')) >= 1),
+      );
+      const failed = h.logged("sync failed; retrying with a full sync from what the maps hold")[0];
+      assert.match(
+        String((failed?.err as { message?: string }).message),
+        /cannot be adopted .*remove the pin directory/,
+      );
+    },
+  );
 
   it("a full sync repairs rows changed behind the agent's back", TEST_TIMEOUT, async () => {
     h = await AgentHarness.start({ syncPeriodMs: 200 });
