@@ -1,15 +1,29 @@
 // The real entry points of maplb.bpf.o, not only the test probe: XDP and TC return codes for each
-// verdict, and the same rewritten bytes as the probe (they run the same pipeline).
+// verdict, the same rewritten bytes as the probe (they run the same pipeline), and the ICMP port
+// unreachable they answer a packet for a service without backends with.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Algorithm, Scope, type FrontendKey, type MapOp } from "../src/compile/tables.js";
 import { openKernel, probeKernel } from "../src/datapath/kernel.js";
-import { buildFrame } from "../src/datapath/packet.js";
+import { icmpUnreachableFor } from "../src/datapath/icmp.js";
+import { buildFrame, internetChecksum } from "../src/datapath/packet.js";
+import { intToIpv4 } from "../src/util/ip.js";
 
-const XDP_DROP = 1;
+function parseIcmp(f: Uint8Array) {
+  const v = new DataView(f.buffer, f.byteOffset, f.length);
+  return {
+    src: intToIpv4(v.getUint32(26)),
+    dst: intToIpv4(v.getUint32(30)),
+    type: f[34],
+    code: f[35],
+    checksumsOk: internetChecksum(f.subarray(14, 34)) === 0 && internetChecksum(f.subarray(34)) === 0,
+  };
+}
+
 const XDP_PASS = 2;
+const XDP_TX = 3;
 const TC_ACT_OK = 0;
-const TC_ACT_SHOT = 2;
+const TC_ACT_REDIRECT = 7;
 
 const key = (address: string): FrontendKey => ({ address, port: 80, protocol: "TCP", scope: Scope.EXT });
 const master = (count: number) => ({
@@ -42,24 +56,26 @@ test(
     try {
       dp.configure({ nodeIPs: [], clusterCIDR: null, hashSeed: 1 });
       dp.apply(OPS);
+      const noBackend = to("10.96.0.11", 1000);
       const cases = [
-        { frame: to("10.96.0.10", 1000), xdp: XDP_PASS, tc: TC_ACT_OK, rewritten: true },
-        { frame: to("10.96.0.99", 1000), xdp: XDP_PASS, tc: TC_ACT_OK, rewritten: false },
-        { frame: to("10.96.0.11", 1000), xdp: XDP_DROP, tc: TC_ACT_SHOT, rewritten: false },
+        { frame: to("10.96.0.10", 1000), xdp: XDP_PASS, tc: TC_ACT_OK, output: null },
+        { frame: to("10.96.0.99", 1000), xdp: XDP_PASS, tc: TC_ACT_OK, output: null },
+        { frame: noBackend, xdp: XDP_TX, tc: TC_ACT_REDIRECT, output: icmpUnreachableFor(noBackend) },
       ];
       for (const c of cases) {
-        const viaProbe = Uint8Array.from(c.frame);
-        dp.testRun("probe", viaProbe);
+        const viaProbe = dp.testRun("probe", c.frame).output;
         for (const [program, expected] of [
           ["xdp", c.xdp],
           ["tc", c.tc],
         ] as const) {
-          const out = Uint8Array.from(c.frame);
-          assert.equal(dp.testRun(program, out).retval, expected, `${program} return code`);
-          assert.deepEqual(out, viaProbe, `${program} output bytes`);
-          assert.equal(Buffer.compare(out, c.frame) !== 0, c.rewritten, `${program} rewrote the frame`);
+          const run = dp.testRun(program, c.frame);
+          assert.equal(run.retval, expected, `${program} return code`);
+          assert.deepEqual(run.output, c.output ?? viaProbe, `${program} output bytes`);
         }
       }
+      // The reply: from the frontend to the client, ICMP port unreachable, quoting the packet.
+      const reply = parseIcmp(icmpUnreachableFor(noBackend));
+      assert.deepEqual(reply, { src: "10.96.0.11", dst: "10.0.0.5", type: 3, code: 3, checksumsOk: true });
       // Each frame ran three times (probe, xdp, tc), and every run was counted.
       const s = dp.stats();
       assert.equal(s.verdicts.DNAT, 3n);
@@ -70,3 +86,18 @@ test(
     }
   },
 );
+
+test("the ICMP port unreachable (host build of datapath/icmp.h): addresses swapped, packet quoted, checksums right", () => {
+  const frame = buildFrame({ src: "10.0.0.5", dst: "10.96.0.11", sport: 4242, dport: 80, proto: "UDP" });
+  const reply = icmpUnreachableFor(frame);
+  assert.deepEqual(parseIcmp(reply), {
+    src: "10.96.0.11",
+    dst: "10.0.0.5",
+    type: 3,
+    code: 3,
+    checksumsOk: true,
+  });
+  assert.deepEqual(reply.subarray(0, 6), frame.subarray(6, 12), "to the client's MAC");
+  assert.deepEqual(reply.subarray(42), frame.subarray(14, 42), "quotes the IP header and 8 bytes of UDP");
+  assert.throws(() => icmpUnreachableFor(frame.subarray(0, 41)), /at least 42/);
+});

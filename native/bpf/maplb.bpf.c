@@ -1,10 +1,12 @@
 /* BPF entry points: the same pipeline behind XDP, TC, and a probe for tests.
  * XDP and TC forward a rewritten packet to the stack (XDP_PASS / TC_ACT_OK) and drop with
- * XDP_DROP / TC_ACT_SHOT; the probe returns the verdict and reason themselves, so that
+ * XDP_DROP / TC_ACT_SHOT, except that a packet for a service without backends is answered with an
+ * ICMP port unreachable (XDP_TX / redirect back out); the probe returns the verdict and reason themselves, so that
  * BPF_PROG_TEST_RUN can tell DNAT from PASS (XDP return codes are not range-checked by the
  * verifier: anything above XDP_REDIRECT would only count as an abort if it were attached). */
 #include "shim.h"
 #include "../datapath/pipeline.h"
+#include "../datapath/icmp.h"
 #include <linux/pkt_cls.h>
 
 static __always_inline struct dp_result run(void *data, void *data_end)
@@ -13,17 +15,51 @@ static __always_inline struct dp_result run(void *data, void *data_end)
 	return dp_process(&env, data, data_end, (__u32)(data_end - data));
 }
 
+static __always_inline int wants_icmp(struct dp_result r)
+{
+	return r.verdict == MAPLB_VERDICT_DROP && r.reason == MAPLB_REASON_NO_BACKEND;
+}
+
+/* XDP: turn the frame into the ICMP error and send it back out of the interface it came in on. */
+static __always_inline int xdp_reply_unreachable(struct xdp_md *ctx)
+{
+	__u32 len = ctx->data_end - ctx->data;
+	if (bpf_xdp_adjust_head(ctx, -(int)ICMP_REPLY_GROW))
+		return XDP_DROP;
+	if (bpf_xdp_adjust_tail(ctx, (int)ICMP_REPLY_LEN - (int)(len + ICMP_REPLY_GROW)))
+		return XDP_DROP;
+	if (icmp_unreachable_in_place((void *)(long)ctx->data, (void *)(long)ctx->data_end))
+		return XDP_DROP;
+	return XDP_TX;
+}
+
 SEC("xdp")
 int maplb_xdp(struct xdp_md *ctx)
 {
 	struct dp_result r = run((void *)(long)ctx->data, (void *)(long)ctx->data_end);
+	if (wants_icmp(r))
+		return xdp_reply_unreachable(ctx);
 	return r.verdict == MAPLB_VERDICT_DROP ? XDP_DROP : XDP_PASS;
+}
+
+/* TC: the same, sent back out of the interface the packet arrived on. */
+static __always_inline int tc_reply_unreachable(struct __sk_buff *skb)
+{
+	if (bpf_skb_change_head(skb, ICMP_REPLY_GROW, 0))
+		return TC_ACT_SHOT;
+	if (bpf_skb_change_tail(skb, ICMP_REPLY_LEN, 0))
+		return TC_ACT_SHOT;
+	if (icmp_unreachable_in_place((void *)(long)skb->data, (void *)(long)skb->data_end))
+		return TC_ACT_SHOT;
+	return bpf_redirect(skb->ifindex, 0);
 }
 
 SEC("tc")
 int maplb_tc(struct __sk_buff *skb)
 {
 	struct dp_result r = run((void *)(long)skb->data, (void *)(long)skb->data_end);
+	if (wants_icmp(r))
+		return tc_reply_unreachable(skb);
 	return r.verdict == MAPLB_VERDICT_DROP ? TC_ACT_SHOT : TC_ACT_OK;
 }
 

@@ -1,10 +1,12 @@
 /* libFuzzer harness for the host pipeline, under AddressSanitizer and UndefinedBehaviorSanitizer.
- * Input: one byte of clock advance (seconds), then the frame. The maps hold one service of each kind, so
- * fuzzed frames reach every stage (wildcard NodePort, two scopes, source ranges, affinity, Maglev,
- * replies) and not only the parser. Any out-of-bounds read or write, or UB, aborts the run.
+ * Input: one byte of clock advance (seconds), then the frame. The maps hold one service of each
+ * kind, so fuzzed frames reach every stage (wildcard NodePort, two scopes, source ranges, affinity,
+ * Maglev, replies) and not only the parser; NO_BACKEND drops also build the ICMP reply. Any
+ * out-of-bounds read or write, or UB, aborts the run.
  * Built and run by `make fuzz` (FUZZ_SECONDS, default 60). */
 #include "shim.h"
 #include "../datapath/pipeline.h"
+#include "../datapath/icmp.h"
 #include "dp.h"
 
 #include <stdlib.h>
@@ -103,6 +105,10 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 	struct dp_env env = { .maps = maps, .now = now };
 	struct dp_result r = dp_process(&env, frame, frame + len, (__u32)len);
 	if (r.verdict >= MAPLB_VERDICT__MAX || r.reason >= MAPLB_REASON__MAX)
+		abort();
+	/* The BPF entry points answer NO_BACKEND with an ICMP error built from the (rewritten) frame. */
+	__u8 reply[ICMP_REPLY_LEN];
+	if (r.reason == MAPLB_REASON_NO_BACKEND && maplb_icmp_unreachable(frame, (__u32)len, reply))
 		abort();
 	free(block);
 	return 0;

@@ -176,8 +176,8 @@ int kernel_process(struct maplb_dp *dp, __u8 *frames, const __u32 *offsets, cons
 	return 0;
 }
 
-int maplb_test_run(struct maplb_dp *dp, int prog, __u8 *frame, __u32 len, __u32 repeat,
-		   __u32 *retval, __u32 *ns_per_run)
+int maplb_test_run(struct maplb_dp *dp, int prog, const __u8 *frame, __u32 len, __u8 *out,
+		   __u32 *out_len, __u32 repeat, __u32 *retval, __u32 *ns_per_run)
 {
 	if (dp->kind != MAPLB_KIND_KERNEL)
 		return -EOPNOTSUPP;
@@ -187,11 +187,12 @@ int maplb_test_run(struct maplb_dp *dp, int prog, __u8 *frame, __u32 len, __u32 
 					     : -1;
 	if (fd < 0)
 		return -EINVAL;
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len, .data_out = frame,
-		    .data_size_out = len, .repeat = repeat);
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len, .data_out = out,
+		    .data_size_out = *out_len, .repeat = repeat);
 	int err = bpf_prog_test_run_opts(fd, &opts);
 	if (err)
 		return err < 0 ? err : -errno;
+	*out_len = opts.data_size_out;
 	*retval = opts.retval;
 	*ns_per_run = opts.duration;
 	return 0;

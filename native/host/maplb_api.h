@@ -56,12 +56,17 @@ MAPLB_API int maplb_set_clock(struct maplb_dp *dp, __u64 now_ns);
 /* The programs of the BPF object, for maplb_test_run. */
 enum maplb_prog { MAPLB_PROG_XDP = 0, MAPLB_PROG_TC = 1, MAPLB_PROG_PROBE = 2 };
 
-/* Kernel only: BPF_PROG_TEST_RUN of one program on one frame, `repeat` times. The frame is
- * rewritten in place with the program's output (of the last run: later runs see earlier rewrites).
- * *retval: the program's return code (XDP_*, TC_ACT_*, or the probe's verdict | reason << 8);
- * *ns_per_run: the kernel's average. */
-MAPLB_API int maplb_test_run(struct maplb_dp *dp, int prog, __u8 *frame, __u32 len, __u32 repeat,
-			     __u32 *retval, __u32 *ns_per_run);
+/* Kernel only: BPF_PROG_TEST_RUN of one program on one frame, `repeat` times (later runs see the
+ * bytes earlier runs left). out receives the output frame, *out_len its length (on entry: out's
+ * capacity; a reply can be longer than the frame). *retval: the program's return code (XDP_*,
+ * TC_ACT_*, or the probe's verdict | reason << 8); *ns_per_run: the kernel's average. */
+MAPLB_API int maplb_test_run(struct maplb_dp *dp, int prog, const __u8 *frame, __u32 len, __u8 *out,
+			     __u32 *out_len, __u32 repeat, __u32 *retval, __u32 *ns_per_run);
+
+/* The ICMP port unreachable the BPF entry points send for a frame to a service without backends
+ * (datapath/icmp.h), built by the host: out must hold 70 bytes. -EINVAL for a frame too short to
+ * be such a packet (< 42 bytes). */
+MAPLB_API int maplb_icmp_unreachable(const __u8 *frame, __u32 len, __u8 *out);
 
 /* Per-packet cost of the pipeline on one frame, `repeat` times, measured by the target itself:
  * the kernel's BPF_PROG_TEST_RUN duration (integer ns, its average), or the host's clock around

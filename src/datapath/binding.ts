@@ -108,8 +108,18 @@ export interface NativeApi {
     n: number,
   ): number;
   setClock(dp: DpHandle, nowNs: bigint): number;
-  /** maplb_test_run: frame rewritten in place; out[0] = retval, out[1] = ns per run. */
-  testRun(dp: DpHandle, prog: number, frame: Uint8Array, repeat: number, out: Uint32Array): number;
+  /** maplb_test_run: the output frame in `output` (its length in lengths[0]); out[0] = retval, out[1] = ns per run. */
+  testRun(
+    dp: DpHandle,
+    prog: number,
+    frame: Uint8Array,
+    output: Uint8Array,
+    outLength: Uint32Array,
+    repeat: number,
+    out: Uint32Array,
+  ): number;
+  /** maplb_icmp_unreachable: the 70-byte reply to a frame for a service without backends. */
+  icmpUnreachable(frame: Uint8Array, out: Uint8Array): number;
   /** maplb_bench: the target's own timing of `repeat` runs on one frame; out[0] = total ns. */
   bench(dp: DpHandle, frame: Uint8Array, repeat: number, newFlows: boolean, out: BigUint64Array): number;
   lastBatchNs(dp: DpHandle): bigint;
@@ -190,8 +200,9 @@ export function loadNative(candidates: string[]): NativeApi {
   );
   const setClock = f("int maplb_set_clock(maplb_dp *dp, uint64_t now)");
   const testRun = f(
-    "int maplb_test_run(maplb_dp *dp, int prog, uint8_t *frame, uint32_t len, uint32_t repeat, _Out_ uint32_t *retval, _Out_ uint32_t *ns)",
+    "int maplb_test_run(maplb_dp *dp, int prog, const uint8_t *frame, uint32_t len, uint8_t *out, uint32_t *out_len, uint32_t repeat, _Out_ uint32_t *retval, _Out_ uint32_t *ns)",
   );
+  const icmpUnreachable = f("int maplb_icmp_unreachable(const uint8_t *frame, uint32_t len, uint8_t *out)");
   const bench = f(
     "int maplb_bench(maplb_dp *dp, const uint8_t *frame, uint32_t len, uint32_t repeat, int new_flows, uint64_t *ns)",
   );
@@ -242,14 +253,15 @@ export function loadNative(candidates: string[]): NativeApi {
     process: (dp, frames, offsets, lengths, verdicts, reasons, n) =>
       process(dp, frames, offsets, lengths, verdicts, reasons, n) as number,
     setClock: (dp, now) => setClock(dp, now) as number,
-    testRun: (dp, prog, frame, repeat, out) => {
+    testRun: (dp, prog, frame, output, outLength, repeat, out) => {
       const retval = [0];
       const ns = [0];
-      const err = testRun(dp, prog, frame, frame.length, repeat, retval, ns) as number;
+      const err = testRun(dp, prog, frame, frame.length, output, outLength, repeat, retval, ns) as number;
       out[0] = retval[0] ?? 0;
       out[1] = ns[0] ?? 0;
       return err;
     },
+    icmpUnreachable: (frame, out) => icmpUnreachable(frame, frame.length, out) as number,
     bench: (dp, frame, repeat, newFlows, out) =>
       bench(dp, frame, frame.length, repeat, newFlows ? 1 : 0, out) as number,
     lastBatchNs: (dp) => BigInt(lastBatchNs(dp) as number | bigint),

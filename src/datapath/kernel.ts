@@ -55,14 +55,29 @@ export class KernelDatapath extends NativeDatapath {
   }
 
   /**
-   * BPF_PROG_TEST_RUN of one of the object's programs, `repeat` times, on `frame` (rewritten in
-   * place). retval: XDP_* for "xdp", TC_ACT_* for "tc", verdict | reason << 8 for "probe".
+   * BPF_PROG_TEST_RUN of one of the object's programs, `repeat` times, on `frame`. retval: XDP_* for
+   * "xdp", TC_ACT_* for "tc", verdict | reason << 8 for "probe"; output: the frame that came out
+   * (an ICMP reply can be longer than the packet it answers).
    */
-  testRun(program: KernelProgram, frame: Uint8Array, repeat = 1): { retval: number; nsPerRun: number } {
+  testRun(
+    program: KernelProgram,
+    frame: Uint8Array,
+    repeat = 1,
+  ): { retval: number; nsPerRun: number; output: Uint8Array } {
+    const output = new Uint8Array(frame.length + 256);
+    const outLength = Uint32Array.of(output.length);
     const out = new Uint32Array(2);
-    const err = this.maps.api.testRun(this.handle, KERNEL_PROGRAMS.indexOf(program), frame, repeat, out);
+    const err = this.maps.api.testRun(
+      this.handle,
+      KERNEL_PROGRAMS.indexOf(program),
+      frame,
+      output,
+      outLength,
+      repeat,
+      out,
+    );
     if (err < 0) throw nativeError(err, `BPF_PROG_TEST_RUN of the ${program} program`);
-    return { retval: out[0]!, nsPerRun: out[1]! };
+    return { retval: out[0]!, nsPerRun: out[1]!, output: output.slice(0, outLength[0]) };
   }
 
   attachXdp(ifname: string, xdpFlags = 0): void {
