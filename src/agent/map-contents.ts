@@ -16,13 +16,13 @@ import type {
 import { frontendKeyString, Scope, type SourceRangeEntry } from "../compile/tables.js";
 import { planFrontends } from "../compile/frontends.js";
 import { emptyServicePortTables } from "../compile/service-port.js";
-import type { NodeConfig, Protocol, ServicePort } from "../model/types.js";
+import type { NodeConfig, ServicePort } from "../model/types.js";
 
-/** What the datapath's maps hold, decoded. lb4_backends has no protocol: it is the service port's. */
+/** What the datapath's maps hold, decoded. */
 export interface MapContents {
   masters: { key: FrontendKey; master: MasterEntry }[];
   slots: { key: FrontendKey; slot: number; backendId: number }[];
-  backends: Omit<BackendEntry, "protocol">[];
+  backends: BackendEntry[];
   revNat: RevNatEntry[];
   /** lb4_maglev rows [offset, offset + size). */
   maglevRows(offset: number, size: number): Uint32Array;
@@ -36,7 +36,7 @@ export const ORPHANS_ID = "(orphaned rows)";
 class Claims {
   readonly masters = new Map<string, MasterEntry>();
   readonly slots = new Map<string, number>();
-  readonly backends = new Map<number, Omit<BackendEntry, "protocol">>();
+  readonly backends = new Map<number, BackendEntry>();
   readonly revNat = new Map<number, RevNatEntry>();
   readonly sourceRanges = new Map<number, SourceRangeEntry[]>();
   readonly claimedMasters = new Set<string>();
@@ -58,11 +58,11 @@ class Claims {
   }
 
   /** Adds backend `id` to `t` once, unless another port already claimed it or it is not in the map. */
-  claimBackend(t: ServicePortTables, id: number, protocol: Protocol): void {
+  claimBackend(t: ServicePortTables, id: number): void {
     const b = this.backends.get(id);
     if (id === 0 || !b || this.claimedBackends.has(id)) return;
     this.claimedBackends.add(id);
-    t.backends.push({ ...b, protocol });
+    t.backends.push(b);
   }
 
   claimRevNat(t: ServicePortTables, id: number): void {
@@ -91,11 +91,11 @@ function claimServicePort(c: Claims, p: ServicePort, node: NodeConfig): ServiceP
       const hasMaglev = master.maglevSize > 0;
       t.frontends.push({ key, master, slots, maglevTable: hasMaglev ? set : null });
       c.claimRevNat(t, master.revNatId);
-      for (const id of slots) c.claimBackend(t, id, p.protocol);
+      for (const id of slots) c.claimBackend(t, id);
       if (hasMaglev && !t.maglev.some((m) => m.name === set)) {
         const rows = c.contents.maglevRows(master.maglevOffset, master.maglevSize);
         t.maglev.push({ name: set, offset: master.maglevOffset, rows });
-        for (const id of new Set(rows)) c.claimBackend(t, id, p.protocol);
+        for (const id of new Set(rows)) c.claimBackend(t, id);
       }
     }
   }
@@ -118,14 +118,14 @@ export function tablesFromMaps(
     const t = claimServicePort(c, p, node);
     if (t.frontends.length > 0) services.set(p.id, t);
   }
-  // Draining backends: referenced by conntrack only, found by address.
+  // Draining backends: referenced by conntrack only, found by address, port and protocol.
   const unclaimed = contents.backends.filter((b) => !c.claimedBackends.has(b.id));
   for (const p of ports) {
     const t = services.get(p.id);
     if (!t) continue;
-    const endpoints = new Set(p.endpoints.map((e) => `${e.ip}:${e.port}`));
+    const endpoints = new Set(p.endpoints.map((e) => `${e.ip}:${e.port}/${p.protocol}`));
     for (const b of unclaimed)
-      if (endpoints.has(`${b.address}:${b.port}`)) c.claimBackend(t, b.id, p.protocol);
+      if (endpoints.has(`${b.address}:${b.port}/${b.protocol}`)) c.claimBackend(t, b.id);
   }
   const orphans = orphanTables(c);
   if (orphans) services.set(ORPHANS_ID, orphans);
@@ -147,7 +147,7 @@ function orphanTables(c: Claims): ServicePortTables | null {
     c.claimRevNat(t, m.master.revNatId);
   }
   for (const r of c.contents.revNat) c.claimRevNat(t, r.id);
-  for (const b of c.contents.backends) c.claimBackend(t, b.id, "TCP");
+  for (const b of c.contents.backends) c.claimBackend(t, b.id);
   const empty = t.frontends.length + t.backends.length + t.revNat.length === 0;
   return empty ? null : t;
 }
