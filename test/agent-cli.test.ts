@@ -97,7 +97,7 @@ describe("maplb agent (process)", () => {
         await eventually(async () => {
           const text = await (await get(agent, "/metrics")).text();
           const count = /maplb_network_programming_duration_seconds_count (\d+)/.exec(text);
-          assert.ok(Number(count?.[1]) >= 2, text.slice(0, 300));
+          assert.ok(Number(count?.[1]) >= 1, text.slice(0, 300));
           assert.match(text, /maplb_map_entries\{map="lb4_backends"\} 4/);
           assert.match(text, /maplb_map_capacity\{map="lb4_maglev"\}/);
           assert.match(text, /maplb_process_cpu/);

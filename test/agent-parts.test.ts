@@ -134,7 +134,7 @@ describe("durations, backoff, --metrics-addr", () => {
     metrics.setSources({
       entries: () => ({ lb4_services: 3 }),
       capacity: () => ({ lb4_services: 65536 }),
-      datapathCounters: () => ({ verdict_PASS: 7 }),
+      datapathCounters: () => ({ verdicts: { PASS: 7 }, reasons: { NO_BACKEND: 2 } }),
     });
     let healthy = false;
     const status = await serveStatus("127.0.0.1:0", metrics, () => ({ healthy, reason: "test" }));
@@ -146,7 +146,8 @@ describe("durations, backoff, --metrics-addr", () => {
       const text = await (await get("/metrics")).text();
       assert.match(text, /maplb_map_entries\{map="lb4_services"\} 3/);
       assert.match(text, /maplb_map_capacity\{map="lb4_services"\} 65536/);
-      assert.match(text, /maplb_datapath_packets_total\{counter="verdict_PASS"\} 7/);
+      assert.match(text, /maplb_datapath_verdicts_total\{verdict="PASS"\} 7/);
+      assert.match(text, /maplb_datapath_reasons_total\{reason="NO_BACKEND"\} 2/);
     } finally {
       await status.close();
     }

@@ -8,13 +8,13 @@ import type { NodeConfig } from "../model/types.js";
 import type { BackoffOptions } from "./backoff.js";
 import { ClusterState } from "./cluster-state.js";
 import { ClusterWatch, type WatchEvent } from "./cluster-watch.js";
-import { AgentMetrics } from "./metrics.js";
+import { AgentMetrics, type DatapathCounters } from "./metrics.js";
 import { type Health, type HealthLimits, type MapSink, Syncer } from "./syncer.js";
 
 /** What the agent reads from the datapath besides the maps: capacity and counters, for /metrics. */
 export interface DatapathGauges {
   capacity(): Record<string, number>;
-  counters(): Record<string, number>;
+  counters(): DatapathCounters;
 }
 
 export interface AgentOptions {
@@ -61,7 +61,7 @@ export class Agent {
     this.metrics.setSources({
       entries: () => this.syncer.entries(),
       capacity: () => opts.gauges?.capacity() ?? {},
-      datapathCounters: () => opts.gauges?.counters() ?? {},
+      datapathCounters: () => opts.gauges?.counters() ?? { verdicts: {}, reasons: {} },
     });
     this.watch = new ClusterWatch(
       opts.kubeConfig,

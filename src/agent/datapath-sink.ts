@@ -6,6 +6,7 @@ import { readU32 } from "../datapath/codec.js";
 import type { Datapath } from "../datapath/datapath.js";
 import type { DatapathGauges } from "./agent.js";
 import type { MapContents } from "./map-contents.js";
+import type { DatapathCounters } from "./metrics.js";
 import type { MapSink } from "./syncer.js";
 
 export class DatapathSink implements MapSink, DatapathGauges {
@@ -32,12 +33,11 @@ export class DatapathSink implements MapSink, DatapathGauges {
     return Object.fromEntries(MAP_NAMES.map((m) => [m, this.datapath.maps.shapes[m].maxEntries]));
   }
 
-  counters(): Record<string, number> {
+  counters(): DatapathCounters {
     const s = this.datapath.stats();
-    const out: Record<string, number> = {};
-    for (const [name, n] of Object.entries(s.verdicts)) out[`verdict_${name}`] = Number(n);
-    for (const [name, n] of Object.entries(s.reasons)) out[`reason_${name}`] = Number(n);
-    return out;
+    const numbers = (r: Record<string, bigint>) =>
+      Object.fromEntries(Object.entries(r).map(([k, n]) => [k, Number(n)]));
+    return { verdicts: numbers(s.verdicts), reasons: numbers(s.reasons) };
   }
 
   /** lb4_maglev is an array map: rows are read by index, in one native call. */

@@ -8,14 +8,20 @@ const LATENCY_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 export type ErrorKind = "invalid_object" | "watch" | "apply" | "read_back" | "compile";
 export type SyncKind = "incremental" | "full";
 
+/** Packets per verdict (PASS, DNAT, ...) and per reason (OK, NO_BACKEND, ...). */
+export interface DatapathCounters {
+  verdicts: Record<string, number>;
+  reasons: Record<string, number>;
+}
+
 /** Where the gauges read from at scrape time. */
 export interface MetricSources {
   /** Entries per map, as the agent programmed them. */
   entries(): Record<string, number>;
   /** Max entries per map (the datapath's configured capacity). */
   capacity(): Record<string, number>;
-  /** The datapath's own counters (per verdict, per drop reason), cumulative. */
-  datapathCounters(): Record<string, number>;
+  /** The datapath's own packet counters, cumulative. */
+  datapathCounters(): DatapathCounters;
 }
 
 export class AgentMetrics {
@@ -95,14 +101,25 @@ export class AgentMetrics {
       },
     });
     new Counter({
-      name: "maplb_datapath_packets_total",
-      help: "The datapath's packet counters, per verdict and per drop reason.",
-      labelNames: ["counter"] as const,
+      name: "maplb_datapath_verdicts_total",
+      help: "Packets the datapath handled, per verdict.",
+      labelNames: ["verdict"] as const,
       registers: [this.registry],
       collect() {
-        this.reset(); // the datapath keeps the running total; publish it as is
-        for (const [counter, n] of Object.entries(sources()?.datapathCounters() ?? {}))
-          this.inc({ counter }, n);
+        this.reset(); // the datapath keeps the running totals: publish them as they are
+        for (const [verdict, n] of Object.entries(sources()?.datapathCounters().verdicts ?? {}))
+          this.inc({ verdict }, n);
+      },
+    });
+    new Counter({
+      name: "maplb_datapath_reasons_total",
+      help: "Packets the datapath handled, per reason (OK, or why it dropped or passed one).",
+      labelNames: ["reason"] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(sources()?.datapathCounters().reasons ?? {}))
+          this.inc({ reason }, n);
       },
     });
     if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: "maplb_" });

@@ -206,10 +206,13 @@ export class Syncer {
     const kind: SyncKind = this.fullSyncDue || !this.compiler ? "full" : "incremental";
     const m = this.opts.metrics;
     try {
+      const adopting = this.compiler === undefined;
       const ops = kind === "full" ? this.fullSync() : this.incrementalSync([...batch.keys()]);
       const end = performance.now();
       m.syncDuration.observe({ kind }, (end - start) / 1000);
-      for (const receivedAt of batch.values()) m.programmingLatency.observe((end - receivedAt) / 1000);
+      // The first sync's events waited for the initial lists: that is start-up, not programming.
+      if (!adopting)
+        for (const receivedAt of batch.values()) m.programmingLatency.observe((end - receivedAt) / 1000);
       m.lastSync.set(Date.now() / 1000);
       this.lastOkAt = end;
       this.lastError = undefined;
