@@ -3,12 +3,26 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Compiler, compile } from "../src/compile/compiler.js";
-import { IdAllocator } from "../src/compile/ids.js";
+import { IdAllocator, IdBitmap } from "../src/compile/ids.js";
 import { MaplbError } from "../src/errors.js";
 import { applyChecked, MapState } from "./helpers/map-state.js";
 import { endpoint, nodeConfig, servicePort } from "./helpers/model-factory.js";
 
 const node = nodeConfig();
+
+describe("IdBitmap", () => {
+  it("adds, finds and deletes ids across word boundaries and up to 2^32 - 1", () => {
+    const b = new IdBitmap();
+    for (const id of [1, 31, 32, 33, 4095, 0xffffffff]) b.add(id);
+    b.add(32);
+    assert.equal(b.size, 6);
+    assert.ok(b.has(31) && b.has(32) && b.has(0xffffffff) && !b.has(30) && !b.has(0xfffffffe));
+    assert.equal(b.delete(32), true);
+    assert.equal(b.delete(32), false);
+    assert.ok(!b.has(32) && b.has(33));
+    assert.equal(b.size, 5);
+  });
+});
 
 describe("IdAllocator", () => {
   it("gives a key the same id until it is released", () => {

@@ -25,12 +25,17 @@ export class Compiler implements IdSource {
   private revNatIds: IdAllocator;
   private backendIds: IdPool;
   private maglevSpace: MaglevSpace;
-  /** Which service port owns each frontend `address:port/PROTO`: the first to claim it keeps it. */
+  /**
+   * Which service port owns each frontend `address:port/PROTO`. Two ports claiming one address:port is
+   * a misconfiguration kube-proxy resolves by rule order; here the owner keeps it, and a frontend its
+   * owner lets go goes, at the end of the batch, to the waiting port with the smallest id. So the
+   * outcome does not depend on the order of updates: an incremental update and a whole compile agree.
+   */
   private readonly frontendOwner = new Map<string, string>();
   /** Service ports denied a frontend, by frontend: they are recompiled when its owner lets it go. */
   private readonly waiting = new Map<string, Set<string>>();
-  /** Frontends released in this batch, whose waiting ports get another try. */
-  private released: string[] = [];
+  /** Frontends released in this batch: nobody may claim them before retryWaiting() hands them out. */
+  private readonly released = new Set<string>();
   /** The last input of each service port, to recompile the waiting ones. */
   private readonly inputs = new Map<string, ServicePort>();
   /** During update(): each touched port's tables and input from before, to roll back on failure. */
@@ -70,18 +75,18 @@ export class Compiler implements IdSource {
     return phases.ops();
   }
 
-  /** Recompiles the service ports that wanted a frontend released in this batch. */
+  /** Hands out the frontends released in this batch: their waiting ports are recompiled, smallest id first. */
   retryWaiting(phases: DiffPhases = new DiffPhases()): void {
-    while (this.released.length > 0) {
-      const frontends = this.released;
-      this.released = [];
-      for (const f of frontends) {
-        const ids = this.waiting.get(f);
+    while (this.released.size > 0) {
+      const candidates = new Set<string>();
+      for (const f of this.released) {
+        for (const id of this.waiting.get(f) ?? []) candidates.add(id);
         this.waiting.delete(f);
-        for (const id of [...(ids ?? [])].sort()) {
-          const p = this.inputs.get(id);
-          if (p) this.set(p, phases);
-        }
+      }
+      this.released.clear();
+      for (const id of [...candidates].sort()) {
+        const p = this.inputs.get(id);
+        if (p) this.set(p, phases);
       }
     }
   }
@@ -89,7 +94,7 @@ export class Compiler implements IdSource {
   /**
    * Compiles one service port into the tables; adds its ops to `phases`. Without `phases` (a whole
    * compile) a new port skips the diff; a known one is still diffed, to keep its object if unchanged.
-   * Call settle() after a batch.
+   * After a batch call retryWaiting(), then settle() (update() does both).
    */
   set(p: ServicePort, phases?: DiffPhases): void {
     this.note(p.id);
@@ -113,7 +118,7 @@ export class Compiler implements IdSource {
     else this.tables.services.delete(p.id);
   }
 
-  /** Removes a service port's rows; adds the ops to `phases`. */
+  /** Removes a service port's rows; adds the ops to `phases`. Finish the batch as after set(). */
   remove(id: string, phases: DiffPhases = new DiffPhases()): void {
     this.note(id);
     this.inputs.delete(id);
@@ -140,11 +145,12 @@ export class Compiler implements IdSource {
 
   revNatId(frontend: string, servicePortId: string): number | null {
     const owner = this.frontendOwner.get(frontend);
-    if (owner !== undefined && owner !== servicePortId) {
-      log.warn(
-        { frontend, servicePort: servicePortId, owner },
-        "frontend already belongs to another service port",
-      );
+    if ((owner !== undefined && owner !== servicePortId) || this.released.has(frontend)) {
+      if (owner !== undefined)
+        log.warn(
+          { frontend, servicePort: servicePortId, owner },
+          "frontend already belongs to another service port",
+        );
       this.waiting.set(frontend, (this.waiting.get(frontend) ?? new Set()).add(servicePortId));
       return null;
     }
@@ -175,7 +181,7 @@ export class Compiler implements IdSource {
       if (input) this.inputs.set(id, input);
       else this.inputs.delete(id);
     }
-    this.released = [];
+    this.released.clear();
     this.rebuildBookkeeping();
   }
 
@@ -217,7 +223,7 @@ export class Compiler implements IdSource {
       if (frontends.has(name) || this.frontendOwner.get(name) !== id) continue;
       this.frontendOwner.delete(name);
       this.revNatIds.release(name);
-      if (this.waiting.has(name)) this.released.push(name);
+      this.released.add(name);
     }
     const backends = new Set((next?.backends ?? []).map((b) => b.id));
     for (const b of prev.backends) if (!backends.has(b.id)) this.backendIds.free(b.id);

@@ -8,9 +8,46 @@
 //   else (a reader between the two ops would follow a slot to the wrong backend).
 import { MaplbError } from "../errors.js";
 
+/**
+ * A set of ids as bitmaps of 65536 ids each, made on first use: a million backend ids cost 128 KiB
+ * and no hashing (a Set of a million numbers is slow to grow and heavy for the GC), and a stray id
+ * near 2^32 costs one more 8 KiB chunk, not a bitmap up to it.
+ */
+export class IdBitmap {
+  private readonly chunks = new Map<number, Uint32Array>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  has(id: number): boolean {
+    const chunk = this.chunks.get(id >>> 16);
+    return chunk !== undefined && (chunk[(id >>> 5) & 2047]! & (1 << (id & 31))) !== 0;
+  }
+
+  add(id: number): void {
+    let chunk = this.chunks.get(id >>> 16);
+    if (!chunk) this.chunks.set(id >>> 16, (chunk = new Uint32Array(2048)));
+    const word = (id >>> 5) & 2047;
+    const bit = 1 << (id & 31);
+    if ((chunk[word]! & bit) !== 0) return;
+    chunk[word]! |= bit;
+    this.count++;
+  }
+
+  /** True when the id was in the set. */
+  delete(id: number): boolean {
+    if (!this.has(id)) return false;
+    this.chunks.get(id >>> 16)![(id >>> 5) & 2047]! &= ~(1 << (id & 31));
+    this.count--;
+    return true;
+  }
+}
+
 /** A pool of numeric ids, with the cursor and the quarantine described above. */
 export class IdPool {
-  private readonly used = new Set<number>();
+  private readonly used = new IdBitmap();
   /** Ids freed since the last settle(): not free yet. */
   private readonly quarantine = new Set<number>();
   private cursor: number;
