@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Compiler, compile } from "../src/compile/compiler.js";
 import { diff } from "../src/compile/diff.js";
-import type { MapOp } from "../src/compile/tables.js";
+import type { LbTables, MapOp } from "../src/compile/tables.js";
 import type { ServicePort } from "../src/model/types.js";
 import { applyChecked, MapState } from "./helpers/map-state.js";
 import { endpoint, nodeConfig, servicePort, terminating } from "./helpers/model-factory.js";
@@ -116,6 +116,20 @@ describe("diff order", () => {
       t.frontends.some((f) => f.key.address === "198.51.100.7"),
     );
     assert.equal(owner?.id, b.id);
+  });
+  it("a freed contested frontend goes to the smallest waiting id, whatever the order of updates", () => {
+    const want = (name: string, ips: string[], i: number) =>
+      servicePort({ name, clusterIP: `10.96.0.${i}`, externalIPs: ips, endpoints: eps(i) });
+    const x = ["198.51.100.7"];
+    const c = new Compiler(node);
+    c.update([want("a", x, 1), want("c", x, 3)], []);
+    c.update([want("b", x, 2)], []);
+    c.update([want("a", [], 1)], []);
+    const ownerOf = (t: LbTables) =>
+      [...t.services.values()].find((s) => s.frontends.some((f) => f.key.address === x[0]))?.id;
+    assert.equal(ownerOf(c.tables), "shop/b:http/TCP");
+    const whole = compile({ ports: [want("a", [], 1), want("b", x, 2), want("c", x, 3)] }, node);
+    assert.equal(ownerOf(whole), "shop/b:http/TCP");
   });
 });
 
