@@ -96,6 +96,13 @@ describe("agent: following the API server", () => {
     h = await AgentHarness.start({ minSyncPeriodMs: 300 });
     h.server.apply(svc("web", "10.96.0.10"));
     await h.converged();
+    await sleep(350); // quiet for longer than min-sync-period: the next change is written at once
+    const latency = "maplb_network_programming_duration_seconds_sum";
+    const before = await h.metric(latency);
+    h.server.apply(slice("web-1", "web", ips(1)));
+    await h.converged();
+    const seconds = (await h.metric(latency)) - before;
+    assert.ok(seconds < 0.25, `after a quiet spell the change waited ${seconds} s`);
     const syncsBefore = await h.metric("maplb_sync_duration_seconds_count");
     for (let i = 1; i <= 5; i++) h.server.apply(slice("web-1", "web", ips(i)));
     await h.converged();
