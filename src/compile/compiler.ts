@@ -6,7 +6,7 @@ import { MaplbError } from "../errors.js";
 import { log } from "../log.js";
 import type { NodeConfig, ServiceModel, ServicePort } from "../model/types.js";
 import { DiffPhases, diffServicePort } from "./diff.js";
-import { frontendName } from "./frontends.js";
+import { frontendOf } from "./frontends.js";
 import { backendIdPool, type IdAllocator, type IdPool, revNatIdAllocator } from "./ids.js";
 import { MaglevSpace } from "./maglev-space.js";
 import { compileServicePort, type IdSource, maglevKey } from "./service-port.js";
@@ -197,7 +197,7 @@ export class Compiler implements IdSource {
 
   private restore(t: ServicePortTables): void {
     for (const f of t.frontends) {
-      const name = frontendName(f.key.address, f.key.port, f.key.protocol);
+      const name = frontendOf(f.key);
       const owner = this.frontendOwner.get(name);
       if (owner !== undefined && owner !== t.id)
         throw new MaplbError("E_INPUT", `frontend ${name} is in both ${owner} and ${t.id}`, {
@@ -214,12 +214,9 @@ export class Compiler implements IdSource {
   private releaseUnused(prev: ServicePortTables | undefined, next: ServicePortTables | undefined): void {
     if (!prev) return;
     const id = prev.id;
-    const keep = (list: string[]) => new Set(list);
-    const frontends = keep(
-      (next?.frontends ?? []).map((f) => frontendName(f.key.address, f.key.port, f.key.protocol)),
-    );
+    const frontends = new Set((next?.frontends ?? []).map((f) => frontendOf(f.key)));
     for (const f of prev.frontends) {
-      const name = frontendName(f.key.address, f.key.port, f.key.protocol);
+      const name = frontendOf(f.key);
       if (frontends.has(name) || this.frontendOwner.get(name) !== id) continue;
       this.frontendOwner.delete(name);
       this.revNatIds.release(name);
@@ -227,7 +224,7 @@ export class Compiler implements IdSource {
     }
     const backends = new Set((next?.backends ?? []).map((b) => b.id));
     for (const b of prev.backends) if (!backends.has(b.id)) this.backendIds.free(b.id);
-    const tables = keep((next?.maglev ?? []).map((m) => m.name));
+    const tables = new Set((next?.maglev ?? []).map((m) => m.name));
     for (const m of prev.maglev) if (!tables.has(m.name)) this.maglevSpace.release(maglevKey(id, m.name));
   }
 }

@@ -5,7 +5,7 @@
 //   externalIPs) read the cluster endpoints with externalTrafficPolicy=Cluster. With ETP=Local they get
 //   two scopes: EXT holds the local endpoints, INT the cluster ones, and the datapath uses INT for
 //   sources inside the cluster CIDR — kube-proxy's "pod traffic for external destinations" rule.
-import { Scope, SvcFlag } from "./tables.js";
+import { type FrontendKey, Scope, SvcFlag } from "./tables.js";
 import type { NodeConfig, ServicePort } from "../model/types.js";
 
 export type FrontendKind = "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalIP";
@@ -28,6 +28,11 @@ export const WILDCARD_ADDRESS = "0.0.0.0";
 /** `address:port/PROTO`: a frontend regardless of scope; the unit a rev-NAT id names. */
 export function frontendName(address: string, port: number, protocol: string): string {
   return `${address}:${port}/${protocol}`;
+}
+
+/** The frontend a lookup key belongs to, whatever its scope. */
+export function frontendOf(key: FrontendKey): string {
+  return frontendName(key.address, key.port, key.protocol);
 }
 
 /** The frontends of one service port, in a fixed order: ClusterIP, NodePorts, LoadBalancer IPs, externalIPs. */
