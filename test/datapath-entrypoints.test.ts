@@ -98,6 +98,8 @@ test("the ICMP port unreachable (host build of datapath/icmp.h): addresses swapp
     checksumsOk: true,
   });
   assert.deepEqual(reply.subarray(0, 6), frame.subarray(6, 12), "to the client's MAC");
-  assert.deepEqual(reply.subarray(42), frame.subarray(14, 42), "quotes the IP header and 8 bytes of UDP");
+  assert.equal(reply.length, 82);
+  assert.deepEqual(reply.subarray(42, 70), frame.subarray(14, 42), "quotes the IP header and the UDP header");
+  assert.deepEqual(reply.subarray(70), new Uint8Array(12), "padded with zeros to 20 bytes of L4");
   assert.throws(() => icmpUnreachableFor(frame.subarray(0, 41)), /at least 42/);
 });

@@ -23,7 +23,11 @@ struct icmp_unreach_hdr {
 #define ICMP_DEST_UNREACH 3
 #define ICMP_PORT_UNREACH 3
 
-#define ICMP_QUOTE_LEN (sizeof(struct iphdr) + 8) /* the offending IP header + 8 bytes of L4 */
+/* The offending IP header and 20 bytes of L4: more than RFC 792's 8 (RFC 1812 asks for as much as
+ * fits), because a TC program cannot cut an skb whose L4 checksum is still to be filled in
+ * (CHECKSUM_PARTIAL, as from a local socket) shorter than that checksum field. Short packets are
+ * quoted with zero padding. */
+#define ICMP_QUOTE_LEN (sizeof(struct iphdr) + 20)
 #define ICMP_REPLY_LEN (sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct icmp_unreach_hdr) + ICMP_QUOTE_LEN)
 /* The quote starts at ICMP_REPLY_LEN - ICMP_QUOTE_LEN; the original IP header was at ETH_HLEN. */
 #define ICMP_REPLY_GROW (ICMP_REPLY_LEN - ICMP_QUOTE_LEN - sizeof(struct ethhdr))

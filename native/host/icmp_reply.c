@@ -16,7 +16,7 @@ int maplb_icmp_unreachable(const __u8 *frame, __u32 len, __u8 *out)
 		_Alignas(8) __u8 pad[2];
 		__u8 bytes[ICMP_REPLY_LEN];
 	} reply = { 0 };
-	if (len < ETH_HLEN + ICMP_QUOTE_LEN)
+	if (len < ETH_HLEN + sizeof(struct iphdr) + 8) /* the smallest frame NO_BACKEND can drop */
 		return -EINVAL;
 	__u32 keep = ICMP_REPLY_LEN - ICMP_REPLY_GROW;
 	memcpy(reply.bytes + ICMP_REPLY_GROW, frame, len < keep ? len : keep);

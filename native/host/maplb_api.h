@@ -64,7 +64,7 @@ MAPLB_API int maplb_test_run(struct maplb_dp *dp, int prog, const __u8 *frame, _
 			     __u32 *out_len, __u32 repeat, __u32 *retval, __u32 *ns_per_run);
 
 /* The ICMP port unreachable the BPF entry points send for a frame to a service without backends
- * (datapath/icmp.h), built by the host: out must hold 70 bytes. -EINVAL for a frame too short to
+ * (datapath/icmp.h), built by the host: out must hold 82 bytes. -EINVAL for a frame too short to
  * be such a packet (< 42 bytes). */
 MAPLB_API int maplb_icmp_unreachable(const __u8 *frame, __u32 len, __u8 *out);
 

@@ -4,8 +4,8 @@
 import { MaplbError } from "../errors.js";
 import { native } from "./binding.js";
 
-/** Ethernet + IPv4 + ICMP header + the quoted IPv4 header and 8 bytes of L4. */
-export const ICMP_REPLY_LEN = 70;
+/** Ethernet + IPv4 + ICMP header + the quoted IPv4 header and 20 bytes of L4 (zero-padded). */
+export const ICMP_REPLY_LEN = 82;
 
 export function icmpUnreachableFor(frame: Uint8Array): Uint8Array {
   const out = new Uint8Array(ICMP_REPLY_LEN);
