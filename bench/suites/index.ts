@@ -1,6 +1,8 @@
 // Every benchmark suite, in the order they run.
 import type { Suite } from "../types.js";
 import { controlPlane } from "./control-plane.js";
+import { datapathEmulated } from "./datapath-emulated.js";
+import { datapathKernel } from "./datapath-kernel.js";
 import { netfilterReal } from "./netfilter-real.js";
 
-export const SUITES: Suite[] = [netfilterReal, controlPlane];
+export const SUITES: Suite[] = [datapathEmulated, datapathKernel, netfilterReal, controlPlane];

@@ -1,0 +1,119 @@
+// datapath-kernel: the kernel's own ns per packet for maplb's BPF program, from BPF_PROG_TEST_RUN
+// with repeat (the kernel times the runs), on the datapath grid (capped at 1M backends), for
+// established flows (conntrack hit) and new flows (every repeat a new source port).
+// The frame goes to service 0, whose backends are the frontend itself, so a repeated run sees the
+// same bytes after DNAT (see src/datapath/speed.ts); map lookups cost the same for any service.
+import type { KernelDatapath } from "../../src/datapath/kernel.js";
+import { kernelUnavailableReason, openKernel } from "../../src/datapath/kernel.js";
+import { pipelineNsPerPacket, scaleOps } from "../../src/datapath/speed.js";
+import { maglevSizeFor } from "./datapath-emulated.js";
+import { median, type Cell, type Mode, type Result, type Suite, type Target } from "../types.js";
+
+const REPEAT = 200_000;
+const SAMPLES = 5;
+const MAX_BACKENDS = 1_000_000;
+
+function gridCells(mode: Mode): Cell[] {
+  // 100k services take minutes to load one entry at a time: the full grid only.
+  const services = mode === "full" ? [10, 100, 1000, 10000, 100000] : [10, 1000, 10000];
+  const endpoints = mode === "full" ? [1, 10, 100, 1000] : [1, 100];
+  const cells = services.map((s) => ({ services: s, endpointsPerService: 10 }));
+  for (const e of endpoints) if (e !== 10) cells.push({ services: 1000, endpointsPerService: e });
+  return cells
+    .filter((c) => c.services * c.endpointsPerService <= MAX_BACKENDS)
+    .map((c) => ({
+      ...c,
+      label: `S=${c.services} E=${c.endpointsPerService}`,
+      estimateSeconds: 1 + (c.services * c.endpointsPerService) / 100000,
+    }));
+}
+
+export const datapathKernel: Suite = {
+  name: "datapath-kernel",
+  title: "datapath-kernel: maplb's BPF program, ns per packet from BPF_PROG_TEST_RUN (repeat)",
+
+  async skipReason() {
+    return kernelUnavailableReason();
+  },
+
+  cells: gridCells,
+
+  async run(cell, ctx) {
+    const M = maglevSizeFor(cell.endpointsPerService);
+    const backends = cell.services * cell.endpointsPerService;
+    let dp: KernelDatapath | null = null;
+    try {
+      dp = openKernel({
+        ephemeral: true,
+        mapMax: {
+          lb4_services: cell.services + backends + 16,
+          lb4_backends: backends + 16,
+          lb4_reverse_nat: Math.min(cell.services, 0xffff) + 16,
+          lb4_maglev: cell.services * M + 16,
+          lb4_backend_stats: backends + 16,
+        },
+      });
+      dp.apply(
+        scaleOps({
+          services: cell.services,
+          backendsPerService: cell.endpointsPerService,
+          algorithm: "maglev",
+          maglevM: M,
+        }),
+      );
+      ctx.tick(0.5);
+      const results: Result[] = [];
+      for (const flows of ["established", "new"] as const) {
+        const samples = Array.from({ length: SAMPLES }, () => pipelineNsPerPacket(dp!, flows, REPEAT));
+        results.push({
+          suite: "datapath-kernel",
+          impl: "maplb",
+          services: cell.services,
+          endpointsPerService: cell.endpointsPerService,
+          traffic: flows,
+          metric: "ns_per_packet",
+          value: median(samples),
+          unit: "ns",
+          samples: SAMPLES,
+          params: { algorithm: "maglev", M, repeat: REPEAT, hook: "xdp" },
+        });
+      }
+      return results;
+    } finally {
+      dp?.close();
+    }
+  },
+
+  targets(results) {
+    const at = (s: number, e: number, traffic: string) =>
+      results.find((r) => r.services === s && r.endpointsPerService === e && r.traffic === traffic)?.value;
+    const out: Target[] = [];
+    const est = results.filter((r) => r.traffic === "established").map((r) => r.value);
+    if (est.length > 0) {
+      const worst = Math.max(...est);
+      out.push({
+        suite: "datapath-kernel",
+        target: "established flows within 60 ns per packet (every cell)",
+        measured: `worst cell ${worst.toFixed(1)} ns`,
+        met: worst <= 60,
+      });
+      const ratio = worst / Math.min(...est);
+      out.push({
+        suite: "datapath-kernel",
+        target: "flat within 1.3× across the grid (established)",
+        measured: `${ratio.toFixed(2)}× (max/min)`,
+        met: ratio <= 1.3,
+      });
+    }
+    const big = at(100000, 10, "established");
+    const small = at(10, 10, "established");
+    if (big !== undefined && small !== undefined)
+      out.push({
+        suite: "datapath-kernel",
+        target: "100k×10 within 1.3× of 10×10 (established)",
+        measured: `${(big / small).toFixed(2)}× (${big.toFixed(1)} vs ${small.toFixed(1)} ns)`,
+        met: big / small <= 1.3,
+      });
+    return out;
+  },
+};
