@@ -2,7 +2,7 @@
 // outlive the process, so a second apply updates them in place), packets run with BPF_PROG_TEST_RUN,
 // programs attached to interfaces with XDP or TC.
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { MaplbError } from "../errors.js";
 import { DEFAULT_BPF_OBJECT, native } from "./binding.js";
 import { nativeError } from "./errno.js";
@@ -20,6 +20,33 @@ export interface KernelOptions {
 }
 
 const BPFFS = "/sys/fs/bpf";
+
+/** Ephemeral pin directories: maplb-<pid>-<8 hex>, removed on close, or at exit, or by the next sweep. */
+const EPHEMERAL = /^maplb-(\d+)-[0-9a-f]{8}$/;
+const openEphemeral = new Set<string>();
+process.on("exit", () => {
+  for (const dir of openEphemeral) rmSync(dir, { recursive: true, force: true });
+});
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Removes the ephemeral pin directories of processes that died without closing (a killed test). */
+export function sweepStaleEphemeral(root = BPFFS): string[] {
+  if (!existsSync(root)) return [];
+  const stale = readdirSync(root).filter((name) => {
+    const pid = EPHEMERAL.exec(name)?.[1];
+    return pid !== undefined && !processAlive(Number(pid));
+  });
+  for (const name of stale) rmSync(`${root}/${name}`, { recursive: true, force: true });
+  return stale;
+}
 
 /** The programs of maplb.bpf.o, in the order of enum maplb_prog. */
 export const KERNEL_PROGRAMS = ["xdp", "tc", "probe"] as const;
@@ -40,7 +67,10 @@ export class KernelDatapath extends NativeDatapath {
   /** Closes the object; the maps stay pinned unless the datapath is ephemeral. */
   override close(): void {
     super.close();
-    if (this.ephemeral) rmSync(this.pinDir, { recursive: true, force: true });
+    if (this.ephemeral) {
+      rmSync(this.pinDir, { recursive: true, force: true });
+      openEphemeral.delete(this.pinDir);
+    }
   }
 
   override processBatch(batch: PacketBatch): BatchResult {
@@ -118,6 +148,7 @@ export function kernelUnavailableReason(objectPath = DEFAULT_BPF_OBJECT): string
 
 export function openKernel(opts: KernelOptions = {}): KernelDatapath {
   const objectPath = opts.objectPath ?? DEFAULT_BPF_OBJECT;
+  if (opts.ephemeral) sweepStaleEphemeral();
   const pinDir = opts.ephemeral
     ? `${BPFFS}/maplb-${process.pid}-${randomBytes(4).toString("hex")}`
     : (opts.pinDir ?? DEFAULT_PIN_DIR);
@@ -133,6 +164,7 @@ export function openKernel(opts: KernelOptions = {}): KernelDatapath {
     if (opts.ephemeral) rmSync(pinDir, { recursive: true, force: true });
     throw nativeError(err, `loading ${objectPath} with maps pinned under ${pinDir}`, { objectPath, pinDir });
   }
+  if (opts.ephemeral) openEphemeral.add(pinDir);
   return new KernelDatapath(pinDir, dp, opts.ephemeral);
 }
 
