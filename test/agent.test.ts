@@ -234,6 +234,18 @@ describe("agent: the maps are right after each fault", () => {
     },
   );
 
+  it("lists that keep failing: /healthz says why", TEST_TIMEOUT, async () => {
+    h = await AgentHarness.start({ failLists: 403 });
+    const health = await eventually(() => {
+      const v = h!.agent.health();
+      assert.match(v.reason, /^listing Services and EndpointSlices: .*403/);
+      return v;
+    });
+    assert.equal(health.healthy, false);
+    h.server.failLists = null;
+    await eventually(() => assert.equal(h!.agent.health().healthy, true));
+  });
+
   it("the server down for a while: retries with backoff, then catches up", TEST_TIMEOUT, async () => {
     h = await AgentHarness.start();
     h.server.apply(svc("web", "10.96.0.10"));
@@ -262,7 +274,7 @@ describe("agent: the maps are right after each fault", () => {
         mapMax: { lb4_backends: 4 },
         health: { syncedWithinMs: 60_000, pendingWithinMs: 300 },
       });
-      assert.deepEqual(h.agent.health(), { healthy: false, reason: "not synced yet" });
+      assert.equal(h.agent.health().healthy, false);
       h.server.apply(svc("web", "10.96.0.10"));
       h.server.apply(slice("web-1", "web", ips(2)));
       const before = await h.converged();

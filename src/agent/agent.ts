@@ -39,6 +39,8 @@ export class Agent {
   readonly syncer: Syncer;
   private readonly watch: ClusterWatch;
   private readonly healthLimits: HealthLimits;
+  /** The last watch failure, for /healthz while the first lists have not come through. */
+  private lastWatchError: string | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.metrics = opts.metrics ?? new AgentMetrics();
@@ -70,7 +72,10 @@ export class Agent {
         onListed: () => {
           if (this.watch.listed) this.syncer.start();
         },
-        onError: () => this.metrics.errors.inc({ kind: "watch" }),
+        onError: (resource, err) => {
+          this.metrics.errors.inc({ kind: "watch" });
+          this.lastWatchError = `${resource}: ${err instanceof Error ? err.message : String(err)}`;
+        },
       },
       opts.log,
       opts.backoff,
@@ -92,6 +97,11 @@ export class Agent {
   }
 
   health(): Health {
+    if (!this.watch.listed)
+      return {
+        healthy: false,
+        reason: `listing Services and EndpointSlices: ${this.lastWatchError ?? "in progress"}`,
+      };
     return this.syncer.health(this.healthLimits);
   }
 

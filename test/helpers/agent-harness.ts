@@ -32,6 +32,8 @@ export interface HarnessOptions {
   syncPeriodMs?: number;
   node?: NodeConfig;
   health?: HealthLimits;
+  /** The API server answers list requests with this HTTP status until `server.failLists` is cleared. */
+  failLists?: number;
   /** Objects the API server holds before the agent starts (they arrive in its first list). */
   objects?: object[];
 }
@@ -82,6 +84,7 @@ export class AgentHarness {
   static async start(opts: HarnessOptions = {}): Promise<AgentHarness> {
     const h = new AgentHarness(opts);
     await h.server.start();
+    h.server.failLists = opts.failLists ?? null;
     for (const o of opts.objects ?? []) h.server.apply(o);
     h.openDatapath();
     h.startAgent();
