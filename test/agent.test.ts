@@ -131,6 +131,18 @@ describe("agent: the maps are right after each fault", () => {
     },
   );
 
+  it("watch events split across chunks are joined", TEST_TIMEOUT, async () => {
+    h = await AgentHarness.start();
+    await eventually(() => assert.equal(h!.server.openWatches, 2));
+    h.server.splitEvents = true;
+    h.server.apply(svc("web", "10.96.0.10"));
+    h.server.apply(slice("web-1", "web", ips(2)));
+    h.server.apply(slice("web-1", "web", ips(3)));
+    const view = await h.converged();
+    assert.equal(view.frontends["10.96.0.10:80/TCP"]?.slots.length, 3);
+    assert.equal(lists(h), 2, "everything came through the watch");
+  });
+
   it("a BOOKMARK moves the resourceVersion a resumed watch starts from", TEST_TIMEOUT, async () => {
     h = await AgentHarness.start();
     h.server.apply(svc("web", "10.96.0.10"));

@@ -37,6 +37,8 @@ interface Watcher {
   resource: Resource;
   selector: Selector;
   res: ServerResponse;
+  /** Writes in flight when events are split (splitEvents). */
+  queue: Promise<void>;
 }
 
 /** One request the server saw, for assertions ("did the client list again after the 410?"). */
@@ -85,6 +87,8 @@ export class FakeApiServer {
   private readonly sockets = new Set<Socket>();
   /** Every list and watch request, in order. */
   readonly requests: RequestRecord[] = [];
+  /** Sends every watch event as two chunks, 20 ms apart (events stay in order). */
+  splitEvents = false;
   /** When set, list requests answer with this HTTP status instead (e.g. 500 to fail the relist). */
   failLists: number | null = null;
 
@@ -227,7 +231,7 @@ export class FakeApiServer {
     }
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
     res.flushHeaders();
-    const w: Watcher = { resource: route.resource, selector, res };
+    const w: Watcher = { resource: route.resource, selector, res, queue: Promise.resolve() };
     this.watchers.add(w);
     res.on("close", () => this.watchers.delete(w));
     for (const e of this.history) if (e.rv > from && e.resource === w.resource) this.deliver(w, e);
@@ -267,7 +271,17 @@ export class FakeApiServer {
   private send(w: Watcher, type: string, object: object): void {
     const route = Object.values(ROUTES).find((r) => r.resource === w.resource)!;
     const typed = type === "ERROR" ? object : { apiVersion: route.apiVersion, kind: route.kind, ...object };
-    w.res.write(JSON.stringify({ type, object: typed }) + "\n");
+    const line = JSON.stringify({ type, object: typed }) + "\n";
+    if (!this.splitEvents) return void w.res.write(line);
+    // Two chunks, the second a little later: the client must join them into one line. Queued, so
+    // the next event waits for this one's second half.
+    const half = Math.floor(line.length / 2);
+    const write = (text: string) => void (w.res.writable && w.res.write(text));
+    w.queue = w.queue.then(async () => {
+      write(line.slice(0, half));
+      await new Promise((r) => setTimeout(r, 20));
+      write(line.slice(half));
+    });
   }
 
   private endWatch(w: Watcher): void {
