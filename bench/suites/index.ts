@@ -3,6 +3,7 @@ import type { Suite } from "../types.js";
 import { controlPlane } from "./control-plane.js";
 import { datapathEmulated } from "./datapath-emulated.js";
 import { datapathKernel } from "./datapath-kernel.js";
+import { ffiSuite } from "./ffi.js";
 import { netfilterReal } from "./netfilter-real.js";
 
-export const SUITES: Suite[] = [datapathEmulated, datapathKernel, netfilterReal, controlPlane];
+export const SUITES: Suite[] = [datapathEmulated, datapathKernel, netfilterReal, controlPlane, ffiSuite];
