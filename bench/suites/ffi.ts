@@ -111,7 +111,7 @@ export const ffiSuite: Suite = {
     } catch (err) {
       koffiDp.close();
       koffiDp = null;
-      throw new Error(`loading ${FFI_NAPI}: ${(err as Error).message}`);
+      throw new Error(`loading ${FFI_NAPI}: ${(err as Error).message}`, { cause: err });
     }
   },
 
