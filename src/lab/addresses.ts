@@ -5,6 +5,7 @@
 //   198.19.0.0/17      ClusterIPs (198.19.0.10 is kube-dns)
 //   198.19.128.0/24    the node network: node k is 198.19.128.<k+1>
 //   198.19.129.0/24    external clients, one /30 each, attached to the first node (the cluster's edge)
+//   198.19.130.0/30    the edge node's default route, into a dummy device ("the rest of the world")
 //   198.19.200.0/24    LoadBalancer ingress IPs and externalIPs
 import { MaplbError } from "../errors.js";
 import { intToIpv4, ipv4ToInt } from "../util/ip.js";
@@ -19,6 +20,8 @@ export const podSubnet = (node: number): string => `198.18.${node + 1}.0/24`;
 export const podGateway = (node: number): string => `198.18.${node + 1}.1`;
 export const nodeIp = (node: number): string => `198.19.128.${node + 1}`;
 export const NODE_NETWORK_PREFIX = 24;
+export const WORLD_ADDR = "198.19.130.1";
+export const WORLD_GATEWAY = "198.19.130.2";
 /** External client k (0-based): its address and the edge node's address on their /30. */
 export const externalAddrs = (k: number): { client: string; node: string } => ({
   node: `198.19.129.${4 * k + 1}`,

@@ -9,7 +9,7 @@
 // the cluster's edge: maplb does not SNAT, so replies must pass the node that translated the request.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import type { Topology } from "../netns/netns.js";
-import { LAB_RANGE, NODE_NETWORK_PREFIX } from "./addresses.js";
+import { LAB_RANGE, NODE_NETWORK_PREFIX, WORLD_ADDR, WORLD_GATEWAY } from "./addresses.js";
 import { resolvConf } from "./objects.js";
 import type { LabExternal, LabNode, LabPlan, LabPod } from "./plan.js";
 
@@ -20,6 +20,7 @@ export const externalNs = (prefix: string, e: Pick<LabExternal, "name">): string
 export const podIfname = (p: Pick<LabPod, "ifIndex">): string => `p${p.ifIndex}`;
 export const externalIfname = (e: Pick<LabExternal, "index">): string => `x${e.index}`;
 export const PEER_IFNAME = "peer";
+const WORLD_IFNAME = "world";
 
 /** `ip netns exec` bind-mounts /etc/netns/<ns>/resolv.conf over /etc/resolv.conf. */
 export const netnsEtc = (ns: string): string => `/etc/netns/${ns}`;
@@ -45,6 +46,26 @@ export function buildNodes(topo: Topology, plan: LabPlan, say: (msg: string) => 
     sysctls(topo, nodeNs(prefix, n), true);
   }
   const [a, b] = plan.nodes;
+  // The edge node's way to "the rest of the world": a veth whose other end stays down, so what is
+  // sent there goes nowhere. A real node has a default route, so a packet for a ClusterIP without
+  // endpoints is routed and reaches kube-proxy's REJECT in FORWARD, instead of failing routing
+  // first (ENETUNREACH).
+  if (a) {
+    const edge = nodeNs(prefix, a);
+    topo.exec(edge, "ip", [
+      "link",
+      "add",
+      WORLD_IFNAME,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      `${WORLD_IFNAME}-end`,
+    ]);
+    topo.exec(edge, "ip", ["addr", "add", `${WORLD_ADDR}/30`, "dev", WORLD_IFNAME]);
+    topo.exec(edge, "ip", ["link", "set", WORLD_IFNAME, "up"]);
+    topo.exec(edge, "ip", ["route", "add", "default", "via", WORLD_GATEWAY, "dev", WORLD_IFNAME, "onlink"]);
+  }
   if (a && b) {
     topo.link(
       { ns: nodeNs(prefix, a), ifname: PEER_IFNAME, addr: `${a.ip}/${NODE_NETWORK_PREFIX}` },

@@ -10,7 +10,7 @@ import type { LabProcess } from "./state.js";
 const HERE = dirname(fileURLToPath(import.meta.url));
 
 /** The path of one of the lab's scripts (compiled next to this file). */
-export function labScript(name: "pod-server" | "dns-server" | "probe" | "sg-off"): string {
+export function labScript(name: "pod-server" | "dns-server" | "probe" | "sg-off" | "attach-node"): string {
   return join(HERE, `${name}.js`);
 }
 

@@ -30,6 +30,11 @@ export interface Attachment {
 /** Set in the child run under `nsenter`, so it does not enter the namespace again. */
 const INSIDE_ENV = "MAPLB_INSIDE_NETNS";
 
+/** The command line that runs `node script args` inside an `ip netns` namespace, keeping the host's mounts. */
+export function inNetnsCommand(netns: string, script: string, args: string[]): [string, string[]] {
+  return ["nsenter", [`--net=/run/netns/${netns}`, "--", process.execPath, script, ...args]];
+}
+
 function recordDir(): string {
   return join(process.env.MAPLB_RUN_DIR ?? "/run/maplb", "attachments");
 }
@@ -93,38 +98,49 @@ function argsFor(command: string, flags: Record<string, unknown>): string[] {
   return out;
 }
 
-interface AttachFlags {
+export interface AttachRequest {
   iface: string[];
   mode: AttachMode;
+  /** The namespace the caller is in (recorded; entering it is the caller's job). */
   netns?: string;
   pinDir: string;
 }
 
-function attach(flags: AttachFlags): void {
-  if (reexecIn(flags.netns, argsFor("attach", { ...flags }))) return;
-  const dp = openKernel({ pinDir: flags.pinDir });
+/**
+ * Attaches in the current network namespace and records each attachment; returns a line per
+ * interface. The lab calls this from a small script run under `nsenter`, without the whole CLI.
+ */
+export function attachHere(req: AttachRequest): string[] {
+  const dp = openKernel({ pinDir: req.pinDir });
+  const lines: string[] = [];
   try {
     mkdirSync(recordDir(), { recursive: true });
-    for (const iface of flags.iface) {
+    for (const iface of req.iface) {
       const idx = ifindex(iface);
       const err =
-        flags.mode === "xdp"
+        req.mode === "xdp"
           ? dp.maps.api.attachXdp(dp.maps.handle, idx, 0)
           : dp.maps.api.attachTc(dp.maps.handle, idx, false);
-      if (err < 0) throw nativeError(err, `attaching ${flags.mode} to ${iface}`, { iface });
+      if (err < 0) throw nativeError(err, `attaching ${req.mode} to ${iface}`, { iface });
       const a: Attachment = {
-        netns: flags.netns ?? null,
+        netns: req.netns ?? null,
         iface,
-        mode: flags.mode,
-        pinDir: flags.pinDir,
+        mode: req.mode,
+        pinDir: req.pinDir,
         attachedAt: new Date().toISOString(),
       };
       writeFileSync(recordFile(a), JSON.stringify(a) + "\n");
-      process.stdout.write(`attached ${flags.mode} to ${where(a)} (maps in ${flags.pinDir})\n`);
+      lines.push(`attached ${req.mode} to ${where(a)} (maps in ${req.pinDir})`);
     }
   } finally {
     dp.close();
   }
+  return lines;
+}
+
+function attach(flags: AttachRequest): void {
+  if (reexecIn(flags.netns, argsFor("attach", { ...flags }))) return;
+  process.stdout.write(attachHere(flags).join("\n") + "\n");
 }
 
 /**
@@ -343,7 +359,7 @@ export function registerAttach(program: Command): void {
         "  maplb attach --iface eth0 --mode tc\n" +
         "  maplb attach --netns node-a --iface veth1,veth2 --mode xdp --pin-dir /sys/fs/bpf/maplb-a",
     )
-    .action((flags: AttachFlags) => attach(flags));
+    .action((flags: AttachRequest) => attach(flags));
 
   program
     .command("detach")

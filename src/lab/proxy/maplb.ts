@@ -5,16 +5,17 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { inNetnsCommand, type AttachRequest } from "../../cli/commands/attach.js";
 import { DatapathSink } from "../../agent/datapath-sink.js";
 import { tablesFromMaps } from "../../agent/map-contents.js";
 import { compile } from "../../compile/compiler.js";
 import { diff } from "../../compile/diff.js";
-import { PACKAGE_ROOT } from "../../datapath/binding.js";
 import { openKernel } from "../../datapath/kernel.js";
 import { MaplbError } from "../../errors.js";
 import { labModel, nodeConfig } from "../objects.js";
 import { nodeIfnames, nodeNs } from "../network.js";
 import type { LabNode, LabPlan } from "../plan.js";
+import { labScript } from "../processes.js";
 import type { ProxyContext, ProxyDriver } from "./types.js";
 
 /** The same flow hash seed on every node, so a flow picks the same backend wherever it enters. */
@@ -41,28 +42,19 @@ function syncNode(labName: string, plan: LabPlan, node: LabNode): number {
   }
 }
 
-/** `maplb attach` inside the node's namespace, on each interface (again is harmless: it replaces). */
+/** Attaches (as `maplb attach` does) inside the node's namespace, on each interface; again replaces. */
 function attachNode(ctx: ProxyContext, node: LabNode): string[] {
-  const ifaces = nodeIfnames(ctx.plan, node);
-  const r = spawnSync(
-    process.execPath,
-    [
-      join(PACKAGE_ROOT, "bin", "maplb.js"),
-      "attach",
-      "--netns",
-      nodeNs(ctx.topo.prefix, node),
-      "--mode",
-      ctx.attach,
-      "--pin-dir",
-      nodePinDir(ctx.labName, node),
-      "--iface",
-      ifaces.join(","),
-    ],
-    { encoding: "utf8" },
-  );
+  const req: AttachRequest = {
+    iface: nodeIfnames(ctx.plan, node),
+    mode: ctx.attach,
+    netns: nodeNs(ctx.topo.prefix, node),
+    pinDir: nodePinDir(ctx.labName, node),
+  };
+  const [cmd, args] = inNetnsCommand(req.netns!, labScript("attach-node"), [JSON.stringify(req)]);
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
   if (r.status !== 0)
     throw new MaplbError("E_EXEC", `attaching maplb on node ${node.name} failed: ${r.stderr.trim()}`);
-  return ifaces;
+  return req.iface;
 }
 
 export const maplbProxy: ProxyDriver = {
