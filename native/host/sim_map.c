@@ -11,7 +11,8 @@
 /* One entry of a hash, LRU hash or LPM map: chained in a bucket, and (LRU) in the use list. */
 struct sim_elem {
 	struct sim_elem *next;
-	struct sim_elem *lru_prev, *lru_next; /* most recently used at lru_head */
+	struct sim_elem *lru_prev, *lru_next; /* most recently inserted or rescued at lru_head */
+	unsigned long ref;                    /* LRU: used since it was last at the head */
 	unsigned char data[];                 /* key, then the value at an 8-byte boundary */
 };
 
@@ -109,12 +110,26 @@ __u32 sim_map_max_entries(const struct sim_map *m) { return m->max_entries; }
 
 /* ---- hash table core (also stores the LPM trie's prefixes, one exact key per prefix) ---------- */
 
+/* Keys are 2..16 bytes: mixed four bytes at a time (murmur3's body and finaliser). */
 static __u32 key_hash(const struct sim_map *m, const void *key)
 {
 	const unsigned char *p = key;
-	__u32 h = 2166136261u; /* FNV-1a */
-	for (__u32 i = 0; i < m->key_size; i++)
-		h = (h ^ p[i]) * 16777619u;
+	__u32 h = m->key_size, i = 0;
+	for (; i + 4 <= m->key_size; i += 4) {
+		__u32 k;
+		memcpy(&k, p + i, 4);
+		k *= 0xcc9e2d51u;
+		k = (k << 15) | (k >> 17);
+		h ^= k * 0x1b873593u;
+		h = ((h << 13) | (h >> 19)) * 5 + 0xe6546b64u;
+	}
+	for (; i < m->key_size; i++)
+		h = (h ^ p[i]) * 0x01000193u;
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
 	return h & (m->n_buckets - 1);
 }
 
@@ -168,7 +183,19 @@ static void remove_elem(struct sim_map *m, struct sim_elem *e)
 	m->count--;
 }
 
-/* The kernel's LRU evicts approximately (per-CPU lists); here it is exactly the least recent. */
+/* The least recently used entry, by second chance: entries looked up since they were last moved
+ * to the head go back there (unmarked) instead. The kernel's LRU works the same way, with per-CPU
+ * lists on top, so which entry goes first under pressure can differ. */
+static struct sim_elem *lru_victim(struct sim_map *m)
+{
+	while (m->lru_tail->ref) {
+		struct sim_elem *e = m->lru_tail;
+		e->ref = 0;
+		lru_touch(m, e);
+	}
+	return m->lru_tail;
+}
+
 static int hash_update(struct sim_map *m, const void *key, const void *value, __u64 flags)
 {
 	struct sim_elem **link;
@@ -185,7 +212,7 @@ static int hash_update(struct sim_map *m, const void *key, const void *value, __
 	if (m->count == m->max_entries) {
 		if (!is_lru(m))
 			return is_lpm(m) ? -ENOSPC : -E2BIG;
-		remove_elem(m, m->lru_tail);
+		remove_elem(m, lru_victim(m));
 		find(m, key, &link); /* the eviction may have changed this bucket's chain */
 	}
 	e = m->free_list;
@@ -250,7 +277,7 @@ void *sim_map_lookup(struct sim_map *m, const void *key)
 	struct sim_elem *e = is_lpm(m) ? lpm_longest(m, key) : find(m, key, NULL);
 	if (!e)
 		return NULL;
-	lru_touch(m, e);
+	e->ref = 1; /* as the kernel's LRU: a lookup only marks; eviction gives marked ones a second chance */
 	return elem_value(m, e);
 }
 
