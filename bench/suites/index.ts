@@ -4,6 +4,14 @@ import { controlPlane } from "./control-plane.js";
 import { datapathEmulated } from "./datapath-emulated.js";
 import { datapathKernel } from "./datapath-kernel.js";
 import { ffiSuite } from "./ffi.js";
+import { memorySuite } from "./memory.js";
 import { netfilterReal } from "./netfilter-real.js";
 
-export const SUITES: Suite[] = [datapathEmulated, datapathKernel, netfilterReal, controlPlane, ffiSuite];
+export const SUITES: Suite[] = [
+  datapathEmulated,
+  datapathKernel,
+  netfilterReal,
+  controlPlane,
+  ffiSuite,
+  memorySuite,
+];
