@@ -423,6 +423,42 @@ const CASES: GoldenCase[] = [
     check: (dp) => assert.equal(dp.stats().verdicts.DNAT, 2n),
   },
   {
+    name: "a slot naming a backend that is not in lb4_backends: dropped with BACKEND_MISSING",
+    setup: [
+      { kind: "slot-upsert", key: CLUSTER_IP, slot: 1, backendId: 77, revNatId: 1 },
+      {
+        kind: "master-upsert",
+        key: CLUSTER_IP,
+        master: {
+          count: 1,
+          revNatId: 1,
+          flags: 0,
+          algorithm: 1,
+          affinityTimeout: 0,
+          maglevOffset: 0,
+          maglevSize: 0,
+        },
+      },
+    ],
+    steps: [dropStep(buildFrame(tcp(CLIENT, 40000, "10.96.0.10", 80)), "BACKEND_MISSING")],
+  },
+  {
+    name: "an established flow whose backend was deleted is balanced anew",
+    setup: clusterIp([B1]),
+    steps: (dp) => [
+      dnatStep(tcp(CLIENT, 40000, "10.96.0.10", 80), B1),
+      {
+        ...dnatStep(tcp(CLIENT, 40000, "10.96.0.10", 80), B2),
+        before: () =>
+          dp.apply([
+            { kind: "backend-upsert", backend: B2 },
+            { kind: "slot-upsert", key: CLUSTER_IP, slot: 1, backendId: 2, revNatId: 1 },
+            { kind: "backend-delete", id: 1 },
+          ]),
+      },
+    ],
+  },
+  {
     name: "Ethernet padding: a frame longer than the IP total length is fine",
     setup: clusterIp(),
     steps: () => {
