@@ -7,10 +7,9 @@
 //
 // Cost: a table is M u32 backend ids, 4·M bytes (64 KiB at Cilium's default M = 16381), per backend set.
 import { MaplbError } from "../errors.js";
+// Cilium's limit for M, defined where the annotation is validated.
+import { MAX_MAGLEV_TABLE_SIZE } from "../k8s/service.js";
 import { isPrime } from "../util/prime.js";
-
-/** Cilium's limit for M; larger tables cost memory without improving balance for realistic N. */
-export const MAX_MAGLEV_TABLE_SIZE = 131071;
 
 const OFFSET_SEED = 0x6d61676c; // "magl"
 const SKIP_SEED = 0x65763021; // "ev0!"
