@@ -9,6 +9,7 @@
 // lb4_reverse_nat is keyed by a u16, as in Cilium: one node holds at most 65535 frontends. The 100k
 // rows therefore raise the allocator's limit (LIMITS); the work per service port does not depend on
 // the width of the id.
+import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { Compiler, compile } from "../src/compile/compiler.js";
 import { diff } from "../src/compile/diff.js";
@@ -153,7 +154,7 @@ function main(): void {
   });
   process.stdout.write(
     `maplb compile benchmark: service ports × ${ENDPOINTS_PER_SERVICE} endpoints (every 10th of the first 27680 also a NodePort), ` +
-      `node ${process.version}\n` +
+      `node ${process.version}, ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)} at the end\n` +
       `full compile: median of 3-5 runs; update+diff: median of ${INCREMENTAL_RUNS} Compiler.update() calls, ` +
       `each for one changed EndpointSlice (one pod replaced)\n` +
       `rev-NAT ids are u16 in lb4_reverse_nat (65535 frontends per node, as in Cilium); the 100k rows lift that limit\n\n` +
