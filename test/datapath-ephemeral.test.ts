@@ -1,11 +1,12 @@
-// Ephemeral kernel datapaths (tests, benchmarks) must not leave pinned maps behind: close() removes
-// the pin directory, process exit does too, and a process killed outright is swept by the next one.
+// Pinned maps. Ephemeral kernel datapaths (tests, benchmarks) leave none behind: close() removes the
+// pin directory, process exit does too, and a process killed outright is swept by the next one. And
+// maps pinned with other sizes are refused with an error that says what to do.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { probeKernel, sweepStaleEphemeral } from "../src/datapath/kernel.js";
+import { openKernel, probeKernel, sweepStaleEphemeral } from "../src/datapath/kernel.js";
 
 const KERNEL_JS = join(import.meta.dirname, "../src/datapath/kernel.js");
 const skip = probeKernel();
@@ -34,5 +35,25 @@ test(
     assert.equal(existsSync(killed), true, "a SIGKILL leaves it");
     assert.ok(sweepStaleEphemeral().includes(killed.split("/").pop()!));
     assert.equal(existsSync(killed), false);
+  },
+);
+
+test(
+  "maps pinned with other sizes are not silently replaced: the error says what to do",
+  { skip: skip ? `needs root for BPF maps (${skip})` : false },
+  () => {
+    const pinDir = `/sys/fs/bpf/maplb-test-pins-${process.pid}`;
+    try {
+      openKernel({ pinDir, mapMax: 1000 }).close();
+      assert.throws(
+        () => openKernel({ pinDir, mapMax: 2000 }),
+        /maps pinned there do not match \(another --map-max.*use the same --map-max, or remove/,
+      );
+      const again = openKernel({ pinDir, mapMax: 1000 }); // the same sizes reuse them
+      assert.equal(again.maps.shapes.lb4_services.maxEntries, 1000);
+      again.close();
+    } finally {
+      rmSync(pinDir, { recursive: true, force: true });
+    }
   },
 );

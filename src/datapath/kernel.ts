@@ -2,6 +2,7 @@
 // outlive the process, so a second apply updates them in place), packets run with BPF_PROG_TEST_RUN,
 // programs attached to interfaces with XDP or TC.
 import { randomBytes } from "node:crypto";
+import { constants } from "node:os";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { MaplbError } from "../errors.js";
 import { DEFAULT_BPF_OBJECT, native } from "./binding.js";
@@ -162,7 +163,15 @@ export function openKernel(opts: KernelOptions = {}): KernelDatapath {
   const { err, dp } = native().openKernel(objectPath, pinDir, maxEntriesArray(opts.mapMax));
   if (err < 0) {
     if (opts.ephemeral) rmSync(pinDir, { recursive: true, force: true });
-    throw nativeError(err, `loading ${objectPath} with maps pinned under ${pinDir}`, { objectPath, pinDir });
+    // libbpf refuses to reuse a pinned map whose size or layout differs (another --map-max, an older build).
+    const hint =
+      err === -constants.errno.EINVAL && existsSync(pinDir) && readdirSync(pinDir).length > 0
+        ? `; the maps pinned there do not match (another --map-max, or an older build?): use the same --map-max, or remove ${pinDir} (this drops established flows)`
+        : "";
+    throw nativeError(err, `loading ${objectPath} with maps pinned under ${pinDir}${hint}`, {
+      objectPath,
+      pinDir,
+    });
   }
   if (opts.ephemeral) openEphemeral.add(pinDir);
   return new KernelDatapath(pinDir, dp, opts.ephemeral);
