@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -76,18 +77,37 @@ static int prog_fd(struct bpf_object *obj, const char *name)
 	return prog ? bpf_program__fd(prog) : -ENOENT;
 }
 
+/* The size of a map already pinned at path, or 0 when there is none. */
+static __u32 pinned_max_entries(const char *path)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path);
+	int err;
+
+	if (fd < 0)
+		return 0;
+	memset(&info, 0, sizeof(info));
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	return err ? 0 : info.max_entries;
+}
+
+/* Sizes and pin paths. A map already pinned keeps its size unless the caller asks for one, so
+ * `maplb attach` or a second `maplb apply` works on maps first created with any --map-max. */
 static int configure_maps(struct maplb_dp *dp, const char *pin_dir, const __u32 *max_entries)
 {
 	for (__u32 id = 0; id < MAPLB_MAP__COUNT; id++) {
 		struct bpf_map *map = bpf_object__find_map_by_name(dp->obj, maplb_maps[id].name);
+		char path[512];
 		if (!map)
 			return -ENOENT;
-		dp->max_entries[id] = maplb_resolve_max_entries(id, max_entries);
+		if (snprintf(path, sizeof(path), "%s/%s", pin_dir, maplb_maps[id].name) >= (int)sizeof(path))
+			return -ENAMETOOLONG;
+		__u32 pinned = pinned_max_entries(path);
+		int asked = max_entries && max_entries[id];
+		dp->max_entries[id] = !asked && pinned ? pinned : maplb_resolve_max_entries(id, max_entries);
 		int err = bpf_map__set_max_entries(map, dp->max_entries[id]);
-		char path[512];
-		if (!err && snprintf(path, sizeof(path), "%s/%s", pin_dir, maplb_maps[id].name) >=
-				    (int)sizeof(path))
-			err = -ENAMETOOLONG;
 		if (!err)
 			err = bpf_map__set_pin_path(map, path);
 		if (err)
