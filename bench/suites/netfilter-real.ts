@@ -2,13 +2,19 @@
 // rules in iptables-legacy, in iptables-nft and in nftables mode, for maplb's TC program, and for a
 // baseline router with no service at all — measured interleaved, with the same client, server and
 // kernel, to the service that sits last in KUBE-SERVICES (kube-proxy's worst case).
-import { existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { inNetnsCommand, type AttachRequest } from "../../src/cli/commands/attach.js";
+import { Compiler } from "../../src/compile/compiler.js";
+import { kernelUnavailableReason, openKernel } from "../../src/datapath/kernel.js";
+import { labScript } from "../../src/lab/processes.js";
 import { buildIptablesRules } from "../../src/kubeproxy/iptables-rules.js";
 import { DEFAULT_NODE_CONFIG, type NodeConfig, type ServiceModel } from "../../src/model/types.js";
 import { canCreateNamespaces } from "../../src/netns/netns.js";
 import { loadIptables, loadNftables, payloadWithJumps } from "../kube-proxy-load.js";
 import { buildNftRules, renderNft } from "../../src/kubeproxy/nft.js";
-import { RouterLab } from "../router-lab.js";
+import { RouterLab, type RouterPath } from "../router-lab.js";
 import { syntheticModel } from "../synthetic.js";
 import { buildTool } from "../tools/build.js";
 import { median, percentile, type Mode, type Result, type Suite, type Target } from "../types.js";
@@ -33,11 +39,13 @@ interface CellSetup {
 interface PathSpec {
   impl: string;
   /** Loads the cell's rules into the router (load timing is the control-plane suite's job). */
-  load(lab: RouterLab, ns: string, c: CellSetup): void;
+  load(lab: RouterLab, ns: string, c: CellSetup, path: RouterPath): void;
   /** Where the client connects: the worst-case service's frontend, or (baseline) its first backend. */
   target(c: CellSetup): { ip: string; port: number };
   /** Quick grid only: the largest S this path runs at. */
   quickMaxServices?: number;
+  /** Runs only with the kernel datapath (root, BPF object built). */
+  needsKernel?: boolean;
 }
 
 const worst = (c: CellSetup) => c.model.ports.at(-1)!;
@@ -51,6 +59,33 @@ function iptablesPath(impl: string, backend: "legacy" | "nft"): PathSpec {
   };
 }
 
+const PIN_ROOT = `/sys/fs/bpf/maplb-bench-nf-${process.pid}`;
+
+/**
+ * maplb: per cell, fresh maps pinned under a new directory, filled from the compiled model, then the
+ * TC program attached on the router's two interfaces (requests are DNATed on the way in, replies
+ * reverse-NATed on the way back), replacing the previous cell's program.
+ */
+function loadMaplb(_lab: RouterLab, ns: string, c: CellSetup, path: RouterPath): void {
+  const pinDir = join(PIN_ROOT, `s${c.model.ports.length}`);
+  mkdirSync(pinDir, { recursive: true });
+  const entries = c.model.ports.length * (ENDPOINTS + 1) + 16;
+  const dp = openKernel({
+    pinDir,
+    mapMax: { lb4_services: entries, lb4_backends: entries, lb4_reverse_nat: c.model.ports.length + 16 },
+  });
+  try {
+    dp.configure({ nodeIPs: [], clusterCIDR: NODE.clusterCIDR, hashSeed: 1 });
+    dp.apply(new Compiler(NODE).update(c.model.ports, []));
+  } finally {
+    dp.close();
+  }
+  const req: AttachRequest = { iface: [path.routerIn, path.routerOut], mode: "tc", netns: ns, pinDir };
+  const [cmd, args] = inNetnsCommand(ns, labScript("attach-node"), [JSON.stringify(req)]);
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`attaching maplb in ${ns}: ${r.stderr.trim()}`);
+}
+
 const PATHS: PathSpec[] = [
   { impl: "baseline-no-service", load: () => {}, target: (c) => worst(c).endpoints[0]! },
   iptablesPath("kube-proxy-iptables-legacy", "legacy"),
@@ -59,7 +94,11 @@ const PATHS: PathSpec[] = [
     impl: "kube-proxy-nftables",
     load: (lab, ns, c) => loadNftables(lab.topo, ns, c.nft),
     target: serviceTarget,
+    // nft -f of 10k services takes over a minute on this kernel (its load time grows faster than
+    // linearly; the control-plane suite measures it), so the quick grid stops at 1k.
+    quickMaxServices: 1000,
   },
+  { impl: "maplb", load: loadMaplb, target: serviceTarget, needsKernel: true },
 ];
 
 /** Parses the tool's output: one line per target, "DEV ok failed t1 t2 …" (ns). */
@@ -75,6 +114,8 @@ function parseTimes(out: string): { ok: number; failed: number; us: number[] }[]
 
 let lab: RouterLab | null = null;
 let tool = "";
+/** The paths of this run: maplb's only with the kernel datapath. */
+let active: PathSpec[] = [];
 
 export const netfilterReal: Suite = {
   name: "netfilter-real",
@@ -102,9 +143,11 @@ export const netfilterReal: Suite = {
     }));
   },
 
-  async setup() {
+  async setup(ctx) {
     tool = buildTool("connect-latency");
-    lab = new RouterLab(PATHS.map((p) => p.impl));
+    const kernel = ctx.datapath === "kernel" && kernelUnavailableReason() === null;
+    active = PATHS.filter((p) => kernel || !p.needsKernel);
+    lab = new RouterLab(active.map((p) => p.impl));
   },
 
   async run(cell, ctx) {
@@ -114,9 +157,9 @@ export const netfilterReal: Suite = {
       endpointsPerService: ENDPOINTS,
       algorithm: "random",
     });
-    const paths = PATHS.map((p, k) => ({ spec: p, path: l.paths[k]! })).filter(
-      ({ spec }) => ctx.mode === "full" || cell.services <= (spec.quickMaxServices ?? Infinity),
-    );
+    const paths = active
+      .map((p, k) => ({ spec: p, path: l.paths[k]! }))
+      .filter(({ spec }) => ctx.mode === "full" || cell.services <= (spec.quickMaxServices ?? Infinity));
     const c: CellSetup = {
       model,
       payload: payloadWithJumps(buildIptablesRules(model, NODE), NODE),
@@ -130,7 +173,7 @@ export const netfilterReal: Suite = {
       eps.map((e) => e.ip),
       eps.map((e) => e.port),
     );
-    for (const { spec, path } of paths) spec.load(l, path.ns, c);
+    for (const { spec, path } of paths) spec.load(l, path.ns, c, path);
     ctx.tick(0.5);
     const targets = paths.map(({ spec, path }) => {
       const t = spec.target(c);
@@ -165,8 +208,9 @@ export const netfilterReal: Suite = {
   },
 
   async teardown() {
-    lab?.cleanup();
+    lab?.cleanup(); // deleting the namespaces removes the veths and with them maplb's TC filters
     lab = null;
+    rmSync(PIN_ROOT, { recursive: true, force: true });
   },
 
   targets(results) {
