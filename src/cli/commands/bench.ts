@@ -2,7 +2,9 @@
 import { Command, Option } from "commander";
 import { runBench, summary } from "../../../bench/runner.js";
 import { SUITES } from "../../../bench/suites/index.js";
+import { kernelUnavailableReason } from "../../datapath/kernel.js";
 import { MaplbError } from "../../errors.js";
+import { log } from "../../log.js";
 
 interface BenchFlags {
   full?: boolean;
@@ -13,10 +15,12 @@ interface BenchFlags {
   datapath: "auto" | "kernel" | "emulated";
 }
 
-// TODO(datapath): replace with the datapath factory's own auto-detection once src/datapath lands.
+/** auto: the kernel datapath when it can load (root, BPF object built), else emulated; says why. */
 function chooseDatapathKind(kind: BenchFlags["datapath"]): "kernel" | "emulated" {
   if (kind !== "auto") return kind;
-  return process.getuid?.() === 0 ? "kernel" : "emulated";
+  const reason = kernelUnavailableReason();
+  if (reason) log.info({ datapath: "emulated", reason }, `datapath auto: emulated, because ${reason}`);
+  return reason ? "emulated" : "kernel";
 }
 
 export function registerBench(program: Command): void {
