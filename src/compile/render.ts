@@ -204,15 +204,19 @@ export function tablesText(tables: LbTables, ports: readonly ServicePort[] = [])
   }
   const t = totals(tables);
   lines.push(
-    `totals: ${t.servicePorts} service ports`,
+    `totals: ${plural(t.servicePorts, "service port")}`,
     `  lb4_services      ${t.lb4_services.masters + t.lb4_services.slots} entries ` +
       `(${t.lb4_services.masters} masters, ${t.lb4_services.slots} slots)`,
     `  lb4_backends      ${t.lb4_backends}`,
     `  lb4_reverse_nat   ${t.lb4_reverse_nat}`,
-    `  lb4_maglev        ${t.lb4_maglev.rows} rows in ${t.lb4_maglev.tables} tables (${formatBytes(t.lb4_maglev.bytes)})`,
+    `  lb4_maglev        ${t.lb4_maglev.rows} rows in ${plural(t.lb4_maglev.tables, "table")} (${formatBytes(t.lb4_maglev.bytes)})`,
     `  lb4_source_range  ${t.lb4_source_range}`,
   );
   return lines.join("\n") + "\n";
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 function formatBytes(n: number): string {
