@@ -6,9 +6,8 @@
 // Cilium's M = 16381 would need 6.5 GB of rows. Maglev rows at M = 16381 stop at 10k; the large
 // rows use M = 251 (a small prime) or the random algorithm (no rows at all).
 //
-// lb4_reverse_nat is keyed by a u16, as in Cilium: one node holds at most 65535 frontends. The 100k
-// rows therefore raise the allocator's limit (LIMITS); the work per service port does not depend on
-// the width of the id.
+// 100k services need more than 65535 rev-NAT ids (Cilium's u16 would cap a node there), so the grid
+// sets the allocator's limit itself (LIMITS): the work per service port does not depend on it.
 import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { Compiler, compile } from "../src/compile/compiler.js";
@@ -157,7 +156,7 @@ function main(): void {
       `node ${process.version}, ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)} at the end\n` +
       `full compile: median of 3-5 runs; update+diff: median of ${INCREMENTAL_RUNS} Compiler.update() calls, ` +
       `each for one changed EndpointSlice (one pod replaced)\n` +
-      `rev-NAT ids are u16 in lb4_reverse_nat (65535 frontends per node, as in Cilium); the 100k rows lift that limit\n\n` +
+      `rev-NAT ids allowed up to 2^32-1 (a u16, as in Cilium, would stop at 65535 frontends: below 100k services)\n\n` +
       formatTable(
         [
           "services",
