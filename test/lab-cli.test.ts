@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { inLabRange } from "../src/lab/addresses.js";
-import { labDir, readState } from "../src/lab/state.js";
+import { labDir, labPrefix, readState } from "../src/lab/state.js";
 import { Topology } from "../src/netns/netns.js";
 import { backendIps, byBackend, labBlocker, probe } from "./helpers/lab-run.js";
 import { SCENARIOS } from "./helpers/manifests.js";
@@ -85,7 +85,7 @@ describe("maplb lab (the CLI), every seed scenario under maplb", { skip: skip ??
   it("lab down removes namespaces, servers, pinned maps, resolv.conf folders and the state", () => {
     const state = readState(lab)!;
     ok(["lab", "down", "--lab", lab]);
-    const left = readdirSync("/run/netns").filter((n) => n.startsWith(`mlb-${lab}-`));
+    const left = readdirSync("/run/netns").filter((n) => n.startsWith(`${labPrefix(lab)}-`));
     assert.deepEqual(left, []);
     assert.equal(existsSync(labDir(lab)), false);
     assert.equal(existsSync(`/sys/fs/bpf/maplb-${lab}`), false);

@@ -7,7 +7,7 @@ import { externalNs, podNs } from "./network.js";
 import type { LabPlan } from "./plan.js";
 import { labScript } from "./processes.js";
 import type { ProbeResult } from "./probe.js";
-import type { LabState } from "./state.js";
+import { labPrefix, type LabState } from "./state.js";
 
 export const FRONTENDS = ["cluster-ip", "node-port", "load-balancer", "external-ip"] as const;
 export type FrontendKind = (typeof FRONTENDS)[number];
@@ -20,7 +20,7 @@ export interface LabClient {
 }
 
 export function findClient(state: LabState, name: string): LabClient {
-  const prefix = `mlb-${state.name}`;
+  const prefix = labPrefix(state.name);
   const ext = state.plan.externals.find((e) => e.name === name);
   if (ext) return { name, netns: externalNs(prefix, ext), external: true };
   const pod = state.plan.pods.find((p) => p.name === name || `${p.namespace}/${p.name}` === name);

@@ -3,7 +3,7 @@
 import type { V1Service } from "@kubernetes/client-node";
 import { nodeNs, podNs, externalNs } from "./network.js";
 import { backendsOf, svcKey } from "./plan.js";
-import type { LabState } from "./state.js";
+import { labPrefix, type LabState } from "./state.js";
 
 function frontends(svc: V1Service, nodeIps: string[]): string[] {
   const spec = svc.spec!;
@@ -33,7 +33,7 @@ function policies(svc: V1Service): string {
 
 export function describePlan(state: LabState): string {
   const { plan } = state;
-  const prefix = `mlb-${state.name}`;
+  const prefix = labPrefix(state.name);
   const nodeIps = plan.nodes.map((n) => n.ip);
   const lines: string[] = [`lab '${state.name}': ${plan.scenario}, proxy ${state.proxy}`, "", "nodes:"];
   for (const n of plan.nodes)

@@ -18,7 +18,7 @@ import { maplbProxy } from "./proxy/maplb.js";
 import { nftablesProxy } from "./proxy/nftables.js";
 import type { ProxyContext, ProxyDriver } from "./proxy/types.js";
 import { resolveScenario } from "./scenario.js";
-import { labDir, readState, writeState, type LabProxy, type LabState } from "./state.js";
+import { labDir, labPrefix, readState, writeState, type LabProxy, type LabState } from "./state.js";
 
 export const DEFAULT_LAB = "lab";
 
@@ -30,7 +30,6 @@ const DRIVERS: Record<LabProxy, ProxyDriver> = {
 
 export type Say = (msg: string) => void;
 
-export const labPrefix = (name: string): string => `mlb-${name}`;
 const dnsRecordsFile = (name: string) => join(labDir(name), "dns-records.json");
 const fileSafe = (p: LabPod) => `${p.namespace}_${p.name}`;
 

@@ -33,6 +33,9 @@ export interface LabState {
   paths: string[];
 }
 
+/** The prefix of every namespace of the lab `name`. */
+export const labPrefix = (name: string): string => `mlb-${name}`;
+
 /** Where a lab keeps its state, DNS records and logs: $MAPLB_LAB_DIR or /run/maplb, then the lab name. */
 export function labDir(name: string): string {
   return join(process.env.MAPLB_LAB_DIR ?? "/run/maplb", name);

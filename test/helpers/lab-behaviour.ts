@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { labDown, labScale, labUp, requireLab } from "../../src/lab/lab.js";
 import { podNs } from "../../src/lab/network.js";
 import type { AttachMode } from "../../src/cli/commands/attach.js";
-import type { LabProxy, LabState } from "../../src/lab/state.js";
+import { labPrefix, type LabProxy, type LabState } from "../../src/lab/state.js";
 import { Hold, backendIps, byBackend, labBlocker, probe, targetOf } from "./lab-run.js";
 import { writeLabScenario } from "./lab-scenario.js";
 import { chiSquareUniformP } from "./lab-stats.js";
@@ -160,7 +160,7 @@ export function describeLabBehaviour(
 
     it("cluster DNS answers <svc>.<ns>.svc.cluster.local and short names through the search path", () => {
       const ns = podNs(
-        `mlb-${labName}`,
+        labPrefix(labName),
         state.plan.pods.find((p) => p.name === "client-1")!,
       );
       const lookup = (name: string) =>

@@ -341,6 +341,7 @@ const collect = (v: string, prev: string[] = []) => {
 export function registerAttach(program: Command): void {
   program
     .command("attach")
+    .summary("load maplb's BPF program and attach it (TC or XDP) to interfaces")
     .description(
       "Load maplb's BPF program over the maps pinned under --pin-dir and attach it to interfaces.\n" +
         "tc: a clsact qdisc and maplb's filter on ingress (handles both directions: requests are\n" +
@@ -363,6 +364,7 @@ export function registerAttach(program: Command): void {
 
   program
     .command("detach")
+    .summary("detach what maplb attached")
     .description(
       "Detach what `maplb attach` attached (all of it, or only the given interfaces or namespace).\n" +
         "Only maplb's own filter or XDP program is removed; the pinned maps stay (remove the pin\n" +
@@ -374,6 +376,7 @@ export function registerAttach(program: Command): void {
 
   program
     .command("status")
+    .summary("what is attached where; map fill, counters, per-backend traffic")
     .description(
       "What maplb has attached, where and how (and whether the kernel still has it); for each pin\n" +
         "directory in use: every map's size and fill, the verdict and drop counters, and packets and\n" +

@@ -44,21 +44,32 @@ const labOption = () =>
 export function registerLab(program: Command): void {
   const lab = program
     .command("lab")
+    .summary("a namespace lab: a seed scenario with real TCP/UDP traffic through maplb or kube-proxy's rules")
     .description(
-      "A namespace lab: a seed scenario rebuilt from network namespaces on this machine, with real\n" +
-        "TCP and UDP traffic through maplb's BPF datapath or kube-proxy's iptables/nftables rules.\n" +
-        "Client pods, one or two nodes (the namespaces that carry the proxy, so Local traffic policies\n" +
-        "mean something), backend pods running an HTTP server that answers with its pod name and IP, a\n" +
-        "UDP echo (default/udp-echo) and cluster DNS (kube-system/kube-dns): `curl http://nginx-svc`\n" +
-        "works inside a pod. Two external clients (ext-1, ext-2) sit behind the first node.\n" +
-        `Every address is in 198.18.0.0/15 (pods ${CLUSTER_CIDR}, services ${SERVICE_CIDR}); the\n` +
-        "scenario's own addresses are mapped there, and the lab writes the EndpointSlices itself.\n" +
-        "Needs root. Nothing outside the lab's namespaces is touched (besides /etc/netns/<ns>/resolv.conf,\n" +
-        "/run/maplb/<lab> and, with --proxy maplb, /sys/fs/bpf/maplb-<lab>).",
+      [
+        "A namespace lab: a seed scenario rebuilt from network namespaces on this",
+        "machine, with real TCP and UDP traffic through maplb's BPF datapath or",
+        "kube-proxy's iptables/nftables rules.",
+        "",
+        "It builds client pods, one or two nodes (the namespaces that carry the",
+        "proxy, so Local traffic policies mean something), backend pods running an",
+        "HTTP server that answers with its pod name and IP, a UDP echo",
+        "(default/udp-echo) and cluster DNS (kube-system/kube-dns), so",
+        "`curl http://nginx-svc` works inside a pod. Two external clients (ext-1,",
+        "ext-2) sit behind the first node, the cluster's edge.",
+        "",
+        `Every address is in 198.18.0.0/15 (pods ${CLUSTER_CIDR}, services`,
+        `${SERVICE_CIDR}); the scenario's own addresses are mapped there, and the`,
+        "lab writes the EndpointSlices itself from the pods it starts.",
+        "",
+        "Needs root. Outside its namespaces it writes only /etc/netns/<ns>/,",
+        "/run/maplb/<lab> and, with --proxy maplb, /sys/fs/bpf/maplb-<lab>.",
+      ].join("\n"),
     );
 
   lab
     .command("up")
+    .summary("build the lab (idempotent)")
     .description(
       "Build the lab and print what it built. Idempotent: up again with the same scenario and proxy\n" +
         "does nothing; with others it takes the running lab down first. A failure or Ctrl-C removes\n" +
@@ -101,6 +112,7 @@ export function registerLab(program: Command): void {
 
   lab
     .command("down")
+    .summary("remove everything the lab built")
     .description("Remove the lab: its namespaces, servers, pinned maps and files. Works from any shell.")
     .addOption(labOption())
     .action((flags: { lab: string }) => {
@@ -110,6 +122,7 @@ export function registerLab(program: Command): void {
 
   lab
     .command("curl")
+    .summary("requests to a Service from a pod or external client, counted per backend")
     .description(
       "Send requests to a Service from inside the lab, each on a new connection (a new flow), and\n" +
         "count the answers per backend. TCP ports get HTTP requests; UDP ports get datagrams to the\n" +
@@ -183,6 +196,7 @@ export function registerLab(program: Command): void {
 
   lab
     .command("scale")
+    .summary("scale a Service's backend pods")
     .description(
       "Scale a Service's backend pods, as a Deployment would: new pods start (and answer) before the\n" +
         "proxy sends them traffic; removed pods leave the proxy first, then are deleted.",
@@ -198,6 +212,7 @@ export function registerLab(program: Command): void {
 
   lab
     .command("exec")
+    .summary("run a command in a lab pod or external client")
     .description("Run a command inside a lab pod or external client, e.g. curl, getent hosts, ip route.")
     .argument("<client>", "a pod (client-1, default/nginx-svc-1, …) or an external client (ext-1)")
     .argument("<command...>", "the command and its arguments (put -- before options)")
@@ -215,6 +230,7 @@ export function registerLab(program: Command): void {
 
   lab
     .command("show")
+    .summary("print the lab's nodes, pods and Services")
     .description("Print what the lab is made of: nodes, pods, Services with frontends and backends.")
     .addOption(labOption())
     .action((flags: { lab: string }) => say(describePlan(requireLab(flags.lab))));
