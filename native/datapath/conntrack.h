@@ -38,7 +38,7 @@ static __always_inline void ct_forget(struct dp_env *env, const struct flow4 *f,
  * for the backend's answers. A full LRU evicts; a failed insert only costs the flow its pinning. */
 static __always_inline void ct_create(struct dp_env *env, const struct flow4 *f,
 				      const struct lb4_backend *backend, __u32 backend_id,
-				      __u16 rev_nat_id)
+				      __u32 rev_nat_id)
 {
 	struct ct4_entry entry = {
 		.last_seen = dp_now(env),

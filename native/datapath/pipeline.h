@@ -67,7 +67,7 @@ static __always_inline int reply(struct dp_env *env, struct packet *pkt, const s
 	struct ct4_entry *ct = ct_lookup(env, f, MAPLB_CT_REPLY);
 	if (!ct)
 		return 0;
-	__u16 rev_nat_id = ct->rev_nat_id;
+	__u32 rev_nat_id = ct->rev_nat_id;
 	__be32 frontend_addr = ct->frontend_addr;
 	struct lb4_reverse_nat *rn = dp_lookup(env, lb4_reverse_nat, &rev_nat_id);
 	if (!rn)

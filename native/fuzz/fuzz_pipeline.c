@@ -28,7 +28,7 @@ static struct lb4_key svc_key(__be32 addr, __u16 port, __u8 proto, __u8 scope, _
 }
 
 /* One frontend: master + `count` slots naming backends 1..count, rev-NAT, optional Maglev rows. */
-static void add_service(__be32 addr, __u16 port, __u8 proto, __u8 scope, __u16 rev_nat, __u8 flags,
+static void add_service(__be32 addr, __u16 port, __u8 proto, __u8 scope, __u32 rev_nat, __u8 flags,
 			__u8 algorithm, __u16 count)
 {
 	struct lb4_service master = { .count = count, .rev_nat_id = rev_nat, .flags = flags,

@@ -41,11 +41,10 @@ struct lb4_service {
 	__u32 affinity_timeout; /* master: seconds, 0 = none */
 	__u32 maglev_offset;    /* master: first row of this frontend's table in lb4_maglev */
 	__u32 maglev_size;      /* master: M (a prime), 0 when not Maglev */
+	__u32 rev_nat_id;       /* every slot: the frontend's rev-NAT id (u32: more than 65535 frontends) */
 	__u16 count;            /* master: number of backend slots */
-	__u16 rev_nat_id;       /* every slot: the service port's rev-NAT id */
 	__u8 flags;             /* master: MAPLB_SVC_* */
 	__u8 algorithm;         /* master: MAPLB_ALG_* */
-	__u8 pad[2];
 };
 
 /* ---- lb4_backends: HASH __u32 id -> lb4_backend ----------------------------------------------- */
@@ -60,7 +59,7 @@ struct lb4_backend {
 	__u8 flags; /* MAPLB_BACKEND_* */
 };
 
-/* ---- lb4_reverse_nat: HASH __u16 rev_nat_id -> lb4_reverse_nat -------------------------------- */
+/* ---- lb4_reverse_nat: HASH __u32 rev_nat_id -> lb4_reverse_nat -------------------------------- */
 
 /* The source a reply gets back. address 0.0.0.0 (NodePort wildcard): the node address the
  * client used, remembered in the conntrack entry. */
@@ -75,11 +74,10 @@ struct lb4_reverse_nat {
 
 /* ---- lb4_source_range: LPM_TRIE lb4_src_range_key -> __u8 (1) ---------------------------------- */
 
-/* prefixlen counts the 32 bits of rev_nat_id + pad before the address: a /24 is prefixlen 56. */
+/* prefixlen counts the 32 bits of rev_nat_id before the address: a /24 is prefixlen 56. */
 struct lb4_src_range_key {
 	__u32 prefixlen;
-	__u16 rev_nat_id;
-	__u8 pad[2];
+	__u32 rev_nat_id;
 	__be32 addr;
 };
 #define MAPLB_SRC_RANGE_PREFIX_BASE 32
@@ -116,17 +114,16 @@ struct ct4_entry {
 	__u64 last_seen;      /* ns, target clock: when the flow was (re)balanced; the LRU tracks use */
 	__u32 backend_id;
 	__be32 frontend_addr; /* the daddr the client used (differs from rev-NAT for wildcard NodePorts) */
-	__u16 rev_nat_id;
+	__u32 rev_nat_id;
 	__u8 flags;           /* reserved, 0 */
-	__u8 pad[5];
+	__u8 pad[3];
 };
 
 /* ---- lb4_affinity: LRU_HASH lb4_affinity_key -> lb4_affinity_entry ----------------------------- */
 
 struct lb4_affinity_key {
 	__be32 client;
-	__u16 rev_nat_id;
-	__u16 pad;
+	__u32 rev_nat_id;
 };
 
 struct lb4_affinity_entry {
@@ -187,7 +184,7 @@ struct lb4_backend_stats {
 #define MAPLB_MAPS(X)                                                                            \
 	X(lb4_services, BPF_MAP_TYPE_HASH, sizeof(struct lb4_key), sizeof(struct lb4_service), 65536) \
 	X(lb4_backends, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct lb4_backend), 65536)          \
-	X(lb4_reverse_nat, BPF_MAP_TYPE_HASH, sizeof(__u16), sizeof(struct lb4_reverse_nat), 65536)   \
+	X(lb4_reverse_nat, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct lb4_reverse_nat), 65536)   \
 	X(lb4_maglev, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u32), 1048576)                      \
 	X(lb4_source_range, BPF_MAP_TYPE_LPM_TRIE, sizeof(struct lb4_src_range_key), sizeof(__u8), 16384) \
 	X(node_addrs, BPF_MAP_TYPE_HASH, sizeof(__be32), sizeof(__u8), 256)                           \

@@ -186,8 +186,8 @@ export class IdAllocator {
   }
 }
 
-/** lb4_reverse_nat is keyed by a u16; 0 means "no rev-NAT". */
-export function revNatIdAllocator(max = 0xffff): IdAllocator {
+/** lb4_reverse_nat is keyed by a u32 (Cilium's u16 caps a node at 65535 frontends); 0 means "no rev-NAT". */
+export function revNatIdAllocator(max = 0xffffffff): IdAllocator {
   return new IdAllocator("rev-NAT id", "lb4_reverse_nat", 1, max);
 }
 

@@ -46,11 +46,10 @@ export const ABI_STRUCTS: Record<StructName, FieldDef[]> = {
     { name: "affinity_timeout", type: "u32" },
     { name: "maglev_offset", type: "u32" },
     { name: "maglev_size", type: "u32" },
+    { name: "rev_nat_id", type: "u32" },
     { name: "count", type: "u16" },
-    { name: "rev_nat_id", type: "u16" },
     { name: "flags", type: "u8" },
     { name: "algorithm", type: "u8" },
-    pad(2),
   ],
   lb4_backend: [
     { name: "address", type: "be32" },
@@ -65,8 +64,7 @@ export const ABI_STRUCTS: Record<StructName, FieldDef[]> = {
   ],
   lb4_src_range_key: [
     { name: "prefixlen", type: "u32" },
-    { name: "rev_nat_id", type: "u16" },
-    pad(2),
+    { name: "rev_nat_id", type: "u32" },
     { name: "addr", type: "be32" },
   ],
   maplb_config: [
@@ -88,14 +86,13 @@ export const ABI_STRUCTS: Record<StructName, FieldDef[]> = {
     { name: "last_seen", type: "u64" },
     { name: "backend_id", type: "u32" },
     { name: "frontend_addr", type: "be32" },
-    { name: "rev_nat_id", type: "u16" },
+    { name: "rev_nat_id", type: "u32" },
     { name: "flags", type: "u8" },
-    pad(5),
+    pad(3),
   ],
   lb4_affinity_key: [
     { name: "client", type: "be32" },
-    { name: "rev_nat_id", type: "u16" },
-    { name: "pad", type: "u16" },
+    { name: "rev_nat_id", type: "u32" },
   ],
   lb4_affinity_entry: [
     { name: "last_used", type: "u64" },

@@ -97,7 +97,7 @@ function readField(view: DataView, type: FieldDef["type"], offset: number): numb
   }
 }
 
-/** Scalars that are not structs: a u32 key/value (backend ids, Maglev rows), u16 (rev-NAT ids), u8. */
+/** Scalars that are not structs: u32 keys and values (backend and rev-NAT ids, Maglev rows), u16, u8. */
 export function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, n, true);

@@ -11,7 +11,7 @@ import type {
 import type { Protocol } from "../model/types.js";
 import { intToIpv4 } from "../util/ip.js";
 import { SRC_RANGE_PREFIX_BASE } from "./abi.js";
-import { decode, readBe32, readU16, readU32 } from "./codec.js";
+import { decode, readBe32, readU32 } from "./codec.js";
 import { PROTO_NUMBER } from "./map-writes.js";
 import type { NativeMaps } from "./native-maps.js";
 
@@ -84,7 +84,7 @@ export function dumpMaps(maps: NativeMaps): MapsDump {
   const revNat: RevNatEntry[] = [];
   for (const [k, v] of maps.entries("lb4_reverse_nat")) {
     const r = decode("lb4_reverse_nat", v);
-    revNat.push({ id: readU16(k), address: intToIpv4(Number(r.address)), port: Number(r.port) });
+    revNat.push({ id: readU32(k), address: intToIpv4(Number(r.address)), port: Number(r.port) });
   }
 
   const sourceRanges: SourceRangeEntry[] = [];

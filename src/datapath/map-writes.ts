@@ -4,7 +4,7 @@ import type { Protocol } from "../model/types.js";
 import { ipv4ToInt, parseCidr } from "../util/ip.js";
 import { MaplbError } from "../errors.js";
 import { SRC_RANGE_PREFIX_BASE, type NativeMapName } from "./abi.js";
-import { encode, u16, u32 } from "./codec.js";
+import { encode, u32 } from "./codec.js";
 
 export const PROTO_NUMBER: Record<Protocol, number> = { TCP: 6, UDP: 17, SCTP: 132 };
 
@@ -84,12 +84,12 @@ export function writesOf(op: MapOp): MapWrite[] {
       return [
         element(
           "lb4_reverse_nat",
-          u16(op.entry.id),
+          u32(op.entry.id),
           encode("lb4_reverse_nat", { address: ipv4ToInt(op.entry.address), port: op.entry.port }),
         ),
       ];
     case "revnat-delete":
-      return [element("lb4_reverse_nat", u16(op.id), null)];
+      return [element("lb4_reverse_nat", u32(op.id), null)];
     case "maglev-write":
       return [{ kind: "maglev-rows", offset: op.offset, rows: op.rows }];
     case "source-range-upsert":

@@ -48,7 +48,7 @@ export function scaleOps(spec: ScaleSpec): MapOp[] {
         kind: "backend-upsert",
         backend: { id, address, port: i === 0 ? 80 : 8080, protocol: "TCP", flags: 0 },
       });
-      ops.push({ kind: "slot-upsert", key, slot: j + 1, backendId: id, revNatId: (i % 0xffff) + 1 });
+      ops.push({ kind: "slot-upsert", key, slot: j + 1, backendId: id, revNatId: i + 1 });
     });
     if (m)
       ops.push({
@@ -56,13 +56,13 @@ export function scaleOps(spec: ScaleSpec): MapOp[] {
         offset: i * m,
         rows: Uint32Array.from({ length: m }, (_, r) => ids[r % ids.length]!),
       });
-    ops.push({ kind: "revnat-upsert", entry: { id: (i % 0xffff) + 1, address: key.address, port: 80 } });
+    ops.push({ kind: "revnat-upsert", entry: { id: i + 1, address: key.address, port: 80 } });
     ops.push({
       kind: "master-upsert",
       key,
       master: {
         count: ids.length,
-        revNatId: (i % 0xffff) + 1,
+        revNatId: i + 1,
         flags: 0,
         algorithm: Algorithm[spec.algorithm],
         affinityTimeout: 0,
