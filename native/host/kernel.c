@@ -9,6 +9,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/magic.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +231,12 @@ int kernel_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat
 }
 
 /* ---- attaching ------------------------------------------------------------------------------------ */
+
+int maplb_ifindex(const char *name)
+{
+	unsigned int index = if_nametoindex(name);
+	return index ? (int)index : -ENODEV;
+}
 
 int maplb_attach_xdp(struct maplb_dp *dp, int ifindex, __u32 xdp_flags)
 {

@@ -79,6 +79,10 @@ MAPLB_API int maplb_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u
  * tell the FFI's own cost apart. */
 MAPLB_API __u64 maplb_last_batch_ns(const struct maplb_dp *dp);
 
+/* The index of interface `name` in the caller's network namespace (if_nametoindex: unlike
+ * /sys/class/net, right after `nsenter --net`); -ENODEV when there is none. */
+MAPLB_API int maplb_ifindex(const char *name);
+
 /* Kernel only: attach/detach on an interface. xdp_flags: XDP_FLAGS_* (0 = kernel's choice). */
 MAPLB_API int maplb_attach_xdp(struct maplb_dp *dp, int ifindex, __u32 xdp_flags);
 MAPLB_API int maplb_detach_xdp(int ifindex, __u32 xdp_flags);

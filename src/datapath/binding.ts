@@ -123,6 +123,7 @@ export interface NativeApi {
   /** maplb_bench: the target's own timing of `repeat` runs on one frame; out[0] = total ns. */
   bench(dp: DpHandle, frame: Uint8Array, repeat: number, newFlows: boolean, out: BigUint64Array): number;
   lastBatchNs(dp: DpHandle): bigint;
+  ifindex(name: string): number;
   attachXdp(dp: DpHandle, ifindex: number, flags: number): number;
   detachXdp(ifindex: number, flags: number): number;
   attachTc(dp: DpHandle, ifindex: number, egress: boolean): number;
@@ -207,6 +208,7 @@ export function loadNative(candidates: string[]): NativeApi {
     "int maplb_bench(maplb_dp *dp, const uint8_t *frame, uint32_t len, uint32_t repeat, int new_flows, uint64_t *ns)",
   );
   const lastBatchNs = f("uint64_t maplb_last_batch_ns(maplb_dp *dp)");
+  const ifindex = f("int maplb_ifindex(const char *name)");
   const attachXdp = f("int maplb_attach_xdp(maplb_dp *dp, int ifindex, uint32_t flags)");
   const detachXdp = f("int maplb_detach_xdp(int ifindex, uint32_t flags)");
   const attachTc = f("int maplb_attach_tc(maplb_dp *dp, int ifindex, int egress)");
@@ -265,6 +267,7 @@ export function loadNative(candidates: string[]): NativeApi {
     bench: (dp, frame, repeat, newFlows, out) =>
       bench(dp, frame, frame.length, repeat, newFlows ? 1 : 0, out) as number,
     lastBatchNs: (dp) => BigInt(lastBatchNs(dp) as number | bigint),
+    ifindex: (name) => ifindex(name) as number,
     attachXdp: (dp, ifindex, flags) => attachXdp(dp, ifindex, flags) as number,
     detachXdp: (ifindex, flags) => detachXdp(ifindex, flags) as number,
     attachTc: (dp, ifindex, egress) => attachTc(dp, ifindex, egress ? 1 : 0) as number,

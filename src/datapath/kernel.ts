@@ -3,7 +3,7 @@
 // programs attached to interfaces with XDP or TC.
 import { randomBytes } from "node:crypto";
 import { constants } from "node:os";
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { MaplbError } from "../errors.js";
 import { DEFAULT_BPF_OBJECT, native } from "./binding.js";
 import { nativeError } from "./errno.js";
@@ -132,11 +132,11 @@ export class KernelDatapath extends NativeDatapath {
   }
 }
 
-function ifindexOf(ifname: string): number {
-  const path = `/sys/class/net/${ifname}/ifindex`;
-  if (!/^[\w.-]+$/.test(ifname) || !existsSync(path))
-    throw new MaplbError("E_USAGE", `no network interface ${ifname}`);
-  return Number(readFileSync(path, "utf8").trim());
+/** The interface's index in this process's network namespace (also right after `nsenter --net`). */
+export function ifindexOf(ifname: string): number {
+  const index = native().ifindex(ifname);
+  if (index < 0) throw new MaplbError("E_USAGE", `no network interface ${ifname}`);
+  return index;
 }
 
 /** Why the kernel target cannot be used here, or null when it can be tried. */
