@@ -8,6 +8,7 @@ import { openEmulated } from "../src/datapath/emulated.js";
 import { openKernel, probeKernel } from "../src/datapath/kernel.js";
 import type { MapMax } from "../src/datapath/options.js";
 import { MaplbError } from "../src/errors.js";
+import { decode, u32 } from "../src/datapath/codec.js";
 
 const key = (n: number): FrontendKey => ({
   address: `10.96.0.${n}`,
@@ -98,6 +99,28 @@ for (const target of TARGETS) {
         assert.deepEqual(
           dp.dump().frontends[0]!.slots.map((s) => s.backendId),
           [1, 2],
+        );
+      } finally {
+        dp.close();
+      }
+    });
+
+    test("configure() replaces the node addresses and writes the config", () => {
+      const dp = target.open();
+      try {
+        dp.configure({ nodeIPs: ["192.168.1.10", "192.168.1.11"], clusterCIDR: "10.0.0.0/16", hashSeed: 7 });
+        dp.configure({ nodeIPs: ["192.168.1.11", "192.168.1.12"], clusterCIDR: null, hashSeed: 9 });
+        assert.deepEqual(dp.dump().nodeAddrs, ["192.168.1.11", "192.168.1.12"]);
+        const config = dp.maps.lookup("maplb_config", u32(0))!;
+        assert.deepEqual(decode("maplb_config", config), {
+          cluster_cidr_addr: 0,
+          cluster_cidr_prefix: 0,
+          hash_seed: 9,
+          pad: 0,
+        });
+        assert.throws(
+          () => dp.configure({ nodeIPs: [], clusterCIDR: "10.0.0.0/33", hashSeed: 1 }),
+          /not an IPv4 CIDR/,
         );
       } finally {
         dp.close();

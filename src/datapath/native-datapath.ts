@@ -12,7 +12,7 @@ import {
   type VerdictName,
 } from "./abi.js";
 import { applyOps, type ApplySummary } from "./apply.js";
-import { be32, encode, readU32, readU64, u32 } from "./codec.js";
+import { be32, encode, readBe32, readU32, readU64, u32 } from "./codec.js";
 import type {
   BackendCounters,
   BatchResult,
@@ -69,7 +69,7 @@ export class NativeDatapath implements Datapath {
   configure(settings: NodeSettings): void {
     const wanted = new Set(settings.nodeIPs.map((ip) => ipv4ToInt(ip)));
     for (const key of [...this.maps.keys("node_addrs")]) {
-      if (!wanted.has(new DataView(key.buffer).getUint32(0, false))) this.maps.delete("node_addrs", key);
+      if (!wanted.has(readBe32(key))) this.maps.delete("node_addrs", key);
     }
     for (const ip of wanted) this.maps.update("node_addrs", be32(ip), Uint8Array.of(1));
 
