@@ -17,7 +17,7 @@ import type { Datapath, NodeSettings, PacketResult } from "../src/datapath/datap
 import { openEmulated } from "../src/datapath/emulated.js";
 import { flowHash, maglevRow, randomSlot } from "../src/datapath/flow-hash.js";
 import { openKernel, probeKernel } from "../src/datapath/kernel.js";
-import { buildFrame, checksumsValid, ETH_HLEN, type FrameSpec } from "../src/datapath/packet.js";
+import { buildFrame, checksumsValid, ETH_HLEN, parseFrame, type FrameSpec } from "../src/datapath/packet.js";
 
 // ---- SETUP helpers -------------------------------------------------------------------------------
 
@@ -558,3 +558,35 @@ for (const target of TARGETS) {
     }
   });
 }
+
+test("session affinity expires after its timeout (emulated: the clock is set by the test)", () => {
+  const dp = openEmulated();
+  try {
+    dp.configure(NODE);
+    dp.apply(
+      serviceOps({
+        key: CLUSTER_IP,
+        backends: [B1, B2],
+        revNatId: 1,
+        flags: SvcFlag.AFFINITY,
+        affinityTimeout: 10,
+      }),
+    );
+    const first = portFor(B1, [B1, B2], CLIENT, CLUSTER_IP);
+    const toB2 = portFor(B2, [B1, B2], CLIENT, CLUSTER_IP);
+    const run = (sport: number) => {
+      const frame = buildFrame(tcp(CLIENT, sport, "10.96.0.10", 80));
+      dp.process([frame]);
+      return `${parseFrame(frame)!.dst}`;
+    };
+    dp.setClock(1_000_000_000_000n);
+    assert.equal(run(first), "10.0.1.1");
+    dp.setClock(1_009_000_000_000n); // 9 s later: still within 10 s
+    assert.equal(run(toB2), "10.0.1.1");
+    dp.setClock(1_020_000_000_000n); // 11 s after the last use: expired, the hash decides again
+    assert.equal(run(toB2), "10.0.1.1", "an established flow keeps its backend regardless");
+    assert.equal(run(portFor(B2, [B1, B2], CLIENT, CLUSTER_IP, toB2 + 1)), "10.0.1.2");
+  } finally {
+    dp.close();
+  }
+});
