@@ -49,7 +49,7 @@ const to = (dst: string, sport: number) =>
 const kernelProblem = probeKernel();
 
 test(
-  "XDP and TC entry points: PASS/DNAT go on (XDP_PASS, TC_ACT_OK), drops are dropped, bytes as the probe's",
+  "XDP and TC entry points: PASS/DNAT go on (XDP_PASS, TC_ACT_OK) with the probe's bytes; no backend: ICMP sent back (XDP_TX, redirect)",
   { skip: kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : false },
   () => {
     const dp = openKernel({ ephemeral: true });
