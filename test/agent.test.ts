@@ -1,7 +1,8 @@
 // The node agent against a fake API server, through the real @kubernetes/client-node informers, into
-// the emulated datapath: following changes, healing after each injected fault, adopting maps.
+// the emulated datapath (and the kernel one, as root): following changes, healing after each injected
+// fault, adopting maps. Each test starts its own server, datapath and agent; afterEach takes them down.
 import assert from "node:assert/strict";
-import { after, afterEach, describe, it } from "node:test";
+import { afterEach, describe, it } from "node:test";
 import { readManifests } from "../src/k8s/documents.js";
 import { SERVICE_PROXY_NAME_LABEL } from "../src/agent/cluster-watch.js";
 import { kernelUnavailableReason } from "../src/datapath/kernel.js";
@@ -16,7 +17,6 @@ afterEach(async () => {
   await h?.close();
   h = undefined;
 });
-after(() => h?.close());
 
 /** Frontend `address:port/TCP` → its slots' backends. */
 function slotsOf(view: { frontends: Record<string, { slots: string[] }> }): Record<string, string[]> {
