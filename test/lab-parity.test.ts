@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { labDown, labUp } from "../src/lab/lab.js";
 import type { LabProxy, LabState } from "../src/lab/state.js";
-import { backendIps, byBackend, labBlocker, probe, type ProbeSpec } from "./helpers/lab-run.js";
+import { backendIps, byBackend, downOnExit, labBlocker, probe, type ProbeSpec } from "./helpers/lab-run.js";
 
 const PROXIES: LabProxy[] = ["maplb", "iptables"];
 const skip = PROXIES.map(labBlocker).find((b) => b !== null);
@@ -19,6 +19,7 @@ describe("parity on seed-001: maplb and kube-proxy's iptables rules", { skip: sk
   const name = (proxy: LabProxy) => `p${proxy[0]}${process.pid.toString(36)}`;
 
   before(async () => {
+    for (const proxy of PROXIES) downOnExit(name(proxy));
     for (const proxy of PROXIES)
       labs.set(proxy, await labUp({ name: name(proxy), scenario: "seed-001", proxy }));
   });

@@ -12,7 +12,7 @@ import { labDown, labScale, labUp, requireLab } from "../../src/lab/lab.js";
 import { podNs } from "../../src/lab/network.js";
 import type { AttachMode } from "../../src/cli/commands/attach.js";
 import { labPrefix, type LabProxy, type LabState } from "../../src/lab/state.js";
-import { Hold, backendIps, byBackend, labBlocker, probe, targetOf } from "./lab-run.js";
+import { Hold, backendIps, byBackend, downOnExit, labBlocker, probe, targetOf } from "./lab-run.js";
 import { writeLabScenario } from "./lab-scenario.js";
 import { chiSquareUniformP } from "./lab-stats.js";
 
@@ -36,6 +36,7 @@ export function describeLabBehaviour(
     const ext1 = () => state.plan.externals[0]!.ip;
 
     before(async () => {
+      downOnExit(labName);
       state = await labUp({ name: labName, scenario: writeLabScenario(), proxy, attach });
     });
     after(() => {

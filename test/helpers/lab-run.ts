@@ -4,6 +4,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { probeKernel } from "../../src/datapath/kernel.js";
 import { findClient, resolveTarget, runProbe, type FrontendKind, type Target } from "../../src/lab/client.js";
+import { labDown } from "../../src/lab/lab.js";
 import { labScript } from "../../src/lab/processes.js";
 import type { ProbeResult } from "../../src/lab/probe.js";
 import type { LabProxy, LabState } from "../../src/lab/state.js";
@@ -115,4 +116,12 @@ export class Hold {
     this.child.kill("SIGKILL");
     await this.done;
   }
+}
+
+/**
+ * Takes the lab down when the test process ends in any way `after` hooks do not see: an uncaught
+ * error, or SIGINT/SIGTERM (netns.ts turns those into process.exit). Down is idempotent.
+ */
+export function downOnExit(name: string): void {
+  process.on("exit", () => labDown({ name }));
 }
