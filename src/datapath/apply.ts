@@ -5,17 +5,16 @@ import type { MapOp } from "../compile/tables.js";
 import { MaplbError } from "../errors.js";
 import { log } from "../log.js";
 import type { NativeMapName } from "./abi.js";
-import { readU32, u32 } from "./codec.js";
 import { nativeError } from "./errno.js";
 import { writesOf, type MapWrite } from "./map-writes.js";
 import type { NativeMaps } from "./native-maps.js";
 
 /** What a write replaced: the old value, or null when the key was absent. */
-interface Undo {
-  map: NativeMapName;
-  key: Uint8Array;
-  old: Uint8Array | null;
-}
+/** How to put one write back: an entry's old value (null: it was absent), or a range of Maglev rows. */
+type Undo =
+  | { map: NativeMapName; key: Uint8Array; old: Uint8Array | null }
+  /** One record per table, not per row: a table is thousands of rows and an apply can hold many. */
+  | { map: "lb4_maglev"; keys: Uint8Array; old: Uint8Array; rows: number };
 
 export interface ApplySummary {
   ops: number;
@@ -84,16 +83,20 @@ function writeMaglevRows(maps: NativeMaps, offset: number, rows: Uint32Array, jo
   const { values: old } = maps.lookupMany("lb4_maglev", keys, n);
   const values = new Uint8Array(rows.buffer, rows.byteOffset, n * 4);
   const { err, written } = maps.tryUpdateBatch("lb4_maglev", keys, values, n);
-  for (let i = 0; i < written; i++) {
-    journal.push({ map: "lb4_maglev", key: u32(offset + i), old: u32(readU32(old, i * 4)) });
-  }
+  if (written > 0) journal.push({ map: "lb4_maglev", keys, old, rows: written });
   if (err < 0) throw nativeError(err, "updating map lb4_maglev", { map: "lb4_maglev" });
 }
 
 function rollback(maps: NativeMaps, journal: Undo[]): void {
   for (let i = journal.length - 1; i >= 0; i--) {
-    const { map, key, old } = journal[i]!;
-    const err = old === null ? maps.tryDelete(map, key) : maps.tryUpdate(map, key, old);
-    if (err < 0) log.error({ map, errno: err }, "could not undo a write while rolling back a failed apply");
+    const undo = journal[i]!;
+    const err =
+      "rows" in undo
+        ? maps.tryUpdateBatch(undo.map, undo.keys, undo.old, undo.rows).err
+        : undo.old === null
+          ? maps.tryDelete(undo.map, undo.key)
+          : maps.tryUpdate(undo.map, undo.key, undo.old);
+    if (err < 0)
+      log.error({ map: undo.map, errno: err }, "could not undo a write while rolling back a failed apply");
   }
 }
