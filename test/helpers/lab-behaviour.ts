@@ -185,7 +185,7 @@ export function describeLabBehaviour(
         const target = { target: svc };
         const one = backendIps(state, svc);
         assert.equal(one.length, 1);
-        const holds: Hold[] = [new Hold(state, target, 100, 30_000)];
+        const holds: Hold[] = [new Hold(state, target, 100, 60_000)];
         try {
           assert.ok(await holds[0]!.until((r) => r.length >= 2, 5000), "the keep-alive connection answers");
           await labScale({ name: labName, service: svc, replicas: 5 });
@@ -199,7 +199,7 @@ export function describeLabBehaviour(
             ["scaled-1", "scaled-2"].includes(state.plan.pods.find((p) => p.ip === ip)!.name),
           );
           for (let i = 1; i < 12; i++) {
-            const h = new Hold(state, { from: i % 2 ? "client-2" : "client-1", ...target }, 100, 20_000);
+            const h = new Hold(state, { from: i % 2 ? "client-2" : "client-1", ...target }, 100, 60_000);
             holds.push(h);
             assert.ok(await h.until((r) => r.length >= 2, 5000), "the keep-alive connection answers");
             const firsts = holds.map((x) => x.results[0]!.answer!.ip);
