@@ -148,7 +148,7 @@ export function describeLabBehaviour(
       "a service with no endpoints fails a connection attempt within 1 s",
       xdpIcmp
         ? {
-            todo: "XDP: the datapath's ICMP port unreachable (XDP_TX) does not reach the client over veth; the connect times out",
+            todo: "XDP on veth: the datapath counts the SYN as DROP/NO_BACKEND but no ICMP unreachable leaves the node (the veth sends nothing back), so connect() times out; TC mode answers",
           }
         : {},
       async () => {
