@@ -10,7 +10,6 @@ import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { MaplbError } from "../../errors.js";
 import type { MapsDump } from "../../datapath/dump.js";
-import { nativeError } from "../../datapath/errno.js";
 import { openKernel, type KernelDatapath } from "../../datapath/kernel.js";
 import { DEFAULT_PIN_DIR } from "../../datapath/options.js";
 
@@ -116,12 +115,8 @@ export function attachHere(req: AttachRequest): string[] {
   try {
     mkdirSync(recordDir(), { recursive: true });
     for (const iface of req.iface) {
-      const idx = ifindex(iface);
-      const err =
-        req.mode === "xdp"
-          ? dp.maps.api.attachXdp(dp.maps.handle, idx, 0)
-          : dp.maps.api.attachTc(dp.maps.handle, idx, false);
-      if (err < 0) throw nativeError(err, `attaching ${req.mode} to ${iface}`, { iface });
+      if (req.mode === "xdp") dp.attachXdp(iface);
+      else dp.attachTc(iface, "ingress");
       const a: Attachment = {
         netns: req.netns ?? null,
         iface,
@@ -143,17 +138,6 @@ function attach(flags: AttachRequest): void {
   process.stdout.write(attachHere(flags).join("\n") + "\n");
 }
 
-/**
- * The interface's index in this network namespace, asked over netlink: under `nsenter --net`,
- * /sys/class/net still lists the host's interfaces (which is why KernelDatapath.attachTc is not used).
- */
-function ifindex(iface: string): number {
-  const r = spawnSync("ip", ["-j", "link", "show", "dev", iface], { encoding: "utf8" });
-  const idx = r.status === 0 ? (JSON.parse(r.stdout) as { ifindex: number }[])[0]?.ifindex : undefined;
-  if (idx === undefined) throw new MaplbError("E_USAGE", `no network interface ${iface}`, { iface });
-  return idx;
-}
-
 const where = (a: Pick<Attachment, "netns" | "iface">) => (a.netns ? `${a.netns}/${a.iface}` : a.iface);
 
 interface DetachFlags {
@@ -165,9 +149,8 @@ interface DetachFlags {
 function detachHere(a: Attachment, dp: KernelDatapath): void {
   const gone = spawnSync("ip", ["link", "show", "dev", a.iface], { stdio: "ignore" }).status !== 0;
   if (!gone) {
-    const idx = ifindex(a.iface);
-    const err = a.mode === "xdp" ? dp.maps.api.detachXdp(idx, 0) : dp.maps.api.detachTc(idx, false);
-    if (err < 0) throw nativeError(err, `detaching ${a.mode} from ${where(a)}`, { iface: a.iface });
+    if (a.mode === "xdp") dp.detachXdp(a.iface);
+    else dp.detachTc(a.iface, "ingress");
   }
   rmSync(recordFile(a), { force: true });
   process.stdout.write(`detached ${a.mode} from ${where(a)}${gone ? " (the interface is gone)" : ""}\n`);
