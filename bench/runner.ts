@@ -58,6 +58,7 @@ export async function runBench(suites: Suite[], opts: BenchOptions): Promise<Ben
   try {
     for (const { suite, cells } of runnable) {
       const own: Result[] = [];
+      const began = Date.now();
       try {
         await suite.setup?.(ctx);
         for (const [i, cell] of cells.entries()) {
@@ -74,7 +75,8 @@ export async function runBench(suites: Suite[], opts: BenchOptions): Promise<Ben
       results.push(...own);
       const checked = suite.targets?.(own) ?? [];
       targets.push(...checked);
-      if (own.length > 0) progress.print(`\n== ${suite.title}\n${resultsTable(own)}`);
+      const took = `(${((Date.now() - began) / 1000).toFixed(0)} s)`;
+      if (own.length > 0) progress.print(`\n== ${suite.title} ${took}\n${resultsTable(own)}`);
       if (checked.length > 0) progress.print(targetsTable(checked));
     }
   } finally {
