@@ -2,7 +2,8 @@
 //   apply  compiles the manifests, diffs against what the maps hold and applies the MapOps in order
 //          (kernel: the maps stay pinned, so the next apply updates them in place, hitlessly);
 //   list   reads the maps back, frontend by frontend, like `cilium bpf lb list`;
-//   trace  runs one packet through a private datapath and through kube-proxy's rules, and explains.
+//   trace  runs one packet through a private datapath and through kube-proxy's rules, and explains;
+//   datapath-speed  the per-packet cost of either target, as the targets time it.
 import { Command, InvalidArgumentError, Option } from "commander";
 import { compile } from "../../compile/compiler.js";
 import { diff } from "../../compile/diff.js";
@@ -11,11 +12,13 @@ import { BackendFlag, frontendKeyString, type MapOp } from "../../compile/tables
 import { tablesFromMaps } from "../../agent/map-contents.js";
 import { DatapathSink } from "../../agent/datapath-sink.js";
 import type { Datapath } from "../../datapath/datapath.js";
+import type { NativeDatapath } from "../../datapath/native-datapath.js";
 import type { MapsDump } from "../../datapath/dump.js";
 import { openEmulated } from "../../datapath/emulated.js";
 import { kernelUnavailableReason, openKernel } from "../../datapath/kernel.js";
 import { openDatapath, type DatapathChoice } from "../../datapath/open.js";
-import { DEFAULT_PIN_DIR } from "../../datapath/options.js";
+import { DEFAULT_PIN_DIR, type MapMax } from "../../datapath/options.js";
+import { batchOf, hostBatchTiming, pipelineNsPerPacket, scaleOps } from "../../datapath/speed.js";
 import { DEFAULT_HASH_SEED, tracePacket, type Trace } from "../../datapath/trace.js";
 import { readModel } from "../../k8s/read.js";
 import { log } from "../../log.js";
@@ -266,9 +269,130 @@ function registerTrace(program: Command): void {
   );
 }
 
-/** Registers apply, list and trace. */
+// ---- speed -------------------------------------------------------------------------------------------
+
+interface SpeedFlags {
+  services: number;
+  backends: number;
+  algorithm: "random" | "maglev";
+  maglevM: number;
+  repeat: number;
+  batch: number;
+  target: "emulated" | "kernel" | "both";
+}
+
+const positive = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError(`expected a positive integer, got '${v}'`);
+  return n;
+};
+
+function registerSpeed(program: Command): void {
+  program
+    .command("datapath-speed")
+    .description(
+      "Per-packet cost of the datapath, timed by each target itself: established and new flows on\n" +
+        "one frame repeated (kernel: BPF_PROG_TEST_RUN's duration), then (emulated) a large batch and\n" +
+        "the FFI's own cost per packet at a batch of 1024. Prints one JSON object per row; each row\n" +
+        "names its algorithm and Maglev M. Kernel rows use private, temporary maps.",
+    )
+    .option("--services <n>", "frontends", positive, 10)
+    .option("--backends <n>", "backends per frontend", positive, 10)
+    .addOption(
+      new Option("--algorithm <alg>", "backend choice").choices(["random", "maglev"]).default("random"),
+    )
+    .option("--maglev-m <m>", "Maglev table size per service (a prime)", positive, 251)
+    .option("--repeat <n>", "runs of the single-frame measurements", positive, 1_000_000)
+    .option("--batch <n>", "frames in the large emulated batch", positive, 1_000_000)
+    .addOption(
+      new Option("--target <t>", "which datapath").choices(["emulated", "kernel", "both"]).default("both"),
+    )
+    .action((f: SpeedFlags) => {
+      const spec = {
+        services: f.services,
+        backendsPerService: f.backends,
+        algorithm: f.algorithm,
+        maglevM: f.maglevM,
+      };
+      const m = f.algorithm === "maglev" ? f.maglevM : 0;
+      const total = f.services * (f.backends + 1);
+      const mapMax: MapMax = {
+        lb4_services: Math.max(65536, total),
+        lb4_backends: Math.max(65536, f.services * f.backends),
+        lb4_backend_stats: Math.max(65536, f.services * f.backends),
+        lb4_reverse_nat: Math.max(65536, f.services),
+        lb4_maglev: Math.max(1, f.services * m),
+        ct4: Math.max(262144, 4 * f.batch),
+      };
+      const row = (o: Record<string, unknown>) =>
+        process.stdout.write(
+          JSON.stringify({
+            ...o,
+            services: f.services,
+            backendsPerService: f.backends,
+            algorithm: f.algorithm,
+            maglevM: m || null,
+          }) + "\n",
+        );
+      const targets =
+        f.target === "both"
+          ? kernelUnavailableReason()
+            ? ["emulated"]
+            : ["emulated", "kernel"]
+          : [f.target];
+      /** A fresh datapath for each measurement, so one's flows do not crowd the next one's tables. */
+      const withDatapath = (target: string, fn: (dp: NativeDatapath) => void) => {
+        const dp = target === "kernel" ? openKernel({ ephemeral: true, mapMax }) : openEmulated({ mapMax });
+        try {
+          dp.configure({ nodeIPs: [], clusterCIDR: null, hashSeed: DEFAULT_HASH_SEED });
+          dp.apply(scaleOps(spec));
+          fn(dp);
+        } finally {
+          dp.close();
+        }
+      };
+      const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+      for (const target of targets) {
+        withDatapath(target, (dp) => {
+          const established = median([1, 2, 3].map(() => pipelineNsPerPacket(dp, "established", f.repeat)));
+          row({
+            target,
+            measure: "single frame, repeated",
+            repeat: f.repeat,
+            establishedNsPerPacket: established,
+          });
+        });
+        withDatapath(target, (dp) => {
+          row({
+            target,
+            measure: "new flows, source port moving on",
+            repeat: f.repeat,
+            newFlowNsPerPacket: pipelineNsPerPacket(dp, "new", f.repeat),
+          });
+        });
+        if (target !== "emulated") continue;
+        withDatapath(target, (dp) => {
+          const big = hostBatchTiming(dp, batchOf(f.batch, f.services), 3);
+          row({
+            target,
+            measure: `batch of ${f.batch}`,
+            newFlows: big.newFlows,
+            established: big.established,
+          });
+        });
+        withDatapath(target, (dp) => {
+          const small = hostBatchTiming(dp, batchOf(1024, f.services), 201);
+          row({ target, measure: "batch of 1024 (FFI cost)", established: small.established });
+        });
+      }
+    });
+}
+
+/** Registers apply, list, trace and datapath-speed. */
 export function registerDatapath(program: Command): void {
   registerApply(program);
   registerList(program);
   registerTrace(program);
+  registerSpeed(program);
 }
