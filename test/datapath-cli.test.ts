@@ -197,3 +197,41 @@ test(
     }
   },
 );
+
+test("maplb datapath-speed prints one row per measurement, each naming its algorithm and M", () => {
+  const r = maplb(
+    "datapath-speed",
+    "--target",
+    "emulated",
+    "--repeat",
+    "2000",
+    "--batch",
+    "3000",
+    "--algorithm",
+    "maglev",
+    "--maglev-m",
+    "251",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const rows = r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(
+    rows.map((x) => x.measure),
+    [
+      "single frame, repeated",
+      "new flows, source port moving on",
+      "batch of 3000",
+      "batch of 1024 (FFI cost)",
+    ],
+  );
+  for (const x of rows) {
+    assert.equal(x.algorithm, "maglev");
+    assert.equal(x.maglevM, 251);
+  }
+  assert.ok((rows[0]!.establishedNsPerPacket as number) > 0);
+  const ffi = rows[3]!.established as { packets: number; ffiNsPerPacket: number };
+  assert.equal(ffi.packets, 1024);
+  assert.ok(Number.isFinite(ffi.ffiNsPerPacket));
+});
