@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { describeMachine, type Machine } from "./machine.js";
 import { Progress } from "./progress.js";
+import { resultsMarkdown } from "./markdown.js";
 import { renderReport } from "./report.js";
 import { formatTable, resultsTable } from "./table.js";
 import type { Cell, Mode, Result, Suite, SuiteContext, Target } from "./types.js";
@@ -97,6 +98,9 @@ export async function runBench(suites: Suite[], opts: BenchOptions): Promise<Ben
   mkdirSync(reportDir, { recursive: true });
   const reportPath = join(reportDir, "report.html");
   writeFileSync(reportPath, renderReport({ ...out, command: opts.command }));
+  const m = out.machine;
+  const header = `\`${opts.command}\` (${out.mode}, datapath ${out.datapath}) on ${m.cpu}, ${m.cores} cores, kernel ${m.kernel}, Node ${m.node}, ${startedAt}. Medians.`;
+  writeFileSync(join(reportDir, "results.md"), resultsMarkdown(results, targets, header));
   return { ...out, jsonPath, reportPath };
 }
 
@@ -115,6 +119,10 @@ export function summary(out: BenchOutput): string {
   ];
   for (const t of out.targets) lines.push(`  ${t.met ? "met   " : "MISSED"}  ${t.target}: ${t.measured}`);
   for (const s of out.skipped) lines.push(`  skipped ${s.suite}: ${s.reason}`);
-  lines.push(`  results: ${out.jsonPath}`, `  report:  ${out.reportPath}`);
+  lines.push(
+    `  results: ${out.jsonPath}`,
+    `  report:  ${out.reportPath}`,
+    `  tables:  ${join(dirname(out.reportPath), "results.md")}`,
+  );
   return lines.join("\n");
 }

@@ -145,7 +145,7 @@ export const ffiSuite: Suite = {
       impl,
       services: 0,
       endpointsPerService: 0,
-      traffic: `batch=${n}`,
+      traffic: "same frames",
       metric,
       value,
       unit: "ns",

@@ -1,0 +1,49 @@
+// results.md: the run's figures as compact Markdown tables — one per suite, metric and traffic
+// shape, a row per grid point and a column per implementation — for the README and for reviews.
+import { fmt } from "./table.js";
+import type { Result, Target } from "./types.js";
+
+function groupBy<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const x of xs) m.set(key(x), [...(m.get(key(x)) ?? []), x]);
+  return m;
+}
+
+function pivot(rows: Result[]): string {
+  const impls = [...new Set(rows.map((r) => r.impl))];
+  const points = [...groupBy(rows, (r) => `${r.services}|${r.endpointsPerService}|${r.params?.batch ?? ""}`)];
+  const head = `| grid point | ${impls.join(" | ")} |`;
+  const rule = `|---|${impls.map(() => "---:").join("|")}|`;
+  const body = points.map(([, rs]) => {
+    const cells = impls.map((i) => {
+      const r = rs.find((x) => x.impl === i);
+      return r ? fmt(r.value) : "–";
+    });
+    const r = rs[0]!;
+    const where =
+      r.services > 0 ? `S=${r.services} E=${r.endpointsPerService}` : `batch=${r.params?.batch ?? "?"}`;
+    return `| ${where} | ${cells.join(" | ")} |`;
+  });
+  return [head, rule, ...body].join("\n");
+}
+
+export function resultsMarkdown(results: Result[], targets: Target[], header: string): string {
+  const out = [header, ""];
+  for (const [key, rows] of groupBy(results, (r) => `${r.suite}|${r.metric}|${r.traffic}|${r.unit}`)) {
+    const [suite, metric, traffic, unit] = key.split("|");
+    // Parameters shared by every row of the table; per-cell ones (Maglev M, batch) show in the rows.
+    const impl = rows.find((r) => r.impl === "maplb")?.impl ?? rows[0]!.impl;
+    const own = rows.filter((r) => r.impl === impl);
+    const common = Object.entries(own[0]?.params ?? {}).filter(([k, v]) =>
+      own.every((r) => r.params?.[k] === v),
+    );
+    const note = common.length ? ` (${common.map(([k, v]) => `${k}=${v}`).join(", ")})` : "";
+    out.push(`**${suite}** — ${metric} in ${unit}, ${traffic}${note}`, "", pivot(rows), "");
+  }
+  if (targets.length > 0) {
+    out.push("**Targets**", "", "| target | measured | status |", "|---|---|---|");
+    for (const t of targets) out.push(`| ${t.target} | ${t.measured} | ${t.met ? "met" : "**missed**"} |`);
+    out.push("");
+  }
+  return out.join("\n");
+}
