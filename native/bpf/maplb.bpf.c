@@ -54,10 +54,20 @@ static __always_inline int tc_reply_unreachable(struct __sk_buff *skb)
 	return bpf_redirect(skb->ifindex, 0);
 }
 
+/* Ethernet plus the longest IPv4 and TCP headers: what the pipeline reads directly. */
+#define TC_HEADERS (sizeof(struct ethhdr) + 60 + 60)
+
 SEC("tc")
 int maplb_tc(struct __sk_buff *skb)
 {
-	struct dp_result r = run((void *)(long)skb->data, (void *)(long)skb->data_end);
+	/* An skb keeps only part of a packet linear (data..data_end); with scatter-gather or GRO the
+	 * payload sits in page fragments. Make sure the headers are linear, and give the pipeline the
+	 * whole packet's length (skb->len), so its total-length check and byte counters see the packet
+	 * and not just its linear part. */
+	if (skb->len > skb->data_end - skb->data && skb->data_end - skb->data < TC_HEADERS)
+		bpf_skb_pull_data(skb, skb->len < TC_HEADERS ? skb->len : TC_HEADERS);
+	struct dp_env env = { .now = 0 };
+	struct dp_result r = dp_process(&env, (void *)(long)skb->data, (void *)(long)skb->data_end, skb->len);
 	if (wants_icmp(r))
 		return tc_reply_unreachable(skb);
 	return r.verdict == MAPLB_VERDICT_DROP ? TC_ACT_SHOT : TC_ACT_OK;

@@ -10,9 +10,9 @@ import { forgetAttachments, type AttachMode } from "../cli/commands/attach.js";
 import { DNS_SERVICE_IP } from "./addresses.js";
 import { describePlan } from "./describe.js";
 import { dnsRecords } from "./objects.js";
-import { buildExternal, buildNodes, buildPod, externalNs, netnsEtc, podNs, removePod } from "./network.js";
+import { buildExternal, buildNodes, buildPod, netnsEtc, podNs, removePod } from "./network.js";
 import { planLab, podKey, scalePlan, type LabPod, type ScaleChange } from "./plan.js";
-import { labScript, runEverywhere, startDaemon, stopDaemons } from "./processes.js";
+import { labScript, startDaemon, stopDaemons } from "./processes.js";
 import { iptablesProxy } from "./proxy/iptables.js";
 import { maplbProxy } from "./proxy/maplb.js";
 import { nftablesProxy } from "./proxy/nftables.js";
@@ -73,11 +73,6 @@ async function startPod(state: LabState, pod: LabPod, save: () => void): Promise
       files,
       record,
     );
-}
-
-/** Every sender in the lab sends linear packets: see sg-off.ts for the datapath limitation this avoids. */
-function linearize(namespaces: string[]): Promise<void> {
-  return runEverywhere(namespaces, labScript("sg-off"), ["eth0"]);
 }
 
 /** Removes everything the state lists. Synchronous, so it can run from an exit handler. */
@@ -164,10 +159,6 @@ export async function labUp(opts: UpOptions): Promise<LabState> {
       buildExternal(topo, plan, ext);
       save();
     }
-    await linearize([
-      ...plan.pods.map((p) => podNs(topo.prefix, p)),
-      ...plan.externals.map((e) => externalNs(topo.prefix, e)),
-    ]);
     mkdirSync(labDir(name), { recursive: true });
     writeFileSync(dnsRecordsFile(name), JSON.stringify(dnsRecords(plan), null, 2) + "\n");
     await Promise.all(plan.pods.map((pod) => startPod(state, pod, save)));
@@ -234,7 +225,6 @@ export async function labScale(opts: {
     const ns = buildPod(topo, state.plan, pod, DNS_SERVICE_IP);
     state.paths.push(netnsEtc(ns));
     save();
-    await linearize([ns]);
     await startPod(state, pod, save);
     say(`started ${podKey(pod)} on ${pod.node} at ${pod.ip}`);
   }

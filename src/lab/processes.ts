@@ -10,7 +10,7 @@ import type { LabProcess } from "./state.js";
 const HERE = dirname(fileURLToPath(import.meta.url));
 
 /** The path of one of the lab's scripts (compiled next to this file). */
-export function labScript(name: "pod-server" | "dns-server" | "probe" | "sg-off" | "attach-node"): string {
+export function labScript(name: "pod-server" | "dns-server" | "probe" | "attach-node"): string {
   return join(HERE, `${name}.js`);
 }
 
@@ -69,22 +69,4 @@ export function stopDaemons(procs: readonly LabProcess[]): void {
       // it ended between the check and the signal
     }
   }
-}
-
-/** Runs `node script args` once in each namespace, all at once; rejects when any run fails. */
-export function runEverywhere(namespaces: readonly string[], script: string, args: string[]): Promise<void> {
-  const one = (ns: string) =>
-    new Promise<void>((resolve, reject) => {
-      const child = spawn("ip", ["netns", "exec", ns, process.execPath, script, ...args], {
-        stdio: ["ignore", "ignore", "pipe"],
-      });
-      let err = "";
-      child.stderr.on("data", (c: Buffer) => (err += c.toString()));
-      child.on("close", (code) =>
-        code === 0
-          ? resolve()
-          : reject(new MaplbError("E_EXEC", `${script} in ${ns}: ${err.trim() || `exit ${code}`}`)),
-      );
-    });
-  return Promise.all(namespaces.map(one)).then(() => undefined);
 }
