@@ -131,9 +131,9 @@ export function listText(d: MapsDump): string {
       scopeName(f.key.scope).padEnd(6),
       String(m?.count ?? "-").padEnd(6),
       (m ? algorithmName(m.algorithm) + (m.maglevSize ? ` M=${m.maglevSize}` : "") : "(no master)").padEnd(
-        10,
+        16,
       ),
-      (m ? flagNames(m.flags).join(",") || "-" : "-").padEnd(6),
+      (m ? flagNames(m.flags).join(",") || "-" : "-").padEnd(12),
     ].join(" ");
     const backends = f.slots.map((s) => {
       const b = d.backends.get(s.backendId);
