@@ -4,7 +4,8 @@
 import { builtinJumpRules, type IptablesRuleset } from "../src/kubeproxy/iptables-rules.js";
 import { renderRestore, restoreRuleLine } from "../src/kubeproxy/iptables-render.js";
 import type { NodeConfig } from "../src/model/types.js";
-import type { Topology } from "../src/netns/netns.js";
+import { existsSync } from "node:fs";
+import { canCreateNamespaces, type Topology } from "../src/netns/netns.js";
 
 export type IptablesBackend = "legacy" | "nft";
 
@@ -34,4 +35,13 @@ export function loadNftables(topo: Topology, ns: string, ruleset: string): numbe
   const t0 = process.hrtime.bigint();
   topo.exec(ns, "nft", ["-f", "-"], ruleset);
   return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+/** Why kube-proxy's rules cannot be loaded here (no root, a missing tool), or null. */
+export function kubeProxyLoadUnavailable(): string | null {
+  const ns = canCreateNamespaces();
+  if (ns) return ns;
+  for (const bin of ["/usr/sbin/iptables-legacy-restore", "/usr/sbin/iptables-nft-restore", "/usr/sbin/nft"])
+    if (!existsSync(bin)) return `needs ${bin} (Debian packages iptables and nftables)`;
+  return null;
 }

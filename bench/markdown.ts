@@ -1,13 +1,7 @@
 // results.md: the run's figures as compact Markdown tables — one per suite, metric and traffic
 // shape, a row per grid point and a column per implementation — for the README and for reviews.
 import { fmt } from "./table.js";
-import type { Result, Target } from "./types.js";
-
-function groupBy<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
-  const m = new Map<string, T[]>();
-  for (const x of xs) m.set(key(x), [...(m.get(key(x)) ?? []), x]);
-  return m;
-}
+import { groupBy, type Result, type Target } from "./types.js";
 
 function pivot(rows: Result[]): string {
   const impls = [...new Set(rows.map((r) => r.impl))];

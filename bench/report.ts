@@ -5,8 +5,8 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { Machine } from "./machine.js";
-import { fmt } from "./table.js";
-import type { Result, Target } from "./types.js";
+import { RESULT_COLUMNS, resultCells } from "./table.js";
+import { groupBy, type Result, type Target } from "./types.js";
 
 export interface ReportInput {
   machine: Machine;
@@ -26,12 +26,6 @@ export interface ChartSpec {
   yLabel: string;
   series: { label: string; points: { x: number; y: number }[] }[];
 }
-
-const groupBy = <T>(xs: T[], key: (x: T) => string): Map<string, T[]> => {
-  const m = new Map<string, T[]>();
-  for (const x of xs) m.set(key(x), [...(m.get(key(x)) ?? []), x]);
-  return m;
-};
 
 /** The most frequent value: the "held fixed" coordinate of a sweep. */
 function mode(xs: number[]): number {
@@ -110,26 +104,7 @@ export function renderReport(input: ReportInput): string {
   const specs = chartSpecs(input.results);
   const bySuite = groupBy(input.results, (r) => r.suite);
   const suiteTables = [...bySuite]
-    .map(
-      ([suite, rows]) =>
-        `<h3>${esc(suite)}</h3>` +
-        htmlTable(
-          ["impl", "services", "endpoints/svc", "traffic", "metric", "median", "unit", "samples", "params"],
-          rows.map((r) => [
-            r.impl,
-            String(r.services),
-            String(r.endpointsPerService),
-            r.traffic,
-            r.metric,
-            fmt(r.value),
-            r.unit,
-            String(r.samples),
-            Object.entries(r.params ?? {})
-              .map(([k, v]) => `${k}=${v}`)
-              .join(" "),
-          ]),
-        ),
-    )
+    .map(([suite, rows]) => `<h3>${esc(suite)}</h3>` + htmlTable(RESULT_COLUMNS, rows.map(resultCells)))
     .join("\n");
   const m = input.machine;
   return `<!doctype html>

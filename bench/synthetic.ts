@@ -10,6 +10,7 @@ import {
   type ServiceModel,
 } from "../src/model/types.js";
 import { byEndpointString } from "../src/model/endpoints.js";
+import type { Cell } from "./types.js";
 import { intToIpv4, ipv4ToInt } from "../src/util/ip.js";
 
 export const SERVICE_BASE = ipv4ToInt("198.19.0.0");
@@ -87,4 +88,18 @@ export function syntheticModel(o: SyntheticOptions): ServiceModel {
     });
   }
   return { ports };
+}
+
+/**
+ * The datapath grid: S services at 10 endpoints each, and E endpoints per service at 1k services.
+ * `secondsPerMillion` scales the time-left estimate with the state's size.
+ */
+export function datapathGrid(services: number[], endpoints: number[], secondsPerMillion: number): Cell[] {
+  const cells = services.map((s) => ({ services: s, endpointsPerService: 10 }));
+  for (const e of endpoints) if (e !== 10) cells.push({ services: 1000, endpointsPerService: e });
+  return cells.map((c) => ({
+    ...c,
+    label: `S=${c.services} E=${c.endpointsPerService}`,
+    estimateSeconds: 1 + (c.services * c.endpointsPerService * secondsPerMillion) / 1e6,
+  }));
 }

@@ -24,20 +24,34 @@ function paramsText(p: Result["params"]): string {
     : "";
 }
 
+export const RESULT_COLUMNS = [
+  "impl",
+  "services",
+  "eps/svc",
+  "traffic",
+  "metric",
+  "median",
+  "unit",
+  "n",
+  "params",
+];
+
+/** One result as the cells of RESULT_COLUMNS (the terminal table and the HTML report share it). */
+export function resultCells(r: Result): string[] {
+  return [
+    r.impl,
+    String(r.services),
+    String(r.endpointsPerService),
+    r.traffic,
+    r.metric,
+    fmt(r.value),
+    r.unit,
+    String(r.samples),
+    paramsText(r.params),
+  ];
+}
+
 /** A suite's results as a table: one row per result, in run order. */
 export function resultsTable(results: Result[]): string {
-  return formatTable(
-    ["impl", "services", "eps/svc", "traffic", "metric", "median", "unit", "n", "params"],
-    results.map((r) => [
-      r.impl,
-      String(r.services),
-      String(r.endpointsPerService),
-      r.traffic,
-      r.metric,
-      fmt(r.value),
-      r.unit,
-      String(r.samples),
-      paramsText(r.params),
-    ]),
-  );
+  return formatTable(RESULT_COLUMNS, results.map(resultCells));
 }

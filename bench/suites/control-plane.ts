@@ -6,7 +6,6 @@
 //   kube-proxy-iptables-nft      iptables-nft-restore of the whole payload (full grid only)
 //   kube-proxy-nftables          nft -f of the whole ruleset; one change: an incremental transaction
 // Each kube-proxy ruleset is loaded into a namespace of its own, created for the suite and removed after.
-import { existsSync } from "node:fs";
 import { Compiler } from "../../src/compile/compiler.js";
 import { buildIptablesRules } from "../../src/kubeproxy/iptables-rules.js";
 import {
@@ -15,8 +14,13 @@ import {
   type ServiceModel,
   type ServicePort,
 } from "../../src/model/types.js";
-import { canCreateNamespaces, Topology } from "../../src/netns/netns.js";
-import { loadIptables, loadNftables, payloadWithJumps } from "../kube-proxy-load.js";
+import { Topology } from "../../src/netns/netns.js";
+import {
+  kubeProxyLoadUnavailable,
+  loadIptables,
+  loadNftables,
+  payloadWithJumps,
+} from "../kube-proxy-load.js";
 import { nftServicePortUpdate } from "../nft-incremental.js";
 import { buildNftRules, renderNft } from "../../src/kubeproxy/nft.js";
 import { podAddress, syntheticModel } from "../synthetic.js";
@@ -79,15 +83,7 @@ export const controlPlane: Suite = {
   title: "control-plane: time to program S×E from nothing, and one endpoint change at S services",
 
   async skipReason() {
-    const ns = canCreateNamespaces();
-    if (ns) return ns;
-    for (const bin of [
-      "/usr/sbin/iptables-legacy-restore",
-      "/usr/sbin/iptables-nft-restore",
-      "/usr/sbin/nft",
-    ])
-      if (!existsSync(bin)) return `needs ${bin} (Debian packages iptables and nftables)`;
-    return null;
+    return kubeProxyLoadUnavailable();
   },
 
   cells(mode) {

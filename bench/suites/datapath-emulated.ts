@@ -14,7 +14,7 @@ import { ChainEvaluator, packPackets, type IptPacket } from "../../src/iptables-
 import { buildIptablesRules } from "../../src/kubeproxy/iptables-rules.js";
 import { DEFAULT_NODE_CONFIG, type NodeConfig, type ServiceModel } from "../../src/model/types.js";
 import { intToIpv4 } from "../../src/util/ip.js";
-import { syntheticModel } from "../synthetic.js";
+import { datapathGrid, syntheticModel } from "../synthetic.js";
 import { median, type Cell, type Mode, type Result, type Suite, type Target } from "../types.js";
 
 const NODE: NodeConfig = { ...DEFAULT_NODE_CONFIG, clusterCIDR: "198.18.128.0/17", nfacct: false };
@@ -119,15 +119,11 @@ function measureChainEval(ev: ChainEvaluator, model: ServiceModel, shape: Shape)
 }
 
 function gridCells(mode: Mode): Cell[] {
-  const services = [10, 100, 1000, 10000, 100000];
-  const endpoints = mode === "full" ? [1, 10, 100, 1000] : [1, 10, 100];
-  const cells = services.map((s) => ({ services: s, endpointsPerService: 10 }));
-  for (const e of endpoints) if (e !== 10) cells.push({ services: 1000, endpointsPerService: e });
-  return cells.map((c) => ({
-    ...c,
-    label: `S=${c.services} E=${c.endpointsPerService}`,
-    estimateSeconds: 1 + (c.services * c.endpointsPerService) / 50000,
-  }));
+  return datapathGrid(
+    [10, 100, 1000, 10000, 100000],
+    mode === "full" ? [1, 10, 100, 1000] : [1, 10, 100],
+    20,
+  );
 }
 
 export const datapathEmulated: Suite = {

@@ -7,6 +7,7 @@ import type { KernelDatapath } from "../../src/datapath/kernel.js";
 import { kernelUnavailableReason, openKernel } from "../../src/datapath/kernel.js";
 import { pipelineNsPerPacket, scaleOps } from "../../src/datapath/speed.js";
 import { maglevSizeFor } from "./datapath-emulated.js";
+import { datapathGrid } from "../synthetic.js";
 import { median, type Cell, type Mode, type Result, type Suite, type Target } from "../types.js";
 
 const REPEAT = 100_000;
@@ -17,16 +18,9 @@ function gridCells(mode: Mode): Cell[] {
   // Loading 100k services × 10 writes 2.3M kernel map entries one syscall at a time (about a
   // minute): the full grid only.
   const services = mode === "full" ? [10, 100, 1000, 10000, 100000] : [10, 1000, 10000];
-  const endpoints = mode === "full" ? [1, 10, 100, 1000] : [1, 100];
-  const cells = services.map((s) => ({ services: s, endpointsPerService: 10 }));
-  for (const e of endpoints) if (e !== 10) cells.push({ services: 1000, endpointsPerService: e });
-  return cells
-    .filter((c) => c.services * c.endpointsPerService <= MAX_BACKENDS)
-    .map((c) => ({
-      ...c,
-      label: `S=${c.services} E=${c.endpointsPerService}`,
-      estimateSeconds: 1 + (c.services * c.endpointsPerService) / 100000,
-    }));
+  return datapathGrid(services, mode === "full" ? [1, 10, 100, 1000] : [1, 100], 10).filter(
+    (c) => c.services * c.endpointsPerService <= MAX_BACKENDS,
+  );
 }
 
 export const datapathKernel: Suite = {

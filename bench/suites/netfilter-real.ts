@@ -3,7 +3,7 @@
 // baseline router with no service at all — measured interleaved, with the same client, server and
 // kernel, to the service that sits last in KUBE-SERVICES (kube-proxy's worst case).
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { inNetnsCommand, type AttachRequest } from "../../src/cli/commands/attach.js";
 import { Compiler } from "../../src/compile/compiler.js";
@@ -11,8 +11,12 @@ import { kernelUnavailableReason, openKernel } from "../../src/datapath/kernel.j
 import { labScript } from "../../src/lab/processes.js";
 import { buildIptablesRules } from "../../src/kubeproxy/iptables-rules.js";
 import { DEFAULT_NODE_CONFIG, type NodeConfig, type ServiceModel } from "../../src/model/types.js";
-import { canCreateNamespaces } from "../../src/netns/netns.js";
-import { loadIptables, loadNftables, payloadWithJumps } from "../kube-proxy-load.js";
+import {
+  kubeProxyLoadUnavailable,
+  loadIptables,
+  loadNftables,
+  payloadWithJumps,
+} from "../kube-proxy-load.js";
 import { buildNftRules, renderNft } from "../../src/kubeproxy/nft.js";
 import { RouterLab, type RouterPath } from "../router-lab.js";
 import { syntheticModel } from "../synthetic.js";
@@ -122,15 +126,7 @@ export const netfilterReal: Suite = {
   title: "netfilter-real: TCP connect latency through a router namespace (worst-case service, interleaved)",
 
   async skipReason() {
-    const ns = canCreateNamespaces();
-    if (ns) return ns;
-    for (const bin of [
-      "/usr/sbin/iptables-legacy-restore",
-      "/usr/sbin/iptables-nft-restore",
-      "/usr/sbin/nft",
-    ])
-      if (!existsSync(bin)) return `needs ${bin} (Debian packages iptables and nftables)`;
-    return null;
+    return kubeProxyLoadUnavailable();
   },
 
   cells(mode) {
