@@ -5,7 +5,12 @@ import { groupBy, type Result, type Target } from "./types.js";
 
 function pivot(rows: Result[]): string {
   const impls = [...new Set(rows.map((r) => r.impl))];
-  const points = [...groupBy(rows, (r) => `${r.services}|${r.endpointsPerService}|${r.params?.batch ?? ""}`)];
+  // A grid point is S×E; the ffi suite has no services, and its points are batch sizes.
+  const points = [
+    ...groupBy(rows, (r) =>
+      r.services > 0 ? `${r.services}|${r.endpointsPerService}` : `batch ${r.params?.batch}`,
+    ),
+  ];
   const head = `| grid point | ${impls.join(" | ")} |`;
   const rule = `|---|${impls.map(() => "---:").join("|")}|`;
   const body = points.map(([, rs]) => {

@@ -1,12 +1,13 @@
 // control-plane: how long it takes to program S services × E endpoints from nothing, and to apply one
 // endpoint change at S services.
-//   maplb                        compile + batch map writes (from nothing); Compiler.update + its few
-//                                MapOps (one change)
+//   maplb                        compile + map writes into the run's datapath (from nothing);
+//                                Compiler.update + its few MapOps (one change)
 //   kube-proxy-iptables-legacy   iptables-legacy-restore of the whole payload (kube-proxy's full sync)
 //   kube-proxy-iptables-nft      iptables-nft-restore of the whole payload (full grid only)
 //   kube-proxy-nftables          nft -f of the whole ruleset; one change: an incremental transaction
 // Each kube-proxy ruleset is loaded into a namespace of its own, created for the suite and removed after.
 import { Compiler } from "../../src/compile/compiler.js";
+import { openDatapath } from "../../src/datapath/open.js";
 import { buildIptablesRules } from "../../src/kubeproxy/iptables-rules.js";
 import {
   DEFAULT_NODE_CONFIG,
@@ -36,6 +37,17 @@ const IPTABLES = [
 ];
 
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
+
+/** Map sizes for S services of ENDPOINTS backends (random algorithm: no Maglev rows). */
+function sizesFor(services: number) {
+  const entries = services * (ENDPOINTS + 1) + 64;
+  return {
+    lb4_services: entries,
+    lb4_backends: entries,
+    lb4_reverse_nat: services + 64,
+    lb4_backend_stats: entries,
+  };
+}
 
 /** The model after one endpoint of the middle service moved to a new pod address. */
 export function withOneEndpointChanged(
@@ -111,31 +123,39 @@ export const controlPlane: Suite = {
     });
     const results: Result[] = [];
 
-    // maplb from nothing: a fresh Compiler compiles every service port.
-    const compileMs: number[] = [];
+    // maplb from nothing: a fresh Compiler compiles every service port, and the MapOps go into
+    // empty maps of the run's datapath (kernel: batch updates of real BPF maps).
+    const open = () => openDatapath({ kind: ctx.datapath, mapMax: sizesFor(cell.services), ephemeral: true });
+    const warm = open(); // warm-up: the first compile and apply also pay for the JIT
+    warm.apply(new Compiler(NODE).update(model.ports, []));
+    warm.close();
+    const fromNothing: number[] = [];
     let compiler = new Compiler(NODE);
-    compiler.update(model.ports, []); // warm-up: the first compile also pays for the JIT
+    let dp = open();
     for (let r = 0; r < repeats; r++) {
+      dp.close();
+      dp = open();
       const t0 = process.hrtime.bigint();
       compiler = new Compiler(NODE);
-      compiler.update(model.ports, []);
-      compileMs.push(ms(t0));
+      dp.apply(compiler.update(model.ports, []));
+      fromNothing.push(ms(t0));
     }
-    results.push(
-      row("maplb", cell.services, "from-nothing", compileMs, { algorithm: "random", step: "compile" }),
-    );
+    const params = { algorithm: "random", datapath: ctx.datapath, step: "compile+apply" };
+    results.push(row("maplb", cell.services, "from-nothing", fromNothing, params));
 
-    // maplb, one endpoint change: recompile that service port only.
+    // maplb, one endpoint change: recompile that service port only, and write its few MapOps.
     const changeMs: number[] = [];
-    for (let r = 0; r < repeats * 5; r++) {
-      const { changed } = withOneEndpointChanged(model, r);
-      const t0 = process.hrtime.bigint();
-      compiler.update([changed], []);
-      changeMs.push(ms(t0));
+    try {
+      for (let r = 0; r < repeats * 5; r++) {
+        const { changed } = withOneEndpointChanged(model, r);
+        const t0 = process.hrtime.bigint();
+        dp.apply(compiler.update([changed], []));
+        changeMs.push(ms(t0));
+      }
+    } finally {
+      dp.close();
     }
-    results.push(
-      row("maplb", cell.services, "one-endpoint-change", changeMs, { algorithm: "random", step: "compile" }),
-    );
+    results.push(row("maplb", cell.services, "one-endpoint-change", changeMs, params));
     ctx.tick(0.3);
 
     // kube-proxy: a full iptables-restore, from nothing and again for one changed endpoint.

@@ -15,10 +15,17 @@ export interface OpenOptions {
   mapMax?: MapMax;
   /** Kernel: the BPF object (default native/build/maplb.bpf.o). */
   objectPath?: string;
+  /** Kernel: pin under a fresh private directory that close() removes (benchmarks, tests). */
+  ephemeral?: boolean;
 }
 
 export function openDatapath(opts: OpenOptions): Datapath {
-  const kernelOpts = { pinDir: opts.pinDir, mapMax: opts.mapMax, objectPath: opts.objectPath };
+  const kernelOpts = {
+    pinDir: opts.pinDir,
+    mapMax: opts.mapMax,
+    objectPath: opts.objectPath,
+    ephemeral: opts.ephemeral,
+  };
   if (opts.kind === "emulated") return openEmulated({ mapMax: opts.mapMax });
   if (opts.kind === "kernel") return openKernel(kernelOpts);
 
