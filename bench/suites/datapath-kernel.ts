@@ -15,8 +15,8 @@ const SAMPLES = 3;
 const MAX_BACKENDS = 1_000_000;
 
 function gridCells(mode: Mode): Cell[] {
-  // Loading 100k services × 10 writes 2.3M kernel map entries one syscall at a time (about a
-  // minute): the full grid only.
+  // Loading 100k services × 10 writes 2.3M kernel map entries one syscall at a time (minutes on
+  // this machine): the full grid only.
   const services = mode === "full" ? [10, 100, 1000, 10000, 100000] : [10, 1000, 10000];
   return datapathGrid(services, mode === "full" ? [1, 10, 100, 1000] : [1, 100], 10).filter(
     (c) => c.services * c.endpointsPerService <= MAX_BACKENDS,
