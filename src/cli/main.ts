@@ -1,4 +1,5 @@
 // The maplb command line. Each command lives in its own module under src/cli/commands and registers itself here.
+import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { MaplbError } from "../errors.js";
 import { LOG_LEVELS, log, setLogLevel, type LogLevel } from "../log.js";
@@ -11,6 +12,14 @@ import { registerIptables } from "./commands/iptables.js";
 import { registerLab } from "./commands/lab.js";
 import { registerNft } from "./commands/nft.js";
 
+/** The version in package.json (two folders above dist/src/cli). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
 export function buildProgram(): Command {
   const program = new Command("maplb")
     .description(
@@ -18,6 +27,7 @@ export function buildProgram(): Command {
         "hash-map lookup tables, runs them in a BPF datapath (or its host build), and writes the\n" +
         "iptables/nftables rules kube-proxy would write for the same objects, to compare the two.",
     )
+    .version(packageVersion(), "-V, --version", "print maplb's version")
     .addOption(new Option("--log-level <level>", "log level (logs go to stderr)").choices(LOG_LEVELS))
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
