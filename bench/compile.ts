@@ -13,9 +13,12 @@ import { performance } from "node:perf_hooks";
 import { Compiler, compile } from "../src/compile/compiler.js";
 import { diff } from "../src/compile/diff.js";
 import type { LbAlgorithm, NodeConfig, ServicePort } from "../src/model/types.js";
-import { DEFAULT_NODE_CONFIG } from "../src/model/types.js";
+import { DEFAULT_MAGLEV_TABLE_SIZE, DEFAULT_NODE_CONFIG } from "../src/model/types.js";
+import { byEndpointString } from "../src/model/endpoints.js";
+import { newServicePort } from "../src/model/service-port.js";
 import { intToIpv4, ipv4ToInt } from "../src/util/ip.js";
 import { fmt, formatTable } from "./table.js";
+import { median } from "./types.js";
 
 const ENDPOINTS_PER_SERVICE = 10;
 const NODE: NodeConfig = { ...DEFAULT_NODE_CONFIG, nodeName: "node-0", nodeIPs: ["192.0.2.10"] };
@@ -55,36 +58,26 @@ function syntheticPort(i: number, row: Row, generation = 0): ServicePort {
     serving: true,
     terminating: false,
     targetName: null,
-  })).sort((a, b) => (`${a.ip}:8080` < `${b.ip}:8080` ? -1 : 1));
+  })).sort(byEndpointString);
   // Every 10th port is also a NodePort, while the 2768 ports of 30000-32767 last.
   const nodePort = i % 10 === 0 && i < 27680 ? 30000 + i / 10 : 0;
-  return {
-    id: `bench/${name}:http/TCP`,
-    namespace: "bench",
-    name,
-    portName: "http",
-    spn: `bench/${name}:http`,
-    protocol: "TCP",
-    type: nodePort ? "NodePort" : "ClusterIP",
-    port: 80,
-    nodePort,
-    clusterIP: intToIpv4(CLUSTER_IP_BASE + i + 1),
-    externalIPs: [],
-    loadBalancerIPs: [],
-    loadBalancerSourceRanges: [],
-    externalTrafficPolicy: "Cluster",
-    internalTrafficPolicy: "Cluster",
-    affinityTimeoutSeconds: null,
-    healthCheckNodePort: 0,
-    algorithm: row.algorithm,
-    maglevTableSize: row.algorithm === "maglev" ? row.m : 16381,
-    endpoints,
-  };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+  return newServicePort(
+    {
+      namespace: "bench",
+      name,
+      portName: "http",
+      protocol: "TCP",
+      port: 80,
+      clusterIP: intToIpv4(CLUSTER_IP_BASE + i + 1),
+      endpoints,
+    },
+    {
+      type: nodePort ? "NodePort" : "ClusterIP",
+      nodePort,
+      algorithm: row.algorithm,
+      maglevTableSize: row.algorithm === "maglev" ? row.m : DEFAULT_MAGLEV_TABLE_SIZE,
+    },
+  );
 }
 
 function time(f: () => void): number {

@@ -10,6 +10,7 @@ import {
   type ServiceModel,
 } from "../src/model/types.js";
 import { byEndpointString } from "../src/model/endpoints.js";
+import { newServicePort } from "../src/model/service-port.js";
 import type { Cell } from "./types.js";
 import { intToIpv4, ipv4ToInt } from "../src/util/ip.js";
 
@@ -64,28 +65,23 @@ export function syntheticModel(o: SyntheticOptions): ServiceModel {
       });
     }
     endpoints.sort(byEndpointString);
-    ports.push({
-      id: `bench/${name}:/TCP`,
-      namespace: "bench",
-      name,
-      portName: "",
-      spn: `bench/${name}`,
-      protocol: "TCP" as const,
-      type: "ClusterIP" as const,
-      port: fe.port,
-      nodePort: 0,
-      clusterIP: fe.ip,
-      externalIPs: [],
-      loadBalancerIPs: [],
-      loadBalancerSourceRanges: [],
-      externalTrafficPolicy: "Cluster" as const,
-      internalTrafficPolicy: "Cluster" as const,
-      affinityTimeoutSeconds: null,
-      healthCheckNodePort: 0,
-      algorithm: o.algorithm ?? "maglev",
-      maglevTableSize: o.maglevTableSize ?? DEFAULT_MAGLEV_TABLE_SIZE,
-      endpoints,
-    });
+    ports.push(
+      newServicePort(
+        {
+          namespace: "bench",
+          name,
+          portName: "",
+          protocol: "TCP",
+          port: fe.port,
+          clusterIP: fe.ip,
+          endpoints,
+        },
+        {
+          algorithm: o.algorithm ?? "maglev",
+          maglevTableSize: o.maglevTableSize ?? DEFAULT_MAGLEV_TABLE_SIZE,
+        },
+      ),
+    );
   }
   return { ports };
 }

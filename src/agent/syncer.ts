@@ -16,6 +16,7 @@ import { Backoff, type BackoffOptions } from "./backoff.js";
 import type { ClusterState } from "./cluster-state.js";
 import { type MapContents, tablesFromMaps } from "./map-contents.js";
 import type { AgentMetrics, ErrorKind, SyncKind } from "./metrics.js";
+import { serviceOfPortId } from "../model/service-port.js";
 
 /** What the syncer needs from a datapath: src/datapath's Datapath fits through a small adapter. */
 export interface MapSink {
@@ -103,11 +104,6 @@ function* chunksByRows(ports: ServicePort[], rows: number): Generator<ServicePor
     size += cost;
   }
   if (chunk.length > 0) yield chunk;
-}
-
-/** The Service a port id belongs to: ids are `ns/name:port/PROTO` and names hold no ':'. */
-function serviceKeyOf(portId: string): string {
-  return portId.slice(0, portId.indexOf(":"));
 }
 
 export class Syncer {
@@ -304,7 +300,7 @@ export class Syncer {
     this.compiler = compiler;
     this.portIds = new Map();
     for (const id of compiler.tables.services.keys()) {
-      const key = serviceKeyOf(id);
+      const key = serviceOfPortId(id);
       this.portIds.set(key, (this.portIds.get(key) ?? new Set()).add(id));
     }
     this.fullSyncDue = false;

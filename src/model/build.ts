@@ -7,6 +7,7 @@ import { ANNOTATION_ALGORITHM, ANNOTATION_MAGLEV_SIZE } from "../k8s/service.js"
 import { SERVICE_NAME_LABEL } from "../k8s/endpointslice.js";
 import { isIPv4 } from "../util/ip.js";
 import { byEndpointString } from "./endpoints.js";
+import { servicePortId, servicePortName } from "./service-port.js";
 import {
   DEFAULT_AFFINITY_TIMEOUT_SECONDS,
   DEFAULT_MAGLEV_TABLE_SIZE,
@@ -82,11 +83,11 @@ function servicePort(svc: V1Service, p: V1ServicePort, endpoints: Endpoint[], lo
   const ann = svc.metadata?.annotations ?? {};
   const id = `${namespace}/${name}`;
   return {
-    id: `${id}:${portName}/${protocol}`,
+    id: servicePortId(namespace, name, portName, protocol),
     namespace,
     name,
     portName,
-    spn: portName ? `${id}:${portName}` : id,
+    spn: servicePortName(namespace, name, portName),
     protocol,
     type,
     port: p.port,
