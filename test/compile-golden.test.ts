@@ -2,29 +2,16 @@
 // the real CLI. Regenerate after an intended change with:
 //   MAPLB_UPDATE_GOLDENS=1 node --test dist/test/compile-golden.test.js
 // then read every changed golden before committing.
-import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { NodeConfig } from "../src/model/types.js";
 import { SEED_NODES } from "./helpers/kubeproxy.js";
+import { goldenChecker } from "./helpers/golden.js";
 import { SCENARIOS } from "./helpers/manifests.js";
 
-/** test/golden/compile in the source tree (this file runs from dist/test). */
-const GOLDEN_DIR = new URL("../../test/golden/compile/", import.meta.url).pathname;
 const MAPLB = new URL("../../bin/maplb.js", import.meta.url).pathname;
-const UPDATE = process.env.MAPLB_UPDATE_GOLDENS === "1";
-
-function checkGolden(name: string, actual: string): void {
-  const file = join(GOLDEN_DIR, name);
-  if (UPDATE) {
-    mkdirSync(GOLDEN_DIR, { recursive: true });
-    writeFileSync(file, actual);
-    return;
-  }
-  assert.equal(actual, readFileSync(file, "utf8"), `${name} differs (MAPLB_UPDATE_GOLDENS=1 regenerates it)`);
-}
+const checkGolden = goldenChecker("compile");
 
 function nodeFlags(node: NodeConfig): string[] {
   return [
