@@ -9,10 +9,17 @@
 #include "../datapath/icmp.h"
 #include <linux/pkt_cls.h>
 
-static __always_inline struct dp_result run(void *data, void *data_end)
+/* len is the whole packet's length: for XDP the buffer itself, for TC skb->len (see maplb_tc). */
+static __always_inline struct dp_result run(void *data, void *data_end, __u32 len)
 {
 	struct dp_env env = { .now = 0 };
-	return dp_process(&env, data, data_end, (__u32)(data_end - data));
+	return dp_process(&env, data, data_end, len);
+}
+
+static __always_inline struct dp_result run_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	return run(data, data_end, (__u32)(data_end - data));
 }
 
 static __always_inline int wants_icmp(struct dp_result r)
@@ -36,7 +43,7 @@ static __always_inline int xdp_reply_unreachable(struct xdp_md *ctx)
 SEC("xdp")
 int maplb_xdp(struct xdp_md *ctx)
 {
-	struct dp_result r = run((void *)(long)ctx->data, (void *)(long)ctx->data_end);
+	struct dp_result r = run_xdp(ctx);
 	if (wants_icmp(r))
 		return xdp_reply_unreachable(ctx);
 	return r.verdict == MAPLB_VERDICT_DROP ? XDP_DROP : XDP_PASS;
@@ -66,8 +73,7 @@ int maplb_tc(struct __sk_buff *skb)
 	 * and not just its linear part. */
 	if (skb->len > skb->data_end - skb->data && skb->data_end - skb->data < TC_HEADERS)
 		bpf_skb_pull_data(skb, skb->len < TC_HEADERS ? skb->len : TC_HEADERS);
-	struct dp_env env = { .now = 0 };
-	struct dp_result r = dp_process(&env, (void *)(long)skb->data, (void *)(long)skb->data_end, skb->len);
+	struct dp_result r = run((void *)(long)skb->data, (void *)(long)skb->data_end, skb->len);
 	if (wants_icmp(r))
 		return tc_reply_unreachable(skb);
 	return r.verdict == MAPLB_VERDICT_DROP ? TC_ACT_SHOT : TC_ACT_OK;
@@ -79,7 +85,7 @@ int maplb_tc(struct __sk_buff *skb)
 SEC("xdp")
 int maplb_probe(struct xdp_md *ctx)
 {
-	struct dp_result r = run((void *)(long)ctx->data, (void *)(long)ctx->data_end);
+	struct dp_result r = run_xdp(ctx);
 	return r.verdict | (r.reason << 8);
 }
 
@@ -89,7 +95,7 @@ SEC("xdp")
 int maplb_bench_new_flows(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
-	struct dp_result r = run(data, data_end);
+	struct dp_result r = run(data, data_end, (__u32)(data_end - data));
 	__be16 *sport = data + sizeof(struct ethhdr) + sizeof(struct iphdr);
 	if ((void *)(sport + 1) <= data_end)
 		*sport = bpf_htons(bpf_ntohs(*sport) + 1);
