@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { openEmulated } from "../src/datapath/emulated.js";
 import { flowHash } from "../src/datapath/flow-hash.js";
 import { probeKernel } from "../src/datapath/kernel.js";
-import { DEFAULT_HASH_SEED, tracePacket } from "../src/datapath/trace.js";
+import { tracePacket } from "../src/datapath/trace.js";
+import { DEFAULT_HASH_SEED } from "../src/datapath/options.js";
 import { readModel } from "../src/k8s/read.js";
 import { DEFAULT_NODE_CONFIG } from "../src/model/types.js";
 

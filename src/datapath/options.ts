@@ -4,6 +4,10 @@ import { MAP_MAX_KNOB_MAPS, MAP_NAMES, type NativeMapName } from "./abi.js";
 
 export const DEFAULT_PIN_DIR = "/sys/fs/bpf/maplb";
 
+/** The flow hash seed everything uses unless told otherwise: the same on every node, so a flow hashes
+ * to the same Maglev row (and backend) wherever it enters the cluster. */
+export const DEFAULT_HASH_SEED = 0x6d61706c; // "mapl"
+
 /**
  * --map-max: one number sizes the service-sized maps (services, backends, rev-NAT, source ranges,
  * affinity, backend stats); an object sizes maps one by one. Unset maps keep the ABI defaults.

@@ -18,10 +18,8 @@ import { cidrContains } from "../kubeproxy/cidr.js";
 import type { ReasonName, VerdictName } from "./abi.js";
 import type { Datapath, DatapathKind } from "./datapath.js";
 import { flowHash, maglevRow, randomSlot, type FlowTuple } from "./flow-hash.js";
+import { DEFAULT_HASH_SEED } from "./options.js";
 import { buildFrame, parseFrame, type ParsedFrame } from "./packet.js";
-
-/** The flow hash seed maplb uses unless told otherwise (the same on every target). */
-export const DEFAULT_HASH_SEED = 0x6d61706c; // "mapl"
 
 export interface TraceRequest {
   model: ServiceModel;

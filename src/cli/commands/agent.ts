@@ -8,7 +8,7 @@ import { parseDuration } from "../../agent/duration.js";
 import { serveStatus } from "../../agent/http.js";
 import { AgentMetrics } from "../../agent/metrics.js";
 import { openDatapath, type DatapathChoice } from "../../datapath/open.js";
-import { DEFAULT_PIN_DIR } from "../../datapath/options.js";
+import { DEFAULT_HASH_SEED, DEFAULT_PIN_DIR } from "../../datapath/options.js";
 import type { KernelDatapath } from "../../datapath/kernel.js";
 import { MaplbError } from "../../errors.js";
 import { log } from "../../log.js";
@@ -27,9 +27,6 @@ interface AgentFlags extends NodeOptions {
   attachMode: "xdp" | "tc";
   hashSeed: number;
 }
-
-/** Every node gets the same seed, so a flow hashes to the same Maglev row on every node. */
-const DEFAULT_HASH_SEED = 0x6d61706c; // "mapl"
 
 function positiveInt(flag: string) {
   return (v: string): number => {

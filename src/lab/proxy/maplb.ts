@@ -11,15 +11,13 @@ import { tablesFromMaps } from "../../agent/map-contents.js";
 import { compile } from "../../compile/compiler.js";
 import { diff } from "../../compile/diff.js";
 import { openKernel } from "../../datapath/kernel.js";
+import { DEFAULT_HASH_SEED } from "../../datapath/options.js";
 import { MaplbError } from "../../errors.js";
 import { labModel, nodeConfig } from "../objects.js";
 import { nodeIfnames, nodeNs } from "../network.js";
 import type { LabNode, LabPlan } from "../plan.js";
 import { labScript } from "../processes.js";
 import type { ProxyContext, ProxyDriver } from "./types.js";
-
-/** The same flow hash seed on every node, so a flow picks the same backend wherever it enters. */
-const HASH_SEED = 0x6d61706c;
 
 export const labPinRoot = (labName: string): string => `/sys/fs/bpf/maplb-${labName}`;
 export const nodePinDir = (labName: string, node: Pick<LabNode, "name">): string =>
@@ -32,7 +30,7 @@ function syncNode(labName: string, plan: LabPlan, node: LabNode): number {
   mkdirSync(pinDir, { recursive: true });
   const dp = openKernel({ pinDir });
   try {
-    dp.configure({ nodeIPs: cfg.nodeIPs, clusterCIDR: cfg.clusterCIDR, hashSeed: HASH_SEED });
+    dp.configure({ nodeIPs: cfg.nodeIPs, clusterCIDR: cfg.clusterCIDR, hashSeed: DEFAULT_HASH_SEED });
     const prev = tablesFromMaps(new DatapathSink(dp).read(), model.ports, cfg);
     const ops = diff(prev, compile(model, cfg, prev));
     dp.apply(ops);
