@@ -6,7 +6,7 @@ import { compile } from "../../src/compile/compiler.js";
 import { frontendKeyString, type LbTables } from "../../src/compile/tables.js";
 import { sortObjects } from "../../src/k8s/objects.js";
 import { buildModel } from "../../src/model/build.js";
-import type { NodeConfig } from "../../src/model/types.js";
+import type { NodeConfig, ServiceModel } from "../../src/model/types.js";
 import type { MapContents } from "../../src/agent/map-contents.js";
 import { pino } from "pino";
 
@@ -103,12 +103,16 @@ export function contentsOfTables(tables: LbTables): MapContents {
   return c;
 }
 
-/** The view a fresh compile of these API objects gives (what the agent's maps must mean). */
-export function expectedView(objects: object[], node: NodeConfig): MapsView {
+/** The model of these API objects (all assumed valid), as the agent builds it. */
+export function modelOf(objects: object[]): ServiceModel {
   const sorted = sortObjects(
     objects.map((object, i) => ({ file: "expected", doc: String(i), object })),
     quiet,
   );
-  const valid = { ...sorted, issues: [] };
-  return viewOf(contentsOfTables(compile(buildModel(valid, quiet), node)));
+  return buildModel({ ...sorted, issues: [] }, quiet);
+}
+
+/** The view a fresh compile of these API objects gives (what the agent's maps must mean). */
+export function expectedView(objects: object[], node: NodeConfig): MapsView {
+  return viewOf(contentsOfTables(compile(modelOf(objects), node)));
 }
