@@ -20,6 +20,30 @@ function packageVersion(): string {
   return pkg.version;
 }
 
+/**
+ * Help texts are wrapped at about 100 columns in the source, and commander wraps them again to the
+ * terminal's width, which leaves ragged lines. So line breaks inside a paragraph become spaces first;
+ * blank lines, and lines that start indented or with "- ", keep theirs.
+ */
+export function reflow(text: string): string {
+  return text
+    .split("\n\n")
+    .map((paragraph) =>
+      paragraph
+        .split("\n")
+        .reduce(
+          (out, line, i) => (i === 0 ? line : `${out}${/^(\s|- )/.test(line) ? "\n" : " "}${line}`),
+          "",
+        ),
+    )
+    .join("\n\n");
+}
+
+function reflowDescriptions(cmd: Command): void {
+  cmd.description(reflow(cmd.description()));
+  for (const sub of cmd.commands) reflowDescriptions(sub);
+}
+
 export function buildProgram(): Command {
   const program = new Command("maplb")
     .description(
@@ -43,6 +67,7 @@ export function buildProgram(): Command {
   registerAgent(program);
   registerAttach(program);
   registerLab(program);
+  reflowDescriptions(program);
   return program;
 }
 

@@ -124,9 +124,9 @@ export function registerLab(program: Command): void {
     .command("curl")
     .summary("requests to a Service from a pod or external client, counted per backend")
     .description(
-      "Send requests to a Service from inside the lab, each on a new connection (a new flow), and\n" +
-        "count the answers per backend. TCP ports get HTTP requests; UDP ports get datagrams to the\n" +
-        "UDP echo. The default frontend is the ClusterIP from a pod, and the LoadBalancer IP (else an\n" +
+      "Send requests to a Service from inside the lab, each on a new connection (a new flow), and " +
+        "count the answers per backend. TCP ports get HTTP requests; UDP ports get datagrams to the " +
+        "UDP echo. The default frontend is the ClusterIP from a pod, and the LoadBalancer IP (else an " +
         "externalIP, else the first node's NodePort) from an external client.",
     )
     .argument(
