@@ -33,12 +33,12 @@ describe("deploy/", () => {
     assert.ok(rbac.some((d) => d.kind === "ServiceAccount" && d.metadata.name === pod.serviceAccountName));
   });
 
-  it("DaemonSet: hostNetwork, CAP_BPF and CAP_NET_ADMIN without privileged, /sys/fs/bpf mounted", () => {
+  it("DaemonSet: hostNetwork, CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN without privileged, /sys/fs/bpf mounted", () => {
     assert.equal(pod.hostNetwork, true);
     const sc = agent.securityContext;
     assert.notEqual(sc.privileged, true);
     assert.deepEqual(sc.capabilities.drop, ["ALL"]);
-    for (const cap of ["BPF", "NET_ADMIN"]) assert.ok(sc.capabilities.add.includes(cap), cap);
+    for (const cap of ["BPF", "PERFMON", "NET_ADMIN"]) assert.ok(sc.capabilities.add.includes(cap), cap);
     const mount = agent.volumeMounts.find((m: Doc) => m.mountPath === "/sys/fs/bpf");
     const volume = pod.volumes.find((v: Doc) => v.name === mount.name);
     assert.equal(volume.hostPath.path, "/sys/fs/bpf");

@@ -126,10 +126,9 @@ describe("deploy/Dockerfile, laid out without Docker", () => {
     const dir = mkdtempSync(join(tmpdir(), "maplb-image-kube-"));
     try {
       const args = ["--kubeconfig", server.writeKubeconfig(dir), "--datapath", "emulated"];
-      const agent = await startAgent(
-        [...args, "--metrics-addr", "127.0.0.1:0"],
-        inImage(json("ENTRYPOINT")[1]!),
-      );
+      const agent = await startAgent([...args, "--metrics-addr", "127.0.0.1:0"], {
+        bin: inImage(json("ENTRYPOINT")[1]!),
+      });
       await healthy(agent);
       assert.equal(await terminate(agent), 0);
     } finally {

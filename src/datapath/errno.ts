@@ -15,6 +15,12 @@ export function isCapacityErrno(err: number): boolean {
   return err === -constants.errno.E2BIG || err === -constants.errno.ENOSPC;
 }
 
+/**
+ * What the kernel target needs. CAP_PERFMON too: without it the verifier applies its Spectre
+ * hardening to pointer arithmetic and refuses the program's packet-pointer arithmetic (EACCES).
+ */
+export const KERNEL_CAPABILITIES = "CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN";
+
 /** "updating map lb4_services: E2BIG; raise --map-max" */
 export function nativeError(err: number, action: string, context: Record<string, unknown> = {}): MaplbError {
   const name = errnoName(err);
@@ -23,7 +29,7 @@ export function nativeError(err: number, action: string, context: Record<string,
   }
   const hint =
     err === -constants.errno.EPERM || err === -constants.errno.EACCES
-      ? " (kernel mode needs root: CAP_BPF and CAP_NET_ADMIN)"
+      ? ` (kernel mode needs root, or ${KERNEL_CAPABILITIES})`
       : "";
   return new MaplbError(
     err === -constants.errno.EPERM ? "E_PRIVILEGE" : "E_NATIVE",

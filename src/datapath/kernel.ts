@@ -6,7 +6,7 @@ import { constants } from "node:os";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { MaplbError } from "../errors.js";
 import { DEFAULT_BPF_OBJECT, native } from "./binding.js";
-import { nativeError } from "./errno.js";
+import { KERNEL_CAPABILITIES, nativeError } from "./errno.js";
 import { NativeDatapath } from "./native-datapath.js";
 import { DEFAULT_PIN_DIR, maxEntriesArray, type MapMax } from "./options.js";
 import type { BatchResult, PacketBatch } from "./datapath.js";
@@ -142,7 +142,7 @@ export function ifindexOf(ifname: string): number {
 /** Why the kernel target cannot be used here, or null when it can be tried. */
 export function kernelUnavailableReason(objectPath = DEFAULT_BPF_OBJECT): string | null {
   if (process.platform !== "linux") return `not Linux (${process.platform})`;
-  if (process.getuid?.() !== 0) return "not root (kernel mode needs CAP_BPF and CAP_NET_ADMIN)";
+  if (process.getuid?.() !== 0) return `not root (kernel mode needs ${KERNEL_CAPABILITIES})`;
   if (!existsSync(objectPath)) return `the BPF object ${objectPath} is not built (run npm run build)`;
   return null;
 }

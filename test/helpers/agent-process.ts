@@ -28,12 +28,19 @@ export function killAgents(): void {
   for (const child of live) child.kill("SIGKILL");
 }
 
-/**
- * Starts `maplb agent ARGS` and waits for its "running" log line, which names the status address.
- * @param bin the CLI to run: this checkout's, unless a test laid out another copy (the image's).
- */
-export async function startAgent(args: string[], bin = BIN): Promise<RunningAgent> {
-  const child = spawn(process.execPath, [bin, "agent", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+export interface StartOptions {
+  /** The CLI to run: this checkout's, unless a test laid out another copy (the image's). */
+  bin?: string;
+  /** A command that runs node (`setpriv … --`, say), or none. */
+  prefix?: string[];
+}
+
+/** Starts `maplb agent ARGS` and waits for its "running" log line, which names the status address. */
+export async function startAgent(args: string[], opts: StartOptions = {}): Promise<RunningAgent> {
+  const [cmd, ...pre] = [...(opts.prefix ?? []), process.execPath];
+  const child = spawn(cmd!, [...pre, opts.bin ?? BIN, "agent", ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   live.add(child);
   child.on("exit", () => live.delete(child));
   const logs: Record<string, unknown>[] = [];
