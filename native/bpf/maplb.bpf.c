@@ -16,11 +16,10 @@ static __always_inline struct dp_result run(void *data, void *data_end, __u32 le
 	return dp_process(&env, data, data_end, len);
 }
 
-/* The frame's length is bpf_xdp_get_buff_len, not data_end - data: the helper also counts the
- * fragments of a multi-buffer frame, whose data..data_end is only the first buffer. */
 static __always_inline struct dp_result run_xdp(struct xdp_md *ctx)
 {
-	return run((void *)(long)ctx->data, (void *)(long)ctx->data_end, (__u32)bpf_xdp_get_buff_len(ctx));
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	return run(data, data_end, (__u32)(data_end - data));
 }
 
 static __always_inline int wants_icmp(struct dp_result r)
@@ -31,9 +30,10 @@ static __always_inline int wants_icmp(struct dp_result r)
 /* XDP: turn the frame into the ICMP error and send it back out of the interface it came in on. */
 static __always_inline int xdp_reply_unreachable(struct xdp_md *ctx)
 {
+	__u32 len = ctx->data_end - ctx->data;
 	if (bpf_xdp_adjust_head(ctx, -(int)ICMP_REPLY_GROW))
 		return XDP_DROP;
-	if (bpf_xdp_adjust_tail(ctx, (int)ICMP_REPLY_LEN - (int)bpf_xdp_get_buff_len(ctx)))
+	if (bpf_xdp_adjust_tail(ctx, (int)ICMP_REPLY_LEN - (int)(len + ICMP_REPLY_GROW)))
 		return XDP_DROP;
 	if (icmp_unreachable_in_place((void *)(long)ctx->data, (void *)(long)ctx->data_end))
 		return XDP_DROP;
@@ -71,9 +71,8 @@ int maplb_tc(struct __sk_buff *skb)
 	 * payload sits in page fragments. Make sure the headers are linear, and give the pipeline the
 	 * whole packet's length (skb->len), so its total-length check and byte counters see the packet
 	 * and not just its linear part. */
-	__u32 headers = skb->len < TC_HEADERS ? skb->len : TC_HEADERS;
-	if ((void *)(long)skb->data + headers > (void *)(long)skb->data_end)
-		bpf_skb_pull_data(skb, headers);
+	if (skb->len > skb->data_end - skb->data && skb->data_end - skb->data < TC_HEADERS)
+		bpf_skb_pull_data(skb, skb->len < TC_HEADERS ? skb->len : TC_HEADERS);
 	struct dp_result r = run((void *)(long)skb->data, (void *)(long)skb->data_end, skb->len);
 	if (wants_icmp(r))
 		return tc_reply_unreachable(skb);
@@ -95,8 +94,8 @@ int maplb_probe(struct xdp_md *ctx)
 SEC("xdp")
 int maplb_bench_new_flows(struct xdp_md *ctx)
 {
-	struct dp_result r = run_xdp(ctx);
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct dp_result r = run(data, data_end, (__u32)(data_end - data));
 	__be16 *sport = data + sizeof(struct ethhdr) + sizeof(struct iphdr);
 	if ((void *)(sport + 1) <= data_end)
 		*sport = bpf_htons(bpf_ntohs(*sport) + 1);
