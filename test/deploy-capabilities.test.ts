@@ -1,7 +1,8 @@
 // The DaemonSet runs the agent as root with a short list of capabilities instead of privileged. This
 // test runs maplb with exactly that list (setpriv narrows the bounding set, so uid 0 gets those and
 // no others) and checks that it is enough: the agent loads the program, pins its maps and follows
-// the API server; the program attaches (XDP and TC) in a network namespace. It also checks that
+// the API server; with --interface it attaches, and the program stays attached after SIGTERM; the
+// program attaches (XDP and TC) in a network namespace. It also checks that
 // CAP_PERFMON, the least obvious entry, is needed: without it the kernel refuses the program, and
 // maplb's error says what is missing. Runs as root on a kernel with BPF; otherwise skips.
 import assert from "node:assert/strict";
@@ -52,6 +53,8 @@ describe("deploy/daemonset.yaml's capabilities, and no others", { skip: skip ?? 
   const dir = mkdtempSync(join(tmpdir(), "maplb-caps-"));
   const pinDir = `/sys/fs/bpf/maplb-test-caps-${process.pid}`;
   const topo = new Topology("caps");
+  /** The host's end of the veth pair the agent attaches to. */
+  const ifname = `mlbc${process.pid.toString(36)}`;
 
   before(async () => {
     await server.start();
@@ -62,6 +65,7 @@ describe("deploy/daemonset.yaml's capabilities, and no others", { skip: skip ?? 
     killAgents();
     await server.stop();
     topo.cleanup();
+    spawnSync("ip", ["link", "del", ifname], { stdio: "ignore" }); // gone with its peer's namespace, normally
     rmSync(dir, { recursive: true, force: true });
     rmSync(pinDir, { recursive: true, force: true });
   });
@@ -82,6 +86,40 @@ describe("deploy/daemonset.yaml's capabilities, and no others", { skip: skip ?? 
       readPinned(pinDir).view,
       expectedView(server.objectsMatching(PROXY_LABEL_SELECTOR), node),
     );
+  });
+
+  it("in place of kube-proxy (--interface): the agent attaches, and SIGTERM leaves the program attached", async () => {
+    // One end of a veth pair in this host's namespace, for the agent (which must reach the API server
+    // on loopback) to attach to; the other end in a namespace of the test's, so that deleting it
+    // removes the pair. No traffic crosses it.
+    const peer = topo.addNamespace("peer");
+    spawnSync("ip", ["link", "del", ifname], { stdio: "ignore" }); // a leftover from a killed run
+    const made = spawnSync("ip", [
+      "link",
+      "add",
+      ifname,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "p0",
+      "netns",
+      peer,
+    ]);
+    assert.equal(made.status, 0, String(made.stderr));
+    const node = nodeConfig();
+    const agent = await startAgent(
+      [
+        ...["--kubeconfig", server.writeKubeconfig(dir), "--node-name", node.nodeName],
+        ...["--metrics-addr", "127.0.0.1:0", "--datapath", "kernel", "--pin-dir", pinDir],
+        ...["--interface", ifname, "--attach-mode", "tc"],
+      ],
+      { prefix: withOnly(caps) },
+    );
+    await healthy(agent);
+    assert.equal(await terminate(agent), 0);
+    const filters = spawnSync("tc", ["filter", "show", "dev", ifname, "ingress"], { encoding: "utf8" });
+    assert.match(filters.stdout, /maplb_tc/, "the filter outlives the agent");
   });
 
   it("the program attaches with XDP and with TC to a veth in a namespace", () => {
