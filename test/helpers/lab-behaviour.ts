@@ -143,21 +143,12 @@ export function describeLabBehaviour(
       assert.equal(outside.filter((r) => r.ok).length, 0, JSON.stringify(outside));
     });
 
-    const xdpIcmp = proxy === "maplb" && attach === "xdp";
-    it(
-      "a service with no endpoints fails a connection attempt within 1 s",
-      xdpIcmp
-        ? {
-            todo: "XDP on veth: the datapath counts the SYN as DROP/NO_BACKEND but no ICMP unreachable leaves the node (the veth sends nothing back), so connect() times out; TC mode answers",
-          }
-        : {},
-      async () => {
-        const [r] = await probe(state, { target: "default/empty" }, 1, 3000);
-        assert.equal(r!.ok, false);
-        assert.ok(r!.ms < 1000, `failed with ${r!.error} after ${r!.ms} ms`);
-        assert.equal(r!.error, "ECONNREFUSED", "an ICMP port unreachable (maplb) or a REJECT (kube-proxy)");
-      },
-    );
+    it("a service with no endpoints fails a connection attempt within 1 s", async () => {
+      const [r] = await probe(state, { target: "default/empty" }, 1, 3000);
+      assert.equal(r!.ok, false);
+      assert.ok(r!.ms < 1000, `failed with ${r!.error} after ${r!.ms} ms`);
+      assert.equal(r!.error, "ECONNREFUSED", "an ICMP port unreachable (maplb) or a REJECT (kube-proxy)");
+    });
 
     it("cluster DNS answers <svc>.<ns>.svc.cluster.local and short names through the search path", () => {
       const ns = podNs(

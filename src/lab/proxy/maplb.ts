@@ -4,17 +4,18 @@
 // stay stable, so established flows keep their backends) and applies the diff in hitless order.
 import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { inNetnsCommand, type AttachRequest } from "../../cli/commands/attach.js";
 import { DatapathSink } from "../../agent/datapath-sink.js";
 import { tablesFromMaps } from "../../agent/map-contents.js";
 import { compile } from "../../compile/compiler.js";
 import { diff } from "../../compile/diff.js";
+import { DEFAULT_BPF_OBJECT } from "../../datapath/binding.js";
 import { openKernel } from "../../datapath/kernel.js";
 import { DEFAULT_HASH_SEED } from "../../datapath/options.js";
 import { MaplbError } from "../../errors.js";
 import { labModel, nodeConfig } from "../objects.js";
-import { nodeIfnames, nodeNs } from "../network.js";
+import { externalNs, nodeIfnames, nodeNs, podNs } from "../network.js";
 import type { LabNode, LabPlan } from "../plan.js";
 import { labScript } from "../processes.js";
 import type { ProxyContext, ProxyDriver } from "./types.js";
@@ -55,11 +56,41 @@ function attachNode(ctx: ProxyContext, node: LabNode): string[] {
   return req.iface;
 }
 
+/** native/build/xdp_pass.bpf.o: XDP_PASS, for the far ends of a node's veths in XDP mode. */
+const XDP_PASS_OBJECT = join(dirname(DEFAULT_BPF_OBJECT), "xdp_pass.bpf.o");
+
+/**
+ * XDP mode answers a connection to a service without endpoints with XDP_TX. veth hands such a frame
+ * to its peer's NAPI, which runs only while the peer has an XDP program, so without one the ICMP
+ * unreachable is lost. The pods and external clients behind the node get an XDP_PASS program on
+ * their end (the nodes' own link has maplb on both ends). A physical NIC needs nothing like this.
+ */
+function passOnPeers(ctx: ProxyContext, node: LabNode): void {
+  const peers = [
+    ...ctx.plan.pods.filter((p) => p.node === node.name).map((p) => podNs(ctx.topo.prefix, p)),
+    ...(node.index === 0 ? ctx.plan.externals.map((e) => externalNs(ctx.topo.prefix, e)) : []),
+  ];
+  for (const ns of peers)
+    ctx.topo.exec(ns, "ip", [
+      "-force",
+      "link",
+      "set",
+      "dev",
+      "eth0",
+      "xdpdrv",
+      "obj",
+      XDP_PASS_OBJECT,
+      "sec",
+      "xdp",
+    ]);
+}
+
 export const maplbProxy: ProxyDriver = {
   sync(ctx: ProxyContext): Promise<void> {
     for (const node of ctx.plan.nodes) {
       const ops = syncNode(ctx.labName, ctx.plan, node);
       const ifaces = attachNode(ctx, node);
+      if (ctx.attach === "xdp") passOnPeers(ctx, node);
       ctx.say(`node ${node.name}: maplb maps updated (${ops} ops), ${ctx.attach} on ${ifaces.join(" ")}`);
     }
     return Promise.resolve();
