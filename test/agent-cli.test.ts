@@ -9,21 +9,21 @@ import { PROXY_LABEL_SELECTOR } from "../src/agent/cluster-watch.js";
 import { kernelUnavailableReason } from "../src/datapath/kernel.js";
 import { expectedView } from "./helpers/agent-maps.js";
 import { eventually } from "./helpers/agent-harness.js";
-import { ips, slice, svc } from "./helpers/agent-objects.js";
+import { ips, slice } from "./helpers/agent-objects.js";
 import {
   getStatus as get,
   healthy,
   readPinned as read,
   startAgent,
   terminate,
+  webApiServer,
 } from "./helpers/agent-process.js";
-import { FakeApiServer } from "./helpers/fake-apiserver.js";
 import { nodeConfig } from "./helpers/model-factory.js";
 
 const node = nodeConfig();
 
 describe("maplb agent (process)", () => {
-  const server = new FakeApiServer();
+  const server = webApiServer();
   const dir = mkdtempSync(join(tmpdir(), "maplb-agent-cli-"));
   let kubeconfig = "";
   const common = () => [
@@ -38,16 +38,10 @@ describe("maplb agent (process)", () => {
     "--min-sync-period",
     "0",
   ];
-  before(async () => {
-    await server.start();
+  before(() => {
     kubeconfig = server.writeKubeconfig(dir);
-    server.apply(svc("web", "10.96.0.10"));
-    server.apply(slice("web-1", "web", ips(3)));
   });
-  after(async () => {
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
 
   it(
     "emulated: healthy once synced, metrics after a change, exit 0 on SIGTERM",

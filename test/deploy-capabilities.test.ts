@@ -10,15 +10,14 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { PROXY_LABEL_SELECTOR } from "../src/agent/cluster-watch.js";
 import { probeKernel } from "../src/datapath/kernel.js";
 import { Topology, canCreateNamespaces } from "../src/netns/netns.js";
 import { expectedView } from "./helpers/agent-maps.js";
 import { ips, slice, svc } from "./helpers/agent-objects.js";
-import { healthy, killAgents, readPinned, startAgent, terminate } from "./helpers/agent-process.js";
-import { FakeApiServer } from "./helpers/fake-apiserver.js";
+import { healthy, readPinned, startAgent, terminate, webApiServer } from "./helpers/agent-process.js";
 import { writeTemp } from "./helpers/manifests.js";
 import { nodeConfig } from "./helpers/model-factory.js";
 
@@ -49,21 +48,14 @@ const skip =
 
 describe("deploy/daemonset.yaml's capabilities, and no others", { skip: skip ?? false }, () => {
   const caps = daemonSetCapabilities();
-  const server = new FakeApiServer();
+  const server = webApiServer();
   const dir = mkdtempSync(join(tmpdir(), "maplb-caps-"));
   const pinDir = `/sys/fs/bpf/maplb-test-caps-${process.pid}`;
   const topo = new Topology("caps");
   /** The host's end of the veth pair the agent attaches to. */
   const ifname = `mlbc${process.pid.toString(36)}`;
 
-  before(async () => {
-    await server.start();
-    server.apply(svc("web", "10.96.0.10"));
-    server.apply(slice("web-1", "web", ips(3)));
-  });
-  after(async () => {
-    killAgents();
-    await server.stop();
+  after(() => {
     topo.cleanup();
     spawnSync("ip", ["link", "del", ifname], { stdio: "ignore" }); // gone with its peer's namespace, normally
     rmSync(dir, { recursive: true, force: true });

@@ -9,10 +9,8 @@ import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { healthy, killAgents, startAgent, terminate } from "./helpers/agent-process.js";
-import { ips, slice, svc } from "./helpers/agent-objects.js";
-import { FakeApiServer } from "./helpers/fake-apiserver.js";
+import { after, describe, it } from "node:test";
+import { healthy, startAgent, terminate, webApiServer } from "./helpers/agent-process.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -65,18 +63,8 @@ describe("deploy/Dockerfile, laid out without Docker", () => {
   const image = mkdtempSync(join(tmpdir(), "maplb-image-"));
   /** The runtime stage's WORKDIR, inside `image`. */
   const inImage = (path: string) => join(image, path.replace(/^\/opt\/maplb\/?/, ""));
-  const server = new FakeApiServer();
-
-  before(async () => {
-    await server.start();
-    server.apply(svc("web", "10.96.0.10"));
-    server.apply(slice("web-1", "web", ips(3)));
-  });
-  after(async () => {
-    killAgents();
-    await server.stop();
-    rmSync(image, { recursive: true, force: true });
-  });
+  const server = webApiServer();
+  after(() => rmSync(image, { recursive: true, force: true }));
 
   it("the build stage names files the repository has", () => {
     const runs = build.instructions.filter(([k]) => k === "RUN").map(([, arg]) => arg);

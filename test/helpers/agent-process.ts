@@ -4,11 +4,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
+import { after, before } from "node:test";
 import { DatapathSink } from "../../src/agent/datapath-sink.js";
 import type { MapContents } from "../../src/agent/map-contents.js";
 import { openKernel } from "../../src/datapath/kernel.js";
 import { eventually } from "./agent-harness.js";
 import { type MapsView, viewOf } from "./agent-maps.js";
+import { ips, slice, svc } from "./agent-objects.js";
+import { FakeApiServer } from "./fake-apiserver.js";
 
 const BIN = new URL("../../../bin/maplb.js", import.meta.url).pathname;
 
@@ -95,4 +98,22 @@ export function readPinned(pinDir: string): MapContents & { view: MapsView } {
   } finally {
     dp.close();
   }
+}
+
+/**
+ * A fake API server holding one Service (web, three endpoints) for the enclosing describe: started
+ * before its tests, stopped after them, when any agent still running is killed too.
+ */
+export function webApiServer(): FakeApiServer {
+  const server = new FakeApiServer();
+  before(async () => {
+    await server.start();
+    server.apply(svc("web", "10.96.0.10"));
+    server.apply(slice("web-1", "web", ips(3)));
+  });
+  after(async () => {
+    killAgents();
+    await server.stop();
+  });
+  return server;
 }
