@@ -222,6 +222,7 @@ test("maplb datapath-speed prints one row per measurement, each naming its algor
     rows.map((x) => x.measure),
     [
       "single frame, repeated",
+      "the harness alone, no pipeline",
       "new flows, source port moving on",
       "batch of 3000",
       "batch of 1024 (FFI cost)",
@@ -232,7 +233,11 @@ test("maplb datapath-speed prints one row per measurement, each naming its algor
     assert.equal(x.maglevM, 251);
   }
   assert.ok((rows[0]!.establishedNsPerPacket as number) > 0);
-  const ffi = rows[3]!.established as { packets: number; ffiNsPerPacket: number };
+  assert.ok(
+    (rows[1]!.emptyNsPerPacket as number) < (rows[0]!.establishedNsPerPacket as number),
+    "the loop alone costs less than the loop with the pipeline",
+  );
+  const ffi = rows[4]!.established as { packets: number; ffiNsPerPacket: number };
   assert.equal(ffi.packets, 1024);
   assert.ok(Number.isFinite(ffi.ffiNsPerPacket));
 });

@@ -9,6 +9,9 @@ import { MaplbError } from "../src/errors.js";
 import { openDatapath } from "../src/datapath/open.js";
 import { maxEntriesArray } from "../src/datapath/options.js";
 import { MAP_NAMES } from "../src/datapath/abi.js";
+import { openEmulated } from "../src/datapath/emulated.js";
+import { BENCH_MODES, benchFrame } from "../src/datapath/speed.js";
+import { constants } from "node:os";
 
 test("the library is looked for in $MAPLB_NATIVE_LIB first, then native/build", () => {
   const saved = process.env.MAPLB_NATIVE_LIB;
@@ -71,5 +74,17 @@ test("--datapath emulated opens the host build; auto picks a target and it works
   } finally {
     auto.close();
     spawnSync("rm", ["-rf", `/sys/fs/bpf/maplb-test-auto-${process.pid}`]);
+  }
+});
+
+test("maplb_bench takes the three modes of maplb_api.h and refuses any other with EINVAL", () => {
+  const dp = openEmulated();
+  try {
+    const out = new BigUint64Array(1);
+    for (const mode of Object.values(BENCH_MODES))
+      assert.equal(dp.maps.api.bench(dp.maps.handle, benchFrame(), 10, mode, out), 0, `mode ${mode}`);
+    assert.equal(dp.maps.api.bench(dp.maps.handle, benchFrame(), 10, 3, out), -constants.errno.EINVAL);
+  } finally {
+    dp.close();
   }
 });

@@ -102,4 +102,12 @@ int maplb_bench_new_flows(struct xdp_md *ctx)
 	return r.verdict == MAPLB_VERDICT_DROP ? XDP_DROP : XDP_PASS;
 }
 
+/* Benchmark only: no work at all, so BPF_PROG_TEST_RUN's own cost per run shows beside maplb's. */
+SEC("xdp")
+int maplb_bench_empty(struct xdp_md *ctx)
+{
+	(void)ctx;
+	return XDP_PASS;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -190,14 +190,14 @@ int maplb_set_clock(struct maplb_dp *dp, __u64 now_ns)
 	return 0;
 }
 
-int maplb_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat, int new_flows,
+int maplb_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat, int mode,
 		__u64 *ns_total)
 {
-	if (repeat == 0)
+	if (repeat == 0 || mode < MAPLB_BENCH_ESTABLISHED || mode > MAPLB_BENCH_EMPTY)
 		return -EINVAL;
 	if (dp->kind == MAPLB_KIND_KERNEL)
-		return kernel_bench(dp, frame, len, repeat, new_flows, ns_total);
-	return emulated_bench(dp, frame, len, repeat, new_flows, ns_total);
+		return kernel_bench(dp, frame, len, repeat, mode, ns_total);
+	return emulated_bench(dp, frame, len, repeat, mode, ns_total);
 }
 
 __u64 maplb_last_batch_ns(const struct maplb_dp *dp) { return dp->last_batch_ns; }

@@ -18,7 +18,7 @@ struct maplb_dp {
 	/* kernel */
 	struct bpf_object *obj;
 	int map_fds[MAPLB_MAP__COUNT];
-	int xdp_fd, tc_fd, probe_fd, bench_new_flows_fd;
+	int xdp_fd, tc_fd, probe_fd, bench_new_flows_fd, bench_empty_fd;
 };
 
 /* The ABI's list of maps, as data. */
@@ -37,9 +37,9 @@ void emulated_close(struct maplb_dp *dp);
 int emulated_process(struct maplb_dp *dp, __u8 *frames, const __u32 *offsets,
 		     const __u32 *lengths, __u8 *verdicts, __u8 *reasons, __u32 n);
 
-int emulated_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat, int new_flows,
+int emulated_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat, int mode,
 		   __u64 *ns_total);
-int kernel_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat, int new_flows,
+int kernel_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat, int mode,
 		 __u64 *ns_total);
 
 int kernel_open(const char *obj_path, const char *pin_dir, const __u32 *max_entries,

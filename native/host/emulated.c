@@ -83,7 +83,7 @@ int emulated_process(struct maplb_dp *dp, __u8 *frames, const __u32 *offsets,
 	return 0;
 }
 
-int emulated_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat, int new_flows,
+int emulated_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat, int mode,
 		   __u64 *ns_total)
 {
 	static _Thread_local struct aligned_scratch scratch;
@@ -97,8 +97,11 @@ int emulated_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repe
 	__u64 start = monotonic_ns();
 	struct dp_env env = { .maps = dp->maps, .now = dp->fixed_now ? dp->fixed_now : start };
 	for (__u32 i = 0; i < repeat; i++) {
-		dp_process(&env, data, data + len, len);
-		if (new_flows && can_move)
+		if (mode != MAPLB_BENCH_EMPTY)
+			dp_process(&env, data, data + len, len);
+		else
+			__asm__ volatile("" ::: "memory"); /* keeps the empty loop a loop */
+		if (mode == MAPLB_BENCH_NEW_FLOWS && can_move)
 			*sport = bpf_htons(bpf_ntohs(*sport) + 1);
 	}
 	*ns_total = monotonic_ns() - start;

@@ -130,6 +130,9 @@ static int find_fds(struct maplb_dp *dp)
 	dp->bench_new_flows_fd = prog_fd(dp->obj, "maplb_bench_new_flows");
 	if (dp->bench_new_flows_fd < 0)
 		return dp->bench_new_flows_fd;
+	dp->bench_empty_fd = prog_fd(dp->obj, "maplb_bench_empty");
+	if (dp->bench_empty_fd < 0)
+		return dp->bench_empty_fd;
 	if (dp->xdp_fd < 0)
 		return dp->xdp_fd;
 	if (dp->tc_fd < 0)
@@ -219,11 +222,14 @@ int maplb_test_run(struct maplb_dp *dp, int prog, const __u8 *frame, __u32 len, 
 	return 0;
 }
 
-int kernel_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat, int new_flows,
+int kernel_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat, int mode,
 		 __u64 *ns_total)
 {
+	int fd = mode == MAPLB_BENCH_NEW_FLOWS ? dp->bench_new_flows_fd
+		 : mode == MAPLB_BENCH_EMPTY   ? dp->bench_empty_fd
+					       : dp->xdp_fd;
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len, .repeat = repeat);
-	int err = bpf_prog_test_run_opts(new_flows ? dp->bench_new_flows_fd : dp->xdp_fd, &opts);
+	int err = bpf_prog_test_run_opts(fd, &opts);
 	if (err)
 		return err < 0 ? err : -errno;
 	*ns_total = (__u64)opts.duration * repeat;

@@ -68,13 +68,22 @@ MAPLB_API int maplb_test_run(struct maplb_dp *dp, int prog, const __u8 *frame, _
  * be such a packet (< 42 bytes). */
 MAPLB_API int maplb_icmp_unreachable(const __u8 *frame, __u32 len, __u8 *out);
 
+/* What maplb_bench runs. NEW_FLOWS: the source port moves on after each run, so every run is a
+ * new flow. EMPTY: no pipeline at all (kernel: an XDP program that only returns XDP_PASS; host: the
+ * loop alone), so the harness's own cost per run can be told apart from maplb's. */
+enum maplb_bench_mode {
+	MAPLB_BENCH_ESTABLISHED = 0,
+	MAPLB_BENCH_NEW_FLOWS = 1,
+	MAPLB_BENCH_EMPTY = 2,
+};
+
 /* Per-packet cost of the pipeline on one frame, `repeat` times, measured by the target itself:
  * the kernel's BPF_PROG_TEST_RUN duration (integer ns, its average), or the host's clock around
  * the loop. Repeats run on the bytes the previous run left, so benchmark a frontend whose backend
- * is itself (the rewrite is then an identity). new_flows: the source port moves on after each
- * run, so every run is a new flow. *ns_total: the whole run. */
+ * is itself (the rewrite is then an identity). mode: enum maplb_bench_mode (-EINVAL otherwise).
+ * *ns_total: the whole run. */
 MAPLB_API int maplb_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat,
-			  int new_flows, __u64 *ns_total);
+			  int mode, __u64 *ns_total);
 /* Emulated only: how long the last maplb_process call spent inside the pipeline loop (ns), to
  * tell the FFI's own cost apart. */
 MAPLB_API __u64 maplb_last_batch_ns(const struct maplb_dp *dp);

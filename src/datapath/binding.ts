@@ -121,7 +121,8 @@ export interface NativeApi {
   /** maplb_icmp_unreachable: the 70-byte reply to a frame for a service without backends. */
   icmpUnreachable(frame: Uint8Array, out: Uint8Array): number;
   /** maplb_bench: the target's own timing of `repeat` runs on one frame; out[0] = total ns. */
-  bench(dp: DpHandle, frame: Uint8Array, repeat: number, newFlows: boolean, out: BigUint64Array): number;
+  /** mode: enum maplb_bench_mode (BENCH_MODES in speed.ts). */
+  bench(dp: DpHandle, frame: Uint8Array, repeat: number, mode: number, out: BigUint64Array): number;
   lastBatchNs(dp: DpHandle): bigint;
   ifindex(name: string): number;
   attachXdp(dp: DpHandle, ifindex: number, flags: number): number;
@@ -205,7 +206,7 @@ export function loadNative(candidates: string[]): NativeApi {
   );
   const icmpUnreachable = f("int maplb_icmp_unreachable(const uint8_t *frame, uint32_t len, uint8_t *out)");
   const bench = f(
-    "int maplb_bench(maplb_dp *dp, const uint8_t *frame, uint32_t len, uint32_t repeat, int new_flows, uint64_t *ns)",
+    "int maplb_bench(maplb_dp *dp, const uint8_t *frame, uint32_t len, uint32_t repeat, int mode, uint64_t *ns)",
   );
   const lastBatchNs = f("uint64_t maplb_last_batch_ns(maplb_dp *dp)");
   const ifindex = f("int maplb_ifindex(const char *name)");
@@ -264,8 +265,7 @@ export function loadNative(candidates: string[]): NativeApi {
       return err;
     },
     icmpUnreachable: (frame, out) => icmpUnreachable(frame, frame.length, out) as number,
-    bench: (dp, frame, repeat, newFlows, out) =>
-      bench(dp, frame, frame.length, repeat, newFlows ? 1 : 0, out) as number,
+    bench: (dp, frame, repeat, mode, out) => bench(dp, frame, frame.length, repeat, mode, out) as number,
     lastBatchNs: (dp) => BigInt(lastBatchNs(dp) as number | bigint),
     ifindex: (name) => ifindex(name) as number,
     attachXdp: (dp, ifindex, flags) => attachXdp(dp, ifindex, flags) as number,

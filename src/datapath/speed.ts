@@ -79,16 +79,16 @@ export function benchFrame(sport = 10000): Uint8Array {
   return buildFrame({ src: "10.0.0.5", dst: intToIpv4(FRONTEND_BASE), sport, dport: 80, proto: "TCP" });
 }
 
+/** enum maplb_bench_mode (native/host/maplb_api.h). "empty" runs no pipeline: the harness alone. */
+export const BENCH_MODES = { established: 0, new: 1, empty: 2 } as const;
+export type BenchMode = keyof typeof BENCH_MODES;
+
 /** ns per packet of `repeat` runs of one frame, timed by the target (see maplb_bench). */
-export function pipelineNsPerPacket(
-  dp: NativeDatapath,
-  flows: "established" | "new",
-  repeat: number,
-): number {
+export function pipelineNsPerPacket(dp: NativeDatapath, mode: BenchMode, repeat: number): number {
   const frame = benchFrame();
-  if (flows === "established") dp.process([Uint8Array.from(frame)]); // the flow exists before timing
+  if (mode === "established") dp.process([Uint8Array.from(frame)]); // the flow exists before timing
   const out = new BigUint64Array(1);
-  const err = dp.maps.api.bench(dp.maps.handle, frame, repeat, flows === "new", out);
+  const err = dp.maps.api.bench(dp.maps.handle, frame, repeat, BENCH_MODES[mode], out);
   if (err < 0) throw nativeError(err, `benchmarking the ${dp.kind} datapath`);
   return Number(out[0]!) / repeat;
 }

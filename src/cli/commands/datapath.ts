@@ -362,6 +362,14 @@ function registerSpeed(program: Command): void {
             repeat: f.repeat,
             establishedNsPerPacket: established,
           });
+          // The same loop with no pipeline (kernel: an XDP program that only returns XDP_PASS).
+          const empty = median([1, 2, 3].map(() => pipelineNsPerPacket(dp, "empty", f.repeat)));
+          row({
+            target,
+            measure: "the harness alone, no pipeline",
+            repeat: f.repeat,
+            emptyNsPerPacket: empty,
+          });
         });
         withDatapath(target, (dp) => {
           row({
