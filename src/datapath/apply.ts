@@ -9,7 +9,6 @@ import { nativeError } from "./errno.js";
 import { writesOf, type MapWrite } from "./map-writes.js";
 import type { NativeMaps } from "./native-maps.js";
 
-/** What a write replaced: the old value, or null when the key was absent. */
 /** How to put one write back: an entry's old value (null: it was absent), or a range of Maglev rows. */
 type Undo =
   | { map: NativeMapName; key: Uint8Array; old: Uint8Array | null }

@@ -33,7 +33,7 @@ export function structSize(name: StructName): number {
 export function encodeInto(name: StructName, value: StructValue, out: Uint8Array, at = 0): void {
   const { size, fields } = layout(name);
   const view = new DataView(out.buffer, out.byteOffset + at, size);
-  new Uint8Array(out.buffer, out.byteOffset + at, size).fill(0);
+  out.fill(0, at, at + size);
   for (const { def, offset } of fields) {
     const v = value[def.name];
     if (v === undefined || (def.count ?? 1) !== 1) continue;

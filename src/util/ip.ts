@@ -17,10 +17,21 @@ export function parseCidr(s: string): { address: string; prefix: number } | null
   return prefix <= 32 ? { address: m[1]!, prefix } : null;
 }
 
-/** The address as an unsigned 32-bit number, most significant octet first. */
+/**
+ * The address as an unsigned 32-bit number, most significant octet first. Read digit by digit, not
+ * split and mapped: every map key holds an address, and a full sync encodes millions of them.
+ */
 export function ipv4ToInt(s: string): number {
-  const o = s.split(".").map(Number);
-  return ((o[0]! << 24) | (o[1]! << 16) | (o[2]! << 8) | o[3]!) >>> 0;
+  let n = 0;
+  let octet = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46 /* . */) {
+      n = (n << 8) | octet;
+      octet = 0;
+    } else octet = octet * 10 + (c - 48);
+  }
+  return ((n << 8) | octet) >>> 0;
 }
 
 export function intToIpv4(n: number): string {
