@@ -18,6 +18,7 @@ import { openEmulated } from "../../datapath/emulated.js";
 import { kernelUnavailableReason, openKernel } from "../../datapath/kernel.js";
 import { openDatapath, type DatapathChoice } from "../../datapath/open.js";
 import { DEFAULT_HASH_SEED, DEFAULT_PIN_DIR, type MapMax } from "../../datapath/options.js";
+import { median } from "../../util/stats.js";
 import { batchOf, hostBatchTiming, pipelineNsPerPacket, scaleOps } from "../../datapath/speed.js";
 import { tracePacket, type Trace } from "../../datapath/trace.js";
 import { readModel } from "../../k8s/read.js";
@@ -352,7 +353,6 @@ function registerSpeed(program: Command): void {
           dp.close();
         }
       };
-      const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
       for (const target of targets) {
         withDatapath(target, (dp) => {
           const established = median([1, 2, 3].map(() => pipelineNsPerPacket(dp, "established", f.repeat)));
