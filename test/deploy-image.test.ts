@@ -124,26 +124,39 @@ describe("deploy/Dockerfile, laid out without Docker", () => {
     }
   });
 
-  it("its apt packages provide every library libmaplb.so links (besides libc, in the base image)", () => {
-    const install = runtime.instructions.find(([k, arg]) => k === "RUN" && arg.includes("apt-get install"));
-    const packages = install![1]
-      .split("apt-get install")[1]!
-      .split("&&")[0]!
-      .split(/\s+/)
-      .filter((w) => w !== "" && !w.startsWith("-"));
-    const ldd = spawnSync("ldd", [join(ROOT, "native/build/libmaplb.so")], { encoding: "utf8" });
-    assert.equal(ldd.status, 0, ldd.stderr);
-    const libs = [...ldd.stdout.matchAll(/=> (\S+)/g)].map((m) => m[1]!);
-    for (const lib of libs) {
-      // With merged /usr, ldd may say /lib/… where dpkg recorded /usr/lib/…, or the other way round.
-      const pkg = [lib, `/usr${lib}`, lib.replace(/^\/usr/, "")]
-        .map((path) => spawnSync("dpkg", ["-S", path], { encoding: "utf8" }))
-        .find((r) => r.status === 0)
-        ?.stdout.split(":")[0]!
-        .trim();
-      assert.ok(pkg, `dpkg knows which package installed ${lib}`);
-      if (pkg === "libc6") continue;
-      assert.ok(packages.includes(pkg), `${lib} comes from ${pkg}, which the runtime stage does not install`);
-    }
-  });
+  const noDpkg =
+    spawnSync("dpkg", ["--version"]).status === 0
+      ? false
+      : "needs dpkg: the image is Debian, and dpkg tells which package installed a library";
+  it(
+    "its apt packages provide every library libmaplb.so links (besides libc, in the base image)",
+    {
+      skip: noDpkg,
+    },
+    () => {
+      const install = runtime.instructions.find(([k, arg]) => k === "RUN" && arg.includes("apt-get install"));
+      const packages = install![1]
+        .split("apt-get install")[1]!
+        .split("&&")[0]!
+        .split(/\s+/)
+        .filter((w) => w !== "" && !w.startsWith("-"));
+      const ldd = spawnSync("ldd", [join(ROOT, "native/build/libmaplb.so")], { encoding: "utf8" });
+      assert.equal(ldd.status, 0, ldd.stderr);
+      const libs = [...ldd.stdout.matchAll(/=> (\S+)/g)].map((m) => m[1]!);
+      for (const lib of libs) {
+        // With merged /usr, ldd may say /lib/… where dpkg recorded /usr/lib/…, or the other way round.
+        const pkg = [lib, `/usr${lib}`, lib.replace(/^\/usr/, "")]
+          .map((path) => spawnSync("dpkg", ["-S", path], { encoding: "utf8" }))
+          .find((r) => r.status === 0)
+          ?.stdout.split(":")[0]!
+          .trim();
+        assert.ok(pkg, `dpkg knows which package installed ${lib}`);
+        if (pkg === "libc6") continue;
+        assert.ok(
+          packages.includes(pkg),
+          `${lib} comes from ${pkg}, which the runtime stage does not install`,
+        );
+      }
+    },
+  );
 });
