@@ -160,6 +160,35 @@ for (const target of TARGETS) {
       }
     });
 
+    test("upserts batched into one call that fail midway are undone, and the error names the first that failed", () => {
+      const dp = target.open();
+      try {
+        dp.apply(frontendOps(1, 3, 0, 0)); // backends 1..3 of 16
+        const before = dp.dump();
+        // 20 consecutive backend upserts go as one batch; the 14th new one (op 17: ids 1..3 exist)
+        // finds lb4_backends full, after 13 have landed.
+        const ops = Array.from({ length: 20 }, (_, i): MapOp => ({
+          kind: "backend-upsert",
+          backend: { id: i + 1, address: `10.2.0.${i + 1}`, port: 8080, protocol: "TCP", flags: 0 },
+        }));
+        assert.throws(
+          () => dp.apply(ops),
+          (err: unknown) => {
+            assert.ok(err instanceof MaplbError);
+            assert.equal(err.code, "E_CAPACITY");
+            assert.match(
+              err.message,
+              /lb4_backends: E2BIG.*\(MapOp 17 of 20: backend-upsert; nothing was changed\)/,
+            );
+            return true;
+          },
+        );
+        assert.deepEqual(dp.dump(), before, "the 16 that landed (3 replaced, 13 new) are undone");
+      } finally {
+        dp.close();
+      }
+    });
+
     test("Maglev rows past the end of lb4_maglev are refused before anything is written", () => {
       const dp = target.open();
       try {

@@ -1,5 +1,8 @@
 // Applies MapOps in their order, all or nothing: every write first records what it replaces, and a
 // failure puts those back in reverse order, so a failed apply leaves the maps as they were.
+// Consecutive upserts to one hash map go as one batch (one lookup of the old values, one batch
+// update), still in their order: a full sync writes millions of rows, and two FFI calls per row
+// made it slow.
 import { constants } from "node:os";
 import type { MapOp } from "../compile/tables.js";
 import { MaplbError } from "../errors.js";
@@ -22,25 +25,91 @@ export interface ApplySummary {
   maglevRows: number;
 }
 
+/** Maps whose upserts are batched: the hash maps the control plane writes most. */
+const BATCHED: ReadonlySet<NativeMapName> = new Set(["lb4_services", "lb4_backends", "lb4_reverse_nat"]);
+
+/** A write that failed, with the index of the MapOp it came from. */
+class WriteFailed {
+  constructor(
+    readonly err: unknown,
+    readonly op: number,
+  ) {}
+}
+
+/** Consecutive upserts to one batched map, held until something else is written. */
+class UpsertRun {
+  private map: NativeMapName | null = null;
+  private writes: { key: Uint8Array; value: Uint8Array; op: number }[] = [];
+
+  constructor(
+    private readonly maps: NativeMaps,
+    private readonly journal: Undo[],
+    private readonly summary: ApplySummary,
+  ) {}
+
+  /** Takes the write when it is an upsert to a batched map (flushing a run to another map first). */
+  take(write: MapWrite, op: number): boolean {
+    if (write.kind !== "element" || write.value === null || !BATCHED.has(write.map)) return false;
+    if (this.map !== write.map) this.flush();
+    this.map = write.map;
+    this.writes.push({ key: write.key, value: write.value, op });
+    return true;
+  }
+
+  /** One lookup of the old values and one batch update; the writes that landed are journalled. */
+  flush(): void {
+    const map = this.map;
+    const writes = this.writes;
+    this.map = null;
+    this.writes = [];
+    if (!map || writes.length === 0) return;
+    const { keySize, valueSize } = this.maps.shapes[map];
+    const n = writes.length;
+    const keys = new Uint8Array(n * keySize);
+    const values = new Uint8Array(n * valueSize);
+    writes.forEach((w, i) => {
+      keys.set(w.key, i * keySize);
+      values.set(w.value, i * valueSize);
+    });
+    let olds: Uint8Array, found: Uint8Array;
+    try {
+      ({ values: olds, found } = this.maps.lookupMany(map, keys, n));
+    } catch (err) {
+      throw new WriteFailed(err, writes[0]!.op);
+    }
+    const { err, written } = this.maps.tryUpdateBatch(map, keys, values, n);
+    for (let i = 0; i < written; i++) {
+      const old = found[i] ? olds.slice(i * valueSize, (i + 1) * valueSize) : null;
+      this.journal.push({ map, key: writes[i]!.key, old });
+    }
+    this.summary.writes += written;
+    if (err < 0) throw new WriteFailed(nativeError(err, `updating map ${map}`, { map }), writes[written]!.op);
+  }
+}
+
 export function applyOps(maps: NativeMaps, ops: readonly MapOp[]): ApplySummary {
   const journal: Undo[] = [];
   const summary: ApplySummary = { ops: ops.length, writes: 0, deletes: 0, maglevRows: 0 };
-  for (const [index, op] of ops.entries()) {
-    try {
-      for (const write of writesOf(op)) perform(maps, write, journal, summary);
-    } catch (err) {
-      rollback(maps, journal);
-      if (!(err instanceof MaplbError)) throw err;
-      throw new MaplbError(
-        err.code,
-        `${err.message} (MapOp ${index + 1} of ${ops.length}: ${op.kind}; nothing was changed)`,
-        {
-          ...err.context,
-          opIndex: index,
-          op: op.kind,
-        },
-      );
-    }
+  const run = new UpsertRun(maps, journal, summary);
+  let index = 0;
+  try {
+    for (; index < ops.length; index++)
+      for (const write of writesOf(ops[index]!)) {
+        if (run.take(write, index)) continue;
+        run.flush();
+        perform(maps, write, journal, summary);
+      }
+    run.flush();
+  } catch (caught) {
+    rollback(maps, journal);
+    const { err, op } = caught instanceof WriteFailed ? caught : { err: caught, op: index };
+    if (!(err instanceof MaplbError)) throw err;
+    const kind = ops[op]!.kind;
+    throw new MaplbError(
+      err.code,
+      `${err.message} (MapOp ${op + 1} of ${ops.length}: ${kind}; nothing was changed)`,
+      { ...err.context, opIndex: op, op: kind },
+    );
   }
   return summary;
 }
