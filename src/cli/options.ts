@@ -1,7 +1,8 @@
 // Flags shared by several commands, so every command spells and validates them the same way.
 import { Command, InvalidArgumentError, Option } from "commander";
 import { isIPv4, parseCidr } from "../util/ip.js";
-import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../model/types.js";
+import { readModel } from "../k8s/read.js";
+import { DEFAULT_NODE_CONFIG, type NodeConfig, type ServiceModel } from "../model/types.js";
 
 export interface InputOptions {
   file: string[];
@@ -18,6 +19,11 @@ export interface NodeOptions {
 
 const collect = (value: string, prev: string[] = []): string[] => [...prev, value];
 
+/** The model of the manifests -f names, narrowed to the --service ones when given. */
+export function modelFrom(flags: InputOptions): ServiceModel {
+  return readModel(flags.file, flags.service ? { services: flags.service } : {});
+}
+
 /** `-f PATH…`: files or directories of YAML/JSON, and `--service NS/NAME…` to keep only some services. */
 export function addInputOptions(cmd: Command): Command {
   return cmd
@@ -30,7 +36,7 @@ export function addInputOptions(cmd: Command): Command {
       "keep only this Service and its endpoints (repeatable)",
       (v: string, prev: string[] = []) => {
         if (!/^[^/\s]+\/[^/\s]+$/.test(v)) throw new InvalidArgumentError(`expected NS/NAME, got '${v}'`);
-        return [...prev, v];
+        return collect(v, prev);
       },
     );
 }

@@ -2,12 +2,12 @@
 import { Command } from "commander";
 import { compile } from "../../compile/compiler.js";
 import { stringifyReadable, tablesJson, tablesText } from "../../compile/render.js";
-import { readModel } from "../../k8s/read.js";
 import {
   addInputOptions,
   addNodeOptions,
   type InputOptions,
   type NodeOptions,
+  modelFrom,
   nodeConfigFrom,
 } from "../options.js";
 
@@ -42,7 +42,7 @@ Examples:
   maplb compile -f manifests/ --node-name node-a --node-ip 192.0.2.10`,
     )
     .action((flags: CompileFlags) => {
-      const model = readModel(flags.file, flags.service ? { services: flags.service } : {});
+      const model = modelFrom(flags);
       const tables = compile(model, nodeConfigFrom(flags));
       process.stdout.write(
         flags.json ? stringifyReadable(tablesJson(tables)) + "\n" : tablesText(tables, model.ports),

@@ -5,12 +5,9 @@
 //   trace  runs one packet through a private datapath and through kube-proxy's rules, and explains;
 //   datapath-speed  the per-packet cost of either target, as the targets time it.
 import { Command, InvalidArgumentError, Option } from "commander";
-import { compile } from "../../compile/compiler.js";
-import { diff } from "../../compile/diff.js";
 import { algorithmName, flagNames, scopeName } from "../../compile/render.js";
 import { BackendFlag, frontendKeyString, type MapOp } from "../../compile/tables.js";
-import { tablesFromMaps } from "../../agent/map-contents.js";
-import { DatapathSink } from "../../agent/datapath-sink.js";
+import { syncOnce } from "../../agent/sync-once.js";
 import type { Datapath } from "../../datapath/datapath.js";
 import type { NativeDatapath } from "../../datapath/native-datapath.js";
 import type { MapsDump } from "../../datapath/dump.js";
@@ -21,12 +18,12 @@ import { DEFAULT_HASH_SEED, DEFAULT_PIN_DIR, type MapMax } from "../../datapath/
 import { median } from "../../util/stats.js";
 import { batchOf, hostBatchTiming, pipelineNsPerPacket, scaleOps } from "../../datapath/speed.js";
 import { tracePacket, type Trace } from "../../datapath/trace.js";
-import { readModel } from "../../k8s/read.js";
 import { log } from "../../log.js";
 import { isIPv4 } from "../../util/ip.js";
 import {
   addInputOptions,
   addNodeOptions,
+  modelFrom,
   nodeConfigFrom,
   type InputOptions,
   type NodeOptions,
@@ -91,15 +88,10 @@ function registerApply(program: Command): void {
     );
   addDatapathOptions(addNodeOptions(addInputOptions(cmd)));
   cmd.action((flags: InputOptions & NodeOptions & DatapathFlags) => {
-    const model = readModel(flags.file, flags.service ? { services: flags.service } : {});
-    const node = nodeConfigFrom(flags);
+    const model = modelFrom(flags);
     const dp = openDatapath({ kind: flags.datapath, pinDir: flags.pinDir, mapMax: flags.mapMax });
     try {
-      const prev = tablesFromMaps(new DatapathSink(dp).read(), model.ports, node);
-      const next = compile(model, node, prev);
-      const ops = diff(prev, next);
-      dp.configure({ nodeIPs: node.nodeIPs, clusterCIDR: node.clusterCIDR, hashSeed: DEFAULT_HASH_SEED });
-      dp.apply(ops);
+      const ops = syncOnce(dp, model, nodeConfigFrom(flags));
       const out = [`datapath: ${dp.description}`];
       if (ops.length === 0) out.push("no changes: the maps already hold these tables");
       else
@@ -250,7 +242,7 @@ function registerTrace(program: Command): void {
           json?: boolean;
         },
     ) => {
-      const model = readModel(flags.file, flags.service ? { services: flags.service } : {});
+      const model = modelFrom(flags);
       const dp = traceDatapath(flags.datapath);
       try {
         const t = tracePacket(dp, {

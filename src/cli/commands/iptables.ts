@@ -1,7 +1,6 @@
 // `maplb iptables`: the filter and nat rules kube-proxy (iptables mode) would program for the same
 // Services and EndpointSlices: the O(n) reference maplb is measured against.
 import { Command, Option } from "commander";
-import { readModel } from "../../k8s/read.js";
 import { buildIptablesRules } from "../../kubeproxy/iptables-rules.js";
 import { IPTABLES_FORMATS, renderIptables, type IptablesFormat } from "../../kubeproxy/iptables-render.js";
 import {
@@ -9,6 +8,7 @@ import {
   addNodeOptions,
   type InputOptions,
   type NodeOptions,
+  modelFrom,
   nodeConfigFrom,
 } from "../options.js";
 
@@ -54,7 +54,7 @@ export function registerIptables(program: Command): void {
         "  maplb iptables -f manifests/ --node-name node-a --format save > expected.txt\n",
     )
     .action((flags: IptablesFlags) => {
-      const model = readModel(flags.file, flags.service ? { services: flags.service } : {});
+      const model = modelFrom(flags);
       process.stdout.write(renderIptables(buildIptablesRules(model, nodeConfigFrom(flags)), flags.format));
     });
 }

@@ -1,12 +1,12 @@
 // `maplb nft`: kube-proxy's nftables-mode ruleset for the same Services and EndpointSlices.
 import { Command } from "commander";
-import { readModel } from "../../k8s/read.js";
 import { buildNftRules, renderNft } from "../../kubeproxy/nft.js";
 import {
   addInputOptions,
   addNodeOptions,
   type InputOptions,
   type NodeOptions,
+  modelFrom,
   nodeConfigFrom,
 } from "../options.js";
 
@@ -32,7 +32,7 @@ export function registerNft(program: Command): void {
         "  maplb nft -f ../shared/scenarios --cluster-cidr 10.0.0.0/8 | nft -f -\n",
     )
     .action((flags: InputOptions & NodeOptions) => {
-      const model = readModel(flags.file, flags.service ? { services: flags.service } : {});
+      const model = modelFrom(flags);
       process.stdout.write(renderNft(buildNftRules(model, nodeConfigFrom(flags))));
     });
 }

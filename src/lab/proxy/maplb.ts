@@ -6,13 +6,9 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { inNetnsCommand, type AttachRequest } from "../../cli/commands/attach.js";
-import { DatapathSink } from "../../agent/datapath-sink.js";
-import { tablesFromMaps } from "../../agent/map-contents.js";
-import { compile } from "../../compile/compiler.js";
-import { diff } from "../../compile/diff.js";
+import { syncOnce } from "../../agent/sync-once.js";
 import { DEFAULT_BPF_OBJECT } from "../../datapath/binding.js";
 import { openKernel } from "../../datapath/kernel.js";
-import { DEFAULT_HASH_SEED } from "../../datapath/options.js";
 import { MaplbError } from "../../errors.js";
 import { labModel, nodeConfig } from "../objects.js";
 import { externalNs, nodeIfnames, nodeNs, podNs } from "../network.js";
@@ -31,11 +27,7 @@ function syncNode(labName: string, plan: LabPlan, node: LabNode): number {
   mkdirSync(pinDir, { recursive: true });
   const dp = openKernel({ pinDir });
   try {
-    dp.configure({ nodeIPs: cfg.nodeIPs, clusterCIDR: cfg.clusterCIDR, hashSeed: DEFAULT_HASH_SEED });
-    const prev = tablesFromMaps(new DatapathSink(dp).read(), model.ports, cfg);
-    const ops = diff(prev, compile(model, cfg, prev));
-    dp.apply(ops);
-    return ops.length;
+    return syncOnce(dp, model, cfg).length;
   } finally {
     dp.close();
   }

@@ -1,0 +1,20 @@
+// Bringing a datapath's maps to a model in one go: read the maps back (so ids, and with them the
+// established flows, are kept), compile against them, and apply the difference in hitless order.
+// `maplb apply` and the lab do this; the agent does the same incrementally, change by change.
+import { compile } from "../compile/compiler.js";
+import { diff } from "../compile/diff.js";
+import type { MapOp } from "../compile/tables.js";
+import type { Datapath } from "../datapath/datapath.js";
+import { DEFAULT_HASH_SEED } from "../datapath/options.js";
+import type { NodeConfig, ServiceModel } from "../model/types.js";
+import { DatapathSink } from "./datapath-sink.js";
+import { tablesFromMaps } from "./map-contents.js";
+
+/** Configures `dp` for `node`, writes what differs from `model`, and returns the MapOps applied. */
+export function syncOnce(dp: Datapath, model: ServiceModel, node: NodeConfig): MapOp[] {
+  dp.configure({ nodeIPs: node.nodeIPs, clusterCIDR: node.clusterCIDR, hashSeed: DEFAULT_HASH_SEED });
+  const prev = tablesFromMaps(new DatapathSink(dp).read(), model.ports, node);
+  const ops = diff(prev, compile(model, node, prev));
+  dp.apply(ops);
+  return ops;
+}
