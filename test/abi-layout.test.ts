@@ -18,6 +18,7 @@ import {
 } from "../src/datapath/abi.js";
 import { mirrorLayout, native } from "../src/datapath/binding.js";
 import { structSize } from "../src/datapath/codec.js";
+import { BENCH_MODES } from "../src/datapath/speed.js";
 
 const lib = native();
 
@@ -91,4 +92,7 @@ test("verdicts, reasons, flags and scopes agree with the header's constants", ()
   assert.equal(Algorithm.random, lib.abiConstant("MAPLB_ALG_RANDOM"));
   assert.equal(Algorithm.maglev, lib.abiConstant("MAPLB_ALG_MAGLEV"));
   assert.equal(BackendFlag.TERMINATING, lib.abiConstant("MAPLB_BACKEND_TERMINATING"));
+  assert.equal(BENCH_MODES.established, lib.abiConstant("MAPLB_BENCH_ESTABLISHED"));
+  assert.equal(BENCH_MODES.new, lib.abiConstant("MAPLB_BENCH_NEW_FLOWS"));
+  assert.equal(BENCH_MODES.empty, lib.abiConstant("MAPLB_BENCH_EMPTY"));
 });
