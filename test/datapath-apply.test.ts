@@ -9,6 +9,7 @@ import { openKernel, probeKernel } from "../src/datapath/kernel.js";
 import type { MapMax } from "../src/datapath/options.js";
 import { MaplbError } from "../src/errors.js";
 import { decode, u32 } from "../src/datapath/codec.js";
+import { buildFrame } from "../src/datapath/packet.js";
 
 const key = (n: number): FrontendKey => ({
   address: `10.96.0.${n}`,
@@ -184,6 +185,22 @@ for (const target of TARGETS) {
           },
         );
         assert.deepEqual(dp.dump(), before, "the 16 that landed (3 replaced, 13 new) are undone");
+      } finally {
+        dp.close();
+      }
+    });
+
+    test("a deleted backend's packet counters go with it", () => {
+      const dp = target.open();
+      try {
+        dp.apply(frontendOps(1, 1, 0, 0)); // backend id 1 behind 10.96.0.1:80
+        const [r] = dp.process([
+          buildFrame({ src: "198.18.0.9", dst: "10.96.0.1", sport: 4000, dport: 80, proto: "TCP" }),
+        ]);
+        assert.equal(r!.verdict, "DNAT");
+        assert.equal(dp.stats().backends.get(1)?.packets, 1n);
+        dp.apply([{ kind: "backend-delete", id: 1 }]);
+        assert.equal(dp.stats().backends.has(1), false);
       } finally {
         dp.close();
       }

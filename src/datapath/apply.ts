@@ -8,6 +8,7 @@ import type { MapOp } from "../compile/tables.js";
 import { MaplbError } from "../errors.js";
 import { log } from "../log.js";
 import type { NativeMapName } from "./abi.js";
+import { u32 } from "./codec.js";
 import { nativeError } from "./errno.js";
 import { writesOf, type MapWrite } from "./map-writes.js";
 import type { NativeMaps } from "./native-maps.js";
@@ -111,7 +112,18 @@ export function applyOps(maps: NativeMaps, ops: readonly MapOp[]): ApplySummary 
       { ...err.context, opIndex: op, op: kind },
     );
   }
+  dropCountersOfDeletedBackends(maps, ops);
   return summary;
+}
+
+/**
+ * The datapath creates a backend's packet counters on its first packet, and nothing else removes
+ * them: without this, lb4_backend_stats would fill with dead ids, and an id reused a lap later would
+ * inherit their counts. Counters are not put back by a rollback, so they go only once the apply
+ * has succeeded (a backend that never saw a packet has none: ENOENT is fine).
+ */
+function dropCountersOfDeletedBackends(maps: NativeMaps, ops: readonly MapOp[]): void {
+  for (const op of ops) if (op.kind === "backend-delete") maps.tryDelete("lb4_backend_stats", u32(op.id));
 }
 
 function perform(maps: NativeMaps, write: MapWrite, journal: Undo[], summary: ApplySummary): void {
