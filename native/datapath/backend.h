@@ -7,20 +7,22 @@
 
 #define NS_PER_SEC 1000000000ull
 
-/* The client's remembered backend, if it is still fresh, still exists and is not terminating. */
-static __always_inline __u32 affinity_backend(struct dp_env *env, const struct lb4_service *master,
-					      __be32 client)
+/* The client's remembered backend (and its id in *id), if it is still fresh, still exists and is not
+ * terminating; else NULL. */
+static __always_inline struct lb4_backend *affinity_backend(struct dp_env *env,
+							    const struct lb4_service *master,
+							    __be32 client, __u32 *id)
 {
 	struct lb4_affinity_key key = { .client = client, .rev_nat_id = master->rev_nat_id };
 	struct lb4_affinity_entry *aff = dp_lookup(env, lb4_affinity, &key);
 	if (!aff || dp_now(env) - aff->last_used > (__u64)master->affinity_timeout * NS_PER_SEC)
 		return 0;
-	__u32 id = aff->backend_id;
-	struct lb4_backend *backend = dp_lookup(env, lb4_backends, &id);
+	*id = aff->backend_id;
+	struct lb4_backend *backend = dp_lookup(env, lb4_backends, id);
 	if (!backend || (backend->flags & MAPLB_BACKEND_TERMINATING))
 		return 0;
 	aff->last_used = dp_now(env);
-	return id;
+	return backend;
 }
 
 static __always_inline void affinity_remember(struct dp_env *env, const struct lb4_service *master,
@@ -52,22 +54,26 @@ static __always_inline __u32 slot_backend(struct dp_env *env, const struct lb4_s
 	return slot ? slot->backend_id : 0;
 }
 
-/* The backend id for a new flow (count > 0), or 0 when the tables point nowhere. */
-static __always_inline __u32 choose_backend(struct dp_env *env, const struct maplb_config *cfg,
-					    const struct lb4_service *master, struct lb4_key *key,
-					    const struct flow4 *f)
+/* The backend for a new flow (count > 0), its id in *id; NULL when the tables point nowhere. Each
+ * path looks the backend up once: affinity already has it, the hash paths fetch it here. */
+static __always_inline struct lb4_backend *choose_backend(struct dp_env *env,
+							  const struct maplb_config *cfg,
+							  const struct lb4_service *master,
+							  struct lb4_key *key, const struct flow4 *f,
+							  __u32 *id)
 {
 	if (master->flags & MAPLB_SVC_AFFINITY) {
-		__u32 id = affinity_backend(env, master, f->saddr);
-		if (id)
-			return id;
+		struct lb4_backend *remembered = affinity_backend(env, master, f->saddr, id);
+		if (remembered)
+			return remembered;
 	}
 	__u32 hash = flow_hash(f, cfg ? cfg->hash_seed : 0);
-	__u32 id = master->algorithm == MAPLB_ALG_MAGLEV ? maglev_backend(env, master, hash)
-							 : slot_backend(env, master, key, hash);
-	if (id && (master->flags & MAPLB_SVC_AFFINITY))
-		affinity_remember(env, master, f->saddr, id);
-	return id;
+	*id = master->algorithm == MAPLB_ALG_MAGLEV ? maglev_backend(env, master, hash)
+						    : slot_backend(env, master, key, hash);
+	struct lb4_backend *backend = *id ? dp_lookup(env, lb4_backends, id) : 0;
+	if (backend && (master->flags & MAPLB_SVC_AFFINITY))
+		affinity_remember(env, master, f->saddr, *id);
+	return backend;
 }
 
 #endif

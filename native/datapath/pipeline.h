@@ -91,8 +91,8 @@ static __always_inline struct dp_result new_flow(struct dp_env *env, struct pack
 	if (master->count == 0)
 		return dp_done(env, MAPLB_VERDICT_DROP, MAPLB_REASON_NO_BACKEND);
 
-	__u32 id = choose_backend(env, cfg, master, key, f);
-	struct lb4_backend *backend = id ? dp_lookup(env, lb4_backends, &id) : 0;
+	__u32 id = 0;
+	struct lb4_backend *backend = choose_backend(env, cfg, master, key, f, &id);
 	if (!backend)
 		return dp_done(env, MAPLB_VERDICT_DROP, MAPLB_REASON_BACKEND_MISSING);
 
