@@ -281,6 +281,20 @@ void *sim_map_lookup(struct sim_map *m, const void *key)
 	return elem_value(m, e);
 }
 
+/* The key as the table stores it: an LPM key masked to its prefix length (into buf), any other key
+ * as given. NULL for an LPM prefix longer than the key's data. */
+static const void *stored_key(const struct sim_map *m, const void *key, unsigned char *buf)
+{
+	if (!is_lpm(m))
+		return key;
+	__u32 len;
+	memcpy(&len, key, sizeof(len));
+	if (len > lpm_data_bits(m))
+		return NULL;
+	lpm_masked(m, key, len, buf);
+	return buf;
+}
+
 int sim_map_update(struct sim_map *m, const void *key, const void *value, __u64 flags)
 {
 	if (flags > BPF_EXIST)
@@ -294,34 +308,20 @@ int sim_map_update(struct sim_map *m, const void *key, const void *value, __u64 
 		memcpy(m->values + (size_t)i * ROUND8(m->value_size), value, m->value_size);
 		return 0;
 	}
-	if (is_lpm(m)) {
-		__u32 len;
-		memcpy(&len, key, sizeof(len));
-		if (len > lpm_data_bits(m))
-			return -EINVAL;
-		unsigned char masked[m->key_size];
-		lpm_masked(m, key, len, masked);
-		return hash_update(m, masked, value, flags);
-	}
-	return hash_update(m, key, value, flags);
+	unsigned char buf[m->key_size];
+	const void *stored = stored_key(m, key, buf);
+	return stored ? hash_update(m, stored, value, flags) : -EINVAL;
 }
 
 int sim_map_delete(struct sim_map *m, const void *key)
 {
 	if (is_array(m))
 		return -EINVAL;
-	struct sim_elem *e;
-	if (is_lpm(m)) {
-		__u32 len;
-		memcpy(&len, key, sizeof(len));
-		if (len > lpm_data_bits(m))
-			return -EINVAL;
-		unsigned char masked[m->key_size];
-		lpm_masked(m, key, len, masked);
-		e = find(m, masked, NULL);
-	} else {
-		e = find(m, key, NULL);
-	}
+	unsigned char buf[m->key_size];
+	const void *stored = stored_key(m, key, buf);
+	if (!stored)
+		return -EINVAL;
+	struct sim_elem *e = find(m, stored, NULL);
 	if (!e)
 		return -ENOENT;
 	remove_elem(m, e);
@@ -353,16 +353,11 @@ int sim_map_get_next_key(struct sim_map *m, const void *key, void *next_key)
 	}
 	struct sim_elem *e = NULL;
 	if (key) {
-		unsigned char masked[m->key_size];
-		if (is_lpm(m)) {
-			__u32 len;
-			memcpy(&len, key, sizeof(len));
-			lpm_masked(m, key, len <= lpm_data_bits(m) ? len : 0, masked);
-			key = masked;
-		}
-		struct sim_elem *cur = find(m, key, NULL);
+		unsigned char buf[m->key_size];
+		const void *stored = stored_key(m, key, buf); /* NULL: no such key, start over */
+		struct sim_elem *cur = stored ? find(m, stored, NULL) : NULL;
 		if (cur)
-			e = cur->next ? cur->next : first_from_bucket(m, key_hash(m, key) + 1);
+			e = cur->next ? cur->next : first_from_bucket(m, key_hash(m, stored) + 1);
 		else
 			e = first_from_bucket(m, 0);
 		if (cur && !e)
