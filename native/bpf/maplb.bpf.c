@@ -94,8 +94,8 @@ int maplb_probe(struct xdp_md *ctx)
 SEC("xdp")
 int maplb_bench_new_flows(struct xdp_md *ctx)
 {
+	struct dp_result r = run_xdp(ctx);
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
-	struct dp_result r = run(data, data_end, (__u32)(data_end - data));
 	__be16 *sport = data + sizeof(struct ethhdr) + sizeof(struct iphdr);
 	if ((void *)(sport + 1) <= data_end)
 		*sport = bpf_htons(bpf_ntohs(*sport) + 1);
