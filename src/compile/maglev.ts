@@ -10,6 +10,7 @@ import { MaplbError } from "../errors.js";
 // Cilium's limit for M, defined where the annotation is validated.
 import { MAX_MAGLEV_TABLE_SIZE } from "../k8s/service.js";
 import { isPrime } from "../util/prime.js";
+import { fmix32 } from "../util/fmix.js";
 
 const OFFSET_SEED = 0x6d61676c; // "magl"
 const SKIP_SEED = 0x65763021; // "ev0!"
@@ -37,13 +38,7 @@ export function murmur3(s: string, seed: number): number {
   let tail = 0;
   for (let j = n - 1; j >= i; j--) tail = (tail << 8) | (s.charCodeAt(j) & 0xff);
   if (n > i) h ^= mixBlock(tail);
-  h ^= n;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h ^ n);
 }
 
 /** Throws unless M is a usable Maglev table size: a prime no larger than MAX_MAGLEV_TABLE_SIZE. */

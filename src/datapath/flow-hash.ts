@@ -2,18 +2,10 @@
 // say which Maglev row or slot a packet lands on and tests can predict the choice. The C code hashes
 // the fields as loaded from the packet on a little-endian machine, so network-order values are
 // byte-swapped here first.
+import { fmix32 } from "../util/fmix.js";
 import { ipv4ToInt } from "../util/ip.js";
 import { PROTO_NUMBER } from "./map-writes.js";
 import type { Protocol } from "../model/types.js";
-
-function mix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 const swap32 = (n: number) =>
   (((n & 0xff) << 24) | ((n & 0xff00) << 8) | ((n >>> 8) & 0xff00) | (n >>> 24)) >>> 0;
@@ -28,10 +20,10 @@ export interface FlowTuple {
 }
 
 export function flowHash(f: FlowTuple, seed: number): number {
-  let h = mix((seed ^ swap32(ipv4ToInt(f.src))) >>> 0);
-  h = mix((h ^ swap32(ipv4ToInt(f.dst))) >>> 0);
-  h = mix((h ^ ((swap16(f.sport) << 16) | swap16(f.dport))) >>> 0);
-  return mix((h ^ PROTO_NUMBER[f.proto]) >>> 0);
+  let h = fmix32((seed ^ swap32(ipv4ToInt(f.src))) >>> 0);
+  h = fmix32((h ^ swap32(ipv4ToInt(f.dst))) >>> 0);
+  h = fmix32((h ^ ((swap16(f.sport) << 16) | swap16(f.dport))) >>> 0);
+  return fmix32((h ^ PROTO_NUMBER[f.proto]) >>> 0);
 }
 
 /** The Maglev row (relative to the table's offset) and the random slot a flow lands on. */
