@@ -309,6 +309,31 @@ describe("agent: the maps are right after each fault", () => {
 });
 
 describe("agent: restart and drift", () => {
+  it(
+    "two Services on one frontend, found by a full sync and then both deleted: nothing stays programmed",
+    TEST_TIMEOUT,
+    async () => {
+      // b's port waits for the frontend a owns, so it has no rows; it must still go when b goes, or
+      // it takes the frontend over once a is deleted too.
+      h = await AgentHarness.start({
+        objects: [
+          svc("a", "10.96.0.10"),
+          slice("a-1", "a", ips(2)),
+          svc("b", "10.96.0.10"),
+          slice("b-1", "b", ips(2, 2)),
+        ],
+      });
+      await h.converged();
+      h.server.delete("services", "shop", "b");
+      h.server.delete("endpointslices", "shop", "b-1");
+      await h.converged();
+      h.server.delete("services", "shop", "a");
+      h.server.delete("endpointslices", "shop", "a-1");
+      const view = await h.converged();
+      assert.deepEqual(view.frontends, {});
+    },
+  );
+
   it("a restarted agent adopts the maps: same ids for what did not change", TEST_TIMEOUT, async () => {
     h = await AgentHarness.start();
     h.server.apply(svc("web", "10.96.0.10"));

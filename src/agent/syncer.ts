@@ -16,7 +16,6 @@ import { Backoff, type BackoffOptions } from "./backoff.js";
 import type { ClusterState } from "./cluster-state.js";
 import { type MapContents, tablesFromMaps } from "./map-contents.js";
 import type { AgentMetrics, ErrorKind, SyncKind } from "./metrics.js";
-import { serviceOfPortId } from "../model/service-port.js";
 
 /** What the syncer needs from a datapath: src/datapath's Datapath fits through a small adapter. */
 export interface MapSink {
@@ -298,10 +297,13 @@ export class Syncer {
     }
     const adopted = this.compiler === undefined;
     this.compiler = compiler;
+    // Every port of the model, as incrementalSync keeps them: the compiler holds all of them, also
+    // those without rows (a port waiting for a frontend another port owns), which must still be
+    // removed when their Service goes.
     this.portIds = new Map();
-    for (const id of compiler.tables.services.keys()) {
-      const key = serviceOfPortId(id);
-      this.portIds.set(key, (this.portIds.get(key) ?? new Set()).add(id));
+    for (const key of this.state.serviceKeys()) {
+      const ids = new Set(this.state.ports(key).map((p) => p.id));
+      if (ids.size > 0) this.portIds.set(key, ids);
     }
     this.fullSyncDue = false;
     if (adopted)

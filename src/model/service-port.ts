@@ -12,11 +12,6 @@ export function servicePortName(namespace: string, name: string, portName: strin
   return portName ? `${namespace}/${name}:${portName}` : `${namespace}/${name}`;
 }
 
-/** `ns/name` of a service port id (the Service it belongs to): Kubernetes names hold no ':'. */
-export function serviceOfPortId(id: string): string {
-  return id.slice(0, id.indexOf(":"));
-}
-
 export interface ServicePortBasics {
   namespace: string;
   name: string;
