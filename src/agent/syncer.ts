@@ -157,11 +157,6 @@ export class Syncer {
     this.timer = undefined;
   }
 
-  /** The tables as last written (undefined before the first full sync). */
-  get tables(): LbTables | undefined {
-    return this.compiler?.tables;
-  }
-
   /** Changes waiting for a sync. */
   get pendingCount(): number {
     return this.pending.size;

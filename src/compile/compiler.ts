@@ -136,11 +136,6 @@ export class Compiler implements IdSource {
     this.maglevSpace.settle();
   }
 
-  /** Rows of lb4_maglev the tables need (the flat array's high-water mark). */
-  get maglevRowsNeeded(): number {
-    return this.maglevSpace.highWater;
-  }
-
   // IdSource, for compileServicePort.
 
   revNatId(frontend: string, servicePortId: string): number | null {

@@ -168,8 +168,9 @@ function sameMaster(a: ServicePortTables["frontends"][number]["master"], b: type
 }
 
 /**
- * A table that keeps its range is rewritten in place, only the rows that changed (readers may see a
- * mix of old and new rows, all of live backends). A table in a new range is written whole before its
+ * A table that keeps its range is rewritten in place: the one span from its first changed row to its
+ * last (Maglev's changes are scattered, so the span is most of the table; readers may see a mix of
+ * old and new rows, all of live backends). A table in a new range is written whole before its
  * masters switch; the range it leaves is zeroed after, so no row ever names a deleted backend.
  */
 function diffMaglev(

@@ -21,18 +21,6 @@ export class MaglevSpace {
   /** @param capacity rows in lb4_maglev (its max entries) */
   constructor(readonly capacity = Number.MAX_SAFE_INTEGER) {}
 
-  /** Rows in use by live tables. */
-  get usedRows(): number {
-    let n = 0;
-    for (const r of this.ranges.values()) n += r.size;
-    return n;
-  }
-
-  /** Rows the flat array needs: one past the highest row ever used. */
-  get highWater(): number {
-    return this.end;
-  }
-
   /** The table's offset: its current one when M is unchanged, else a newly placed range. */
   acquire(key: string, size: number): number {
     const known = this.ranges.get(key);

@@ -98,9 +98,6 @@ export interface LbTables {
   services: Map<string, ServicePortTables>;
 }
 
-/** Map names, as in the ABI header. */
-export type MapName = "lb4_services" | "lb4_backends" | "lb4_reverse_nat" | "lb4_maglev" | "lb4_source_range";
-
 /** One write to one map. The order of a MapOp list is the order it must be applied in. */
 export type MapOp =
   | { kind: "backend-upsert"; backend: BackendEntry }

@@ -103,11 +103,6 @@ export function u32(n: number): Uint8Array {
   new DataView(b.buffer).setUint32(0, n, true);
   return b;
 }
-export function u16(n: number): Uint8Array {
-  const b = new Uint8Array(2);
-  new DataView(b.buffer).setUint16(0, n, true);
-  return b;
-}
 export function be32(n: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, n, false);
@@ -115,9 +110,6 @@ export function be32(n: number): Uint8Array {
 }
 export function readU32(b: Uint8Array, at = 0): number {
   return new DataView(b.buffer, b.byteOffset).getUint32(at, true);
-}
-export function readU16(b: Uint8Array, at = 0): number {
-  return new DataView(b.buffer, b.byteOffset).getUint16(at, true);
 }
 export function readBe32(b: Uint8Array, at = 0): number {
   return new DataView(b.buffer, b.byteOffset).getUint32(at, false);
