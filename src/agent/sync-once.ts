@@ -1,8 +1,7 @@
 // Bringing a datapath's maps to a model in one go: read the maps back (so ids, and with them the
 // established flows, are kept), compile against them, and apply the difference in hitless order.
 // `maplb apply` and the lab do this; the agent does the same incrementally, change by change.
-import { compile } from "../compile/compiler.js";
-import { diff } from "../compile/diff.js";
+import { Compiler } from "../compile/compiler.js";
 import type { MapOp } from "../compile/tables.js";
 import type { Datapath } from "../datapath/datapath.js";
 import { DEFAULT_HASH_SEED } from "../datapath/options.js";
@@ -14,7 +13,11 @@ import { tablesFromMaps } from "./map-contents.js";
 export function syncOnce(dp: Datapath, model: ServiceModel, node: NodeConfig): MapOp[] {
   dp.configure({ nodeIPs: node.nodeIPs, clusterCIDR: node.clusterCIDR, hashSeed: DEFAULT_HASH_SEED });
   const prev = tablesFromMaps(new DatapathSink(dp).read(), model.ports, node);
-  const ops = diff(prev, compile(model, node, prev));
+  // As the agent's full sync does: a Compiler adopting what the maps hold, then one update whose
+  // ops are the diff (compile() followed by diff() would diff every port twice).
+  const wanted = new Set(model.ports.map((p) => p.id));
+  const gone = [...prev.services.keys()].filter((id) => !wanted.has(id));
+  const ops = new Compiler(node, prev).update(model.ports, gone);
   dp.apply(ops);
   return ops;
 }
