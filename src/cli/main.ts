@@ -11,6 +11,7 @@ import { registerDatapath } from "./commands/datapath.js";
 import { registerIptables } from "./commands/iptables.js";
 import { registerLab } from "./commands/lab.js";
 import { registerNft } from "./commands/nft.js";
+import { checkPathOptions } from "./options.js";
 
 /** The version in package.json (two folders above dist/src/cli). */
 function packageVersion(): string {
@@ -68,6 +69,7 @@ export function buildProgram(): Command {
   registerAttach(program);
   registerLab(program);
   reflowDescriptions(program);
+  checkPathOptions(program);
   return program;
 }
 
