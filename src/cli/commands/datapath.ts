@@ -28,6 +28,7 @@ import {
   type InputOptions,
   type NodeOptions,
 } from "../options.js";
+import { addOutputOptions, type OutputFlags, outputFormat, render } from "../output.js";
 
 interface DatapathFlags {
   datapath: DatapathChoice;
@@ -113,31 +114,47 @@ function registerApply(program: Command): void {
 
 // ---- list --------------------------------------------------------------------------------------------
 
-export function listText(d: MapsDump): string {
-  const lines = [
-    `${"FRONTEND".padEnd(28)} ${"SCOPE".padEnd(6)} ${"SLOTS".padEnd(6)} ${"ALGORITHM".padEnd(16)} ${"FLAGS".padEnd(12)} BACKENDS`,
-  ];
+/** The columns before BACKENDS, and their widths; wide adds the rev-NAT id, Maglev offset and affinity. */
+const LIST_COLUMNS: [string, number][] = [
+  ["FRONTEND", 28],
+  ["SCOPE", 6],
+  ["SLOTS", 6],
+  ["ALGORITHM", 16],
+  ["FLAGS", 12],
+];
+const LIST_WIDE_COLUMNS: [string, number][] = [
+  ["REV-NAT", 8],
+  ["MAGLEV@", 8],
+  ["AFFINITY", 9],
+];
+
+export function listText(d: MapsDump, wide = false): string {
+  const columns = wide ? [...LIST_COLUMNS, ...LIST_WIDE_COLUMNS] : LIST_COLUMNS;
+  const row = (cells: string[]) => cells.map((c, i) => c.padEnd(columns[i]![1])).join(" ");
+  const indent = " ".repeat(columns.reduce((n, [, w]) => n + w + 1, 0));
+  const lines = [`${row(columns.map(([name]) => name))} BACKENDS`];
   for (const f of d.frontends) {
     const m = f.master;
-    const head = [
-      `${f.key.address}:${f.key.port}/${f.key.protocol}`.padEnd(28),
-      scopeName(f.key.scope).padEnd(6),
-      String(m?.count ?? "-").padEnd(6),
-      (m ? algorithmName(m.algorithm) + (m.maglevSize ? ` M=${m.maglevSize}` : "") : "(no master)").padEnd(
-        16,
-      ),
-      (m ? flagNames(m.flags).join(",") || "-" : "-").padEnd(12),
-    ].join(" ");
+    const cells = [
+      `${f.key.address}:${f.key.port}/${f.key.protocol}`,
+      scopeName(f.key.scope),
+      String(m?.count ?? "-"),
+      m ? algorithmName(m.algorithm) + (m.maglevSize ? ` M=${m.maglevSize}` : "") : "(no master)",
+      m ? flagNames(m.flags).join(",") || "-" : "-",
+    ];
+    if (wide)
+      cells.push(
+        String(m?.revNatId ?? "-"),
+        m?.maglevSize ? String(m.maglevOffset) : "-",
+        m?.affinityTimeout ? `${m.affinityTimeout}s` : "-",
+      );
     const backends = f.slots.map((s) => {
       const b = d.backends.get(s.backendId);
       if (!b) return `#${s.slot} → ${s.backendId} (missing!)`;
       const state = b.flags & BackendFlag.TERMINATING ? "terminating" : "active";
       return `#${s.slot} → ${b.address}:${b.port} (id ${b.id}, ${state})`;
     });
-    lines.push(
-      `${head} ${backends[0] ?? "(none)"}`,
-      ...backends.slice(1).map((b) => `${" ".repeat(73)}${b}`),
-    );
+    lines.push(`${row(cells)} ${backends[0] ?? "(none)"}`, ...backends.slice(1).map((b) => `${indent}${b}`));
   }
   const inSlots = new Set(d.frontends.flatMap((f) => f.slots.map((s) => s.backendId)));
   const draining = [...d.backends.values()].filter((b) => !inSlots.has(b.id));
@@ -152,22 +169,30 @@ export function listText(d: MapsDump): string {
   return lines.join("\n") + "\n";
 }
 
+const LIST_EXAMPLES = `
+Examples:
+  sudo maplb list
+  sudo maplb list --pin-dir /sys/fs/bpf/maplb-demo -o wide
+  sudo maplb list -o yaml`;
+
 function registerList(program: Command): void {
-  program
+  const cmd = program
     .command("list")
     .description(
       "Show each frontend with its backends and their state, read back from the kernel's pinned maps.",
     )
-    .option("--pin-dir <dir>", "where the kernel datapath's maps are pinned", DEFAULT_PIN_DIR)
-    .option("--json", "print the maps as JSON")
-    .action((flags: { pinDir: string; json?: boolean }) => {
+    .option("--pin-dir <dir>", "where the kernel datapath's maps are pinned", DEFAULT_PIN_DIR);
+  addOutputOptions(cmd, "each frontend's rev-NAT id, Maglev offset and affinity timeout")
+    .addHelpText("after", LIST_EXAMPLES)
+    .action((flags: { pinDir: string } & OutputFlags) => {
       const dp = openKernel({ pinDir: flags.pinDir });
       try {
         const d = dp.dump();
         process.stdout.write(
-          flags.json
-            ? JSON.stringify({ ...d, backends: [...d.backends.values()] }, null, 2) + "\n"
-            : listText(d),
+          render(outputFormat(flags), {
+            data: () => ({ ...d, backends: [...d.backends.values()] }),
+            table: (wide) => listText(d, wide),
+          }),
         );
       } finally {
         dp.close();
