@@ -7,6 +7,7 @@ import { registerAgent } from "./commands/agent.js";
 import { registerAttach } from "./commands/attach.js";
 import { registerBench } from "./commands/bench.js";
 import { registerCompile } from "./commands/compile.js";
+import { registerCompletion } from "./commands/completion.js";
 import { registerDatapath } from "./commands/datapath.js";
 import { registerIptables } from "./commands/iptables.js";
 import { registerLab } from "./commands/lab.js";
@@ -68,6 +69,7 @@ export function buildProgram(): Command {
   registerAgent(program);
   registerAttach(program);
   registerLab(program);
+  registerCompletion(program);
   reflowDescriptions(program);
   checkPathOptions(program);
   return program;
