@@ -19,6 +19,11 @@ export interface NodeOptions {
   nfacct?: boolean;
 }
 
+/** The "Examples:" section of a command's --help: one command line per entry. */
+export function examplesHelp(lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  ${l}`).join("\n")}`;
+}
+
 const collect = (value: string, prev: string[] = []): string[] => [...prev, value];
 
 /** The model of the manifests -f names, narrowed to the --service ones when given. */

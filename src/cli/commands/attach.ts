@@ -12,6 +12,7 @@ import { MaplbError } from "../../errors.js";
 import type { MapsDump } from "../../datapath/dump.js";
 import { openKernel, type KernelDatapath } from "../../datapath/kernel.js";
 import { DEFAULT_PIN_DIR } from "../../datapath/options.js";
+import { examplesHelp } from "../options.js";
 import { addOutputOptions, type OutputFlags, outputFormat, render } from "../output.js";
 
 export const ATTACH_MODES = ["tc", "xdp"] as const;
@@ -374,6 +375,10 @@ export function registerAttach(program: Command): void {
     )
     .option("--iface <name>", "only these interfaces (repeatable, or a comma list)", collect)
     .option("--netns <name>", "only attachments in this network namespace")
+    .addHelpText(
+      "after",
+      examplesHelp(["sudo maplb detach", "sudo maplb detach --netns node-a --iface veth1"]),
+    )
     .action((flags: DetachFlags) => detach(flags));
 
   const statusCmd = program

@@ -23,6 +23,7 @@ import { isIPv4 } from "../../util/ip.js";
 import {
   addInputOptions,
   addNodeOptions,
+  examplesHelp,
   modelFrom,
   nodeConfigFrom,
   type InputOptions,
@@ -88,6 +89,13 @@ function registerApply(program: Command): void {
         "their backends (ids are read back from the maps). A failed apply leaves the maps as they were.",
     );
   addDatapathOptions(addNodeOptions(addInputOptions(cmd)));
+  cmd.addHelpText(
+    "after",
+    examplesHelp([
+      "maplb apply -f ../shared/scenarios/seed-003-eks-services.yaml --datapath emulated",
+      "sudo maplb apply -f manifests/ --node-ip 198.18.0.10 --datapath kernel --pin-dir /sys/fs/bpf/maplb-demo",
+    ]),
+  );
   cmd.action((flags: InputOptions & NodeOptions & DatapathFlags) => {
     const model = modelFrom(flags);
     const dp = openDatapath({ kind: flags.datapath, pinDir: flags.pinDir, mapMax: flags.mapMax });
@@ -256,6 +264,13 @@ function registerTrace(program: Command): void {
     .addOption(new Option("--proto <proto>", "protocol").choices(["tcp", "udp"]).default("tcp"))
     .option("--json", "print one JSON object");
   addDatapathOptions(addNodeOptions(addInputOptions(cmd)), false);
+  cmd.addHelpText(
+    "after",
+    examplesHelp([
+      "maplb trace -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --from 198.51.100.7:40000 --to 35.200.9.207:80",
+      "maplb trace -f manifests/ --from 10.0.0.5:5353 --to 10.96.0.10:53 --proto udp --json",
+    ]),
+  );
   cmd.action(
     (
       flags: InputOptions &
@@ -314,6 +329,13 @@ function registerSpeed(program: Command): void {
         "one frame repeated (kernel: BPF_PROG_TEST_RUN's duration), then (emulated) a large batch and\n" +
         "the FFI's own cost per packet at a batch of 1024. Prints one JSON object per row; each row\n" +
         "names its algorithm and Maglev M. Kernel rows use private, temporary maps.",
+    )
+    .addHelpText(
+      "after",
+      examplesHelp([
+        "maplb datapath-speed --target emulated --repeat 100000",
+        "sudo maplb datapath-speed --services 1000 --algorithm maglev --maglev-m 251 --target kernel",
+      ]),
     )
     .option("--services <n>", "frontends", positive, 10)
     .option("--backends <n>", "backends per frontend", positive, 10)

@@ -21,6 +21,7 @@ import type { LabPod } from "../../lab/plan.js";
 import { DEFAULT_SCENARIO, scenarioNames } from "../../lab/scenario.js";
 import { PROXIES, type LabProxy } from "../../lab/state.js";
 import { canCreateNamespaces } from "../../netns/netns.js";
+import { examplesHelp } from "../options.js";
 import { addOutputOptions, type OutputFlags, outputFormat, render } from "../output.js";
 
 const say = (msg: string): void => void process.stdout.write(msg + "\n");
@@ -93,6 +94,14 @@ export function registerLab(program: Command): void {
         "Needs root. Outside its namespaces it writes only /etc/netns/<ns>/,",
         "/run/maplb/<lab> and, with --proxy maplb, /sys/fs/bpf/maplb-<lab>.",
       ].join("\n"),
+    )
+    .addHelpText(
+      "after",
+      examplesHelp([
+        "sudo maplb lab up --scenario seed-003",
+        "sudo maplb lab curl default/nginx-svc -n 100",
+        "sudo maplb lab down",
+      ]),
     );
 
   lab
@@ -143,6 +152,7 @@ export function registerLab(program: Command): void {
     .summary("remove everything the lab built")
     .description("Remove the lab: its namespaces, servers, pinned maps and files. Works from any shell.")
     .addOption(labOption())
+    .addHelpText("after", examplesHelp(["sudo maplb lab down", "sudo maplb lab down --lab b"]))
     .action((flags: { lab: string }) => {
       needRoot();
       if (!labDown({ name: flags.lab, say })) say(`no lab '${flags.lab}' is up`);
@@ -230,6 +240,13 @@ export function registerLab(program: Command): void {
     .argument("<service>", "NS/SVC")
     .argument("<replicas>", "the number of backend pods", count("replicas", 64))
     .addOption(labOption())
+    .addHelpText(
+      "after",
+      examplesHelp([
+        "sudo maplb lab scale default/nginx-svc 2",
+        "sudo maplb lab scale default/go-app 5 --lab b",
+      ]),
+    )
     .action(async (service: string, replicas: number, flags: { lab: string }) => {
       needRoot();
       const change = await labScale({ name: flags.lab, service, replicas, say });
@@ -259,5 +276,6 @@ export function registerLab(program: Command): void {
     .summary("print the lab's nodes, pods and Services")
     .description("Print what the lab is made of: nodes, pods, Services with frontends and backends.")
     .addOption(labOption())
+    .addHelpText("after", examplesHelp(["sudo maplb lab show", "sudo maplb lab show --lab b"]))
     .action((flags: { lab: string }) => say(describePlan(requireLab(flags.lab))));
 }
