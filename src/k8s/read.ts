@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { ValidationError } from "../errors.js";
 import { log as defaultLog } from "../log.js";
 import { buildModel } from "../model/build.js";
+import { conflictIssues } from "../model/conflicts.js";
 import type { ServiceModel } from "../model/types.js";
 import { readManifests } from "./documents.js";
 import { sortObjects, type ClusterObjects } from "./objects.js";
@@ -24,6 +25,11 @@ export function readObjects(paths: string[], opts: ReadOptions = {}): ClusterObj
   return { ...objects, services: objects.services.filter((s) => keep.has(named(s))) };
 }
 
+/** Reads, validates and builds the model; frontend conflicts and too-small Maglev tables are errors too. */
 export function readModel(paths: string[], opts: ReadOptions = {}): ServiceModel {
-  return buildModel(readObjects(paths, opts), opts.log ?? defaultLog);
+  const objects = readObjects(paths, opts);
+  const model = buildModel(objects, opts.log ?? defaultLog);
+  const issues = conflictIssues(objects, model);
+  if (issues.length > 0) throw new ValidationError(issues);
+  return model;
 }
