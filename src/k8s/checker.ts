@@ -1,6 +1,7 @@
 // A small field checker: reads a raw (unknown) object field by field, records every problem with its
 // path and value, and hands back typed values. Validation reports all problems of a run at once.
 import type { ValidationIssue } from "../errors.js";
+import { escapeJson, printable } from "../util/escape.js";
 import { isIPv4, isIPv6, parseCidr } from "../util/ip.js";
 import type { SourceObject } from "./documents.js";
 import { dns1123Label, type NameRule } from "./names.js";
@@ -9,23 +10,6 @@ export type Raw = Record<string, unknown>;
 
 export function isRecord(v: unknown): v is Raw {
   return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/**
- * What JSON.stringify leaves raw but a terminal or a log reader should not see raw: DEL and the C1
- * controls, the line and paragraph separators, and the bidirectional overrides that reorder text.
- */
-const INVISIBLE = /[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-
-/** JSON text with every control character escaped, so a hostile value prints as one inert line. */
-export function escapeJson(value: unknown): string {
-  const s = JSON.stringify(value) ?? String(value);
-  return s.replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-}
-
-/** A string for a message, unquoted but with quotes, backslashes and control characters escaped. */
-export function printable(text: string): string {
-  return escapeJson(text).slice(1, -1);
 }
 
 function show(value: unknown): string {

@@ -4,7 +4,7 @@
 // anchor that does not exist (anchors do not reach across documents), and alias bombs.
 import { Alias, LineCounter, parseAllDocuments, visit, type Document } from "yaml";
 import { MaplbError } from "../errors.js";
-import { printable } from "./checker.js";
+import { printable } from "../util/escape.js";
 
 /** Alias expansions allowed per document: real manifests use a handful; a billion-laughs bomb needs millions. */
 export const MAX_ALIAS_COUNT = 100;

@@ -13,6 +13,7 @@ import {
   type IptablesTable,
 } from "./iptables-rules.js";
 import { optionValue, parseRuleArgs, type MatchModule, type RuleOption } from "./rule-parse.js";
+import { restoreToken } from "./tokens.js";
 
 export const IPTABLES_FORMATS = ["canonical", "restore", "save"] as const;
 export type IptablesFormat = (typeof IPTABLES_FORMATS)[number];
@@ -30,13 +31,9 @@ export function renderIptables(rules: IptablesRuleset, format: IptablesFormat): 
 
 // ---- restore ----
 
-/** iptables-restore splits on spaces but honours double quotes; kube-proxy quotes comments with spaces. */
-function restoreToken(token: string): string {
-  return token.includes(" ") ? `"${token}"` : token;
-}
-
+/** One rule as iptables-restore reads it; every argument quoted as it needs (tokens.ts). */
 export function restoreRuleLine(rule: IptablesRule): string {
-  return ["-A", rule.chain, ...rule.args.map(restoreToken)].join(" ");
+  return ["-A", restoreToken(rule.chain), ...rule.args.map(restoreToken)].join(" ");
 }
 
 const chainLine = (chain: string): string => `:${chain} - [0:0]`;
