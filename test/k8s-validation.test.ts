@@ -463,6 +463,13 @@ const cases: Case[] = [
     value: '"node a"',
   },
   {
+    name: "slice targetRef name as a number",
+    objects: [slice({ endpoints: [{ addresses: ["10.0.1.5"], targetRef: { kind: "Pod", name: 5 } }] })],
+    object: "shop/web-abc",
+    field: "endpoints[0].targetRef.name",
+    value: "5",
+  },
+  {
     name: "two Services with the same name",
     objects: [svc(), svc({ spec: { clusterIP: "10.96.0.11" } })],
     object: "shop/web",

@@ -17,6 +17,8 @@ export function checkEndpoints(c: Checker, o: Raw): V1Endpoints | undefined {
         if (!isRecord(a)) return void c.fail(ap, a, "must be an object");
         c.ip(a.ip, `${ap}.ip`);
         c.name(a, "nodeName", `${ap}.nodeName`, dns1123Subdomain);
+        const ref = c.record(a, "targetRef", `${ap}.targetRef`);
+        if (ref) c.string(ref, "name", `${ap}.targetRef.name`);
       });
     const names = new Map<string, number>();
     c.array(s, "ports", `${path}.ports`).forEach((p, j) => {

@@ -37,6 +37,8 @@ function checkEndpoints(c: Checker, o: Raw, addressType: string | undefined): vo
     if (cond) for (const k of ["ready", "serving", "terminating"]) c.bool(cond, k, `${path}.conditions.${k}`);
     c.name(ep, "nodeName", `${path}.nodeName`, dns1123Subdomain);
     c.name(ep, "zone", `${path}.zone`, labelValue);
+    const ref = c.record(ep, "targetRef", `${path}.targetRef`);
+    if (ref) c.string(ref, "name", `${path}.targetRef.name`);
   });
 }
 
