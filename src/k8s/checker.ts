@@ -140,7 +140,7 @@ export function checkMetadata(c: Checker, o: Raw, nameRule: NameRule): Raw | und
   c.name(meta, "namespace", "metadata.namespace", dns1123Label);
   for (const map of ["labels", "annotations"]) {
     const m = c.record(meta, map, `metadata.${map}`);
-    for (const k of Object.keys(m ?? {})) c.string(m!, k, `metadata.${map}[${escapeJson(k)}]`, true);
+    if (m) for (const k of Object.keys(m)) c.string(m, k, `metadata.${map}[${escapeJson(k)}]`, true);
   }
   return meta;
 }

@@ -2,7 +2,7 @@
 import type { V1EndpointSlice } from "@kubernetes/client-node";
 import { isIPv4, isIPv6 } from "../util/ip.js";
 import { Checker, PROTOCOLS, checkMetadata, isRecord, type Raw } from "./checker.js";
-import { dns1035Label, dns1123Label, dns1123Subdomain, labelValue } from "./names.js";
+import { dns1123Label, dns1123Subdomain, labelValue } from "./names.js";
 
 export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
 export const ADDRESS_TYPES = ["IPv4", "IPv6", "FQDN"] as const;
@@ -50,8 +50,8 @@ export function checkEndpointSlice(c: Checker, o: Raw): V1EndpointSlice | undefi
   if (typeof svc !== "string" || svc === "") {
     if (meta) c.fail(labelPath, svc, "is required: it names the slice's Service");
   } else {
-    // A label value in general; a slice only ever belongs to a Service, whose name is a DNS-1035 label.
-    const problem = labelValue(svc) ?? dns1035Label(svc);
+    // Any label value, as the API server accepts; one that is no Service name matches no Service.
+    const problem = labelValue(svc);
     if (problem) c.fail(labelPath, svc, `${problem} (it names the slice's Service)`);
   }
   const addressType = c.oneOf(o, "addressType", "addressType", ADDRESS_TYPES);
