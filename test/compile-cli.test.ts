@@ -1,6 +1,7 @@
 // `maplb compile` as a user runs it: filters, JSON that parses, and errors as exit codes.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { stringify } from "yaml";
 import { SCENARIOS, service, slice, writeTemp } from "./helpers/manifests.js";
@@ -91,6 +92,12 @@ describe("bad manifests are exit 2 with file and field, never a stack trace (iss
       "apiVersion: v1\nkind: Service\nmetadata: *m\n",
     );
     assertInputError(["compile", "-f", f], /m\.yaml doc 1 line 7 .*alias \*m/);
+  });
+
+  it("bytes that are not UTF-8 (the file is read as bytes and decoded strictly)", () => {
+    const f = manifest("");
+    writeFileSync(f, Buffer.from("apiVersion: v1\nkind: Service\nmetadata: {name: \xff}\n", "latin1"));
+    assertInputError(["compile", "-f", f], /m\.yaml line 3: not valid UTF-8 text/);
   });
 
   it("a Service name that would inject an iptables rule is refused, escaped, and nothing is printed", () => {
