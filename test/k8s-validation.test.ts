@@ -694,6 +694,28 @@ describe("YAML errors name the file, document and line", () => {
   ];
   for (const [name, text, message] of cases) it(name, () => assert.match(parseError(text).message, message));
 
+  it("YAML 1.1 sets, timestamps and binaries are not mappings or strings", () => {
+    const file = writeTemp(
+      "tags.yaml",
+      "%YAML 1.1\n---\napiVersion: v1\nkind: Service\n" +
+        "metadata: {name: !!binary aGVsbG8=, namespace: !!timestamp 2001-12-14}\nspec: !!set {a, b}\n",
+    );
+    try {
+      readObjects([file]);
+      assert.fail("accepted");
+    } catch (err) {
+      assert.ok(err instanceof ValidationError, String(err));
+      assert.deepEqual(
+        err.issues.map((i) => [i.field, i.message]),
+        [
+          ["metadata.name", "must be a string"],
+          ["metadata.namespace", "must be a string"],
+          ["spec", "must be an object"],
+        ],
+      );
+    }
+  });
+
   it("a few aliases, as real manifests use them, still read", () => {
     const objs = parseManifest("m.yaml", "x: &p {port: 80}\ny: [*p, *p]\n");
     assert.deepEqual(objs[0]?.object, { x: { port: 80 }, y: [{ port: 80 }, { port: 80 }] });

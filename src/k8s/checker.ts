@@ -8,8 +8,13 @@ import { dns1123Label, type NameRule } from "./names.js";
 
 export type Raw = Record<string, unknown>;
 
+/**
+ * A mapping. YAML 1.1's tags make other objects too (`!!set`, `!!omap`, `!!timestamp`, `!!binary`):
+ * those are not mappings. (Class instances are: the API client deserializes into classes.)
+ */
 export function isRecord(v: unknown): v is Raw {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  return !(v instanceof Map || v instanceof Set || v instanceof Date || ArrayBuffer.isView(v));
 }
 
 function show(value: unknown): string {
