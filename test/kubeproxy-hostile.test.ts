@@ -137,6 +137,8 @@ describe("hostile names through the renderers, without validation", () => {
     for (const rule of [
       { chain: "KUBE-SERVICES", args: ["-m", "comment", "--comment", "a\n-A X -j ACCEPT"] },
       { chain: "KUBE-X\n-A X", args: ["-j", "ACCEPT"] },
+      { chain: "KUBE-X -j ACCEPT", args: [] },
+      { chain: `KUBE-${"X".repeat(24)}`, args: [] },
     ])
       assert.throws(() => restoreRuleLine(rule), MaplbError);
     const badNode = { ...NODE, clusterCIDR: "10.0.0.0/8 accept" };

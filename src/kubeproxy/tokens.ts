@@ -50,6 +50,15 @@ export function restoreToken(token: string): string {
   return `"${token.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }
 
+/**
+ * A chain name, on a `:CHAIN` line or after `-A`: iptables-restore reads those without quotes, so a
+ * name must be a plain word within xtables' 28 characters. kube-proxy's names (fixed, or a hash) are.
+ */
+export function iptablesChain(name: string): string {
+  if (/^[A-Za-z0-9_-]{1,28}$/.test(name)) return name;
+  throw new MaplbError("E_INPUT", `iptables: ${JSON.stringify(name)} is not a chain name`);
+}
+
 // ---- nftables ----
 
 /** nft refuses a comment longer than 128 characters (NFTNL_UDATA_COMMENT_MAXLEN). */
