@@ -585,6 +585,15 @@ describe("problems across objects", () => {
     assert.match(i!.message, /frontend 10\.96\.0\.10:80\/TCP is already taken by Service shop\/a \(.* doc 0/);
   });
 
+  it("the later document is the one named, whatever the names' order", () => {
+    const issues = modelIssuesOf([named("z"), named("a")]);
+    assert.deepEqual(
+      issues.map((i) => [i.object, i.doc]),
+      [["shop/a", "1"]],
+    );
+    assert.match(issues[0]!.message, /already taken by Service shop\/z/);
+  });
+
   it("an externalIP that is another Service's ClusterIP, on the same port", () => {
     const issues = modelIssuesOf([
       named("a"),

@@ -61,9 +61,11 @@ export function conflictIssues(objects: ClusterObjects, model: ServiceModel): Va
     });
   };
 
-  // Model ports are sorted by id, so the first claimant keeps a frontend and the later ones are named.
+  // In reading order (files, then documents): the first claimant keeps a frontend, later ones are named.
+  const order = new Map([...byName.keys()].map((k, i) => [k, i]));
+  const rank = (p: ServicePort) => order.get(`${p.namespace}/${p.name}`) ?? order.size;
   const owners = new Map<string, Claim>();
-  for (const p of model.ports) {
+  for (const p of [...model.ports].sort((a, b) => rank(a) - rank(b))) {
     const where = byName.get(`${p.namespace}/${p.name}`);
     for (const [frontend, field] of claims(p, portIndex(where?.svc, p))) {
       const owner = owners.get(frontend);
