@@ -103,7 +103,8 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 	static __u64 now;
 	now += (__u64)data[0] * 1000000000ull;
 	struct dp_env env = { .maps = maps, .now = now };
-	struct dp_result r = dp_process(&env, frame, frame + len, (__u32)len);
+	struct dp_ctx ctx = { .data = frame, .data_end = frame + len, .len = (__u32)len };
+	struct dp_result r = dp_process(&env, &ctx);
 	if (r.verdict >= MAPLB_VERDICT__MAX || r.reason >= MAPLB_REASON__MAX)
 		abort();
 	/* The BPF entry points answer NO_BACKEND with an ICMP error built from the (rewritten) frame. */
