@@ -13,9 +13,17 @@ import {
 } from "../src/compile/tables.js";
 import type { Datapath, NodeSettings } from "../src/datapath/datapath.js";
 import { openEmulated } from "../src/datapath/emulated.js";
+import { REASON_NAMES, Verdict } from "../src/datapath/abi.js";
 import { openKernel, probeKernel } from "../src/datapath/kernel.js";
 import { packFrames } from "../src/datapath/native-datapath.js";
-import { buildFrame, parseFrame } from "../src/datapath/packet.js";
+import {
+  buildFrame,
+  buildIcmpError,
+  fragment,
+  IcmpType,
+  parseFrame,
+  TcpFlag,
+} from "../src/datapath/packet.js";
 import { intToIpv4 } from "../src/util/ip.js";
 
 const PACKETS = 12_000;
@@ -150,51 +158,96 @@ function fe(
   return { address, port, protocol, scope };
 }
 
-/** The corpus: frames to frontends, replies, strangers, then a share of them damaged. */
+const ROUTER_ALERT = Uint8Array.of(0x94, 0x04, 0, 0);
+const TCP_FLAGS = [TcpFlag.SYN, TcpFlag.ACK, TcpFlag.ACK, TcpFlag.FIN | TcpFlag.ACK, TcpFlag.RST] as const;
+const backendAddress = (id: number) => `10.0.${id % 3}.${id}`;
+
+/**
+ * The corpus: frames to frontends (with IP options, fragmented, opening and closing TCP flows on a
+ * few reused ports), replies, ICMP errors quoting a frontend's flow as DNATed, strangers (IGMP
+ * with Router Alert, fragments and options to pods), then a share of them damaged.
+ */
 function corpus(frontends: Frontend[], seed: number, count: number): Uint8Array[] {
   const r = prng(seed);
   const clients = ["10.0.0.5", "10.0.7.7", "192.0.2.9", "192.0.2.200", "198.51.100.1"];
   const frames: Uint8Array[] = [];
-  const toFrontend = () => {
-    const f = r.pick(frontends).key;
+  const toFrontend = (extra: { ipOptions?: Uint8Array; payload?: Uint8Array } = {}) => {
+    const fr = r.pick(frontends);
+    const f = fr.key;
     const dst = f.address === "0.0.0.0" ? r.pick([...NODE.nodeIPs, "192.168.1.99"]) : f.address;
-    return buildFrame({
+    const spec = {
       src: r.pick(clients),
       dst,
       sport: 1024 + r.int(200),
       dport: f.port,
       proto: r.next() < 0.9 ? (f.protocol as "TCP" | "UDP") : f.protocol === "TCP" ? "UDP" : "TCP",
       noUdpChecksum: r.next() < 0.3,
-      payload: new Uint8Array(r.int(40)).map(() => r.int(256)),
-    });
+      tcpFlags: r.pick(TCP_FLAGS),
+      ipId: r.int(65536),
+      ipOptions: extra.ipOptions ?? (r.next() < 0.1 ? ROUTER_ALERT : undefined),
+      payload: extra.payload ?? new Uint8Array(r.int(40)).map(() => r.int(256)),
+    } as const;
+    return { frame: buildFrame(spec), spec, frontend: fr };
   };
   for (let i = 0; i < count; i++) {
     const kind = r.next();
-    let frame: Uint8Array;
-    if (kind < 0.45) {
-      frame = toFrontend();
-    } else if (kind < 0.6) {
+    if (kind < 0.38) {
+      frames.push(toFrontend().frame);
+    } else if (kind < 0.45) {
+      // A fragmented datagram to a frontend, its fragments in order, swapped, or the first lost.
+      const payload = new Uint8Array(24 + r.int(40)).map(() => r.int(256));
+      const [first, later] = fragment(toFrontend({ payload }).frame, 24);
+      const order = r.int(3);
+      frames.push(...(order === 0 ? [first, later] : order === 1 ? [later, first] : [later]));
+    } else if (kind < 0.5) {
+      // An ICMP error about a frontend's flow as DNATed to one of its backends (tracked or not).
+      const { frame: sent, spec, frontend } = toFrontend();
+      if (frontend.backendIds.length === 0) continue;
+      const id = r.pick(frontend.backendIds);
+      const toBackend = buildFrame({ ...spec, dst: backendAddress(id), dport: 8000 + id });
+      const router = r.next() < 0.5 ? backendAddress(id) : "10.0.9.254";
+      const type = r.pick([IcmpType.DEST_UNREACH, IcmpType.TIME_EXCEEDED]);
+      const quoteBytes = Math.min(sent.length - 14, r.pick([28, 40, 48]));
+      frames.push(
+        buildIcmpError({
+          src: router,
+          dst: spec.src,
+          type,
+          code: r.int(5),
+          rest: 1400,
+          offending: toBackend,
+          quoteBytes,
+        }),
+      );
+    } else if (kind < 0.62) {
       // A reply: from some backend address to a client (sometimes one with a flow).
       const backendId = 1 + r.int(12);
-      frame = buildFrame({
-        src: `10.0.${backendId % 3}.${backendId}`,
-        dst: r.pick(clients),
-        sport: 8000 + backendId,
-        dport: 1024 + r.int(200),
-        proto: backendId % 2 ? "TCP" : "UDP",
-      });
+      frames.push(
+        buildFrame({
+          src: backendAddress(backendId),
+          dst: r.pick(clients),
+          sport: 8000 + backendId,
+          dport: 1024 + r.int(200),
+          proto: backendId % 2 ? "TCP" : "UDP",
+          tcpFlags: r.pick(TCP_FLAGS),
+        }),
+      );
     } else if (kind < 0.7) {
-      frame = buildFrame({
+      const stranger = buildFrame({
         src: intToIpv4(r.int(2 ** 32)),
         dst: intToIpv4(r.int(2 ** 32)),
         sport: r.int(65536),
         dport: r.int(65536),
         proto: r.pick(["TCP", "UDP"] as const),
+        ipOptions: r.next() < 0.3 ? ROUTER_ALERT : undefined,
+        payload: new Uint8Array(32),
       });
+      const variant = r.int(3);
+      if (variant === 0) stranger[14 + 9 + (stranger[14]! & 0xf) * 4 - 20] = 2; // IGMP
+      frames.push(...(variant === 1 ? fragment(stranger, 24) : [stranger]));
     } else {
-      frame = damage(toFrontend(), r);
+      frames.push(damage(toFrontend().frame, r));
     }
-    frames.push(frame);
   }
   return frames;
 }
@@ -265,9 +318,52 @@ test(
         new Set(a.reasons).size >= 12,
         `reasons seen: ${[...new Set(a.reasons)].sort((x, y) => x - y)}`,
       );
+      for (const reason of ["ICMP_ERROR", "FRAGMENT", "IP_OPTIONS", "NOT_TCP_UDP", "TRUNC_L4"])
+        assert.ok(a.reasons.includes(REASON_NAMES.indexOf(reason as (typeof REASON_NAMES)[number])), reason);
+      assert.ok(host.stats().reasons.ICMP_ERROR > 10n, "ICMP errors about tracked flows");
       const dnat = a.verdicts.filter((v) => v === 1).length;
       assert.ok(dnat > PACKETS / 10, `${dnat} DNATs`);
       assert.ok(parseFrame(a.bytes[a.verdicts.indexOf(1)]!) !== null);
+    } finally {
+      host.close();
+      kernel.close();
+    }
+  },
+);
+
+/** TC_ACT_* the TC program returns for each verdict (NO_BACKEND: the ICMP reply is redirected). */
+const TC_ACT = { OK: 0, SHOT: 2, REDIRECT: 7 };
+
+test(
+  "parity on TC: the TC program (the kernel's checksum helpers) writes the same bytes as the host build",
+  { skip: kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : false },
+  () => {
+    const { ops, frontends } = scenario();
+    // BPF_PROG_TEST_RUN builds an skb for TC and refuses IPv4 frames without room for the header.
+    const frames = corpus(frontends, 7, 3000).filter((f) => f.length >= 34);
+    const host = openEmulated();
+    const kernel = openKernel({ ephemeral: true });
+    try {
+      for (const dp of [host, kernel]) {
+        dp.configure(NODE);
+        dp.apply(ops);
+      }
+      const a = run(host, frames);
+      let rewritten = 0;
+      frames.forEach((frame, i) => {
+        const where = `frame ${i} (${Buffer.from(frame).toString("hex")})`;
+        const { retval, output } = kernel.testRun("tc", frame);
+        const noBackend = a.reasons[i] === REASON_NAMES.indexOf("NO_BACKEND");
+        const want = a.verdicts[i] !== Verdict.DROP ? TC_ACT.OK : noBackend ? TC_ACT.REDIRECT : TC_ACT.SHOT;
+        assert.equal(retval, want, `TC_ACT of ${where}`);
+        if (a.verdicts[i] === Verdict.DROP) return;
+        assert.deepEqual(output, a.bytes[i], `bytes of ${where}`);
+        if (a.verdicts[i] !== Verdict.PASS) rewritten++;
+      });
+      assert.ok(rewritten > 300, `${rewritten} frames rewritten`);
+      const h = host.stats();
+      const k = kernel.stats();
+      assert.deepEqual(k.reasons, h.reasons);
     } finally {
       host.close();
       kernel.close();
