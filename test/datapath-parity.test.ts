@@ -14,7 +14,7 @@ import {
 import type { Datapath, NodeSettings } from "../src/datapath/datapath.js";
 import { openEmulated } from "../src/datapath/emulated.js";
 import { REASON_NAMES, Verdict } from "../src/datapath/abi.js";
-import { openKernel, probeKernel } from "../src/datapath/kernel.js";
+import { openKernel, probeKernel, type KernelDatapath } from "../src/datapath/kernel.js";
 import { packFrames } from "../src/datapath/native-datapath.js";
 import {
   buildFrame,
@@ -288,19 +288,31 @@ function run(dp: Datapath, frames: Uint8Array[]) {
 
 const kernelProblem = probeKernel();
 
+/** Both targets programmed alike with the scenario; closed after `body`, also when it throws. */
+function withBothTargets(
+  body: (host: Datapath, kernel: KernelDatapath, frontends: Frontend[]) => void,
+): void {
+  const { ops, frontends } = scenario();
+  const host = openEmulated();
+  const kernel = openKernel({ ephemeral: true });
+  try {
+    for (const dp of [host, kernel]) {
+      dp.configure(NODE);
+      dp.apply(ops);
+    }
+    body(host, kernel, frontends);
+  } finally {
+    host.close();
+    kernel.close();
+  }
+}
+
 test(
   `parity: ${PACKETS} generated frames give the same verdicts, reasons, bytes and counters on both targets`,
   { skip: kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : false },
-  () => {
-    const { ops, frontends } = scenario();
-    const frames = corpus(frontends, 42, PACKETS);
-    const host = openEmulated();
-    const kernel = openKernel({ ephemeral: true });
-    try {
-      for (const dp of [host, kernel]) {
-        dp.configure(NODE);
-        dp.apply(ops);
-      }
+  () =>
+    withBothTargets((host, kernel, frontends) => {
+      const frames = corpus(frontends, 42, PACKETS);
       const a = run(host, frames);
       const b = run(kernel, frames);
       for (let i = 0; i < frames.length; i++) {
@@ -324,11 +336,7 @@ test(
       const dnat = a.verdicts.filter((v) => v === 1).length;
       assert.ok(dnat > PACKETS / 10, `${dnat} DNATs`);
       assert.ok(parseFrame(a.bytes[a.verdicts.indexOf(1)]!) !== null);
-    } finally {
-      host.close();
-      kernel.close();
-    }
-  },
+    }),
 );
 
 /** TC_ACT_* the TC program returns for each verdict (NO_BACKEND: the ICMP reply is redirected). */
@@ -337,17 +345,10 @@ const TC_ACT = { OK: 0, SHOT: 2, REDIRECT: 7 };
 test(
   "parity on TC: the TC program (the kernel's checksum helpers) writes the same bytes as the host build",
   { skip: kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : false },
-  () => {
-    const { ops, frontends } = scenario();
-    // BPF_PROG_TEST_RUN builds an skb for TC and refuses IPv4 frames without room for the header.
-    const frames = corpus(frontends, 7, 3000).filter((f) => f.length >= 34);
-    const host = openEmulated();
-    const kernel = openKernel({ ephemeral: true });
-    try {
-      for (const dp of [host, kernel]) {
-        dp.configure(NODE);
-        dp.apply(ops);
-      }
+  () =>
+    withBothTargets((host, kernel, frontends) => {
+      // BPF_PROG_TEST_RUN builds an skb for TC and refuses IPv4 frames without room for the header.
+      const frames = corpus(frontends, 7, 3000).filter((f) => f.length >= 34);
       const a = run(host, frames);
       let rewritten = 0;
       frames.forEach((frame, i) => {
@@ -364,9 +365,5 @@ test(
       const h = host.stats();
       const k = kernel.stats();
       assert.deepEqual(k.reasons, h.reasons);
-    } finally {
-      host.close();
-      kernel.close();
-    }
-  },
+    }),
 );
