@@ -608,6 +608,12 @@ const CASES: GoldenCase[] = [
           verdict: "PASS",
           reason: "NOT_TCP_UDP",
         },
+        {
+          // A later fragment of an ICMP message has no ICMP header, whatever its bytes look like.
+          pkt: error(router, IcmpType.DEST_UNREACH, 4, 28, 1400).pkt.fill(1, IP + 7, IP + 8),
+          verdict: "PASS",
+          reason: "NOT_TCP_UDP",
+        },
       ];
     },
     check: (dp) => assert.equal(dp.stats().reasons.ICMP_ERROR, 3n),

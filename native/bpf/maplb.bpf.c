@@ -55,8 +55,10 @@ static __always_inline int tc_reply_unreachable(struct __sk_buff *skb)
 	return bpf_redirect(skb->ifindex, 0);
 }
 
-/* Ethernet plus the longest IPv4 and TCP headers: what the pipeline reads directly. */
-#define TC_HEADERS (sizeof(struct ethhdr) + 60 + 60)
+/* What the pipeline reads directly, at most: Ethernet, the longest IPv4 header, then the longer of
+ * a TCP header with options (60) and an ICMP error's header (8), quoted IPv4 header (60) and the
+ * quoted L4 bytes up to a TCP checksum (20). */
+#define TC_HEADERS (sizeof(struct ethhdr) + 60 + 8 + 60 + 20)
 
 SEC("tc")
 int maplb_tc(struct __sk_buff *skb)

@@ -146,7 +146,7 @@ static __always_inline struct dp_result not_clean(struct dp_env *env, const stru
 						  const struct packet *pkt, struct flow4 *flow,
 						  enum maplb_reason reason)
 {
-	if (reason == MAPLB_REASON_NOT_TCP_UDP && flow->proto == IPPROTO_ICMP) {
+	if (reason == MAPLB_REASON_NOT_TCP_UDP && flow->proto == IPPROTO_ICMP && pkt->has_l4) {
 		int done = icmp_error_revnat(env, ctx, pkt, flow);
 		if (done)
 			return rewritten(env, done < 0, MAPLB_VERDICT_REVNAT, MAPLB_REASON_ICMP_ERROR);
