@@ -5,7 +5,7 @@
 // CHECKSUM_PARTIAL (the L4 field holds the pseudo-header's sum); the node's egress veths have it
 // off, so the node's stack finishes the checksum in software from whatever maplb left there. A
 // hand-made RFC 1624 update corrupts that seed: the connection through the Service IP would time
-// out and the receiver count TcpInCsumErrors. MAPLB_TEST_BPF_OBJECT runs it against another build.
+// out and the receiver count TcpInCsumErrors.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -14,8 +14,7 @@ import { probeKernel } from "../src/datapath/kernel.js";
 import { kernelTestBlocker, withNamespace, type Namespace } from "./netns-kubeproxy.js";
 
 const KERNEL_JS = join(import.meta.dirname, "../src/datapath/kernel.js");
-const OBJECT = process.env.MAPLB_TEST_BPF_OBJECT;
-const skip = probeKernel() ?? kernelTestBlocker(["ethtool", "socat", "nstat", "nsenter"]);
+const skip = probeKernel() ?? kernelTestBlocker(["ethtool", "nstat", "nsenter"]);
 
 const SERVICE = { address: "198.19.0.10", port: 80 };
 const BACKEND = { id: 1, address: "198.18.2.2", port: 8080, protocol: "TCP", flags: 0 };
@@ -45,7 +44,7 @@ const OPS = [
 function attachMaplb(node: Namespace): void {
   const script = `
     import { openKernel } from ${JSON.stringify(KERNEL_JS)};
-    const dp = openKernel({ ephemeral: true${OBJECT ? `, objectPath: ${JSON.stringify(OBJECT)}` : ""} });
+    const dp = openKernel({ ephemeral: true });
     try {
       dp.configure({ nodeIPs: ["198.18.1.1"], clusterCIDR: null, hashSeed: 1 });
       dp.apply(${JSON.stringify(OPS)});
@@ -90,36 +89,23 @@ test(
           assert.match(client.run("ethtool", ["-k", "c0"]), /tx-checksum-ip-generic: on/);
           attachMaplb(node);
 
-          const server = spawn(
-            "ip",
-            [
-              "netns",
-              "exec",
-              backend.name,
-              "socat",
-              "TCP-LISTEN:8080,reuseaddr,fork",
-              "SYSTEM:echo maplb-reply",
-            ],
-            { stdio: "ignore" },
-          );
+          // A TCP server and client in plain node, run inside the namespaces.
+          const serverJs = `require("net").createServer((s) => s.end("maplb-reply\\n")).listen(${BACKEND.port}, () => console.log("up"));`;
+          const server = spawn("ip", ["netns", "exec", backend.name, process.execPath, "-e", serverJs], {
+            stdio: ["ignore", "pipe", "ignore"],
+          });
           try {
+            await new Promise((resolve) => server.stdout.once("data", resolve));
+            const clientJs = `const s = require("net").connect(${SERVICE.port}, "${SERVICE.address}");
+              s.setTimeout(3000, () => process.exit(2)); s.on("error", () => process.exit(1));
+              s.on("data", (d) => process.stdout.write(d));`;
             let answer = "";
-            for (let attempt = 0; attempt < 8 && !answer.includes("maplb-reply"); attempt++) {
-              const r = spawnSync(
-                "ip",
-                [
-                  "netns",
-                  "exec",
-                  client.name,
-                  "socat",
-                  "-T3",
-                  "-",
-                  `TCP:${SERVICE.address}:${SERVICE.port},connect-timeout=3`,
-                ],
-                { encoding: "utf8", input: "", timeout: 10_000 },
-              );
+            for (let attempt = 0; attempt < 3 && !answer.includes("maplb-reply"); attempt++) {
+              const r = spawnSync("ip", ["netns", "exec", client.name, process.execPath, "-e", clientJs], {
+                encoding: "utf8",
+                timeout: 10_000,
+              });
               answer = r.stdout ?? "";
-              if (!answer) await new Promise((resolve) => setTimeout(resolve, 200)); // the server may still be starting
             }
             assert.match(answer, /maplb-reply/, "the connection through the Service IP");
             assert.equal(csumErrors(backend), 0, "backend TcpInCsumErrors");
