@@ -569,7 +569,7 @@ const CASES: GoldenCase[] = [
     },
   },
   {
-    name: "ICMP errors about a tracked flow are reverse-NATed, quote and checksums included",
+    name: "ICMP errors about a tracked flow are translated, quote and checksums included, either way",
     setup: clusterIp(),
     steps: () => {
       const spec = tcp(CLIENT, 40000, "10.96.0.10", 80);
@@ -591,11 +591,32 @@ const CASES: GoldenCase[] = [
         reason: "ICMP_ERROR" as const,
       });
       const stranger = buildFrame({ ...spec, sport: 40001, dst: B1.address, dport: B1.port });
+      // The backend's answer, as it left the backend (false) or the load balancer (true).
+      const answer = (revnatted: boolean) =>
+        revnatted
+          ? tcp("10.96.0.10", 80, CLIENT, 40000, { tcpFlags: TcpFlag.ACK, payload: new Uint8Array(32) })
+          : tcp(B1.address, B1.port, CLIENT, 40000, { tcpFlags: TcpFlag.ACK, payload: new Uint8Array(32) });
+      const toFrontend = {
+        src: "192.0.2.254",
+        dst: "10.96.0.10",
+        type: 3,
+        code: 4,
+        rest: 1280,
+        quoteBytes: 40,
+      };
       return [
         dnatStep(spec, B1),
         error(router, IcmpType.DEST_UNREACH, 4, 28, 1400), // fragmentation needed, RFC 792's 8 bytes
         error(router, IcmpType.TIME_EXCEEDED, 0, 40), // the whole TCP header: its checksum too
         error(B1.address, IcmpType.DEST_UNREACH, 3, 40), // port unreachable, from the backend itself
+        // The other way: a router on the client's side cannot forward the backend's (reverse-NATed)
+        // answer and tells its source, the frontend; the error goes on to the backend, quote and all.
+        {
+          pkt: buildIcmpError({ ...toFrontend, offending: buildFrame(answer(true)) }),
+          out: buildIcmpError({ ...toFrontend, dst: B1.address, offending: buildFrame(answer(false)) }),
+          verdict: "DNAT",
+          reason: "ICMP_ERROR",
+        },
         {
           pkt: buildIcmpError({
             src: router,
@@ -616,7 +637,7 @@ const CASES: GoldenCase[] = [
         },
       ];
     },
-    check: (dp) => assert.equal(dp.stats().reasons.ICMP_ERROR, 3n),
+    check: (dp) => assert.equal(dp.stats().reasons.ICMP_ERROR, 4n),
   },
   {
     name: "TCP close: after FINs both ways a SYN on the same tuple is balanced anew; after an RST too",

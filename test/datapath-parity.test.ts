@@ -201,25 +201,25 @@ function corpus(frontends: Frontend[], seed: number, count: number): Uint8Array[
       const order = r.int(3);
       frames.push(...(order === 0 ? [first, later] : order === 1 ? [later, first] : [later]));
     } else if (kind < 0.5) {
-      // An ICMP error about a frontend's flow as DNATed to one of its backends (tracked or not).
+      // An ICMP error about a frontend's flow (tracked or not): about the client's packet as
+      // DNATed to one of the backends, sent to the client; or about the backend's answer as
+      // reverse-NATed, sent to the frontend.
       const { frame: sent, spec, frontend } = toFrontend();
       if (frontend.backendIds.length === 0) continue;
       const id = r.pick(frontend.backendIds);
-      const toBackend = buildFrame({ ...spec, dst: backendAddress(id), dport: 8000 + id });
-      const router = r.next() < 0.5 ? backendAddress(id) : "10.0.9.254";
       const type = r.pick([IcmpType.DEST_UNREACH, IcmpType.TIME_EXCEEDED]);
       const quoteBytes = Math.min(sent.length - 14, r.pick([28, 40, 48]));
-      frames.push(
-        buildIcmpError({
-          src: router,
-          dst: spec.src,
-          type,
-          code: r.int(5),
-          rest: 1400,
-          offending: toBackend,
-          quoteBytes,
-        }),
-      );
+      const error = { type, code: r.int(5), rest: 1400, quoteBytes };
+      if (r.next() < 0.5) {
+        const toBackend = buildFrame({ ...spec, dst: backendAddress(id), dport: 8000 + id });
+        const router = r.next() < 0.5 ? backendAddress(id) : "10.0.9.254";
+        frames.push(buildIcmpError({ ...error, src: router, dst: spec.src, offending: toBackend }));
+      } else {
+        const answer = { ...spec, src: spec.dst, dst: spec.src, sport: spec.dport, dport: spec.sport };
+        frames.push(
+          buildIcmpError({ ...error, src: "198.51.100.254", dst: spec.dst, offending: buildFrame(answer) }),
+        );
+      }
     } else if (kind < 0.62) {
       // A reply: from some backend address to a client (sometimes one with a flow).
       const backendId = 1 + r.int(12);
@@ -346,7 +346,11 @@ test(
       );
       for (const reason of ["ICMP_ERROR", "FRAGMENT", "IP_OPTIONS", "NOT_TCP_UDP", "TRUNC_L4"])
         assert.ok(a.reasons.includes(REASON_NAMES.indexOf(reason as (typeof REASON_NAMES)[number])), reason);
-      assert.ok(host.stats().reasons.ICMP_ERROR > 10n, "ICMP errors about tracked flows");
+      const icmpErrors = (verdict: number) =>
+        a.verdicts.filter((v, i) => v === verdict && a.reasons[i] === REASON_NAMES.indexOf("ICMP_ERROR"))
+          .length;
+      assert.ok(icmpErrors(Verdict.REVNAT) > 10, "ICMP errors about DNATed packets");
+      assert.ok(icmpErrors(Verdict.DNAT) > 10, "ICMP errors about reverse-NATed answers");
       const dnat = a.verdicts.filter((v) => v === 1).length;
       assert.ok(dnat > PACKETS / 10, `${dnat} DNATs`);
       assert.ok(parseFrame(a.bytes[a.verdicts.indexOf(1)]!) !== null);

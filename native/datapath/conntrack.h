@@ -92,6 +92,20 @@ static __always_inline void ct_reply_flow(struct flow4 *reply, const struct flow
 	reply->proto = f->proto;
 }
 
+/* The SERVICE entry of flow f (client -> frontend), with the backend it names in *backend (NULL
+ * once that backend is gone) and its id in *id; NULL when f is not tracked. */
+static __always_inline struct ct4_entry *ct_service_backend(struct dp_env *env,
+							    const struct flow4 *f,
+							    struct lb4_backend **backend, __u32 *id)
+{
+	struct ct4_entry *ct = ct_lookup(env, f, MAPLB_CT_SERVICE);
+	if (!ct)
+		return 0;
+	*id = ct->backend_id;
+	*backend = dp_lookup(env, lb4_backends, id);
+	return ct;
+}
+
 /* The REPLY entry of flow f (backend -> client) and the frontend its source becomes (rev-NAT:
  * the wildcard NodePort's address is the one the client used); NULL when f is not tracked. */
 static __always_inline struct ct4_entry *ct_reply_frontend(struct dp_env *env,

@@ -1,10 +1,11 @@
-/* ICMP errors about a tracked flow, reverse-NATed so that path MTU discovery (and a traceroute, or
+/* ICMP errors about a tracked flow, translated so that path MTU discovery (and a traceroute, or
  * an unreachable backend) works through the load balancer. A router on the backend's path that
  * cannot forward the client's DNATed packet sends, to the client, an error quoting that packet's
  * IP header and first L4 bytes: client -> backend. The client's stack matches errors to sockets by
  * the quote, and its socket talks to the frontend; so the quote's destination becomes the frontend
  * again (address, port, the quoted IP checksum and, when quoted, the L4 checksum), the ICMP
- * checksum follows every quoted change, and the outer source too if the backend itself sent it. */
+ * checksum follows every quoted change, and the outer source too if the backend itself sent it.
+ * The other way round, an error about a reply goes to the backend, its quote made backend's. */
 #ifndef MAPLB_ICMP_ERROR_H
 #define MAPLB_ICMP_ERROR_H
 
@@ -79,45 +80,75 @@ static __always_inline int icmp_quote_store(const struct dp_ctx *ctx, const stru
 				   from, to, size);
 }
 
-/* 1: an error about a tracked flow, rewritten; 0: not one (the packet is left alone); -1: the
- * context failed mid-rewrite. */
-static __always_inline int icmp_error_revnat(struct dp_env *env, const struct dp_ctx *ctx,
-					     const struct packet *pkt, const struct flow4 *outer)
+/* The quote's source (which = 0) or destination (which = 1) becomes addr:port, with the quoted IP
+ * and L4 checksums and the ICMP checksum. Every new value is computed first, from what was read:
+ * the stores may move the data (TC). */
+static __always_inline int icmp_quote_rewrite(const struct dp_ctx *ctx, const struct icmp_quote *q,
+					      int which, __be32 addr, __be16 port)
 {
-	struct icmp_quote q;
-	if (!icmp_read_quote(ctx, pkt, &q))
-		return 0;
-	/* The quoted packet went client -> backend: its flow's REPLY entry is backend -> client. */
-	struct flow4 reply = { .saddr = q.flow.daddr, .daddr = q.flow.saddr, .sport = q.flow.dport,
-			       .dport = q.flow.sport, .proto = q.flow.proto };
-	__be32 frontend;
-	__be16 port;
-	if (!ct_reply_frontend(env, &reply, &frontend, &port))
-		return 0;
-
-	/* Every new value first, from what was read: the stores below may move the data (TC). */
-	__be32 backend = q.flow.daddr;
-	__u16 ip_check = csum_replace32(q.ip_check, backend, frontend);
-	__u16 l4_check = q.l4_check;
-	int udp = q.flow.proto == IPPROTO_UDP;
-	if (q.has_l4_check && !(udp && l4_check == 0)) {
-		l4_check = csum_replace32(l4_check, backend, frontend);
-		l4_check = csum_replace16(l4_check, q.flow.dport, port);
+	__be32 old_addr = which ? q->flow.daddr : q->flow.saddr;
+	__be16 old_port = which ? q->flow.dport : q->flow.sport;
+	__u16 ip_check = csum_replace32(q->ip_check, old_addr, addr);
+	__u16 l4_check = q->l4_check;
+	int udp = q->flow.proto == IPPROTO_UDP;
+	if (q->has_l4_check && !(udp && l4_check == 0)) {
+		l4_check = csum_replace32(l4_check, old_addr, addr);
+		l4_check = csum_replace16(l4_check, old_port, port);
 		if (udp && l4_check == 0)
 			l4_check = 0xffff;
 	}
 
-	__u32 ip_daddr = q.ip_off + __builtin_offsetof(struct iphdr, daddr);
-	__u32 ip_check_at = q.ip_off + __builtin_offsetof(struct iphdr, check);
-	if (icmp_quote_store(ctx, &q, ip_daddr, backend, frontend, sizeof(frontend)) ||
-	    icmp_quote_store(ctx, &q, ip_check_at, q.ip_check, ip_check, sizeof(ip_check)) ||
-	    icmp_quote_store(ctx, &q, q.l4_off + sizeof(__be16), q.flow.dport, port, sizeof(port)))
+	__u32 addr_at = q->ip_off + (which ? __builtin_offsetof(struct iphdr, daddr)
+					   : __builtin_offsetof(struct iphdr, saddr));
+	__u32 ip_check_at = q->ip_off + __builtin_offsetof(struct iphdr, check);
+	if (icmp_quote_store(ctx, q, addr_at, old_addr, addr, sizeof(addr)) ||
+	    icmp_quote_store(ctx, q, ip_check_at, q->ip_check, ip_check, sizeof(ip_check)) ||
+	    icmp_quote_store(ctx, q, q->l4_off + (which ? sizeof(__be16) : 0), old_port, port,
+			     sizeof(port)))
 		return -1;
-	if (q.has_l4_check &&
-	    icmp_quote_store(ctx, &q, q.l4_off + l4_check_off(q.flow.proto), q.l4_check, l4_check,
+	if (q->has_l4_check &&
+	    icmp_quote_store(ctx, q, q->l4_off + l4_check_off(q->flow.proto), q->l4_check, l4_check,
 			     sizeof(l4_check)))
 		return -1;
-	if (outer->saddr == backend && rewrite_ip_addr(ctx, IP_SADDR_OFF, backend, frontend))
+	return 0;
+}
+
+/* An ICMP error about a tracked flow, either way:
+ *   about the client's DNATed packet (quote client -> backend, sent to the client): the quote's
+ *   destination becomes the frontend, and the outer source too if the backend sent it: REVNAT;
+ *   about a reverse-NATed reply (quote frontend -> client, sent to the frontend by a router on the
+ *   client's side, e.g. fragmentation needed for the backend's large answers): the quote's source
+ *   becomes the backend, and so does the outer destination, so the backend learns the path MTU:
+ *   DNAT.
+ * The verdict in *verdict; returns 1 when rewritten, 0 when not such an error (the packet is left
+ * alone), -1 when the context failed mid-rewrite. */
+static __always_inline int icmp_error_nat(struct dp_env *env, const struct dp_ctx *ctx,
+					  const struct packet *pkt, const struct flow4 *outer,
+					  enum maplb_verdict *verdict)
+{
+	struct icmp_quote q;
+	if (!icmp_read_quote(ctx, pkt, &q))
+		return 0;
+	/* The flow of the quoted packet's answer, whose entry tells which way it went. */
+	struct flow4 answer = { .saddr = q.flow.daddr, .daddr = q.flow.saddr, .sport = q.flow.dport,
+				.dport = q.flow.sport, .proto = q.flow.proto };
+	__be32 frontend;
+	__be16 port;
+	if (ct_reply_frontend(env, &answer, &frontend, &port)) {
+		*verdict = MAPLB_VERDICT_REVNAT;
+		if (icmp_quote_rewrite(ctx, &q, 1, frontend, port))
+			return -1;
+		if (outer->saddr == q.flow.daddr && rewrite_ip_addr(ctx, IP_SADDR_OFF, outer->saddr, frontend))
+			return -1;
+		return 1;
+	}
+	struct lb4_backend *backend = 0;
+	__u32 id;
+	if (!ct_service_backend(env, &answer, &backend, &id) || !backend)
+		return 0;
+	*verdict = MAPLB_VERDICT_DNAT;
+	if (icmp_quote_rewrite(ctx, &q, 0, backend->address, backend->port) ||
+	    rewrite_ip_addr(ctx, IP_DADDR_OFF, outer->daddr, backend->address))
 		return -1;
 	return 1;
 }

@@ -1,8 +1,8 @@
 /* The maplb datapath, one pipeline for every target:
  *   parse -> for a frontend or a tracked flow? (else pass, untouched) -> conntrack -> service
  *   lookup -> scope -> source range -> backend choice -> DNAT -> count
- * and, for a reply of a tracked flow, reverse NAT; for an ICMP error about one, reverse NAT of
- * its quote; for a later fragment, the ports its first fragment left. Written once as static
+ * and, for a reply of a tracked flow, reverse NAT; for an ICMP error about one, NAT of its quote
+ * and of its outer header the same way; for a later fragment, the ports its first fragment left. Written once as static
  * inline functions with no libc: the target's shim (bpf/shim.h or host/shim.h, included first)
  * supplies struct dp_env, dp_now(env) (ns; read only when a flow or an affinity entry is written
  * or aged), dp_lookup/dp_update/dp_delete on the maps named in maplb_abi.h, and the packet
@@ -56,11 +56,11 @@ static __always_inline int established(struct dp_env *env, const struct dp_ctx *
 				       const struct packet *pkt, const struct flow4 *f,
 				       struct dp_result *out)
 {
-	struct ct4_entry *ct = ct_lookup(env, f, MAPLB_CT_SERVICE);
+	struct lb4_backend *backend = 0;
+	__u32 id;
+	struct ct4_entry *ct = ct_service_backend(env, f, &backend, &id);
 	if (!ct)
 		return 0;
-	__u32 id = ct->backend_id;
-	struct lb4_backend *backend = dp_lookup(env, lb4_backends, &id);
 	if (!backend) {
 		ct_forget(env, f, MAPLB_CT_SERVICE); /* the backend is gone: balance the flow anew */
 		return 0;
@@ -147,9 +147,10 @@ static __always_inline struct dp_result not_clean(struct dp_env *env, const stru
 						  enum maplb_reason reason)
 {
 	if (reason == MAPLB_REASON_NOT_TCP_UDP && flow->proto == IPPROTO_ICMP && pkt->has_l4) {
-		int done = icmp_error_revnat(env, ctx, pkt, flow);
+		enum maplb_verdict verdict = MAPLB_VERDICT_PASS;
+		int done = icmp_error_nat(env, ctx, pkt, flow, &verdict);
 		if (done)
-			return rewritten(env, done < 0, MAPLB_VERDICT_REVNAT, MAPLB_REASON_ICMP_ERROR);
+			return rewritten(env, done < 0, verdict, MAPLB_REASON_ICMP_ERROR);
 	}
 	struct lb4_key key;
 	if (reason != MAPLB_REASON_NOT_TCP_UDP && pkt->ports_read && svc_lookup_master(env, flow, &key))

@@ -190,7 +190,7 @@ enum maplb_reason {
 	MAPLB_REASON_FRAGMENT = 12,        /* PASS: a later fragment whose first fragment was not tracked */
 	MAPLB_REASON_BAD_TOTAL_LEN = 13,   /* PASS/DROP: total length < 20, or longer than the buffer */
 	MAPLB_REASON_TRUNC_L4 = 14,        /* PASS/DROP: TCP (20) or UDP (8) header cut by length or buffer */
-	MAPLB_REASON_ICMP_ERROR = 15,      /* REVNAT: an ICMP error about a tracked flow, quote included */
+	MAPLB_REASON_ICMP_ERROR = 15,      /* REVNAT/DNAT: an ICMP error about a tracked flow, quote included */
 	MAPLB_REASON_CTX_ERROR = 16,       /* DROP: a TC helper failed (pulling headers, rewriting) */
 	MAPLB_REASON__MAX
 };
