@@ -23,6 +23,8 @@ const DEBIAN = [
   ["nftables", "/usr/sbin/nft"],
   ["nfacct", "/usr/sbin/nfacct"],
   ["bpftool", "/usr/sbin/bpftool"],
+  // Turns a veth's tx checksum offload off (the TC CHECKSUM_PARTIAL namespace test).
+  ["ethtool", "/usr/sbin/ethtool"],
   // libFuzzer and the sanitizers' runtimes for clang 14 (the fuzz test of the host pipeline).
   ["libclang-rt-14-dev", "/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a"],
   // Headless browser for the test that opens the benchmark's HTML report (driven by playwright-core).
