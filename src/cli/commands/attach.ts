@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { MaplbError } from "../../errors.js";
 import type { MapsDump } from "../../datapath/dump.js";
-import { openKernel, type KernelDatapath } from "../../datapath/kernel.js";
+import { checkPinned, detachTc, detachXdp, openKernel } from "../../datapath/kernel.js";
 import { DEFAULT_PIN_DIR } from "../../datapath/options.js";
 
 export const ATTACH_MODES = ["tc", "xdp"] as const;
@@ -110,7 +110,8 @@ export interface AttachRequest {
  * interface. The lab calls this from a small script run under `nsenter`, without the whole CLI.
  */
 export function attachHere(req: AttachRequest): string[] {
-  const dp = openKernel({ pinDir: req.pinDir });
+  // Attaching writes no map, but it holds the lock so it never loads over maps an apply is rewriting.
+  const dp = openKernel({ pinDir: req.pinDir, lock: true, mustExist: true });
   const lines: string[] = [];
   try {
     mkdirSync(recordDir(), { recursive: true });
@@ -146,11 +147,11 @@ interface DetachFlags {
 }
 
 /** Detaches one recorded attachment in the current namespace; a vanished interface is only forgotten. */
-function detachHere(a: Attachment, dp: KernelDatapath): void {
+function detachHere(a: Attachment): void {
   const gone = spawnSync("ip", ["link", "show", "dev", a.iface], { stdio: "ignore" }).status !== 0;
   if (!gone) {
-    if (a.mode === "xdp") dp.detachXdp(a.iface);
-    else dp.detachTc(a.iface, "ingress");
+    if (a.mode === "xdp") detachXdp(a.iface);
+    else detachTc(a.iface, "ingress");
   }
   rmSync(recordFile(a), { force: true });
   process.stdout.write(`detached ${a.mode} from ${where(a)}${gone ? " (the interface is gone)" : ""}\n`);
@@ -178,13 +179,8 @@ function detach(flags: DetachFlags): void {
       reexecIn(netns, argsFor("detach", { netns, iface: group.map((a) => a.iface) }));
       continue;
     }
-    // The native detach needs no program, but the library must be loaded: open over the pin dir.
-    const dp = openKernel({ pinDir: group[0]!.pinDir });
-    try {
-      for (const a of group) detachHere(a, dp);
-    } finally {
-      dp.close();
-    }
+    // No maps needed (nor created): the pin dir may be gone already.
+    for (const a of group) detachHere(a);
   }
 }
 
@@ -196,7 +192,7 @@ function stillAttached(a: Attachment): boolean {
   const ns = a.netns ? ["-n", a.netns] : [];
   if (a.mode === "xdp") {
     const r = spawnSync("ip", [...ns, "-d", "link", "show", "dev", a.iface], { encoding: "utf8" });
-    return r.status === 0 && /prog\/xdp/.test(r.stdout);
+    return r.status === 0 && /prog\/xdp/.test(r.stdout) && /maplb/.test(r.stdout);
   }
   const r = spawnSync("tc", [...ns, "filter", "show", "dev", a.iface, "ingress"], { encoding: "utf8" });
   return r.status === 0 && /bpf/.test(r.stdout) && /maplb/.test(r.stdout);
@@ -230,7 +226,7 @@ export interface PinDirStatus {
 }
 
 export function pinDirStatus(pinDir: string): PinDirStatus {
-  const dp = openKernel({ pinDir });
+  const dp = openKernel({ pinDir, mustExist: true });
   try {
     const maps: MapFill[] = Object.entries(dp.maps.shapes).map(([name, shape]) => {
       let entries: number | null = null;
@@ -268,14 +264,24 @@ export function pinDirStatus(pinDir: string): PinDirStatus {
   }
 }
 
-function printStatus(attachments: (Attachment & { live: boolean })[], pins: PinDirStatus[]): void {
+interface StatusReport {
+  attachments: (Attachment & { live: true })[];
+  /** Records of attachments the kernel no longer has (detached behind maplb's back): now forgotten. */
+  forgotten: Attachment[];
+  maps: PinDirStatus[];
+  /** Pin dirs of live attachments that were removed: the programs keep their maps until detached. */
+  goneMaps: string[];
+}
+
+function printStatus({ attachments, forgotten, maps: pins, goneMaps }: StatusReport): void {
   const out: string[] = [];
   out.push(attachments.length === 0 ? "nothing attached by maplb" : "attached:");
   for (const a of attachments)
-    out.push(
-      `  ${where(a).padEnd(40)} ${a.mode.padEnd(4)} maps ${a.pinDir}  since ${a.attachedAt}` +
-        (a.live ? "" : "  (NOT in the kernel any more)"),
-    );
+    out.push(`  ${where(a).padEnd(40)} ${a.mode.padEnd(4)} maps ${a.pinDir}  since ${a.attachedAt}`);
+  for (const a of forgotten)
+    out.push(`forgot ${a.mode} on ${where(a)}: it is no longer in the kernel (detached outside maplb)`);
+  for (const dir of goneMaps)
+    out.push(`maps under ${dir}: the pin dir is gone (attached programs keep their maps until detached)`);
   for (const p of pins) {
     out.push("", `maps under ${p.pinDir}:`);
     for (const m of p.maps) {
@@ -305,12 +311,24 @@ function printStatus(attachments: (Attachment & { live: boolean })[], pins: PinD
 }
 
 function status(flags: { pinDir?: string; json?: boolean }): void {
-  const attachments = readAttachments().map((a) => ({ ...a, live: stillAttached(a) }));
-  const dirs = new Set(attachments.filter((a) => a.live).map((a) => a.pinDir));
+  if (flags.pinDir) checkPinned(flags.pinDir);
+  const records = readAttachments();
+  const forgotten = records.filter((a) => !stillAttached(a));
+  for (const a of forgotten) rmSync(recordFile(a), { force: true });
+  const attachments = records
+    .filter((a) => !forgotten.includes(a))
+    .map((a) => ({ ...a, live: true as const }));
+  const dirs = new Set(attachments.map((a) => a.pinDir));
   if (flags.pinDir) dirs.add(flags.pinDir);
-  const pins = [...dirs].filter(existsSync).sort().map(pinDirStatus);
-  if (flags.json) process.stdout.write(JSON.stringify({ attachments, maps: pins }, null, 2) + "\n");
-  else printStatus(attachments, pins);
+  const sorted = [...dirs].sort();
+  const report: StatusReport = {
+    attachments,
+    forgotten,
+    maps: sorted.filter((d) => existsSync(d)).map(pinDirStatus),
+    goneMaps: sorted.filter((d) => !existsSync(d)),
+  };
+  if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+  else printStatus(report);
 }
 
 const collect = (v: string, prev: string[] = []) => {

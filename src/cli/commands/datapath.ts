@@ -89,7 +89,12 @@ function registerApply(program: Command): void {
   addDatapathOptions(addNodeOptions(addInputOptions(cmd)));
   cmd.action((flags: InputOptions & NodeOptions & DatapathFlags) => {
     const model = modelFrom(flags);
-    const dp = openDatapath({ kind: flags.datapath, pinDir: flags.pinDir, mapMax: flags.mapMax });
+    const dp = openDatapath({
+      kind: flags.datapath,
+      pinDir: flags.pinDir,
+      mapMax: flags.mapMax,
+      lock: true,
+    });
     try {
       const ops = syncOnce(dp, model, nodeConfigFrom(flags));
       const out = [`datapath: ${dp.description}`];
@@ -161,7 +166,7 @@ function registerList(program: Command): void {
     .option("--pin-dir <dir>", "where the kernel datapath's maps are pinned", DEFAULT_PIN_DIR)
     .option("--json", "print the maps as JSON")
     .action((flags: { pinDir: string; json?: boolean }) => {
-      const dp = openKernel({ pinDir: flags.pinDir });
+      const dp = openKernel({ pinDir: flags.pinDir, mustExist: true });
       try {
         const d = dp.dump();
         process.stdout.write(
