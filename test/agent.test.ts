@@ -10,6 +10,7 @@ import { buildFrame, parseFrame } from "../src/datapath/packet.js";
 import { AgentHarness, eventually, sleep } from "./helpers/agent-harness.js";
 import { ips, slice, svc } from "./helpers/agent-objects.js";
 import { SCENARIOS } from "./helpers/manifests.js";
+import { kernelSkip } from "./helpers/require-kernel.js";
 
 const TEST_TIMEOUT = { timeout: 20_000 };
 let h: AgentHarness | undefined;
@@ -33,7 +34,7 @@ describe("agent: following the API server", () => {
       `${datapath}: programs a seed scenario, then scaling and deleting, service by service`,
       {
         ...TEST_TIMEOUT,
-        skip: datapath === "kernel" ? (noKernel ?? false) : false,
+        skip: datapath === "kernel" ? kernelSkip(noKernel) : false,
       },
       async () => {
         h = await AgentHarness.start({ datapath });
@@ -372,7 +373,7 @@ describe("agent: restart and drift", () => {
       `${datapath}: an established flow keeps its backend across a restart and a scale-up`,
       {
         ...TEST_TIMEOUT,
-        skip: datapath === "kernel" ? (noKernel ?? false) : false,
+        skip: datapath === "kernel" ? kernelSkip(noKernel) : false,
       },
       async () => {
         h = await AgentHarness.start({ datapath });

@@ -18,6 +18,7 @@ import { openEmulated } from "../src/datapath/emulated.js";
 import { flowHash, maglevRow, randomSlot } from "../src/datapath/flow-hash.js";
 import { openKernel, probeKernel } from "../src/datapath/kernel.js";
 import { buildFrame, checksumsValid, ETH_HLEN, parseFrame, type FrameSpec } from "../src/datapath/packet.js";
+import { kernelSkip } from "./helpers/require-kernel.js";
 
 // ---- SETUP helpers -------------------------------------------------------------------------------
 
@@ -520,7 +521,7 @@ const TARGETS: Target[] = [
   { name: "emulated", skip: false, open: () => openEmulated() },
   {
     name: "kernel",
-    skip: kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : false,
+    skip: kernelSkip(kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : null),
     open: () => openKernel({ ephemeral: true }),
   },
 ];

@@ -17,6 +17,7 @@ import { openKernel, probeKernel } from "../src/datapath/kernel.js";
 import { packFrames } from "../src/datapath/native-datapath.js";
 import { buildFrame, parseFrame } from "../src/datapath/packet.js";
 import { intToIpv4 } from "../src/util/ip.js";
+import { kernelSkip } from "./helpers/require-kernel.js";
 
 const PACKETS = 12_000;
 const BATCH = 500;
@@ -237,7 +238,7 @@ const kernelProblem = probeKernel();
 
 test(
   `parity: ${PACKETS} generated frames give the same verdicts, reasons, bytes and counters on both targets`,
-  { skip: kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : false },
+  { skip: kernelSkip(kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : null) },
   () => {
     const { ops, frontends } = scenario();
     const frames = corpus(frontends, 42, PACKETS);
