@@ -19,6 +19,7 @@ import { readModel } from "../src/k8s/read.js";
 import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../src/model/types.js";
 import { Topology } from "../src/netns/netns.js";
 import { contentsOfTables, viewOf } from "./helpers/agent-maps.js";
+import { healthy, startAgent, terminate, webApiServer } from "./helpers/agent-process.js";
 import { inconsistencies } from "./helpers/map-consistency.js";
 import { kernelSkip } from "./helpers/require-kernel.js";
 
@@ -137,6 +138,33 @@ describe("one writer at a time on a pin dir", { skip }, () => {
     } finally {
       rmSync(pinDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the agent holds its pin dir for as long as it runs", { skip }, () => {
+  const server = webApiServer();
+  it("maplb apply into a running agent's pin dir fails, naming the agent's pid", async () => {
+    const pinDir = `/sys/fs/bpf/maplb-test-agent-lock-${process.pid}`;
+    const kubeconfig = server.writeKubeconfig(runDir);
+    const agent = await startAgent([
+      ...["--kubeconfig", kubeconfig, "--node-name", "node-a", "--node-ip", NODE_IP],
+      ...["--metrics-addr", "127.0.0.1:0", "--datapath", "kernel", "--pin-dir", pinDir, "--no-attach"],
+    ]);
+    try {
+      await healthy(agent);
+      const r = maplb(applyArgs(SEED_003, pinDir), { MAPLB_LOCK_TIMEOUT_MS: "100" });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(`in use by another maplb writer, pid ${agent.child.pid} \\(".*agent`),
+      );
+    } finally {
+      assert.equal(await terminate(agent), 0);
+      rmSync(pinDir, { recursive: true, force: true });
+    }
+    const later = maplb(applyArgs(SEED_003, pinDir));
+    rmSync(pinDir, { recursive: true, force: true });
+    assert.equal(later.code, 0, `the agent's lock went with it: ${later.stderr}`);
   });
 });
 
