@@ -344,7 +344,8 @@ export function registerAttach(program: Command): void {
     .command("attach")
     .summary("load maplb's BPF program and attach it (TC or XDP) to interfaces")
     .description(
-      "Load maplb's BPF program over the maps pinned under --pin-dir and attach it to interfaces.\n" +
+      "Load maplb's BPF program over the maps pinned under --pin-dir (they must exist: `maplb apply`\n" +
+        "makes them; attach creates none) and attach it to interfaces.\n" +
         "tc: a clsact qdisc and maplb's filter on ingress (handles both directions: requests are\n" +
         "DNATed, replies reverse-NATed through conntrack). xdp: the kernel's choice of native or generic.\n" +
         "The maps stay pinned: `maplb apply --pin-dir DIR` changes the running datapath in place.\n" +
@@ -379,9 +380,9 @@ export function registerAttach(program: Command): void {
     .command("status")
     .summary("what is attached where; map fill, counters, per-backend traffic")
     .description(
-      "What maplb has attached, where and how (and whether the kernel still has it); for each pin\n" +
-        "directory in use: every map's size and fill, the verdict and drop counters, and packets and\n" +
-        "bytes per backend.",
+      "What maplb has attached, where and how (attachments the kernel no longer has are forgotten);\n" +
+        "for each pin directory in use: every map's size and fill, the verdict and drop counters, and\n" +
+        "packets and bytes per backend. A --pin-dir that does not exist is an error: status creates nothing.",
     )
     .option("--pin-dir <dir>", "also show the maps under this directory")
     .option("--json", "print JSON")
