@@ -10,7 +10,7 @@
 // by an older maplb that let two writers interleave, or by hand): a slot naming a missing backend
 // reads as empty (0), slots past a master's count and slots without a master are read so they get
 // deleted, a backend in no slot that is not draining (TERMINATING) is an orphan, a master whose
-// rev-NAT id another frontend holds is left out (its port gets it anew, with a fresh id), and a Maglev
+// rev-NAT id another frontend holds (or 0) is rewritten whole with a fresh id, and a Maglev
 // table whose rows name backends outside its slots, or whose range overlaps another's, is recomputed.
 import type {
   BackendEntry,
@@ -133,13 +133,20 @@ function claimServicePort(c: Claims, p: ServicePort, node: NodeConfig): ServiceP
       const master = c.masters.get(name);
       if (!master || c.claimedMasters.has(name)) continue;
       c.claimedMasters.add(name);
-      // Left out, the frontend is compiled anew: a fresh rev-NAT id, every slot and the master written.
-      if (!c.ownsRevNat(key, master.revNatId)) continue;
       const slots = c.slotsOf(key, master.count);
       const hasMaglev = master.maglevSize > 0;
-      t.frontends.push({ key, master, slots, maglevTable: hasMaglev ? set : null });
-      c.claimRevNat(t, master.revNatId);
       for (const id of slots) c.claimBackend(t, id);
+      if (c.ownsRevNat(key, master.revNatId)) {
+        t.frontends.push({ key, master, slots, maglevTable: hasMaglev ? set : null });
+        c.claimRevNat(t, master.revNatId);
+      } else {
+        // Its rev-NAT id is 0 or another frontend's: read as holding a fresh id, with no slots and a
+        // count no master has, so the diff writes its rev-NAT entry, every slot and the master. Its
+        // backends are claimed all the same: they keep their ids, and their established flows.
+        const fresh = { ...master, revNatId: c.placeholderRevNatId(key), count: -1 };
+        const none = slots.map(() => 0);
+        t.frontends.push({ key, master: fresh, slots: none, maglevTable: hasMaglev ? set : null });
+      }
       if (hasMaglev && !t.maglev.some((m) => m.name === set)) {
         // Sound rows name only this set's slot backends, claimed just above.
         const rows = c.contents.maglevRows(master.maglevOffset, master.maglevSize);
@@ -235,13 +242,27 @@ function orphanTables(c: Claims): ServicePortTables | null {
     const master = { ...NO_MASTER, revNatId: c.placeholderRevNatId(key) };
     t.frontends.push({ key, master, slots: new Array<number>(slot).fill(0), maglevTable: null });
   }
-  for (const r of c.contents.revNat) c.claimRevNat(t, r.id);
+  for (const r of c.contents.revNat) {
+    if (c.revNatOwner.has(r.id)) continue;
+    c.claimRevNat(t, r.id);
+    // The Compiler learns which rev-NAT ids are taken from masters only: without this holder it could
+    // give a new frontend the id of an entry this pseudo port deletes after that frontend wrote it.
+    t.frontends.push({
+      key: HOLDER_KEY,
+      master: { ...NO_MASTER, revNatId: r.id },
+      slots: [],
+      maglevTable: null,
+    });
+  }
   for (const b of c.contents.backends) c.claimBackend(t, b.id);
-  // Source ranges of a rev-NAT id nothing holds.
-  for (const [id, ranges] of c.sourceRanges) if (!c.claimedRevNat.has(id)) t.sourceRanges.push(...ranges);
+  // Source ranges of a rev-NAT id no master holds (a master's own are rewritten by its port if needed).
+  for (const [id, ranges] of c.sourceRanges) if (!c.revNatOwner.has(id)) t.sourceRanges.push(...ranges);
   const empty = t.frontends.length + t.backends.length + t.revNat.length + t.sourceRanges.length === 0;
   return empty ? null : t;
 }
+
+/** A frontend no map holds (port 0), under which ORPHANS keeps its rev-NAT ids from being reused. */
+const HOLDER_KEY: FrontendKey = { address: "0.0.0.0", port: 0, protocol: "TCP", scope: Scope.EXT };
 
 const NO_MASTER: MasterEntry = {
   count: 0,
