@@ -274,6 +274,7 @@ describe("list, status and attach never create maps", { skip }, () => {
       ["list", "--pin-dir", pinDir],
       ["status", "--pin-dir", pinDir],
       ["attach", "--iface", "lo", "--pin-dir", pinDir],
+      ["attach", "--netns", `mlb-none-${process.pid}`, "--iface", "lo", "--pin-dir", pinDir],
     ]) {
       const r = maplb(args);
       assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);

@@ -135,6 +135,7 @@ export function attachHere(req: AttachRequest): string[] {
 }
 
 function attach(flags: AttachRequest): void {
+  checkPinned(flags.pinDir); // here too, so a missing pin dir is a usage error before entering a namespace
   if (reexecIn(flags.netns, argsFor("attach", { ...flags }))) return;
   process.stdout.write(attachHere(flags).join("\n") + "\n");
 }
