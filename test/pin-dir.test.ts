@@ -120,10 +120,11 @@ describe("one writer at a time on a pin dir", { skip }, () => {
       assert.equal(busy.code, 1, busy.stderr);
       assert.match(
         busy.stderr,
-        new RegExp(`pin dir ${pinDir} is in use by another maplb writer, pid ${process.pid}\\b`),
+        new RegExp(`pin dir "${pinDir}" is in use by another maplb writer, pid ${process.pid}\\b`),
       );
       assert.match(busy.stderr, /waited 200 ms/);
       assert.ok(!existsSync(pinDir), "the waiting apply created nothing");
+      openKernel({ pinDir }).close(); // maps for attach to load over (this process holds the lock)
       const attach = maplb(["attach", "--iface", "lo", "--pin-dir", pinDir], {
         MAPLB_LOCK_TIMEOUT_MS: "200",
       });
@@ -278,7 +279,7 @@ describe("list, status and attach never create maps", { skip }, () => {
     ]) {
       const r = maplb(args);
       assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
-      assert.match(r.stderr, new RegExp(`pin dir ${pinDir} does not exist`), args[0]);
+      assert.match(r.stderr, new RegExp(`pin dir "${pinDir}" does not exist`), args[0]);
       assert.ok(!existsSync(pinDir), `${args[0]} created ${pinDir}`);
     }
   });

@@ -169,18 +169,19 @@ export function kernelUnavailableReason(objectPath = DEFAULT_BPF_OBJECT): string
  * map, is an error naming it, and not a reason to create an empty datapath nobody asked for.
  */
 export function checkPinned(pinDir: string): void {
-  const tryAt = `(maplb apply --pin-dir ${JSON.stringify(pinDir)} creates them)`;
+  const dir = JSON.stringify(pinDir);
+  const tryAt = `(maplb apply --pin-dir ${dir} creates them)`;
   if (!existsSync(pinDir))
-    throw new MaplbError("E_USAGE", `pin dir ${pinDir} does not exist: no maps are pinned there ${tryAt}`, {
+    throw new MaplbError("E_USAGE", `pin dir ${dir} does not exist: no maps are pinned there ${tryAt}`, {
       pinDir,
     });
   if (!statSync(pinDir).isDirectory())
-    throw new MaplbError("E_USAGE", `pin dir ${pinDir} is not a directory`, { pinDir });
+    throw new MaplbError("E_USAGE", `pin dir ${dir} is not a directory`, { pinDir });
   const missing = MAP_NAMES.filter((name) => !existsSync(`${pinDir}/${name}`));
   if (missing.length > 0)
     throw new MaplbError(
       "E_USAGE",
-      `pin dir ${pinDir} lacks the map${missing.length === 1 ? "" : "s"} ${missing.join(", ")} ${tryAt}`,
+      `pin dir ${dir} lacks the map${missing.length === 1 ? "" : "s"} ${missing.join(", ")} ${tryAt}`,
       { pinDir, missing },
     );
 }

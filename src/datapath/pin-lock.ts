@@ -71,11 +71,15 @@ export function lockPinDir(pinDir: string, timeoutMs = lockTimeoutMs()): PinDirL
   if (fd === -constants.errno.EWOULDBLOCK)
     throw new MaplbError(
       "E_BUSY",
-      `pin dir ${pinDir} is in use by another maplb writer, ${describeHolder(holderPid)}; ` +
-        `waited ${timeoutMs} ms (lock file ${file}). Only one of maplb apply, attach, lab and agent ` +
+      `pin dir ${JSON.stringify(pinDir)} is in use by another maplb writer, ${describeHolder(holderPid)}; ` +
+        `waited ${timeoutMs} ms (lock file ${JSON.stringify(file)}). Only one of maplb apply, attach, lab and agent ` +
         `may write a pin dir at a time: wait for it, or stop it`,
       { pinDir, lockFile: file, holderPid },
     );
-  if (fd < 0) throw nativeError(fd, `locking pin dir ${pinDir} (lock file ${file})`, { pinDir, file });
+  if (fd < 0)
+    throw nativeError(fd, `locking pin dir ${JSON.stringify(pinDir)} (lock file ${JSON.stringify(file)})`, {
+      pinDir,
+      file,
+    });
   return new PinDirLock(pinDir, file, fd);
 }
