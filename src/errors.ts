@@ -8,6 +8,7 @@ export type ErrorCode =
   | "E_NATIVE_MISSING" // the native library or BPF object is not built
   | "E_PRIVILEGE" // kernel mode without root / CAP_BPF
   | "E_CAPACITY" // a map is full
+  | "E_BUSY" // another maplb writer holds the pin directory
   | "E_EXEC"; // an external tool (iptables-restore, nft, ip) failed
 
 export class MaplbError extends Error {

@@ -19,6 +19,7 @@ import {
   webApiServer,
 } from "./helpers/agent-process.js";
 import { nodeConfig } from "./helpers/model-factory.js";
+import { kernelSkip } from "./helpers/require-kernel.js";
 
 const node = nodeConfig();
 
@@ -71,7 +72,7 @@ describe("maplb agent (process)", () => {
   const noKernel = kernelUnavailableReason();
   it(
     "kernel: the maps outlive the agent, and the next agent keeps their ids",
-    { timeout: 30_000, skip: noKernel ?? false },
+    { timeout: 30_000, skip: kernelSkip(noKernel) },
     async () => {
       const pinDir = `/sys/fs/bpf/maplb-test-cli-${process.pid}`;
       const args = [...common(), "--datapath", "kernel", "--pin-dir", pinDir, "--no-attach"];

@@ -14,26 +14,13 @@ import { Compiler, compile } from "../src/compile/compiler.js";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { contentsOfTables } from "./helpers/agent-maps.js";
 import { ips, slice, svc } from "./helpers/agent-objects.js";
-import { endpoint, nodeConfig, servicePort, terminating } from "./helpers/model-factory.js";
+import { nodeConfig, threeServicePorts } from "./helpers/model-factory.js";
 
 const quiet = pino({ level: "silent" });
 const node = nodeConfig();
 
 describe("tablesFromMaps: the maps read back as the model's tables", () => {
-  const ports = [
-    servicePort({ endpoints: [endpoint("10.0.1.1"), endpoint("10.0.1.2"), terminating("10.0.1.3")] }),
-    servicePort({
-      name: "lb",
-      clusterIP: "10.96.0.20",
-      type: "LoadBalancer",
-      nodePort: 30080,
-      loadBalancerIPs: ["203.0.113.7"],
-      loadBalancerSourceRanges: ["198.51.100.0/24"],
-      externalTrafficPolicy: "Local",
-      endpoints: [endpoint("10.0.2.1"), endpoint("10.0.2.2", { nodeName: "node-b" })],
-    }),
-    servicePort({ name: "rnd", clusterIP: "10.96.0.30", algorithm: "random" }),
-  ];
+  const ports = threeServicePorts();
 
   it("round-trips: a Compiler built from them keeps every id and has nothing to write", () => {
     const tables = compile({ ports }, node);

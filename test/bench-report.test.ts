@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import { chromium } from "playwright-core";
 import { chartSpecs, renderReport } from "../bench/report.js";
 import type { Result } from "../bench/types.js";
+import { skipOrFail } from "./helpers/require-kernel.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 /** A drawn chart has coloured pixels: count the non-white ones on the first canvas. */
@@ -65,7 +66,7 @@ describe("HTML report", () => {
 
   it("renders in headless Chromium with data and no console errors", async (t) => {
     if (!existsSync(CHROMIUM))
-      return t.skip(`needs ${CHROMIUM} (Debian package chromium; npm run setup installs it)`);
+      return skipOrFail(t, `needs ${CHROMIUM} (Debian package chromium; npm run setup installs it)`);
     const html = renderReport({
       machine: { kernel: "test", cpu: "test cpu", cores: 2, node: process.version },
       startedAt: new Date().toISOString(),

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { kernelSkip } from "./helpers/require-kernel.js";
 import { buildProgram } from "../src/cli/main.js";
 
 const MAPLB = new URL("../../bin/maplb.js", import.meta.url).pathname;
@@ -72,7 +73,7 @@ describe("maplb completion", () => {
   it(
     "zsh: valid, registered with compdef, completes commands, subcommands and choices",
     {
-      skip: has("zsh") ? false : "zsh is not installed (scripts/setup.mjs installs it)",
+      skip: kernelSkip(has("zsh") ? null : "zsh (scripts/setup.mjs installs it)", "the zsh completion test"),
     },
     () => {
       const file = script("zsh");

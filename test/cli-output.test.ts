@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { kernelSkip } from "./helpers/require-kernel.js";
 import { parse as parseYaml } from "yaml";
 import { curlText } from "../src/cli/commands/lab.js";
 import { probeKernel } from "../src/datapath/kernel.js";
@@ -99,7 +100,7 @@ describe("-o json|yaml|wide", () => {
   });
 
   const noKernel = probeKernel();
-  it("list and status (kernel maps)", { skip: noKernel ?? false }, () => {
+  it("list and status (kernel maps)", { skip: kernelSkip(noKernel) }, () => {
     const pinDir = `/sys/fs/bpf/maplb-test-output-${process.pid}`;
     try {
       ok(["apply", "-f", manifest, "--datapath", "kernel", "--pin-dir", pinDir]);

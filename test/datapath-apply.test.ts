@@ -10,6 +10,7 @@ import type { MapMax } from "../src/datapath/options.js";
 import { MaplbError } from "../src/errors.js";
 import { decode, u32 } from "../src/datapath/codec.js";
 import { buildFrame } from "../src/datapath/packet.js";
+import { kernelSkip } from "./helpers/require-kernel.js";
 
 const key = (n: number): FrontendKey => ({
   address: `10.96.0.${n}`,
@@ -59,7 +60,7 @@ const TARGETS: { name: string; skip: string | false; open: () => Datapath }[] = 
   { name: "emulated", skip: false, open: () => openEmulated({ mapMax: SIZES }) },
   {
     name: "kernel",
-    skip: kernelProblem ? `needs root for BPF maps (${kernelProblem})` : false,
+    skip: kernelSkip(kernelProblem ? `needs root for BPF maps (${kernelProblem})` : null),
     open: () => openKernel({ ephemeral: true, mapMax: SIZES }),
   },
 ];

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { probeKernel } from "../src/datapath/kernel.js";
+import { kernelSkip } from "./helpers/require-kernel.js";
 
 const KERNEL_JS = join(import.meta.dirname, "../src/datapath/kernel.js");
 const NS = `mlbtest-attach-${process.pid}`;
@@ -24,7 +25,7 @@ after(() => {
 
 test(
   "attach and detach XDP and TC on a veth in a private namespace",
-  { skip: skip ? `needs root and iproute2 (${skip})` : false },
+  { skip: kernelSkip(skip ? `needs root and iproute2 (${skip})` : null) },
   () => {
     sh("ip", ["netns", "add", NS]);
     inNs("ip", "link", "add", "mlb0", "type", "veth", "peer", "name", "mlb1");

@@ -13,6 +13,7 @@ import { tracePacket } from "../src/datapath/trace.js";
 import { DEFAULT_HASH_SEED } from "../src/datapath/options.js";
 import { readModel } from "../src/k8s/read.js";
 import { DEFAULT_NODE_CONFIG } from "../src/model/types.js";
+import { kernelSkip } from "./helpers/require-kernel.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const SEED_003 = join(ROOT, "../shared/scenarios/seed-003-eks-services.yaml");
@@ -151,7 +152,7 @@ const kernelProblem = probeKernel();
 
 test(
   "maplb apply (kernel) is incremental across runs, and maplb list reads the pinned maps back",
-  { skip: kernelProblem ? `needs root for BPF maps (${kernelProblem})` : false },
+  { skip: kernelSkip(kernelProblem ? `needs root for BPF maps (${kernelProblem})` : null) },
   () => {
     const pinDir = `/sys/fs/bpf/maplb-test-cli-apply-${process.pid}`;
     try {

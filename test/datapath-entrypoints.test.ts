@@ -8,6 +8,7 @@ import { openKernel, probeKernel } from "../src/datapath/kernel.js";
 import { icmpUnreachableFor } from "../src/datapath/icmp.js";
 import { buildFrame, internetChecksum } from "../src/datapath/packet.js";
 import { intToIpv4 } from "../src/util/ip.js";
+import { kernelSkip } from "./helpers/require-kernel.js";
 
 function parseIcmp(f: Uint8Array) {
   const v = new DataView(f.buffer, f.byteOffset, f.length);
@@ -50,7 +51,7 @@ const kernelProblem = probeKernel();
 
 test(
   "XDP and TC entry points: PASS/DNAT go on (XDP_PASS, TC_ACT_OK) with the probe's bytes; no backend: ICMP sent back (XDP_TX, redirect)",
-  { skip: kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : false },
+  { skip: kernelSkip(kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : null) },
   () => {
     const dp = openKernel({ ephemeral: true });
     try {

@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { openKernel, probeKernel, sweepStaleEphemeral } from "../src/datapath/kernel.js";
+import { kernelSkip } from "./helpers/require-kernel.js";
 
 const KERNEL_JS = join(import.meta.dirname, "../src/datapath/kernel.js");
 const skip = probeKernel();
@@ -24,7 +25,7 @@ function child(end: "exit" | "kill"): string {
 
 test(
   "ephemeral pin directories go away at exit, and after a kill with the next sweep",
-  { skip: skip ? `needs root for BPF maps (${skip})` : false },
+  { skip: kernelSkip(skip ? `needs root for BPF maps (${skip})` : null) },
   () => {
     const exited = child("exit");
     assert.match(exited, /^\/sys\/fs\/bpf\/maplb-\d+-[0-9a-f]{8}$/);
@@ -40,7 +41,7 @@ test(
 
 test(
   "maps pinned with other sizes are not silently replaced: the error says what to do",
-  { skip: skip ? `needs root for BPF maps (${skip})` : false },
+  { skip: kernelSkip(skip ? `needs root for BPF maps (${skip})` : null) },
   () => {
     const pinDir = `/sys/fs/bpf/maplb-test-pins-${process.pid}`;
     try {

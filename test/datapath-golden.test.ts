@@ -29,6 +29,7 @@ import {
   withPartialChecksum,
   type FrameSpec,
 } from "../src/datapath/packet.js";
+import { kernelSkip } from "./helpers/require-kernel.js";
 
 // ---- SETUP helpers -------------------------------------------------------------------------------
 
@@ -686,7 +687,7 @@ const TARGETS: Target[] = [
   { name: "emulated", skip: false, open: () => openEmulated() },
   {
     name: "kernel",
-    skip: kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : false,
+    skip: kernelSkip(kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : null),
     open: () => openKernel({ ephemeral: true }),
   },
 ];
@@ -837,7 +838,7 @@ test("CHECKSUM_PARTIAL frames (host model of TC): only the pseudo-header seed mo
 
 test(
   "the kernel target refuses CHECKSUM_PARTIAL frames (BPF_PROG_TEST_RUN's skb is CHECKSUM_NONE)",
-  { skip: kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : false },
+  { skip: kernelSkip(kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : null) },
   () => {
     const dp = openKernel({ ephemeral: true });
     try {

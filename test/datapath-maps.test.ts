@@ -9,6 +9,7 @@ import { errnoName } from "../src/datapath/errno.js";
 import { openKernel, probeKernel } from "../src/datapath/kernel.js";
 import type { NativeMaps } from "../src/datapath/native-maps.js";
 import type { MapMax } from "../src/datapath/options.js";
+import { kernelSkip } from "./helpers/require-kernel.js";
 
 /** expect: what the kernel's map types return here (checked on the simulated maps, always). */
 type Op = (
@@ -167,7 +168,7 @@ const kernelProblem = probeKernel();
 
 test(
   "simulated maps and kernel maps give the same results and errnos for the same operations",
-  { skip: kernelProblem ? `needs root for BPF maps (${kernelProblem})` : false },
+  { skip: kernelSkip(kernelProblem ? `needs root for BPF maps (${kernelProblem})` : null) },
   () => {
     const sim = openEmulated({ mapMax: SIZES });
     const real = openKernel({ ephemeral: true, mapMax: SIZES });

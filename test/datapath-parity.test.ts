@@ -26,6 +26,7 @@ import {
   withPartialChecksum,
 } from "../src/datapath/packet.js";
 import { intToIpv4 } from "../src/util/ip.js";
+import { kernelSkip } from "./helpers/require-kernel.js";
 
 const PACKETS = 12_000;
 const BATCH = 500;
@@ -323,7 +324,7 @@ function withBothTargets(
 
 test(
   `parity: ${PACKETS} generated frames give the same verdicts, reasons, bytes and counters on both targets`,
-  { skip: kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : false },
+  { skip: kernelSkip(kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : null) },
   () =>
     withBothTargets((host, kernel, frontends) => {
       const frames = corpus(frontends, 42, PACKETS);
@@ -362,7 +363,7 @@ const TC_ACT = { OK: 0, SHOT: 2, REDIRECT: 7 };
 
 test(
   "parity on TC: the TC program (the kernel's checksum helpers) writes the same bytes as the host build",
-  { skip: kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : false },
+  { skip: kernelSkip(kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : null) },
   () =>
     withBothTargets((host, kernel, frontends) => {
       // BPF_PROG_TEST_RUN builds an skb for TC and refuses IPv4 frames without room for the header.

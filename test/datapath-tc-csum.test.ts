@@ -7,6 +7,7 @@
 // hand-made RFC 1624 update corrupts that seed: the connection through the Service IP would time
 // out and the receiver count TcpInCsumErrors.
 import { test } from "node:test";
+import { kernelSkip } from "./helpers/require-kernel.js";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -64,7 +65,7 @@ const csumErrors = (ns: Namespace) =>
 
 test(
   "TC: TCP through the Service IP works with CHECKSUM_PARTIAL packets, and no receiver sees a bad checksum",
-  { skip: skip ? `needs root, BPF and namespace tools (${skip})` : false, timeout: 60_000 },
+  { skip: kernelSkip(skip ? `needs root, BPF and namespace tools (${skip})` : null), timeout: 60_000 },
   async () => {
     await withNamespace((client) =>
       withNamespace((node) =>

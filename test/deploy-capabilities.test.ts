@@ -20,6 +20,7 @@ import { ips, slice, svc } from "./helpers/agent-objects.js";
 import { healthy, readPinned, startAgent, terminate, webApiServer } from "./helpers/agent-process.js";
 import { writeTemp } from "./helpers/manifests.js";
 import { nodeConfig } from "./helpers/model-factory.js";
+import { kernelSkip } from "./helpers/require-kernel.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const BIN = join(ROOT, "bin/maplb.js");
@@ -63,7 +64,7 @@ const skip =
   canCreateNamespaces() ??
   (spawnSync("setpriv", ["--version"]).status === 0 ? null : "needs setpriv (util-linux)");
 
-describe("deploy/daemonset.yaml's capabilities, and no others", { skip: skip ?? false }, () => {
+describe("deploy/daemonset.yaml's capabilities, and no others", { skip: kernelSkip(skip) }, () => {
   const caps = daemonSetCapabilities();
   const server = webApiServer();
   const dir = mkdtempSync(join(tmpdir(), "maplb-caps-"));

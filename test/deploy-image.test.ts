@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { after, describe, it } from "node:test";
 import { healthy, startAgent, terminate, webApiServer } from "./helpers/agent-process.js";
+import { kernelSkip } from "./helpers/require-kernel.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -131,7 +132,7 @@ describe("deploy/Dockerfile, laid out without Docker", () => {
   it(
     "its apt packages provide every library libmaplb.so links (besides libc, in the base image)",
     {
-      skip: noDpkg,
+      skip: kernelSkip(noDpkg),
     },
     () => {
       const install = runtime.instructions.find(([k, arg]) => k === "RUN" && arg.includes("apt-get install"));

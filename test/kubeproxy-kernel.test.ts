@@ -19,6 +19,7 @@ import type { NodeConfig, ServiceModel } from "../src/model/types.js";
 import { NODE, SEED_NODES, endpoint, policyZoo, servicePort } from "./helpers/kubeproxy.js";
 import { SCENARIOS } from "./helpers/manifests.js";
 import { kernelTestBlocker, withNamespace, type Namespace } from "./netns-kubeproxy.js";
+import { skipOrFail } from "./helpers/require-kernel.js";
 
 interface Case {
   name: string;
@@ -158,12 +159,12 @@ describe("kube-proxy's rules in a real kernel", () => {
   for (const c of CASES) {
     for (const tools of IPTABLES_BACKENDS) {
       it(`${c.name}: iptables-${tools.backend} loads the payload and saves back --format save`, async (t) => {
-        if (iptablesBlocker) return t.skip(iptablesBlocker);
+        if (iptablesBlocker) return skipOrFail(t, iptablesBlocker);
         await checkIptables(c, tools);
       });
     }
     it(`${c.name}: nft -f loads the ruleset, twice`, async (t) => {
-      if (nftBlocker) return t.skip(nftBlocker);
+      if (nftBlocker) return skipOrFail(t, nftBlocker);
       await checkNft(c);
     });
   }

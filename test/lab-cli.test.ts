@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { parse as parseYaml } from "yaml";
+import { openKernel } from "../src/datapath/kernel.js";
 import { inLabRange } from "../src/lab/addresses.js";
 import { labDir, labPrefix, readState } from "../src/lab/state.js";
 import { Topology } from "../src/netns/netns.js";
@@ -126,6 +127,7 @@ describe("maplb attach / status / detach", { skip: skip ?? false }, () => {
           { ns: a, ifname: "va", addr: "198.18.250.1/30" },
           { ns: b, ifname: "vb", addr: "198.18.250.2/30" },
         );
+        openKernel({ pinDir }).close(); // the maps attach loads over (attach creates none)
         assert.match(
           ok(["attach", "--netns", a, "--iface", "va", "--mode", mode, "--pin-dir", pinDir]),
           /attached/,

@@ -7,6 +7,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { PACKAGE_ROOT } from "../src/datapath/binding.js";
+import { kernelSkip } from "./helpers/require-kernel.js";
 
 const FUZZER_RUNTIME = "/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a";
 const seconds = Number(process.env.MAPLB_FUZZ_SECONDS ?? 60);
@@ -19,7 +20,7 @@ function missing(): string | null {
 
 test(
   `libFuzzer over the host pipeline for ${seconds} s finds no crash`,
-  { skip: missing() ?? false, timeout: (seconds + 240) * 1000 },
+  { skip: kernelSkip(missing()), timeout: (seconds + 240) * 1000 },
   () => {
     const native = join(PACKAGE_ROOT, "native");
     const r = spawnSync("make", ["-C", native, "--no-print-directory", "fuzz", `FUZZ_SECONDS=${seconds}`], {

@@ -105,6 +105,12 @@ MAPLB_API int maplb_detach_xdp(int ifindex, __u32 xdp_flags);
 MAPLB_API int maplb_attach_tc(struct maplb_dp *dp, int ifindex, int egress);
 MAPLB_API int maplb_detach_tc(int ifindex, int egress);
 
+/* lock.c: an exclusive flock(2) on `path` (created if missing), waiting up to timeout_ms. Returns
+ * the locked fd (exiting unlocks too), or a negative errno: -EWOULDBLOCK when another process
+ * still holds it, its pid in *holder_pid (0 when unknown). Unlocking removes the file. */
+MAPLB_API int maplb_lock_file(const char *path, __u32 timeout_ms, int *holder_pid);
+MAPLB_API int maplb_unlock_file(const char *path, int fd);
+
 /* libbpf's messages (level: 0 warn, 1 info, 2 debug). NULL silences them (the default). */
 typedef void (*maplb_log_fn)(int level, const char *msg);
 MAPLB_API void maplb_set_log(maplb_log_fn fn);

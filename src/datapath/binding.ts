@@ -131,6 +131,9 @@ export interface NativeApi {
   detachXdp(ifindex: number, flags: number): number;
   attachTc(dp: DpHandle, ifindex: number, egress: boolean): number;
   detachTc(ifindex: number, egress: boolean): number;
+  /** maplb_lock_file (native/host/lock.c): a locked fd, or a negative errno and the holder's pid. */
+  lockFile(path: string, timeoutMs: number): { fd: number; holderPid: number };
+  unlockFile(path: string, fd: number): number;
   iptOpen(
     rules: Uint8Array,
     ruleCount: number,
@@ -216,6 +219,8 @@ export function loadNative(candidates: string[]): NativeApi {
   const detachXdp = f("int maplb_detach_xdp(int ifindex, uint32_t flags)");
   const attachTc = f("int maplb_attach_tc(maplb_dp *dp, int ifindex, int egress)");
   const detachTc = f("int maplb_detach_tc(int ifindex, int egress)");
+  const lockFile = f("int maplb_lock_file(const char *path, uint32_t timeout_ms, _Out_ int *holder)");
+  const unlockFile = f("int maplb_unlock_file(const char *path, int fd)");
   const iptOpen = f(
     "int maplb_ipt_open(const void *rules, uint32_t rule_count, const void *chains, uint32_t chain_count, uint32_t entry, const void *local, uint32_t local_count, uint64_t seed, _Out_ maplb_ipt **out)",
   );
@@ -325,6 +330,12 @@ export function loadNative(candidates: string[]): NativeApi {
     detachXdp: (ifindex, flags) => detachXdp(ifindex, flags) as number,
     attachTc: (dp, ifindex, egress) => attachTc(dp, ifindex, egress ? 1 : 0) as number,
     detachTc: (ifindex, egress) => detachTc(ifindex, egress ? 1 : 0) as number,
+    lockFile: (path, timeoutMs) => {
+      const holder = [0];
+      const fd = lockFile(path, timeoutMs, holder) as number;
+      return { fd, holderPid: holder[0] ?? 0 };
+    },
+    unlockFile: (path, fd) => unlockFile(path, fd) as number,
     iptOpen: (rules, ruleCount, chains, chainCount, entry, local, localCount, seed) => {
       const out: unknown[] = [null];
       const err = iptOpen(

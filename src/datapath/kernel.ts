@@ -3,11 +3,13 @@
 // programs attached to interfaces with XDP or TC.
 import { randomBytes } from "node:crypto";
 import { constants } from "node:os";
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { MaplbError } from "../errors.js";
 import { DEFAULT_BPF_OBJECT, native } from "./binding.js";
 import { KERNEL_CAPABILITIES, nativeError } from "./errno.js";
 import { NativeDatapath } from "./native-datapath.js";
+import { lockPinDir, type PinDirLock } from "./pin-lock.js";
+import { MAP_NAMES } from "./abi.js";
 import { DEFAULT_PIN_DIR, maxEntriesArray, type MapMax } from "./options.js";
 import type { BatchResult, PacketBatch } from "./datapath.js";
 
@@ -18,6 +20,10 @@ export interface KernelOptions {
   objectPath?: string;
   /** Pin under a fresh private directory that close() removes (tests, benchmarks). Ignores pinDir. */
   ephemeral?: boolean;
+  /** Hold the pin dir's writer lock until close() (apply, attach, the lab, the agent): see pin-lock.ts. */
+  lock?: boolean;
+  /** The pin dir must already hold every map: nothing is created (list, status, attach). */
+  mustExist?: boolean;
 }
 
 const BPFFS = "/sys/fs/bpf";
@@ -61,13 +67,15 @@ export class KernelDatapath extends NativeDatapath {
     readonly pinDir: string,
     handle: unknown,
     private readonly ephemeral = false,
+    private readonly lock: PinDirLock | null = null,
   ) {
     super("kernel", `kernel (BPF maps pinned under ${pinDir})`, handle);
   }
 
-  /** Closes the object; the maps stay pinned unless the datapath is ephemeral. */
+  /** Closes the object and releases the lock; the maps stay pinned unless the datapath is ephemeral. */
   override close(): void {
     super.close();
+    this.lock?.release();
     if (this.ephemeral) {
       rmSync(this.pinDir, { recursive: true, force: true });
       openEphemeral.delete(this.pinDir);
@@ -117,8 +125,7 @@ export class KernelDatapath extends NativeDatapath {
   }
 
   detachXdp(ifname: string, xdpFlags = 0): void {
-    const err = this.maps.api.detachXdp(ifindexOf(ifname), xdpFlags);
-    if (err < 0) throw nativeError(err, `detaching XDP from ${ifname}`);
+    detachXdp(ifname, xdpFlags);
   }
 
   attachTc(ifname: string, direction: "ingress" | "egress" = "ingress"): void {
@@ -127,9 +134,19 @@ export class KernelDatapath extends NativeDatapath {
   }
 
   detachTc(ifname: string, direction: "ingress" | "egress" = "ingress"): void {
-    const err = this.maps.api.detachTc(ifindexOf(ifname), direction === "egress");
-    if (err < 0) throw nativeError(err, `detaching TC ${direction} from ${ifname}`);
+    detachTc(ifname, direction);
   }
+}
+
+/** Detaching needs no program and no maps: `maplb detach` works even when the pin dir is gone. */
+export function detachXdp(ifname: string, xdpFlags = 0): void {
+  const err = native().detachXdp(ifindexOf(ifname), xdpFlags);
+  if (err < 0) throw nativeError(err, `detaching XDP from ${ifname}`);
+}
+
+export function detachTc(ifname: string, direction: "ingress" | "egress" = "ingress"): void {
+  const err = native().detachTc(ifindexOf(ifname), direction === "egress");
+  if (err < 0) throw nativeError(err, `detaching TC ${direction} from ${ifname}`);
 }
 
 /** The interface's index in this process's network namespace (also right after `nsenter --net`). */
@@ -147,6 +164,28 @@ export function kernelUnavailableReason(objectPath = DEFAULT_BPF_OBJECT): string
   return null;
 }
 
+/**
+ * For commands that only use maps (list, status, attach): a pin dir that does not exist, or lacks a
+ * map, is an error naming it, and not a reason to create an empty datapath nobody asked for.
+ */
+export function checkPinned(pinDir: string): void {
+  const dir = JSON.stringify(pinDir);
+  const tryAt = `(maplb apply --pin-dir ${dir} creates them)`;
+  if (!existsSync(pinDir))
+    throw new MaplbError("E_USAGE", `pin dir ${dir} does not exist: no maps are pinned there ${tryAt}`, {
+      pinDir,
+    });
+  if (!statSync(pinDir).isDirectory())
+    throw new MaplbError("E_USAGE", `pin dir ${dir} is not a directory`, { pinDir });
+  const missing = MAP_NAMES.filter((name) => !existsSync(`${pinDir}/${name}`));
+  if (missing.length > 0)
+    throw new MaplbError(
+      "E_USAGE",
+      `pin dir ${dir} lacks the map${missing.length === 1 ? "" : "s"} ${missing.join(", ")} ${tryAt}`,
+      { pinDir, missing },
+    );
+}
+
 export function openKernel(opts: KernelOptions = {}): KernelDatapath {
   const objectPath = opts.objectPath ?? DEFAULT_BPF_OBJECT;
   if (opts.ephemeral) sweepStaleEphemeral();
@@ -160,21 +199,33 @@ export function openKernel(opts: KernelOptions = {}): KernelDatapath {
       `kernel datapath: ${unavailable}`,
     );
   }
-  const { err, dp } = native().openKernel(objectPath, pinDir, maxEntriesArray(opts.mapMax));
-  if (err < 0) {
-    if (opts.ephemeral) rmSync(pinDir, { recursive: true, force: true });
-    // libbpf refuses to reuse a pinned map whose size or layout differs (another --map-max, an older build).
-    const hint =
-      err === -constants.errno.EINVAL && existsSync(pinDir) && readdirSync(pinDir).length > 0
-        ? `; the maps pinned there do not match (another --map-max, or an older build?): use the same --map-max, or remove ${pinDir} (this drops established flows)`
-        : "";
-    throw nativeError(err, `loading ${objectPath} with maps pinned under ${pinDir}${hint}`, {
-      objectPath,
-      pinDir,
-    });
+  // The lock first: creating and pinning missing maps is writing too.
+  const lock = opts.lock && !opts.ephemeral ? lockPinDir(pinDir) : null;
+  try {
+    if (opts.mustExist) checkPinned(pinDir);
+    const dp = loadObject(objectPath, pinDir, opts);
+    if (opts.ephemeral) openEphemeral.add(pinDir);
+    return new KernelDatapath(pinDir, dp, opts.ephemeral, lock);
+  } catch (err) {
+    lock?.release();
+    throw err;
   }
-  if (opts.ephemeral) openEphemeral.add(pinDir);
-  return new KernelDatapath(pinDir, dp, opts.ephemeral);
+}
+
+/** Loads the BPF object over the maps pinned under pinDir (pinning the missing ones). */
+function loadObject(objectPath: string, pinDir: string, opts: KernelOptions): unknown {
+  const { err, dp } = native().openKernel(objectPath, pinDir, maxEntriesArray(opts.mapMax));
+  if (err >= 0) return dp;
+  if (opts.ephemeral) rmSync(pinDir, { recursive: true, force: true });
+  // libbpf refuses to reuse a pinned map whose size or layout differs (another --map-max, an older build).
+  const hint =
+    err === -constants.errno.EINVAL && existsSync(pinDir) && readdirSync(pinDir).length > 0
+      ? `; the maps pinned there do not match (another --map-max, or an older build?): use the same --map-max, or remove ${pinDir} (this drops established flows)`
+      : "";
+  throw nativeError(err, `loading ${objectPath} with maps pinned under ${pinDir}${hint}`, {
+    objectPath,
+    pinDir,
+  });
 }
 
 /**

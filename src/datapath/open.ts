@@ -1,5 +1,6 @@
 // openDatapath: --datapath auto|kernel|emulated. auto takes the kernel when it can and says why not
 // when it cannot.
+import { MaplbError } from "../errors.js";
 import { log } from "../log.js";
 import type { Datapath } from "./datapath.js";
 import { openEmulated } from "./emulated.js";
@@ -17,6 +18,8 @@ export interface OpenOptions {
   objectPath?: string;
   /** Kernel: pin under a fresh private directory that close() removes (benchmarks, tests). */
   ephemeral?: boolean;
+  /** Kernel: hold the pin dir's writer lock until close() (see pin-lock.ts). */
+  lock?: boolean;
 }
 
 export function openDatapath(opts: OpenOptions): Datapath {
@@ -25,6 +28,7 @@ export function openDatapath(opts: OpenOptions): Datapath {
     mapMax: opts.mapMax,
     objectPath: opts.objectPath,
     ephemeral: opts.ephemeral,
+    lock: opts.lock,
   };
   if (opts.kind === "emulated") return openEmulated({ mapMax: opts.mapMax });
   if (opts.kind === "kernel") return openKernel(kernelOpts);
@@ -45,6 +49,8 @@ export function openDatapath(opts: OpenOptions): Datapath {
     );
     return dp;
   } catch (err) {
+    // Another writer holds the pin dir: the kernel works, so falling back would hide the conflict.
+    if (err instanceof MaplbError && err.code === "E_BUSY") throw err;
     const reason = err instanceof Error ? err.message : String(err);
     log.warn(
       { datapath: "emulated", reason },

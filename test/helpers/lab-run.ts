@@ -9,6 +9,7 @@ import { labScript } from "../../src/lab/processes.js";
 import type { ProbeResult } from "../../src/lab/probe.js";
 import type { LabProxy, LabState } from "../../src/lab/state.js";
 import { canCreateNamespaces } from "../../src/netns/netns.js";
+import { kernelSkip } from "./require-kernel.js";
 
 const TOOLS: Record<LabProxy, string[]> = {
   maplb: ["nsenter", "tc"],
@@ -16,8 +17,15 @@ const TOOLS: Record<LabProxy, string[]> = {
   nftables: ["nft"],
 };
 
-/** Why the lab cannot run here with this proxy, or null when it can (and then it must run). */
+/**
+ * Why the lab cannot run here with this proxy, or null when it can (and then it must run). With
+ * MAPLB_REQUIRE_KERNEL=1 a reason is also a failing test (see require-kernel.ts).
+ */
 export function labBlocker(proxy: LabProxy): string | null {
+  return kernelSkip(whyNoLab(proxy), `the lab under ${proxy}`) || null;
+}
+
+function whyNoLab(proxy: LabProxy): string | null {
   const ns = canCreateNamespaces();
   if (ns) return ns;
   for (const tool of TOOLS[proxy])

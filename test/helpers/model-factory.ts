@@ -47,3 +47,25 @@ export function servicePort(overrides: Partial<ServicePort> = {}): ServicePort {
 export function nodeConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
   return { ...DEFAULT_NODE_CONFIG, nodeName: "node-a", nodeIPs: ["192.0.2.10"], ...overrides };
 }
+
+/**
+ * Three service ports that between them use most of the tables: web (Maglev, a terminating endpoint),
+ * lb (LoadBalancer with a NodePort and a source range, externalTrafficPolicy Local, an endpoint on
+ * another node) and rnd (random).
+ */
+export function threeServicePorts(): ServicePort[] {
+  return [
+    servicePort({ endpoints: [endpoint("10.0.1.1"), endpoint("10.0.1.2"), terminating("10.0.1.3")] }),
+    servicePort({
+      name: "lb",
+      clusterIP: "10.96.0.20",
+      type: "LoadBalancer",
+      nodePort: 30080,
+      loadBalancerIPs: ["203.0.113.7"],
+      loadBalancerSourceRanges: ["198.51.100.0/24"],
+      externalTrafficPolicy: "Local",
+      endpoints: [endpoint("10.0.2.1"), endpoint("10.0.2.2", { nodeName: "node-b" })],
+    }),
+    servicePort({ name: "rnd", clusterIP: "10.96.0.30", algorithm: "random" }),
+  ];
+}

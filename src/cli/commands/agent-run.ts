@@ -52,6 +52,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   const datapath = openDatapath({
     kind: flags.datapath,
     pinDir: flags.pinDir,
+    lock: true, // one writer at a time: the agent owns its pin dir for as long as it runs
     ...(flags.mapMax ? { mapMax: flags.mapMax } : {}),
   });
   const sink = new DatapathSink(datapath);

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { MaplbError } from "../../errors.js";
 import type { MapsDump } from "../../datapath/dump.js";
-import { openKernel, type KernelDatapath } from "../../datapath/kernel.js";
+import { checkPinned, detachTc, detachXdp, openKernel } from "../../datapath/kernel.js";
 import { DEFAULT_PIN_DIR } from "../../datapath/options.js";
 import { examplesHelp } from "../options.js";
 import { addOutputOptions, type OutputFlags, outputFormat, render } from "../output.js";
@@ -112,7 +112,8 @@ export interface AttachRequest {
  * interface. The lab calls this from a small script run under `nsenter`, without the whole CLI.
  */
 export function attachHere(req: AttachRequest): string[] {
-  const dp = openKernel({ pinDir: req.pinDir });
+  // Attaching writes no map, but it holds the lock so it never loads over maps an apply is rewriting.
+  const dp = openKernel({ pinDir: req.pinDir, lock: true, mustExist: true });
   const lines: string[] = [];
   try {
     mkdirSync(recordDir(), { recursive: true });
@@ -136,6 +137,7 @@ export function attachHere(req: AttachRequest): string[] {
 }
 
 function attach(flags: AttachRequest): void {
+  checkPinned(flags.pinDir); // here too, so a missing pin dir is a usage error before entering a namespace
   if (reexecIn(flags.netns, argsFor("attach", { ...flags }))) return;
   process.stdout.write(attachHere(flags).join("\n") + "\n");
 }
@@ -148,11 +150,11 @@ interface DetachFlags {
 }
 
 /** Detaches one recorded attachment in the current namespace; a vanished interface is only forgotten. */
-function detachHere(a: Attachment, dp: KernelDatapath): void {
+function detachHere(a: Attachment): void {
   const gone = spawnSync("ip", ["link", "show", "dev", a.iface], { stdio: "ignore" }).status !== 0;
   if (!gone) {
-    if (a.mode === "xdp") dp.detachXdp(a.iface);
-    else dp.detachTc(a.iface, "ingress");
+    if (a.mode === "xdp") detachXdp(a.iface);
+    else detachTc(a.iface, "ingress");
   }
   rmSync(recordFile(a), { force: true });
   process.stdout.write(`detached ${a.mode} from ${where(a)}${gone ? " (the interface is gone)" : ""}\n`);
@@ -180,13 +182,8 @@ function detach(flags: DetachFlags): void {
       reexecIn(netns, argsFor("detach", { netns, iface: group.map((a) => a.iface) }));
       continue;
     }
-    // The native detach needs no program, but the library must be loaded: open over the pin dir.
-    const dp = openKernel({ pinDir: group[0]!.pinDir });
-    try {
-      for (const a of group) detachHere(a, dp);
-    } finally {
-      dp.close();
-    }
+    // No maps needed (nor created): the pin dir may be gone already.
+    for (const a of group) detachHere(a);
   }
 }
 
@@ -198,7 +195,7 @@ function stillAttached(a: Attachment): boolean {
   const ns = a.netns ? ["-n", a.netns] : [];
   if (a.mode === "xdp") {
     const r = spawnSync("ip", [...ns, "-d", "link", "show", "dev", a.iface], { encoding: "utf8" });
-    return r.status === 0 && /prog\/xdp/.test(r.stdout);
+    return r.status === 0 && /prog\/xdp/.test(r.stdout) && /maplb/.test(r.stdout);
   }
   const r = spawnSync("tc", [...ns, "filter", "show", "dev", a.iface, "ingress"], { encoding: "utf8" });
   return r.status === 0 && /bpf/.test(r.stdout) && /maplb/.test(r.stdout);
@@ -234,7 +231,7 @@ export interface PinDirStatus {
 }
 
 export function pinDirStatus(pinDir: string): PinDirStatus {
-  const dp = openKernel({ pinDir });
+  const dp = openKernel({ pinDir, mustExist: true });
   try {
     const maps: MapFill[] = Object.entries(dp.maps.shapes).map(([name, shape]) => {
       let entries: number | null = null;
@@ -278,19 +275,25 @@ export function pinDirStatus(pinDir: string): PinDirStatus {
   }
 }
 
+interface StatusReport {
+  attachments: (Attachment & { live: true })[];
+  /** Records of attachments the kernel no longer has (detached behind maplb's back): now forgotten. */
+  forgotten: Attachment[];
+  maps: PinDirStatus[];
+  /** Pin dirs of live attachments that were removed: the programs keep their maps until detached. */
+  goneMaps: string[];
+}
+
 /** The status as text; wide adds each map's key and value sizes. */
-function statusText(
-  attachments: (Attachment & { live: boolean })[],
-  pins: PinDirStatus[],
-  wide: boolean,
-): string {
+function statusText({ attachments, forgotten, maps: pins, goneMaps }: StatusReport, wide: boolean): string {
   const out: string[] = [];
   out.push(attachments.length === 0 ? "nothing attached by maplb" : "attached:");
   for (const a of attachments)
-    out.push(
-      `  ${where(a).padEnd(40)} ${a.mode.padEnd(4)} maps ${a.pinDir}  since ${a.attachedAt}` +
-        (a.live ? "" : "  (NOT in the kernel any more)"),
-    );
+    out.push(`  ${where(a).padEnd(40)} ${a.mode.padEnd(4)} maps ${a.pinDir}  since ${a.attachedAt}`);
+  for (const a of forgotten)
+    out.push(`forgot ${a.mode} on ${where(a)}: it is no longer in the kernel (detached outside maplb)`);
+  for (const dir of goneMaps)
+    out.push(`maps under ${dir}: the pin dir is gone (attached programs keep their maps until detached)`);
   for (const p of pins) {
     out.push("", `maps under ${p.pinDir}:`);
     for (const m of p.maps) {
@@ -321,14 +324,26 @@ function statusText(
 }
 
 function status(flags: { pinDir?: string } & OutputFlags): void {
-  const attachments = readAttachments().map((a) => ({ ...a, live: stillAttached(a) }));
-  const dirs = new Set(attachments.filter((a) => a.live).map((a) => a.pinDir));
+  if (flags.pinDir) checkPinned(flags.pinDir);
+  const records = readAttachments();
+  const forgotten = records.filter((a) => !stillAttached(a));
+  for (const a of forgotten) rmSync(recordFile(a), { force: true });
+  const attachments = records
+    .filter((a) => !forgotten.includes(a))
+    .map((a) => ({ ...a, live: true as const }));
+  const dirs = new Set(attachments.map((a) => a.pinDir));
   if (flags.pinDir) dirs.add(flags.pinDir);
-  const pins = [...dirs].filter(existsSync).sort().map(pinDirStatus);
+  const sorted = [...dirs].sort();
+  const report: StatusReport = {
+    attachments,
+    forgotten,
+    maps: sorted.filter((d) => existsSync(d)).map(pinDirStatus),
+    goneMaps: sorted.filter((d) => !existsSync(d)),
+  };
   process.stdout.write(
     render(outputFormat(flags), {
-      data: () => ({ attachments, maps: pins }),
-      table: (wide) => statusText(attachments, pins, wide),
+      data: () => report,
+      table: (wide) => statusText(report, wide),
     }),
   );
 }
@@ -346,7 +361,8 @@ export function registerAttach(program: Command): void {
     .command("attach")
     .summary("load maplb's BPF program and attach it (TC or XDP) to interfaces")
     .description(
-      "Load maplb's BPF program over the maps pinned under --pin-dir and attach it to interfaces.\n" +
+      "Load maplb's BPF program over the maps pinned under --pin-dir (they must exist: `maplb apply`\n" +
+        "makes them; attach creates none) and attach it to interfaces.\n" +
         "tc: a clsact qdisc and maplb's filter on ingress (handles both directions: requests are\n" +
         "DNATed, replies reverse-NATed through conntrack). xdp: the kernel's choice of native or generic.\n" +
         "The maps stay pinned: `maplb apply --pin-dir DIR` changes the running datapath in place.\n" +
@@ -385,9 +401,9 @@ export function registerAttach(program: Command): void {
     .command("status")
     .summary("what is attached where; map fill, counters, per-backend traffic")
     .description(
-      "What maplb has attached, where and how (and whether the kernel still has it); for each pin\n" +
-        "directory in use: every map's size and fill, the verdict and drop counters, and packets and\n" +
-        "bytes per backend.",
+      "What maplb has attached, where and how (attachments the kernel no longer has are forgotten);\n" +
+        "for each pin directory in use: every map's size and fill, the verdict and drop counters, and\n" +
+        "packets and bytes per backend. A --pin-dir that does not exist is an error: status creates nothing.",
     )
     .option("--pin-dir <dir>", "also show the maps under this directory");
   addOutputOptions(statusCmd, "each map's key and value sizes")

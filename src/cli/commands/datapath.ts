@@ -98,7 +98,12 @@ function registerApply(program: Command): void {
   );
   cmd.action((flags: InputOptions & NodeOptions & DatapathFlags) => {
     const model = modelFrom(flags);
-    const dp = openDatapath({ kind: flags.datapath, pinDir: flags.pinDir, mapMax: flags.mapMax });
+    const dp = openDatapath({
+      kind: flags.datapath,
+      pinDir: flags.pinDir,
+      mapMax: flags.mapMax,
+      lock: true,
+    });
     try {
       const ops = syncOnce(dp, model, nodeConfigFrom(flags));
       const out = [`datapath: ${dp.description}`];
@@ -193,7 +198,7 @@ function registerList(program: Command): void {
   addOutputOptions(cmd, "each frontend's rev-NAT id, Maglev offset and affinity timeout")
     .addHelpText("after", LIST_EXAMPLES)
     .action((flags: { pinDir: string } & OutputFlags) => {
-      const dp = openKernel({ pinDir: flags.pinDir });
+      const dp = openKernel({ pinDir: flags.pinDir, mustExist: true });
       try {
         const d = dp.dump();
         process.stdout.write(

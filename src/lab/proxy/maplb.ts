@@ -25,7 +25,7 @@ function syncNode(labName: string, plan: LabPlan, node: LabNode): number {
   const model = labModel(plan);
   const pinDir = nodePinDir(labName, node);
   mkdirSync(pinDir, { recursive: true });
-  const dp = openKernel({ pinDir });
+  const dp = openKernel({ pinDir, lock: true });
   try {
     return syncOnce(dp, model, cfg).length;
   } finally {
