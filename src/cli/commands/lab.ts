@@ -15,6 +15,7 @@ import {
 } from "../../lab/client.js";
 import { describePlan } from "../../lab/describe.js";
 import { DEFAULT_LAB, labDown, labScale, labUp, requireLab } from "../../lab/lab.js";
+import { CHECKSUM_MODES, GSO_MODES, parsePodMtu, type ChecksumMode, type GsoMode } from "../../lab/links.js";
 import { DEFAULT_SCENARIO, scenarioNames } from "../../lab/scenario.js";
 import { PROXIES, type LabProxy } from "../../lab/state.js";
 import { canCreateNamespaces } from "../../netns/netns.js";
@@ -90,6 +91,33 @@ export function registerLab(program: Command): void {
         .choices(ATTACH_MODES)
         .default("tc"),
     )
+    .addOption(
+      new Option(
+        "--checksum <mode>",
+        "checksum offload on every veth: default (the kernel's: nothing is verified), off (software " +
+          "checksums, every receiver verifies), partial (pods send CHECKSUM_PARTIAL, nodes complete it as a NIC would)",
+      )
+        .choices(CHECKSUM_MODES)
+        .default("default"),
+    )
+    .addOption(
+      new Option("--gso <mode>", "generic/TCP segmentation offload on every veth")
+        .choices(GSO_MODES)
+        .default("default"),
+    )
+    .addOption(
+      new Option(
+        "--pod-mtu <mtu[@node]>",
+        "a smaller MTU on one node's pod veths (default: the last node); the pods still advertise a " +
+          "1500-byte path's MSS, so only path MTU discovery through the Service finds the narrow hop",
+      ).argParser((v: string) => {
+        try {
+          return parsePodMtu(v);
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      }),
+    )
     .addOption(labOption())
     .addHelpText(
       "after",
@@ -97,18 +125,30 @@ export function registerLab(program: Command): void {
         "\nExamples:\n" +
         "  maplb lab up --scenario seed-003\n" +
         "  maplb lab up --scenario seed-001 --proxy iptables\n" +
-        "  maplb lab up --scenario my-services.yaml --proxy nftables --lab b",
+        "  maplb lab up --scenario my-services.yaml --proxy nftables --lab b\n" +
+        "  maplb lab up --scenario seed-001 --checksum off --gso on --pod-mtu 1400   # as a node sees traffic",
     )
-    .action(async (flags: { scenario: string; proxy: LabProxy; attach: AttachMode; lab: string }) => {
-      needRoot();
-      await labUp({
-        name: flags.lab,
-        scenario: flags.scenario,
-        proxy: flags.proxy,
-        attach: flags.attach,
-        say,
-      });
-    });
+    .action(
+      async (flags: {
+        scenario: string;
+        proxy: LabProxy;
+        attach: AttachMode;
+        checksum: ChecksumMode;
+        gso: GsoMode;
+        podMtu?: { mtu: number; node: string | null };
+        lab: string;
+      }) => {
+        needRoot();
+        await labUp({
+          name: flags.lab,
+          scenario: flags.scenario,
+          proxy: flags.proxy,
+          attach: flags.attach,
+          links: { checksum: flags.checksum, gso: flags.gso, podMtu: flags.podMtu ?? null },
+          say,
+        });
+      },
+    );
 
   lab
     .command("down")
