@@ -10,7 +10,18 @@ import { forgetAttachments, type AttachMode } from "../cli/commands/attach.js";
 import { DNS_SERVICE_IP } from "./addresses.js";
 import { describePlan } from "./describe.js";
 import { dnsRecords } from "./objects.js";
-import { describeLinks, readVeth, summarizeVeths, type VethEnd, type VethFeatures } from "./links.js";
+import {
+  DEFAULT_LINKS,
+  describeLinks,
+  readVeth,
+  summarizeVeths,
+  tuneVeth,
+  type ChecksumMode,
+  type GsoMode,
+  type LinkSettings,
+  type VethEnd,
+  type VethFeatures,
+} from "./links.js";
 import { buildExternal, buildNodes, buildPod, netnsEtc, podNs, removePod, vethEnds } from "./network.js";
 import { planLab, podKey, scalePlan, type LabPod, type LinkRequest, type ScaleChange } from "./plan.js";
 import { labScript, startDaemon, stopDaemons } from "./processes.js";
@@ -199,6 +210,29 @@ export function labDown(opts: { name?: string; say?: Say }): boolean {
     `lab '${name}' is down: ${state.namespaces.length} namespaces, ${state.processes.length} servers removed`,
   );
   return true;
+}
+
+/**
+ * Changes the offloads of a running lab (every veth end, as `up` set them); the pod MTU stays. For
+ * comparing offload settings on one lab without building it again.
+ */
+export function labTune(opts: {
+  name?: string;
+  checksum?: ChecksumMode;
+  gso?: GsoMode;
+  say?: Say;
+}): LabState {
+  const state = requireLab(opts.name);
+  const topo = adoptTopology(state);
+  const links: LinkSettings = { ...DEFAULT_LINKS, ...state.plan.links };
+  if (opts.checksum) links.checksum = opts.checksum;
+  if (opts.gso) links.gso = opts.gso;
+  state.plan.links = links;
+  for (const end of vethEnds(topo.prefix, state.plan)) tuneVeth(topo, links, end);
+  writeState(state);
+  opts.say?.(`veths (${describeLinks(links)}):`);
+  for (const line of summarizeVeths(labVeths(state).map((v) => v.features))) opts.say?.(`  ${line}`);
+  return state;
 }
 
 /** Every veth end of the lab and what the kernel has on it now (offloads, MTU). */

@@ -113,7 +113,7 @@ async function sendOne(client: LabClient, kind: RawKind, dst: string, port: numb
       const r = await inNs(
         client.netns,
         "socat",
-        ["-t", "2", "-T", "2", "-", `UDP4:${dst}:${port},ip-options=${RECORD_ROUTE}`],
+        ["-t", "1", "-T", "1", "-", `UDP4:${dst}:${port},ip-options=${RECORD_ROUTE}`],
         "probe",
       );
       return r.status === 0 && r.stdout.includes(`"ip":"${dst}"`);

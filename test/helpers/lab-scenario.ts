@@ -4,7 +4,7 @@
 import { stringify } from "yaml";
 import { writeTemp } from "./manifests.js";
 
-interface Svc {
+export interface Svc {
   name: string;
   spec: Record<string, unknown>;
   lbIp?: string;
@@ -61,7 +61,12 @@ const SERVICES: Svc[] = [
 
 /** Writes the scenario to a temporary file and returns its path. */
 export function writeLabScenario(): string {
-  const docs = SERVICES.flatMap((s) => [
+  return writeScenario("lab-e2e.yaml", SERVICES);
+}
+
+/** Services with one TCP port (80 → 8080) and their EndpointSlices, as a manifest in a temporary file. */
+export function writeScenario(fileName: string, services: readonly Svc[]): string {
+  const docs = services.flatMap((s) => [
     {
       apiVersion: "v1",
       kind: "Service",
@@ -86,5 +91,5 @@ export function writeLabScenario(): string {
       })),
     },
   ]);
-  return writeTemp("lab-e2e.yaml", docs.map((d) => stringify(d)).join("---\n"));
+  return writeTemp(fileName, docs.map((d) => stringify(d)).join("---\n"));
 }

@@ -14,7 +14,10 @@ import {
   type FrontendKind,
 } from "../../lab/client.js";
 import { describePlan } from "../../lab/describe.js";
-import { DEFAULT_LAB, labDown, labScale, labUp, requireLab } from "../../lab/lab.js";
+import { BULK_MAX_BYTES } from "../../lab/bulk.js";
+import { CSUM_COUNTERS, labChecksumErrors } from "../../lab/counters.js";
+import { DEFAULT_LAB, labDown, labScale, labTune, labUp, requireLab } from "../../lab/lab.js";
+import { RAW_KINDS, sendRaw, type RawKind } from "../../lab/packets.js";
 import { CHECKSUM_MODES, GSO_MODES, parsePodMtu, type ChecksumMode, type GsoMode } from "../../lab/links.js";
 import { DEFAULT_SCENARIO, scenarioNames } from "../../lab/scenario.js";
 import { PROXIES, type LabProxy } from "../../lab/state.js";
@@ -181,7 +184,27 @@ export function registerLab(program: Command): void {
     )
     .addOption(new Option("--frontend <kind>", "which frontend of the Service to use").choices(FRONTENDS))
     .option("--node <name>", "with --frontend node-port: the node whose address to use (default: the first)")
-    .option("--timeout <ms>", "per request", count("--timeout", 60_000), 2000)
+    .option(
+      "--timeout <ms>",
+      "per request (per transfer with --bulk/--upload)",
+      count("--timeout", 600_000),
+      2000,
+    )
+    .option(
+      "--bulk <bytes>",
+      "TCP: download this many bytes of the lab's bulk stream per request, checked byte for byte",
+      count("--bulk", BULK_MAX_BYTES),
+    )
+    .option(
+      "--upload <bytes>",
+      "TCP: upload this many bytes per request; the pod's SHA-256 must match",
+      count("--upload", BULK_MAX_BYTES),
+    )
+    .option(
+      "--size <bytes>",
+      "UDP: datagrams of this size (over the MTU: fragments), answered by ones as large",
+      count("--size", 65507),
+    )
     .option("--json", "print { requests, ok, failed, backends: { <pod ip>: count } }")
     .addOption(labOption())
     .addHelpText(
@@ -190,7 +213,9 @@ export function registerLab(program: Command): void {
         "  maplb lab curl default/nginx-svc -n 100\n" +
         "  maplb lab curl default/go-app --from ext-1 -n 60 --json\n" +
         "  maplb lab curl ingress-nginx/ingress-nginx-controller:http --frontend node-port --node node-2\n" +
-        "  maplb lab curl default/udp-echo -n 10",
+        "  maplb lab curl default/udp-echo -n 10\n" +
+        "  maplb lab curl default/go-app --from ext-1 --frontend node-port --bulk 100000000 --timeout 60000\n" +
+        "  maplb lab curl default/udp-echo --size 4000 -n 10",
     )
     .action(
       async (
@@ -201,6 +226,9 @@ export function registerLab(program: Command): void {
           frontend?: FrontendKind;
           node?: string;
           timeout: number;
+          bulk?: number;
+          upload?: number;
+          size?: number;
           json?: boolean;
           lab: string;
         },
@@ -214,7 +242,20 @@ export function registerLab(program: Command): void {
           node: flags.node,
           external: client.external,
         });
-        const results = await runProbe(client, t, { count: flags.count, timeoutMs: flags.timeout });
+        if (flags.bulk !== undefined && flags.upload !== undefined)
+          throw new MaplbError("E_USAGE", "--bulk and --upload: one direction per run");
+        const transfer =
+          flags.bulk !== undefined
+            ? { direction: "bulk" as const, bytes: flags.bulk }
+            : flags.upload !== undefined
+              ? { direction: "upload" as const, bytes: flags.upload }
+              : undefined;
+        const results = await runProbe(client, t, {
+          count: flags.count,
+          timeoutMs: flags.timeout,
+          transfer,
+          size: flags.size,
+        });
         const { errors, ...summary } = summarize(results);
         if (flags.json) {
           process.stdout.write(JSON.stringify(summary) + "\n");
@@ -233,6 +274,91 @@ export function registerLab(program: Command): void {
           });
       },
     );
+
+  lab
+    .command("tune")
+    .summary("change the offloads on every veth of a running lab")
+    .description(
+      "Set checksum and segmentation offload on every veth end of the running lab, as lab up's\n" +
+        "--checksum and --gso do, and print what the kernel took (the pod MTU stays as built).",
+    )
+    .addOption(
+      new Option("--checksum <mode>", "default, off or partial (see lab up --help)").choices(CHECKSUM_MODES),
+    )
+    .addOption(new Option("--gso <mode>", "segmentation offload").choices(GSO_MODES))
+    .addOption(labOption())
+    .action((flags: { checksum?: ChecksumMode; gso?: GsoMode; lab: string }) => {
+      needRoot();
+      labTune({ name: flags.lab, checksum: flags.checksum, gso: flags.gso, say });
+    });
+
+  lab
+    .command("send")
+    .summary("packets a node must pass untouched, from a client to a pod, counted where they arrive")
+    .description(
+      "Send packets to a pod that no Service carries: igmp (a report with the Router Alert option),\n" +
+        "icmp-echo (ping -R: Record Route), tcp-options and udp-options (Record Route, to the pod's port).\n" +
+        "The pod counts what arrives from the client's address with its option (an nftables rule in\n" +
+        "its namespace); echo, TCP and UDP are answered too. Fails unless every packet arrived.",
+    )
+    .argument("<kind>", RAW_KINDS.join(", "))
+    .argument("<pod>", "the receiving pod (far-1, default/udp-echo-2, …)")
+    .option("--from <client>", "a pod or an external client", "client-1")
+    .option("-n, --count <n>", "packets (connections, for TCP)", count("--count", 100), 3)
+    .option(
+      "--port <port>",
+      "tcp-options/udp-options: the pod's port (default: its first)",
+      count("--port", 65535),
+    )
+    .addOption(labOption())
+    .action(
+      async (
+        kind: string,
+        pod: string,
+        flags: { from: string; count: number; port?: number; lab: string },
+      ) => {
+        needRoot();
+        if (!(RAW_KINDS as readonly string[]).includes(kind))
+          throw new MaplbError(
+            "E_USAGE",
+            `unknown kind '${kind.slice(0, 40)}'; kinds: ${RAW_KINDS.join(", ")}`,
+          );
+        const state = requireLab(flags.lab);
+        const receiver = findClient(state, pod);
+        const podPlan = state.plan.pods.find((p) => `${p.namespace}/${p.name}` === receiver.name);
+        const port = flags.port ?? (kind === "udp-options" ? podPlan?.udpPorts[0] : podPlan?.tcpPorts[0]);
+        const r = await sendRaw(findClient(state, flags.from), receiver, kind as RawKind, {
+          count: flags.count,
+          port,
+        });
+        say(
+          `${kind} ${flags.from} → ${receiver.name}: ${r.sent} sent, ${r.arrived} arrived` +
+            (r.answered === null ? "" : `, ${r.answered} answered`),
+        );
+        if (r.arrived < r.sent || (r.answered !== null && r.answered < r.sent))
+          throw new MaplbError("E_EXEC", `${kind}: not every packet arrived and was answered`);
+      },
+    );
+
+  lab
+    .command("counters")
+    .summary("checksum errors each namespace's kernel counted (nstat)")
+    .description(
+      "Print TcpInCsumErrors, UdpInCsumErrors and IpExtInCsumErrors for every namespace of the lab\n" +
+        "(non-zero ones only, unless --all). Receivers verify checksums with lab up --checksum off or partial.",
+    )
+    .option("--all", "every namespace, zeros too")
+    .addOption(labOption())
+    .action((flags: { all?: boolean; lab: string }) => {
+      needRoot();
+      let shown = 0;
+      for (const [ns, errors] of labChecksumErrors(requireLab(flags.lab))) {
+        if (!flags.all && !Object.values(errors).some((n) => n > 0)) continue;
+        shown++;
+        say(`${ns.padEnd(44)} ${CSUM_COUNTERS.map((c) => `${c} ${errors[c]}`).join("  ")}`);
+      }
+      if (shown === 0) say("no checksum errors counted in any namespace of the lab");
+    });
 
   lab
     .command("scale")
