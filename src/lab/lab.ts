@@ -11,6 +11,7 @@ import { DNS_SERVICE_IP } from "./addresses.js";
 import { describePlan } from "./describe.js";
 import { dnsRecords } from "./objects.js";
 import {
+  changesOffloads,
   DEFAULT_LINKS,
   describeLinks,
   readVeth,
@@ -185,8 +186,7 @@ export async function labUp(opts: UpOptions): Promise<LabState> {
     topo.keep();
     say(describePlan(state));
     // After the proxy: an XDP program takes GSO from its veth's peer, so only now is this the truth.
-    say(`\nveths (${describeLinks(plan.links)}):`);
-    for (const line of summarizeVeths(labVeths(state).map((v) => v.features))) say(`  ${line}`);
+    if (changesOffloads(plan.links) || plan.links?.podMtu) sayVeths(state, say);
     return state;
   } catch (err) {
     say(`lab up failed; removing what was built`);
@@ -230,9 +230,14 @@ export function labTune(opts: {
   state.plan.links = links;
   for (const end of vethEnds(topo.prefix, state.plan)) tuneVeth(topo, links, end);
   writeState(state);
-  opts.say?.(`veths (${describeLinks(links)}):`);
-  for (const line of summarizeVeths(labVeths(state).map((v) => v.features))) opts.say?.(`  ${line}`);
+  if (opts.say) sayVeths(state, opts.say);
   return state;
+}
+
+/** The run's link settings, and what the kernel has on the veths (it may have refused some). */
+function sayVeths(state: LabState, say: Say): void {
+  say(`\nveths (${describeLinks(state.plan.links)}):`);
+  for (const line of summarizeVeths(labVeths(state).map((v) => v.features))) say(`  ${line}`);
 }
 
 /** Every veth end of the lab and what the kernel has on it now (offloads, MTU). */

@@ -72,6 +72,11 @@ function offloadArgs(links: LinkSettings, side: VethSide): { checksum: string[];
   return { checksum: ["tx", tx, "rx", rx], segmentation: ["gso", gso, "tso", gso] };
 }
 
+/** Whether a lab being built must touch its veths' offloads (the kernel's defaults need no ethtool). */
+export function changesOffloads(links: LinkSettings | undefined): boolean {
+  return !!links && (links.checksum !== "default" || links.gso !== "default");
+}
+
 /** Applies the run's offload settings to one veth end (ethtool -K). */
 export function tuneVeth(topo: Topology, links: LinkSettings | undefined, end: VethEnd): void {
   const args = offloadArgs(links ?? DEFAULT_LINKS, end.side);

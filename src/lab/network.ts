@@ -10,7 +10,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import type { Topology } from "../netns/netns.js";
 import { LAB_RANGE, NODE_NETWORK_PREFIX, WORLD_ADDR, WORLD_GATEWAY } from "./addresses.js";
-import { ETHERNET_ADVMSS, tuneVeth, type VethEnd } from "./links.js";
+import { changesOffloads, ETHERNET_ADVMSS, tuneVeth, type VethEnd } from "./links.js";
 import { resolvConf } from "./objects.js";
 import type { LabExternal, LabNode, LabPlan, LabPod } from "./plan.js";
 
@@ -73,7 +73,7 @@ export function buildNodes(topo: Topology, plan: LabPlan, say: (msg: string) => 
       { ns: nodeNs(prefix, b), ifname: PEER_IFNAME, addr: `${b.ip}/${NODE_NETWORK_PREFIX}` },
     );
     for (const n of [a, b])
-      tuneVeth(topo, plan.links, { ns: nodeNs(prefix, n), ifname: PEER_IFNAME, side: "node" });
+      tuneLink(topo, plan, { ns: nodeNs(prefix, n), ifname: PEER_IFNAME, side: "node" });
     topo.exec(nodeNs(prefix, a), "ip", ["route", "add", b.podSubnet, "via", b.ip]);
     topo.exec(nodeNs(prefix, b), "ip", ["route", "add", a.podSubnet, "via", a.ip]);
     // Everything outside the cluster (the external clients) is reached through the edge node.
@@ -99,7 +99,7 @@ export function buildPod(topo: Topology, plan: LabPlan, pod: LabPod, dnsIp: stri
     { ns, ifname: "eth0", addr: `${pod.ip}/32` },
   );
   const ends = podVethEnds(topo.prefix, plan, pod);
-  for (const end of ends) tuneVeth(topo, plan.links, end);
+  for (const end of ends) tuneLink(topo, plan, end);
   // --pod-mtu: the narrow hop, hidden from TCP's handshake by advertising a 1500-byte path's MSS.
   const mtu = plan.links?.podMtu?.node === pod.node ? plan.links.podMtu.mtu : null;
   if (mtu !== null)
@@ -127,9 +127,14 @@ export function buildExternal(topo: Topology, plan: LabPlan, ext: LabExternal): 
     { ns: edge, ifname: externalIfname(ext), addr: `${ext.gateway}/30` },
     { ns, ifname: "eth0", addr: `${ext.ip}/30` },
   );
-  for (const end of externalVethEnds(prefix, plan, ext)) tuneVeth(topo, plan.links, end);
+  for (const end of externalVethEnds(prefix, plan, ext)) tuneLink(topo, plan, end);
   topo.exec(ns, "ip", ["route", "add", LAB_RANGE, "via", ext.gateway]);
   return ns;
+}
+
+/** A new veth end gets the run's offloads; with the kernel's defaults, ethtool is not needed at all. */
+function tuneLink(topo: Topology, plan: LabPlan, end: VethEnd): void {
+  if (changesOffloads(plan.links)) tuneVeth(topo, plan.links, end);
 }
 
 function podVethEnds(prefix: string, plan: LabPlan, pod: LabPod): VethEnd[] {

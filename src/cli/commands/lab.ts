@@ -66,6 +66,11 @@ export function registerLab(program: Command): void {
         `${SERVICE_CIDR}); the scenario's own addresses are mapped there, and the`,
         "lab writes the EndpointSlices itself from the pods it starts.",
         "",
+        "To see traffic as a node does, up takes --checksum, --gso and --pod-mtu",
+        "(tune changes the offloads of a running lab); curl takes --bulk, --upload",
+        "and --size; send carries IGMP, ICMP and IP options to a pod; counters reads",
+        "the checksum errors each namespace counted (nstat).",
+        "",
         "Needs root. Outside its namespaces it writes only /etc/netns/<ns>/,",
         "/run/maplb/<lab> and, with --proxy maplb, /sys/fs/bpf/maplb-<lab>.",
       ].join("\n"),
@@ -75,8 +80,8 @@ export function registerLab(program: Command): void {
     .command("up")
     .summary("build the lab (idempotent)")
     .description(
-      "Build the lab and print what it built. Idempotent: up again with the same scenario and proxy\n" +
-        "does nothing; with others it takes the running lab down first. A failure or Ctrl-C removes\n" +
+      "Build the lab and print what it built. Idempotent: up again with the same scenario, proxy and\n" +
+        "link settings does nothing; with others it takes the running lab down first. A failure or Ctrl-C removes\n" +
         "everything built so far.",
     )
     .option(
