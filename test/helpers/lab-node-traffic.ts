@@ -12,9 +12,9 @@ import { pinDirStatus } from "../../src/cli/commands/attach.js";
 import { findClient } from "../../src/lab/client.js";
 import { nodePinDir } from "../../src/lab/proxy/maplb.js";
 import type { LabState } from "../../src/lab/state.js";
-import { writeScenario, type Svc } from "./lab-scenario.js";
+import { writeServices, type ScenarioService } from "./lab-scenario.js";
 
-const SERVICES: Svc[] = [
+const SERVICES: ScenarioService[] = [
   {
     name: "solo",
     spec: { type: "NodePort", clusterIP: "10.96.1.10" },
@@ -36,7 +36,7 @@ const SERVICES: Svc[] = [
   },
 ];
 
-export const writeNodeTrafficScenario = (): string => writeScenario("lab-node-traffic.yaml", SERVICES);
+export const writeNodeTrafficScenario = (): string => writeServices("lab-node-traffic.yaml", SERVICES);
 
 /** The tools these tests need beyond the lab's own. */
 export function nodeTrafficToolBlocker(): string | null {

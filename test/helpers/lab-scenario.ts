@@ -4,7 +4,8 @@
 import { stringify } from "yaml";
 import { writeTemp } from "./manifests.js";
 
-export interface Svc {
+/** A Service with one port (http: 80 → 8080/TCP), and its endpoints. */
+export interface ScenarioService {
   name: string;
   spec: Record<string, unknown>;
   lbIp?: string;
@@ -12,7 +13,7 @@ export interface Svc {
   endpoints: [string, string][];
 }
 
-const SERVICES: Svc[] = [
+const SERVICES: ScenarioService[] = [
   {
     name: "web",
     spec: { type: "LoadBalancer", clusterIP: "10.96.0.20", externalIPs: ["203.0.113.20"] },
@@ -61,11 +62,11 @@ const SERVICES: Svc[] = [
 
 /** Writes the scenario to a temporary file and returns its path. */
 export function writeLabScenario(): string {
-  return writeScenario("lab-e2e.yaml", SERVICES);
+  return writeServices("lab-e2e.yaml", SERVICES);
 }
 
-/** Services with one TCP port (80 → 8080) and their EndpointSlices, as a manifest in a temporary file. */
-export function writeScenario(fileName: string, services: readonly Svc[]): string {
+/** Writes Services and their EndpointSlices (namespace default) to a temporary file; returns its path. */
+export function writeServices(file: string, services: ScenarioService[]): string {
   const docs = services.flatMap((s) => [
     {
       apiVersion: "v1",
@@ -91,5 +92,5 @@ export function writeScenario(fileName: string, services: readonly Svc[]): strin
       })),
     },
   ]);
-  return writeTemp(fileName, docs.map((d) => stringify(d)).join("---\n"));
+  return writeTemp(file, docs.map((d) => stringify(d)).join("---\n"));
 }
