@@ -86,7 +86,7 @@ for (const run of RUNS) {
         throw new assert.AssertionError({
           // The first line only: the new error appends the actual/expected diff again itself.
           message:
-            err.message.split("\n")[0]! +
+            (err.generatedMessage ? "unexpected outcome" : err.message.split("\n")[0]!) +
             (csum.length ? `; checksum errors: ${csum.join(", ")}` : "") +
             reasonsSince(state, reasons),
           actual,
@@ -150,7 +150,16 @@ for (const run of RUNS) {
 
     it(
       "bulk again with pods sending CHECKSUM_PARTIAL and the nodes completing it, as a NIC would (--checksum partial)",
-      { timeout: CASE_TIMEOUT_MS },
+      {
+        timeout: CASE_TIMEOUT_MS,
+        // Run and reported, but not required: the lab attaches XDP to the pods' veths, where the program
+        // is handed the sender's CHECKSUM_PARTIAL packet and cannot tell its seed from a checksum (XDP
+        // has no skb). A physical NIC, the only place a node attaches XDP, never hands it such a packet.
+        todo:
+          run.attach === "xdp"
+            ? "XDP on a pod's veth sees CHECKSUM_PARTIAL packets as no NIC shows them"
+            : false,
+      },
       async () => {
         state = labTune({ name: labName, checksum: "partial" });
         try {
