@@ -32,6 +32,8 @@ const DEBIAN = [
   ["libclang-rt-14-dev", "/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a"],
   // Headless browser for the test that opens the benchmark's HTML report (driven by playwright-core).
   ["chromium", "/usr/bin/chromium"],
+  // The test that checks `maplb completion zsh` runs the script in zsh.
+  ["zsh", "/usr/bin/zsh"],
 ];
 
 function run(cmd, args, opts = {}) {
