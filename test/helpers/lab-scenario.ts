@@ -1,6 +1,7 @@
 // The end-to-end tests' scenario: one Service per behaviour, on two nodes, written with addresses
 // outside the lab range (10.x, 203.0.113.x) so the lab's re-addressing is exercised as for the seeds.
-// Source ranges name lab addresses: 198.19.129.0/30 is ext-1's link, so ext-1 is in and ext-2 is out.
+// Its source range is one outside the lab too (GKE's 130.211.0.0/22): the lab maps a scenario's first
+// range to ext-1's link, 198.19.129.0/30, so ext-1 is in and ext-2 is out.
 import { stringify } from "yaml";
 import { writeTemp } from "./manifests.js";
 
@@ -45,7 +46,7 @@ const SERVICES: ScenarioService[] = [
   },
   {
     name: "fenced",
-    spec: { type: "LoadBalancer", clusterIP: "10.96.0.23", loadBalancerSourceRanges: ["198.19.129.0/30"] },
+    spec: { type: "LoadBalancer", clusterIP: "10.96.0.23", loadBalancerSourceRanges: ["130.211.0.0/22"] },
     lbIp: "203.0.113.12",
     endpoints: [
       ["10.244.1.41", "node-a"],
