@@ -23,9 +23,9 @@ const DEBIAN = [
   ["nftables", "/usr/sbin/nft"],
   ["nfacct", "/usr/sbin/nfacct"],
   ["bpftool", "/usr/sbin/bpftool"],
-  // The namespace lab as a node sees traffic: veth offloads (ethtool), IP options and raw IGMP (socat),
-  // ICMP echo with Record Route (ping).
+  // veth offloads: tx checksum off (the TC CHECKSUM_PARTIAL namespace test; the lab's --checksum/--gso).
   ["ethtool", "/usr/sbin/ethtool"],
+  // The lab's packets with IP options and raw IGMP (socat), ICMP echo with Record Route (ping).
   ["socat", "/usr/bin/socat"],
   ["iputils-ping", "/usr/bin/ping"],
   // libFuzzer and the sanitizers' runtimes for clang 14 (the fuzz test of the host pipeline).

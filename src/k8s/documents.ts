@@ -2,8 +2,8 @@
 // (what `kubectl get -o yaml|json` prints). Every object keeps where it came from, for error messages.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
-import { parseAllDocuments } from "yaml";
 import { MaplbError } from "../errors.js";
+import { decodeUtf8, parseYaml } from "./yaml.js";
 
 /** One Kubernetes object and where it came from. */
 export interface SourceObject {
@@ -45,22 +45,22 @@ function isList(o: unknown): o is { items: unknown[] } {
   return typeof kind === "string" && kind.endsWith("List") && Array.isArray((o as { items?: unknown }).items);
 }
 
-/** Parses one file's text. YAML is a superset of JSON, so one parser reads both. */
-export function parseManifest(file: string, text: string): SourceObject[] {
+/**
+ * Parses one file's text (or its bytes, checked to be UTF-8). YAML is a superset of JSON, so one
+ * parser reads both. Any failure, even one the YAML library did not foresee, is an E_INPUT error.
+ */
+export function parseManifest(file: string, content: string | Uint8Array): SourceObject[] {
+  let values: unknown[];
+  try {
+    values = parseYaml(file, typeof content === "string" ? content : decodeUtf8(file, content));
+  } catch (err) {
+    if (err instanceof MaplbError) throw err;
+    throw new MaplbError("E_INPUT", `${file}: cannot parse: ${(err as Error).message.split("\n")[0]}`, {
+      file,
+    });
+  }
   const out: SourceObject[] = [];
-  const docs = parseAllDocuments(text, { prettyErrors: false });
-  if (!Array.isArray(docs)) return out; // an empty stream
-  docs.forEach((d, i) => {
-    if (d.errors.length > 0) {
-      const e = d.errors[0]!;
-      const line = e.linePos?.[0]?.line;
-      throw new MaplbError(
-        "E_INPUT",
-        `${file} doc ${i}${line ? ` line ${line}` : ""}: not valid YAML or JSON: ${e.message.split("\n")[0]}`,
-        { file, doc: i },
-      );
-    }
-    const obj: unknown = d.toJS({ maxAliasCount: 100 });
+  values.forEach((obj, i) => {
     if (obj === null || obj === undefined) return; // an empty document, e.g. after a trailing ---
     if (isList(obj))
       obj.items.forEach((item, j) => out.push({ file, doc: `${i}.items[${j}]`, object: item }));
@@ -71,9 +71,9 @@ export function parseManifest(file: string, text: string): SourceObject[] {
 
 export function readManifests(paths: string[]): SourceObject[] {
   return manifestFiles(paths).flatMap((f) => {
-    let text: string;
+    let text: Uint8Array;
     try {
-      text = readFileSync(f, "utf8");
+      text = readFileSync(f);
     } catch (err) {
       throw new MaplbError("E_INPUT", `cannot read ${f}: ${(err as Error).message}`, { file: f });
     }
