@@ -3,7 +3,7 @@
 // datapath must pass them untouched. The receiving pod counts what arrives with an nftables rule in its
 // own namespace (source address, protocol and option must all still be there); echo, TCP and UDP are
 // also answered, and the answers counted. Every command is bounded in time.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { MaplbError } from "../errors.js";
 import { internetChecksum } from "../datapath/packet.js";
 import { sh } from "../netns/netns.js";
@@ -135,6 +135,13 @@ export async function sendRaw(
   if (needsPort && !opts.port)
     throw new MaplbError("E_USAGE", `${kind} needs a port the pod ${receiver.name} listens on`);
   const port = opts.port ?? 0;
+  // A missing tool would look like lost packets: say so instead.
+  for (const tool of [kind === "icmp-echo" ? "ping" : "socat", "nft"])
+    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0)
+      throw new MaplbError(
+        "E_EXEC",
+        `lab send ${kind} needs ${tool}, not found on PATH (scripts/setup.mjs installs it)`,
+      );
   const read = watch(receiver, kind, client.ip, port);
   const count = Math.min(opts.count, 100);
   const answers = await Promise.all(
