@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The one set-up step. `npm test` and `npm run bench` run it first, so a fresh clone needs nothing else.
 // Idempotent: each stage checks whether it is already done and says what it does.
-//   1. Debian packages (clang, llvm, libbpf-dev, iptables, nftables, nfacct, bpftool, libFuzzer's runtime,
-//      chromium) via apt-get.
+//   1. Debian packages (clang, llvm, libbpf-dev, iptables, nftables, nfacct, bpftool, ethtool, socat,
+//      ping, libFuzzer's runtime, chromium) via apt-get.
 //   2. npm ci when node_modules is missing or older than package-lock.json.
 //   3. TypeScript build, then the native build (native/Makefile).
 import { spawnSync } from "node:child_process";
@@ -23,8 +23,11 @@ const DEBIAN = [
   ["nftables", "/usr/sbin/nft"],
   ["nfacct", "/usr/sbin/nfacct"],
   ["bpftool", "/usr/sbin/bpftool"],
-  // Turns a veth's tx checksum offload off (the TC CHECKSUM_PARTIAL namespace test).
+  // veth offloads: tx checksum off (the TC CHECKSUM_PARTIAL namespace test; the lab's --checksum/--gso).
   ["ethtool", "/usr/sbin/ethtool"],
+  // The lab's packets with IP options and raw IGMP (socat), ICMP echo with Record Route (ping).
+  ["socat", "/usr/bin/socat"],
+  ["iputils-ping", "/usr/bin/ping"],
   // libFuzzer and the sanitizers' runtimes for clang 14 (the fuzz test of the host pipeline).
   ["libclang-rt-14-dev", "/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a"],
   // Headless browser for the test that opens the benchmark's HTML report (driven by playwright-core).

@@ -7,6 +7,7 @@
 //   198.19.129.0/24    external clients, one /30 each, attached to the first node (the cluster's edge)
 //   198.19.130.0/30    the edge node's default route, into a dummy device ("the rest of the world")
 //   198.19.200.0/24    LoadBalancer ingress IPs and externalIPs
+//   198.19.201.0/24    loadBalancerSourceRanges beyond the external clients' links (no client there)
 import { MaplbError } from "../errors.js";
 import { intToIpv4, ipv4ToInt } from "../util/ip.js";
 
@@ -20,6 +21,7 @@ export const podSubnet = (node: number): string => `198.18.${node + 1}.0/24`;
 export const podGateway = (node: number): string => `198.18.${node + 1}.1`;
 export const nodeIp = (node: number): string => `198.19.128.${node + 1}`;
 export const NODE_NETWORK_PREFIX = 24;
+export const SOURCE_RANGE_BLOCK = "198.19.201.0/24";
 export const WORLD_ADDR = "198.19.130.1";
 export const WORLD_GATEWAY = "198.19.130.2";
 /** External client k (0-based): its address and the edge node's address on their /30. */

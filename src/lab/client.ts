@@ -16,15 +16,18 @@ export type FrontendKind = (typeof FRONTENDS)[number];
 export interface LabClient {
   name: string;
   netns: string;
+  /** Its address: what a backend sees as the source when nothing source-NATs. */
+  ip: string;
   external: boolean;
 }
 
 export function findClient(state: LabState, name: string): LabClient {
   const prefix = labPrefix(state.name);
   const ext = state.plan.externals.find((e) => e.name === name);
-  if (ext) return { name, netns: externalNs(prefix, ext), external: true };
+  if (ext) return { name, netns: externalNs(prefix, ext), ip: ext.ip, external: true };
   const pod = state.plan.pods.find((p) => p.name === name || `${p.namespace}/${p.name}` === name);
-  if (pod) return { name: `${pod.namespace}/${pod.name}`, netns: podNs(prefix, pod), external: false };
+  if (pod)
+    return { name: `${pod.namespace}/${pod.name}`, netns: podNs(prefix, pod), ip: pod.ip, external: false };
   const known = [...state.plan.pods.map((p) => p.name), ...state.plan.externals.map((e) => e.name)];
   throw new MaplbError(
     "E_USAGE",
@@ -129,8 +132,13 @@ export function resolveTarget(plan: LabPlan, spec: TargetSpec): Target {
 
 export interface ProbeOptions {
   count: number;
+  /** Per request; for a bulk transfer, the whole transfer. */
   timeoutMs?: number;
   concurrency?: number;
+  /** TCP: instead of small HTTP requests, download ("bulk") or upload this many bytes, checked whole. */
+  transfer?: { direction: "bulk" | "upload"; bytes: number };
+  /** UDP: datagrams of this size (larger than the MTU: fragments), answered by ones as large. */
+  size?: number;
 }
 
 /** Runs the probe in the client's namespace; the run is bounded by count × timeout. */
@@ -142,7 +150,7 @@ export function runProbe(client: LabClient, target: Target, opts: ProbeOptions):
     client.netns,
     process.execPath,
     labScript("probe"),
-    target.protocol === "UDP" ? "udp" : "http",
+    target.protocol === "UDP" ? "udp" : (opts.transfer?.direction ?? "http"),
     "--target",
     `${target.address}:${target.port}`,
     "-n",
@@ -151,6 +159,8 @@ export function runProbe(client: LabClient, target: Target, opts: ProbeOptions):
     String(timeoutMs),
     "--concurrency",
     String(opts.concurrency ?? 8),
+    ...(opts.transfer ? ["--bytes", String(opts.transfer.bytes)] : []),
+    ...(opts.size ? ["--size", String(opts.size)] : []),
   ];
   return new Promise((resolve, reject) => {
     const child = spawn("ip", args, { stdio: ["ignore", "pipe", "pipe"] });

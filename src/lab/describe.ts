@@ -1,6 +1,7 @@
 // What `lab up` prints: the nodes, the pods and where they run, each Service's frontends and
 // backends, the external clients, and how the scenario's addresses were mapped into the lab.
 import type { V1Service } from "@kubernetes/client-node";
+import { describeLinks } from "./links.js";
 import { nodeNs, podNs, externalNs } from "./network.js";
 import { backendsOf, svcKey } from "./plan.js";
 import { labPrefix, type LabState } from "./state.js";
@@ -35,7 +36,12 @@ export function describePlan(state: LabState): string {
   const { plan } = state;
   const prefix = labPrefix(state.name);
   const nodeIps = plan.nodes.map((n) => n.ip);
-  const lines: string[] = [`lab '${state.name}': ${plan.scenario}, proxy ${state.proxy}`, "", "nodes:"];
+  const lines: string[] = [
+    `lab '${state.name}': ${plan.scenario}, proxy ${state.proxy}`,
+    `veths: ${describeLinks(plan.links)}`,
+    "",
+    "nodes:",
+  ];
   for (const n of plan.nodes)
     lines.push(
       `  ${n.name.padEnd(16)} ${n.ip.padEnd(15)} pods ${n.podSubnet.padEnd(16)} netns ${nodeNs(prefix, n)}`,

@@ -10,8 +10,21 @@ import { forgetAttachments, type AttachMode } from "../cli/commands/attach.js";
 import { DNS_SERVICE_IP } from "./addresses.js";
 import { describePlan } from "./describe.js";
 import { dnsRecords } from "./objects.js";
-import { buildExternal, buildNodes, buildPod, netnsEtc, podNs, removePod } from "./network.js";
-import { planLab, podKey, scalePlan, type LabPod, type ScaleChange } from "./plan.js";
+import {
+  changesOffloads,
+  DEFAULT_LINKS,
+  describeLinks,
+  readVeth,
+  summarizeVeths,
+  tuneVeth,
+  type ChecksumMode,
+  type GsoMode,
+  type LinkSettings,
+  type VethEnd,
+  type VethFeatures,
+} from "./links.js";
+import { buildExternal, buildNodes, buildPod, netnsEtc, podNs, removePod, vethEnds } from "./network.js";
+import { planLab, podKey, scalePlan, type LabPod, type LinkRequest, type ScaleChange } from "./plan.js";
 import { labScript, startDaemon, stopDaemons } from "./processes.js";
 import { iptablesProxy } from "./proxy/iptables.js";
 import { maplbProxy } from "./proxy/maplb.js";
@@ -90,6 +103,8 @@ export interface UpOptions {
   proxy: LabProxy;
   /** With --proxy maplb: TC (default) or XDP. */
   attach?: AttachMode;
+  /** Offloads and a smaller pod MTU for this run (links.ts); the kernel's defaults when absent. */
+  links?: LinkRequest;
   say?: Say;
 }
 
@@ -107,8 +122,12 @@ export async function labUp(opts: UpOptions): Promise<LabState> {
   const scenario = resolveScenario(opts.scenario);
   const existing = readState(name);
   const attach = opts.attach ?? "tc";
+  const plan = planLab(scenario.name, readObjects([scenario.file]), opts.links);
   const same =
-    existing?.plan.scenario === scenario.name && existing.proxy === opts.proxy && existing.attach === attach;
+    existing?.plan.scenario === scenario.name &&
+    existing.proxy === opts.proxy &&
+    existing.attach === attach &&
+    JSON.stringify(existing.plan.links) === JSON.stringify(plan.links);
   if (existing?.complete && same) {
     if (namespacesExist(existing)) {
       say(`lab '${name}' is already up: ${scenario.name} with --proxy ${opts.proxy}`);
@@ -122,7 +141,6 @@ export async function labUp(opts: UpOptions): Promise<LabState> {
     labDown({ name, say });
   }
 
-  const plan = planLab(scenario.name, readObjects([scenario.file]));
   const driver = DRIVERS[opts.proxy];
   const state: LabState = {
     version: 1,
@@ -167,6 +185,8 @@ export async function labUp(opts: UpOptions): Promise<LabState> {
     save();
     topo.keep();
     say(describePlan(state));
+    // After the proxy: an XDP program takes GSO from its veth's peer, so only now is this the truth.
+    if (changesOffloads(plan.links) || plan.links?.podMtu) sayVeths(state, say);
     return state;
   } catch (err) {
     say(`lab up failed; removing what was built`);
@@ -190,6 +210,40 @@ export function labDown(opts: { name?: string; say?: Say }): boolean {
     `lab '${name}' is down: ${state.namespaces.length} namespaces, ${state.processes.length} servers removed`,
   );
   return true;
+}
+
+/**
+ * Changes the offloads of a running lab (every veth end, as `up` set them); the pod MTU stays. For
+ * comparing offload settings on one lab without building it again.
+ */
+export function labTune(opts: {
+  name?: string;
+  checksum?: ChecksumMode;
+  gso?: GsoMode;
+  say?: Say;
+}): LabState {
+  const state = requireLab(opts.name);
+  const topo = adoptTopology(state);
+  const links: LinkSettings = { ...DEFAULT_LINKS, ...state.plan.links };
+  if (opts.checksum) links.checksum = opts.checksum;
+  if (opts.gso) links.gso = opts.gso;
+  state.plan.links = links;
+  for (const end of vethEnds(topo.prefix, state.plan)) tuneVeth(topo, links, end);
+  writeState(state);
+  if (opts.say) sayVeths(state, opts.say);
+  return state;
+}
+
+/** The run's link settings, and what the kernel has on the veths (it may have refused some). */
+function sayVeths(state: LabState, say: Say): void {
+  say(`\nveths (${describeLinks(state.plan.links)}):`);
+  for (const line of summarizeVeths(labVeths(state).map((v) => v.features))) say(`  ${line}`);
+}
+
+/** Every veth end of the lab and what the kernel has on it now (offloads, MTU). */
+export function labVeths(state: LabState): { end: VethEnd; features: VethFeatures }[] {
+  const topo = adoptTopology(state);
+  return vethEnds(topo.prefix, state.plan).map((end) => ({ end, features: readVeth(topo, end) }));
 }
 
 /** The lab's state, or a usage error saying how to start one. */

@@ -10,6 +10,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import type { Topology } from "../netns/netns.js";
 import { LAB_RANGE, NODE_NETWORK_PREFIX, WORLD_ADDR, WORLD_GATEWAY } from "./addresses.js";
+import { changesOffloads, ETHERNET_ADVMSS, tuneVeth, type VethEnd } from "./links.js";
 import { resolvConf } from "./objects.js";
 import type { LabExternal, LabNode, LabPlan, LabPod } from "./plan.js";
 
@@ -71,6 +72,8 @@ export function buildNodes(topo: Topology, plan: LabPlan, say: (msg: string) => 
       { ns: nodeNs(prefix, a), ifname: PEER_IFNAME, addr: `${a.ip}/${NODE_NETWORK_PREFIX}` },
       { ns: nodeNs(prefix, b), ifname: PEER_IFNAME, addr: `${b.ip}/${NODE_NETWORK_PREFIX}` },
     );
+    for (const n of [a, b])
+      tuneLink(topo, plan, { ns: nodeNs(prefix, n), ifname: PEER_IFNAME, side: "node" });
     topo.exec(nodeNs(prefix, a), "ip", ["route", "add", b.podSubnet, "via", b.ip]);
     topo.exec(nodeNs(prefix, b), "ip", ["route", "add", a.podSubnet, "via", a.ip]);
     // Everything outside the cluster (the external clients) is reached through the edge node.
@@ -95,9 +98,16 @@ export function buildPod(topo: Topology, plan: LabPlan, pod: LabPod, dnsIp: stri
     { ns: host, ifname: podIfname(pod), addr: `${node.gateway}/32` },
     { ns, ifname: "eth0", addr: `${pod.ip}/32` },
   );
+  const ends = podVethEnds(topo.prefix, plan, pod);
+  for (const end of ends) tuneLink(topo, plan, end);
+  // --pod-mtu: the narrow hop, hidden from TCP's handshake by advertising a 1500-byte path's MSS.
+  const mtu = plan.links?.podMtu?.node === pod.node ? plan.links.podMtu.mtu : null;
+  if (mtu !== null)
+    for (const end of ends) topo.exec(end.ns, "ip", ["link", "set", end.ifname, "mtu", String(mtu)]);
+  const advmss = mtu !== null ? ["advmss", String(ETHERNET_ADVMSS)] : [];
   topo.exec(host, "ip", ["route", "add", `${pod.ip}/32`, "dev", podIfname(pod)]);
-  topo.exec(ns, "ip", ["route", "add", node.gateway, "dev", "eth0", "scope", "link"]);
-  topo.exec(ns, "ip", ["route", "add", "default", "via", node.gateway, "dev", "eth0"]);
+  topo.exec(ns, "ip", ["route", "add", node.gateway, "dev", "eth0", "scope", "link", ...advmss]);
+  topo.exec(ns, "ip", ["route", "add", "default", "via", node.gateway, "dev", "eth0", ...advmss]);
   return ns;
 }
 
@@ -117,8 +127,40 @@ export function buildExternal(topo: Topology, plan: LabPlan, ext: LabExternal): 
     { ns: edge, ifname: externalIfname(ext), addr: `${ext.gateway}/30` },
     { ns, ifname: "eth0", addr: `${ext.ip}/30` },
   );
+  for (const end of externalVethEnds(prefix, plan, ext)) tuneLink(topo, plan, end);
   topo.exec(ns, "ip", ["route", "add", LAB_RANGE, "via", ext.gateway]);
   return ns;
+}
+
+/** A new veth end gets the run's offloads; with the kernel's defaults, ethtool is not needed at all. */
+function tuneLink(topo: Topology, plan: LabPlan, end: VethEnd): void {
+  if (changesOffloads(plan.links)) tuneVeth(topo, plan.links, end);
+}
+
+function podVethEnds(prefix: string, plan: LabPlan, pod: LabPod): VethEnd[] {
+  const node = plan.nodes.find((n) => n.name === pod.node)!;
+  return [
+    { ns: nodeNs(prefix, node), ifname: podIfname(pod), side: "node" },
+    { ns: podNs(prefix, pod), ifname: "eth0", side: "host" },
+  ];
+}
+
+function externalVethEnds(prefix: string, plan: LabPlan, ext: LabExternal): VethEnd[] {
+  return [
+    { ns: nodeNs(prefix, plan.nodes[0]!), ifname: externalIfname(ext), side: "node" },
+    { ns: externalNs(prefix, ext), ifname: "eth0", side: "host" },
+  ];
+}
+
+/** Every veth end the lab carries traffic over (not the edge node's dead-end "world" link). */
+export function vethEnds(prefix: string, plan: LabPlan): VethEnd[] {
+  return [
+    ...(plan.nodes.length > 1
+      ? plan.nodes.map((n): VethEnd => ({ ns: nodeNs(prefix, n), ifname: PEER_IFNAME, side: "node" }))
+      : []),
+    ...plan.pods.flatMap((p) => podVethEnds(prefix, plan, p)),
+    ...plan.externals.flatMap((e) => externalVethEnds(prefix, plan, e)),
+  ];
 }
 
 /** The interfaces of a node that traffic enters by: where a proxy without netfilter attaches. */

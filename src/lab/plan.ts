@@ -6,17 +6,20 @@ import type { V1EndpointSlice, V1Service } from "@kubernetes/client-node";
 import { MaplbError } from "../errors.js";
 import { SERVICE_NAME_LABEL } from "../k8s/endpointslice.js";
 import type { ClusterObjects } from "../k8s/objects.js";
-import { isIPv4 } from "../util/ip.js";
+import { intToIpv4, ipv4ToInt, isIPv4, parseCidr } from "../util/ip.js";
 import {
   AddressPool,
   DNS_SERVICE_IP,
   externalAddrs,
   inLabRange,
+  LAB_RANGE,
   nodeIp,
   podGateway,
   podSubnet,
   SERVICE_CIDR,
+  SOURCE_RANGE_BLOCK,
 } from "./addresses.js";
+import { DEFAULT_LINKS, type LinkSettings } from "./links.js";
 
 export interface LabNode {
   name: string;
@@ -70,9 +73,16 @@ export interface LabPlan {
   services: V1Service[];
   /** The EndpointSlice ports of each Service (`ns/name`), from the scenario's slices. */
   slicePorts: Record<string, SlicePort[]>;
-  /** Every scenario address and the lab address it became. */
+  /** Every scenario address (and source range) and the lab address (range) it became. */
   addressMap: Record<string, string>;
+  /** How the veths carry traffic (offloads, a smaller pod MTU); absent in state files of older labs. */
+  links?: LinkSettings;
 }
+
+/** The run's link settings as asked for: the pod MTU's node may be left to the plan (the last node). */
+export type LinkRequest = Omit<LinkSettings, "podMtu"> & {
+  podMtu: { mtu: number; node: string | null } | null;
+};
 
 export const DNS_SERVICE = "kube-system/kube-dns";
 export const UDP_ECHO_SERVICE = "default/udp-echo";
@@ -156,6 +166,40 @@ class Allocator {
     if (inLabRange(original)) return original;
     return (this.map[original] ??= pool.take(original));
   }
+
+  private sourceRanges = 0;
+
+  /**
+   * The lab range for a loadBalancerSourceRanges entry. One inside the lab range stays, and so does one
+   * that holds the whole lab range (0.0.0.0/0 lets everyone in, in the lab too). Any other becomes an
+   * external client's link, in order: the first range is ext-1's /30, the second ext-2's, so the
+   * first client is inside the Service's first range and a policy can be seen at work; ranges beyond
+   * the clients become /30s where no client lives.
+   */
+  mapSourceRange(original: string): string {
+    const c = parseCidr(original);
+    if (!c) return original; // validated before planning; nothing else gets here
+    const lab = parseCidr(LAB_RANGE)!;
+    const holdsLab =
+      c.prefix <= lab.prefix &&
+      (c.prefix === 0 ||
+        ipv4ToInt(c.address) >>> (32 - c.prefix) === ipv4ToInt(lab.address) >>> (32 - c.prefix));
+    if (holdsLab || (inLabRange(c.address) && c.prefix >= lab.prefix)) return original;
+    return (this.map[original] ??= this.nextSourceRange());
+  }
+
+  private nextSourceRange(): string {
+    const k = this.sourceRanges++;
+    if (k < EXTERNAL_CLIENTS) return `${intToIpv4(ipv4ToInt(externalAddrs(k).node) & ~3)}/30`;
+    const block = parseCidr(SOURCE_RANGE_BLOCK)!;
+    const at = ipv4ToInt(block.address) + 4 * (k - EXTERNAL_CLIENTS);
+    if (at + 3 >= ipv4ToInt(block.address) + 2 ** (32 - block.prefix))
+      throw new MaplbError(
+        "E_CAPACITY",
+        `more loadBalancerSourceRanges than the lab can map into ${SOURCE_RANGE_BLOCK}`,
+      );
+    return `${intToIpv4(at)}/30`;
+  }
 }
 
 function newPod(
@@ -200,6 +244,8 @@ function readdressService(svc: V1Service, alloc: Allocator): V1Service {
   if (spec.externalIPs) spec.externalIPs = spec.externalIPs.map((ip) => alloc.map1(ip, alloc.external));
   for (const ing of out.status?.loadBalancer?.ingress ?? [])
     if (ing.ip && isIPv4(ing.ip)) ing.ip = alloc.map1(ing.ip, alloc.external);
+  if (spec.loadBalancerSourceRanges)
+    spec.loadBalancerSourceRanges = spec.loadBalancerSourceRanges.map((r) => alloc.mapSourceRange(r.trim()));
   return out;
 }
 
@@ -237,8 +283,24 @@ function labServices(): V1Service[] {
   ];
 }
 
+/** The link settings with the pod MTU's node named and known. */
+function resolveLinks(req: LinkRequest, nodes: LabNode[]): LinkSettings {
+  if (!req.podMtu) return { ...req, podMtu: null };
+  const name = req.podMtu.node ?? nodes[nodes.length - 1]!.name;
+  if (!nodes.some((n) => n.name === name))
+    throw new MaplbError(
+      "E_USAGE",
+      `--pod-mtu: no node '${name}' in the lab; nodes: ${nodes.map((n) => n.name).join(", ")}`,
+    );
+  return { ...req, podMtu: { mtu: req.podMtu.mtu, node: name } };
+}
+
 /** Builds the plan for a scenario's validated objects. */
-export function planLab(scenario: string, objects: ClusterObjects): LabPlan {
+export function planLab(
+  scenario: string,
+  objects: ClusterObjects,
+  links: LinkRequest = DEFAULT_LINKS,
+): LabPlan {
   const seedSlices = objects.slices.length > 0 ? objects.slices : objects.legacySlices;
   const slices = seedSlices.filter((s) => s.addressType === "IPv4");
   const { nodes, indexOf } = labNodes(slices);
@@ -256,6 +318,7 @@ export function planLab(scenario: string, objects: ClusterObjects): LabPlan {
     services: [],
     slicePorts: {},
     addressMap: alloc.map,
+    links: resolveLinks(links, nodes),
   };
   const names = new Set(objects.services.map(svcKey));
   const own = labServices();

@@ -2,10 +2,16 @@
 // pod's network namespace. Like the nginxdemos/hello page it answers with the pod's name and address
 // and the client address it saw, so a test can tell which backend answered and whether the client's
 // source IP survived. Started by the lab as `node pod-server.js --pod NS/NAME --ip IP --tcp P,… --udp P,…`.
+// For traffic as a node sees it, HTTP also serves GET /bulk/<bytes> (the lab's bulk stream, bulk.ts) and
+// takes POST /upload (answering with the bytes and SHA-256 it received); the UDP echo says the size and
+// SHA-256 of the datagram it got and pads its answer to that size, so a datagram larger than the MTU
+// is answered by one as large (fragments both ways).
+import { createHash } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { parseArgs } from "node:util";
+import { BULK_ANSWER_HEADER, BULK_MAX_BYTES, bulkChunks } from "./bulk.js";
 
 /** What every answer carries, over HTTP (JSON or text) and UDP (JSON). */
 export interface PodAnswer {
@@ -14,6 +20,25 @@ export interface PodAnswer {
   port: number;
   /** `address:port` of the peer as this pod saw it. */
   client: string;
+  /** UDP, and POST /upload: the size and SHA-256 (hex) of what arrived. */
+  size?: number;
+  sha256?: string;
+}
+
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+/** GET /bulk/<bytes>: the bulk stream, written as the socket drains. */
+function sendBulk(res: ServerResponse, answer: PodAnswer, bytes: number): void {
+  res.setHeader("content-type", "application/octet-stream");
+  res.setHeader(BULK_ANSWER_HEADER, JSON.stringify(answer)); // who sent it, as a JSON answer says
+  res.setHeader("content-length", String(bytes));
+  const chunks = bulkChunks(bytes);
+  const pump = (): void => {
+    for (let c = chunks.next(); !c.done; c = chunks.next())
+      if (!res.write(c.value)) return void res.once("drain", pump);
+    res.end();
+  };
+  pump();
 }
 
 function answerHttp(pod: string, ip: string, port: number) {
@@ -24,6 +49,21 @@ function answerHttp(pod: string, ip: string, port: number) {
       port,
       client: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
     };
+    const bulk = /^\/bulk\/(\d{1,10})$/.exec(req.url ?? "");
+    if (bulk && Number(bulk[1]) <= BULK_MAX_BYTES) return sendBulk(res, answer, Number(bulk[1]));
+    if (req.method === "POST" && req.url === "/upload") {
+      const h = createHash("sha256");
+      let size = 0;
+      req.on("data", (c: Buffer) => {
+        size += c.length;
+        h.update(c);
+      });
+      req.on("end", () => {
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ ...answer, size, sha256: h.digest("hex") }) + "\n");
+      });
+      return;
+    }
     if (req.url?.startsWith("/json") || req.headers.accept?.includes("application/json")) {
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify(answer) + "\n");
@@ -45,9 +85,14 @@ function listenUdpEcho(pod: string, ip: string, port: number): Promise<void> {
       ip,
       port,
       client: `${rinfo.address}:${rinfo.port}`,
-      echo: msg.toString("utf8", 0, Math.min(msg.length, 512)),
+      size: msg.length,
+      sha256: sha256(msg),
+      echo: msg.toString("utf8", 0, Math.min(msg.length, 64)),
     };
-    sock.send(JSON.stringify(answer), rinfo.port, rinfo.address);
+    // Padded with spaces (still valid JSON) to the request's size: a large request, a large answer.
+    const json = Buffer.from(JSON.stringify(answer));
+    const pad = Buffer.alloc(Math.max(0, msg.length - json.length), " ");
+    sock.send(Buffer.concat([json, pad]), rinfo.port, rinfo.address);
   });
   return new Promise((resolve) => sock.bind(port, "0.0.0.0", resolve));
 }

@@ -5,10 +5,23 @@
 //   udp   N datagrams, each from a new socket (a new flow), to a UDP echo
 //   hold  one keep-alive connection, a request every --interval ms for --duration ms; a JSON line per
 //         request. A broken connection is replaced by a new one, and `conn` counts them.
+//   bulk  N downloads of --bytes of the bulk stream (GET /bulk/<bytes>), each checked byte for byte
+//   upload N uploads of --bytes of the bulk stream (POST /upload), checked by the pod's SHA-256
+//   udp --size S  datagrams of S bytes (larger than the MTU: fragments), answered by one as large
+// --timeout bounds each request (a whole transfer, for bulk and upload).
+import { createHash } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { Agent, request } from "node:http";
+import { Agent, request, type IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { parseArgs } from "node:util";
+import {
+  BULK_ANSWER_HEADER,
+  BULK_MAX_BYTES,
+  BulkChecker,
+  bulkChunks,
+  bulkDigest,
+  BulkStream,
+} from "./bulk.js";
 import type { PodAnswer } from "./pod-server.js";
 
 /** One request's outcome. `remote` is the address the answer came from (the frontend, for a load balancer). */
@@ -20,7 +33,12 @@ export interface ProbeResult {
   error?: string;
   /** hold mode: which connection (1, 2, …) carried the request. */
   conn?: number;
+  /** bulk, upload and sized udp: the payload bytes that arrived whole and unchanged. */
+  bytes?: number;
 }
+
+/** The largest UDP payload IPv4 carries. */
+const MAX_DATAGRAM = 65507;
 
 interface Target {
   host: string;
@@ -28,7 +46,20 @@ interface Target {
   timeoutMs: number;
 }
 
-function httpOnce(t: Target, agent: Agent | false, onSocket?: (s: Socket) => void): Promise<ProbeResult> {
+/** What one HTTP exchange sends, and how its response is read into a result. */
+interface Exchange {
+  method: "GET" | "POST";
+  path: string;
+  body?: () => Iterable<Buffer>;
+  read: (res: IncomingMessage, finish: (r: Omit<ProbeResult, "ms">) => void) => void;
+}
+
+function httpOnce(
+  t: Target,
+  agent: Agent | false,
+  ex: Exchange = JSON_EXCHANGE,
+  onSocket?: (s: Socket) => void,
+): Promise<ProbeResult> {
   const start = performance.now();
   return new Promise((resolve) => {
     let done = false;
@@ -41,7 +72,8 @@ function httpOnce(t: Target, agent: Agent | false, onSocket?: (s: Socket) => voi
     const req = request({
       host: t.host,
       port: t.port,
-      path: "/json",
+      path: ex.path,
+      method: ex.method,
       agent,
       headers: { accept: "application/json" },
     });
@@ -52,24 +84,100 @@ function httpOnce(t: Target, agent: Agent | false, onSocket?: (s: Socket) => voi
     req.on("socket", (s) => onSocket?.(s));
     req.on("error", (err: NodeJS.ErrnoException) => finish({ ok: false, error: err.code ?? err.message }));
     req.on("response", (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (body += c));
-      res.on("end", () => {
-        try {
-          finish({ ok: true, answer: JSON.parse(body) as PodAnswer, remote: req.socket?.remoteAddress });
-        } catch {
-          finish({ ok: false, error: "EBADANSWER" });
-        }
-      });
+      res.on("error", (err: NodeJS.ErrnoException) => finish({ ok: false, error: err.code ?? err.message }));
+      ex.read(res, (r) => finish({ ...r, remote: req.socket?.remoteAddress }));
     });
-    req.end();
+    if (!ex.body) return void req.end();
+    const chunks = ex.body()[Symbol.iterator]();
+    const pump = (): void => {
+      for (let c = chunks.next(); !c.done; c = chunks.next())
+        if (!req.write(c.value)) return void req.once("drain", pump);
+      req.end();
+    };
+    pump();
   });
 }
 
-function udpOnce(t: Target, seq: number): Promise<ProbeResult> {
+/** GET /json: the pod's answer. */
+const JSON_EXCHANGE: Exchange = {
+  method: "GET",
+  path: "/json",
+  read: (res, finish) => {
+    let body = "";
+    res.setEncoding("utf8");
+    res.on("data", (c: string) => (body += c));
+    res.on("end", () => {
+      try {
+        finish({ ok: true, answer: JSON.parse(body) as PodAnswer });
+      } catch {
+        finish({ ok: false, error: "EBADANSWER" });
+      }
+    });
+  },
+};
+
+/** GET /bulk/<bytes>: every byte checked against the stream as it arrives. */
+function bulkExchange(bytes: number): Exchange {
+  return {
+    method: "GET",
+    path: `/bulk/${bytes}`,
+    read: (res, finish) => {
+      const check = new BulkChecker();
+      const header = res.headers[BULK_ANSWER_HEADER];
+      const answer = typeof header === "string" ? (JSON.parse(header) as PodAnswer) : undefined;
+      res.on("data", (c: Buffer) => check.update(c));
+      res.on("end", () => {
+        if (check.firstMismatch !== null)
+          finish({
+            ok: false,
+            answer,
+            bytes: check.received,
+            error: `ECORRUPT at byte ${check.firstMismatch}`,
+          });
+        else if (check.received !== bytes)
+          finish({
+            ok: false,
+            answer,
+            bytes: check.received,
+            error: `ESHORT: ${check.received} of ${bytes} bytes`,
+          });
+        else finish({ ok: true, answer, bytes });
+      });
+    },
+  };
+}
+
+/** POST /upload: the pod's SHA-256 of what it received against the stream's. */
+function uploadExchange(bytes: number, digest: string): Exchange {
+  return {
+    method: "POST",
+    path: "/upload",
+    body: () => bulkChunks(bytes),
+    read: (res, finish) =>
+      JSON_EXCHANGE.read(res, (r) => {
+        if (!r.ok || !r.answer) return finish(r);
+        const whole = r.answer.size === bytes && r.answer.sha256 === digest;
+        finish(
+          whole
+            ? { ...r, bytes }
+            : { ...r, ok: false, error: `ECORRUPT: the pod got ${r.answer.size} bytes, another SHA-256` },
+        );
+      }),
+  };
+}
+
+/** Datagram `seq`: "probe <seq>", and for a size, the bulk stream up to it. */
+function datagram(seq: number, size: number): Buffer {
+  const head = Buffer.from(`probe ${seq}`);
+  if (size <= head.length) return head;
+  return Buffer.concat([head, new BulkStream().next(size - head.length)]);
+}
+
+function udpOnce(t: Target, seq: number, size = 0): Promise<ProbeResult> {
   const start = performance.now();
   const sock = createSocket("udp4");
+  const payload = datagram(seq, size);
+  const digest = createHash("sha256").update(payload).digest("hex");
   return new Promise((resolve) => {
     const finish = (r: Omit<ProbeResult, "ms">) => {
       clearTimeout(timer);
@@ -80,13 +188,24 @@ function udpOnce(t: Target, seq: number): Promise<ProbeResult> {
     sock.on("error", (err: NodeJS.ErrnoException) => finish({ ok: false, error: err.code ?? err.message }));
     // Unconnected on purpose: a reply from any address is received, and its source is reported.
     sock.on("message", (msg, rinfo) => {
+      let answer: PodAnswer;
       try {
-        finish({ ok: true, answer: JSON.parse(msg.toString()) as PodAnswer, remote: rinfo.address });
+        answer = JSON.parse(msg.toString()) as PodAnswer;
       } catch {
-        finish({ ok: false, error: "EBADANSWER" });
+        return finish({ ok: false, error: "EBADANSWER" });
       }
+      const r = { answer, remote: rinfo.address, bytes: msg.length };
+      // Whole both ways: the pod got this very datagram, and its answer is as large.
+      if (size === 0 || (answer.sha256 === digest && msg.length >= payload.length))
+        finish({ ok: true, ...r });
+      else
+        finish({
+          ok: false,
+          ...r,
+          error: `ECORRUPT: sent ${payload.length}, the pod got ${answer.size}, ${msg.length} came back`,
+        });
     });
-    sock.send(`probe ${seq}`, t.port, t.host);
+    sock.send(payload, t.port, t.host);
   });
 }
 
@@ -107,7 +226,7 @@ async function hold(t: Target, intervalMs: number, durationMs: number): Promise<
   let conn = 0;
   const end = Date.now() + durationMs;
   while (Date.now() < end) {
-    const r = await httpOnce(t, agent, (s) => {
+    const r = await httpOnce(t, agent, JSON_EXCHANGE, (s) => {
       if (!seen.has(s)) conn++;
       seen.add(s);
     });
@@ -128,8 +247,12 @@ async function main(): Promise<void> {
       timeout: { type: "string", default: "2000" },
       interval: { type: "string", default: "100" },
       duration: { type: "string", default: "5000" },
+      bytes: { type: "string", default: String(1 << 20) },
+      size: { type: "string", default: "0" },
     },
   });
+  const bytes = Math.min(Number(values.bytes), BULK_MAX_BYTES);
+  const size = Math.min(Number(values.size), MAX_DATAGRAM);
   const [host, port] = (values.target ?? "").split(":");
   const t: Target = { host: host ?? "", port: Number(port), timeoutMs: Number(values.timeout) };
   const n = Math.min(Number(values.count), 100_000);
@@ -139,12 +262,22 @@ async function main(): Promise<void> {
       process.stdout.write(JSON.stringify(await pool(n, concurrency, () => httpOnce(t, false))) + "\n");
       return;
     case "udp":
-      process.stdout.write(JSON.stringify(await pool(n, concurrency, (i) => udpOnce(t, i))) + "\n");
+      process.stdout.write(JSON.stringify(await pool(n, concurrency, (i) => udpOnce(t, i, size))) + "\n");
       return;
+    case "bulk":
+      process.stdout.write(
+        JSON.stringify(await pool(n, concurrency, () => httpOnce(t, false, bulkExchange(bytes)))) + "\n",
+      );
+      return;
+    case "upload": {
+      const ex = uploadExchange(bytes, bulkDigest(bytes));
+      process.stdout.write(JSON.stringify(await pool(n, concurrency, () => httpOnce(t, false, ex))) + "\n");
+      return;
+    }
     case "hold":
       return hold(t, Number(values.interval), Math.min(Number(values.duration), 600_000));
     default:
-      throw new Error(`unknown mode '${positionals[0]}' (http, udp or hold)`);
+      throw new Error(`unknown mode '${positionals[0]}' (http, udp, hold, bulk or upload)`);
   }
 }
 

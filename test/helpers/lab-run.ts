@@ -3,7 +3,14 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { probeKernel } from "../../src/datapath/kernel.js";
-import { findClient, resolveTarget, runProbe, type FrontendKind, type Target } from "../../src/lab/client.js";
+import {
+  findClient,
+  resolveTarget,
+  runProbe,
+  type FrontendKind,
+  type ProbeOptions,
+  type Target,
+} from "../../src/lab/client.js";
 import { labDown } from "../../src/lab/lab.js";
 import { labScript } from "../../src/lab/processes.js";
 import type { ProbeResult } from "../../src/lab/probe.js";
@@ -46,14 +53,19 @@ export function targetOf(state: LabState, spec: ProbeSpec): Target {
   return resolveTarget(state.plan, { ...spec, external: client.external });
 }
 
-/** `count` requests, each on a new connection (a new flow). */
+/** `count` requests, each on a new connection (a new flow); `more` asks for transfers or sizes. */
 export function probe(
   state: LabState,
   spec: ProbeSpec,
   count: number,
   timeoutMs = 2000,
+  more: Omit<ProbeOptions, "count" | "timeoutMs"> = {},
 ): Promise<ProbeResult[]> {
-  return runProbe(findClient(state, spec.from ?? "client-1"), targetOf(state, spec), { count, timeoutMs });
+  return runProbe(findClient(state, spec.from ?? "client-1"), targetOf(state, spec), {
+    count,
+    timeoutMs,
+    ...more,
+  });
 }
 
 /** Answers per backend pod IP. */

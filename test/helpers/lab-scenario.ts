@@ -1,10 +1,12 @@
 // The end-to-end tests' scenario: one Service per behaviour, on two nodes, written with addresses
 // outside the lab range (10.x, 203.0.113.x) so the lab's re-addressing is exercised as for the seeds.
-// Source ranges name lab addresses: 198.19.129.0/30 is ext-1's link, so ext-1 is in and ext-2 is out.
+// Its source range is one outside the lab too (GKE's 130.211.0.0/22): the lab maps a scenario's first
+// range to ext-1's link, 198.19.129.0/30, so ext-1 is in and ext-2 is out.
 import { stringify } from "yaml";
 import { writeTemp } from "./manifests.js";
 
-interface Svc {
+/** A Service with one port (http: 80 → 8080/TCP), and its endpoints. */
+export interface ScenarioService {
   name: string;
   spec: Record<string, unknown>;
   lbIp?: string;
@@ -12,7 +14,7 @@ interface Svc {
   endpoints: [string, string][];
 }
 
-const SERVICES: Svc[] = [
+const SERVICES: ScenarioService[] = [
   {
     name: "web",
     spec: { type: "LoadBalancer", clusterIP: "10.96.0.20", externalIPs: ["203.0.113.20"] },
@@ -44,7 +46,7 @@ const SERVICES: Svc[] = [
   },
   {
     name: "fenced",
-    spec: { type: "LoadBalancer", clusterIP: "10.96.0.23", loadBalancerSourceRanges: ["198.19.129.0/30"] },
+    spec: { type: "LoadBalancer", clusterIP: "10.96.0.23", loadBalancerSourceRanges: ["130.211.0.0/22"] },
     lbIp: "203.0.113.12",
     endpoints: [
       ["10.244.1.41", "node-a"],
@@ -61,7 +63,12 @@ const SERVICES: Svc[] = [
 
 /** Writes the scenario to a temporary file and returns its path. */
 export function writeLabScenario(): string {
-  const docs = SERVICES.flatMap((s) => [
+  return writeServices("lab-e2e.yaml", SERVICES);
+}
+
+/** Writes Services and their EndpointSlices (namespace default) to a temporary file; returns its path. */
+export function writeServices(file: string, services: ScenarioService[]): string {
+  const docs = services.flatMap((s) => [
     {
       apiVersion: "v1",
       kind: "Service",
@@ -86,5 +93,5 @@ export function writeLabScenario(): string {
       })),
     },
   ]);
-  return writeTemp("lab-e2e.yaml", docs.map((d) => stringify(d)).join("---\n"));
+  return writeTemp(file, docs.map((d) => stringify(d)).join("---\n"));
 }

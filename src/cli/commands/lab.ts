@@ -16,7 +16,11 @@ import {
   type Target,
 } from "../../lab/client.js";
 import { describePlan } from "../../lab/describe.js";
-import { DEFAULT_LAB, labDown, labScale, labUp, requireLab } from "../../lab/lab.js";
+import { BULK_MAX_BYTES } from "../../lab/bulk.js";
+import { CSUM_COUNTERS, labChecksumErrors } from "../../lab/counters.js";
+import { DEFAULT_LAB, labDown, labScale, labTune, labUp, requireLab } from "../../lab/lab.js";
+import { RAW_KINDS, sendRaw, type RawKind } from "../../lab/packets.js";
+import { CHECKSUM_MODES, GSO_MODES, parsePodMtu, type ChecksumMode, type GsoMode } from "../../lab/links.js";
 import type { LabPod } from "../../lab/plan.js";
 import { DEFAULT_SCENARIO, scenarioNames } from "../../lab/scenario.js";
 import { PROXIES, type LabProxy } from "../../lab/state.js";
@@ -91,6 +95,11 @@ export function registerLab(program: Command): void {
         `${SERVICE_CIDR}); the scenario's own addresses are mapped there, and the`,
         "lab writes the EndpointSlices itself from the pods it starts.",
         "",
+        "To see traffic as a node does, up takes --checksum, --gso and --pod-mtu",
+        "(tune changes the offloads of a running lab); curl takes --bulk, --upload",
+        "and --size; send carries IGMP, ICMP and IP options to a pod; counters reads",
+        "the checksum errors each namespace counted (nstat).",
+        "",
         "Needs root. Outside its namespaces it writes only /etc/netns/<ns>/,",
         "/run/maplb/<lab> and, with --proxy maplb, /sys/fs/bpf/maplb-<lab>.",
       ].join("\n"),
@@ -108,8 +117,8 @@ export function registerLab(program: Command): void {
     .command("up")
     .summary("build the lab (idempotent)")
     .description(
-      "Build the lab and print what it built. Idempotent: up again with the same scenario and proxy\n" +
-        "does nothing; with others it takes the running lab down first. A failure or Ctrl-C removes\n" +
+      "Build the lab and print what it built. Idempotent: up again with the same scenario, proxy and\n" +
+        "link settings does nothing; with others it takes the running lab down first. A failure or Ctrl-C removes\n" +
         "everything built so far.",
     )
     .option(
@@ -127,6 +136,33 @@ export function registerLab(program: Command): void {
         .choices(ATTACH_MODES)
         .default("tc"),
     )
+    .addOption(
+      new Option(
+        "--checksum <mode>",
+        "checksum offload on every veth: default (the kernel's: nothing is verified), off (software " +
+          "checksums, every receiver verifies), partial (pods send CHECKSUM_PARTIAL, nodes complete it as a NIC would)",
+      )
+        .choices(CHECKSUM_MODES)
+        .default("default"),
+    )
+    .addOption(
+      new Option("--gso <mode>", "generic/TCP segmentation offload on every veth")
+        .choices(GSO_MODES)
+        .default("default"),
+    )
+    .addOption(
+      new Option(
+        "--pod-mtu <mtu[@node]>",
+        "a smaller MTU on one node's pod veths (default: the last node); the pods still advertise a " +
+          "1500-byte path's MSS, so only path MTU discovery through the Service finds the narrow hop",
+      ).argParser((v: string) => {
+        try {
+          return parsePodMtu(v);
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      }),
+    )
     .addOption(labOption())
     .addHelpText(
       "after",
@@ -134,18 +170,30 @@ export function registerLab(program: Command): void {
         "\nExamples:\n" +
         "  maplb lab up --scenario seed-003\n" +
         "  maplb lab up --scenario seed-001 --proxy iptables\n" +
-        "  maplb lab up --scenario my-services.yaml --proxy nftables --lab b",
+        "  maplb lab up --scenario my-services.yaml --proxy nftables --lab b\n" +
+        "  maplb lab up --scenario seed-001 --checksum off --gso on --pod-mtu 1400   # as a node sees traffic",
     )
-    .action(async (flags: { scenario: string; proxy: LabProxy; attach: AttachMode; lab: string }) => {
-      needRoot();
-      await labUp({
-        name: flags.lab,
-        scenario: flags.scenario,
-        proxy: flags.proxy,
-        attach: flags.attach,
-        say,
-      });
-    });
+    .action(
+      async (flags: {
+        scenario: string;
+        proxy: LabProxy;
+        attach: AttachMode;
+        checksum: ChecksumMode;
+        gso: GsoMode;
+        podMtu?: { mtu: number; node: string | null };
+        lab: string;
+      }) => {
+        needRoot();
+        await labUp({
+          name: flags.lab,
+          scenario: flags.scenario,
+          proxy: flags.proxy,
+          attach: flags.attach,
+          links: { checksum: flags.checksum, gso: flags.gso, podMtu: flags.podMtu ?? null },
+          say,
+        });
+      },
+    );
 
   lab
     .command("down")
@@ -179,7 +227,27 @@ export function registerLab(program: Command): void {
     )
     .addOption(new Option("--frontend <kind>", "which frontend of the Service to use").choices(FRONTENDS))
     .option("--node <name>", "with --frontend node-port: the node whose address to use (default: the first)")
-    .option("--timeout <ms>", "per request", count("--timeout", 60_000), 2000)
+    .option(
+      "--timeout <ms>",
+      "per request (per transfer with --bulk/--upload)",
+      count("--timeout", 600_000),
+      2000,
+    )
+    .option(
+      "--bulk <bytes>",
+      "TCP: download this many bytes of the lab's bulk stream per request, checked byte for byte",
+      count("--bulk", BULK_MAX_BYTES),
+    )
+    .option(
+      "--upload <bytes>",
+      "TCP: upload this many bytes per request; the pod's SHA-256 must match",
+      count("--upload", BULK_MAX_BYTES),
+    )
+    .option(
+      "--size <bytes>",
+      "UDP: datagrams of this size (over the MTU: fragments), answered by ones as large",
+      count("--size", 65507),
+    )
     .addOption(labOption());
   addOutputOptions(curl, "each backend's node and share of the answers")
     .addHelpText(
@@ -190,7 +258,9 @@ export function registerLab(program: Command): void {
         "  maplb lab curl default/go-app --from ext-1 -n 60 -o json\n" +
         "  maplb lab curl default/nginx-svc -n 100 -o wide\n" +
         "  maplb lab curl ingress-nginx/ingress-nginx-controller:http --frontend node-port --node node-2\n" +
-        "  maplb lab curl default/udp-echo -n 10",
+        "  maplb lab curl default/udp-echo -n 10\n" +
+        "  maplb lab curl default/go-app --from ext-1 --frontend node-port --bulk 100000000 --timeout 60000\n" +
+        "  maplb lab curl default/udp-echo --size 4000 -n 10",
     )
     .action(
       async (
@@ -201,6 +271,9 @@ export function registerLab(program: Command): void {
           frontend?: FrontendKind;
           node?: string;
           timeout: number;
+          bulk?: number;
+          upload?: number;
+          size?: number;
           lab: string;
         } & OutputFlags,
       ) => {
@@ -213,7 +286,20 @@ export function registerLab(program: Command): void {
           node: flags.node,
           external: client.external,
         });
-        const results = await runProbe(client, t, { count: flags.count, timeoutMs: flags.timeout });
+        if (flags.bulk !== undefined && flags.upload !== undefined)
+          throw new MaplbError("E_USAGE", "--bulk and --upload: one direction per run");
+        const transfer =
+          flags.bulk !== undefined
+            ? { direction: "bulk" as const, bytes: flags.bulk }
+            : flags.upload !== undefined
+              ? { direction: "upload" as const, bytes: flags.upload }
+              : undefined;
+        const results = await runProbe(client, t, {
+          count: flags.count,
+          timeoutMs: flags.timeout,
+          transfer,
+          size: flags.size,
+        });
         const { errors, ...summary } = summarize(results);
         process.stdout.write(
           render(outputFormat(flags), {
@@ -229,6 +315,107 @@ export function registerLab(program: Command): void {
           });
       },
     );
+
+  lab
+    .command("tune")
+    .summary("change the offloads on every veth of a running lab")
+    .description(
+      "Set checksum and segmentation offload on every veth end of the running lab, as lab up's\n" +
+        "--checksum and --gso do, and print what the kernel took (the pod MTU stays as built).",
+    )
+    .addOption(
+      new Option("--checksum <mode>", "default, off or partial (see lab up --help)").choices(CHECKSUM_MODES),
+    )
+    .addOption(new Option("--gso <mode>", "segmentation offload").choices(GSO_MODES))
+    .addOption(labOption())
+    .addHelpText(
+      "after",
+      examplesHelp([
+        "sudo maplb lab tune --checksum partial",
+        "sudo maplb lab tune --checksum default --gso off",
+      ]),
+    )
+    .action((flags: { checksum?: ChecksumMode; gso?: GsoMode; lab: string }) => {
+      needRoot();
+      labTune({ name: flags.lab, checksum: flags.checksum, gso: flags.gso, say });
+    });
+
+  lab
+    .command("send")
+    .summary("packets a node must pass untouched, from a client to a pod, counted where they arrive")
+    .description(
+      "Send packets to a pod that no Service carries: igmp (a report with the Router Alert option),\n" +
+        "icmp-echo (ping -R: Record Route), tcp-options and udp-options (Record Route, to the pod's port).\n" +
+        "The pod counts what arrives from the client's address with its option (an nftables rule in\n" +
+        "its namespace); echo, TCP and UDP are answered too. Fails unless every packet arrived.",
+    )
+    .argument("<kind>", RAW_KINDS.join(", "))
+    .argument("<pod>", "the receiving pod (far-1, default/udp-echo-2, …)")
+    .option("--from <client>", "a pod or an external client", "client-1")
+    .option("-n, --count <n>", "packets (connections, for TCP)", count("--count", 100), 3)
+    .option(
+      "--port <port>",
+      "tcp-options/udp-options: the pod's port (default: its first)",
+      count("--port", 65535),
+    )
+    .addOption(labOption())
+    .addHelpText(
+      "after",
+      examplesHelp([
+        "sudo maplb lab send igmp go-app-3 --from ext-1",
+        "sudo maplb lab send tcp-options default/go-app-3 -n 5",
+        "sudo maplb lab send udp-options udp-echo-2 --from client-2",
+      ]),
+    )
+    .action(
+      async (
+        kind: string,
+        pod: string,
+        flags: { from: string; count: number; port?: number; lab: string },
+      ) => {
+        needRoot();
+        if (!(RAW_KINDS as readonly string[]).includes(kind))
+          throw new MaplbError(
+            "E_USAGE",
+            `unknown kind '${kind.slice(0, 40)}'; kinds: ${RAW_KINDS.join(", ")}`,
+          );
+        const state = requireLab(flags.lab);
+        const receiver = findClient(state, pod);
+        const podPlan = state.plan.pods.find((p) => `${p.namespace}/${p.name}` === receiver.name);
+        const port = flags.port ?? (kind === "udp-options" ? podPlan?.udpPorts[0] : podPlan?.tcpPorts[0]);
+        const r = await sendRaw(findClient(state, flags.from), receiver, kind as RawKind, {
+          count: flags.count,
+          port,
+        });
+        say(
+          `${kind} ${flags.from} → ${receiver.name}: ${r.sent} sent, ${r.arrived} arrived` +
+            (r.answered === null ? "" : `, ${r.answered} answered`),
+        );
+        if (r.arrived < r.sent || (r.answered !== null && r.answered < r.sent))
+          throw new MaplbError("E_EXEC", `${kind}: not every packet arrived and was answered`);
+      },
+    );
+
+  lab
+    .command("counters")
+    .summary("checksum errors each namespace's kernel counted (nstat)")
+    .description(
+      "Print TcpInCsumErrors, UdpInCsumErrors and IpExtInCsumErrors for every namespace of the lab\n" +
+        "(non-zero ones only, unless --all). Receivers verify checksums with lab up --checksum off or partial.",
+    )
+    .option("--all", "every namespace, zeros too")
+    .addOption(labOption())
+    .addHelpText("after", examplesHelp(["sudo maplb lab counters", "sudo maplb lab counters --all --lab b"]))
+    .action((flags: { all?: boolean; lab: string }) => {
+      needRoot();
+      let shown = 0;
+      for (const [ns, errors] of labChecksumErrors(requireLab(flags.lab))) {
+        if (!flags.all && !Object.values(errors).some((n) => n > 0)) continue;
+        shown++;
+        say(`${ns.padEnd(44)} ${CSUM_COUNTERS.map((c) => `${c} ${errors[c]}`).join("  ")}`);
+      }
+      if (shown === 0) say("no checksum errors counted in any namespace of the lab");
+    });
 
   lab
     .command("scale")
