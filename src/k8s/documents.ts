@@ -1,9 +1,10 @@
 // Reading manifests: files or directories of multi-document YAML or JSON, including `kind: List`
 // (what `kubectl get -o yaml|json` prints). Every object keeps where it came from, for error messages.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { MaplbError } from "../errors.js";
+import { InputReader, STDIN_PATH } from "./input.js";
 
 /** One Kubernetes object and where it came from. */
 export interface SourceObject {
@@ -19,6 +20,10 @@ const MANIFEST_EXTENSIONS = new Set([".yaml", ".yml", ".json"]);
 export function manifestFiles(paths: string[]): string[] {
   const out: string[] = [];
   for (const p of paths) {
+    if (p === STDIN_PATH) {
+      out.push(p);
+      continue;
+    }
     let st;
     try {
       st = statSync(p);
@@ -69,14 +74,7 @@ export function parseManifest(file: string, text: string): SourceObject[] {
   return out;
 }
 
-export function readManifests(paths: string[]): SourceObject[] {
-  return manifestFiles(paths).flatMap((f) => {
-    let text: string;
-    try {
-      text = readFileSync(f, "utf8");
-    } catch (err) {
-      throw new MaplbError("E_INPUT", `cannot read ${f}: ${(err as Error).message}`, { file: f });
-    }
-    return parseManifest(f, text);
-  });
+/** Reads and parses every manifest; `reader` bounds the bytes read (see input.ts). */
+export function readManifests(paths: string[], reader = new InputReader()): SourceObject[] {
+  return manifestFiles(paths).flatMap((f) => parseManifest(f === STDIN_PATH ? "<stdin>" : f, reader.read(f)));
 }

@@ -5,17 +5,20 @@ import { log as defaultLog } from "../log.js";
 import { buildModel } from "../model/build.js";
 import type { ServiceModel } from "../model/types.js";
 import { readManifests } from "./documents.js";
+import { InputReader, type InputLimits } from "./input.js";
 import { sortObjects, type ClusterObjects } from "./objects.js";
 
 export interface ReadOptions {
   /** Keep only these `ns/name` Services (and their endpoints). */
   services?: string[];
+  /** Size and time bounds of the reads (default: DEFAULT_INPUT_LIMITS). */
+  input?: InputLimits;
   log?: Logger;
 }
 
 /** Reads and validates; throws ValidationError listing every problem of every file at once. */
 export function readObjects(paths: string[], opts: ReadOptions = {}): ClusterObjects {
-  const objects = sortObjects(readManifests(paths), opts.log ?? defaultLog);
+  const objects = sortObjects(readManifests(paths, new InputReader(opts.input)), opts.log ?? defaultLog);
   if (objects.issues.length > 0) throw new ValidationError(objects.issues);
   const keep = opts.services && new Set(opts.services);
   if (!keep) return objects;
