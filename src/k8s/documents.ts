@@ -4,6 +4,7 @@ import { readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { MaplbError } from "../errors.js";
+import { fastDocuments } from "./fast-yaml.js";
 import { InputReader, STDIN_PATH } from "./input.js";
 
 /** One Kubernetes object and where it came from. */
@@ -53,6 +54,11 @@ function isList(o: unknown): o is { items: unknown[] } {
 /** Parses one file's text. YAML is a superset of JSON, so one parser reads both. */
 export function parseManifest(file: string, text: string): SourceObject[] {
   const out: SourceObject[] = [];
+  const fast = fastDocuments(text);
+  if (fast) {
+    fast.forEach((obj, i) => pushDocument(out, file, i, obj));
+    return out;
+  }
   const docs = parseAllDocuments(text, { prettyErrors: false });
   if (!Array.isArray(docs)) return out; // an empty stream
   docs.forEach((d, i) => {
@@ -65,13 +71,16 @@ export function parseManifest(file: string, text: string): SourceObject[] {
         { file, doc: i },
       );
     }
-    const obj: unknown = d.toJS({ maxAliasCount: 100 });
-    if (obj === null || obj === undefined) return; // an empty document, e.g. after a trailing ---
-    if (isList(obj))
-      obj.items.forEach((item, j) => out.push({ file, doc: `${i}.items[${j}]`, object: item }));
-    else out.push({ file, doc: String(i), object: obj });
+    pushDocument(out, file, i, d.toJS({ maxAliasCount: 100 }));
   });
   return out;
+}
+
+/** Document i's object, or the items of a List, unless the document is empty (e.g. after a trailing ---). */
+function pushDocument(out: SourceObject[], file: string, i: number, obj: unknown): void {
+  if (obj === null || obj === undefined) return;
+  if (isList(obj)) obj.items.forEach((item, j) => out.push({ file, doc: `${i}.items[${j}]`, object: item }));
+  else out.push({ file, doc: String(i), object: obj });
 }
 
 /** Reads and parses every manifest; `reader` bounds the bytes read (see input.ts). */
