@@ -1,13 +1,15 @@
 // The fast path for reading manifests. The `yaml` library (documents.ts) is exact and reports errors
 // well, but builds a full document model first: about 1.5 ms per Service or EndpointSlice, so 10k
 // Services took 30 s to parse. js-yaml builds plain objects directly, about ten times faster. So a
-// manifest is read here when nothing in it can read differently in the two libraries; anything else
-// (anchors, tags, directives, complex keys) and any error go to `yaml`, which then reports the error.
+// document is read with js-yaml when nothing in it can read differently in the two libraries, else
+// (anchors, tags, complex keys) with `yaml`; directives, and any error, send the whole text to the
+// full parser in documents.ts, which then reports the error.
 //
 // Documents are split at their `---` lines first. A document whose one top-level `kind:` line names a
 // kind maplb does not read (Pod, ConfigMap, …) is not parsed at all: a stub `{ kind }` stands for it,
 // which sortObjects ignores as it ignores the full object. (So its syntax is not checked either.)
 import jsyaml from "js-yaml";
+import { parseAllDocuments } from "yaml";
 
 /**
  * Scalars resolve as in `yaml`'s YAML 1.2 core schema (yaml/dist/schema/core), not js-yaml's own:
@@ -42,14 +44,15 @@ const CORE_1_2 = jsyaml.FAILSAFE_SCHEMA.extend({
   ],
 });
 
+/** Directives and `...` ends change where documents split: such a text goes to the full parser whole. */
+const SPLIT_UNSAFE = [/^%/m, /^\.\.\.(?:[ \t\r]|$)/m];
+
 /**
- * What the two libraries may read differently, or js-yaml does not bound: directives and `...` ends
- * (they change how documents split), anchors and aliases (`yaml` caps alias expansion), tags, complex
- * `?` keys, `<<` merge keys and null keys (`yaml` writes a null key as "", js-yaml as "null").
+ * What js-yaml may read differently or does not bound, in one document: anchors and aliases (`yaml`
+ * caps alias expansion), tags, complex `?` keys, `<<` merge keys and null keys (`yaml` writes a null
+ * key as "", js-yaml as "null"). Such a document is parsed by `yaml` alone (documents are independent).
  */
-const NEEDS_FULL_PARSER = [
-  /^%/m,
-  /^\.\.\.(?:[ \t\r]|$)/m,
+const NEEDS_YAML_LIBRARY = [
   /(?:^|[\s[{,])[&*!]/m,
   /(?:^|[\s[{,-])\?(?:[ \t\r]|$)/m,
   /<</,
@@ -65,9 +68,12 @@ const READ_KINDS = new Set(["Service", "Endpoints", "EndpointSlice"]);
 /** Content that is not only blank lines and comments. */
 const hasContent = (s: string): boolean => /^[ \t]*[^\s#]/m.test(s);
 
+/** Thrown inside fastDocuments to hand the whole text to the full parser. */
+class UseFullParser extends Error {}
+
 /** The documents of `text` in order (null for an empty one), or null: use the full parser. */
 export function fastDocuments(text: string): unknown[] | null {
-  if (NEEDS_FULL_PARSER.some((re) => re.test(text))) return null;
+  if (SPLIT_UNSAFE.some((re) => re.test(text))) return null;
   const starts = [...text.matchAll(DOCUMENT_START)].map((m) => m.index);
   const chunks: string[] = [];
   // Before the first `---` is a document only when it holds something.
@@ -75,13 +81,20 @@ export function fastDocuments(text: string): unknown[] | null {
   if (hasContent(head)) chunks.push(head);
   starts.forEach((start, i) => chunks.push(text.slice(start, starts[i + 1] ?? text.length)));
   try {
-    return chunks.map((chunk) => {
-      const ignored = ignoredKind(chunk);
-      return ignored ? { kind: ignored } : (jsyaml.load(chunk, { schema: CORE_1_2 }) ?? null);
-    });
+    return chunks.map(readDocument);
   } catch {
-    return null; // the full parser finds the error again and reports it with its line
+    return null; // the full parser finds the error again and reports it with its file's line
   }
+}
+
+function readDocument(chunk: string): unknown {
+  const ignored = ignoredKind(chunk);
+  if (ignored) return { kind: ignored };
+  if (!NEEDS_YAML_LIBRARY.some((re) => re.test(chunk)))
+    return jsyaml.load(chunk, { schema: CORE_1_2 }) ?? null;
+  const docs = parseAllDocuments(chunk, { prettyErrors: false });
+  if (!Array.isArray(docs) || docs.length !== 1 || docs[0]!.errors.length > 0) throw new UseFullParser();
+  return docs[0]!.toJS({ maxAliasCount: 100 }) ?? null;
 }
 
 /** The document's kind when it has exactly one top-level `kind:` line naming a kind maplb ignores. */
