@@ -15,25 +15,32 @@ import { parseAllDocuments } from "yaml";
  * Scalars resolve as in `yaml`'s YAML 1.2 core schema (yaml/dist/schema/core), not js-yaml's own:
  * each tag's forms, tried in order (js-yaml keeps one type per tag, so they share one resolver).
  */
-function scalar(tag: string, forms: [RegExp, (s: string) => unknown][]): jsyaml.Type {
-  const form = (s: string | null) => forms.find(([re]) => re.test(s ?? ""));
+function scalar(tag: string, first: string, forms: [RegExp, (s: string) => unknown][]): jsyaml.Type {
+  // js-yaml tries every implicit type on every plain scalar, then constructs with the one that
+  // matched: a first-character check skips most, and the form found is kept for construct().
+  let found: ((s: string) => unknown) | undefined;
   return new jsyaml.Type(`tag:yaml.org,2002:${tag}`, {
     kind: "scalar",
-    resolve: (s: string | null) => form(s) !== undefined,
-    construct: (s: string | null) => form(s)![1](s ?? ""),
+    resolve: (s: string | null) => {
+      const text = s ?? "";
+      if (text !== "" && !first.includes(text[0]!)) return false;
+      found = forms.find(([re]) => re.test(text))?.[1];
+      return found !== undefined;
+    },
+    construct: (s: string | null) => found!(s ?? ""),
   });
 }
 
 const CORE_1_2 = jsyaml.FAILSAFE_SCHEMA.extend({
   implicit: [
-    scalar("null", [[/^(?:~|[Nn]ull|NULL)?$/, () => null]]),
-    scalar("bool", [[/^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/, (s) => s[0] === "t" || s[0] === "T"]]),
-    scalar("int", [
+    scalar("null", "~nN", [[/^(?:~|[Nn]ull|NULL)?$/, () => null]]),
+    scalar("bool", "tTfF", [[/^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/, (s) => s[0] === "t" || s[0] === "T"]]),
+    scalar("int", "-+0123456789", [
       [/^0o[0-7]+$/, (s) => parseInt(s.slice(2), 8)],
       [/^[-+]?[0-9]+$/, (s) => parseInt(s, 10)],
       [/^0x[0-9a-fA-F]+$/, (s) => parseInt(s.slice(2), 16)],
     ]),
-    scalar("float", [
+    scalar("float", "-+.0123456789", [
       [
         /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
         (s) => (s.slice(-3).toLowerCase() === "nan" ? NaN : s[0] === "-" ? -Infinity : Infinity),
