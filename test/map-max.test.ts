@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { constants } from "node:os";
-import { rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { after, describe, it } from "node:test";
@@ -84,6 +84,40 @@ describe("--map-max budget, as pure functions", () => {
     // Maps that exist already (pinned) are reused, not allocated.
     checkMapBudget({ ...input, existing: new Set(["lb4_services"]) });
     checkMapBudget({ ...input, headroom: [{ bytes: 2 ** 40, source: "plenty" }] });
+  });
+
+  it("reads the headroom of cgroup v2 (the tightest ancestor) and v1, and MemAvailable", () => {
+    const root = mkdtempSync(join(tmpdir(), `maplb-cgroup-${process.pid}-`));
+    const put = (path: string, text: string) => {
+      mkdirSync(join(root, path, ".."), { recursive: true });
+      writeFileSync(join(root, path), text);
+    };
+    try {
+      put("proc/meminfo", "MemTotal:       8388608 kB\nMemAvailable:   4194304 kB\n");
+      put("proc/self/mountinfo", "30 25 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n");
+      put("proc/self/cgroup", "0::/pods/web\n");
+      put("sys/fs/cgroup/pods/memory.max", "1073741824\n"); // 1 GiB, 768 MiB used: 256 MiB left
+      put("sys/fs/cgroup/pods/memory.current", "805306368\n");
+      put("sys/fs/cgroup/pods/web/memory.max", "max\n");
+      put("sys/fs/cgroup/pods/web/memory.current", "1048576\n");
+      const v2 = memoryHeadroom(root);
+      assert.deepEqual(v2[0], { bytes: 4 * 2 ** 30, source: "the host's MemAvailable" });
+      assert.equal(v2[1]?.bytes, 256 * 2 ** 20);
+      assert.match(
+        v2[1]?.source ?? "",
+        /^the memory cgroup \/sys\/fs\/cgroup\/pods \(memory\.max 1 GiB, memory\.current 768 MiB\)$/,
+      );
+
+      put("proc/self/mountinfo", "40 25 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n");
+      put("proc/self/cgroup", "4:memory:/job\n0::/\n");
+      put("sys/fs/cgroup/memory/job/memory.stat", "cache 0\nhierarchical_memory_limit 536870912\n");
+      put("sys/fs/cgroup/memory/job/memory.usage_in_bytes", "134217728\n");
+      assert.equal(memoryHeadroom(root)[1]?.bytes, 384 * 2 ** 20);
+      put("sys/fs/cgroup/memory/job/memory.stat", "hierarchical_memory_limit 9223372036854771712\n");
+      assert.equal(memoryHeadroom(root).length, 1, "no limit: only MemAvailable");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it("E2BIG or ENOMEM while creating maps says to lower --map-max", () => {

@@ -86,29 +86,32 @@ export function possibleCpus(): number {
   }
 }
 
-/** What this process may still allocate: the host's MemAvailable and each limiting memory cgroup. */
-export function memoryHeadroom(): Headroom[] {
+/**
+ * What this process may still allocate: the host's MemAvailable and the tightest memory cgroup.
+ * `root`: where /proc and /sys are (tests give a directory tree of their own).
+ */
+export function memoryHeadroom(root = "/"): Headroom[] {
+  const read = (path: string): string | null => {
+    try {
+      return readFileSync(join(root, path), "utf8");
+    } catch {
+      return null;
+    }
+  };
   const out: Headroom[] = [];
-  const meminfo = readText("/proc/meminfo");
-  const avail = meminfo && /^MemAvailable:\s+(\d+) kB/m.exec(meminfo);
+  const avail = /^MemAvailable:\s+(\d+) kB/m.exec(read("/proc/meminfo") ?? "");
   if (avail) out.push({ bytes: Number(avail[1]) * 1024, source: "the host's MemAvailable" });
-  const cgroup = cgroupHeadroom();
+  const cgroup = cgroupHeadroom(read);
   if (cgroup) out.push(cgroup);
   return out;
 }
 
-function readText(path: string): string | null {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return null;
-  }
-}
+type Read = (path: string) => string | null;
 
 /** Mount points of cgroup2 and of the v1 memory controller, from /proc/self/mountinfo. */
-function cgroupMounts(): { v2?: string; v1?: string } {
+function cgroupMounts(read: Read): { v2?: string; v1?: string } {
   const out: { v2?: string; v1?: string } = {};
-  for (const line of (readText("/proc/self/mountinfo") ?? "").split("\n")) {
+  for (const line of (read("/proc/self/mountinfo") ?? "").split("\n")) {
     const [left, right] = line.split(" - ");
     const mountPoint = left?.split(" ")[4];
     const [fstype, , options] = right?.split(" ") ?? [];
@@ -124,17 +127,19 @@ function cgroupMounts(): { v2?: string; v1?: string } {
  * memory.max − memory.current up to the root; v1 reads hierarchical_memory_limit (the smallest limit
  * on the path) − memory.usage_in_bytes. No limit: null.
  */
-function cgroupHeadroom(): Headroom | null {
-  const mounts = cgroupMounts();
-  const lines = (readText("/proc/self/cgroup") ?? "").split("\n").map((l) => l.split(":"));
+function cgroupHeadroom(read: Read): Headroom | null {
+  const mounts = cgroupMounts(read);
+  const lines = (read("/proc/self/cgroup") ?? "").split("\n").map((l) => l.split(":"));
   const v1Path = lines.find((l) => l[1]?.split(",").includes("memory"))?.[2];
   const v2Path = lines.find((l) => l[0] === "0" && l[1] === "")?.[2];
   if (mounts.v1 && v1Path !== undefined) {
-    const dir = [join(mounts.v1, v1Path), mounts.v1].find((d) => existsSync(join(d, "memory.stat")));
-    const limit = Number(/^hierarchical_memory_limit (\d+)/m.exec(readText(`${dir}/memory.stat`) ?? "")?.[1]);
-    const usage = Number(readText(`${dir}/memory.usage_in_bytes`));
+    // Inside a cgroup namespace the path may not exist under the mount: its root is then ours.
+    const dir = [join(mounts.v1, v1Path), mounts.v1].find((d) => read(join(d, "memory.stat")) !== null);
+    const stat = dir === undefined ? "" : read(join(dir, "memory.stat"))!;
+    const limit = Number(/^hierarchical_memory_limit (\d+)/m.exec(stat)?.[1]);
+    const usage = dir === undefined ? NaN : Number(read(join(dir, "memory.usage_in_bytes")));
     // "No limit" is 2^63 rounded down to a page: anything that large is no limit.
-    if (dir && limit < 2 ** 62 && !Number.isNaN(usage))
+    if (limit < 2 ** 62 && !Number.isNaN(usage))
       return {
         bytes: Math.max(0, limit - usage),
         source: `the memory cgroup ${dir} (limit ${formatBytes(limit)}, ${formatBytes(usage)} in use)`,
@@ -144,8 +149,8 @@ function cgroupHeadroom(): Headroom | null {
     let best: Headroom | null = null;
     for (let p = v2Path; ; p = p.slice(0, p.lastIndexOf("/"))) {
       const dir = join(mounts.v2, p);
-      const max = readText(join(dir, "memory.max"))?.trim();
-      const current = Number(readText(join(dir, "memory.current")));
+      const max = read(join(dir, "memory.max"))?.trim();
+      const current = Number(read(join(dir, "memory.current")));
       if (max && max !== "max" && !Number.isNaN(current)) {
         const bytes = Math.max(0, Number(max) - current);
         if (!best || bytes < best.bytes)
