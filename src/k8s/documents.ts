@@ -51,7 +51,10 @@ function isList(o: unknown): o is { items: unknown[] } {
   return typeof kind === "string" && kind.endsWith("List") && Array.isArray((o as { items?: unknown }).items);
 }
 
-/** Parses one file's text. YAML is a superset of JSON, so one parser reads both. */
+/**
+ * Parses one file's text (YAML is a superset of JSON, so a YAML parser reads both): with the fast
+ * path (fast-yaml.ts) when it can, else with the yaml library, which also reports every error.
+ */
 export function parseManifest(file: string, text: string): SourceObject[] {
   const out: SourceObject[] = [];
   const fast = fastDocuments(text);
