@@ -156,6 +156,14 @@ for (const datapath of ["emulated", "kernel"]) {
       assert.match(r.stderr, /(MemAvailable|memory cgroup .*) leaves only .*; lower --map-max\n$/);
     });
 
+    if (datapath === "kernel")
+      it("--datapath auto does not fall back to emulated on a size the kernel refuses", () => {
+        const r = apply("auto", "4294967295");
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /the kernel allows a hash map at most 134217728/);
+        assert.doesNotMatch(r.stderr, /datapath auto: emulated/);
+      });
+
     it("a size that fits is created and used", () => {
       const r = apply(datapath, "1000");
       assert.equal(r.code, 0, r.stderr);

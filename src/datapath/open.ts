@@ -1,5 +1,6 @@
 // openDatapath: --datapath auto|kernel|emulated. auto takes the kernel when it can and says why not
 // when it cannot.
+import { MaplbError } from "../errors.js";
 import { log } from "../log.js";
 import type { Datapath } from "./datapath.js";
 import { openEmulated } from "./emulated.js";
@@ -45,6 +46,8 @@ export function openDatapath(opts: OpenOptions): Datapath {
     );
     return dp;
   } catch (err) {
+    // A flag the kernel refuses (--map-max too large) is the user's to fix, not a reason to fall back.
+    if (err instanceof MaplbError && err.code === "E_USAGE") throw err;
     const reason = err instanceof Error ? err.message : String(err);
     log.warn(
       { datapath: "emulated", reason },
