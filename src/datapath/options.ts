@@ -27,7 +27,7 @@ export function maxEntriesArray(mapMax: MapMax | undefined): Uint32Array {
     if (!Number.isInteger(size) || size < 1 || size > 0xffffffff) {
       throw new MaplbError(
         "E_USAGE",
-        `--map-max: ${name} must be an integer from 1 to 4294967295 (max_entries is a u32), got ${size}`,
+        `--map-max: ${name} must be a positive integer up to 4294967295 (max_entries is a u32), got ${size}`,
       );
     }
     out[id] = size;
