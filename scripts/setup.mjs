@@ -23,10 +23,14 @@ const DEBIAN = [
   ["nftables", "/usr/sbin/nft"],
   ["nfacct", "/usr/sbin/nfacct"],
   ["bpftool", "/usr/sbin/bpftool"],
+  // Turns a veth's tx checksum offload off (the TC CHECKSUM_PARTIAL namespace test).
+  ["ethtool", "/usr/sbin/ethtool"],
   // libFuzzer and the sanitizers' runtimes for clang 14 (the fuzz test of the host pipeline).
   ["libclang-rt-14-dev", "/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a"],
   // Headless browser for the test that opens the benchmark's HTML report (driven by playwright-core).
   ["chromium", "/usr/bin/chromium"],
+  // The test that checks `maplb completion zsh` runs the script in zsh.
+  ["zsh", "/usr/bin/zsh"],
 ];
 
 function run(cmd, args, opts = {}) {

@@ -7,8 +7,10 @@ import {
   ABI_STRUCTS,
   COUNTER_ROWS,
   counterRow,
+  CT_CLOSE_TIMEOUT,
   CT_REPLY,
   CT_SERVICE,
+  CtFlag,
   MAP_NAMES,
   REASON_NAMES,
   SRC_RANGE_PREFIX_BASE,
@@ -48,6 +50,7 @@ test("map ids, key and value sizes agree with the C map list", () => {
     lb4_source_range: "lb4_src_range_key",
     ct4: "ct4_key",
     lb4_affinity: "lb4_affinity_key",
+    lb4_frags: "lb4_frag_key",
   };
   const valueStruct: Partial<Record<string, StructName>> = {
     lb4_services: "lb4_service",
@@ -57,6 +60,7 @@ test("map ids, key and value sizes agree with the C map list", () => {
     ct4: "ct4_entry",
     lb4_affinity: "lb4_affinity_entry",
     lb4_backend_stats: "lb4_backend_stats",
+    lb4_frags: "lb4_frag_ports",
   };
   MAP_NAMES.forEach((name, id) => {
     const info = lib.mapInfo(id);
@@ -81,6 +85,12 @@ test("verdicts, reasons, flags and scopes agree with the header's constants", ()
   assert.equal(SRC_RANGE_PREFIX_BASE, lib.abiConstant("MAPLB_SRC_RANGE_PREFIX_BASE"));
   assert.equal(CT_SERVICE, lib.abiConstant("MAPLB_CT_SERVICE"));
   assert.equal(CT_REPLY, lib.abiConstant("MAPLB_CT_REPLY"));
+  assert.equal(CtFlag.FIN_SERVICE, lib.abiConstant("MAPLB_CT_F_FIN_SERVICE"));
+  assert.equal(CtFlag.FIN_REPLY, lib.abiConstant("MAPLB_CT_F_FIN_REPLY"));
+  assert.equal(CtFlag.RST, lib.abiConstant("MAPLB_CT_F_RST"));
+  assert.equal(CT_CLOSE_TIMEOUT, lib.abiConstant("MAPLB_CT_CLOSE_TIMEOUT"));
+  assert.equal(REASON_NAMES.indexOf("ICMP_ERROR"), lib.abiConstant("MAPLB_REASON_ICMP_ERROR"));
+  assert.equal(REASON_NAMES.indexOf("CTX_ERROR"), lib.abiConstant("MAPLB_REASON_CTX_ERROR"));
   // The control plane's copies in src/compile/tables.ts.
   assert.equal(Scope.EXT, lib.abiConstant("MAPLB_SCOPE_EXT"));
   assert.equal(Scope.INT, lib.abiConstant("MAPLB_SCOPE_INT"));

@@ -33,16 +33,35 @@ describe("deploy/", () => {
     assert.ok(rbac.some((d) => d.kind === "ServiceAccount" && d.metadata.name === pod.serviceAccountName));
   });
 
-  it("DaemonSet: hostNetwork, CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN without privileged, /sys/fs/bpf mounted", () => {
+  it("DaemonSet: hostNetwork, CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN without privileged, seccomp RuntimeDefault", () => {
     assert.equal(pod.hostNetwork, true);
     const sc = agent.securityContext;
     assert.notEqual(sc.privileged, true);
     assert.deepEqual(sc.capabilities.drop, ["ALL"]);
     for (const cap of ["BPF", "PERFMON", "NET_ADMIN"]) assert.ok(sc.capabilities.add.includes(cap), cap);
-    const mount = agent.volumeMounts.find((m: Doc) => m.mountPath === "/sys/fs/bpf");
-    const volume = pod.volumes.find((v: Doc) => v.name === mount.name);
-    assert.equal(volume.hostPath.path, "/sys/fs/bpf");
+    // The container's own setting wins over the pod's: neither may turn the filter off.
+    const seccomp = sc.seccompProfile ?? pod.securityContext?.seccompProfile;
+    assert.deepEqual(seccomp, { type: "RuntimeDefault" });
     assert.equal(agent.livenessProbe.httpGet.path, "/healthz");
+  });
+
+  it("DaemonSet: only maplb's subdirectory of the node's bpffs is mounted, and --pin-dir lies in it", () => {
+    const bpfVolumes = pod.volumes.filter((v: Doc) => v.hostPath?.path?.startsWith("/sys/fs/bpf"));
+    assert.deepEqual(
+      bpfVolumes.map((v: Doc) => v.hostPath.path),
+      ["/sys/fs/bpf/maplb"],
+    );
+    const mount = agent.volumeMounts.find((m: Doc) => m.name === bpfVolumes[0].name);
+    const pinDir = (agent.args as string[]).find((a) => a.startsWith("--pin-dir="))!.split("=")[1]!;
+    assert.ok(pinDir.startsWith(`${mount.mountPath}/`), `${pinDir} is under ${mount.mountPath}`);
+    assert.equal(mount.readOnly ?? false, false, "the agent pins maps there");
+  });
+
+  it("DaemonSet: /metrics and /healthz on the node's IP, not on every address", () => {
+    const args: string[] = agent.args;
+    assert.ok(args.includes("--metrics-addr=$(NODE_IP):10262"), args.join(" "));
+    const env = agent.env.find((e: Doc) => e.name === "NODE_IP");
+    assert.equal(env.valueFrom.fieldRef.fieldPath, "status.hostIP");
   });
 
   it("DaemonSet: every flag is one `maplb agent` knows, and probes use --metrics-addr's port", () => {

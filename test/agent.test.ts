@@ -334,6 +334,32 @@ describe("agent: restart and drift", () => {
     },
   );
 
+  it(
+    "two Services on one frontend: the owner keeps it, the other is logged and counted, then takes over",
+    TEST_TIMEOUT,
+    async () => {
+      h = await AgentHarness.start();
+      h.server.apply(svc("a", "10.96.0.10"));
+      h.server.apply(slice("a-1", "a", ips(2)));
+      await h.converged();
+      h.server.apply(svc("b", "10.96.0.10"));
+      h.server.apply(slice("b-1", "b", ips(1, 9)));
+      await eventually(() =>
+        assert.equal(h!.logged("service ports held back: another Service owns their frontend").length, 1),
+      );
+      assert.deepEqual(
+        h.logged("service ports held back: another Service owns their frontend")[0]?.servicePorts,
+        ["shop/b:http/TCP"],
+      );
+      assert.equal(await h.metric("maplb_frontend_conflicts"), 1);
+      assert.deepEqual(slotsOf(h.view())["10.96.0.10:80/TCP"], ["10.0.1.1:8080", "10.0.1.2:8080"]);
+
+      h.server.delete("services", "shop", "a");
+      await eventually(() => assert.deepEqual(slotsOf(h!.view())["10.96.0.10:80/TCP"], ["10.0.9.1:8080"]));
+      await eventually(async () => assert.equal(await h!.metric("maplb_frontend_conflicts"), 0));
+    },
+  );
+
   it("a restarted agent adopts the maps: same ids for what did not change", TEST_TIMEOUT, async () => {
     h = await AgentHarness.start();
     h.server.apply(svc("web", "10.96.0.10"));

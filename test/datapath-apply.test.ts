@@ -206,6 +206,32 @@ for (const target of TARGETS) {
       }
     });
 
+    test("a deleted backend's UDP flows leave conntrack with it; TCP flows stay (the datapath rebalances them)", () => {
+      const dp = target.open();
+      try {
+        const udpKey: FrontendKey = { ...key(2), protocol: "UDP" };
+        const udpOps = frontendOps(2, 1, 1, 5).map((op): MapOp => {
+          if (op.kind === "backend-upsert") return { ...op, backend: { ...op.backend, protocol: "UDP" } };
+          return "key" in op ? { ...op, key: udpKey } : op;
+        });
+        dp.apply([...frontendOps(1, 1, 0, 0), ...udpOps]); // TCP: backend 1; UDP: backend 2
+        const send = (dst: string, proto: "TCP" | "UDP") =>
+          dp.process([buildFrame({ src: "198.18.0.9", dst, sport: 4000, dport: 80, proto })])[0]!.verdict;
+        assert.equal(send("10.96.0.1", "TCP"), "DNAT");
+        assert.equal(send("10.96.0.2", "UDP"), "DNAT");
+        const flowsTo = (id: number) =>
+          [...dp.maps.entries("ct4")].filter(([, v]) => decode("ct4_entry", v).backend_id === id).length;
+        assert.deepEqual([flowsTo(1), flowsTo(2)], [2, 2]); // SERVICE and REPLY entries each
+        dp.apply([
+          { kind: "backend-delete", id: 1 },
+          { kind: "backend-delete", id: 2 },
+        ]);
+        assert.deepEqual([flowsTo(1), flowsTo(2)], [2, 0]);
+      } finally {
+        dp.close();
+      }
+    });
+
     test("Maglev rows past the end of lb4_maglev are refused before anything is written", () => {
       const dp = target.open();
       try {

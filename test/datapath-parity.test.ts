@@ -13,9 +13,18 @@ import {
 } from "../src/compile/tables.js";
 import type { Datapath, NodeSettings } from "../src/datapath/datapath.js";
 import { openEmulated } from "../src/datapath/emulated.js";
-import { openKernel, probeKernel } from "../src/datapath/kernel.js";
+import { REASON_NAMES, Verdict } from "../src/datapath/abi.js";
+import { openKernel, probeKernel, type KernelDatapath } from "../src/datapath/kernel.js";
 import { packFrames } from "../src/datapath/native-datapath.js";
-import { buildFrame, parseFrame } from "../src/datapath/packet.js";
+import {
+  buildFrame,
+  buildIcmpError,
+  fragment,
+  IcmpType,
+  parseFrame,
+  TcpFlag,
+  withPartialChecksum,
+} from "../src/datapath/packet.js";
 import { intToIpv4 } from "../src/util/ip.js";
 
 const PACKETS = 12_000;
@@ -150,51 +159,96 @@ function fe(
   return { address, port, protocol, scope };
 }
 
-/** The corpus: frames to frontends, replies, strangers, then a share of them damaged. */
+const ROUTER_ALERT = Uint8Array.of(0x94, 0x04, 0, 0);
+const TCP_FLAGS = [TcpFlag.SYN, TcpFlag.ACK, TcpFlag.ACK, TcpFlag.FIN | TcpFlag.ACK, TcpFlag.RST] as const;
+const backendAddress = (id: number) => `10.0.${id % 3}.${id}`;
+
+/**
+ * The corpus: frames to frontends (with IP options, fragmented, opening and closing TCP flows on a
+ * few reused ports), replies, ICMP errors quoting a frontend's flow as DNATed, strangers (IGMP
+ * with Router Alert, fragments and options to pods), then a share of them damaged.
+ */
 function corpus(frontends: Frontend[], seed: number, count: number): Uint8Array[] {
   const r = prng(seed);
   const clients = ["10.0.0.5", "10.0.7.7", "192.0.2.9", "192.0.2.200", "198.51.100.1"];
   const frames: Uint8Array[] = [];
-  const toFrontend = () => {
-    const f = r.pick(frontends).key;
+  const toFrontend = (extra: { ipOptions?: Uint8Array; payload?: Uint8Array } = {}) => {
+    const fr = r.pick(frontends);
+    const f = fr.key;
     const dst = f.address === "0.0.0.0" ? r.pick([...NODE.nodeIPs, "192.168.1.99"]) : f.address;
-    return buildFrame({
+    const spec = {
       src: r.pick(clients),
       dst,
       sport: 1024 + r.int(200),
       dport: f.port,
       proto: r.next() < 0.9 ? (f.protocol as "TCP" | "UDP") : f.protocol === "TCP" ? "UDP" : "TCP",
       noUdpChecksum: r.next() < 0.3,
-      payload: new Uint8Array(r.int(40)).map(() => r.int(256)),
-    });
+      tcpFlags: r.pick(TCP_FLAGS),
+      ipId: r.int(65536),
+      ipOptions: extra.ipOptions ?? (r.next() < 0.1 ? ROUTER_ALERT : undefined),
+      payload: extra.payload ?? new Uint8Array(r.int(40)).map(() => r.int(256)),
+    } as const;
+    return { frame: buildFrame(spec), spec, frontend: fr };
   };
   for (let i = 0; i < count; i++) {
     const kind = r.next();
-    let frame: Uint8Array;
-    if (kind < 0.45) {
-      frame = toFrontend();
-    } else if (kind < 0.6) {
+    if (kind < 0.38) {
+      frames.push(toFrontend().frame);
+    } else if (kind < 0.45) {
+      // A fragmented datagram to a frontend, its fragments in order, swapped, or the first lost.
+      const payload = new Uint8Array(24 + r.int(40)).map(() => r.int(256));
+      const [first, later] = fragment(toFrontend({ payload }).frame, 24);
+      const order = r.int(3);
+      frames.push(...(order === 0 ? [first, later] : order === 1 ? [later, first] : [later]));
+    } else if (kind < 0.5) {
+      // An ICMP error about a frontend's flow (tracked or not): about the client's packet as
+      // DNATed to one of the backends, sent to the client; or about the backend's answer as
+      // reverse-NATed, sent to the frontend.
+      const { frame: sent, spec, frontend } = toFrontend();
+      if (frontend.backendIds.length === 0) continue;
+      const id = r.pick(frontend.backendIds);
+      const type = r.pick([IcmpType.DEST_UNREACH, IcmpType.TIME_EXCEEDED]);
+      const quoteBytes = Math.min(sent.length - 14, r.pick([28, 40, 48]));
+      const error = { type, code: r.int(5), rest: 1400, quoteBytes };
+      if (r.next() < 0.5) {
+        const toBackend = buildFrame({ ...spec, dst: backendAddress(id), dport: 8000 + id });
+        const router = r.next() < 0.5 ? backendAddress(id) : "10.0.9.254";
+        frames.push(buildIcmpError({ ...error, src: router, dst: spec.src, offending: toBackend }));
+      } else {
+        const answer = { ...spec, src: spec.dst, dst: spec.src, sport: spec.dport, dport: spec.sport };
+        frames.push(
+          buildIcmpError({ ...error, src: "198.51.100.254", dst: spec.dst, offending: buildFrame(answer) }),
+        );
+      }
+    } else if (kind < 0.62) {
       // A reply: from some backend address to a client (sometimes one with a flow).
       const backendId = 1 + r.int(12);
-      frame = buildFrame({
-        src: `10.0.${backendId % 3}.${backendId}`,
-        dst: r.pick(clients),
-        sport: 8000 + backendId,
-        dport: 1024 + r.int(200),
-        proto: backendId % 2 ? "TCP" : "UDP",
-      });
+      frames.push(
+        buildFrame({
+          src: backendAddress(backendId),
+          dst: r.pick(clients),
+          sport: 8000 + backendId,
+          dport: 1024 + r.int(200),
+          proto: backendId % 2 ? "TCP" : "UDP",
+          tcpFlags: r.pick(TCP_FLAGS),
+        }),
+      );
     } else if (kind < 0.7) {
-      frame = buildFrame({
+      const stranger = buildFrame({
         src: intToIpv4(r.int(2 ** 32)),
         dst: intToIpv4(r.int(2 ** 32)),
         sport: r.int(65536),
         dport: r.int(65536),
         proto: r.pick(["TCP", "UDP"] as const),
+        ipOptions: r.next() < 0.3 ? ROUTER_ALERT : undefined,
+        payload: new Uint8Array(32),
       });
+      const variant = r.int(3);
+      if (variant === 0) stranger[14 + 9 + (stranger[14]! & 0xf) * 4 - 20] = 2; // IGMP
+      frames.push(...(variant === 1 ? fragment(stranger, 24) : [stranger]));
     } else {
-      frame = damage(toFrontend(), r);
+      frames.push(damage(toFrontend().frame, r));
     }
-    frames.push(frame);
   }
   return frames;
 }
@@ -219,12 +273,14 @@ function damage(frame: Uint8Array, r: ReturnType<typeof prng>): Uint8Array {
   }
 }
 
-function run(dp: Datapath, frames: Uint8Array[]) {
+/** Runs `frames` in batches; partial[i] marks frame i CHECKSUM_PARTIAL (emulated only). */
+function run(dp: Datapath, frames: Uint8Array[], partial?: boolean[]) {
   const verdicts: number[] = [];
   const reasons: number[] = [];
   const bytes: Uint8Array[] = [];
   for (let i = 0; i < frames.length; i += BATCH) {
     const batch = packFrames(frames.slice(i, i + BATCH));
+    if (partial) batch.csumPartial = Uint8Array.from(partial.slice(i, i + BATCH), Number);
     const res = dp.processBatch(batch);
     verdicts.push(...res.verdicts);
     reasons.push(...res.reasons);
@@ -233,21 +289,44 @@ function run(dp: Datapath, frames: Uint8Array[]) {
   return { verdicts, reasons, bytes };
 }
 
+/** A whole, unfragmented TCP/UDP frame that a local socket could have sent CHECKSUM_PARTIAL. */
+function couldBePartial(frame: Uint8Array): boolean {
+  const p = parseFrame(frame);
+  if (!p) return false;
+  const v = new DataView(frame.buffer, frame.byteOffset, frame.length);
+  const ihl = (v.getUint8(14) & 0xf) * 4;
+  const total = v.getUint16(16);
+  const header = p.proto === "TCP" ? 20 : 8;
+  return (v.getUint16(20) & 0x3fff) === 0 && total + 14 <= frame.length && total >= ihl + header && ihl >= 20;
+}
+
 const kernelProblem = probeKernel();
+
+/** Both targets programmed alike with the scenario; closed after `body`, also when it throws. */
+function withBothTargets(
+  body: (host: Datapath, kernel: KernelDatapath, frontends: Frontend[]) => void,
+): void {
+  const { ops, frontends } = scenario();
+  const host = openEmulated();
+  const kernel = openKernel({ ephemeral: true });
+  try {
+    for (const dp of [host, kernel]) {
+      dp.configure(NODE);
+      dp.apply(ops);
+    }
+    body(host, kernel, frontends);
+  } finally {
+    host.close();
+    kernel.close();
+  }
+}
 
 test(
   `parity: ${PACKETS} generated frames give the same verdicts, reasons, bytes and counters on both targets`,
   { skip: kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : false },
-  () => {
-    const { ops, frontends } = scenario();
-    const frames = corpus(frontends, 42, PACKETS);
-    const host = openEmulated();
-    const kernel = openKernel({ ephemeral: true });
-    try {
-      for (const dp of [host, kernel]) {
-        dp.configure(NODE);
-        dp.apply(ops);
-      }
+  () =>
+    withBothTargets((host, kernel, frontends) => {
+      const frames = corpus(frontends, 42, PACKETS);
       const a = run(host, frames);
       const b = run(kernel, frames);
       for (let i = 0; i < frames.length; i++) {
@@ -265,12 +344,66 @@ test(
         new Set(a.reasons).size >= 12,
         `reasons seen: ${[...new Set(a.reasons)].sort((x, y) => x - y)}`,
       );
+      for (const reason of ["ICMP_ERROR", "FRAGMENT", "IP_OPTIONS", "NOT_TCP_UDP", "TRUNC_L4"])
+        assert.ok(a.reasons.includes(REASON_NAMES.indexOf(reason as (typeof REASON_NAMES)[number])), reason);
+      const icmpErrors = (verdict: number) =>
+        a.verdicts.filter((v, i) => v === verdict && a.reasons[i] === REASON_NAMES.indexOf("ICMP_ERROR"))
+          .length;
+      assert.ok(icmpErrors(Verdict.REVNAT) > 10, "ICMP errors about DNATed packets");
+      assert.ok(icmpErrors(Verdict.DNAT) > 10, "ICMP errors about reverse-NATed answers");
       const dnat = a.verdicts.filter((v) => v === 1).length;
       assert.ok(dnat > PACKETS / 10, `${dnat} DNATs`);
       assert.ok(parseFrame(a.bytes[a.verdicts.indexOf(1)]!) !== null);
-    } finally {
-      host.close();
-      kernel.close();
-    }
-  },
+    }),
+);
+
+/** TC_ACT_* the TC program returns for each verdict (NO_BACKEND: the ICMP reply is redirected). */
+const TC_ACT = { OK: 0, SHOT: 2, REDIRECT: 7 };
+
+test(
+  "parity on TC: the TC program (the kernel's checksum helpers) writes the same bytes as the host build",
+  { skip: kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : false },
+  () =>
+    withBothTargets((host, kernel, frontends) => {
+      // BPF_PROG_TEST_RUN builds an skb for TC and refuses IPv4 frames without room for the header.
+      const frames = corpus(frontends, 7, 3000).filter((f) => f.length >= 34);
+      const a = run(host, frames);
+      let rewritten = 0;
+      frames.forEach((frame, i) => {
+        const where = `frame ${i} (${Buffer.from(frame).toString("hex")})`;
+        const { retval, output } = kernel.testRun("tc", frame);
+        const noBackend = a.reasons[i] === REASON_NAMES.indexOf("NO_BACKEND");
+        const want = a.verdicts[i] !== Verdict.DROP ? TC_ACT.OK : noBackend ? TC_ACT.REDIRECT : TC_ACT.SHOT;
+        assert.equal(retval, want, `TC_ACT of ${where}`);
+        if (a.verdicts[i] === Verdict.DROP) return;
+        assert.deepEqual(output, a.bytes[i], `bytes of ${where}`);
+        if (a.verdicts[i] !== Verdict.PASS) rewritten++;
+      });
+      assert.ok(rewritten > 300, `${rewritten} frames rewritten`);
+      const h = host.stats();
+      const k = kernel.stats();
+      assert.deepEqual(k.reasons, h.reasons);
+
+      // The host's CHECKSUM_PARTIAL model against the kernel's helpers: the same corpus with every
+      // frame a local socket could send made CHECKSUM_PARTIAL (its L4 field the pseudo-header's
+      // sum) must come out as the TC program's output with that field recomputed from scratch.
+      const partial = frames.map(couldBePartial);
+      const seeded = frames.map((f, i) => (partial[i] ? withPartialChecksum(f) : f));
+      const hostPartial = openEmulated();
+      try {
+        hostPartial.configure(NODE);
+        hostPartial.apply(scenario().ops);
+        const p = run(hostPartial, seeded, partial);
+        let checked = 0;
+        frames.forEach((_, i) => {
+          assert.equal(p.verdicts[i], a.verdicts[i], `verdict of partial frame ${i}`);
+          if (!partial[i] || p.verdicts[i] === Verdict.DROP || p.verdicts[i] === Verdict.PASS) return;
+          assert.deepEqual(p.bytes[i], withPartialChecksum(a.bytes[i]!), `bytes of partial frame ${i}`);
+          checked++;
+        });
+        assert.ok(checked > 300, `${checked} CHECKSUM_PARTIAL frames rewritten`);
+      } finally {
+        hostPartial.close();
+      }
+    }),
 );

@@ -7,7 +7,7 @@
 // maplb's error says what is missing. Runs as root on a kernel with BPF; otherwise skips.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -25,13 +25,30 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const BIN = join(ROOT, "bin/maplb.js");
 const KERNEL_JS = join(ROOT, "dist/src/datapath/kernel.js");
 
-/** The capabilities the DaemonSet's agent container adds (it drops all others). */
-function daemonSetCapabilities(): string[] {
-  const ds = parseAllDocuments(readFileSync(join(ROOT, "deploy/daemonset.yaml"), "utf8"))[0]!.toJS() as {
-    spec: { template: { spec: { containers: { securityContext: { capabilities: { add: string[] } } }[] } } };
-  };
-  return ds.spec.template.spec.containers[0]!.securityContext.capabilities.add;
+interface AgentContainer {
+  args: string[];
+  securityContext: { capabilities: { add: string[] } };
 }
+
+/** The DaemonSet's agent container. */
+function daemonSetAgent(): AgentContainer {
+  const ds = parseAllDocuments(readFileSync(join(ROOT, "deploy/daemonset.yaml"), "utf8"))[0]!.toJS() as {
+    spec: { template: { spec: { containers: AgentContainer[] } } };
+  };
+  return ds.spec.template.spec.containers[0]!;
+}
+
+/** The capabilities the DaemonSet's agent container adds (it drops all others). */
+const daemonSetCapabilities = (): string[] => daemonSetAgent().securityContext.capabilities.add;
+
+/**
+ * Runs the rest of the command line with `hostDir` as its /sys/fs/bpf, in a mount namespace of its
+ * own: the DaemonSet mounts the node's /sys/fs/bpf/maplb there, so the agent sees only that.
+ */
+const withBpffsOf = (hostDir: string): string[] => [
+  ...["unshare", "--mount", "--propagation", "private", "--"],
+  ...["sh", "-c", 'mount --bind "$0" /sys/fs/bpf && exec "$@"', hostDir],
+];
 
 /** `setpriv` with only `caps` in the bounding set and no_new_privs (allowPrivilegeEscalation: false). */
 const withOnly = (caps: string[]): string[] => [
@@ -62,22 +79,29 @@ describe("deploy/daemonset.yaml's capabilities, and no others", { skip: skip ?? 
     rmSync(pinDir, { recursive: true, force: true });
   });
 
-  it("the agent loads the program, pins its maps and follows the API server", async () => {
+  it("the agent loads the program, pins its maps in its bpffs subdirectory and follows the API server", async () => {
     const node = nodeConfig();
+    // The DaemonSet's --pin-dir, inside the container's /sys/fs/bpf, which is pinDir on this host.
+    const inContainer = daemonSetAgent()
+      .args.find((a) => a.startsWith("--pin-dir="))!
+      .slice("--pin-dir=".length);
+    mkdirSync(pinDir, { recursive: true });
     const agent = await startAgent(
       [
         ...["--kubeconfig", server.writeKubeconfig(dir), "--node-name", node.nodeName],
         ...["--node-ip", node.nodeIPs[0]!, "--metrics-addr", "127.0.0.1:0", "--min-sync-period", "0"],
-        ...["--datapath", "kernel", "--pin-dir", pinDir, "--no-attach"],
+        ...["--datapath", "kernel", "--pin-dir", inContainer, "--no-attach"],
       ],
-      { prefix: withOnly(caps) },
+      { prefix: [...withBpffsOf(pinDir), ...withOnly(caps)] },
     );
     await healthy(agent);
     assert.equal(await terminate(agent), 0);
+    const onHost = join(pinDir, inContainer.slice("/sys/fs/bpf/".length));
     assert.deepEqual(
-      readPinned(pinDir).view,
+      readPinned(onHost).view,
       expectedView(server.objectsMatching(PROXY_LABEL_SELECTOR), node),
     );
+    assert.equal(existsSync(inContainer), false, `nothing pinned at ${inContainer} on the host`);
   });
 
   it("in place of kube-proxy (--interface): the agent attaches, and SIGTERM leaves the program attached", async () => {

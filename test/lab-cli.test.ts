@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { parse as parseYaml } from "yaml";
 import { inLabRange } from "../src/lab/addresses.js";
 import { labDir, labPrefix, readState } from "../src/lab/state.js";
 import { Topology } from "../src/netns/netns.js";
@@ -66,6 +67,9 @@ describe("maplb lab (the CLI), every seed scenario under maplb", { skip: skip ??
         };
         assert.deepEqual(Object.keys(summary), ["requests", "ok", "failed", "backends"]);
         assert.equal(summary.ok, 20);
+        const curl = ["lab", "curl", "default/nginx-svc", "-n", "5", "--lab", lab];
+        assert.equal((parseYaml(ok([...curl, "-o", "yaml"])) as { ok: number }).ok, 5);
+        assert.match(ok([...curl, "-o", "wide"]), /^ {2}\S+ +default\/nginx-\S+ +\d+ +\S+ +\d+\.\d%$/m);
       }
       for (const svc of state.plan.services) {
         const key = `${svc.metadata!.namespace}/${svc.metadata!.name}`;

@@ -88,3 +88,65 @@ test("maplb_bench takes the three modes of maplb_api.h and refuses any other wit
     dp.close();
   }
 });
+
+test("the batch calls check their buffers' lengths before the library touches them", () => {
+  const dp = openEmulated();
+  try {
+    const { api, handle } = dp.maps;
+    const usage = (fn: () => number, what: RegExp) =>
+      assert.throws(
+        fn,
+        (err: unknown) => err instanceof MaplbError && err.code === "E_USAGE" && what.test(err.message),
+      );
+    const frames = new Uint8Array(100);
+    const n1 = () => [Uint32Array.of(0), Uint32Array.of(100)] as const;
+    const [offsets, lengths] = n1();
+    const ok = api.process(handle, frames, offsets, lengths, null, new Uint8Array(1), new Uint8Array(1), 1);
+    assert.equal(ok, 0);
+    usage(
+      () =>
+        api.process(
+          handle,
+          frames,
+          Uint32Array.of(1),
+          lengths,
+          null,
+          new Uint8Array(1),
+          new Uint8Array(1),
+          1,
+        ),
+      /frame 0 \(offset 1, length 100\) ends past the 100-byte buffer/,
+    );
+    usage(
+      () => api.process(handle, frames, offsets, lengths, null, new Uint8Array(0), new Uint8Array(1), 1),
+      /maplb_process verdicts: 0 bytes or items where the count needs 1/,
+    );
+    usage(
+      () =>
+        api.process(
+          handle,
+          frames,
+          offsets,
+          lengths,
+          new Uint8Array(2),
+          new Uint8Array(1),
+          new Uint8Array(1),
+          1,
+        ),
+      /maplb_process csumPartial/,
+    );
+    const id = MAP_NAMES.indexOf("lb4_backends"); // key 4 bytes, value 8
+    usage(
+      () => api.lookupMany(handle, id, new Uint8Array(4), new Uint8Array(8), new Uint8Array(1), 2),
+      /maplb_lookup_many keys: 4 bytes or items where the count needs 8/,
+    );
+    assert.equal(api.lookupMany(handle, id, new Uint8Array(8), new Uint8Array(16), new Uint8Array(2), 2), 0);
+    usage(
+      () => api.updateBatch(handle, id, new Uint8Array(8), new Uint8Array(15), Uint32Array.of(2), 0),
+      /maplb_update_batch values: 15 bytes or items where the count needs 16/,
+    );
+    assert.equal(api.updateBatch(handle, id, new Uint8Array(8), new Uint8Array(16), Uint32Array.of(2), 0), 0);
+  } finally {
+    dp.close();
+  }
+});

@@ -37,7 +37,10 @@ function loadFfiNapi(libPath: string): FfiNapiSide {
   const ref = require("@2060.io/ref-napi") as RefNapiModule;
   const lib = ffi.Library(libPath, {
     maplb_open_emulated: ["int", ["pointer", "pointer"]],
-    maplb_process: ["int", ["pointer", "pointer", "pointer", "pointer", "pointer", "pointer", "uint32"]],
+    maplb_process: [
+      "int",
+      ["pointer", "pointer", "uint32", "pointer", "pointer", "pointer", "pointer", "pointer", "uint32"],
+    ],
     maplb_close: ["void", ["pointer"]],
   });
   const out = ref.alloc("pointer");
@@ -47,7 +50,15 @@ function loadFfiNapi(libPath: string): FfiNapiSide {
   const buf = (a: Uint8Array | Uint32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
   return {
     prepare: (b, verdicts, reasons) => {
-      const args = [buf(b.buffer), buf(b.offsets), buf(b.lengths), buf(verdicts), buf(reasons)] as const;
+      const args = [
+        buf(b.buffer),
+        b.buffer.length,
+        buf(b.offsets),
+        buf(b.lengths),
+        null, // csum_partial: none
+        buf(verdicts),
+        buf(reasons),
+      ] as const;
       const n = b.offsets.length;
       return () => lib.maplb_process!(dp, ...args, n);
     },
@@ -126,7 +137,16 @@ export const ffiSuite: Suite = {
     const times = run(
       {
         koffi: () =>
-          void api.process(dp.maps.handle, batch.buffer, batch.offsets, batch.lengths, verdicts, reasons, n),
+          void api.process(
+            dp.maps.handle,
+            batch.buffer,
+            batch.offsets,
+            batch.lengths,
+            null,
+            verdicts,
+            reasons,
+            n,
+          ),
         [FFI_NAPI]: () => void napiCall(),
       },
       ctx.mode === "full" ? 3 : 1,
@@ -135,7 +155,7 @@ export const ffiSuite: Suite = {
     const overhead: number[] = [];
     for (let i = 0; i < 200; i++) {
       const t0 = process.hrtime.bigint();
-      api.process(dp.maps.handle, batch.buffer, batch.offsets, batch.lengths, verdicts, reasons, n);
+      api.process(dp.maps.handle, batch.buffer, batch.offsets, batch.lengths, null, verdicts, reasons, n);
       const call = Number(process.hrtime.bigint() - t0);
       overhead.push((call - Number(api.lastBatchNs(dp.maps.handle))) / n);
     }

@@ -9,17 +9,11 @@
 #include "../datapath/icmp.h"
 #include <linux/pkt_cls.h>
 
-/* len is the whole packet's length: for XDP the buffer itself, for TC skb->len (see maplb_tc). */
-static __always_inline struct dp_result run(void *data, void *data_end, __u32 len)
+static __always_inline struct dp_result run_xdp(struct xdp_md *xdp)
 {
 	struct dp_env env = { .now = 0 };
-	return dp_process(&env, data, data_end, len);
-}
-
-static __always_inline struct dp_result run_xdp(struct xdp_md *ctx)
-{
-	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
-	return run(data, data_end, (__u32)(data_end - data));
+	struct dp_ctx ctx = { .xdp = xdp };
+	return dp_process(&env, &ctx);
 }
 
 static __always_inline int wants_icmp(struct dp_result r)
@@ -61,19 +55,27 @@ static __always_inline int tc_reply_unreachable(struct __sk_buff *skb)
 	return bpf_redirect(skb->ifindex, 0);
 }
 
-/* Ethernet plus the longest IPv4 and TCP headers: what the pipeline reads directly. */
-#define TC_HEADERS (sizeof(struct ethhdr) + 60 + 60)
+/* What the pipeline reads directly, at most: Ethernet, the longest IPv4 header, then the longer of
+ * a TCP header with options (60) and an ICMP error's header (8), quoted IPv4 header (60) and the
+ * quoted L4 bytes up to a TCP checksum (20). */
+#define TC_HEADERS (sizeof(struct ethhdr) + 60 + 8 + 60 + 20)
 
 SEC("tc")
 int maplb_tc(struct __sk_buff *skb)
 {
 	/* An skb keeps only part of a packet linear (data..data_end); with scatter-gather or GRO the
-	 * payload sits in page fragments. Make sure the headers are linear, and give the pipeline the
-	 * whole packet's length (skb->len), so its total-length check and byte counters see the packet
-	 * and not just its linear part. */
-	if (skb->len > skb->data_end - skb->data && skb->data_end - skb->data < TC_HEADERS)
-		bpf_skb_pull_data(skb, skb->len < TC_HEADERS ? skb->len : TC_HEADERS);
-	struct dp_result r = run((void *)(long)skb->data, (void *)(long)skb->data_end, skb->len);
+	 * payload sits in page fragments. Make sure the headers are linear; the context gives the
+	 * pipeline the whole packet's length (skb->len), so its total-length check and byte counters
+	 * see the packet and not just its linear part. */
+	struct dp_env env = { .now = 0 };
+	if (skb->len > skb->data_end - skb->data && skb->data_end - skb->data < TC_HEADERS &&
+	    bpf_skb_pull_data(skb, skb->len < TC_HEADERS ? skb->len : TC_HEADERS)) {
+		dp_done(&env, MAPLB_VERDICT_DROP, MAPLB_REASON_CTX_ERROR); /* out of memory */
+		return TC_ACT_SHOT;
+	}
+	/* The pull may have moved the data: the pipeline reads skb->data and data_end afresh. */
+	struct dp_ctx ctx = { .skb = skb };
+	struct dp_result r = dp_process(&env, &ctx);
 	if (wants_icmp(r))
 		return tc_reply_unreachable(skb);
 	return r.verdict == MAPLB_VERDICT_DROP ? TC_ACT_SHOT : TC_ACT_OK;

@@ -6,6 +6,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "maps.h"
+#include "ctx.h"
 
 struct dp_env {
 	__u64 now; /* ns; 0 until dp_now reads the clock */

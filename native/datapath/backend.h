@@ -2,10 +2,9 @@
 #ifndef MAPLB_BACKEND_H
 #define MAPLB_BACKEND_H
 
+#include "conntrack.h" /* NS_PER_SEC */
 #include "flow_hash.h"
 #include "service.h"
-
-#define NS_PER_SEC 1000000000ull
 
 /* The client's remembered backend (and its id in *id), if it is still fresh, still exists and is not
  * terminating; else NULL. */

@@ -1,9 +1,13 @@
 /* Conntrack: established flows keep their backend, whatever happens to the service afterwards,
- * and replies find their way back to the frontend. */
+ * and replies find their way back to the frontend. TCP state is only what closing needs: a flow
+ * closed by FINs both ways or an RST ages out after MAPLB_CT_CLOSE_TIMEOUT, and a new SYN on its
+ * tuple is balanced anew; everything else ages in the LRU as it is used. */
 #ifndef MAPLB_CONNTRACK_H
 #define MAPLB_CONNTRACK_H
 
 #include "parse.h"
+
+#define NS_PER_SEC 1000000000ull
 
 static __always_inline void ct_key_of(struct ct4_key *key, const struct flow4 *f, __u8 direction)
 {
@@ -17,14 +21,10 @@ static __always_inline void ct_key_of(struct ct4_key *key, const struct flow4 *f
 	key->pad[1] = 0;
 }
 
-static __always_inline struct ct4_entry *ct_lookup(struct dp_env *env, const struct flow4 *f,
-						   __u8 direction)
+static __always_inline int ct_closed(const struct ct4_entry *ct)
 {
-	struct ct4_key key;
-	ct_key_of(&key, f, direction);
-	/* No clock read and no write here: the LRU map tracks use for eviction by itself, and an
-	 * established packet should cost one lookup. */
-	return dp_lookup(env, ct4, &key);
+	__u8 fins = MAPLB_CT_F_FIN_SERVICE | MAPLB_CT_F_FIN_REPLY;
+	return (ct->flags & MAPLB_CT_F_RST) || (ct->flags & fins) == fins;
 }
 
 static __always_inline void ct_forget(struct dp_env *env, const struct flow4 *f, __u8 direction)
@@ -32,6 +32,96 @@ static __always_inline void ct_forget(struct dp_env *env, const struct flow4 *f,
 	struct ct4_key key;
 	ct_key_of(&key, f, direction);
 	dp_delete(env, ct4, &key);
+}
+
+/* The entry of flow f in `direction`, or NULL. A closed flow's entry is gone once its close
+ * timeout has passed (then deleted). */
+static __always_inline struct ct4_entry *ct_lookup(struct dp_env *env, const struct flow4 *f,
+						   __u8 direction)
+{
+	struct ct4_key key;
+	ct_key_of(&key, f, direction);
+	/* No clock read and no write for an open flow: the LRU map tracks use for eviction by
+	 * itself, and an established packet should cost one lookup. */
+	struct ct4_entry *ct = dp_lookup(env, ct4, &key);
+	if (ct && ct_closed(ct) &&
+	    dp_now(env) - ct->last_seen > (__u64)MAPLB_CT_CLOSE_TIMEOUT * NS_PER_SEC) {
+		dp_delete(env, ct4, &key);
+		return 0;
+	}
+	return ct;
+}
+
+/* The state a TCP packet's FIN or RST adds, seen going `direction` (0 for none). */
+static __always_inline __u8 ct_close_flags(const struct packet *pkt, __u8 direction)
+{
+	if (pkt->tcp_flags & TCP_FLAG_RST)
+		return MAPLB_CT_F_RST;
+	if (pkt->tcp_flags & TCP_FLAG_FIN)
+		return direction == MAPLB_CT_SERVICE ? MAPLB_CT_F_FIN_SERVICE : MAPLB_CT_F_FIN_REPLY;
+	return 0;
+}
+
+/* Adds `flags` to a flow's entry `ct` and to its other entry (`other`, in direction
+ * `other_direction`), so either direction sees the whole state. When the flow becomes closed,
+ * last_seen becomes the close time. Only FIN and RST packets get here. */
+static __always_inline void ct_note_close(struct dp_env *env, struct ct4_entry *ct, __u8 flags,
+					  const struct flow4 *other, __u8 other_direction)
+{
+	int was_closed = ct_closed(ct);
+	ct->flags |= flags;
+	if (!was_closed && ct_closed(ct))
+		ct->last_seen = dp_now(env);
+	struct ct4_key key;
+	ct_key_of(&key, other, other_direction);
+	struct ct4_entry *peer = dp_lookup(env, ct4, &key);
+	if (peer) {
+		peer->flags |= ct->flags;
+		peer->last_seen = ct->last_seen;
+	}
+}
+
+/* The reply flow of f once DNATed to backend: backend -> client. */
+static __always_inline void ct_reply_flow(struct flow4 *reply, const struct flow4 *f,
+					  const struct lb4_backend *backend)
+{
+	reply->saddr = backend->address;
+	reply->daddr = f->saddr;
+	reply->sport = backend->port;
+	reply->dport = f->sport;
+	reply->proto = f->proto;
+}
+
+/* The SERVICE entry of flow f (client -> frontend), with the backend it names in *backend (NULL
+ * once that backend is gone) and its id in *id; NULL when f is not tracked. */
+static __always_inline struct ct4_entry *ct_service_backend(struct dp_env *env,
+							    const struct flow4 *f,
+							    struct lb4_backend **backend, __u32 *id)
+{
+	struct ct4_entry *ct = ct_lookup(env, f, MAPLB_CT_SERVICE);
+	if (!ct)
+		return 0;
+	*id = ct->backend_id;
+	*backend = dp_lookup(env, lb4_backends, id);
+	return ct;
+}
+
+/* The REPLY entry of flow f (backend -> client) and the frontend its source becomes (rev-NAT:
+ * the wildcard NodePort's address is the one the client used); NULL when f is not tracked. */
+static __always_inline struct ct4_entry *ct_reply_frontend(struct dp_env *env,
+							   const struct flow4 *f, __be32 *addr,
+							   __be16 *port)
+{
+	struct ct4_entry *ct = ct_lookup(env, f, MAPLB_CT_REPLY);
+	if (!ct)
+		return 0;
+	__u32 rev_nat_id = ct->rev_nat_id;
+	struct lb4_reverse_nat *rn = dp_lookup(env, lb4_reverse_nat, &rev_nat_id);
+	if (!rn)
+		return 0;
+	*addr = rn->address ? rn->address : ct->frontend_addr;
+	*port = rn->port;
+	return ct;
 }
 
 /* Records a new flow to `backend`: the SERVICE entry for the client's packets and the REPLY entry
@@ -50,13 +140,8 @@ static __always_inline void ct_create(struct dp_env *env, const struct flow4 *f,
 	ct_key_of(&key, f, MAPLB_CT_SERVICE);
 	dp_update(env, ct4, &key, &entry, BPF_ANY);
 
-	struct flow4 reply = {
-		.saddr = backend->address,
-		.daddr = f->saddr,
-		.sport = backend->port,
-		.dport = f->sport,
-		.proto = f->proto,
-	};
+	struct flow4 reply;
+	ct_reply_flow(&reply, f, backend);
 	ct_key_of(&key, &reply, MAPLB_CT_REPLY);
 	dp_update(env, ct4, &key, &entry, BPF_ANY);
 }

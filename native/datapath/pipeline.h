@@ -1,18 +1,23 @@
 /* The maplb datapath, one pipeline for every target:
- *   parse -> conntrack -> service lookup -> scope -> source range -> backend choice -> DNAT -> count
- * and, for a reply of a tracked flow, reverse NAT. Written once as static inline functions with
- * no libc: the target's shim (bpf/shim.h or host/shim.h, included first) supplies struct dp_env,
- * dp_now(env) (ns; read only when a flow or an affinity entry is written or aged) and
- * dp_lookup/dp_update/dp_delete on the maps named in maplb_abi.h. */
+ *   parse -> for a frontend or a tracked flow? (else pass, untouched) -> conntrack -> service
+ *   lookup -> scope -> source range -> backend choice -> DNAT -> count
+ * and, for a reply of a tracked flow, reverse NAT; for an ICMP error about one, NAT of its quote
+ * and of its outer header the same way; for a later fragment, the ports its first fragment left. Written once as static
+ * inline functions with no libc: the target's shim (bpf/shim.h or host/shim.h, included first)
+ * supplies struct dp_env, dp_now(env) (ns; read only when a flow or an affinity entry is written
+ * or aged), dp_lookup/dp_update/dp_delete on the maps named in maplb_abi.h, and the packet
+ * context (struct dp_ctx, ctx_*: see bpf/ctx.h and host/ctx.h). */
 #ifndef MAPLB_PIPELINE_H
 #define MAPLB_PIPELINE_H
 
 #include "maplb_abi.h"
 #include "parse.h"
 #include "conntrack.h"
+#include "frag.h"
 #include "service.h"
 #include "backend.h"
 #include "nat.h"
+#include "icmp_error.h"
 #include "counters.h"
 
 struct dp_result {
@@ -28,59 +33,76 @@ static __always_inline struct dp_result dp_done(struct dp_env *env, enum maplb_v
 	return r;
 }
 
-/* The verdict each parse reason stands for: not ours -> pass, malformed IPv4 -> drop. */
-static __always_inline enum maplb_verdict verdict_of_parse(enum maplb_reason reason)
+/* A rewrite the context failed to finish leaves a half-written packet: drop it. */
+static __always_inline struct dp_result rewritten(struct dp_env *env, int err,
+						  enum maplb_verdict verdict, enum maplb_reason reason)
 {
-	return reason == MAPLB_REASON_NOT_IPV4 || reason == MAPLB_REASON_NOT_TCP_UDP ? MAPLB_VERDICT_PASS
-										     : MAPLB_VERDICT_DROP;
+	return err ? dp_done(env, MAPLB_VERDICT_DROP, MAPLB_REASON_CTX_ERROR) : dp_done(env, verdict, reason);
 }
 
-static __always_inline struct dp_result dnat_to(struct dp_env *env, struct packet *pkt,
+static __always_inline struct dp_result dnat_to(struct dp_env *env, const struct dp_ctx *ctx,
+						const struct packet *pkt, const struct flow4 *f,
 						const struct lb4_backend *backend, __u32 backend_id)
 {
-	dnat(pkt, backend);
-	count_backend(env, backend_id, pkt->frame_len);
-	return dp_done(env, MAPLB_VERDICT_DNAT, MAPLB_REASON_OK);
+	int err = dnat(ctx, pkt, f, backend);
+	if (!err)
+		count_backend(env, backend_id, pkt->frame_len);
+	return rewritten(env, err, MAPLB_VERDICT_DNAT, MAPLB_REASON_OK);
 }
 
-/* An established flow: its recorded backend, if that backend still exists (terminating or not). */
-static __always_inline int established(struct dp_env *env, struct packet *pkt,
-				       const struct flow4 *f, struct dp_result *out)
+/* An established flow: its recorded backend, if that backend still exists (terminating or not).
+ * A SYN on a closed flow's tuple is a new connection, and is balanced anew. */
+static __always_inline int established(struct dp_env *env, const struct dp_ctx *ctx,
+				       const struct packet *pkt, const struct flow4 *f,
+				       struct dp_result *out)
 {
-	struct ct4_entry *ct = ct_lookup(env, f, MAPLB_CT_SERVICE);
+	struct lb4_backend *backend = 0;
+	__u32 id;
+	struct ct4_entry *ct = ct_service_backend(env, f, &backend, &id);
 	if (!ct)
 		return 0;
-	__u32 id = ct->backend_id;
-	struct lb4_backend *backend = dp_lookup(env, lb4_backends, &id);
 	if (!backend) {
 		ct_forget(env, f, MAPLB_CT_SERVICE); /* the backend is gone: balance the flow anew */
 		return 0;
 	}
-	*out = dnat_to(env, pkt, backend, id);
+	struct flow4 reply;
+	ct_reply_flow(&reply, f, backend);
+	if (ct_closed(ct) && (pkt->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN) {
+		ct_forget(env, f, MAPLB_CT_SERVICE);
+		ct_forget(env, &reply, MAPLB_CT_REPLY);
+		return 0;
+	}
+	__u8 closing = ct_close_flags(pkt, MAPLB_CT_SERVICE);
+	if (closing)
+		ct_note_close(env, ct, closing, &reply, MAPLB_CT_REPLY);
+	*out = dnat_to(env, ctx, pkt, f, backend, id);
 	return 1;
 }
 
 /* A reply from a backend: its source becomes the frontend the client talked to. */
-static __always_inline int reply(struct dp_env *env, struct packet *pkt, const struct flow4 *f,
+static __always_inline int reply(struct dp_env *env, const struct dp_ctx *ctx,
+				 const struct packet *pkt, const struct flow4 *f,
 				 struct dp_result *out)
 {
-	struct ct4_entry *ct = ct_lookup(env, f, MAPLB_CT_REPLY);
+	__be32 addr;
+	__be16 port;
+	struct ct4_entry *ct = ct_reply_frontend(env, f, &addr, &port);
 	if (!ct)
 		return 0;
-	__u32 rev_nat_id = ct->rev_nat_id;
-	__be32 frontend_addr = ct->frontend_addr;
-	struct lb4_reverse_nat *rn = dp_lookup(env, lb4_reverse_nat, &rev_nat_id);
-	if (!rn)
-		return 0;
-	revnat(pkt, rn->address ? rn->address : frontend_addr, rn->port);
-	*out = dp_done(env, MAPLB_VERDICT_REVNAT, MAPLB_REASON_OK);
+	__u8 closing = ct_close_flags(pkt, MAPLB_CT_REPLY);
+	if (closing) {
+		struct flow4 service = { .saddr = f->daddr, .daddr = ct->frontend_addr,
+					 .sport = f->dport, .dport = port, .proto = f->proto };
+		ct_note_close(env, ct, closing, &service, MAPLB_CT_SERVICE);
+	}
+	*out = rewritten(env, revnat(ctx, pkt, f, addr, port), MAPLB_VERDICT_REVNAT, MAPLB_REASON_OK);
 	return 1;
 }
 
 /* A packet to a frontend without a tracked flow: pick a backend, remember it, rewrite. */
-static __always_inline struct dp_result new_flow(struct dp_env *env, struct packet *pkt,
-						 const struct flow4 *f, struct lb4_key *key,
-						 struct lb4_service *master)
+static __always_inline struct dp_result new_flow(struct dp_env *env, const struct dp_ctx *ctx,
+						 const struct packet *pkt, const struct flow4 *f,
+						 struct lb4_key *key, struct lb4_service *master)
 {
 	__u32 zero = 0;
 	const struct maplb_config *cfg = dp_lookup(env, maplb_config, &zero);
@@ -97,31 +119,61 @@ static __always_inline struct dp_result new_flow(struct dp_env *env, struct pack
 		return dp_done(env, MAPLB_VERDICT_DROP, MAPLB_REASON_BACKEND_MISSING);
 
 	ct_create(env, f, backend, id, master->rev_nat_id);
-	return dnat_to(env, pkt, backend, id);
+	return dnat_to(env, ctx, pkt, f, backend, id);
 }
 
-/* Runs one frame [data, data_end) in place. */
-static __always_inline struct dp_result dp_process(struct dp_env *env, void *data, void *data_end,
-						   __u32 frame_len)
+/* A packet that parsed cleanly, with its ports: tracked flow, frontend, reply, or none of ours. */
+static __always_inline struct dp_result balance(struct dp_env *env, const struct dp_ctx *ctx,
+						const struct packet *pkt, const struct flow4 *flow)
 {
-	struct packet pkt;
-	struct flow4 flow;
-	enum maplb_reason reason = parse_frame(data, data_end, frame_len, &pkt, &flow);
-	if (reason != MAPLB_REASON_OK)
-		return dp_done(env, verdict_of_parse(reason), reason);
-
 	struct dp_result out;
-	if (established(env, &pkt, &flow, &out))
+	if (established(env, ctx, pkt, flow, &out))
 		return out;
 
 	struct lb4_key key;
-	struct lb4_service *master = svc_lookup_master(env, &flow, &key);
+	struct lb4_service *master = svc_lookup_master(env, flow, &key);
 	if (master)
-		return new_flow(env, &pkt, &flow, &key, master);
+		return new_flow(env, ctx, pkt, flow, &key, master);
 
-	if (reply(env, &pkt, &flow, &out))
+	if (reply(env, ctx, pkt, flow, &out))
 		return out;
 	return dp_done(env, MAPLB_VERDICT_PASS, MAPLB_REASON_NO_SERVICE);
+}
+
+/* A packet that is not clean TCP/UDP: an ICMP error about a tracked flow is reverse-NATed; a
+ * malformed packet is dropped only when its ports name a frontend; the rest passes untouched. */
+static __always_inline struct dp_result not_clean(struct dp_env *env, const struct dp_ctx *ctx,
+						  const struct packet *pkt, struct flow4 *flow,
+						  enum maplb_reason reason)
+{
+	if (reason == MAPLB_REASON_NOT_TCP_UDP && flow->proto == IPPROTO_ICMP && pkt->has_l4) {
+		enum maplb_verdict verdict = MAPLB_VERDICT_PASS;
+		int done = icmp_error_nat(env, ctx, pkt, flow, &verdict);
+		if (done)
+			return rewritten(env, done < 0, verdict, MAPLB_REASON_ICMP_ERROR);
+	}
+	struct lb4_key key;
+	if (reason != MAPLB_REASON_NOT_TCP_UDP && pkt->ports_read && svc_lookup_master(env, flow, &key))
+		return dp_done(env, MAPLB_VERDICT_DROP, reason);
+	return dp_done(env, MAPLB_VERDICT_PASS, reason);
+}
+
+/* Runs one packet in place. */
+static __always_inline struct dp_result dp_process(struct dp_env *env, const struct dp_ctx *ctx)
+{
+	struct packet pkt;
+	struct flow4 flow;
+	enum maplb_reason reason =
+		parse_frame(ctx_data(ctx), ctx_data_end(ctx), ctx_len(ctx), &pkt, &flow);
+	if (reason != MAPLB_REASON_OK)
+		return not_clean(env, ctx, &pkt, &flow, reason);
+	if (!pkt.has_l4 && !frag_ports(env, &pkt, &flow))
+		return dp_done(env, MAPLB_VERDICT_PASS, MAPLB_REASON_FRAGMENT);
+
+	struct dp_result r = balance(env, ctx, &pkt, &flow);
+	if (pkt.first_frag && (r.verdict == MAPLB_VERDICT_DNAT || r.verdict == MAPLB_VERDICT_REVNAT))
+		frag_record(env, &pkt, &flow);
+	return r;
 }
 
 #endif

@@ -1,8 +1,11 @@
 /* libFuzzer harness for the host pipeline, under AddressSanitizer and UndefinedBehaviorSanitizer.
- * Input: one byte of clock advance (seconds), then the frame. The maps hold one service of each
- * kind, so fuzzed frames reach every stage (wildcard NodePort, two scopes, source ranges, affinity,
- * Maglev, replies) and not only the parser; NO_BACKEND drops also build the ICMP reply. Any
- * out-of-bounds read or write, or UB, aborts the run.
+ * Input: one byte of clock advance (seconds); one byte whose top bit says that a map change of
+ * MAP_EDIT_LEN bytes follows (see edit_maps: the control plane's tables made inconsistent, as a
+ * bug or a race could leave them); then the frame, and the CHECKSUM_PARTIAL flag from the clock
+ * byte's low bit. The maps hold one service of each kind, so fuzzed frames reach every stage
+ * (wildcard NodePort, two scopes, source ranges, affinity, Maglev, replies, fragments, ICMP errors)
+ * and not only the parser; NO_BACKEND drops also build the ICMP reply. Any out-of-bounds read or
+ * write, or UB, aborts the run.
  * Built and run by `make fuzz` (FUZZ_SECONDS, default 60). */
 #include "shim.h"
 #include "../datapath/pipeline.h"
@@ -85,6 +88,61 @@ static void setup(void)
 	put(MAPLB_MAP_maplb_config, &zero, &cfg);
 }
 
+#define MAP_EDIT_LEN 6
+
+/* The frontends of setup(), by index, for edits of their slots and masters. */
+static struct lb4_key edit_key(__u8 which, __u16 slot)
+{
+	static const struct { __u32 addr; __u16 port; __u8 proto, scope; } fe[] = {
+		{ 0x0a60000a, 80, IPPROTO_TCP, MAPLB_SCOPE_EXT },
+		{ 0x0a60000b, 53, IPPROTO_UDP, MAPLB_SCOPE_EXT },
+		{ 0, 30080, IPPROTO_TCP, MAPLB_SCOPE_EXT },
+		{ 0xcb00710a, 80, IPPROTO_TCP, MAPLB_SCOPE_EXT },
+		{ 0xcb00710a, 80, IPPROTO_TCP, MAPLB_SCOPE_INT },
+	};
+	which %= sizeof(fe) / sizeof(fe[0]);
+	return svc_key(bpf_htonl(fe[which].addr), fe[which].port, fe[which].proto, fe[which].scope, slot);
+}
+
+/* One change to the tables that the datapath must survive: a backend deleted under slots, Maglev
+ * rows, conntrack and affinity that still name it (or re-created), a Maglev row naming any id, a
+ * slot or master deleted (orphaned slots), a master whose count or Maglev span points past what
+ * exists. Updates into a full map just fail, which is fine. */
+static void edit_maps(const __u8 *e)
+{
+	__u32 id = e[1] % 6; /* 0 and 4..5 never existed */
+	struct lb4_key key = edit_key(e[2], e[3] % 5);
+	switch (e[0] % 5) {
+	case 0:
+		sim_map_delete(maps[MAPLB_MAP_lb4_backends], &id);
+		break;
+	case 1: {
+		struct lb4_backend b = { .address = bpf_htonl(0x0a000100 + e[4]), .port = bpf_htons(8080),
+					 .proto = IPPROTO_TCP, .flags = e[5] & MAPLB_BACKEND_TERMINATING };
+		sim_map_update(maps[MAPLB_MAP_lb4_backends], &id, &b, BPF_ANY);
+		break;
+	}
+	case 2: {
+		__u32 row = e[4] % 8, backend = e[5] % 8;
+		sim_map_update(maps[MAPLB_MAP_lb4_maglev], &row, &backend, BPF_ANY);
+		break;
+	}
+	case 3:
+		sim_map_delete(maps[MAPLB_MAP_lb4_services], &key);
+		break;
+	default: {
+		key.backend_slot = 0;
+		struct lb4_service *master = sim_map_lookup(maps[MAPLB_MAP_lb4_services], &key);
+		if (master) {
+			master->count = e[4];
+			master->maglev_offset = e[5]; /* past the 64 rows the harness's array has */
+			master->maglev_size = e[4] % 17;
+			master->algorithm = e[1] & 1 ? MAPLB_ALG_MAGLEV : MAPLB_ALG_RANDOM;
+		}
+	}
+	}
+}
+
 int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 {
 	static int ready;
@@ -92,18 +150,27 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 		setup();
 		ready = 1;
 	}
-	if (size < 1 || size > 4096)
+	if (size < 2 || size > 4096)
 		return 0;
+	size_t skip = 2;
+	if (data[1] & 0x80) {
+		if (size < skip + MAP_EDIT_LEN)
+			return 0;
+		edit_maps(data + skip);
+		skip += MAP_EDIT_LEN;
+	}
 	/* The pipeline gets exactly the frame's bytes in a fresh allocation, so ASan sees any read
 	 * past data_end. The first byte advances the clock (affinity and conntrack ageing). */
-	size_t len = size - 1;
+	size_t len = size - skip;
 	__u8 *block = malloc(2 + len); /* NET_IP_ALIGN: the IP header 4-aligned, as in the kernel */
 	__u8 *frame = block + 2;
-	memcpy(frame, data + 1, len);
+	memcpy(frame, data + skip, len);
 	static __u64 now;
-	now += (__u64)data[0] * 1000000000ull;
+	now += (__u64)(data[0] >> 1) * 1000000000ull;
 	struct dp_env env = { .maps = maps, .now = now };
-	struct dp_result r = dp_process(&env, frame, frame + len, (__u32)len);
+	struct dp_ctx ctx = { .data = frame, .data_end = frame + len, .len = (__u32)len,
+			      .csum_partial = data[0] & 1 };
+	struct dp_result r = dp_process(&env, &ctx);
 	if (r.verdict >= MAPLB_VERDICT__MAX || r.reason >= MAPLB_REASON__MAX)
 		abort();
 	/* The BPF entry points answer NO_BACKEND with an ICMP error built from the (rewritten) frame. */

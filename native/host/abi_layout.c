@@ -33,6 +33,8 @@ static const struct field_layout fields[] = {
 	F(lb4_affinity_entry, last_used), F(lb4_affinity_entry, backend_id),
 	F(lb4_affinity_entry, pad),
 	F(lb4_backend_stats, packets), F(lb4_backend_stats, bytes),
+	F(lb4_frag_key, saddr), F(lb4_frag_key, daddr), F(lb4_frag_key, id), F(lb4_frag_key, proto),
+	F(lb4_frag_key, pad), F(lb4_frag_ports, sport), F(lb4_frag_ports, dport),
 	F(ipt_rule, src_addr), F(ipt_rule, src_mask), F(ipt_rule, dst_addr), F(ipt_rule, dst_mask),
 	F(ipt_rule, flags), F(ipt_rule, probability), F(ipt_rule, mark_value), F(ipt_rule, mark_mask),
 	F(ipt_rule, recent_list), F(ipt_rule, recent_seconds), F(ipt_rule, jump_chain),
@@ -55,7 +57,7 @@ static const struct {
 } sizes[] = {
 	S(lb4_key), S(lb4_service), S(lb4_backend), S(lb4_reverse_nat), S(lb4_src_range_key),
 	S(maplb_config), S(ct4_key), S(ct4_entry), S(lb4_affinity_key), S(lb4_affinity_entry),
-	S(lb4_backend_stats), S(maplb_map_info), S(ipt_rule), S(ipt_chain), S(ipt_packet),
+	S(lb4_backend_stats), S(lb4_frag_key), S(lb4_frag_ports), S(maplb_map_info), S(ipt_rule), S(ipt_chain), S(ipt_packet),
 	S(ipt_result),
 };
 
@@ -85,6 +87,8 @@ static const struct {
 	C(MAPLB_SVC_SOURCE_RANGE), C(MAPLB_SVC_AFFINITY), C(MAPLB_SVC_TWO_SCOPES),
 	C(MAPLB_ALG_RANDOM), C(MAPLB_ALG_MAGLEV), C(MAPLB_BACKEND_TERMINATING),
 	C(MAPLB_SRC_RANGE_PREFIX_BASE), C(MAPLB_CT_SERVICE), C(MAPLB_CT_REPLY),
+	C(MAPLB_CT_F_FIN_SERVICE), C(MAPLB_CT_F_FIN_REPLY), C(MAPLB_CT_F_RST), C(MAPLB_CT_CLOSE_TIMEOUT),
+	C(MAPLB_REASON_ICMP_ERROR), C(MAPLB_REASON_CTX_ERROR),
 	C(MAPLB_VERDICT__MAX), C(MAPLB_REASON__MAX), C(MAPLB_COUNTER__MAX), C(MAPLB_MAP__COUNT),
 	{ "MAPLB_COUNTER(DROP,TRUNC_L4)", MAPLB_COUNTER(MAPLB_VERDICT_DROP, MAPLB_REASON_TRUNC_L4) },
 	C(MAPLB_REASON_TRUNC_L4), C(MAPLB_VERDICT_DROP),

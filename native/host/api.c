@@ -114,12 +114,20 @@ int maplb_lookup(struct maplb_dp *dp, __u32 id, const void *key, void *value)
 	return 0;
 }
 
-int maplb_lookup_many(struct maplb_dp *dp, __u32 id, const void *keys, void *values, __u8 *found,
-		      __u32 n)
+/* Whether len bytes hold exactly n items of size `size` (in 64 bits: n * size may not fit 32). */
+static int holds(__u32 len, __u32 n, __u32 size)
+{
+	return (__u64)n * size == len;
+}
+
+int maplb_lookup_many(struct maplb_dp *dp, __u32 id, const void *keys, __u32 keys_len,
+		      void *values, __u32 values_len, __u8 *found, __u32 n)
 {
 	if (id >= MAPLB_MAP__COUNT)
 		return -EINVAL;
 	const struct map_def *def = &maplb_maps[id];
+	if (!holds(keys_len, n, def->key_size) || !holds(values_len, n, def->value_size))
+		return -EINVAL;
 	for (__u32 i = 0; i < n; i++) {
 		void *value = (__u8 *)values + (size_t)i * def->value_size;
 		int err = maplb_lookup(dp, id, (const __u8 *)keys + (size_t)i * def->key_size, value);
@@ -160,10 +168,11 @@ int maplb_get_next_key(struct maplb_dp *dp, __u32 id, const void *key, void *nex
 	return sim_map_get_next_key(dp->maps[id], key, next_key);
 }
 
-int maplb_update_batch(struct maplb_dp *dp, __u32 id, const void *keys, const void *values,
-		       __u32 *count, __u64 flags)
+int maplb_update_batch(struct maplb_dp *dp, __u32 id, const void *keys, __u32 keys_len,
+		       const void *values, __u32 values_len, __u32 *count, __u64 flags)
 {
-	if (id >= MAPLB_MAP__COUNT)
+	if (id >= MAPLB_MAP__COUNT || !holds(keys_len, *count, maplb_maps[id].key_size) ||
+	    !holds(values_len, *count, maplb_maps[id].value_size))
 		return -EINVAL;
 	if (dp->kind == MAPLB_KIND_KERNEL && is_percpu(id))
 		return -EOPNOTSUPP; /* counters are not written in batches */
@@ -174,12 +183,20 @@ int maplb_update_batch(struct maplb_dp *dp, __u32 id, const void *keys, const vo
 	return sim_map_update_batch(dp->maps[id], keys, values, count, flags);
 }
 
-int maplb_process(struct maplb_dp *dp, __u8 *frames, const __u32 *offsets, const __u32 *lengths,
-		  __u8 *verdicts, __u8 *reasons, __u32 n)
+int maplb_process(struct maplb_dp *dp, __u8 *frames, __u32 frames_len, const __u32 *offsets,
+		  const __u32 *lengths, const __u8 *csum_partial, __u8 *verdicts, __u8 *reasons,
+		  __u32 n)
 {
-	if (dp->kind == MAPLB_KIND_KERNEL)
+	for (__u32 i = 0; i < n; i++)
+		if (offsets[i] > frames_len || lengths[i] > frames_len - offsets[i])
+			return -EINVAL;
+	if (dp->kind == MAPLB_KIND_KERNEL) {
+		for (__u32 i = 0; csum_partial && i < n; i++)
+			if (csum_partial[i])
+				return -EOPNOTSUPP; /* BPF_PROG_TEST_RUN's skb is CHECKSUM_NONE */
 		return kernel_process(dp, frames, offsets, lengths, verdicts, reasons, n);
-	return emulated_process(dp, frames, offsets, lengths, verdicts, reasons, n);
+	}
+	return emulated_process(dp, frames, offsets, lengths, csum_partial, verdicts, reasons, n);
 }
 
 int maplb_set_clock(struct maplb_dp *dp, __u64 now_ns)

@@ -35,7 +35,8 @@ __u32 maplb_resolve_max_entries(__u32 id, const __u32 *requested);
 int emulated_open(const __u32 *max_entries, struct maplb_dp **out);
 void emulated_close(struct maplb_dp *dp);
 int emulated_process(struct maplb_dp *dp, __u8 *frames, const __u32 *offsets,
-		     const __u32 *lengths, __u8 *verdicts, __u8 *reasons, __u32 n);
+		     const __u32 *lengths, const __u8 *csum_partial, __u8 *verdicts, __u8 *reasons,
+		     __u32 n);
 
 int emulated_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat, int mode,
 		   __u64 *ns_total);

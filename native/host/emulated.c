@@ -58,7 +58,8 @@ static int ip_aligned(const __u8 *frame)
 }
 
 int emulated_process(struct maplb_dp *dp, __u8 *frames, const __u32 *offsets,
-		     const __u32 *lengths, __u8 *verdicts, __u8 *reasons, __u32 n)
+		     const __u32 *lengths, const __u8 *csum_partial, __u8 *verdicts, __u8 *reasons,
+		     __u32 n)
 {
 	static _Thread_local struct aligned_scratch scratch;
 	for (__u32 i = 0; i < n; i++)
@@ -73,7 +74,9 @@ int emulated_process(struct maplb_dp *dp, __u8 *frames, const __u32 *offsets,
 		__u8 *data = ip_aligned(frame) ? frame : scratch.bytes + NET_IP_ALIGN;
 		if (data != frame)
 			memcpy(data, frame, lengths[i]);
-		struct dp_result r = dp_process(&env, data, data + lengths[i], lengths[i]);
+		struct dp_ctx ctx = { .data = data, .data_end = data + lengths[i], .len = lengths[i],
+				      .csum_partial = csum_partial && csum_partial[i] };
+		struct dp_result r = dp_process(&env, &ctx);
 		if (data != frame && (r.verdict == MAPLB_VERDICT_DNAT || r.verdict == MAPLB_VERDICT_REVNAT))
 			memcpy(frame, data, lengths[i]);
 		verdicts[i] = r.verdict;
@@ -97,8 +100,9 @@ int emulated_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repe
 	__u64 start = monotonic_ns();
 	struct dp_env env = { .maps = dp->maps, .now = dp->fixed_now ? dp->fixed_now : start };
 	for (__u32 i = 0; i < repeat; i++) {
+		struct dp_ctx ctx = { .data = data, .data_end = data + len, .len = len };
 		if (mode != MAPLB_BENCH_EMPTY)
-			dp_process(&env, data, data + len, len);
+			dp_process(&env, &ctx);
 		else
 			__asm__ volatile("" ::: "memory"); /* keeps the empty loop a loop */
 		if (mode == MAPLB_BENCH_NEW_FLOWS && can_move)

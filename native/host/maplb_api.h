@@ -38,19 +38,26 @@ MAPLB_API int maplb_lookup(struct maplb_dp *dp, __u32 id, const void *key, void 
 MAPLB_API int maplb_update(struct maplb_dp *dp, __u32 id, const void *key, const void *value,
 			   __u64 flags);
 /* n lookups in one call (keys and values packed): found[i] = 1 when keys[i] is present, values[i]
- * zeroed otherwise. Returns 0, or the first error other than -ENOENT. */
-MAPLB_API int maplb_lookup_many(struct maplb_dp *dp, __u32 id, const void *keys, void *values,
-				__u8 *found, __u32 n);
+ * zeroed otherwise. keys_len and values_len are the buffers' sizes in bytes: -EINVAL unless they
+ * are n keys and n values of map `id`. Returns 0, or the first error other than -ENOENT. */
+MAPLB_API int maplb_lookup_many(struct maplb_dp *dp, __u32 id, const void *keys, __u32 keys_len,
+				void *values, __u32 values_len, __u8 *found, __u32 n);
 MAPLB_API int maplb_delete(struct maplb_dp *dp, __u32 id, const void *key);
 MAPLB_API int maplb_get_next_key(struct maplb_dp *dp, __u32 id, const void *key, void *next_key);
-MAPLB_API int maplb_update_batch(struct maplb_dp *dp, __u32 id, const void *keys,
-				 const void *values, __u32 *count, __u64 flags);
+/* *count keys and values (packed; keys_len and values_len their sizes in bytes, -EINVAL unless
+ * they hold exactly *count of map `id`'s). On return *count is how many were written. */
+MAPLB_API int maplb_update_batch(struct maplb_dp *dp, __u32 id, const void *keys, __u32 keys_len,
+				 const void *values, __u32 values_len, __u32 *count, __u64 flags);
 
-/* Runs n frames in place: frame i is frames[offsets[i] .. offsets[i] + lengths[i]). Writes
- * verdicts[i] (enum maplb_verdict) and reasons[i] (enum maplb_reason). The kernel target runs
- * each frame with BPF_PROG_TEST_RUN and needs at least an Ethernet header (else -EINVAL). */
-MAPLB_API int maplb_process(struct maplb_dp *dp, __u8 *frames, const __u32 *offsets,
-			    const __u32 *lengths, __u8 *verdicts, __u8 *reasons, __u32 n);
+/* Runs n frames in place: frame i is frames[offsets[i] .. offsets[i] + lengths[i]), inside the
+ * frames_len bytes of frames (-EINVAL otherwise). Writes verdicts[i] (enum maplb_verdict) and
+ * reasons[i] (enum maplb_reason). csum_partial (NULL: none) marks frames that are
+ * CHECKSUM_PARTIAL, as TC sees packets from a local socket: emulated only (BPF_PROG_TEST_RUN
+ * builds CHECKSUM_NONE skbs: -EOPNOTSUPP). The kernel target runs each frame with
+ * BPF_PROG_TEST_RUN and needs at least an Ethernet header (else -EINVAL). */
+MAPLB_API int maplb_process(struct maplb_dp *dp, __u8 *frames, __u32 frames_len,
+			    const __u32 *offsets, const __u32 *lengths, const __u8 *csum_partial,
+			    __u8 *verdicts, __u8 *reasons, __u32 n);
 /* Emulated only: a fixed clock for the pipeline (ns); 0 returns to CLOCK_MONOTONIC. */
 MAPLB_API int maplb_set_clock(struct maplb_dp *dp, __u64 now_ns);
 /* The programs of the BPF object, for maplb_test_run. */

@@ -11,6 +11,8 @@
 #define __always_inline inline __attribute__((always_inline))
 #endif
 
+#include "ctx.h"
+
 struct dp_env {
 	struct sim_map **maps; /* indexed by enum maplb_map_id */
 	__u64 now;             /* ns: one reading per batch (or the fixed test clock) */

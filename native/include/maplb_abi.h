@@ -100,6 +100,14 @@ struct maplb_config {
 #define MAPLB_CT_SERVICE 0
 #define MAPLB_CT_REPLY 1
 
+/* ct4_entry.flags: TCP state, kept alike in a flow's two entries. A flow is closed once both sides
+ * sent a FIN, or either an RST; its entries then live MAPLB_CT_CLOSE_TIMEOUT seconds after
+ * last_seen (the close) for the last ACKs, and a SYN on the same tuple is balanced anew. */
+#define MAPLB_CT_F_FIN_SERVICE (1 << 0) /* the client sent a FIN */
+#define MAPLB_CT_F_FIN_REPLY (1 << 1)   /* the backend sent a FIN */
+#define MAPLB_CT_F_RST (1 << 2)         /* either side sent an RST */
+#define MAPLB_CT_CLOSE_TIMEOUT 10       /* seconds, as Cilium's close timeout */
+
 struct ct4_key {
 	__be32 saddr;
 	__be32 daddr;
@@ -111,12 +119,30 @@ struct ct4_key {
 };
 
 struct ct4_entry {
-	__u64 last_seen;      /* ns, target clock: when the flow was (re)balanced; the LRU tracks use */
+	__u64 last_seen;      /* ns, target clock: when the flow was (re)balanced or closed; the LRU tracks use */
 	__u32 backend_id;
 	__be32 frontend_addr; /* the daddr the client used (differs from rev-NAT for wildcard NodePorts) */
 	__u32 rev_nat_id;
-	__u8 flags;           /* reserved, 0 */
+	__u8 flags;           /* MAPLB_CT_F_* */
 	__u8 pad[3];
+};
+
+/* ---- lb4_frags: LRU_HASH lb4_frag_key -> lb4_frag_ports -----------------------------------------
+ * Cilium's fragment tracking: only the first fragment of a datagram carries the ports, so it
+ * records them under the datagram's identity, and the later fragments look them up to follow the
+ * same flow (keys as the fragments arrive, before any rewrite). */
+
+struct lb4_frag_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 id; /* the IPv4 identification */
+	__u8 proto;
+	__u8 pad;
+};
+
+struct lb4_frag_ports {
+	__be16 sport;
+	__be16 dport;
 };
 
 /* ---- lb4_affinity: LRU_HASH lb4_affinity_key -> lb4_affinity_entry ----------------------------- */
@@ -143,25 +169,29 @@ enum maplb_verdict {
 	MAPLB_VERDICT__MAX
 };
 
-/* Why. Each reason has exactly one verdict, given in the comment.
- * Bad packets are dropped when they are IPv4 (we cannot tell whether they were meant for a
- * service, and must not let them slip past source ranges), passed when they are not ours. */
+/* Why. Only a packet known to be ours (its destination and port name a frontend, or it belongs to
+ * a tracked flow) is ever dropped: a node datapath must not break traffic it does not balance.
+ * So the parse reasons below come with PASS when the packet is not for a frontend (or its ports
+ * cannot be read, as then nothing says it is), and with DROP when it is; the others have the one
+ * verdict given in their comment. */
 enum maplb_reason {
 	MAPLB_REASON_OK = 0,               /* DNAT or REVNAT: nothing went wrong */
 	MAPLB_REASON_NOT_IPV4 = 1,         /* PASS: not an IPv4 ethertype (ARP, IPv6, VLAN, ...) */
-	MAPLB_REASON_NOT_TCP_UDP = 2,      /* PASS: ICMP, SCTP, ... */
+	MAPLB_REASON_NOT_TCP_UDP = 2,      /* PASS: IGMP, SCTP, ICMP other than an error about a flow */
 	MAPLB_REASON_NO_SERVICE = 3,       /* PASS: no frontend and no reply flow */
 	MAPLB_REASON_NO_BACKEND = 4,       /* DROP: the service has no (non-terminating) backends */
 	MAPLB_REASON_SOURCE_RANGE = 5,     /* DROP: source outside loadBalancerSourceRanges */
 	MAPLB_REASON_BACKEND_MISSING = 6,  /* DROP: a slot or Maglev row names an id not in lb4_backends */
-	MAPLB_REASON_TRUNC_ETH = 7,        /* DROP: frame shorter than an Ethernet header */
-	MAPLB_REASON_TRUNC_IP = 8,         /* DROP: IPv4 ethertype, buffer shorter than 20 bytes of IP */
-	MAPLB_REASON_BAD_IP_VERSION = 9,   /* DROP: IPv4 ethertype but version != 4 */
-	MAPLB_REASON_BAD_IHL = 10,         /* DROP: IHL < 5 */
-	MAPLB_REASON_IP_OPTIONS = 11,      /* DROP: IHL > 5 (options are not load-balanced) */
-	MAPLB_REASON_FRAGMENT = 12,        /* DROP: MF set or offset != 0 (no ports to balance on) */
-	MAPLB_REASON_BAD_TOTAL_LEN = 13,   /* DROP: total length < IHL*4, or longer than the buffer */
-	MAPLB_REASON_TRUNC_L4 = 14,        /* DROP: TCP (20) or UDP (8) header cut by length or buffer */
+	MAPLB_REASON_TRUNC_ETH = 7,        /* PASS: frame shorter than an Ethernet header */
+	MAPLB_REASON_TRUNC_IP = 8,         /* PASS: IPv4 ethertype, buffer shorter than 20 bytes of IP */
+	MAPLB_REASON_BAD_IP_VERSION = 9,   /* PASS: IPv4 ethertype but version != 4 */
+	MAPLB_REASON_BAD_IHL = 10,         /* PASS: IHL < 5 (no place for the ports) */
+	MAPLB_REASON_IP_OPTIONS = 11,      /* PASS/DROP: IHL*4 (the options) runs past the total length */
+	MAPLB_REASON_FRAGMENT = 12,        /* PASS: a later fragment whose first fragment was not tracked */
+	MAPLB_REASON_BAD_TOTAL_LEN = 13,   /* PASS/DROP: total length < 20, or longer than the buffer */
+	MAPLB_REASON_TRUNC_L4 = 14,        /* PASS/DROP: TCP (20) or UDP (8) header cut by length or buffer */
+	MAPLB_REASON_ICMP_ERROR = 15,      /* REVNAT/DNAT: an ICMP error about a tracked flow, quote included */
+	MAPLB_REASON_CTX_ERROR = 16,       /* DROP: a TC helper failed (pulling headers, rewriting) */
 	MAPLB_REASON__MAX
 };
 
@@ -194,7 +224,9 @@ struct lb4_backend_stats {
 	  sizeof(struct lb4_affinity_entry), 65536)                                                    \
 	X(maplb_counters, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64), MAPLB_COUNTER__MAX) \
 	X(lb4_backend_stats, BPF_MAP_TYPE_PERCPU_HASH, sizeof(__u32), sizeof(struct lb4_backend_stats), \
-	  65536)
+	  65536)                                                                                       \
+	X(lb4_frags, BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb4_frag_key), sizeof(struct lb4_frag_ports), \
+	  8192)
 
 enum maplb_map_id {
 #define MAPLB_MAP_ENUM(name, type, ksz, vsz, max) MAPLB_MAP_##name,
@@ -281,6 +313,8 @@ _Static_assert(sizeof(struct ct4_entry) == 24, "ct4_entry");
 _Static_assert(sizeof(struct lb4_affinity_key) == 8, "lb4_affinity_key");
 _Static_assert(sizeof(struct lb4_affinity_entry) == 16, "lb4_affinity_entry");
 _Static_assert(sizeof(struct lb4_backend_stats) == 16, "lb4_backend_stats");
+_Static_assert(sizeof(struct lb4_frag_key) == 12, "lb4_frag_key");
+_Static_assert(sizeof(struct lb4_frag_ports) == 4, "lb4_frag_ports");
 _Static_assert(sizeof(struct ipt_rule) == 56, "ipt_rule");
 _Static_assert(sizeof(struct ipt_chain) == 8, "ipt_chain");
 _Static_assert(sizeof(struct ipt_packet) == 16, "ipt_packet");

@@ -11,6 +11,9 @@ import { ClusterWatch, type WatchEvent } from "./cluster-watch.js";
 import { AgentMetrics, type DatapathCounters } from "./metrics.js";
 import { type Health, type HealthLimits, type MapSink, Syncer } from "./syncer.js";
 
+/** /healthz fails once the API server has not answered for this long (--api-unreachable-window). */
+export const DEFAULT_API_UNREACHABLE_WINDOW_MS = 60_000;
+
 /** What the agent reads from the datapath besides the maps: capacity and counters, for /metrics. */
 export interface DatapathGauges {
   capacity(): Record<string, number>;
@@ -26,6 +29,11 @@ export interface AgentOptions {
   syncPeriodMs: number;
   /** When /healthz fails (default: no sync for twice the sync period, or a change waiting 60 s). */
   health?: HealthLimits;
+  /**
+   * When /healthz fails because the API server does not answer (default 60 s). The maps keep
+   * working from the cache meanwhile, but they no longer follow the cluster.
+   */
+  apiUnreachableWindowMs?: number;
   limits?: CompilerLimits;
   metrics?: AgentMetrics;
   log: Logger;
@@ -41,6 +49,8 @@ export class Agent {
   private readonly healthLimits: HealthLimits;
   /** The last watch failure, for /healthz while the first lists have not come through. */
   private lastWatchError: string | undefined;
+  /** stop() was called: a list that completes afterwards must not start the syncer again. */
+  private stopped = false;
 
   constructor(private readonly opts: AgentOptions) {
     this.metrics = opts.metrics ?? new AgentMetrics();
@@ -70,7 +80,7 @@ export class Agent {
       {
         onEvent: (e) => this.onEvent(e),
         onListed: () => {
-          if (this.watch.listed) this.syncer.start();
+          if (this.watch.listed && !this.stopped) this.syncer.start();
         },
         onError: (resource, err) => {
           this.metrics.errors.inc({ kind: "watch" });
@@ -92,15 +102,26 @@ export class Agent {
 
   /** Stops watching and syncing. The maps (and an attached program) stay as they are. */
   async stop(): Promise<void> {
+    this.stopped = true;
     this.syncer.stop();
     await this.watch.stop();
   }
 
+  /**
+   * Healthy once listed, while the API server answers (or has not been silent longer than the
+   * window), and while the syncer keeps the maps up to date.
+   */
   health(): Health {
     if (!this.watch.listed)
       return {
         healthy: false,
         reason: `listing Services and EndpointSlices: ${this.lastWatchError ?? "in progress"}`,
+      };
+    const down = this.watch.unreachableForMs();
+    if (down > (this.opts.apiUnreachableWindowMs ?? DEFAULT_API_UNREACHABLE_WINDOW_MS))
+      return {
+        healthy: false,
+        reason: `API server unreachable for ${(down / 1000).toFixed(1)}s: ${this.lastWatchError ?? "no answer"}`,
       };
     return this.syncer.health(this.healthLimits);
   }

@@ -9,6 +9,9 @@
 // - On any other error (server down, connection reset mid-stream, a failed list) it reports the
 //   error and STOPS. Restarting it, with backoff, is up to us: start() resumes from the kept
 //   resourceVersion when there is one and lists otherwise.
+// - It says nothing about whether the server answers. Its cache keeps serving (and the periodic full
+//   sync keeps succeeding) through an outage, so this module tracks since when each informer has
+//   been failing: /healthz turns unhealthy once that lasts longer than a window.
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   CoreV1Api,
@@ -21,7 +24,14 @@ import {
   type ObjectCache,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
+import { Backoff, type BackoffOptions } from "./backoff.js";
+
+/**
+ * Reconnect delays. The cap is short so that the agent is back (listed, and healthy) within 5 s of
+ * the API server's return: at most 3 s of waiting, and a list and a sync in the rest. Jitter still
+ * spreads a DaemonSet's agents; a failed watch costs the server one cheap request.
+ */
+export const WATCH_BACKOFF: BackoffOptions = { initialMs: 200, maxMs: 3000, jitter: 0.2 };
 
 /** How long stop() waits for a start in flight before giving up on it. */
 const STOP_WAIT_MS = 2000;
@@ -83,6 +93,10 @@ class ResourceWatch {
   private retryTimer: NodeJS.Timeout | undefined;
   private starting: Promise<void> | undefined;
   private stopped = true;
+  /** When the server stopped answering (performance.now() ms): the first failure since it last did. */
+  failingSince: number | undefined;
+  /** Failures so far: a start that saw none connected. */
+  private failures = 0;
   /** A list has completed at least once: the cache holds the whole (selected) collection. */
   listed = false;
 
@@ -98,6 +112,7 @@ class ResourceWatch {
     const list = async () => {
       const result = await spec.list(PROXY_LABEL_SELECTOR);
       this.backoff.reset();
+      this.failingSince = undefined;
       // The informer compares the list with its cache and emits the events after this returns, in
       // microtasks; setImmediate runs after them.
       setImmediate(() => {
@@ -110,6 +125,7 @@ class ResourceWatch {
     this.informer = makeInformer(kc, spec.path, list, PROXY_LABEL_SELECTOR);
     const emit = (type: WatchEventType) => (object: KubernetesObject) => {
       this.backoff.reset();
+      this.failingSince = undefined;
       handlers.onEvent({ resource, type, object, receivedAt: performance.now() });
     };
     this.informer.on("add", emit("add"));
@@ -137,8 +153,14 @@ class ResourceWatch {
   }
 
   private startNow(): void {
+    const failures = this.failures;
     const starting: Promise<void> = this.informer
       .start()
+      .then(() => {
+        // start() returns once the watch request is answered, and a failure is reported before it
+        // returns: none means the server answered (a resumed watch has no list to say so).
+        if (this.failures === failures) this.failingSince = undefined;
+      })
       .catch((err: unknown) => this.restartLater(this.resource, err))
       .finally(() => {
         if (this.starting === starting) this.starting = undefined;
@@ -149,6 +171,8 @@ class ResourceWatch {
   private restartLater(resource: Resource, err: unknown): void {
     if (this.stopped) return; // stop() aborts the watch, which reports an AbortError: not a failure
     clearTimeout(this.retryTimer);
+    this.failures++;
+    this.failingSince ??= performance.now();
     const delay = this.backoff.next();
     this.log.warn({ resource, err: errorText(err), retryInMs: delay }, "watch failed; restarting");
     this.handlers.onError?.(resource, err, delay);
@@ -167,7 +191,7 @@ function errorText(err: unknown): string {
 export class ClusterWatch {
   private readonly watches: ResourceWatch[];
 
-  constructor(kc: KubeConfig, handlers: ClusterWatchHandlers, log: Logger, backoff = DEFAULT_BACKOFF) {
+  constructor(kc: KubeConfig, handlers: ClusterWatchHandlers, log: Logger, backoff = WATCH_BACKOFF) {
     this.watches = resourceSpecs(kc).map((spec) => new ResourceWatch(spec, kc, handlers, log, backoff));
   }
 
@@ -177,6 +201,11 @@ export class ClusterWatch {
 
   async stop(): Promise<void> {
     await Promise.all(this.watches.map((w) => w.stop()));
+  }
+
+  /** How long the API server has failed to answer (either informer), in ms; 0 while it answers. */
+  unreachableForMs(now = performance.now()): number {
+    return Math.max(0, ...this.watches.map((w) => (w.failingSince === undefined ? 0 : now - w.failingSince)));
   }
 
   /** Both resources have been listed at least once. */

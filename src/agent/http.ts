@@ -1,4 +1,6 @@
-// The agent's HTTP endpoint: /metrics (Prometheus text) and /healthz (200 while synced recently).
+// The agent's HTTP endpoint: /metrics (Prometheus text) and /healthz (200 while synced recently and the
+// API server answers). It listens where --metrics-addr says: loopback by default, so a node does not
+// publish its load balancer's state to the network unless asked to.
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -17,7 +19,10 @@ export function parseHostPort(value: string): { host: string; port: number } {
   const m = /^(.*):(\d+)$/.exec(value);
   const port = m ? Number(m[2]) : NaN;
   if (!m || !m[1] || port > 65535)
-    throw new MaplbError("E_USAGE", `--metrics-addr expects HOST:PORT (e.g. 0.0.0.0:10249), got '${value}'`);
+    throw new MaplbError(
+      "E_USAGE",
+      `--metrics-addr expects HOST:PORT (e.g. 127.0.0.1:10262), got '${value}'`,
+    );
   return { host: m[1].replace(/^\[(.*)\]$/, "$1"), port };
 }
 

@@ -69,6 +69,12 @@ export class AgentMetrics {
     registers: [this.registry],
   });
 
+  readonly frontendConflicts = new Gauge({
+    name: "maplb_frontend_conflicts",
+    help: "Service ports held back because another Service's port owns one of their frontends (IP:port/proto or NodePort).",
+    registers: [this.registry],
+  });
+
   readonly objects = new Gauge({
     name: "maplb_watched_objects",
     help: "Valid objects the agent holds, by resource.",

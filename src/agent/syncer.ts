@@ -112,6 +112,8 @@ export class Syncer {
   /** Dirty Service keys → when their oldest unsynced event arrived (performance.now ms). */
   private readonly pending = new Map<string, number>();
   private fullSyncDue = true;
+  /** The service ports last reported held back by a frontend conflict (sorted ids, space-separated). */
+  private denied = "";
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private periodic: NodeJS.Timeout | undefined;
@@ -256,7 +258,7 @@ export class Syncer {
       nextIds.set(key, ids);
     }
     const ops = step("compile", () => compiler.update(changed, removed));
-    this.write(ops);
+    this.write(ops, compiler);
     for (const [key, ids] of nextIds) {
       if (ids.size > 0) this.portIds.set(key, ids);
       else this.portIds.delete(key);
@@ -265,9 +267,21 @@ export class Syncer {
   }
 
   /** Applies ops (all or nothing) and counts them. */
-  private write(ops: MapOp[]): void {
+  private write(ops: MapOp[], compiler: Compiler): void {
     step("apply", () => this.sink.apply(ops));
     for (const op of ops) this.opts.metrics.mapOps.inc({ kind: op.kind });
+    // Two Services on one frontend: the Compiler keeps it with its owner (see compiler.ts,
+    // frontendOwner); the others wait, and are logged and counted here whenever that set changes.
+    const denied = [...compiler.denied].sort().join(" ");
+    if (denied !== this.denied) {
+      if (denied !== "")
+        this.opts.log.warn(
+          { servicePorts: denied.split(" ") },
+          "service ports held back: another Service owns their frontend",
+        );
+      this.denied = denied;
+      this.opts.metrics.frontendConflicts.set(compiler.denied.size);
+    }
   }
 
   /**
@@ -287,7 +301,7 @@ export class Syncer {
     for (const chunk of chunks) {
       const ops = step("compile", () => compiler.update(chunk, removed));
       removed = [];
-      this.write(ops);
+      this.write(ops, compiler);
       written += ops.length;
     }
     const adopted = this.compiler === undefined;

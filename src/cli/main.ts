@@ -7,10 +7,12 @@ import { registerAgent } from "./commands/agent.js";
 import { registerAttach } from "./commands/attach.js";
 import { registerBench } from "./commands/bench.js";
 import { registerCompile } from "./commands/compile.js";
+import { registerCompletion } from "./commands/completion.js";
 import { registerDatapath } from "./commands/datapath.js";
 import { registerIptables } from "./commands/iptables.js";
 import { registerLab } from "./commands/lab.js";
 import { registerNft } from "./commands/nft.js";
+import { checkPathOptions, examplesHelp } from "./options.js";
 
 /** The version in package.json (two folders above dist/src/cli). */
 function packageVersion(): string {
@@ -59,6 +61,16 @@ export function buildProgram(): Command {
       const level = cmd.opts<{ logLevel?: LogLevel }>().logLevel;
       if (level) setLogLevel(level);
     });
+  program.addHelpText(
+    "after",
+    examplesHelp([
+      "maplb compile -f ../shared/scenarios/seed-002-service-discovery.yaml --node-ip 198.18.0.10",
+      "maplb iptables -f ../shared/scenarios/seed-003-eks-services.yaml --service default/nginx-svc",
+      "sudo maplb apply -f manifests/ --datapath kernel && sudo maplb list -o wide",
+      "maplb COMMAND --help            # each command's options and examples",
+      "source <(maplb completion bash)",
+    ]),
+  );
   registerCompile(program);
   registerDatapath(program);
   registerIptables(program);
@@ -67,7 +79,9 @@ export function buildProgram(): Command {
   registerAgent(program);
   registerAttach(program);
   registerLab(program);
+  registerCompletion(program);
   reflowDescriptions(program);
+  checkPathOptions(program);
   return program;
 }
 

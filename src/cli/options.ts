@@ -1,5 +1,7 @@
 // Flags shared by several commands, so every command spells and validates them the same way.
+import { posix } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { DEFAULT_PIN_DIR } from "../datapath/options.js";
 import { isIPv4, parseCidr } from "../util/ip.js";
 import { parseDuration } from "../agent/duration.js";
 import { DEFAULT_INPUT_LIMITS, formatBytes } from "../k8s/input.js";
@@ -19,6 +21,11 @@ export interface NodeOptions {
   clusterCidr?: string;
   masqueradeAll?: boolean;
   nfacct?: boolean;
+}
+
+/** The "Examples:" section of a command's --help: one command line per entry. */
+export function examplesHelp(lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  ${l}`).join("\n")}`;
 }
 
 const collect = (value: string, prev: string[] = []): string[] => [...prev, value];
@@ -103,4 +110,45 @@ export function nodeConfigFrom(o: NodeOptions): NodeConfig {
     masqueradeAll: o.masqueradeAll ?? false,
     nfacct: o.nfacct ?? true,
   };
+}
+
+/** One plain file name: what --netns names under /run/netns and a pin directory's parts are made of. */
+const PLAIN_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+
+/** The bpffs mount every pin directory lives under (the default's parent, /sys/fs/bpf). */
+const BPFFS = posix.dirname(DEFAULT_PIN_DIR);
+
+/**
+ * --pin-dir: a directory under /sys/fs/bpf, spelled plainly. The maps are pinned, and later removed,
+ * there: "..", "." or an empty part must not lead to another place of the file system.
+ */
+export function pinDirArg(v: string): string {
+  const parts = v.startsWith(`${BPFFS}/`) ? v.slice(BPFFS.length + 1).split("/") : [];
+  if (parts.length === 0 || !parts.every((p) => PLAIN_NAME.test(p)))
+    throw new InvalidArgumentError(
+      `--pin-dir expects a directory under ${BPFFS}/ whose parts are plain names (letters, digits, ` +
+        `'_', '.', '-'; no '..'), got ${JSON.stringify(v)}`,
+    );
+  return v;
+}
+
+/** --netns: an `ip netns` name, which is one file name under /run/netns. */
+export function netnsArg(v: string): string {
+  if (!PLAIN_NAME.test(v))
+    throw new InvalidArgumentError(
+      `--netns expects an ip netns name (letters, digits, '_', '.', '-'; no '/'), got ${JSON.stringify(v)}`,
+    );
+  return v;
+}
+
+/**
+ * Every --pin-dir and --netns of every command is checked by the parsers above, wherever the option
+ * is declared: both name places in the file system, so one rule for all commands.
+ */
+export function checkPathOptions(cmd: Command): void {
+  for (const o of cmd.options) {
+    if (o.long === "--pin-dir") o.argParser(pinDirArg);
+    if (o.long === "--netns") o.argParser(netnsArg);
+  }
+  for (const sub of cmd.commands) checkPathOptions(sub);
 }

@@ -27,13 +27,18 @@ export class Compiler implements IdSource {
   private maglevSpace: MaglevSpace;
   /**
    * Which service port owns each frontend `address:port/PROTO`. Two ports claiming one address:port is
-   * a misconfiguration kube-proxy resolves by rule order; here the owner keeps it, and a frontend its
-   * owner lets go goes, at the end of the batch, to the waiting port with the smallest id. So the
-   * outcome does not depend on the order of updates: an incremental update and a whole compile agree.
+   * a misconfiguration kube-proxy resolves by rule order: both get a rule in KUBE-SERVICES and the
+   * first one matches (src/kubeproxy writes them by service name, so the name that sorts first wins).
+   * Here the owner keeps it, and a frontend its owner lets go goes, at the end of the batch, to the
+   * waiting port with the smallest id; a whole compile therefore gives it to the smallest id, as the
+   * rules do. The waiting ports are in `denied` (the agent logs and counts them). Reading files,
+   * `maplb compile`/`iptables`/`nft`/`apply` refuse such input instead (src/model/conflicts.ts).
    */
   private readonly frontendOwner = new Map<string, string>();
   /** Service ports denied a frontend, by frontend: they are recompiled when its owner lets it go. */
   private readonly waiting = new Map<string, Set<string>>();
+  /** Service ports whose last compile was denied a frontend another port owns (the agent's metric). */
+  readonly denied = new Set<string>();
   /** Frontends released in this batch: nobody may claim them before retryWaiting() hands them out. */
   private readonly released = new Set<string>();
   /** The last input of each service port, to recompile the waiting ones. */
@@ -99,6 +104,7 @@ export class Compiler implements IdSource {
   set(p: ServicePort, phases?: DiffPhases): void {
     this.note(p.id);
     this.inputs.set(p.id, p);
+    this.denied.delete(p.id);
     const prev = this.tables.services.get(p.id);
     let next: ServicePortTables | undefined = compileServicePort(p, this.node, this, prev);
     if (next.frontends.length === 0) {
@@ -122,6 +128,7 @@ export class Compiler implements IdSource {
   remove(id: string, phases: DiffPhases = new DiffPhases()): void {
     this.note(id);
     this.inputs.delete(id);
+    this.denied.delete(id);
     const prev = this.tables.services.get(id);
     if (!prev) return;
     diffServicePort(prev, undefined, phases);
@@ -141,11 +148,13 @@ export class Compiler implements IdSource {
   revNatId(frontend: string, servicePortId: string): number | null {
     const owner = this.frontendOwner.get(frontend);
     if ((owner !== undefined && owner !== servicePortId) || this.released.has(frontend)) {
-      if (owner !== undefined)
+      if (owner !== undefined) {
         log.warn(
           { frontend, servicePort: servicePortId, owner },
           "frontend already belongs to another service port",
         );
+        this.denied.add(servicePortId);
+      }
       this.waiting.set(frontend, (this.waiting.get(frontend) ?? new Set()).add(servicePortId));
       return null;
     }

@@ -170,11 +170,17 @@ function describePort(p: ServicePort | undefined): string {
   return `  ${p.type}  ${policies.join(" ")}`;
 }
 
-function servicePortText(s: ServicePortTables, port: ServicePort | undefined): string[] {
+/** wide: adds each frontend's Maglev table, and each backend's protocol and Maglev rows per table. */
+export interface TextOptions {
+  wide?: boolean;
+}
+
+function servicePortText(s: ServicePortTables, port: ServicePort | undefined, o: TextOptions): string[] {
   const lines = [`${s.id}${describePort(port)}`];
   const frontendRows = [
     ["frontend", "scope", "rev-nat", "algorithm", "count", "slots → backend ids", "flags"],
   ];
+  if (o.wide) frontendRows[0]!.push("maglev table");
   for (const f of s.frontends) {
     const m = f.master;
     const algo = m.maglevSize > 0 ? `maglev M=${m.maglevSize}@${m.maglevOffset}` : algorithmName(m.algorithm);
@@ -188,15 +194,21 @@ function servicePortText(s: ServicePortTables, port: ServicePort | undefined): s
       String(m.count),
       f.slots.length > 0 ? f.slots.join(",") : "- (no backend: drop)",
       flags.join(",") || "-",
+      ...(o.wide ? [f.maglevTable ?? "-"] : []),
     ]);
   }
   lines.push(...table(frontendRows));
   if (s.backends.length > 0) {
     const inSlots = new Set(s.frontends.flatMap((f) => f.slots));
-    const rows = [["backend", "id", "state"]];
+    const shares = s.maglev.map((m) => ({ name: m.name, rows: rowsPerBackend(m.rows) }));
+    const rows = [["backend", "id", "state", ...(o.wide ? ["protocol", "maglev rows"] : [])]];
     for (const b of s.backends) {
       const state = b.flags & BackendFlag.TERMINATING ? "terminating (draining, no new flows)" : "active";
       rows.push([`${b.address}:${b.port}`, String(b.id), inSlots.has(b.id) ? state : `${state}, in no slot`]);
+      if (o.wide)
+        rows
+          .at(-1)!
+          .push(b.protocol, shares.map((t) => `${t.name}:${t.rows.get(b.id) ?? 0}`).join(" ") || "-");
     }
     lines.push(...table(rows));
   }
@@ -211,11 +223,15 @@ function servicePortText(s: ServicePortTables, port: ServicePort | undefined): s
 }
 
 /** The readable summary: per service port its frontends and backends, then totals per map. */
-export function tablesText(tables: LbTables, ports: readonly ServicePort[] = []): string {
+export function tablesText(
+  tables: LbTables,
+  ports: readonly ServicePort[] = [],
+  opts: TextOptions = {},
+): string {
   const byId = new Map(ports.map((p) => [p.id, p]));
   const lines: string[] = [];
   for (const s of [...tables.services.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
-    lines.push(...servicePortText(s, byId.get(s.id)), "");
+    lines.push(...servicePortText(s, byId.get(s.id), opts), "");
   }
   const t = totals(tables);
   lines.push(

@@ -24,6 +24,8 @@ export type StructName =
   | "lb4_affinity_key"
   | "lb4_affinity_entry"
   | "lb4_backend_stats"
+  | "lb4_frag_key"
+  | "lb4_frag_ports"
   | "maplb_map_info"
   | "ipt_rule"
   | "ipt_chain"
@@ -103,6 +105,17 @@ export const ABI_STRUCTS: Record<StructName, FieldDef[]> = {
     { name: "packets", type: "u64" },
     { name: "bytes", type: "u64" },
   ],
+  lb4_frag_key: [
+    { name: "saddr", type: "be32" },
+    { name: "daddr", type: "be32" },
+    { name: "id", type: "be16" },
+    { name: "proto", type: "u8" },
+    { name: "pad", type: "u8" },
+  ],
+  lb4_frag_ports: [
+    { name: "sport", type: "be16" },
+    { name: "dport", type: "be16" },
+  ],
   maplb_map_info: [
     { name: "name", type: "char", count: 32 },
     { name: "type", type: "u32" },
@@ -165,6 +178,7 @@ export const MAP_NAMES = [
   "lb4_affinity",
   "maplb_counters",
   "lb4_backend_stats",
+  "lb4_frags",
 ] as const;
 // maplb_counters and lb4_backend_stats are per-CPU: the library's lookups return the sum over CPUs.
 export type NativeMapName = (typeof MAP_NAMES)[number];
@@ -205,6 +219,8 @@ export const REASON_NAMES = [
   "FRAGMENT",
   "BAD_TOTAL_LEN",
   "TRUNC_L4",
+  "ICMP_ERROR",
+  "CTX_ERROR",
 ] as const;
 export type ReasonName = (typeof REASON_NAMES)[number];
 
@@ -214,6 +230,9 @@ export const counterRow = (verdict: number, reason: number): number => verdict *
 
 export const CT_SERVICE = 0;
 export const CT_REPLY = 1;
+/** ct4_entry.flags (TCP state) and how long a closed flow's entries live, in seconds. */
+export const CtFlag = { FIN_SERVICE: 1, FIN_REPLY: 2, RST: 4 } as const;
+export const CT_CLOSE_TIMEOUT = 10;
 /** lb4_src_range_key.prefixlen counts rev_nat_id and pad before the address. */
 export const SRC_RANGE_PREFIX_BASE = 32;
 

@@ -8,7 +8,8 @@ import type { MapOp } from "../compile/tables.js";
 import { MaplbError } from "../errors.js";
 import { log } from "../log.js";
 import type { NativeMapName } from "./abi.js";
-import { u32 } from "./codec.js";
+import { decode, u32 } from "./codec.js";
+import { IPPROTO_UDP } from "./packet.js";
 import { nativeError } from "./errno.js";
 import { writesOf, type MapWrite } from "./map-writes.js";
 import type { NativeMaps } from "./native-maps.js";
@@ -113,6 +114,7 @@ export function applyOps(maps: NativeMaps, ops: readonly MapOp[]): ApplySummary 
     );
   }
   dropCountersOfDeletedBackends(maps, ops);
+  forgetUdpFlowsOfDeletedBackends(maps, ops);
   return summary;
 }
 
@@ -124,6 +126,22 @@ export function applyOps(maps: NativeMaps, ops: readonly MapOp[]): ApplySummary 
  */
 function dropCountersOfDeletedBackends(maps: NativeMaps, ops: readonly MapOp[]): void {
   for (const op of ops) if (op.kind === "backend-delete") maps.tryDelete("lb4_backend_stats", u32(op.id));
+}
+
+/**
+ * UDP has no close: a flow to a deleted backend would stay in ct4 until the LRU evicts it, and
+ * should the backend's id be reused, its packets would follow the id to the new pod. So its
+ * entries go with the backend, as kube-proxy flushes UDP conntrack entries of a removed endpoint.
+ * (TCP flows to a missing backend are balanced anew by the datapath, and close by themselves.)
+ * One walk of ct4, only when the apply deleted backends.
+ */
+function forgetUdpFlowsOfDeletedBackends(maps: NativeMaps, ops: readonly MapOp[]): void {
+  const deleted = new Set(ops.flatMap((op) => (op.kind === "backend-delete" ? [op.id] : [])));
+  if (deleted.size === 0) return;
+  for (const [key, entry] of [...maps.entries("ct4")]) {
+    const backendId = Number(decode("ct4_entry", entry).backend_id);
+    if (decode("ct4_key", key).proto === IPPROTO_UDP && deleted.has(backendId)) maps.tryDelete("ct4", key);
+  }
 }
 
 function perform(maps: NativeMaps, write: MapWrite, journal: Undo[], summary: ApplySummary): void {

@@ -98,11 +98,13 @@ export interface NativeApi {
     count: Uint32Array,
     flags: number,
   ): number;
+  /** csumPartial (null: none): n flags, frames that are CHECKSUM_PARTIAL (emulated only). */
   process(
     dp: DpHandle,
     frames: Uint8Array,
     offsets: Uint32Array,
     lengths: Uint32Array,
+    csumPartial: Uint8Array | null,
     verdicts: Uint8Array,
     reasons: Uint8Array,
     n: number,
@@ -187,7 +189,7 @@ export function loadNative(candidates: string[]): NativeApi {
   const maxEntries = f("int maplb_max_entries(maplb_dp *dp, uint32_t id)");
   const lookup = f("int maplb_lookup(maplb_dp *dp, uint32_t id, const void *key, void *value)");
   const lookupMany = f(
-    "int maplb_lookup_many(maplb_dp *dp, uint32_t id, const void *keys, void *values, uint8_t *found, uint32_t n)",
+    "int maplb_lookup_many(maplb_dp *dp, uint32_t id, const void *keys, uint32_t keys_len, void *values, uint32_t values_len, uint8_t *found, uint32_t n)",
   );
   const update = f(
     "int maplb_update(maplb_dp *dp, uint32_t id, const void *key, const void *value, uint64_t flags)",
@@ -195,10 +197,10 @@ export function loadNative(candidates: string[]): NativeApi {
   const del = f("int maplb_delete(maplb_dp *dp, uint32_t id, const void *key)");
   const getNextKey = f("int maplb_get_next_key(maplb_dp *dp, uint32_t id, const void *key, void *next)");
   const updateBatch = f(
-    "int maplb_update_batch(maplb_dp *dp, uint32_t id, const void *keys, const void *values, uint32_t *count, uint64_t flags)",
+    "int maplb_update_batch(maplb_dp *dp, uint32_t id, const void *keys, uint32_t keys_len, const void *values, uint32_t values_len, uint32_t *count, uint64_t flags)",
   );
   const process = f(
-    "int maplb_process(maplb_dp *dp, uint8_t *frames, const uint32_t *offsets, const uint32_t *lengths, uint8_t *verdicts, uint8_t *reasons, uint32_t n)",
+    "int maplb_process(maplb_dp *dp, uint8_t *frames, uint32_t frames_len, const uint32_t *offsets, const uint32_t *lengths, const uint8_t *csum_partial, uint8_t *verdicts, uint8_t *reasons, uint32_t n)",
   );
   const setClock = f("int maplb_set_clock(maplb_dp *dp, uint64_t now)");
   const testRun = f(
@@ -233,6 +235,19 @@ export function loadNative(candidates: string[]): NativeApi {
     return { err, dp: out[0] };
   };
 
+  // The batch calls' buffers must hold exactly what the count says: checked here, before the
+  // native code would read or write past them (the library checks the byte lengths again).
+  const mapShapes: { key: number; value: number }[] = [];
+  const shape = (id: number) => {
+    if (!mapShapes[id]) {
+      const out: unknown[] = [{}];
+      if ((mapInfo(id, out) as number) < 0) throw new MaplbError("E_USAGE", `no map with id ${id}`, { id });
+      const info = out[0] as { key_size: number; value_size: number };
+      mapShapes[id] = { key: info.key_size, value: info.value_size };
+    }
+    return mapShapes[id];
+  };
+
   return {
     path,
     mapCount: () => mapCount() as number,
@@ -247,14 +262,52 @@ export function loadNative(candidates: string[]): NativeApi {
     close: (dp) => close(dp) as void,
     maxEntries: (dp, id) => maxEntries(dp, id) as number,
     lookup: (dp, id, key, value) => lookup(dp, id, key, value) as number,
-    lookupMany: (dp, id, keys, values, found, n) => lookupMany(dp, id, keys, values, found, n) as number,
+    lookupMany: (dp, id, keys, values, found, n) => {
+      const { key, value } = shape(id);
+      expectLength("maplb_lookup_many keys", keys.length, n * key);
+      expectLength("maplb_lookup_many values", values.length, n * value);
+      expectLength("maplb_lookup_many found", found.length, n);
+      return lookupMany(dp, id, keys, keys.length, values, values.length, found, n) as number;
+    },
     update: (dp, id, key, value, flags) => update(dp, id, key, value, flags) as number,
     delete: (dp, id, key) => del(dp, id, key) as number,
     getNextKey: (dp, id, key, next) => getNextKey(dp, id, key, next) as number,
-    updateBatch: (dp, id, keys, values, count, flags) =>
-      updateBatch(dp, id, keys, values, count, flags) as number,
-    process: (dp, frames, offsets, lengths, verdicts, reasons, n) =>
-      process(dp, frames, offsets, lengths, verdicts, reasons, n) as number,
+    updateBatch: (dp, id, keys, values, count, flags) => {
+      const { key, value } = shape(id);
+      const n = count[0] ?? 0;
+      expectLength("maplb_update_batch keys", keys.length, n * key);
+      expectLength("maplb_update_batch values", values.length, n * value);
+      return updateBatch(dp, id, keys, keys.length, values, values.length, count, flags) as number;
+    },
+    process: (dp, frames, offsets, lengths, csumPartial, verdicts, reasons, n) => {
+      for (const [what, array] of [
+        ["offsets", offsets],
+        ["lengths", lengths],
+        ["verdicts", verdicts],
+        ["reasons", reasons],
+        ...(csumPartial ? [["csumPartial", csumPartial] as const] : []),
+      ] as const)
+        expectLength(`maplb_process ${what}`, array.length, n);
+      for (let i = 0; i < n; i++) {
+        if (offsets[i]! + lengths[i]! > frames.length) {
+          throw new MaplbError(
+            "E_USAGE",
+            `maplb_process: frame ${i} (offset ${offsets[i]}, length ${lengths[i]}) ends past the ${frames.length}-byte buffer`,
+          );
+        }
+      }
+      return process(
+        dp,
+        frames,
+        frames.length,
+        offsets,
+        lengths,
+        csumPartial,
+        verdicts,
+        reasons,
+        n,
+      ) as number;
+    },
     setClock: (dp, now) => setClock(dp, now) as number,
     testRun: (dp, prog, frame, output, outLength, repeat, out) => {
       const retval = [0];
@@ -294,6 +347,17 @@ export function loadNative(candidates: string[]): NativeApi {
     abiOffsetof: (type, field) => abiOffsetof(type, field) as number,
     abiConstant: (name) => abiConstant(name) as number,
   };
+}
+
+/** A buffer handed to the library must be exactly as long as the call's count makes it. */
+function expectLength(what: string, actual: number, expected: number): void {
+  if (actual !== expected) {
+    throw new MaplbError("E_USAGE", `${what}: ${actual} bytes or items where the count needs ${expected}`, {
+      what,
+      actual,
+      expected,
+    });
+  }
 }
 
 let logFnType: TypeObject | undefined;

@@ -17,6 +17,9 @@ export interface PacketBatch {
   buffer: Uint8Array;
   offsets: Uint32Array;
   lengths: Uint32Array;
+  /** Per frame, 1 when it is CHECKSUM_PARTIAL (as TC sees a local socket's packets): its L4
+   * checksum field holds the pseudo-header's sum. Emulated only. */
+  csumPartial?: Uint8Array;
 }
 
 /** Raw results of a packed batch: enum maplb_verdict / maplb_reason values per frame. */

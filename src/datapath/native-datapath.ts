@@ -107,6 +107,7 @@ export class NativeDatapath implements Datapath {
       batch.buffer,
       batch.offsets,
       batch.lengths,
+      batch.csumPartial ?? null,
       verdicts,
       reasons,
       n,

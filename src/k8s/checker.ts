@@ -1,18 +1,25 @@
 // A small field checker: reads a raw (unknown) object field by field, records every problem with its
 // path and value, and hands back typed values. Validation reports all problems of a run at once.
 import type { ValidationIssue } from "../errors.js";
+import { escapeJson, printable } from "../util/escape.js";
 import { isIPv4, isIPv6, parseCidr } from "../util/ip.js";
 import type { SourceObject } from "./documents.js";
+import { dns1123Label, type NameRule } from "./names.js";
 
 export type Raw = Record<string, unknown>;
 
+/**
+ * A mapping. YAML 1.1's tags make other objects too (`!!set`, `!!omap`, `!!timestamp`, `!!binary`):
+ * those are not mappings. (Class instances are: the API client deserializes into classes.)
+ */
 export function isRecord(v: unknown): v is Raw {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  return !(v instanceof Map || v instanceof Set || v instanceof Date || ArrayBuffer.isView(v));
 }
 
 function show(value: unknown): string {
   if (value === undefined) return "nothing";
-  const s = JSON.stringify(value);
+  const s = escapeJson(value);
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
@@ -55,6 +62,15 @@ export class Checker {
     const v = obj[key];
     if (v === undefined || v === null) return required ? this.fail(path, v, "is required") : undefined;
     return typeof v === "string" ? v : this.fail(path, v, "must be a string");
+  }
+
+  /** A string that follows one of Kubernetes' name rules (names.ts). */
+  name(obj: Raw, key: string, path: string, rule: NameRule, required = false): string | undefined {
+    const v = this.string(obj, key, path, required);
+    if (v === undefined) return undefined;
+    if (v === "") return required ? this.fail(path, v, "is required") : v;
+    const problem = rule(v);
+    return problem === null ? v : this.fail(path, v, problem);
   }
 
   bool(obj: Raw, key: string, path: string): boolean | undefined {
@@ -103,10 +119,33 @@ export class Checker {
 
 export const PROTOCOLS = ["TCP", "UDP", "SCTP"] as const;
 
-/** `ns/name` of a raw object, for messages, and its namespace and name. */
+/**
+ * `ns/name` of a raw object, for messages (escaped: the name may be hostile), and its namespace and
+ * name. A missing or empty namespace is "default", as kubectl applies it; one of the wrong type is
+ * reported by the object's checker, and shows as `<bad namespace>` here.
+ */
 export function objectIdentity(o: Raw): { namespace: string; name: string; display: string } {
   const meta = isRecord(o.metadata) ? o.metadata : {};
   const name = typeof meta.name === "string" ? meta.name : "";
-  const namespace = typeof meta.namespace === "string" && meta.namespace !== "" ? meta.namespace : "default";
-  return { namespace, name, display: name ? `${namespace}/${name}` : `${namespace}/<unnamed>` };
+  const ns = meta.namespace;
+  const namespace =
+    ns === undefined || ns === null || ns === "" ? "default" : typeof ns === "string" ? ns : "";
+  const shownNs = namespace === "" ? "<bad namespace>" : printable(namespace);
+  return { namespace, name, display: `${shownNs}/${name ? printable(name) : "<unnamed>"}` };
+}
+
+/**
+ * `metadata` as every kind has it: name by the kind's rule, namespace a DNS-1123 label, labels and
+ * annotations maps of strings. Returns the metadata record, or undefined when it is missing.
+ */
+export function checkMetadata(c: Checker, o: Raw, nameRule: NameRule): Raw | undefined {
+  const meta = c.record(o, "metadata", "metadata", true);
+  if (!meta) return undefined;
+  c.name(meta, "name", "metadata.name", nameRule, true);
+  c.name(meta, "namespace", "metadata.namespace", dns1123Label);
+  for (const map of ["labels", "annotations"]) {
+    const m = c.record(meta, map, `metadata.${map}`);
+    if (m) for (const k of Object.keys(m)) c.string(m, k, `metadata.${map}[${escapeJson(k)}]`, true);
+  }
+  return meta;
 }

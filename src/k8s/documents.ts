@@ -2,10 +2,10 @@
 // (what `kubectl get -o yaml|json` prints). Every object keeps where it came from, for error messages.
 import { readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
-import { parseAllDocuments } from "yaml";
 import { MaplbError } from "../errors.js";
 import { fastDocuments } from "./fast-yaml.js";
 import { InputReader, STDIN_PATH } from "./input.js";
+import { decodeUtf8, parseYaml } from "./yaml.js";
 
 /** One Kubernetes object and where it came from. */
 export interface SourceObject {
@@ -52,38 +52,29 @@ function isList(o: unknown): o is { items: unknown[] } {
 }
 
 /**
- * Parses one file's text (YAML is a superset of JSON, so a YAML parser reads both): with the fast
- * path (fast-yaml.ts) when it can, else with the yaml library, which also reports every error.
+ * Parses one file's text (or its bytes, checked to be UTF-8). YAML is a superset of JSON, so a YAML
+ * parser reads both: the fast path (fast-yaml.ts) when it can, else yaml.ts, which also reports every
+ * error. Any failure, even one the YAML library did not foresee, is an E_INPUT error.
  */
-export function parseManifest(file: string, text: string): SourceObject[] {
-  const out: SourceObject[] = [];
-  const fast = fastDocuments(text);
-  if (fast) {
-    fast.forEach((obj, i) => pushDocument(out, file, i, obj));
-    return out;
+export function parseManifest(file: string, content: string | Uint8Array): SourceObject[] {
+  let values: unknown[];
+  try {
+    const text = typeof content === "string" ? content : decodeUtf8(file, content);
+    values = fastDocuments(text) ?? parseYaml(file, text);
+  } catch (err) {
+    if (err instanceof MaplbError) throw err;
+    throw new MaplbError("E_INPUT", `${file}: cannot parse: ${(err as Error).message.split("\n")[0]}`, {
+      file,
+    });
   }
-  const docs = parseAllDocuments(text, { prettyErrors: false });
-  if (!Array.isArray(docs)) return out; // an empty stream
-  docs.forEach((d, i) => {
-    if (d.errors.length > 0) {
-      const e = d.errors[0]!;
-      const line = e.linePos?.[0]?.line;
-      throw new MaplbError(
-        "E_INPUT",
-        `${file} doc ${i}${line ? ` line ${line}` : ""}: not valid YAML or JSON: ${e.message.split("\n")[0]}`,
-        { file, doc: i },
-      );
-    }
-    pushDocument(out, file, i, d.toJS({ maxAliasCount: 100 }));
+  const out: SourceObject[] = [];
+  values.forEach((obj, i) => {
+    if (obj === null || obj === undefined) return; // an empty document, e.g. after a trailing ---
+    if (isList(obj))
+      obj.items.forEach((item, j) => out.push({ file, doc: `${i}.items[${j}]`, object: item }));
+    else out.push({ file, doc: String(i), object: obj });
   });
   return out;
-}
-
-/** Document i's object, or the items of a List, unless the document is empty (e.g. after a trailing ---). */
-function pushDocument(out: SourceObject[], file: string, i: number, obj: unknown): void {
-  if (obj === null || obj === undefined) return;
-  if (isList(obj)) obj.items.forEach((item, j) => out.push({ file, doc: `${i}.items[${j}]`, object: item }));
-  else out.push({ file, doc: String(i), object: obj });
 }
 
 /** Reads and parses every manifest; `reader` bounds the bytes read (see input.ts). */

@@ -2,12 +2,12 @@
 // controller would have made, so the rest of maplb reads only slices.
 import type { V1Endpoints, V1EndpointSlice } from "@kubernetes/client-node";
 import { isIPv4 } from "../util/ip.js";
-import { Checker, PROTOCOLS, isRecord, type Raw } from "./checker.js";
+import { Checker, PROTOCOLS, checkMetadata, isRecord, type Raw } from "./checker.js";
+import { dns1123Label, dns1123Subdomain } from "./names.js";
 import { SERVICE_NAME_LABEL } from "./endpointslice.js";
 
 export function checkEndpoints(c: Checker, o: Raw): V1Endpoints | undefined {
-  const meta = c.record(o, "metadata", "metadata", true);
-  if (meta) c.string(meta, "name", "metadata.name", true);
+  checkMetadata(c, o, dns1123Subdomain);
   c.array(o, "subsets", "subsets").forEach((s, i) => {
     const path = `subsets[${i}]`;
     if (!isRecord(s)) return void c.fail(path, s, "must be an object");
@@ -16,13 +16,15 @@ export function checkEndpoints(c: Checker, o: Raw): V1Endpoints | undefined {
         const ap = `${path}.${list}[${j}]`;
         if (!isRecord(a)) return void c.fail(ap, a, "must be an object");
         c.ip(a.ip, `${ap}.ip`);
-        c.string(a, "nodeName", `${ap}.nodeName`);
+        c.name(a, "nodeName", `${ap}.nodeName`, dns1123Subdomain);
+        const ref = c.record(a, "targetRef", `${ap}.targetRef`);
+        if (ref) c.string(ref, "name", `${ap}.targetRef.name`);
       });
     const names = new Map<string, number>();
     c.array(s, "ports", `${path}.ports`).forEach((p, j) => {
       const pp = `${path}.ports[${j}]`;
       if (!isRecord(p)) return void c.fail(pp, p, "must be an object");
-      const name = c.string(p, "name", `${pp}.name`) ?? "";
+      const name = c.name(p, "name", `${pp}.name`, dns1123Label) ?? "";
       c.port(p, "port", `${pp}.port`, true);
       c.oneOf(p, "protocol", `${pp}.protocol`, PROTOCOLS);
       if (names.has(name))

@@ -1,7 +1,8 @@
 // Structural validation of discovery.k8s.io/v1 EndpointSlices.
 import type { V1EndpointSlice } from "@kubernetes/client-node";
 import { isIPv4, isIPv6 } from "../util/ip.js";
-import { Checker, PROTOCOLS, isRecord, type Raw } from "./checker.js";
+import { Checker, PROTOCOLS, checkMetadata, isRecord, type Raw } from "./checker.js";
+import { dns1123Label, dns1123Subdomain, labelValue } from "./names.js";
 
 export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
 export const ADDRESS_TYPES = ["IPv4", "IPv6", "FQDN"] as const;
@@ -11,7 +12,7 @@ function checkSlicePorts(c: Checker, o: Raw): void {
   c.array(o, "ports", "ports").forEach((raw, i) => {
     const path = `ports[${i}]`;
     if (!isRecord(raw)) return void c.fail(path, raw, "must be an object");
-    const name = c.string(raw, "name", `${path}.name`) ?? "";
+    const name = c.name(raw, "name", `${path}.name`, dns1123Label) ?? "";
     c.port(raw, "port", `${path}.port`);
     c.oneOf(raw, "protocol", `${path}.protocol`, PROTOCOLS);
     const seen = names.get(name);
@@ -34,19 +35,24 @@ function checkEndpoints(c: Checker, o: Raw, addressType: string | undefined): vo
     });
     const cond = c.record(ep, "conditions", `${path}.conditions`);
     if (cond) for (const k of ["ready", "serving", "terminating"]) c.bool(cond, k, `${path}.conditions.${k}`);
-    c.string(ep, "nodeName", `${path}.nodeName`);
-    c.string(ep, "zone", `${path}.zone`);
+    c.name(ep, "nodeName", `${path}.nodeName`, dns1123Subdomain);
+    c.name(ep, "zone", `${path}.zone`, labelValue);
+    const ref = c.record(ep, "targetRef", `${path}.targetRef`);
+    if (ref) c.string(ref, "name", `${path}.targetRef.name`);
   });
 }
 
 export function checkEndpointSlice(c: Checker, o: Raw): V1EndpointSlice | undefined {
-  const meta = c.record(o, "metadata", "metadata", true);
-  if (meta) {
-    c.string(meta, "name", "metadata.name", true);
-    const labels = c.record(meta, "labels", "metadata.labels");
-    const svc = labels?.[SERVICE_NAME_LABEL];
-    if (typeof svc !== "string" || svc === "")
-      c.fail(`metadata.labels["${SERVICE_NAME_LABEL}"]`, svc, "is required: it names the slice's Service");
+  const meta = checkMetadata(c, o, dns1123Subdomain);
+  const labels = meta && isRecord(meta.labels) ? meta.labels : {};
+  const svc = labels[SERVICE_NAME_LABEL];
+  const labelPath = `metadata.labels["${SERVICE_NAME_LABEL}"]`;
+  if (typeof svc !== "string" || svc === "") {
+    if (meta) c.fail(labelPath, svc, "is required: it names the slice's Service");
+  } else {
+    // Any label value, as the API server accepts; one that is no Service name matches no Service.
+    const problem = labelValue(svc);
+    if (problem) c.fail(labelPath, svc, `${problem} (it names the slice's Service)`);
   }
   const addressType = c.oneOf(o, "addressType", "addressType", ADDRESS_TYPES);
   if (o.addressType === undefined) c.fail("addressType", undefined, "is required");

@@ -1,15 +1,15 @@
-// The fast path for reading manifests. The `yaml` library (documents.ts) is exact and reports errors
+// The fast path for reading manifests. The `yaml` library (yaml.ts) is exact and reports errors
 // well, but builds a full document model first: about 1.5 ms per Service or EndpointSlice, so 10k
 // Services took 30 s to parse. js-yaml builds plain objects directly, about ten times faster. So a
 // document is read with js-yaml when nothing in it can read differently in the two libraries, else
 // (anchors, tags, complex keys) with `yaml`; directives, and any error, send the whole text to the
-// full parser in documents.ts, which then reports the error.
+// full parser in yaml.ts, which then reports the error.
 //
 // Documents are split at their `---` lines first. A document whose one top-level `kind:` line names a
 // kind maplb does not read (Pod, ConfigMap, …) is not parsed at all: a stub `{ kind }` stands for it,
 // which sortObjects ignores as it ignores the full object. (So its syntax is not checked either.)
 import jsyaml from "js-yaml";
-import { parseAllDocuments } from "yaml";
+import { parseYaml } from "./yaml.js";
 
 /**
  * Scalars resolve as in `yaml`'s YAML 1.2 core schema (yaml/dist/schema/core), not js-yaml's own:
@@ -103,9 +103,11 @@ function readDocument(chunk: string): unknown {
   const ignored = ignoredKind(chunk);
   if (ignored) return { kind: ignored };
   if (!NEEDS_YAML_LIBRARY.test(chunk)) return jsyaml.load(chunk, { schema: CORE_1_2 }) ?? null;
-  const docs = parseAllDocuments(chunk, { prettyErrors: false });
-  if (!Array.isArray(docs) || docs.length !== 1 || docs[0]!.errors.length > 0) throw new UseFullParser();
-  return docs[0]!.toJS({ maxAliasCount: 100 }) ?? null;
+  // yaml.ts's checks (undefined aliases, alias bombs) apply; its errors would name this document's
+  // lines, so the whole text goes to the full parser to report them.
+  const values = parseYaml("", chunk);
+  if (values.length !== 1) throw new UseFullParser();
+  return values[0] ?? null;
 }
 
 /** The document's kind when it has exactly one top-level `kind:` line naming a kind maplb ignores. */

@@ -45,8 +45,8 @@ export class InputReader {
 
   constructor(readonly limits: InputLimits = DEFAULT_INPUT_LIMITS) {}
 
-  /** The whole input as UTF-8 text; throws E_INPUT naming the limit and its flag when one is hit. */
-  read(path: string): string {
+  /** The whole input's bytes; throws E_INPUT naming the limit and its flag when one is hit. */
+  read(path: string): Buffer {
     const { fd, owned } = openInput(path);
     try {
       return this.readFd(path, fd, fstatSync(fd));
@@ -55,7 +55,7 @@ export class InputReader {
     }
   }
 
-  private readFd(path: string, fd: number, st: Stats): string {
+  private readFd(path: string, fd: number, st: Stats): Buffer {
     const name = path === STDIN_PATH ? "standard input" : path;
     const left = this.limits.maxBytes - this.used;
     if (st.isFile() && st.size > left) throw this.tooLarge(name);
@@ -86,7 +86,7 @@ export class InputReader {
       sleep(POLL_MS);
     }
     this.used += total;
-    return Buffer.concat(chunks, total).toString("utf8");
+    return Buffer.concat(chunks, total);
   }
 
   private tooLarge(name: string): MaplbError {

@@ -3,8 +3,9 @@ import type { Logger } from "pino";
 import { ValidationError } from "../errors.js";
 import { log as defaultLog } from "../log.js";
 import { buildModel } from "../model/build.js";
+import { conflictIssues } from "../model/conflicts.js";
 import type { ServiceModel } from "../model/types.js";
-import { readManifests } from "./documents.js";
+import { readManifests, type SourceObject } from "./documents.js";
 import { InputReader, type InputLimits } from "./input.js";
 import { sortObjects, type ClusterObjects } from "./objects.js";
 
@@ -18,7 +19,12 @@ export interface ReadOptions {
 
 /** Reads and validates; throws ValidationError listing every problem of every file at once. */
 export function readObjects(paths: string[], opts: ReadOptions = {}): ClusterObjects {
-  const objects = sortObjects(readManifests(paths, new InputReader(opts.input)), opts.log ?? defaultLog);
+  return checkObjects(readManifests(paths, new InputReader(opts.input)), opts);
+}
+
+/** Validates parsed manifests (readObjects without the files). */
+export function checkObjects(sources: SourceObject[], opts: ReadOptions = {}): ClusterObjects {
+  const objects = sortObjects(sources, opts.log ?? defaultLog);
   if (objects.issues.length > 0) throw new ValidationError(objects.issues);
   const keep = opts.services && new Set(opts.services);
   if (!keep) return objects;
@@ -27,6 +33,15 @@ export function readObjects(paths: string[], opts: ReadOptions = {}): ClusterObj
   return { ...objects, services: objects.services.filter((s) => keep.has(named(s))) };
 }
 
+/** Reads, validates and builds the model; frontend conflicts and too-small Maglev tables are errors too. */
 export function readModel(paths: string[], opts: ReadOptions = {}): ServiceModel {
-  return buildModel(readObjects(paths, opts), opts.log ?? defaultLog);
+  return modelOf(readObjects(paths, opts), opts);
+}
+
+/** The model of validated objects (readModel without the files). */
+export function modelOf(objects: ClusterObjects, opts: ReadOptions = {}): ServiceModel {
+  const model = buildModel(objects, opts.log ?? defaultLog);
+  const issues = conflictIssues(objects, model);
+  if (issues.length > 0) throw new ValidationError(issues);
+  return model;
 }

@@ -2,7 +2,8 @@
 // checked: kube-proxy programs nodePort 3001 without complaint, and so do we.
 import type { V1Service } from "@kubernetes/client-node";
 import { isPrime } from "../util/prime.js";
-import { Checker, PROTOCOLS, isRecord, type Raw } from "./checker.js";
+import { Checker, PROTOCOLS, checkMetadata, isRecord, type Raw } from "./checker.js";
+import { dns1035Label, dns1123Label, ianaSvcName } from "./names.js";
 
 export const SERVICE_TYPES = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"] as const;
 export const ANNOTATION_ALGORITHM = "maplb.io/lb-algorithm";
@@ -17,13 +18,16 @@ function checkPorts(c: Checker, spec: Raw): void {
   ports.forEach((raw, i) => {
     const path = `spec.ports[${i}]`;
     if (!isRecord(raw)) return void c.fail(path, raw, "must be an object");
-    const name = c.string(raw, "name", `${path}.name`) ?? "";
+    // As the API server: a DNS-1123 label, and required once a Service has more than one port.
+    const name = c.name(raw, "name", `${path}.name`, dns1123Label, ports.length > 1) ?? "";
     const port = c.port(raw, "port", `${path}.port`, true);
     const protocol = c.oneOf(raw, "protocol", `${path}.protocol`, PROTOCOLS) ?? "TCP";
     c.int(raw, "nodePort", `${path}.nodePort`, 0, 65535);
     const target = raw.targetPort;
     if (typeof target === "number") c.port(raw, "targetPort", `${path}.targetPort`);
-    else if (target !== undefined && target !== null && (typeof target !== "string" || target === ""))
+    else if (typeof target === "string" && target !== "")
+      c.name(raw, "targetPort", `${path}.targetPort`, ianaSvcName);
+    else if (target !== undefined && target !== null)
       c.fail(`${path}.targetPort`, target, "must be a port number or a port name");
     const seen = names.get(name);
     if (seen !== undefined)
@@ -52,15 +56,12 @@ function checkAnnotations(c: Checker, meta: Raw): void {
 }
 
 export function checkService(c: Checker, o: Raw): V1Service | undefined {
-  const meta = c.record(o, "metadata", "metadata", true);
-  if (meta) {
-    c.string(meta, "name", "metadata.name", true);
-    checkAnnotations(c, meta);
-  }
+  const meta = checkMetadata(c, o, dns1035Label);
+  if (meta) checkAnnotations(c, meta);
   const spec = c.record(o, "spec", "spec", true);
   if (!spec) return undefined;
   c.oneOf(spec, "type", "spec.type", SERVICE_TYPES);
-  const clusterIP = spec.clusterIP;
+  const clusterIP = c.string(spec, "clusterIP", "spec.clusterIP");
   if (clusterIP !== undefined && clusterIP !== "" && clusterIP !== "None") c.ip(clusterIP, "spec.clusterIP");
   c.array(spec, "clusterIPs", "spec.clusterIPs").forEach((ip, i) => {
     if (ip !== "None") c.ip(ip, `spec.clusterIPs[${i}]`);

@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import type { Endpoint, ServicePort } from "../model/types.js";
 import { endpointString } from "../model/endpoints.js";
+import { NFT_NAME_MAX_BYTES, nftNamePart } from "./tokens.js";
 
 const BASE32_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
@@ -78,9 +79,16 @@ function nftServicePortBase(p: Pick<ServicePort, "namespace" | "name" | "protoco
   return `${p.namespace}/${p.name}/${lowerProtocol(p)}/${p.portName}`;
 }
 
-/** A name prefixed by 8 hash characters of itself, so similar names stay visually distinct. */
+/** The longest kind prefix of an nft chain or set name ("endpoint-"), and the hash after it. */
+const NFT_NAME_HEAD = "endpoint-".length + 8 + 1;
+
+/**
+ * A name prefixed by 8 hash characters of itself, so similar names stay visually distinct. The hash
+ * is of the name as given; the readable part keeps only identifier characters (tokens.ts), so even a
+ * name validation let through cannot end the identifier early.
+ */
 function hashed(name: string): string {
-  return `${hashPrefix(name, 8)}-${name}`;
+  return `${hashPrefix(name, 8)}-${nftNamePart(name, NFT_NAME_MAX_BYTES - NFT_NAME_HEAD)}`;
 }
 
 export interface NftServicePortNames {

@@ -13,6 +13,7 @@ import {
   type IptablesTable,
 } from "./iptables-rules.js";
 import { optionValue, parseRuleArgs, type MatchModule, type RuleOption } from "./rule-parse.js";
+import { iptablesChain, restoreToken } from "./tokens.js";
 
 export const IPTABLES_FORMATS = ["canonical", "restore", "save"] as const;
 export type IptablesFormat = (typeof IPTABLES_FORMATS)[number];
@@ -30,16 +31,12 @@ export function renderIptables(rules: IptablesRuleset, format: IptablesFormat): 
 
 // ---- restore ----
 
-/** iptables-restore splits on spaces but honours double quotes; kube-proxy quotes comments with spaces. */
-function restoreToken(token: string): string {
-  return token.includes(" ") ? `"${token}"` : token;
-}
-
+/** One rule as iptables-restore reads it; every argument quoted as it needs (tokens.ts). */
 export function restoreRuleLine(rule: IptablesRule): string {
-  return ["-A", rule.chain, ...rule.args.map(restoreToken)].join(" ");
+  return ["-A", iptablesChain(rule.chain), ...rule.args.map(restoreToken)].join(" ");
 }
 
-const chainLine = (chain: string): string => `:${chain} - [0:0]`;
+const chainLine = (chain: string): string => `:${iptablesChain(chain)} - [0:0]`;
 
 function tableLines(name: string, chains: string[], rules: IptablesRule[]): string[] {
   return [`*${name}`, ...chains.map(chainLine), ...rules.map(restoreRuleLine), "COMMIT"];
@@ -208,7 +205,7 @@ function saveTarget(name: string, options: RuleOption[]): string[] {
 /** One rule as iptables-save prints it: -s, -d, -p first, then the modules in load order, then -j. */
 export function saveRuleLine(rule: IptablesRule): string {
   const r = parseRuleArgs(rule.args);
-  const parts = [`-A ${rule.chain}`];
+  const parts = [`-A ${iptablesChain(rule.chain)}`];
   if (r.source) parts.push(`${bang(r.source)}-s ${saveAddress(r.source.address)}`);
   if (r.destination) parts.push(`${bang(r.destination)}-d ${saveAddress(r.destination.address)}`);
   if (r.protocol) parts.push(`-p ${r.protocol}`);

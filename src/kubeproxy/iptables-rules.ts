@@ -10,6 +10,7 @@ import { endpointChain, lowerProtocol, servicePortChains } from "./chain-names.j
 import { canonicalCidr, cidrContains } from "./cidr.js";
 import { toFixedHalfEven } from "./decimal.js";
 import { planServicePort } from "./policy.js";
+import { assertRenderable, assertRenderableNode, iptablesCommentText } from "./tokens.js";
 
 export type IptablesTableName = "filter" | "nat";
 
@@ -81,7 +82,7 @@ interface Context {
   detector: { ifLocal: string[]; ifNotLocal: string[] } | null;
 }
 
-const comment = (text: string): string[] => ["-m", "comment", "--comment", text];
+const comment = (text: string): string[] => ["-m", "comment", "--comment", iptablesCommentText(text)];
 
 /** `-m tcp -p tcp [-d DST] --dport PORT`, the match kube-proxy writes for one frontend. */
 function portMatch(proto: string, dst: string | null, port: number): string[] {
@@ -90,6 +91,7 @@ function portMatch(proto: string, dst: string | null, port: number): string[] {
 
 /** The rules of one service port, in kube-proxy's order. */
 function writeServicePort(p: ServicePort, ctx: Context): void {
+  assertRenderable(p);
   const clusterIP = p.clusterIP;
   if (clusterIP === null) return; // headless: no frontends, no rules
   const { filter, nat, node } = ctx;
@@ -380,6 +382,7 @@ const byServiceName = (a: ServicePort, b: ServicePort): number => {
  * so the order within every chain is already the canonical one.
  */
 export function buildIptablesRules(model: ServiceModel, node: NodeConfig): IptablesRuleset {
+  assertRenderableNode(node);
   const filter = new TableWriter("filter");
   const nat = new TableWriter("nat");
   for (const c of [KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL])

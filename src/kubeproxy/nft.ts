@@ -7,6 +7,7 @@ import { lowerProtocol, nftEndpointNames, nftServicePortChains } from "./chain-n
 import { canonicalCidr, cidrContains } from "./cidr.js";
 import { MASQUERADE_MARK } from "./iptables-rules.js";
 import { planServicePort } from "./policy.js";
+import { assertRenderable, assertRenderableNode, nftQuoted } from "./tokens.js";
 
 export const NFT_TABLE = "kube-proxy";
 
@@ -197,6 +198,7 @@ interface Context {
 }
 
 function writeServicePort(p: ServicePort, { nft, node }: Context): void {
+  assertRenderable(p);
   const clusterIP = p.clusterIP;
   if (clusterIP === null) return;
   const proto = lowerProtocol(p);
@@ -318,6 +320,7 @@ function writeEndpointDispatch(p: ServicePort, chain: string, endpoints: Endpoin
 }
 
 export function buildNftRules(model: ServiceModel, node: NodeConfig): NftRuleset {
+  assertRenderableNode(node);
   const nft = new NftWriter();
   writeFixedRules(nft, node);
   for (const p of model.ports) writeServicePort(p, { nft, node });
@@ -326,12 +329,10 @@ export function buildNftRules(model: ServiceModel, node: NodeConfig): NftRuleset
 
 // ---- text ----
 
-const quote = (s: string) => `"${s.replace(/"/g, '\\"')}"`;
-
 function chainLine(c: NftChain): string {
   const props: string[] = [];
   if (c.base) props.push(`type ${c.base.type} hook ${c.base.hook} priority ${c.base.priority} ;`);
-  if (c.comment) props.push(`comment ${quote(c.comment)} ;`);
+  if (c.comment) props.push(`comment ${nftQuoted(c.comment)} ;`);
   return `add chain ip ${NFT_TABLE} ${c.name}${props.length ? ` { ${props.join(" ")} }` : ""}`;
 }
 
@@ -339,12 +340,12 @@ function setLine(s: NftSet): string {
   const props = [`type ${s.type} ;`];
   if (s.flags) props.push(`flags ${s.flags.join(",")} ;`);
   if (s.timeoutSeconds !== undefined) props.push(`timeout ${s.timeoutSeconds}s ;`);
-  if (s.comment) props.push(`comment ${quote(s.comment)} ;`);
+  if (s.comment) props.push(`comment ${nftQuoted(s.comment)} ;`);
   return `add ${s.kind} ip ${NFT_TABLE} ${s.name} { ${props.join(" ")} }`;
 }
 
 function elementLine(e: NftElement): string {
-  const comment = e.comment ? ` comment ${quote(e.comment)}` : "";
+  const comment = e.comment ? ` comment ${nftQuoted(e.comment)}` : "";
   const value = e.value === undefined ? "" : ` : ${e.value}`;
   return `add element ip ${NFT_TABLE} ${e.container} { ${e.key}${comment}${value} }`;
 }
@@ -368,13 +369,13 @@ export function renderNft(r: NftRuleset): string {
   const lines = [
     `add ${table}`,
     `delete ${table}`,
-    `add ${table} { comment ${quote("rules for kube-proxy")} ; }`,
+    `add ${table} { comment ${nftQuoted("rules for kube-proxy")} ; }`,
     ...r.chains.map(chainLine),
     ...r.sets.map(setLine),
     ...[...rulesByChain].flatMap(([chain, rules]) =>
       rules.map(
         (x) =>
-          `add rule ip ${NFT_TABLE} ${chain} ${x.rule}${x.comment ? ` comment ${quote(x.comment)}` : ""}`,
+          `add rule ip ${NFT_TABLE} ${chain} ${x.rule}${x.comment ? ` comment ${nftQuoted(x.comment)}` : ""}`,
       ),
     ),
     ...[...elementsBySet.values()].flatMap((elements) => elements.map(elementLine)),

@@ -63,3 +63,12 @@ export function byEndpointString(a: Pick<Endpoint, "ip" | "port">, b: Pick<Endpo
   const y = endpointString(b);
   return x < y ? -1 : x > y ? 1 : 0;
 }
+
+/**
+ * The most backends one Maglev table of the port can hold on any node: every backend set is either
+ * ready endpoints or serving-and-terminating ones (see usable()).
+ */
+export function maglevCandidates(p: Pick<ServicePort, "endpoints">): number {
+  const ready = p.endpoints.filter((e) => e.ready).length;
+  return Math.max(ready, p.endpoints.filter((e) => e.serving && e.terminating).length);
+}

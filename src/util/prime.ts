@@ -4,3 +4,10 @@ export function isPrime(n: number): boolean {
   for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
   return true;
 }
+
+/** The smallest prime ≥ n. */
+export function nextPrime(n: number): number {
+  let p = Math.max(2, Math.ceil(n));
+  while (!isPrime(p)) p++;
+  return p;
+}

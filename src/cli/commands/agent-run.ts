@@ -44,6 +44,7 @@ function terminated(): Promise<string> {
 export async function runAgent(flags: AgentFlags): Promise<void> {
   const minSyncPeriodMs = parseDuration(flags.minSyncPeriod, "--min-sync-period");
   const syncPeriodMs = parseDuration(flags.syncPeriod, "--sync-period");
+  const apiUnreachableWindowMs = parseDuration(flags.apiUnreachableWindow, "--api-unreachable-window");
   if (syncPeriodMs === 0) throw new MaplbError("E_USAGE", "--sync-period must be more than 0");
   const node = nodeConfigFrom(flags);
   const kubeConfig = loadKubeConfig(flags.kubeconfig);
@@ -65,17 +66,21 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     gauges: sink,
     minSyncPeriodMs,
     syncPeriodMs,
+    apiUnreachableWindowMs,
     limits: { maglevRows: datapath.maps.shapes.lb4_maglev.maxEntries },
     metrics,
     log,
   });
   const status = await serveStatus(flags.metricsAddr, metrics, () => agent.health());
+  // Listening for the signals before saying "running": a SIGTERM sent on that line must stop the
+  // agent cleanly, not kill it with Node's default action.
+  const stopRequested = terminated();
   log.info(
     { datapath: datapath.description, node: node.nodeName, status: status.address },
     "maplb agent running",
   );
   agent.start();
-  const signal = await terminated();
+  const signal = await stopRequested;
   log.info({ signal }, "stopping; the maps and any attached program stay in place");
   await agent.stop();
   await status.close();

@@ -12,6 +12,7 @@ export interface AgentFlags extends NodeOptions {
   pinDir: string;
   mapMax?: number;
   metricsAddr: string;
+  apiUnreachableWindow: string;
   minSyncPeriod: string;
   syncPeriod: string;
   attach: boolean;
@@ -37,8 +38,8 @@ export function registerAgent(program: Command): void {
         "labelled service.kubernetes.io/service-proxy-name), and write each change into the maps at once, " +
         "recompiling only the Services it touches. On start it adopts maps already pinned and keeps their " +
         "ids, so established connections keep their backends. SIGTERM stops it and leaves the maps and any " +
-        "attached program in place. Serves /metrics (Prometheus) and /healthz (200 while synced recently) " +
-        "on --metrics-addr.",
+        "attached program in place. Serves /metrics (Prometheus) and /healthz (200 while synced recently " +
+        "and the API server answers) on --metrics-addr.",
     )
     .option("--kubeconfig <path>", "kubeconfig file (default: in-cluster config in a pod, else $KUBECONFIG)")
     .addOption(
@@ -48,7 +49,17 @@ export function registerAgent(program: Command): void {
     )
     .option("--pin-dir <dir>", "where the kernel datapath's maps are pinned", DEFAULT_PIN_DIR)
     .option("--map-max <n>", "max entries of the service-sized maps", positiveInt("--map-max"))
-    .option("--metrics-addr <host:port>", "address of /metrics and /healthz", "0.0.0.0:10262")
+    .option(
+      "--metrics-addr <host:port>",
+      "address of /metrics and /healthz; loopback only unless told otherwise (the DaemonSet passes the " +
+        "node's IP, for the kubelet's probes and Prometheus)",
+      "127.0.0.1:10262",
+    )
+    .option(
+      "--api-unreachable-window <duration>",
+      "/healthz fails once the API server has not answered for this long (the maps keep their last state)",
+      "60s",
+    )
     .option(
       "--min-sync-period <duration>",
       "least time between two map syncs; changes in between are batched",

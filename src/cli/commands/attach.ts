@@ -12,6 +12,8 @@ import { MaplbError } from "../../errors.js";
 import type { MapsDump } from "../../datapath/dump.js";
 import { openKernel, type KernelDatapath } from "../../datapath/kernel.js";
 import { DEFAULT_PIN_DIR } from "../../datapath/options.js";
+import { examplesHelp } from "../options.js";
+import { addOutputOptions, type OutputFlags, outputFormat, render } from "../output.js";
 
 export const ATTACH_MODES = ["tc", "xdp"] as const;
 export type AttachMode = (typeof ATTACH_MODES)[number];
@@ -207,6 +209,8 @@ interface MapFill {
   name: string;
   maxEntries: number;
   entries: number | null;
+  keyBytes: number;
+  valueBytes: number;
 }
 
 const COUNTED_MAPS = new Set([
@@ -238,7 +242,13 @@ export function pinDirStatus(pinDir: string): PinDirStatus {
         entries = 0;
         for (const _ of dp.maps.keys(name as keyof typeof dp.maps.shapes)) entries++;
       }
-      return { name, maxEntries: shape.maxEntries, entries };
+      return {
+        name,
+        maxEntries: shape.maxEntries,
+        entries,
+        keyBytes: shape.keySize,
+        valueBytes: shape.valueSize,
+      };
     });
     const stats = dp.stats();
     const dump: MapsDump = dp.dump();
@@ -268,7 +278,12 @@ export function pinDirStatus(pinDir: string): PinDirStatus {
   }
 }
 
-function printStatus(attachments: (Attachment & { live: boolean })[], pins: PinDirStatus[]): void {
+/** The status as text; wide adds each map's key and value sizes. */
+function statusText(
+  attachments: (Attachment & { live: boolean })[],
+  pins: PinDirStatus[],
+  wide: boolean,
+): string {
   const out: string[] = [];
   out.push(attachments.length === 0 ? "nothing attached by maplb" : "attached:");
   for (const a of attachments)
@@ -281,7 +296,8 @@ function printStatus(attachments: (Attachment & { live: boolean })[], pins: PinD
     for (const m of p.maps) {
       const fill =
         m.entries === null ? "array" : `${m.entries} (${((100 * m.entries) / m.maxEntries).toFixed(1)}%)`;
-      out.push(`  ${m.name.padEnd(20)} ${String(m.maxEntries).padStart(8)} max  ${fill}`);
+      const sizes = wide ? `  key ${m.keyBytes} B, value ${m.valueBytes} B`.padEnd(28) : "";
+      out.push(`  ${m.name.padEnd(20)} ${String(m.maxEntries).padStart(8)} max${sizes}  ${fill}`);
     }
     out.push(
       "  verdicts: " +
@@ -301,16 +317,20 @@ function printStatus(attachments: (Attachment & { live: boolean })[], pins: PinD
     for (const b of p.backends)
       out.push(`    #${String(b.id).padEnd(5)} ${b.address.padEnd(22)} ${b.packets} pkts ${b.bytes} bytes`);
   }
-  process.stdout.write(out.join("\n") + "\n");
+  return out.join("\n") + "\n";
 }
 
-function status(flags: { pinDir?: string; json?: boolean }): void {
+function status(flags: { pinDir?: string } & OutputFlags): void {
   const attachments = readAttachments().map((a) => ({ ...a, live: stillAttached(a) }));
   const dirs = new Set(attachments.filter((a) => a.live).map((a) => a.pinDir));
   if (flags.pinDir) dirs.add(flags.pinDir);
   const pins = [...dirs].filter(existsSync).sort().map(pinDirStatus);
-  if (flags.json) process.stdout.write(JSON.stringify({ attachments, maps: pins }, null, 2) + "\n");
-  else printStatus(attachments, pins);
+  process.stdout.write(
+    render(outputFormat(flags), {
+      data: () => ({ attachments, maps: pins }),
+      table: (wide) => statusText(attachments, pins, wide),
+    }),
+  );
 }
 
 const collect = (v: string, prev: string[] = []) => {
@@ -355,9 +375,13 @@ export function registerAttach(program: Command): void {
     )
     .option("--iface <name>", "only these interfaces (repeatable, or a comma list)", collect)
     .option("--netns <name>", "only attachments in this network namespace")
+    .addHelpText(
+      "after",
+      examplesHelp(["sudo maplb detach", "sudo maplb detach --netns node-a --iface veth1"]),
+    )
     .action((flags: DetachFlags) => detach(flags));
 
-  program
+  const statusCmd = program
     .command("status")
     .summary("what is attached where; map fill, counters, per-backend traffic")
     .description(
@@ -365,7 +389,12 @@ export function registerAttach(program: Command): void {
         "directory in use: every map's size and fill, the verdict and drop counters, and packets and\n" +
         "bytes per backend.",
     )
-    .option("--pin-dir <dir>", "also show the maps under this directory")
-    .option("--json", "print JSON")
-    .action((flags: { pinDir?: string; json?: boolean }) => status(flags));
+    .option("--pin-dir <dir>", "also show the maps under this directory");
+  addOutputOptions(statusCmd, "each map's key and value sizes")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sudo maplb status\n  sudo maplb status --pin-dir /sys/fs/bpf/maplb-demo -o wide\n" +
+        "  sudo maplb status -o json",
+    )
+    .action((flags: { pinDir?: string } & OutputFlags) => status(flags));
 }

@@ -5,6 +5,7 @@ import { SUITES } from "../../../bench/suites/index.js";
 import { kernelUnavailableReason } from "../../datapath/kernel.js";
 import { MaplbError } from "../../errors.js";
 import { log } from "../../log.js";
+import { examplesHelp } from "../options.js";
 
 interface BenchFlags {
   full?: boolean;
@@ -45,6 +46,14 @@ export function registerBench(program: Command): void {
       new Option("--datapath <kind>", "datapath for maplb's rows: kernel when root, else emulated")
         .choices(["auto", "kernel", "emulated"])
         .default("auto"),
+    )
+    .addHelpText(
+      "after",
+      examplesHelp([
+        "npm run bench                      # the same as: maplb bench --quick",
+        "maplb bench --suite datapath-emulated control-plane --json /tmp/results.json",
+        "sudo maplb bench --full --report /tmp/maplb-report",
+      ]),
     )
     .action(async (flags: BenchFlags) => {
       if (flags.quick && flags.full) throw new MaplbError("E_USAGE", "choose one of --quick and --full");

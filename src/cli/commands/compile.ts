@@ -1,4 +1,5 @@
-// `maplb compile`: Services and EndpointSlices in, the datapath's lookup tables out (as a summary or JSON).
+// `maplb compile`: Services and EndpointSlices in, the datapath's lookup tables out (as a summary, wide,
+// JSON or YAML).
 import { Command } from "commander";
 import { compile } from "../../compile/compiler.js";
 import { stringifyReadable, tablesJson, tablesText } from "../../compile/render.js";
@@ -10,16 +11,18 @@ import {
   modelFrom,
   nodeConfigFrom,
 } from "../options.js";
+import { addOutputOptions, type OutputFlags, outputFormat, render } from "../output.js";
 
-interface CompileFlags extends InputOptions, NodeOptions {
-  json?: boolean;
-}
+interface CompileFlags extends InputOptions, NodeOptions, OutputFlags {}
 
 export function registerCompile(program: Command): void {
   const cmd = program
     .command("compile")
-    .description("Compile Services and EndpointSlices into maplb's BPF lookup tables and print them")
-    .option("--json", "print the tables as JSON (Maglev rows as size, rows per backend and a checksum)");
+    .description(
+      "Compile Services and EndpointSlices into maplb's BPF lookup tables and print them (JSON and YAML " +
+        "give Maglev rows as size, rows per backend and a checksum)",
+    );
+  addOutputOptions(cmd, "each frontend's Maglev table and each backend's protocol and Maglev rows");
   addNodeOptions(addInputOptions(cmd));
   cmd
     .addHelpText(
@@ -38,14 +41,19 @@ traffic where kube-proxy would.
 
 Examples:
   maplb compile -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --node-ip 10.128.0.2
-  maplb compile -f ../shared/scenarios --service default/nginx-svc --json
+  maplb compile -f ../shared/scenarios --service default/nginx-svc -o json
+  maplb compile -f ../shared/scenarios/seed-003-eks-services.yaml -o wide
   maplb compile -f manifests/ --node-name node-a --node-ip 192.0.2.10`,
     )
     .action((flags: CompileFlags) => {
       const model = modelFrom(flags);
       const tables = compile(model, nodeConfigFrom(flags));
       process.stdout.write(
-        flags.json ? stringifyReadable(tablesJson(tables)) + "\n" : tablesText(tables, model.ports),
+        render(outputFormat(flags), {
+          data: () => tablesJson(tables),
+          table: (wide) => tablesText(tables, model.ports, { wide }),
+          json: stringifyReadable,
+        }),
       );
     });
 }

@@ -23,11 +23,13 @@ import { isIPv4 } from "../../util/ip.js";
 import {
   addInputOptions,
   addNodeOptions,
+  examplesHelp,
   modelFrom,
   nodeConfigFrom,
   type InputOptions,
   type NodeOptions,
 } from "../options.js";
+import { addOutputOptions, type OutputFlags, outputFormat, render } from "../output.js";
 
 interface DatapathFlags {
   datapath: DatapathChoice;
@@ -87,6 +89,13 @@ function registerApply(program: Command): void {
         "their backends (ids are read back from the maps). A failed apply leaves the maps as they were.",
     );
   addDatapathOptions(addNodeOptions(addInputOptions(cmd)));
+  cmd.addHelpText(
+    "after",
+    examplesHelp([
+      "maplb apply -f ../shared/scenarios/seed-003-eks-services.yaml --datapath emulated",
+      "sudo maplb apply -f manifests/ --node-ip 198.18.0.10 --datapath kernel --pin-dir /sys/fs/bpf/maplb-demo",
+    ]),
+  );
   cmd.action((flags: InputOptions & NodeOptions & DatapathFlags) => {
     const model = modelFrom(flags);
     const dp = openDatapath({ kind: flags.datapath, pinDir: flags.pinDir, mapMax: flags.mapMax });
@@ -113,31 +122,47 @@ function registerApply(program: Command): void {
 
 // ---- list --------------------------------------------------------------------------------------------
 
-export function listText(d: MapsDump): string {
-  const lines = [
-    `${"FRONTEND".padEnd(28)} ${"SCOPE".padEnd(6)} ${"SLOTS".padEnd(6)} ${"ALGORITHM".padEnd(16)} ${"FLAGS".padEnd(12)} BACKENDS`,
-  ];
+/** The columns before BACKENDS, and their widths; wide adds the rev-NAT id, Maglev offset and affinity. */
+const LIST_COLUMNS: [string, number][] = [
+  ["FRONTEND", 28],
+  ["SCOPE", 6],
+  ["SLOTS", 6],
+  ["ALGORITHM", 16],
+  ["FLAGS", 12],
+];
+const LIST_WIDE_COLUMNS: [string, number][] = [
+  ["REV-NAT", 8],
+  ["MAGLEV@", 8],
+  ["AFFINITY", 9],
+];
+
+export function listText(d: MapsDump, wide = false): string {
+  const columns = wide ? [...LIST_COLUMNS, ...LIST_WIDE_COLUMNS] : LIST_COLUMNS;
+  const row = (cells: string[]) => cells.map((c, i) => c.padEnd(columns[i]![1])).join(" ");
+  const indent = " ".repeat(columns.reduce((n, [, w]) => n + w + 1, 0));
+  const lines = [`${row(columns.map(([name]) => name))} BACKENDS`];
   for (const f of d.frontends) {
     const m = f.master;
-    const head = [
-      `${f.key.address}:${f.key.port}/${f.key.protocol}`.padEnd(28),
-      scopeName(f.key.scope).padEnd(6),
-      String(m?.count ?? "-").padEnd(6),
-      (m ? algorithmName(m.algorithm) + (m.maglevSize ? ` M=${m.maglevSize}` : "") : "(no master)").padEnd(
-        16,
-      ),
-      (m ? flagNames(m.flags).join(",") || "-" : "-").padEnd(12),
-    ].join(" ");
+    const cells = [
+      `${f.key.address}:${f.key.port}/${f.key.protocol}`,
+      scopeName(f.key.scope),
+      String(m?.count ?? "-"),
+      m ? algorithmName(m.algorithm) + (m.maglevSize ? ` M=${m.maglevSize}` : "") : "(no master)",
+      m ? flagNames(m.flags).join(",") || "-" : "-",
+    ];
+    if (wide)
+      cells.push(
+        String(m?.revNatId ?? "-"),
+        m?.maglevSize ? String(m.maglevOffset) : "-",
+        m?.affinityTimeout ? `${m.affinityTimeout}s` : "-",
+      );
     const backends = f.slots.map((s) => {
       const b = d.backends.get(s.backendId);
       if (!b) return `#${s.slot} → ${s.backendId} (missing!)`;
       const state = b.flags & BackendFlag.TERMINATING ? "terminating" : "active";
       return `#${s.slot} → ${b.address}:${b.port} (id ${b.id}, ${state})`;
     });
-    lines.push(
-      `${head} ${backends[0] ?? "(none)"}`,
-      ...backends.slice(1).map((b) => `${" ".repeat(73)}${b}`),
-    );
+    lines.push(`${row(cells)} ${backends[0] ?? "(none)"}`, ...backends.slice(1).map((b) => `${indent}${b}`));
   }
   const inSlots = new Set(d.frontends.flatMap((f) => f.slots.map((s) => s.backendId)));
   const draining = [...d.backends.values()].filter((b) => !inSlots.has(b.id));
@@ -152,22 +177,30 @@ export function listText(d: MapsDump): string {
   return lines.join("\n") + "\n";
 }
 
+const LIST_EXAMPLES = `
+Examples:
+  sudo maplb list
+  sudo maplb list --pin-dir /sys/fs/bpf/maplb-demo -o wide
+  sudo maplb list -o yaml`;
+
 function registerList(program: Command): void {
-  program
+  const cmd = program
     .command("list")
     .description(
       "Show each frontend with its backends and their state, read back from the kernel's pinned maps.",
     )
-    .option("--pin-dir <dir>", "where the kernel datapath's maps are pinned", DEFAULT_PIN_DIR)
-    .option("--json", "print the maps as JSON")
-    .action((flags: { pinDir: string; json?: boolean }) => {
+    .option("--pin-dir <dir>", "where the kernel datapath's maps are pinned", DEFAULT_PIN_DIR);
+  addOutputOptions(cmd, "each frontend's rev-NAT id, Maglev offset and affinity timeout")
+    .addHelpText("after", LIST_EXAMPLES)
+    .action((flags: { pinDir: string } & OutputFlags) => {
       const dp = openKernel({ pinDir: flags.pinDir });
       try {
         const d = dp.dump();
         process.stdout.write(
-          flags.json
-            ? JSON.stringify({ ...d, backends: [...d.backends.values()] }, null, 2) + "\n"
-            : listText(d),
+          render(outputFormat(flags), {
+            data: () => ({ ...d, backends: [...d.backends.values()] }),
+            table: (wide) => listText(d, wide),
+          }),
         );
       } finally {
         dp.close();
@@ -231,6 +264,13 @@ function registerTrace(program: Command): void {
     .addOption(new Option("--proto <proto>", "protocol").choices(["tcp", "udp"]).default("tcp"))
     .option("--json", "print one JSON object");
   addDatapathOptions(addNodeOptions(addInputOptions(cmd)), false);
+  cmd.addHelpText(
+    "after",
+    examplesHelp([
+      "maplb trace -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --from 198.51.100.7:40000 --to 35.200.9.207:80",
+      "maplb trace -f manifests/ --from 10.0.0.5:5353 --to 10.96.0.10:53 --proto udp --json",
+    ]),
+  );
   cmd.action(
     (
       flags: InputOptions &
@@ -289,6 +329,13 @@ function registerSpeed(program: Command): void {
         "one frame repeated (kernel: BPF_PROG_TEST_RUN's duration), then (emulated) a large batch and\n" +
         "the FFI's own cost per packet at a batch of 1024. Prints one JSON object per row; each row\n" +
         "names its algorithm and Maglev M. Kernel rows use private, temporary maps.",
+    )
+    .addHelpText(
+      "after",
+      examplesHelp([
+        "maplb datapath-speed --target emulated --repeat 100000",
+        "sudo maplb datapath-speed --services 1000 --algorithm maglev --maglev-m 251 --target kernel",
+      ]),
     )
     .option("--services <n>", "frontends", positive, 10)
     .option("--backends <n>", "backends per frontend", positive, 10)

@@ -11,13 +11,18 @@ import {
   resolveTarget,
   runProbe,
   summarize,
+  type CurlSummary,
   type FrontendKind,
+  type Target,
 } from "../../lab/client.js";
 import { describePlan } from "../../lab/describe.js";
 import { DEFAULT_LAB, labDown, labScale, labUp, requireLab } from "../../lab/lab.js";
+import type { LabPod } from "../../lab/plan.js";
 import { DEFAULT_SCENARIO, scenarioNames } from "../../lab/scenario.js";
 import { PROXIES, type LabProxy } from "../../lab/state.js";
 import { canCreateNamespaces } from "../../netns/netns.js";
+import { examplesHelp } from "../options.js";
+import { addOutputOptions, type OutputFlags, outputFormat, render } from "../output.js";
 
 const say = (msg: string): void => void process.stdout.write(msg + "\n");
 
@@ -40,6 +45,30 @@ const labOption = () =>
       if (!/^[a-z0-9]{1,12}$/.test(v)) throw new InvalidArgumentError("a lab name is 1-12 of a-z, 0-9");
       return v;
     });
+
+export interface CurlReport {
+  client: string;
+  target: Target;
+  summary: CurlSummary;
+  errors: Record<string, number>;
+  pods: readonly LabPod[];
+}
+
+/** `lab curl`'s table: answers per backend pod; wide adds the pod's node and its share of the answers. */
+export function curlText(r: CurlReport, wide: boolean): string {
+  const t = r.target;
+  const lines = [`${r.client} → ${t.address}:${t.port}/${t.protocol}${t.service ? ` (${t.service})` : ""}`];
+  const podOf = new Map(r.pods.map((p) => [p.ip, p]));
+  for (const [ip, n] of Object.entries(r.summary.backends).sort()) {
+    const pod = podOf.get(ip);
+    const cells = [ip.padEnd(15), (pod ? `${pod.namespace}/${pod.name}` : "?").padEnd(40), String(n)];
+    if (wide) cells.push(`${(pod?.node ?? "?").padEnd(10)}`, `${((100 * n) / r.summary.ok).toFixed(1)}%`);
+    lines.push(`  ${cells.join(" ")}`);
+  }
+  const { ok, requests, failed } = r.summary;
+  lines.push(`${ok}/${requests} ok${failed ? `, failed: ${JSON.stringify(r.errors)}` : ""}`);
+  return lines.join("\n") + "\n";
+}
 
 export function registerLab(program: Command): void {
   const lab = program
@@ -65,6 +94,14 @@ export function registerLab(program: Command): void {
         "Needs root. Outside its namespaces it writes only /etc/netns/<ns>/,",
         "/run/maplb/<lab> and, with --proxy maplb, /sys/fs/bpf/maplb-<lab>.",
       ].join("\n"),
+    )
+    .addHelpText(
+      "after",
+      examplesHelp([
+        "sudo maplb lab up --scenario seed-003",
+        "sudo maplb lab curl default/nginx-svc -n 100",
+        "sudo maplb lab down",
+      ]),
     );
 
   lab
@@ -115,12 +152,13 @@ export function registerLab(program: Command): void {
     .summary("remove everything the lab built")
     .description("Remove the lab: its namespaces, servers, pinned maps and files. Works from any shell.")
     .addOption(labOption())
+    .addHelpText("after", examplesHelp(["sudo maplb lab down", "sudo maplb lab down --lab b"]))
     .action((flags: { lab: string }) => {
       needRoot();
       if (!labDown({ name: flags.lab, say })) say(`no lab '${flags.lab}' is up`);
     });
 
-  lab
+  const curl = lab
     .command("curl")
     .summary("requests to a Service from a pod or external client, counted per backend")
     .description(
@@ -142,13 +180,15 @@ export function registerLab(program: Command): void {
     .addOption(new Option("--frontend <kind>", "which frontend of the Service to use").choices(FRONTENDS))
     .option("--node <name>", "with --frontend node-port: the node whose address to use (default: the first)")
     .option("--timeout <ms>", "per request", count("--timeout", 60_000), 2000)
-    .option("--json", "print { requests, ok, failed, backends: { <pod ip>: count } }")
-    .addOption(labOption())
+    .addOption(labOption());
+  addOutputOptions(curl, "each backend's node and share of the answers")
     .addHelpText(
       "after",
-      "\nExamples:\n" +
+      "\n-o json and -o yaml print { requests, ok, failed, backends: { <pod ip>: count } }.\n" +
+        "\nExamples:\n" +
         "  maplb lab curl default/nginx-svc -n 100\n" +
-        "  maplb lab curl default/go-app --from ext-1 -n 60 --json\n" +
+        "  maplb lab curl default/go-app --from ext-1 -n 60 -o json\n" +
+        "  maplb lab curl default/nginx-svc -n 100 -o wide\n" +
         "  maplb lab curl ingress-nginx/ingress-nginx-controller:http --frontend node-port --node node-2\n" +
         "  maplb lab curl default/udp-echo -n 10",
     )
@@ -161,9 +201,8 @@ export function registerLab(program: Command): void {
           frontend?: FrontendKind;
           node?: string;
           timeout: number;
-          json?: boolean;
           lab: string;
-        },
+        } & OutputFlags,
       ) => {
         needRoot();
         const state = requireLab(flags.lab);
@@ -176,17 +215,14 @@ export function registerLab(program: Command): void {
         });
         const results = await runProbe(client, t, { count: flags.count, timeoutMs: flags.timeout });
         const { errors, ...summary } = summarize(results);
-        if (flags.json) {
-          process.stdout.write(JSON.stringify(summary) + "\n");
-        } else {
-          say(`${client.name} → ${t.address}:${t.port}/${t.protocol}${t.service ? ` (${t.service})` : ""}`);
-          const podOf = new Map(state.plan.pods.map((p) => [p.ip, `${p.namespace}/${p.name}`]));
-          for (const [ip, n] of Object.entries(summary.backends).sort())
-            say(`  ${ip.padEnd(15)} ${(podOf.get(ip) ?? "?").padEnd(40)} ${n}`);
-          say(
-            `${summary.ok}/${summary.requests} ok${summary.failed ? `, failed: ${JSON.stringify(errors)}` : ""}`,
-          );
-        }
+        process.stdout.write(
+          render(outputFormat(flags), {
+            data: () => summary,
+            table: (wide) =>
+              curlText({ client: client.name, target: t, summary, errors, pods: state.plan.pods }, wide),
+            json: (data) => JSON.stringify(data),
+          }),
+        );
         if (summary.failed > 0)
           throw new MaplbError("E_EXEC", `${summary.failed} of ${summary.requests} requests failed`, {
             errors,
@@ -204,6 +240,13 @@ export function registerLab(program: Command): void {
     .argument("<service>", "NS/SVC")
     .argument("<replicas>", "the number of backend pods", count("replicas", 64))
     .addOption(labOption())
+    .addHelpText(
+      "after",
+      examplesHelp([
+        "sudo maplb lab scale default/nginx-svc 2",
+        "sudo maplb lab scale default/go-app 5 --lab b",
+      ]),
+    )
     .action(async (service: string, replicas: number, flags: { lab: string }) => {
       needRoot();
       const change = await labScale({ name: flags.lab, service, replicas, say });
@@ -233,5 +276,6 @@ export function registerLab(program: Command): void {
     .summary("print the lab's nodes, pods and Services")
     .description("Print what the lab is made of: nodes, pods, Services with frontends and backends.")
     .addOption(labOption())
+    .addHelpText("after", examplesHelp(["sudo maplb lab show", "sudo maplb lab show --lab b"]))
     .action((flags: { lab: string }) => say(describePlan(requireLab(flags.lab))));
 }

@@ -1,0 +1,125 @@
+// Defence in depth for the rule renderers: whatever reaches them, no input can add a rule. Manifests
+// are validated long before (src/k8s), but the renderers are also called directly (tests, the lab,
+// the agent's model), so they do not trust their input:
+// - free text (comments) is quoted, stripped of what the loader cannot hold, and cut to its limit;
+// - names inside nft chain and set names keep only identifier characters (the hash keeps them apart);
+// - everything else (addresses, ports, numbers) must already be well-formed, or rendering fails.
+import { MaplbError } from "../errors.js";
+import type { NodeConfig, ServicePort } from "../model/types.js";
+import { printable } from "../util/escape.js";
+import { isIPv4, parseCidr } from "../util/ip.js";
+
+/** The longest prefix of `text` that is at most `maxBytes` of UTF-8, cut between code points. */
+export function cutUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  let out = "";
+  let bytes = 0;
+  for (const ch of text) {
+    bytes += Buffer.byteLength(ch);
+    if (bytes > maxBytes) break;
+    out += ch;
+  }
+  return out;
+}
+
+// ---- iptables ----
+
+/** xt_comment holds 256 bytes with its NUL (XT_MAX_COMMENT_LEN); iptables refuses a longer comment. */
+export const IPTABLES_COMMENT_MAX_BYTES = 255;
+
+/** A comment's text as a rule can carry it: one line, control characters spelled out (JSON's escapes), within the limit. */
+export function iptablesCommentText(text: string): string {
+  return cutUtf8(printable(text), IPTABLES_COMMENT_MAX_BYTES);
+}
+
+/** Tokens printed as they are; kube-proxy's own tokens (chains, addresses, marks, states) are all of this. */
+const PLAIN_TOKEN = /^[A-Za-z0-9_./:,!=+@%-]+$/;
+
+/**
+ * One argument of an iptables-restore line. iptables-restore splits a line on blanks, honours double
+ * quotes and, inside them, a backslash escape; a line ends at its newline whatever the quotes say,
+ * so a control character cannot be carried at all and is refused.
+ */
+export function restoreToken(token: string): string {
+  if (PLAIN_TOKEN.test(token)) return token;
+  if (/\p{Cc}/u.test(token))
+    throw new MaplbError(
+      "E_INPUT",
+      `iptables: a rule argument holds a control character: ${JSON.stringify(token)}`,
+    );
+  return `"${token.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+}
+
+/**
+ * A chain name, on a `:CHAIN` line or after `-A`: iptables-restore reads those without quotes, so a
+ * name must be a plain word within xtables' 28 characters. kube-proxy's names (fixed, or a hash) are.
+ */
+export function iptablesChain(name: string): string {
+  if (/^[A-Za-z0-9_-]{1,28}$/.test(name)) return name;
+  throw new MaplbError("E_INPUT", `iptables: ${JSON.stringify(name)} is not a chain name`);
+}
+
+// ---- nftables ----
+
+/** nft refuses a comment longer than 128 characters (NFTNL_UDATA_COMMENT_MAXLEN). */
+export const NFT_COMMENT_MAX_BYTES = 128;
+/** Chain and set names: 256 bytes with the NUL (NFT_NAME_MAXLEN). */
+export const NFT_NAME_MAX_BYTES = 255;
+
+/**
+ * A double-quoted nft string. nft's scanner reads a quoted string up to the next `"` with no escapes,
+ * so a quote inside becomes `'`; control characters are spelled out, and the text is cut to `max` bytes.
+ */
+export function nftQuoted(text: string, max = NFT_COMMENT_MAX_BYTES): string {
+  return `"${cutUtf8(printable(text).replace(/"/g, "'"), max)}"`;
+}
+
+/**
+ * A name made safe to sit inside an nft identifier: characters an identifier cannot hold become `_`,
+ * and it is cut to `maxBytes`. Valid Kubernetes names pass unchanged; hostile ones still differ by
+ * the hash the caller puts in front, which is taken from the name as it was.
+ */
+export function nftNamePart(name: string, maxBytes: number): string {
+  return name.replace(/[^A-Za-z0-9/_.-]/g, "_").slice(0, maxBytes);
+}
+
+// ---- the tokens that are not text ----
+
+function bad(p: Pick<ServicePort, "id">, field: string, value: unknown, want: string): never {
+  throw new MaplbError(
+    "E_INPUT",
+    `service port ${JSON.stringify(p.id)}: ${field} ${JSON.stringify(value)} is not ${want}`,
+    { servicePort: p.id, field },
+  );
+}
+
+const isPort = (n: unknown, min = 1): boolean =>
+  Number.isInteger(n) && (n as number) >= min && (n as number) <= 65535;
+
+/** Refuses a service port whose addresses, ports or numbers would be printed malformed into a rule. */
+export function assertRenderable(p: ServicePort): void {
+  if (!["TCP", "UDP", "SCTP"].includes(p.protocol)) bad(p, "protocol", p.protocol, "TCP, UDP or SCTP");
+  if (p.clusterIP !== null && !isIPv4(p.clusterIP)) bad(p, "clusterIP", p.clusterIP, "an IPv4 address");
+  for (const ip of [...p.externalIPs, ...p.loadBalancerIPs])
+    if (!isIPv4(ip)) bad(p, "external address", ip, "an IPv4 address");
+  if (!isPort(p.port)) bad(p, "port", p.port, "a port number");
+  if (!isPort(p.nodePort, 0)) bad(p, "nodePort", p.nodePort, "a port number or 0");
+  if (!isPort(p.healthCheckNodePort, 0))
+    bad(p, "healthCheckNodePort", p.healthCheckNodePort, "a port number or 0");
+  const t = p.affinityTimeoutSeconds;
+  if (t !== null && !(Number.isInteger(t) && t > 0)) bad(p, "affinity timeout", t, "a positive integer");
+  for (const e of p.endpoints) {
+    if (!isIPv4(e.ip)) bad(p, "endpoint address", e.ip, "an IPv4 address");
+    if (!isPort(e.port)) bad(p, "endpoint port", e.port, "a port number");
+  }
+}
+
+/** Refuses node settings that would be printed malformed into a rule. */
+export function assertRenderableNode(node: NodeConfig): void {
+  const fail = (field: string, value: unknown, want: string): never => {
+    throw new MaplbError("E_INPUT", `node ${field} ${JSON.stringify(value)} is not ${want}`, { field });
+  };
+  for (const ip of node.nodeIPs) if (!isIPv4(ip)) fail("IP", ip, "an IPv4 address");
+  if (node.clusterCIDR !== null && !parseCidr(node.clusterCIDR))
+    fail("cluster CIDR", node.clusterCIDR, "an IPv4 CIDR");
+}
