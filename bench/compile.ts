@@ -1,6 +1,9 @@
-// Control-plane speed: a full compile, and the incremental update + diff for one changed
-// EndpointSlice, at 1k, 10k and 100k service ports × 10 endpoints. Run: npm run bench:compile
-// (after a build). Progress goes to stderr, the table to stdout. Times are medians of several runs.
+// Control-plane speed. First `maplb compile -f` end to end on generated YAML (compile-e2e.ts), for
+// the two cases with targets: 10k Services × 100k endpoints within 5 s, 100k Services within 10 s,
+// with peak RSS. Then the model-level grid: a full compile, and the incremental update + diff for one
+// changed EndpointSlice, at 1k, 10k and 100k service ports × 10 endpoints.
+// Run: npm run bench:compile [-- --only e2e|grid] [--runs N] (after a build). Progress goes to
+// stderr, the tables to stdout. Times are medians of several runs.
 //
 // Memory decides the grid: a Maglev table costs 4·M bytes per backend set, so 100k services at
 // Cilium's M = 16381 would need 6.5 GB of rows. Maglev rows at M = 16381 stop at 10k; the large
@@ -17,6 +20,7 @@ import { DEFAULT_MAGLEV_TABLE_SIZE, DEFAULT_NODE_CONFIG } from "../src/model/typ
 import { byEndpointString } from "../src/model/endpoints.js";
 import { newServicePort } from "../src/model/service-port.js";
 import { intToIpv4, ipv4ToInt } from "../src/util/ip.js";
+import { endToEnd } from "./compile-e2e.js";
 import { fmt, formatTable } from "./table.js";
 import { median } from "./types.js";
 
@@ -137,7 +141,27 @@ function runRow(row: Row, label: string): string[] {
   ];
 }
 
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
 function main(): void {
+  const only = option("--only");
+  const runs = Number(option("--runs") ?? 3);
+  const machine = `node ${process.version}, ${cpus().length} CPUs`;
+  if (only !== "grid") {
+    const table = endToEnd(runs, progress);
+    process.stdout.write(
+      `maplb compile end to end (read, parse, validate, model, compile, render; no output written), ` +
+        `${machine}, load average ${loadavg()[0]!.toFixed(1)} at the end\n` +
+        `median of ${runs} runs, each a fresh process; peak RSS is the largest of the runs\n\n${table}\n\n`,
+    );
+  }
+  if (only !== "e2e") grid(machine);
+}
+
+function grid(machine: string): void {
   const rows: string[][] = [];
   GRID.forEach((row, i) => {
     const label = `[${i + 1}/${GRID.length}] ${row.services} services, ${row.algorithm}${row.m ? ` M=${row.m}` : ""}`;
@@ -146,7 +170,7 @@ function main(): void {
   });
   process.stdout.write(
     `maplb compile benchmark: service ports × ${ENDPOINTS_PER_SERVICE} endpoints (every 10th of the first 27680 also a NodePort), ` +
-      `node ${process.version}, ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)} at the end\n` +
+      `${machine}, load average ${loadavg()[0]!.toFixed(1)} at the end\n` +
       `full compile: median of 3-5 runs; update+diff: median of ${INCREMENTAL_RUNS} Compiler.update() calls, ` +
       `each for one changed EndpointSlice (one pod replaced)\n` +
       `rev-NAT ids allowed up to 2^32-1 (a u16, as in Cilium, would stop at 65535 frontends: below 100k services)\n\n` +

@@ -42,6 +42,27 @@ describe("maglevRows", () => {
     });
   }
 
+  it("gives exactly the rows of the paper's algorithm, probed one row at a time", () => {
+    // The reference: every backend probes its permutation to the end (no shortcut for the last rows).
+    const reference = (bs: { id: number; name: string }[], m: number): Uint32Array => {
+      const rows = new Uint32Array(m);
+      const next = bs.map((b) => murmur3(b.name, 0x6d61676c) % m);
+      const skip = bs.map((b) => (murmur3(b.name, 0x65763021) % (m - 1)) + 1);
+      for (let filled = 0; ;)
+        for (let i = 0; i < bs.length; i++) {
+          while (rows[next[i]!] !== 0) next[i] = (next[i]! + skip[i]!) % m;
+          rows[next[i]!] = bs[i]!.id;
+          if (++filled === m) return rows;
+        }
+    };
+    for (const m of [2, 3, 5, 7, 13, 251, 1021, 16381, 131071])
+      for (const n of [1, 2, 3, 10, 17, 300])
+        if (n <= 17 || m <= 1021) {
+          const bs = backends(n, m % 97);
+          assert.deepEqual(maglevRows(bs, m), reference(bs, m), `n=${n} M=${m}`);
+        }
+  });
+
   it("is deterministic", () => {
     assert.deepEqual(maglevRows(backends(7), 251), maglevRows(backends(7), 251));
   });

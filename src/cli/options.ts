@@ -3,12 +3,16 @@ import { posix } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_PIN_DIR } from "../datapath/options.js";
 import { isIPv4, parseCidr } from "../util/ip.js";
+import { parseDuration } from "../agent/duration.js";
+import { DEFAULT_INPUT_LIMITS, formatBytes } from "../k8s/input.js";
 import { readModel } from "../k8s/read.js";
 import { DEFAULT_NODE_CONFIG, type NodeConfig, type ServiceModel } from "../model/types.js";
 
 export interface InputOptions {
   file: string[];
   service?: string[];
+  maxInputSize?: number;
+  readTimeout?: number;
 }
 
 export interface NodeOptions {
@@ -28,7 +32,22 @@ const collect = (value: string, prev: string[] = []): string[] => [...prev, valu
 
 /** The model of the manifests -f names, narrowed to the --service ones when given. */
 export function modelFrom(flags: InputOptions): ServiceModel {
-  return readModel(flags.file, flags.service ? { services: flags.service } : {});
+  const input = {
+    maxBytes: flags.maxInputSize ?? DEFAULT_INPUT_LIMITS.maxBytes,
+    timeoutMs: flags.readTimeout ?? DEFAULT_INPUT_LIMITS.timeoutMs,
+  };
+  return readModel(flags.file, { input, ...(flags.service ? { services: flags.service } : {}) });
+}
+
+const SIZE_UNITS: Record<string, number> = { "": 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 };
+
+/** "65536", "512Ki", "64Mi", "1Gi" (a trailing B is allowed): bytes. */
+export function parseSize(text: string, flag: string): number {
+  const m = /^(\d+)(Ki|Mi|Gi|)B?$/.exec(text.trim());
+  const n = m ? Number(m[1]) * SIZE_UNITS[m[2]!]! : NaN;
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new InvalidArgumentError(`${flag} expects a size such as 65536, 512Ki, 64Mi or 1Gi, got '${text}'`);
+  return n;
 }
 
 /** `-f PATH…`: files or directories of YAML/JSON, and `--service NS/NAME…` to keep only some services. */
@@ -36,7 +55,7 @@ export function addInputOptions(cmd: Command): Command {
   return cmd
     .requiredOption(
       "-f, --file <path...>",
-      "Service/EndpointSlice/Endpoints manifests: files or directories of YAML or JSON (repeatable)",
+      "Service/EndpointSlice/Endpoints manifests: files or directories of YAML or JSON, - for standard input (repeatable)",
     )
     .option(
       "--service <ns/name>",
@@ -44,6 +63,20 @@ export function addInputOptions(cmd: Command): Command {
       (v: string, prev: string[] = []) => {
         if (!/^[^/\s]+\/[^/\s]+$/.test(v)) throw new InvalidArgumentError(`expected NS/NAME, got '${v}'`);
         return collect(v, prev);
+      },
+    )
+    .option(
+      "--max-input-size <size>",
+      `most bytes all -f inputs may hold together (default ${formatBytes(DEFAULT_INPUT_LIMITS.maxBytes)})`,
+      (v: string) => parseSize(v, "--max-input-size"),
+    )
+    .option(
+      "--read-timeout <duration>",
+      `time a FIFO, pipe or device given to -f may take to reach its end (default ${DEFAULT_INPUT_LIMITS.timeoutMs / 1000}s)`,
+      (v: string) => {
+        const ms = parseDuration(v, "--read-timeout");
+        if (ms < 1) throw new InvalidArgumentError(`--read-timeout must be more than 0, got '${v}'`);
+        return ms;
       },
     );
 }

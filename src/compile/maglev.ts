@@ -71,24 +71,90 @@ export function maglevRows(backends: readonly MaglevBackend[], m: number): Uint3
   const position = new Int32Array(n);
   const skip = new Int32Array(n);
   const ids = new Uint32Array(n);
-  backends.forEach((b, i) => {
+  // A plain loop, not forEach: arrays a closure captures live in a heap context, and every access
+  // in the hot loop below would go through it.
+  for (let i = 0; i < n; i++) {
+    const b = backends[i]!;
     position[i] = murmur3(b.name, OFFSET_SEED) % m;
     skip[i] = (murmur3(b.name, SKIP_SEED) % (m - 1)) + 1;
     ids[i] = b.id;
-  });
-  let filled = 0;
-  for (;;) {
-    for (let i = 0; i < n; i++) {
-      const step = skip[i]!;
-      let row = position[i]!;
-      while (rows[row] !== 0) {
-        row += step;
-        if (row >= m) row -= m;
-      }
-      rows[row] = ids[i]!;
-      row += step;
-      position[i] = row >= m ? row - m : row;
-      if (++filled === m) return rows;
-    }
   }
+  // Which rows are taken, one byte each: a quarter of the rows' size, so the probing stays in cache.
+  const taken = new Uint8Array(m);
+  // Probing finds a free row in about M/free steps: cheap while most rows are free, but the last
+  // √M rows cost about half of all the probes. So once only √M rows are free, fillLastRows() picks
+  // them in another way that gives the same rows.
+  const last = Math.floor(Math.sqrt(m));
+  let filled = 0;
+  let i = 0;
+  while (m - filled > last) {
+    const step = skip[i]!;
+    let row = position[i]!;
+    while (taken[row] !== 0) {
+      row += step;
+      if (row >= m) row -= m;
+    }
+    taken[row] = 1;
+    rows[row] = ids[i]!;
+    row += step;
+    position[i] = row >= m ? row - m : row;
+    filled++;
+    i = i + 1 === n ? 0 : i + 1;
+  }
+  fillLastRows(rows, taken, { position, skip, ids }, i);
+  return rows;
+}
+
+/**
+ * Finishes a table whose free rows are few, continuing the backends' turns at backend `next`. Every
+ * row before a backend's position in its permutation is taken (and stays taken), so the row probing
+ * would reach is the free row that comes first in the permutation from there: the one with the
+ * smallest k such that position + k·skip ≡ row (mod M), that is k = (row − position)·skip⁻¹ mod M.
+ * One multiply per free row per turn, instead of about M/free probes. ((row − position)·skip⁻¹ < M²
+ * ≤ 2^34: exact in a double.)
+ */
+function fillLastRows(
+  rows: Uint32Array,
+  taken: Uint8Array,
+  b: { position: Int32Array; skip: Int32Array; ids: Uint32Array },
+  next: number,
+): void {
+  const m = rows.length;
+  const n = b.ids.length;
+  const free: number[] = [];
+  for (let r = 0; r < m; r++) if (taken[r] === 0) free.push(r);
+  const inverse = new Map<number, number>();
+  // Below √(2^31) the product fits an int32, and integer % is much cheaper than a double's.
+  const small = m <= 46340;
+  for (let i = next; free.length > 0; i = i + 1 === n ? 0 : i + 1) {
+    const p = b.position[i]!;
+    const step = b.skip[i]!;
+    let inv = inverse.get(step);
+    if (inv === undefined) inverse.set(step, (inv = modInverse(step, m)));
+    let best = 0;
+    let bestK = Infinity;
+    for (let j = 0; j < free.length; j++) {
+      const d = free[j]! >= p ? free[j]! - p : free[j]! - p + m;
+      const k = small ? Math.imul(d, inv) % m : (d * inv) % m;
+      if (k < bestK) {
+        bestK = k;
+        best = j;
+      }
+    }
+    const row = free[best]!;
+    rows[row] = b.ids[i]!;
+    free[best] = free[free.length - 1]!;
+    free.pop();
+  }
+}
+
+/** x⁻¹ mod m, for m prime and 0 < x < m (extended Euclid). */
+function modInverse(x: number, m: number): number {
+  let [r0, r1, t0, t1] = [m, x, 0, 1];
+  while (r1 !== 0) {
+    const q = Math.floor(r0 / r1);
+    [r0, r1] = [r1, r0 - q * r1];
+    [t0, t1] = [t1, t0 - q * t1];
+  }
+  return ((t0 % m) + m) % m;
 }

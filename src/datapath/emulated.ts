@@ -1,9 +1,10 @@
 // The emulated target: the datapath's C pipeline compiled for the host (libmaplb.so), running over
 // simulated BPF maps inside this process. Needs no privileges.
 import { native } from "./binding.js";
-import { nativeError } from "./errno.js";
+import { mapCreateError, nativeError } from "./errno.js";
 import { NativeDatapath } from "./native-datapath.js";
-import { maxEntriesArray, type MapMax } from "./options.js";
+import { checkedMaxEntries } from "./map-budget.js";
+import type { MapMax } from "./options.js";
 
 export interface EmulatedOptions {
   mapMax?: MapMax;
@@ -18,7 +19,7 @@ export class EmulatedDatapath extends NativeDatapath {
 }
 
 export function openEmulated(opts: EmulatedOptions = {}): EmulatedDatapath {
-  const { err, dp } = native().openEmulated(maxEntriesArray(opts.mapMax));
-  if (err < 0) throw nativeError(err, "creating the emulated datapath's maps");
+  const { err, dp } = native().openEmulated(checkedMaxEntries(opts.mapMax, "emulated"));
+  if (err < 0) throw mapCreateError(err, "creating the emulated datapath's maps");
   return new EmulatedDatapath("emulated", "emulated (host build of the datapath over simulated maps)", dp);
 }

@@ -38,4 +38,23 @@ export function nativeError(err: number, action: string, context: Record<string,
   );
 }
 
+/**
+ * Creating the maps: there E2BIG (a size the kernel refuses) and ENOMEM (no memory for the
+ * preallocation) mean a --map-max too large, the opposite of E2BIG when a full map is written.
+ */
+export function mapCreateError(
+  err: number,
+  action: string,
+  context: Record<string, unknown> = {},
+): MaplbError {
+  if (err !== -constants.errno.E2BIG && err !== -constants.errno.ENOMEM)
+    return nativeError(err, action, context);
+  const why =
+    err === -constants.errno.E2BIG ? "a map size the kernel refuses" : "not enough memory for the maps";
+  return new MaplbError("E_CAPACITY", `${action}: ${errnoName(err)} (${why}); lower --map-max`, {
+    ...context,
+    errno: err,
+  });
+}
+
 export const ENOENT = -constants.errno.ENOENT;

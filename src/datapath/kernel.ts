@@ -6,11 +6,12 @@ import { constants } from "node:os";
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { MaplbError } from "../errors.js";
 import { DEFAULT_BPF_OBJECT, native } from "./binding.js";
-import { KERNEL_CAPABILITIES, nativeError } from "./errno.js";
+import { KERNEL_CAPABILITIES, mapCreateError, nativeError } from "./errno.js";
 import { NativeDatapath } from "./native-datapath.js";
 import { lockPinDir, type PinDirLock } from "./pin-lock.js";
 import { MAP_NAMES } from "./abi.js";
-import { DEFAULT_PIN_DIR, maxEntriesArray, type MapMax } from "./options.js";
+import { checkedMaxEntries } from "./map-budget.js";
+import { DEFAULT_PIN_DIR, type MapMax } from "./options.js";
 import type { BatchResult, PacketBatch } from "./datapath.js";
 
 export interface KernelOptions {
@@ -214,7 +215,11 @@ export function openKernel(opts: KernelOptions = {}): KernelDatapath {
 
 /** Loads the BPF object over the maps pinned under pinDir (pinning the missing ones). */
 function loadObject(objectPath: string, pinDir: string, opts: KernelOptions): unknown {
-  const { err, dp } = native().openKernel(objectPath, pinDir, maxEntriesArray(opts.mapMax));
+  const { err, dp } = native().openKernel(
+    objectPath,
+    pinDir,
+    checkedMaxEntries(opts.mapMax, "kernel", pinDir),
+  );
   if (err >= 0) return dp;
   if (opts.ephemeral) rmSync(pinDir, { recursive: true, force: true });
   // libbpf refuses to reuse a pinned map whose size or layout differs (another --map-max, an older build).
@@ -222,7 +227,7 @@ function loadObject(objectPath: string, pinDir: string, opts: KernelOptions): un
     err === -constants.errno.EINVAL && existsSync(pinDir) && readdirSync(pinDir).length > 0
       ? `; the maps pinned there do not match (another --map-max, or an older build?): use the same --map-max, or remove ${pinDir} (this drops established flows)`
       : "";
-  throw nativeError(err, `loading ${objectPath} with maps pinned under ${pinDir}${hint}`, {
+  throw mapCreateError(err, `loading ${objectPath} with maps pinned under ${pinDir}${hint}`, {
     objectPath,
     pinDir,
   });

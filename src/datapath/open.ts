@@ -49,8 +49,9 @@ export function openDatapath(opts: OpenOptions): Datapath {
     );
     return dp;
   } catch (err) {
-    // Another writer holds the pin dir: the kernel works, so falling back would hide the conflict.
-    if (err instanceof MaplbError && err.code === "E_BUSY") throw err;
+    // Another writer holds the pin dir (the kernel works, so falling back would hide the conflict),
+    // or the kernel refuses a flag (--map-max too large): the user's to fix, not a reason to fall back.
+    if (err instanceof MaplbError && (err.code === "E_BUSY" || err.code === "E_USAGE")) throw err;
     const reason = err instanceof Error ? err.message : String(err);
     log.warn(
       { datapath: "emulated", reason },

@@ -25,7 +25,10 @@ export function maxEntriesArray(mapMax: MapMax | undefined): Uint32Array {
     if (id < 0) throw new MaplbError("E_USAGE", `--map-max: no map named ${name}`);
     if (size === undefined) continue;
     if (!Number.isInteger(size) || size < 1 || size > 0xffffffff) {
-      throw new MaplbError("E_USAGE", `--map-max: ${name} must be a positive integer (got ${size})`);
+      throw new MaplbError(
+        "E_USAGE",
+        `--map-max: ${name} must be a positive integer up to 4294967295 (max_entries is a u32), got ${size}`,
+      );
     }
     out[id] = size;
   }

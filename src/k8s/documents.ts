@@ -1,8 +1,10 @@
 // Reading manifests: files or directories of multi-document YAML or JSON, including `kind: List`
 // (what `kubectl get -o yaml|json` prints). Every object keeps where it came from, for error messages.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import { MaplbError } from "../errors.js";
+import { fastDocuments } from "./fast-yaml.js";
+import { InputReader, STDIN_PATH } from "./input.js";
 import { decodeUtf8, parseYaml } from "./yaml.js";
 
 /** One Kubernetes object and where it came from. */
@@ -19,6 +21,10 @@ const MANIFEST_EXTENSIONS = new Set([".yaml", ".yml", ".json"]);
 export function manifestFiles(paths: string[]): string[] {
   const out: string[] = [];
   for (const p of paths) {
+    if (p === STDIN_PATH) {
+      out.push(p);
+      continue;
+    }
     let st;
     try {
       st = statSync(p);
@@ -46,13 +52,15 @@ function isList(o: unknown): o is { items: unknown[] } {
 }
 
 /**
- * Parses one file's text (or its bytes, checked to be UTF-8). YAML is a superset of JSON, so one
- * parser reads both. Any failure, even one the YAML library did not foresee, is an E_INPUT error.
+ * Parses one file's text (or its bytes, checked to be UTF-8). YAML is a superset of JSON, so a YAML
+ * parser reads both: the fast path (fast-yaml.ts) when it can, else yaml.ts, which also reports every
+ * error. Any failure, even one the YAML library did not foresee, is an E_INPUT error.
  */
 export function parseManifest(file: string, content: string | Uint8Array): SourceObject[] {
   let values: unknown[];
   try {
-    values = parseYaml(file, typeof content === "string" ? content : decodeUtf8(file, content));
+    const text = typeof content === "string" ? content : decodeUtf8(file, content);
+    values = fastDocuments(text) ?? parseYaml(file, text);
   } catch (err) {
     if (err instanceof MaplbError) throw err;
     throw new MaplbError("E_INPUT", `${file}: cannot parse: ${(err as Error).message.split("\n")[0]}`, {
@@ -69,14 +77,7 @@ export function parseManifest(file: string, content: string | Uint8Array): Sourc
   return out;
 }
 
-export function readManifests(paths: string[]): SourceObject[] {
-  return manifestFiles(paths).flatMap((f) => {
-    let text: Uint8Array;
-    try {
-      text = readFileSync(f);
-    } catch (err) {
-      throw new MaplbError("E_INPUT", `cannot read ${f}: ${(err as Error).message}`, { file: f });
-    }
-    return parseManifest(f, text);
-  });
+/** Reads and parses every manifest; `reader` bounds the bytes read (see input.ts). */
+export function readManifests(paths: string[], reader = new InputReader()): SourceObject[] {
+  return manifestFiles(paths).flatMap((f) => parseManifest(f === STDIN_PATH ? "<stdin>" : f, reader.read(f)));
 }

@@ -6,17 +6,20 @@ import { buildModel } from "../model/build.js";
 import { conflictIssues } from "../model/conflicts.js";
 import type { ServiceModel } from "../model/types.js";
 import { readManifests, type SourceObject } from "./documents.js";
+import { InputReader, type InputLimits } from "./input.js";
 import { sortObjects, type ClusterObjects } from "./objects.js";
 
 export interface ReadOptions {
   /** Keep only these `ns/name` Services (and their endpoints). */
   services?: string[];
+  /** Size and time bounds of the reads (default: DEFAULT_INPUT_LIMITS). */
+  input?: InputLimits;
   log?: Logger;
 }
 
 /** Reads and validates; throws ValidationError listing every problem of every file at once. */
 export function readObjects(paths: string[], opts: ReadOptions = {}): ClusterObjects {
-  return checkObjects(readManifests(paths), opts);
+  return checkObjects(readManifests(paths, new InputReader(opts.input)), opts);
 }
 
 /** Validates parsed manifests (readObjects without the files). */
