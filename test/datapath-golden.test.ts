@@ -16,8 +16,8 @@ import {
 import type { Datapath, NodeSettings, PacketResult } from "../src/datapath/datapath.js";
 import { openEmulated } from "../src/datapath/emulated.js";
 import { flowHash, maglevRow, randomSlot } from "../src/datapath/flow-hash.js";
-import { openKernel, probeKernel } from "../src/datapath/kernel.js";
 import { buildFrame, checksumsValid, ETH_HLEN, parseFrame, type FrameSpec } from "../src/datapath/packet.js";
+import { TARGETS } from "./helpers/datapath-targets.js";
 
 // ---- SETUP helpers -------------------------------------------------------------------------------
 
@@ -508,22 +508,6 @@ const CASES: GoldenCase[] = [
 ];
 
 // ---- the runner ----------------------------------------------------------------------------------
-
-interface Target {
-  name: "emulated" | "kernel";
-  skip: string | false;
-  open(): Datapath;
-}
-
-const kernelProblem = probeKernel();
-const TARGETS: Target[] = [
-  { name: "emulated", skip: false, open: () => openEmulated() },
-  {
-    name: "kernel",
-    skip: kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : false,
-    open: () => openKernel({ ephemeral: true }),
-  },
-];
 
 for (const target of TARGETS) {
   describe(`golden packets: ${target.name}`, () => {

@@ -1,6 +1,7 @@
 /* The maplb datapath, one pipeline for every target:
- *   parse -> conntrack -> service lookup -> scope -> source range -> backend choice -> DNAT -> count
- * and, for a reply of a tracked flow, reverse NAT. Written once as static inline functions with
+ *   parse -> conntrack -> service lookup -> scope -> source range -> backend choice -> [SNAT] -> DNAT
+ *   -> count
+ * and, for a reply of a tracked flow, reverse NAT (and reverse SNAT: snat.h). Written once as static inline functions with
  * no libc: the target's shim (bpf/shim.h or host/shim.h, included first) supplies struct dp_env,
  * dp_now(env) (ns; read only when a flow or an affinity entry is written or aged) and
  * dp_lookup/dp_update/dp_delete on the maps named in maplb_abi.h. */
@@ -13,6 +14,7 @@
 #include "service.h"
 #include "backend.h"
 #include "nat.h"
+#include "snat.h"
 #include "counters.h"
 
 struct dp_result {
@@ -56,6 +58,10 @@ static __always_inline int established(struct dp_env *env, struct packet *pkt,
 		ct_forget(env, f, MAPLB_CT_SERVICE); /* the backend is gone: balance the flow anew */
 		return 0;
 	}
+	if (ct->snat_addr && !snat_established(env, pkt, f, ct, backend)) {
+		ct_forget(env, f, MAPLB_CT_SERVICE); /* its SNAT port went to another flow: anew */
+		return 0;
+	}
 	*out = dnat_to(env, pkt, backend, id);
 	return 1;
 }
@@ -69,9 +75,13 @@ static __always_inline int reply(struct dp_env *env, struct packet *pkt, const s
 		return 0;
 	__u32 rev_nat_id = ct->rev_nat_id;
 	__be32 frontend_addr = ct->frontend_addr;
+	__be32 client = ct->snat_addr;
+	__be16 client_port = ct->snat_port;
 	struct lb4_reverse_nat *rn = dp_lookup(env, lb4_reverse_nat, &rev_nat_id);
 	if (!rn)
 		return 0;
+	if (client)
+		snat_reverse(pkt, client, client_port);
 	revnat(pkt, rn->address ? rn->address : frontend_addr, rn->port);
 	*out = dp_done(env, MAPLB_VERDICT_REVNAT, MAPLB_REASON_OK);
 	return 1;
@@ -96,7 +106,10 @@ static __always_inline struct dp_result new_flow(struct dp_env *env, struct pack
 	if (!backend)
 		return dp_done(env, MAPLB_VERDICT_DROP, MAPLB_REASON_BACKEND_MISSING);
 
-	ct_create(env, f, backend, id, master->rev_nat_id);
+	if (!snat_wanted(cfg, master, f, backend))
+		ct_create(env, f, backend, id, master->rev_nat_id);
+	else if (snat_new_flow(env, cfg, pkt, f, backend, id, master->rev_nat_id) < 0)
+		return dp_done(env, MAPLB_VERDICT_DROP, MAPLB_REASON_SNAT_NO_PORT);
 	return dnat_to(env, pkt, backend, id);
 }
 

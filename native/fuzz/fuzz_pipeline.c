@@ -1,7 +1,7 @@
 /* libFuzzer harness for the host pipeline, under AddressSanitizer and UndefinedBehaviorSanitizer.
  * Input: one byte of clock advance (seconds), then the frame. The maps hold one service of each
  * kind, so fuzzed frames reach every stage (wildcard NodePort, two scopes, source ranges, affinity,
- * Maglev, replies) and not only the parser; NO_BACKEND drops also build the ICMP reply. Any
+ * Maglev, replies, SNAT) and not only the parser; NO_BACKEND drops also build the ICMP reply. Any
  * out-of-bounds read or write, or UB, aborts the run.
  * Built and run by `make fuzz` (FUZZ_SECONDS, default 60). */
 #include "shim.h"
@@ -60,7 +60,8 @@ static void setup(void)
 	}
 	for (__u32 id = 1; id <= 3; id++) {
 		struct lb4_backend b = { .address = bpf_htonl(0x0a000100 + id), .port = bpf_htons(8080),
-					 .proto = IPPROTO_TCP, .flags = id == 3 ? MAPLB_BACKEND_TERMINATING : 0 };
+					 .proto = IPPROTO_TCP,
+					 .flags = id == 3 ? MAPLB_BACKEND_TERMINATING : id == 2 ? MAPLB_BACKEND_LOCAL : 0 };
 		put(MAPLB_MAP_lb4_backends, &id, &b);
 	}
 	for (__u32 row = 0; row < 7; row++) {
@@ -80,8 +81,10 @@ static void setup(void)
 	struct lb4_src_range_key sr = { .prefixlen = 32 + 8, .rev_nat_id = 4, .addr = bpf_htonl(0x0a000000) };
 	put(MAPLB_MAP_lb4_source_range, &sr, &one);
 	__u32 zero = 0;
+	/* SNAT on, over four ports, so that allocation collides and runs out too. */
 	struct maplb_config cfg = { .cluster_cidr_addr = bpf_htonl(0x0a000000), .cluster_cidr_prefix = 16,
-				    .hash_seed = 7 };
+				    .hash_seed = 7, .snat_addr = node, .snat_port_min = 61000,
+				    .snat_port_max = 61003 };
 	put(MAPLB_MAP_maplb_config, &zero, &cfg);
 }
 

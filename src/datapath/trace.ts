@@ -18,7 +18,7 @@ import { cidrContains } from "../kubeproxy/cidr.js";
 import type { ReasonName, VerdictName } from "./abi.js";
 import type { Datapath, DatapathKind } from "./datapath.js";
 import { flowHash, maglevRow, randomSlot, type FlowTuple } from "./flow-hash.js";
-import { DEFAULT_HASH_SEED } from "./options.js";
+import { DEFAULT_HASH_SEED, nodeSettings } from "./options.js";
 import { buildFrame, parseFrame, type ParsedFrame } from "./packet.js";
 
 export interface TraceRequest {
@@ -80,7 +80,7 @@ export function frontendFor(
 export function tracePacket(dp: Datapath, req: TraceRequest): Trace {
   const seed = req.hashSeed ?? DEFAULT_HASH_SEED;
   const tables = compile(req.model, req.node);
-  dp.configure({ nodeIPs: req.node.nodeIPs, clusterCIDR: req.node.clusterCIDR, hashSeed: seed });
+  dp.configure(nodeSettings(req.node, seed));
   dp.apply(diff({ services: new Map() }, tables));
 
   const tuple: FlowTuple = {

@@ -131,7 +131,9 @@ export function listText(d: MapsDump): string {
     const backends = f.slots.map((s) => {
       const b = d.backends.get(s.backendId);
       if (!b) return `#${s.slot} → ${s.backendId} (missing!)`;
-      const state = b.flags & BackendFlag.TERMINATING ? "terminating" : "active";
+      const state =
+        (b.flags & BackendFlag.TERMINATING ? "terminating" : "active") +
+        (b.flags & BackendFlag.LOCAL ? ", local" : "");
       return `#${s.slot} → ${b.address}:${b.port} (id ${b.id}, ${state})`;
     });
     lines.push(

@@ -1,0 +1,129 @@
+/* Source NAT where kube-proxy masquerades, as Cilium's datapath does it.
+ *
+ * DNAT alone breaks when the backend's reply would not pass the node that translated the request:
+ * - hairpin: a pod reaching itself through its Service would answer itself directly;
+ * - a backend on another node: it answers the client directly, by its own address.
+ * The reverse NAT never sees such replies, and the client drops them. So those flows also get a new
+ * source, this node's SNAT address (maplb_config.snat_addr) with a port allocated to the flow; the
+ * backend answers that, and the reply comes back here to be translated back.
+ *
+ * Conntrack carries it: the SERVICE entry holds the node address and port the client's packets get,
+ * and the REPLY entry, keyed backend -> node:port, holds the client to restore. Inserted with
+ * BPF_NOEXIST, that REPLY entry is also the record that the port is taken for this backend (the role
+ * of Cilium's SNAT map), so allocation is: probe a few ports derived from the flow hash until one
+ * insert succeeds (Cilium's snat_v4_new_mapping). */
+#ifndef MAPLB_SNAT_H
+#define MAPLB_SNAT_H
+
+#include "conntrack.h"
+#include "flow_hash.h"
+#include "nat.h"
+#include "service.h"
+
+/* Ports tried for one new flow before it is dropped (MAPLB_REASON_SNAT_NO_PORT). */
+#define SNAT_PORT_PROBES 16
+
+static __always_inline int snat_enabled(const struct maplb_config *cfg)
+{
+	return cfg && cfg->snat_addr && cfg->snat_port_min <= cfg->snat_port_max;
+}
+
+/* Whether a new flow to `backend` needs SNAT: where kube-proxy masquerades, unless the backend is on
+ * this node (its reply comes back through here anyway, so the backend keeps seeing the client, as
+ * Cilium does). kube-proxy's cases: a hairpin (KUBE-SEP's `-s EPIP`); an external frontend with
+ * externalTrafficPolicy=Cluster, from any source (KUBE-EXT); a ClusterIP from outside the cluster
+ * CIDR (KUBE-SVC's `! -s CLUSTERCIDR`). Policy Local (TWO_SCOPES, both scopes) keeps the client. */
+static __always_inline int snat_wanted(const struct maplb_config *cfg,
+				       const struct lb4_service *master, const struct flow4 *f,
+				       const struct lb4_backend *backend)
+{
+	if (!snat_enabled(cfg))
+		return 0;
+	if (f->saddr == backend->address)
+		return 1;
+	if (backend->flags & MAPLB_BACKEND_LOCAL)
+		return 0;
+	if (master->flags & (MAPLB_SVC_NODEPORT | MAPLB_SVC_EXTERNAL))
+		return !(master->flags & MAPLB_SVC_TWO_SCOPES);
+	return cfg->cluster_cidr_prefix != 0 && !in_cluster_cidr(cfg, f->saddr);
+}
+
+/* The i-th port a flow with this hash tries: spread over the range, the same on every target. */
+static __always_inline __be16 snat_port_candidate(const struct maplb_config *cfg, __u32 hash, __u32 i)
+{
+	__u32 span = (__u32)cfg->snat_port_max - cfg->snat_port_min + 1;
+	return bpf_htons((__u16)(cfg->snat_port_min + hash_mix(hash + i) % span));
+}
+
+/* The reply of a source-NATed flow, as it will arrive: backend -> node:port. */
+static __always_inline struct flow4 snat_reply_flow(const struct lb4_backend *backend, __be32 addr,
+						    __be16 port, __u8 proto)
+{
+	struct flow4 reply = {
+		.saddr = backend->address,
+		.daddr = addr,
+		.sport = backend->port,
+		.dport = port,
+		.proto = proto,
+	};
+	return reply;
+}
+
+/* A new flow that needs SNAT: allocates a port, records both conntrack entries and rewrites the
+ * source (the caller rewrites the destination). 0, or -1 when every port probed is taken. */
+static __always_inline int snat_new_flow(struct dp_env *env, const struct maplb_config *cfg,
+					 struct packet *pkt, const struct flow4 *f,
+					 const struct lb4_backend *backend, __u32 backend_id,
+					 __u32 rev_nat_id)
+{
+	struct ct4_entry entry = ct_entry_new(env, f, backend_id, rev_nat_id);
+	entry.snat_addr = f->saddr; /* the REPLY entry's: whom the port stands for */
+	entry.snat_port = f->sport;
+	__u32 hash = flow_hash(f, cfg->hash_seed);
+	for (__u32 i = 0; i < SNAT_PORT_PROBES; i++) {
+		__be16 port = snat_port_candidate(cfg, hash, i);
+		struct flow4 reply = snat_reply_flow(backend, cfg->snat_addr, port, f->proto);
+		if (ct_put(env, &reply, MAPLB_CT_REPLY, &entry, BPF_NOEXIST) != 0)
+			continue; /* taken by another flow to this backend */
+		entry.snat_addr = cfg->snat_addr; /* the SERVICE entry's: the source to give */
+		entry.snat_port = port;
+		ct_put(env, f, MAPLB_CT_SERVICE, &entry, BPF_ANY);
+		rewrite_endpoint(pkt, 0, cfg->snat_addr, port);
+		return 0;
+	}
+	return -1;
+}
+
+/* An established source-NATed flow: its source becomes node:port again. Its REPLY entry (the port's
+ * reservation) may have been evicted by the LRU without it; then it is put back, unless another flow
+ * took the port meanwhile: 0, and the caller balances the flow anew. */
+static __always_inline int snat_established(struct dp_env *env, struct packet *pkt,
+					    const struct flow4 *f, const struct ct4_entry *ct,
+					    const struct lb4_backend *backend)
+{
+	__be32 addr = ct->snat_addr; /* copied first: an insert below may evict *ct */
+	__be16 port = ct->snat_port;
+	struct flow4 reply = snat_reply_flow(backend, addr, port, f->proto);
+	struct ct4_entry *rev = ct_lookup(env, &reply, MAPLB_CT_REPLY);
+	if (rev) {
+		if (rev->snat_addr != f->saddr || rev->snat_port != f->sport)
+			return 0;
+	} else {
+		struct ct4_entry restored = *ct;
+		restored.snat_addr = f->saddr;
+		restored.snat_port = f->sport;
+		if (ct_put(env, &reply, MAPLB_CT_REPLY, &restored, BPF_NOEXIST) != 0)
+			return 0;
+	}
+	rewrite_endpoint(pkt, 0, addr, port);
+	return 1;
+}
+
+/* A reply of a source-NATed flow (ct is its REPLY entry): the destination becomes the client again.
+ * The caller reverse-NATs the source as for any reply. */
+static __always_inline void snat_reverse(struct packet *pkt, __be32 client, __be16 client_port)
+{
+	rewrite_endpoint(pkt, 1, client, client_port);
+}
+
+#endif
