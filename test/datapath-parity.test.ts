@@ -1,6 +1,7 @@
 // Differential parity: one corpus of generated frames, valid and malformed, through the host build
 // and through the BPF program (BPF_PROG_TEST_RUN), in the same order over the same map state. Every
-// verdict, reason and output byte must agree, and so must the counters at the end.
+// verdict, reason and output byte must agree, and so must the counters at the end. SNAT is on, over
+// a small port range, so hairpins, remote backends, their replies and port collisions all occur.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -11,6 +12,7 @@ import {
   type FrontendKey,
   type MapOp,
 } from "../src/compile/tables.js";
+import { REASON_NAMES } from "../src/datapath/abi.js";
 import type { Datapath, NodeSettings } from "../src/datapath/datapath.js";
 import { openEmulated } from "../src/datapath/emulated.js";
 import { openKernel, probeKernel } from "../src/datapath/kernel.js";
@@ -36,11 +38,17 @@ function prng(seed: number) {
   return { next, int, pick };
 }
 
+const SNAT_IP = "192.168.1.11";
+const SNAT_PORTS = { min: 61000, max: 61063 };
 const NODE: NodeSettings = {
-  nodeIPs: ["192.168.1.11", "192.168.1.12"],
+  nodeIPs: [SNAT_IP, "192.168.1.12"],
   clusterCIDR: "10.0.0.0/16",
   hashSeed: 0xc0ffee,
+  snatIP: SNAT_IP,
+  snatPorts: SNAT_PORTS,
 };
+/** Backend i's address; those with i % 4 === 1 run on this node (flagged LOCAL). */
+const backendAddress = (id: number) => `10.0.${id % 3}.${id}`;
 
 interface Frontend {
   key: FrontendKey;
@@ -51,7 +59,8 @@ interface Frontend {
 }
 
 /** A map state with every kind of frontend: random and Maglev, NodePort wildcard, LB with source
- * ranges, affinity, two scopes, no backends, a terminating backend, and a slot naming a missing backend. */
+ * ranges, affinity, two scopes, no backends, a terminating backend, a slot naming a missing backend,
+ * and backends on this node and on others. */
 function scenario(): { ops: MapOp[]; frontends: Frontend[] } {
   const ops: MapOp[] = [];
   for (let id = 1; id <= 12; id++) {
@@ -59,10 +68,10 @@ function scenario(): { ops: MapOp[]; frontends: Frontend[] } {
       kind: "backend-upsert",
       backend: {
         id,
-        address: `10.0.${id % 3}.${id}`,
+        address: backendAddress(id),
         port: 8000 + id,
         protocol: id % 2 ? "TCP" : "UDP",
-        flags: id === 12 ? BackendFlag.TERMINATING : 0,
+        flags: (id === 12 ? BackendFlag.TERMINATING : 0) | (id % 4 === 1 ? BackendFlag.LOCAL : 0),
       },
     });
   }
@@ -94,17 +103,17 @@ function scenario(): { ops: MapOp[]; frontends: Frontend[] } {
       algorithm: "random",
     },
     {
-      key: fe("203.0.113.2", 80),
+      key: fe("203.0.113.2", 80), // externalTrafficPolicy=Local: no SNAT, though 2 is remote
       revNatId: 7,
-      backendIds: [1],
-      flags: SvcFlag.TWO_SCOPES,
+      backendIds: [2],
+      flags: SvcFlag.EXTERNAL | SvcFlag.TWO_SCOPES,
       algorithm: "random",
     },
     {
       key: fe("203.0.113.2", 80, "TCP", Scope.INT),
       revNatId: 7,
       backendIds: [1, 2, 3],
-      flags: 0,
+      flags: SvcFlag.EXTERNAL | SvcFlag.TWO_SCOPES,
       algorithm: "random",
     },
     { key: fe("10.96.0.9", 80), revNatId: 8, backendIds: [], flags: 0, algorithm: "random" },
@@ -150,16 +159,19 @@ function fe(
   return { address, port, protocol, scope };
 }
 
-/** The corpus: frames to frontends, replies, strangers, then a share of them damaged. */
+/** The corpus: frames to frontends (some from their own backends: hairpins), replies (some to the
+ * SNAT address and ports), strangers, then a share of them damaged. */
 function corpus(frontends: Frontend[], seed: number, count: number): Uint8Array[] {
   const r = prng(seed);
   const clients = ["10.0.0.5", "10.0.7.7", "192.0.2.9", "192.0.2.200", "198.51.100.1"];
   const frames: Uint8Array[] = [];
   const toFrontend = () => {
-    const f = r.pick(frontends).key;
+    const picked = r.pick(frontends);
+    const f = picked.key;
     const dst = f.address === "0.0.0.0" ? r.pick([...NODE.nodeIPs, "192.168.1.99"]) : f.address;
+    const hairpin = picked.backendIds.length > 0 && r.next() < 0.15;
     return buildFrame({
-      src: r.pick(clients),
+      src: hairpin ? backendAddress(r.pick(picked.backendIds)) : r.pick(clients),
       dst,
       sport: 1024 + r.int(200),
       dport: f.port,
@@ -174,13 +186,15 @@ function corpus(frontends: Frontend[], seed: number, count: number): Uint8Array[
     if (kind < 0.45) {
       frame = toFrontend();
     } else if (kind < 0.6) {
-      // A reply: from some backend address to a client (sometimes one with a flow).
+      // A reply: from some backend address to a client, or to the node's SNAT address and ports
+      // (sometimes one with a flow).
       const backendId = 1 + r.int(12);
+      const snat = r.next() < 0.5;
       frame = buildFrame({
-        src: `10.0.${backendId % 3}.${backendId}`,
-        dst: r.pick(clients),
+        src: backendAddress(backendId),
+        dst: snat ? SNAT_IP : r.pick(clients),
         sport: 8000 + backendId,
-        dport: 1024 + r.int(200),
+        dport: snat ? SNAT_PORTS.min + r.int(SNAT_PORTS.max - SNAT_PORTS.min + 1) : 1024 + r.int(200),
         proto: backendId % 2 ? "TCP" : "UDP",
       });
     } else if (kind < 0.7) {
@@ -268,6 +282,25 @@ test(
       const dnat = a.verdicts.filter((v) => v === 1).length;
       assert.ok(dnat > PACKETS / 10, `${dnat} DNATs`);
       assert.ok(parseFrame(a.bytes[a.verdicts.indexOf(1)]!) !== null);
+      // ... and SNAT: requests sent from the node's address (hairpins among them), replies to it
+      // translated back, and flows refused when the ports probed were taken.
+      const seenAt = (i: number) => ({ before: parseFrame(frames[i]!), after: parseFrame(a.bytes[i]!) });
+      const snated = a.verdicts.flatMap((v, i) => (v === 1 && seenAt(i).after?.src === SNAT_IP ? [i] : []));
+      const hairpins = snated.filter((i) => seenAt(i).before!.src === seenAt(i).after!.dst);
+      const snatReplies = a.verdicts.filter((v, i) => v === 2 && seenAt(i).before?.dst === SNAT_IP).length;
+      const refused = a.reasons.filter((r) => r === REASON_NAMES.indexOf("SNAT_NO_PORT")).length;
+      assert.ok(
+        snated.length > 100 && hairpins.length > 10 && snatReplies > 20 && refused > 0,
+        `${snated.length} SNATed (${hairpins.length} hairpins), ${snatReplies} SNAT replies, ${refused} refused`,
+      );
+      // Policy Local keeps the client's address, except in a hairpin.
+      const local = a.verdicts.flatMap((v, i) =>
+        v === 1 && seenAt(i).before?.dst === "203.0.113.2" && seenAt(i).before!.src !== seenAt(i).after!.dst
+          ? [seenAt(i)]
+          : [],
+      );
+      assert.ok(local.length > 50, `${local.length} flows to the Local frontend`);
+      assert.ok(local.every((x) => x.after!.src === x.before!.src));
     } finally {
       host.close();
       kernel.close();

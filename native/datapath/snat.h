@@ -43,8 +43,10 @@ static __always_inline int snat_wanted(const struct maplb_config *cfg,
 		return 1;
 	if (backend->flags & MAPLB_BACKEND_LOCAL)
 		return 0;
+	if (master->flags & MAPLB_SVC_TWO_SCOPES)
+		return 0;
 	if (master->flags & (MAPLB_SVC_NODEPORT | MAPLB_SVC_EXTERNAL))
-		return !(master->flags & MAPLB_SVC_TWO_SCOPES);
+		return 1;
 	return cfg->cluster_cidr_prefix != 0 && !in_cluster_cidr(cfg, f->saddr);
 }
 
