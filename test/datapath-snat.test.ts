@@ -1,7 +1,8 @@
 // Source NAT where kube-proxy masquerades (native/datapath/snat.h), packet by packet on both targets:
 // which flows get the node's address and an allocated port, their replies translated back to
 // client <- frontend, port collisions and exhaustion, an evicted port reservation, and the flows that
-// keep their client address (policy Local, a backend on this node, pod traffic to a ClusterIP).
+// keep their client address (policy Local, a backend on this node, pod traffic to a ClusterIP). The
+// UDP idle timeout runs on the emulated target only, whose clock the test sets.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -16,6 +17,7 @@ import {
 import { CT_REPLY } from "../src/datapath/abi.js";
 import { encode } from "../src/datapath/codec.js";
 import type { Datapath, NodeSettings, PacketResult, PortRange } from "../src/datapath/datapath.js";
+import { openEmulated } from "../src/datapath/emulated.js";
 import { flowHash, snatPortCandidate } from "../src/datapath/flow-hash.js";
 import { PROTO_NUMBER } from "../src/datapath/map-writes.js";
 import { buildFrame, checksumsValid, type FrameSpec } from "../src/datapath/packet.js";
@@ -274,3 +276,46 @@ for (const target of TARGETS) {
     );
   });
 }
+
+test("a UDP flow's port lapses after 120 s without a packet, renewed by each packet either way; a TCP flow's does not (emulated: the clock is set by the test)", () => {
+  const dp = openEmulated();
+  const second = 1_000_000_000n;
+  try {
+    dp.configure({ ...NODE, snatPorts: { min: 62000, max: 62000 } });
+    const udp = { ...NODE_PORT, protocol: "UDP" as const };
+    const b: BackendEntry = { ...REMOTE, id: 8, protocol: "UDP" };
+    dp.apply([...SETUP, ...service(udp, b, 8, SvcFlag.NODEPORT)]);
+    const flow = (sport: number): FrameSpec => ({ ...tcp(OUTSIDE, sport, udp), proto: "UDP" });
+    const reply = (spec: FrameSpec): FrameSpec => ({
+      ...spec,
+      src: b.address,
+      sport: 8080,
+      dst: NODE_IP,
+      dport: 62000,
+    });
+
+    dp.setClock(1000n * second);
+    const a = flow(40100);
+    assertSnatRoundTrip(dp, a, b, 62000);
+    dp.setClock(1100n * second);
+    assert.equal(run(dp, reply(a)).result.verdict, "REVNAT"); // a reply renews the port too
+    dp.setClock(1200n * second); // idle 100 s since the reply
+    assert.deepEqual(run(dp, flow(40101)).result, { verdict: "DROP", reason: "SNAT_NO_PORT" });
+    dp.setClock(1321n * second); // idle 121 s: lapsed, and another flow gets the port
+    const c = flow(40102);
+    assertSnatRoundTrip(dp, c, b, 62000);
+    assert.deepEqual(run(dp, a).result, { verdict: "DROP", reason: "SNAT_NO_PORT" }, "a lost its port");
+
+    // TCP: idle or not, the port stays with the flow.
+    const t = tcp(OUTSIDE, 40103, NODE_PORT);
+    assertSnatRoundTrip(dp, t, REMOTE, 62000);
+    dp.setClock(100_000n * second);
+    assert.deepEqual(run(dp, tcp(OUTSIDE, 40104, NODE_PORT)).result, {
+      verdict: "DROP",
+      reason: "SNAT_NO_PORT",
+    });
+    assertSnatRoundTrip(dp, t, REMOTE, 62000);
+  } finally {
+    dp.close();
+  }
+});

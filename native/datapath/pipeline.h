@@ -75,13 +75,11 @@ static __always_inline int reply(struct dp_env *env, struct packet *pkt, const s
 		return 0;
 	__u32 rev_nat_id = ct->rev_nat_id;
 	__be32 frontend_addr = ct->frontend_addr;
-	__be32 client = ct->snat_addr;
-	__be16 client_port = ct->snat_port;
 	struct lb4_reverse_nat *rn = dp_lookup(env, lb4_reverse_nat, &rev_nat_id);
 	if (!rn)
 		return 0;
-	if (client)
-		snat_reverse(pkt, client, client_port);
+	if (ct->snat_addr)
+		snat_reverse(env, pkt, ct, f);
 	revnat(pkt, rn->address ? rn->address : frontend_addr, rn->port);
 	*out = dp_done(env, MAPLB_VERDICT_REVNAT, MAPLB_REASON_OK);
 	return 1;

@@ -11,10 +11,13 @@
  * and the REPLY entry, keyed backend -> node:port, holds the client to restore. Inserted with
  * BPF_NOEXIST, that REPLY entry is also the record that the port is taken for this backend (the role
  * of Cilium's SNAT map), so allocation is: probe a few ports derived from the flow hash until one
- * insert succeeds (Cilium's snat_v4_new_mapping). */
+ * insert succeeds (Cilium's snat_v4_new_mapping). A UDP flow never closes, so its reservation lapses
+ * once the flow has been idle for SNAT_UDP_IDLE_SECONDS (each of its packets renews it); a TCP
+ * flow's goes with its conntrack entries. */
 #ifndef MAPLB_SNAT_H
 #define MAPLB_SNAT_H
 
+#include "backend.h"
 #include "conntrack.h"
 #include "flow_hash.h"
 #include "nat.h"
@@ -22,6 +25,8 @@
 
 /* Ports tried for one new flow before it is dropped (MAPLB_REASON_SNAT_NO_PORT). */
 #define SNAT_PORT_PROBES 16
+/* How long an idle UDP flow keeps its port: conntrack's nf_conntrack_udp_timeout_stream. */
+#define SNAT_UDP_IDLE_SECONDS 120
 
 static __always_inline int snat_enabled(const struct maplb_config *cfg)
 {
@@ -57,6 +62,20 @@ static __always_inline __be16 snat_port_candidate(const struct maplb_config *cfg
 	return bpf_htons((__u16)(cfg->snat_port_min + hash_mix(hash + i) % span));
 }
 
+/* A UDP flow's packets keep its reservation `rev` alive (last_seen: its last packet). */
+static __always_inline void snat_renew(struct dp_env *env, struct ct4_entry *rev, __u8 proto)
+{
+	if (proto == IPPROTO_UDP)
+		rev->last_seen = dp_now(env);
+}
+
+/* Whether reservation `rev` no longer holds its port: a UDP flow idle for too long. */
+static __always_inline int snat_lapsed(struct dp_env *env, const struct ct4_entry *rev, __u8 proto)
+{
+	return proto == IPPROTO_UDP &&
+	       dp_now(env) - rev->last_seen > (__u64)SNAT_UDP_IDLE_SECONDS * NS_PER_SEC;
+}
+
 /* The reply of a source-NATed flow, as it will arrive: backend -> node:port. */
 static __always_inline struct flow4 snat_reply_flow(const struct lb4_backend *backend, __be32 addr,
 						    __be16 port, __u8 proto)
@@ -85,8 +104,13 @@ static __always_inline int snat_new_flow(struct dp_env *env, const struct maplb_
 	for (__u32 i = 0; i < SNAT_PORT_PROBES; i++) {
 		__be16 port = snat_port_candidate(cfg, hash, i);
 		struct flow4 reply = snat_reply_flow(backend, cfg->snat_addr, port, f->proto);
-		if (ct_put(env, &reply, MAPLB_CT_REPLY, &entry, BPF_NOEXIST) != 0)
-			continue; /* taken by another flow to this backend */
+		/* Looked up first (through ct_lookup, so conntrack's own ageing has its say), and
+		 * then inserted only if still free: a lapsed reservation is overwritten. */
+		struct ct4_entry *taken = ct_lookup(env, &reply, MAPLB_CT_REPLY);
+		if (taken && !snat_lapsed(env, taken, f->proto))
+			continue; /* another flow to this backend holds it */
+		if (ct_put(env, &reply, MAPLB_CT_REPLY, &entry, taken ? BPF_ANY : BPF_NOEXIST) != 0)
+			continue;
 		entry.snat_addr = cfg->snat_addr; /* the SERVICE entry's: the source to give */
 		entry.snat_port = port;
 		ct_put(env, f, MAPLB_CT_SERVICE, &entry, BPF_ANY);
@@ -110,8 +134,10 @@ static __always_inline int snat_established(struct dp_env *env, struct packet *p
 	if (rev) {
 		if (rev->snat_addr != f->saddr || rev->snat_port != f->sport)
 			return 0;
+		snat_renew(env, rev, f->proto);
 	} else {
 		struct ct4_entry restored = *ct;
+		restored.last_seen = dp_now(env);
 		restored.snat_addr = f->saddr;
 		restored.snat_port = f->sport;
 		if (ct_put(env, &reply, MAPLB_CT_REPLY, &restored, BPF_NOEXIST) != 0)
@@ -121,10 +147,14 @@ static __always_inline int snat_established(struct dp_env *env, struct packet *p
 	return 1;
 }
 
-/* A reply of a source-NATed flow (ct is its REPLY entry): the destination becomes the client again.
- * The caller reverse-NATs the source as for any reply. */
-static __always_inline void snat_reverse(struct packet *pkt, __be32 client, __be16 client_port)
+/* A reply of a source-NATed flow (rev is its REPLY entry): the destination becomes the client
+ * again. The caller reverse-NATs the source as for any reply. */
+static __always_inline void snat_reverse(struct dp_env *env, struct packet *pkt,
+					 struct ct4_entry *rev, const struct flow4 *f)
 {
+	__be32 client = rev->snat_addr;
+	__be16 client_port = rev->snat_port;
+	snat_renew(env, rev, f->proto);
 	rewrite_endpoint(pkt, 1, client, client_port);
 }
 
