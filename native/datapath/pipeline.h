@@ -1,10 +1,11 @@
 /* The maplb datapath, one pipeline for every target:
- *   parse -> conntrack -> service lookup -> scope -> source range -> backend choice -> [SNAT] -> DNAT
- *   -> count
- * and, for a reply of a tracked flow, reverse NAT (and reverse SNAT: snat.h). Written once as static inline functions with
- * no libc: the target's shim (bpf/shim.h or host/shim.h, included first) supplies struct dp_env,
- * dp_now(env) (ns; read only when a flow or an affinity entry is written or aged) and
- * dp_lookup/dp_update/dp_delete on the maps named in maplb_abi.h. */
+ *   parse -> conntrack -> service lookup -> scope -> source range -> backend choice -> [SNAT]
+ *   -> DNAT -> count
+ * and, for a reply of a tracked flow, reverse NAT (and reverse SNAT: snat.h). Written once as
+ * static inline functions with no libc: the target's shim (bpf/shim.h or host/shim.h, included
+ * first) supplies struct dp_env, dp_now(env) (ns; read only when a flow, an affinity entry or a
+ * UDP flow's SNAT port is written or aged) and dp_lookup/dp_update/dp_delete on the maps named in
+ * maplb_abi.h. */
 #ifndef MAPLB_PIPELINE_H
 #define MAPLB_PIPELINE_H
 
