@@ -1,5 +1,6 @@
 // SNAT where kube-proxy masquerades, end to end: the same scenario up under maplb (TC and XDP) and
-// under kube-proxy's iptables rules, side by side, and the same probes and assertions for each:
+// under kube-proxy's iptables and nftables rules, side by side, and the same probes and assertions
+// for each:
 //   - hairpin: a backend pod connecting to its own Service, for a one-pod and a three-pod Service;
 //   - cross-node: an external client, and a pod, to a NodePort (externalTrafficPolicy=Cluster) on
 //     the node that has no backend, whose replies must come back through that node.
@@ -48,16 +49,18 @@ const SETUPS: Setup[] = [
   { proxy: "maplb", attach: "tc" },
   { proxy: "maplb", attach: "xdp" },
   { proxy: "iptables", attach: "tc" },
+  { proxy: "nftables", attach: "tc" },
 ];
 const label = (s: Setup) => (s.proxy === "maplb" ? `maplb ${s.attach}` : s.proxy);
 const skip = SETUPS.map((s) => labBlocker(s.proxy)).find((b) => b !== null);
 
 describe(
-  "SNAT where kube-proxy masquerades: maplb (TC, XDP) and kube-proxy's iptables rules",
+  "SNAT where kube-proxy masquerades: maplb (TC, XDP) and kube-proxy's iptables and nftables rules",
   { skip: skip ?? false },
   () => {
     const labs = new Map<Setup, LabState>();
-    const name = (s: Setup) => `s${s.proxy === "maplb" ? s.attach[0] : "i"}${process.pid.toString(36)}`;
+    const name = (s: Setup) =>
+      `s${s.proxy === "maplb" ? s.attach[0] : s.proxy[0]}${process.pid.toString(36)}`;
 
     before(async () => {
       const scenario = writeServices("lab-snat.yaml", SERVICES);
