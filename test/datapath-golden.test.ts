@@ -16,7 +16,6 @@ import {
 import type { Datapath, NodeSettings, PacketResult } from "../src/datapath/datapath.js";
 import { openEmulated } from "../src/datapath/emulated.js";
 import { flowHash, maglevRow, randomSlot } from "../src/datapath/flow-hash.js";
-import { openKernel, probeKernel } from "../src/datapath/kernel.js";
 import {
   buildFrame,
   buildIcmpError,
@@ -29,6 +28,7 @@ import {
   withPartialChecksum,
   type FrameSpec,
 } from "../src/datapath/packet.js";
+import { TARGETS } from "./helpers/datapath-targets.js";
 
 // ---- SETUP helpers -------------------------------------------------------------------------------
 
@@ -675,22 +675,6 @@ const CASES: GoldenCase[] = [
 
 // ---- the runner ----------------------------------------------------------------------------------
 
-interface Target {
-  name: "emulated" | "kernel";
-  skip: string | false;
-  open(): Datapath;
-}
-
-const kernelProblem = probeKernel();
-const TARGETS: Target[] = [
-  { name: "emulated", skip: false, open: () => openEmulated() },
-  {
-    name: "kernel",
-    skip: kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : false,
-    open: () => openKernel({ ephemeral: true }),
-  },
-];
-
 for (const target of TARGETS) {
   describe(`golden packets: ${target.name}`, () => {
     for (const c of CASES) {
@@ -835,11 +819,12 @@ test("CHECKSUM_PARTIAL frames (host model of TC): only the pseudo-header seed mo
   }
 });
 
+const kernel = TARGETS.find((t) => t.name === "kernel")!;
 test(
   "the kernel target refuses CHECKSUM_PARTIAL frames (BPF_PROG_TEST_RUN's skb is CHECKSUM_NONE)",
-  { skip: kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : false },
+  { skip: kernel.skip },
   () => {
-    const dp = openKernel({ ephemeral: true });
+    const dp = kernel.open();
     try {
       const frame = buildFrame(tcp(CLIENT, 40000, "10.96.0.10", 80));
       const batch = {

@@ -4,7 +4,8 @@
 import { stringify } from "yaml";
 import { writeTemp } from "./manifests.js";
 
-interface Svc {
+/** A Service with one port (http: 80 → 8080/TCP), and its endpoints. */
+export interface ScenarioService {
   name: string;
   spec: Record<string, unknown>;
   lbIp?: string;
@@ -12,7 +13,7 @@ interface Svc {
   endpoints: [string, string][];
 }
 
-const SERVICES: Svc[] = [
+const SERVICES: ScenarioService[] = [
   {
     name: "web",
     spec: { type: "LoadBalancer", clusterIP: "10.96.0.20", externalIPs: ["203.0.113.20"] },
@@ -61,7 +62,12 @@ const SERVICES: Svc[] = [
 
 /** Writes the scenario to a temporary file and returns its path. */
 export function writeLabScenario(): string {
-  const docs = SERVICES.flatMap((s) => [
+  return writeServices("lab-e2e.yaml", SERVICES);
+}
+
+/** Writes Services and their EndpointSlices (namespace default) to a temporary file; returns its path. */
+export function writeServices(file: string, services: ScenarioService[]): string {
+  const docs = services.flatMap((s) => [
     {
       apiVersion: "v1",
       kind: "Service",
@@ -86,5 +92,5 @@ export function writeLabScenario(): string {
       })),
     },
   ]);
-  return writeTemp("lab-e2e.yaml", docs.map((d) => stringify(d)).join("---\n"));
+  return writeTemp(file, docs.map((d) => stringify(d)).join("---\n"));
 }
