@@ -378,7 +378,8 @@ test(
       assert.ok(dnat > PACKETS / 10, `${dnat} DNATs`);
       assert.ok(parseFrame(a.bytes[a.verdicts.indexOf(1)]!) !== null);
       // ... and SNAT: requests sent from the node's address (hairpins among them), replies to it
-      // translated back, and flows refused when the ports probed were taken.
+      // translated back, ICMP errors sent to it passed on to the client, and flows refused when
+      // the ports probed were taken.
       const seenAt = (i: number) => ({ before: parseFrame(frames[i]!), after: parseFrame(a.bytes[i]!) });
       const snated = a.verdicts.flatMap((v, i) => (v === 1 && seenAt(i).after?.src === SNAT_IP ? [i] : []));
       const hairpins = snated.filter((i) => seenAt(i).before!.src === seenAt(i).after!.dst);
@@ -388,6 +389,15 @@ test(
         snated.length > 100 && hairpins.length > 10 && snatReplies > 20 && refused > 0,
         `${snated.length} SNATed (${hairpins.length} hairpins), ${snatReplies} SNAT replies, ${refused} refused`,
       );
+      const ipDst = (f: Uint8Array) => intToIpv4(new DataView(f.buffer, f.byteOffset).getUint32(14 + 16));
+      const snatErrors = a.verdicts.filter(
+        (v, i) =>
+          v === Verdict.REVNAT &&
+          a.reasons[i] === REASON_NAMES.indexOf("ICMP_ERROR") &&
+          ipDst(frames[i]!) === SNAT_IP &&
+          ipDst(a.bytes[i]!) !== SNAT_IP,
+      ).length;
+      assert.ok(snatErrors > 20, `${snatErrors} ICMP errors about SNATed packets, passed on to the client`);
       // Policy Local keeps the client's address, except in a hairpin.
       const local = a.verdicts.flatMap((v, i) =>
         v === 1 && seenAt(i).before?.dst === "203.0.113.2" && seenAt(i).before!.src !== seenAt(i).after!.dst
