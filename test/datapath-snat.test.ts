@@ -1,8 +1,9 @@
 // Source NAT where kube-proxy masquerades (native/datapath/snat.h), packet by packet on both targets:
 // which flows get the node's address and an allocated port, their replies translated back to
 // client <- frontend, port collisions and exhaustion, an evicted port reservation, and the flows that
-// keep their client address (policy Local, a backend on this node, pod traffic to a ClusterIP). The
-// UDP idle timeout runs on the emulated target only, whose clock the test sets.
+// keep their client address (policy Local, a backend on this node, pod traffic to a ClusterIP); TCP
+// close reaching both entries of a SNATed flow. The UDP idle timeout and the close timeout run on
+// the emulated target only, whose clock the test sets.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -20,7 +21,7 @@ import type { Datapath, NodeSettings, PacketResult, PortRange } from "../src/dat
 import { openEmulated } from "../src/datapath/emulated.js";
 import { flowHash, snatPortCandidate } from "../src/datapath/flow-hash.js";
 import { PROTO_NUMBER } from "../src/datapath/map-writes.js";
-import { buildFrame, checksumsValid, type FrameSpec } from "../src/datapath/packet.js";
+import { buildFrame, checksumsValid, TcpFlag, type FrameSpec } from "../src/datapath/packet.js";
 import { ipv4ToInt } from "../src/util/ip.js";
 import { TARGETS } from "./helpers/datapath-targets.js";
 
@@ -274,6 +275,52 @@ for (const target of TARGETS) {
         });
       }),
     );
+
+    test(
+      "TCP close on a SNATed flow reaches both its entries: a SYN on the closed tuple is balanced anew, with its port freed and given again",
+      withDatapath({ ...NODE, snatPorts: { min: 62000, max: 62000 } }, (dp) => {
+        const a = tcp(OUTSIDE, 40018, NODE_PORT);
+        const fromBackend = (b: BackendEntry, flags: number): FrameSpec => ({
+          ...a,
+          src: b.address,
+          sport: b.port,
+          dst: NODE_IP,
+          dport: 62000,
+          tcpFlags: flags,
+        });
+        const toClient = (spec: FrameSpec): FrameSpec => ({
+          ...spec,
+          src: a.dst,
+          sport: a.dport,
+          dst: a.src,
+          dport: a.sport,
+        });
+        // FINs both ways: the client's reaches the reservation (keyed backend -> node:port), so the
+        // SYN that follows finds the flow closed and frees its port for itself.
+        assertSnatRoundTrip(dp, a, REMOTE, 62000);
+        const fin = { ...a, tcpFlags: TcpFlag.FIN | TcpFlag.ACK };
+        assertOut(run(dp, fin), "DNAT", {
+          ...fin,
+          src: NODE_IP,
+          sport: 62000,
+          dst: REMOTE.address,
+          dport: 8080,
+        });
+        const finBack = fromBackend(REMOTE, TcpFlag.FIN | TcpFlag.ACK);
+        assertOut(run(dp, finBack), "REVNAT", toClient(finBack));
+        assertSnatRoundTrip(dp, a, REMOTE, 62000);
+        assert.deepEqual(run(dp, tcp(OUTSIDE, 40019, NODE_PORT)).result, {
+          verdict: "DROP",
+          reason: "SNAT_NO_PORT",
+        });
+        // An RST from the backend reaches the client's entry (found through the client the
+        // reservation records): the next SYN goes to the slot's new backend.
+        const rst = fromBackend(REMOTE, TcpFlag.RST);
+        assertOut(run(dp, rst), "REVNAT", toClient(rst));
+        dp.apply(service(NODE_PORT, REMOTE2, 2, SvcFlag.NODEPORT));
+        assertSnatRoundTrip(dp, a, REMOTE2, 62000);
+      }),
+    );
   });
 }
 
@@ -315,6 +362,39 @@ test("a UDP flow's port lapses after 120 s without a packet, renewed by each pac
       reason: "SNAT_NO_PORT",
     });
     assertSnatRoundTrip(dp, t, REMOTE, 62000);
+  } finally {
+    dp.close();
+  }
+});
+
+test("a closed SNATed TCP flow's port is freed after the close timeout, as conntrack ages it (emulated: the clock is set by the test)", () => {
+  const dp = openEmulated();
+  const second = 1_000_000_000n;
+  try {
+    dp.configure({ ...NODE, snatPorts: { min: 62000, max: 62000 } });
+    dp.apply(SETUP);
+    const a = tcp(OUTSIDE, 40200, NODE_PORT);
+    const b = tcp(OUTSIDE, 40201, NODE_PORT);
+    const noPort = { verdict: "DROP", reason: "SNAT_NO_PORT" };
+    dp.setClock(1000n * second);
+    assertSnatRoundTrip(dp, a, REMOTE, 62000);
+    const fin = { ...a, tcpFlags: TcpFlag.FIN | TcpFlag.ACK };
+    assert.equal(run(dp, fin).result.verdict, "DNAT");
+    const finBack = { ...fin, src: REMOTE.address, sport: 8080, dst: NODE_IP, dport: 62000 };
+    assert.equal(run(dp, finBack).result.verdict, "REVNAT"); // closed at 1000 s
+    dp.setClock(1009n * second);
+    assert.deepEqual(run(dp, b).result, noPort, "within the close timeout the port is still a's");
+    assertOut(run(dp, { ...a, tcpFlags: TcpFlag.ACK }), "DNAT", {
+      ...a,
+      tcpFlags: TcpFlag.ACK,
+      src: NODE_IP,
+      sport: 62000,
+      dst: REMOTE.address,
+      dport: 8080,
+    }); // the last ACK
+    dp.setClock(1011n * second);
+    assertSnatRoundTrip(dp, b, REMOTE, 62000);
+    assert.deepEqual(run(dp, { ...a, tcpFlags: TcpFlag.ACK }).result, noPort, "a is gone");
   } finally {
     dp.close();
   }
