@@ -15,7 +15,7 @@ import {
 import type { Datapath, NodeSettings } from "../src/datapath/datapath.js";
 import { openEmulated } from "../src/datapath/emulated.js";
 import { REASON_NAMES, Verdict } from "../src/datapath/abi.js";
-import { openKernel, probeKernel, type KernelDatapath } from "../src/datapath/kernel.js";
+import { openKernel, type KernelDatapath } from "../src/datapath/kernel.js";
 import { packFrames } from "../src/datapath/native-datapath.js";
 import {
   buildFrame,
@@ -27,6 +27,7 @@ import {
   withPartialChecksum,
 } from "../src/datapath/packet.js";
 import { intToIpv4 } from "../src/util/ip.js";
+import { KERNEL_SKIP } from "./helpers/datapath-targets.js";
 
 const PACKETS = 12_000;
 const BATCH = 500;
@@ -323,8 +324,6 @@ function couldBePartial(frame: Uint8Array): boolean {
   return (v.getUint16(20) & 0x3fff) === 0 && total + 14 <= frame.length && total >= ihl + header && ihl >= 20;
 }
 
-const kernelProblem = probeKernel();
-
 /** Both targets programmed alike with the scenario; closed after `body`, also when it throws. */
 function withBothTargets(
   body: (host: Datapath, kernel: KernelDatapath, frontends: Frontend[]) => void,
@@ -346,7 +345,7 @@ function withBothTargets(
 
 test(
   `parity: ${PACKETS} generated frames give the same verdicts, reasons, bytes and counters on both targets`,
-  { skip: kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : false },
+  { skip: KERNEL_SKIP },
   () =>
     withBothTargets((host, kernel, frontends) => {
       const frames = corpus(frontends, 42, PACKETS);
@@ -414,7 +413,7 @@ const TC_ACT = { OK: 0, SHOT: 2, REDIRECT: 7 };
 
 test(
   "parity on TC: the TC program (the kernel's checksum helpers) writes the same bytes as the host build",
-  { skip: kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : false },
+  { skip: KERNEL_SKIP },
   () =>
     withBothTargets((host, kernel, frontends) => {
       // BPF_PROG_TEST_RUN builds an skb for TC and refuses IPv4 frames without room for the header.

@@ -11,11 +11,11 @@ export interface Target {
 }
 
 const kernelProblem = probeKernel();
+/** Why a test of the kernel target skips here, or false when it can run. */
+export const KERNEL_SKIP: string | false = kernelProblem
+  ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})`
+  : false;
 export const TARGETS: Target[] = [
   { name: "emulated", skip: false, open: () => openEmulated() },
-  {
-    name: "kernel",
-    skip: kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : false,
-    open: () => openKernel({ ephemeral: true }),
-  },
+  { name: "kernel", skip: KERNEL_SKIP, open: () => openKernel({ ephemeral: true }) },
 ];
