@@ -76,6 +76,7 @@ test("verdicts, reasons, flags and scopes agree with the header's constants", ()
   assert.equal(VERDICT_NAMES.length, lib.abiConstant("MAPLB_VERDICT__MAX"));
   assert.equal(REASON_NAMES.length, lib.abiConstant("MAPLB_REASON__MAX"));
   assert.equal(REASON_NAMES.indexOf("TRUNC_L4"), lib.abiConstant("MAPLB_REASON_TRUNC_L4"));
+  assert.equal(REASON_NAMES.indexOf("SNAT_NO_PORT"), lib.abiConstant("MAPLB_REASON_SNAT_NO_PORT"));
   assert.equal(Verdict.DROP, lib.abiConstant("MAPLB_VERDICT_DROP"));
   assert.equal(COUNTER_ROWS, lib.abiConstant("MAPLB_COUNTER__MAX"));
   assert.equal(
@@ -102,6 +103,7 @@ test("verdicts, reasons, flags and scopes agree with the header's constants", ()
   assert.equal(Algorithm.random, lib.abiConstant("MAPLB_ALG_RANDOM"));
   assert.equal(Algorithm.maglev, lib.abiConstant("MAPLB_ALG_MAGLEV"));
   assert.equal(BackendFlag.TERMINATING, lib.abiConstant("MAPLB_BACKEND_TERMINATING"));
+  assert.equal(BackendFlag.LOCAL, lib.abiConstant("MAPLB_BACKEND_LOCAL"));
   assert.equal(BENCH_MODES.established, lib.abiConstant("MAPLB_BENCH_ESTABLISHED"));
   assert.equal(BENCH_MODES.new, lib.abiConstant("MAPLB_BENCH_NEW_FLOWS"));
   assert.equal(BENCH_MODES.empty, lib.abiConstant("MAPLB_BENCH_EMPTY"));

@@ -226,14 +226,39 @@ describe("traffic policies", () => {
 
 describe("backends", () => {
   it("terminating endpoints that are not selected stay as TERMINATING backends in no slot", () => {
-    const t = compileOne(servicePort({ endpoints: [endpoint("10.0.1.1"), terminating("10.0.1.2")] }));
+    const t = compileOne(servicePort({ endpoints: [remote("10.0.1.1"), terminating("10.0.1.2")] }));
     assert.deepEqual(slotsByFrontend(t), { "10.96.0.10:80/TCP": ["10.0.1.1"] });
     assert.deepEqual(
       t.backends.map((b) => [b.address, b.flags]),
       [
         ["10.0.1.1", 0],
-        ["10.0.1.2", BackendFlag.TERMINATING],
+        ["10.0.1.2", BackendFlag.TERMINATING | BackendFlag.LOCAL],
       ],
+    );
+  });
+
+  it("backends on this node are flagged LOCAL (no SNAT to them), the others and those without a node not", () => {
+    const t = compileOne(
+      servicePort({
+        endpoints: [local("10.0.1.1"), remote("10.0.1.2"), endpoint("10.0.1.3", { nodeName: null })],
+      }),
+    );
+    assert.deepEqual(
+      t.backends.map((b) => [b.address, b.flags]),
+      [
+        ["10.0.1.1", BackendFlag.LOCAL],
+        ["10.0.1.2", 0],
+        ["10.0.1.3", 0],
+      ],
+    );
+    // Locality is the node's: compiled for node-b, the flags swap.
+    const onB = compileOne(
+      servicePort({ endpoints: [local("10.0.1.1"), remote("10.0.1.2")] }),
+      nodeConfig({ nodeName: "node-b" }),
+    );
+    assert.deepEqual(
+      onB.backends.map((b) => b.flags),
+      [0, BackendFlag.LOCAL],
     );
   });
 
@@ -243,7 +268,7 @@ describe("backends", () => {
     );
     assert.deepEqual(slotsByFrontend(t), { "10.96.0.10:80/TCP": ["10.0.1.1"] });
     assert.deepEqual(
-      t.backends.map((b) => [b.address, b.flags]),
+      t.backends.map((b) => [b.address, b.flags & BackendFlag.TERMINATING]),
       [
         ["10.0.1.1", 0],
         ["10.0.1.2", BackendFlag.TERMINATING],

@@ -6,7 +6,7 @@ import { Algorithm, Scope, type FrontendKey, type MapOp } from "../src/compile/t
 import type { Datapath } from "../src/datapath/datapath.js";
 import { openEmulated } from "../src/datapath/emulated.js";
 import { openKernel, probeKernel } from "../src/datapath/kernel.js";
-import type { MapMax } from "../src/datapath/options.js";
+import { SNAT_PORTS, type MapMax } from "../src/datapath/options.js";
 import { MaplbError } from "../src/errors.js";
 import { decode, u32 } from "../src/datapath/codec.js";
 import { buildFrame } from "../src/datapath/packet.js";
@@ -111,19 +111,47 @@ for (const target of TARGETS) {
       const dp = target.open();
       try {
         dp.configure({ nodeIPs: ["192.168.1.10", "192.168.1.11"], clusterCIDR: "10.0.0.0/16", hashSeed: 7 });
-        dp.configure({ nodeIPs: ["192.168.1.11", "192.168.1.12"], clusterCIDR: null, hashSeed: 9 });
+        dp.configure({
+          nodeIPs: ["192.168.1.11", "192.168.1.12"],
+          clusterCIDR: null,
+          hashSeed: 9,
+          snatIP: "192.168.1.11",
+          snatPorts: { min: 40000, max: 40009 },
+        });
         assert.deepEqual(dp.dump().nodeAddrs, ["192.168.1.11", "192.168.1.12"]);
-        const config = dp.maps.lookup("maplb_config", u32(0))!;
-        assert.deepEqual(decode("maplb_config", config), {
+        const config = () => decode("maplb_config", dp.maps.lookup("maplb_config", u32(0))!);
+        assert.deepEqual(config(), {
           cluster_cidr_addr: 0,
           cluster_cidr_prefix: 0,
           hash_seed: 9,
+          snat_addr: 0xc0a8010b,
+          snat_port_min: 40000,
+          snat_port_max: 40009,
           pad: 0,
         });
+        // Without an SNAT address SNAT is off (address 0), over the default port range.
+        dp.configure({ nodeIPs: [], clusterCIDR: null, hashSeed: 9 });
+        assert.deepEqual(
+          [config().snat_addr, config().snat_port_min, config().snat_port_max],
+          [0, SNAT_PORTS.min, SNAT_PORTS.max],
+        );
         assert.throws(
           () => dp.configure({ nodeIPs: [], clusterCIDR: "10.0.0.0/33", hashSeed: 1 }),
           /not an IPv4 CIDR/,
         );
+        assert.throws(
+          () => dp.configure({ nodeIPs: [], clusterCIDR: null, hashSeed: 1, snatIP: "node-a" }),
+          /SNAT address "node-a" is not an IPv4 address/,
+        );
+        for (const snatPorts of [
+          { min: 2000, max: 1999 },
+          { min: 0, max: 10 },
+          { min: 1, max: 65536 },
+        ])
+          assert.throws(
+            () => dp.configure({ nodeIPs: [], clusterCIDR: null, hashSeed: 1, snatPorts }),
+            /SNAT port range .* is not min\.\.max/,
+          );
       } finally {
         dp.close();
       }

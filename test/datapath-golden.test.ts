@@ -16,7 +16,6 @@ import {
 import type { Datapath, NodeSettings, PacketResult } from "../src/datapath/datapath.js";
 import { openEmulated } from "../src/datapath/emulated.js";
 import { flowHash, maglevRow, randomSlot } from "../src/datapath/flow-hash.js";
-import { openKernel, probeKernel } from "../src/datapath/kernel.js";
 import {
   buildFrame,
   buildIcmpError,
@@ -29,12 +28,13 @@ import {
   withPartialChecksum,
   type FrameSpec,
 } from "../src/datapath/packet.js";
-import { kernelSkip } from "./helpers/require-kernel.js";
+import { TARGETS } from "./helpers/datapath-targets.js";
 
 // ---- SETUP helpers -------------------------------------------------------------------------------
 
 const SEED = 0x5eed;
-const NODE: NodeSettings = { nodeIPs: ["192.168.1.11"], clusterCIDR: "10.0.0.0/16", hashSeed: SEED };
+const NODE_IP = "192.168.1.11";
+const NODE: NodeSettings = { nodeIPs: [NODE_IP], clusterCIDR: "10.0.0.0/16", hashSeed: SEED };
 
 const fe = (
   address: string,
@@ -641,6 +641,56 @@ const CASES: GoldenCase[] = [
     check: (dp) => assert.equal(dp.stats().reasons.ICMP_ERROR, 4n),
   },
   {
+    name: "ICMP errors about a source-NATed flow: the client gets them about its own packet, the backend about the node's",
+    setup: (dp) => {
+      // A NodePort whose backend is on another node, from outside: SNAT to the node's only port.
+      dp.configure({ ...NODE, snatIP: NODE_IP, snatPorts: { min: 62000, max: 62000 } });
+      dp.apply(serviceOps({ key: fe(NODE_IP, 30080), backends: [B1], revNatId: 1, flags: SvcFlag.NODEPORT }));
+    },
+    steps: () => {
+      const spec = tcp(OUTSIDE, 40000, NODE_IP, 30080);
+      const sent = buildFrame(spec);
+      const left = { ...spec, src: NODE_IP, sport: 62000, dst: B1.address, dport: B1.port }; // as it left
+      const router = "10.0.1.254";
+      // About the client's packet as it left (node:port -> backend), sent to the node: the client
+      // gets it, quoting its own packet (client -> frontend); from the frontend if the backend sent it.
+      const error = (src: string, quoteBytes: number): Step => {
+        const icmp = { type: IcmpType.DEST_UNREACH, code: 4, rest: 1400, quoteBytes };
+        return {
+          pkt: buildIcmpError({ ...icmp, src, dst: NODE_IP, offending: buildFrame(left) }),
+          out: buildIcmpError({
+            ...icmp,
+            src: src === B1.address ? NODE_IP : src,
+            dst: OUTSIDE,
+            offending: sent,
+          }),
+          verdict: "REVNAT",
+          reason: "ICMP_ERROR",
+        };
+      };
+      // About the backend's answer as reverse-NATed (frontend -> client), sent to the frontend: the
+      // backend gets it, quoting its answer as it left the backend (backend -> node:port).
+      const answer = tcp(NODE_IP, 30080, OUTSIDE, 40000, {
+        tcpFlags: TcpFlag.ACK,
+        payload: new Uint8Array(32),
+      });
+      const fromBackend = { ...answer, src: B1.address, sport: B1.port, dst: NODE_IP, dport: 62000 };
+      const toFrontend = { src: "198.51.100.254", type: 3, code: 4, rest: 1280, quoteBytes: 40 };
+      return [
+        { ...dnatStep(spec, B1), out: buildFrame(left) },
+        error(router, 28),
+        error(B1.address, 40), // the whole TCP header: its checksum too
+        {
+          pkt: buildIcmpError({ ...toFrontend, dst: NODE_IP, offending: buildFrame(answer) }),
+          out: buildIcmpError({ ...toFrontend, dst: B1.address, offending: buildFrame(fromBackend) }),
+          verdict: "DNAT",
+          reason: "ICMP_ERROR",
+        },
+      ];
+    },
+    check: (dp) => assert.equal(dp.stats().reasons.ICMP_ERROR, 3n),
+  },
+  {
     name: "TCP close: after FINs both ways a SYN on the same tuple is balanced anew; after an RST too",
     setup: clusterIp([B1]),
     steps: (dp) => {
@@ -675,22 +725,6 @@ const CASES: GoldenCase[] = [
 ];
 
 // ---- the runner ----------------------------------------------------------------------------------
-
-interface Target {
-  name: "emulated" | "kernel";
-  skip: string | false;
-  open(): Datapath;
-}
-
-const kernelProblem = probeKernel();
-const TARGETS: Target[] = [
-  { name: "emulated", skip: false, open: () => openEmulated() },
-  {
-    name: "kernel",
-    skip: kernelSkip(kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : null),
-    open: () => openKernel({ ephemeral: true }),
-  },
-];
 
 for (const target of TARGETS) {
   describe(`golden packets: ${target.name}`, () => {
@@ -836,11 +870,12 @@ test("CHECKSUM_PARTIAL frames (host model of TC): only the pseudo-header seed mo
   }
 });
 
+const kernel = TARGETS.find((t) => t.name === "kernel")!;
 test(
   "the kernel target refuses CHECKSUM_PARTIAL frames (BPF_PROG_TEST_RUN's skb is CHECKSUM_NONE)",
-  { skip: kernelSkip(kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : null) },
+  { skip: kernel.skip },
   () => {
-    const dp = openKernel({ ephemeral: true });
+    const dp = kernel.open();
     try {
       const frame = buildFrame(tcp(CLIENT, 40000, "10.96.0.10", 80));
       const batch = {

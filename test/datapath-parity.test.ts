@@ -1,6 +1,7 @@
 // Differential parity: one corpus of generated frames, valid and malformed, through the host build
 // and through the BPF program (BPF_PROG_TEST_RUN), in the same order over the same map state. Every
-// verdict, reason and output byte must agree, and so must the counters at the end.
+// verdict, reason and output byte must agree, and so must the counters at the end. SNAT is on, over
+// a small port range, so hairpins, remote backends, their replies and port collisions all occur.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -14,7 +15,7 @@ import {
 import type { Datapath, NodeSettings } from "../src/datapath/datapath.js";
 import { openEmulated } from "../src/datapath/emulated.js";
 import { REASON_NAMES, Verdict } from "../src/datapath/abi.js";
-import { openKernel, probeKernel, type KernelDatapath } from "../src/datapath/kernel.js";
+import { openKernel, type KernelDatapath } from "../src/datapath/kernel.js";
 import { packFrames } from "../src/datapath/native-datapath.js";
 import {
   buildFrame,
@@ -26,7 +27,7 @@ import {
   withPartialChecksum,
 } from "../src/datapath/packet.js";
 import { intToIpv4 } from "../src/util/ip.js";
-import { kernelSkip } from "./helpers/require-kernel.js";
+import { KERNEL_SKIP } from "./helpers/datapath-targets.js";
 
 const PACKETS = 12_000;
 const BATCH = 500;
@@ -46,11 +47,17 @@ function prng(seed: number) {
   return { next, int, pick };
 }
 
+const SNAT_IP = "192.168.1.11";
+const SNAT_PORTS = { min: 61000, max: 61063 };
 const NODE: NodeSettings = {
-  nodeIPs: ["192.168.1.11", "192.168.1.12"],
+  nodeIPs: [SNAT_IP, "192.168.1.12"],
   clusterCIDR: "10.0.0.0/16",
   hashSeed: 0xc0ffee,
+  snatIP: SNAT_IP,
+  snatPorts: SNAT_PORTS,
 };
+/** Backend i's address; those with i % 4 === 1 run on this node (flagged LOCAL). */
+const backendAddress = (id: number) => `10.0.${id % 3}.${id}`;
 
 interface Frontend {
   key: FrontendKey;
@@ -61,7 +68,8 @@ interface Frontend {
 }
 
 /** A map state with every kind of frontend: random and Maglev, NodePort wildcard, LB with source
- * ranges, affinity, two scopes, no backends, a terminating backend, and a slot naming a missing backend. */
+ * ranges, affinity, two scopes, no backends, a terminating backend, a slot naming a missing backend,
+ * and backends on this node and on others. */
 function scenario(): { ops: MapOp[]; frontends: Frontend[] } {
   const ops: MapOp[] = [];
   for (let id = 1; id <= 12; id++) {
@@ -69,10 +77,10 @@ function scenario(): { ops: MapOp[]; frontends: Frontend[] } {
       kind: "backend-upsert",
       backend: {
         id,
-        address: `10.0.${id % 3}.${id}`,
+        address: backendAddress(id),
         port: 8000 + id,
         protocol: id % 2 ? "TCP" : "UDP",
-        flags: id === 12 ? BackendFlag.TERMINATING : 0,
+        flags: (id === 12 ? BackendFlag.TERMINATING : 0) | (id % 4 === 1 ? BackendFlag.LOCAL : 0),
       },
     });
   }
@@ -104,17 +112,17 @@ function scenario(): { ops: MapOp[]; frontends: Frontend[] } {
       algorithm: "random",
     },
     {
-      key: fe("203.0.113.2", 80),
+      key: fe("203.0.113.2", 80), // externalTrafficPolicy=Local: no SNAT, though 2 is remote
       revNatId: 7,
-      backendIds: [1],
-      flags: SvcFlag.TWO_SCOPES,
+      backendIds: [2],
+      flags: SvcFlag.EXTERNAL | SvcFlag.TWO_SCOPES,
       algorithm: "random",
     },
     {
       key: fe("203.0.113.2", 80, "TCP", Scope.INT),
       revNatId: 7,
       backendIds: [1, 2, 3],
-      flags: 0,
+      flags: SvcFlag.EXTERNAL | SvcFlag.TWO_SCOPES,
       algorithm: "random",
     },
     { key: fe("10.96.0.9", 80), revNatId: 8, backendIds: [], flags: 0, algorithm: "random" },
@@ -162,12 +170,13 @@ function fe(
 
 const ROUTER_ALERT = Uint8Array.of(0x94, 0x04, 0, 0);
 const TCP_FLAGS = [TcpFlag.SYN, TcpFlag.ACK, TcpFlag.ACK, TcpFlag.FIN | TcpFlag.ACK, TcpFlag.RST] as const;
-const backendAddress = (id: number) => `10.0.${id % 3}.${id}`;
+const snatPort = (r: ReturnType<typeof prng>) => SNAT_PORTS.min + r.int(SNAT_PORTS.max - SNAT_PORTS.min + 1);
 
 /**
  * The corpus: frames to frontends (with IP options, fragmented, opening and closing TCP flows on a
- * few reused ports), replies, ICMP errors quoting a frontend's flow as DNATed, strangers (IGMP
- * with Router Alert, fragments and options to pods), then a share of them damaged.
+ * few reused ports; some from their own backends: hairpins), replies (some to the SNAT address and
+ * ports), ICMP errors quoting a frontend's flow as DNATed (and SNATed), strangers (IGMP with Router
+ * Alert, fragments and options to pods), then a share of them damaged.
  */
 function corpus(frontends: Frontend[], seed: number, count: number): Uint8Array[] {
   const r = prng(seed);
@@ -177,8 +186,9 @@ function corpus(frontends: Frontend[], seed: number, count: number): Uint8Array[
     const fr = r.pick(frontends);
     const f = fr.key;
     const dst = f.address === "0.0.0.0" ? r.pick([...NODE.nodeIPs, "192.168.1.99"]) : f.address;
+    const hairpin = fr.backendIds.length > 0 && r.next() < 0.15;
     const spec = {
-      src: r.pick(clients),
+      src: hairpin ? backendAddress(r.pick(fr.backendIds)) : r.pick(clients),
       dst,
       sport: 1024 + r.int(200),
       dport: f.port,
@@ -212,9 +222,12 @@ function corpus(frontends: Frontend[], seed: number, count: number): Uint8Array[
       const quoteBytes = Math.min(sent.length - 14, r.pick([28, 40, 48]));
       const error = { type, code: r.int(5), rest: 1400, quoteBytes };
       if (r.next() < 0.5) {
-        const toBackend = buildFrame({ ...spec, dst: backendAddress(id), dport: 8000 + id });
+        // As it left: from the client, or (SNATed) from the node's address and one of its ports.
+        const from =
+          r.next() < 0.5 ? { src: SNAT_IP, sport: snatPort(r) } : { src: spec.src, sport: spec.sport };
+        const toBackend = buildFrame({ ...spec, ...from, dst: backendAddress(id), dport: 8000 + id });
         const router = r.next() < 0.5 ? backendAddress(id) : "10.0.9.254";
-        frames.push(buildIcmpError({ ...error, src: router, dst: spec.src, offending: toBackend }));
+        frames.push(buildIcmpError({ ...error, src: router, dst: from.src, offending: toBackend }));
       } else {
         const answer = { ...spec, src: spec.dst, dst: spec.src, sport: spec.dport, dport: spec.sport };
         frames.push(
@@ -222,14 +235,16 @@ function corpus(frontends: Frontend[], seed: number, count: number): Uint8Array[
         );
       }
     } else if (kind < 0.62) {
-      // A reply: from some backend address to a client (sometimes one with a flow).
+      // A reply: from some backend address to a client, or to the node's SNAT address and ports
+      // (sometimes one with a flow).
       const backendId = 1 + r.int(12);
+      const snat = r.next() < 0.5;
       frames.push(
         buildFrame({
           src: backendAddress(backendId),
-          dst: r.pick(clients),
+          dst: snat ? SNAT_IP : r.pick(clients),
           sport: 8000 + backendId,
-          dport: 1024 + r.int(200),
+          dport: snat ? snatPort(r) : 1024 + r.int(200),
           proto: backendId % 2 ? "TCP" : "UDP",
           tcpFlags: r.pick(TCP_FLAGS),
         }),
@@ -254,10 +269,11 @@ function corpus(frontends: Frontend[], seed: number, count: number): Uint8Array[
   return frames;
 }
 
-/** Malformed frames: flipped header bytes, cuts, bad lengths, padding, or random bytes. */
+/** Malformed frames: flipped header bytes, cuts, bad lengths, padding, options past the total
+ * length, or random bytes. */
 function damage(frame: Uint8Array, r: ReturnType<typeof prng>): Uint8Array {
   const out = Uint8Array.from(frame);
-  switch (r.int(5)) {
+  switch (r.int(6)) {
     case 0:
       for (let n = 1 + r.int(3); n > 0; n--) out[12 + r.int(30)] = r.int(256); // ethertype .. ports
       return out;
@@ -269,6 +285,13 @@ function damage(frame: Uint8Array, r: ReturnType<typeof prng>): Uint8Array {
       return out;
     case 3:
       return Uint8Array.from([...out, ...new Uint8Array(r.int(30))]);
+    case 4: {
+      // IHL*4 > total length >= 20 (within the buffer): IP_OPTIONS, rare among flipped bytes.
+      const ihl = 6 + r.int(10);
+      out[14] = 0x40 | ihl;
+      new DataView(out.buffer).setUint16(16, 20 + r.int(Math.min(ihl * 4, out.length - 14) - 20));
+      return out;
+    }
     default:
       return Uint8Array.from({ length: 14 + r.int(80) }, () => r.int(256));
   }
@@ -301,8 +324,6 @@ function couldBePartial(frame: Uint8Array): boolean {
   return (v.getUint16(20) & 0x3fff) === 0 && total + 14 <= frame.length && total >= ihl + header && ihl >= 20;
 }
 
-const kernelProblem = probeKernel();
-
 /** Both targets programmed alike with the scenario; closed after `body`, also when it throws. */
 function withBothTargets(
   body: (host: Datapath, kernel: KernelDatapath, frontends: Frontend[]) => void,
@@ -324,7 +345,7 @@ function withBothTargets(
 
 test(
   `parity: ${PACKETS} generated frames give the same verdicts, reasons, bytes and counters on both targets`,
-  { skip: kernelSkip(kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : null) },
+  { skip: KERNEL_SKIP },
   () =>
     withBothTargets((host, kernel, frontends) => {
       const frames = corpus(frontends, 42, PACKETS);
@@ -355,6 +376,35 @@ test(
       const dnat = a.verdicts.filter((v) => v === 1).length;
       assert.ok(dnat > PACKETS / 10, `${dnat} DNATs`);
       assert.ok(parseFrame(a.bytes[a.verdicts.indexOf(1)]!) !== null);
+      // ... and SNAT: requests sent from the node's address (hairpins among them), replies to it
+      // translated back, ICMP errors sent to it passed on to the client, and flows refused when
+      // the ports probed were taken.
+      const seenAt = (i: number) => ({ before: parseFrame(frames[i]!), after: parseFrame(a.bytes[i]!) });
+      const snated = a.verdicts.flatMap((v, i) => (v === 1 && seenAt(i).after?.src === SNAT_IP ? [i] : []));
+      const hairpins = snated.filter((i) => seenAt(i).before!.src === seenAt(i).after!.dst);
+      const snatReplies = a.verdicts.filter((v, i) => v === 2 && seenAt(i).before?.dst === SNAT_IP).length;
+      const refused = a.reasons.filter((r) => r === REASON_NAMES.indexOf("SNAT_NO_PORT")).length;
+      assert.ok(
+        snated.length > 100 && hairpins.length > 10 && snatReplies > 20 && refused > 0,
+        `${snated.length} SNATed (${hairpins.length} hairpins), ${snatReplies} SNAT replies, ${refused} refused`,
+      );
+      const ipDst = (f: Uint8Array) => intToIpv4(new DataView(f.buffer, f.byteOffset).getUint32(14 + 16));
+      const snatErrors = a.verdicts.filter(
+        (v, i) =>
+          v === Verdict.REVNAT &&
+          a.reasons[i] === REASON_NAMES.indexOf("ICMP_ERROR") &&
+          ipDst(frames[i]!) === SNAT_IP &&
+          ipDst(a.bytes[i]!) !== SNAT_IP,
+      ).length;
+      assert.ok(snatErrors > 20, `${snatErrors} ICMP errors about SNATed packets, passed on to the client`);
+      // Policy Local keeps the client's address, except in a hairpin.
+      const local = a.verdicts.flatMap((v, i) =>
+        v === 1 && seenAt(i).before?.dst === "203.0.113.2" && seenAt(i).before!.src !== seenAt(i).after!.dst
+          ? [seenAt(i)]
+          : [],
+      );
+      assert.ok(local.length > 50, `${local.length} flows to the Local frontend`);
+      assert.ok(local.every((x) => x.after!.src === x.before!.src));
     }),
 );
 
@@ -363,7 +413,7 @@ const TC_ACT = { OK: 0, SHOT: 2, REDIRECT: 7 };
 
 test(
   "parity on TC: the TC program (the kernel's checksum helpers) writes the same bytes as the host build",
-  { skip: kernelSkip(kernelProblem ? `needs root for BPF_PROG_TEST_RUN (${kernelProblem})` : null) },
+  { skip: KERNEL_SKIP },
   () =>
     withBothTargets((host, kernel, frontends) => {
       // BPF_PROG_TEST_RUN builds an skb for TC and refuses IPv4 frames without room for the header.

@@ -71,6 +71,18 @@ describe("maplb lab (the CLI), every seed scenario under maplb", { skip: skip ??
         const curl = ["lab", "curl", "default/nginx-svc", "-n", "5", "--lab", lab];
         assert.equal((parseYaml(ok([...curl, "-o", "yaml"])) as { ok: number }).ok, 5);
         assert.match(ok([...curl, "-o", "wide"]), /^ {2}\S+ +default\/nginx-\S+ +\d+ +\S+ +\d+\.\d%$/m);
+        // The example of `lab curl --help`: client-1 to the NodePort of node-2, which has no backend.
+        const example = [
+          "ingress-nginx/ingress-nginx-controller:http",
+          "--frontend",
+          "node-port",
+          "--node",
+          "node-2",
+        ];
+        const answered = JSON.parse(ok(["lab", "curl", ...example, "-n", "10", "--json", "--lab", lab])) as {
+          ok: number;
+        };
+        assert.equal(answered.ok, 10, "SNAT brings the replies back through node-2");
       }
       for (const svc of state.plan.services) {
         const key = `${svc.metadata!.namespace}/${svc.metadata!.name}`;

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { kernelSkip } from "./helpers/require-kernel.js";
 import { textLine } from "../src/log.js";
 import { service, slice } from "./helpers/manifests.js";
 
@@ -54,20 +55,24 @@ describe("log format", () => {
     assert.equal(record.slice, "shop/web-abc");
   });
 
-  it("a terminal: a line for people", { skip: hasScript ? false : "needs script (util-linux)" }, () => {
-    const out = underPty();
-    const line = out.split("\n").find((l) => l.includes("skipping non-IPv4 slice"));
-    assert.ok(line, out);
-    assert.match(
-      line,
-      /^\d\d:\d\d:\d\d\.\d{3} INFO {2}skipping non-IPv4 slice slice=shop\/web-abc addressType=IPv6$/,
-    );
-    assert.throws(() => JSON.parse(line));
-    // The override: JSON on a terminal too.
-    const json = underPty({ MAPLB_LOG_FORMAT: "json" });
-    const record = json.split("\n").find((l) => l.startsWith("{"));
-    assert.equal((JSON.parse(record!) as { msg: string }).msg, "skipping non-IPv4 slice");
-  });
+  it(
+    "a terminal: a line for people",
+    { skip: kernelSkip(hasScript ? null : "script (util-linux)", "the terminal log test") },
+    () => {
+      const out = underPty();
+      const line = out.split("\n").find((l) => l.includes("skipping non-IPv4 slice"));
+      assert.ok(line, out);
+      assert.match(
+        line,
+        /^\d\d:\d\d:\d\d\.\d{3} INFO {2}skipping non-IPv4 slice slice=shop\/web-abc addressType=IPv6$/,
+      );
+      assert.throws(() => JSON.parse(line));
+      // The override: JSON on a terminal too.
+      const json = underPty({ MAPLB_LOG_FORMAT: "json" });
+      const record = json.split("\n").find((l) => l.startsWith("{"));
+      assert.equal((JSON.parse(record!) as { msg: string }).msg, "skipping non-IPv4 slice");
+    },
+  );
 
   it("text lines quote values that are not plain words, and colour only when asked", () => {
     const record = {

@@ -81,15 +81,40 @@ static __always_inline void ct_note_close(struct dp_env *env, struct ct4_entry *
 	}
 }
 
-/* The reply flow of f once DNATed to backend: backend -> client. */
-static __always_inline void ct_reply_flow(struct flow4 *reply, const struct flow4 *f,
-					  const struct lb4_backend *backend)
+/* The flow of a backend's answers to addr:port: backend -> addr:port, a REPLY entry's key. */
+static __always_inline void ct_reply_to(struct flow4 *reply, const struct lb4_backend *backend,
+					__be32 addr, __be16 port, __u8 proto)
 {
 	reply->saddr = backend->address;
-	reply->daddr = f->saddr;
+	reply->daddr = addr;
 	reply->sport = backend->port;
-	reply->dport = f->sport;
-	reply->proto = f->proto;
+	reply->dport = port;
+	reply->proto = proto;
+}
+
+/* The reply flow of f (SERVICE entry ct) once DNATed to backend: backend -> client, or, for a
+ * source-NATed flow, backend -> the node's SNAT address and the flow's port (snat.h). */
+static __always_inline void ct_reply_flow(struct flow4 *reply, const struct flow4 *f,
+					  const struct lb4_backend *backend,
+					  const struct ct4_entry *ct)
+{
+	if (ct->snat_addr)
+		ct_reply_to(reply, backend, ct->snat_addr, ct->snat_port, f->proto);
+	else
+		ct_reply_to(reply, backend, f->saddr, f->sport, f->proto);
+}
+
+/* The other way round: the client's flow (client -> frontend_addr:frontend_port) of reply f,
+ * whose REPLY entry is ct. The client is f's destination, or the one a source-NATed flow's REPLY
+ * entry records. */
+static __always_inline void ct_service_flow(struct flow4 *service, const struct flow4 *f,
+					    const struct ct4_entry *ct, __be16 frontend_port)
+{
+	service->saddr = ct->snat_addr ? ct->snat_addr : f->daddr;
+	service->daddr = ct->frontend_addr;
+	service->sport = ct->snat_addr ? ct->snat_port : f->dport;
+	service->dport = frontend_port;
+	service->proto = f->proto;
 }
 
 /* The SERVICE entry of flow f (client -> frontend), with the backend it names in *backend (NULL
@@ -124,11 +149,9 @@ static __always_inline struct ct4_entry *ct_reply_frontend(struct dp_env *env,
 	return ct;
 }
 
-/* Records a new flow to `backend`: the SERVICE entry for the client's packets and the REPLY entry
- * for the backend's answers. A full LRU evicts; a failed insert only costs the flow its pinning. */
-static __always_inline void ct_create(struct dp_env *env, const struct flow4 *f,
-				      const struct lb4_backend *backend, __u32 backend_id,
-				      __u32 rev_nat_id)
+/* A new flow's entry: its backend, the address the client used and its rev-NAT id. */
+static __always_inline struct ct4_entry ct_entry_new(struct dp_env *env, const struct flow4 *f,
+						     __u32 backend_id, __u32 rev_nat_id)
 {
 	struct ct4_entry entry = {
 		.last_seen = dp_now(env),
@@ -136,14 +159,30 @@ static __always_inline void ct_create(struct dp_env *env, const struct flow4 *f,
 		.frontend_addr = f->daddr,
 		.rev_nat_id = rev_nat_id,
 	};
+	return entry;
+}
+
+/* Writes `entry` under flow `f` in `direction`; dp_update's result (BPF_NOEXIST: -EEXIST if taken). */
+static __always_inline int ct_put(struct dp_env *env, const struct flow4 *f, __u8 direction,
+				  const struct ct4_entry *entry, __u64 flags)
+{
 	struct ct4_key key;
-	ct_key_of(&key, f, MAPLB_CT_SERVICE);
-	dp_update(env, ct4, &key, &entry, BPF_ANY);
+	ct_key_of(&key, f, direction);
+	return dp_update(env, ct4, &key, entry, flags);
+}
+
+/* Records a new flow to `backend`: the SERVICE entry for the client's packets and the REPLY entry
+ * for the backend's answers. A full LRU evicts; a failed insert only costs the flow its pinning. */
+static __always_inline void ct_create(struct dp_env *env, const struct flow4 *f,
+				      const struct lb4_backend *backend, __u32 backend_id,
+				      __u32 rev_nat_id)
+{
+	struct ct4_entry entry = ct_entry_new(env, f, backend_id, rev_nat_id);
+	ct_put(env, f, MAPLB_CT_SERVICE, &entry, BPF_ANY);
 
 	struct flow4 reply;
-	ct_reply_flow(&reply, f, backend);
-	ct_key_of(&key, &reply, MAPLB_CT_REPLY);
-	dp_update(env, ct4, &key, &entry, BPF_ANY);
+	ct_reply_flow(&reply, f, backend, &entry);
+	ct_put(env, &reply, MAPLB_CT_REPLY, &entry, BPF_ANY);
 }
 
 #endif

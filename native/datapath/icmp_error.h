@@ -82,8 +82,8 @@ static __always_inline int icmp_quote_store(const struct dp_ctx *ctx, const stru
 
 /* The quote's source (which = 0) or destination (which = 1) becomes addr:port, with the quoted IP
  * and L4 checksums and the ICMP checksum. Every new value is computed first, from what was read:
- * the stores may move the data (TC). */
-static __always_inline int icmp_quote_rewrite(const struct dp_ctx *ctx, const struct icmp_quote *q,
+ * the stores may move the data (TC). *q follows, so that the other end can be rewritten next. */
+static __always_inline int icmp_quote_rewrite(const struct dp_ctx *ctx, struct icmp_quote *q,
 					      int which, __be32 addr, __be16 port)
 {
 	__be32 old_addr = which ? q->flow.daddr : q->flow.saddr;
@@ -110,16 +110,28 @@ static __always_inline int icmp_quote_rewrite(const struct dp_ctx *ctx, const st
 	    icmp_quote_store(ctx, q, q->l4_off + l4_check_off(q->flow.proto), q->l4_check, l4_check,
 			     sizeof(l4_check)))
 		return -1;
+	q->ip_check = ip_check;
+	q->l4_check = l4_check;
+	if (which) {
+		q->flow.daddr = addr;
+		q->flow.dport = port;
+	} else {
+		q->flow.saddr = addr;
+		q->flow.sport = port;
+	}
 	return 0;
 }
 
 /* An ICMP error about a tracked flow, either way:
  *   about the client's DNATed packet (quote client -> backend, sent to the client): the quote's
  *   destination becomes the frontend, and the outer source too if the backend sent it: REVNAT;
+ *   for a source-NATed flow (quote node:port -> backend, sent to the node), the quote's source and
+ *   the outer destination become the client as well;
  *   about a reverse-NATed reply (quote frontend -> client, sent to the frontend by a router on the
  *   client's side, e.g. fragmentation needed for the backend's large answers): the quote's source
  *   becomes the backend, and so does the outer destination, so the backend learns the path MTU:
- *   DNAT.
+ *   DNAT; for a source-NATed flow, the quote's destination becomes the node's address and port
+ *   the backend knows the client by.
  * The verdict in *verdict; returns 1 when rewritten, 0 when not such an error (the packet is left
  * alone), -1 when the context failed mid-rewrite. */
 static __always_inline int icmp_error_nat(struct dp_env *env, const struct dp_ctx *ctx,
@@ -134,21 +146,32 @@ static __always_inline int icmp_error_nat(struct dp_env *env, const struct dp_ct
 				.dport = q.flow.sport, .proto = q.flow.proto };
 	__be32 frontend;
 	__be16 port;
-	if (ct_reply_frontend(env, &answer, &frontend, &port)) {
+	struct ct4_entry *rev = ct_reply_frontend(env, &answer, &frontend, &port);
+	if (rev) {
+		__be32 client = rev->snat_addr; /* set when source-NATed */
+		__be16 client_port = rev->snat_port;
 		*verdict = MAPLB_VERDICT_REVNAT;
 		if (icmp_quote_rewrite(ctx, &q, 1, frontend, port))
 			return -1;
-		if (outer->saddr == q.flow.daddr && rewrite_ip_addr(ctx, IP_SADDR_OFF, outer->saddr, frontend))
+		if (outer->saddr == answer.saddr && rewrite_ip_addr(ctx, IP_SADDR_OFF, outer->saddr, frontend))
+			return -1;
+		if (client && (icmp_quote_rewrite(ctx, &q, 0, client, client_port) ||
+			       rewrite_ip_addr(ctx, IP_DADDR_OFF, outer->daddr, client)))
 			return -1;
 		return 1;
 	}
 	struct lb4_backend *backend = 0;
 	__u32 id;
-	if (!ct_service_backend(env, &answer, &backend, &id) || !backend)
+	struct ct4_entry *ct = ct_service_backend(env, &answer, &backend, &id);
+	if (!ct || !backend)
 		return 0;
+	__be32 snat_addr = ct->snat_addr;
+	__be16 snat_port = ct->snat_port;
 	*verdict = MAPLB_VERDICT_DNAT;
 	if (icmp_quote_rewrite(ctx, &q, 0, backend->address, backend->port) ||
 	    rewrite_ip_addr(ctx, IP_DADDR_OFF, outer->daddr, backend->address))
+		return -1;
+	if (snat_addr && icmp_quote_rewrite(ctx, &q, 1, snat_addr, snat_port))
 		return -1;
 	return 1;
 }

@@ -1,8 +1,8 @@
-/* Header rewrites: DNAT (to a backend) and reverse NAT (a reply back to the frontend), through the
- * target's context (ctx.h): the kernel's checksum helpers on TC, RFC 1624 by hand on XDP and the
- * host. The L4 checksum covers the pseudo-header, so an address change touches it too. A later
- * fragment has no L4 header: only its IP header changes. Each returns 0, or -1 when the context
- * failed to write (the packet may then be half-rewritten and must be dropped). */
+/* Header rewrites: DNAT (to a backend), reverse NAT (a reply back to the frontend) and SNAT,
+ * through the target's context (ctx.h): the kernel's checksum helpers on TC, RFC 1624 by hand on
+ * XDP and the host. The L4 checksum covers the pseudo-header, so an address change touches it too.
+ * A later fragment has no L4 header: only its IP header changes. Each returns 0, or -1 when the
+ * context failed to write (the packet may then be half-rewritten and must be dropped). */
 #ifndef MAPLB_NAT_H
 #define MAPLB_NAT_H
 
@@ -53,6 +53,20 @@ static __always_inline int revnat(const struct dp_ctx *ctx, const struct packet 
 				  const struct flow4 *old, __be32 addr, __be16 port)
 {
 	return rewrite_endpoint(ctx, pkt, old, 0, addr, port);
+}
+
+/* Source NAT (snat.h says when): the client's packet leaves from the node's address and port. */
+static __always_inline int snat(const struct dp_ctx *ctx, const struct packet *pkt,
+				const struct flow4 *old, __be32 addr, __be16 port)
+{
+	return rewrite_endpoint(ctx, pkt, old, 0, addr, port);
+}
+
+/* Its reverse, on the reply: the destination becomes the client again. */
+static __always_inline int unsnat(const struct dp_ctx *ctx, const struct packet *pkt,
+				  const struct flow4 *old, __be32 client, __be16 port)
+{
+	return rewrite_endpoint(ctx, pkt, old, 1, client, port);
 }
 
 #endif

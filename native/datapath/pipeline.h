@@ -1,12 +1,13 @@
 /* The maplb datapath, one pipeline for every target:
  *   parse -> for a frontend or a tracked flow? (else pass, untouched) -> conntrack -> service
- *   lookup -> scope -> source range -> backend choice -> DNAT -> count
- * and, for a reply of a tracked flow, reverse NAT; for an ICMP error about one, NAT of its quote
- * and of its outer header the same way; for a later fragment, the ports its first fragment left. Written once as static
- * inline functions with no libc: the target's shim (bpf/shim.h or host/shim.h, included first)
- * supplies struct dp_env, dp_now(env) (ns; read only when a flow or an affinity entry is written
- * or aged), dp_lookup/dp_update/dp_delete on the maps named in maplb_abi.h, and the packet
- * context (struct dp_ctx, ctx_*: see bpf/ctx.h and host/ctx.h). */
+ *   lookup -> scope -> source range -> backend choice -> [SNAT] -> DNAT -> count
+ * and, for a reply of a tracked flow, reverse NAT (and reverse SNAT: snat.h); for an ICMP error
+ * about one, NAT of its quote and of its outer header the same way; for a later fragment, the
+ * ports its first fragment left. Written once as static inline functions with no libc: the
+ * target's shim (bpf/shim.h or host/shim.h, included first) supplies struct dp_env, dp_now(env)
+ * (ns; read only when a flow, an affinity entry or a UDP flow's SNAT port is written or aged),
+ * dp_lookup/dp_update/dp_delete on the maps named in maplb_abi.h, and the packet context
+ * (struct dp_ctx, ctx_*: see bpf/ctx.h and host/ctx.h). */
 #ifndef MAPLB_PIPELINE_H
 #define MAPLB_PIPELINE_H
 
@@ -17,6 +18,7 @@
 #include "service.h"
 #include "backend.h"
 #include "nat.h"
+#include "snat.h"
 #include "icmp_error.h"
 #include "counters.h"
 
@@ -40,18 +42,22 @@ static __always_inline struct dp_result rewritten(struct dp_env *env, int err,
 	return err ? dp_done(env, MAPLB_VERDICT_DROP, MAPLB_REASON_CTX_ERROR) : dp_done(env, verdict, reason);
 }
 
+/* The client's packet to `backend`, and from saddr:sport when the flow is source-NATed (saddr
+ * set; snat.h). */
 static __always_inline struct dp_result dnat_to(struct dp_env *env, const struct dp_ctx *ctx,
 						const struct packet *pkt, const struct flow4 *f,
-						const struct lb4_backend *backend, __u32 backend_id)
+						const struct lb4_backend *backend, __u32 backend_id,
+						__be32 saddr, __be16 sport)
 {
-	int err = dnat(ctx, pkt, f, backend);
+	int err = (saddr && snat(ctx, pkt, f, saddr, sport)) || dnat(ctx, pkt, f, backend);
 	if (!err)
 		count_backend(env, backend_id, pkt->frame_len);
 	return rewritten(env, err, MAPLB_VERDICT_DNAT, MAPLB_REASON_OK);
 }
 
-/* An established flow: its recorded backend, if that backend still exists (terminating or not).
- * A SYN on a closed flow's tuple is a new connection, and is balanced anew. */
+/* An established flow: its recorded backend, if that backend still exists (terminating or not),
+ * and for a source-NATed flow its port, if still its own. A SYN on a closed flow's tuple is a new
+ * connection, and is balanced anew. */
 static __always_inline int established(struct dp_env *env, const struct dp_ctx *ctx,
 				       const struct packet *pkt, const struct flow4 *f,
 				       struct dp_result *out)
@@ -66,7 +72,12 @@ static __always_inline int established(struct dp_env *env, const struct dp_ctx *
 		return 0;
 	}
 	struct flow4 reply;
-	ct_reply_flow(&reply, f, backend);
+	ct_reply_flow(&reply, f, backend, ct);
+	struct ct4_entry *rev = 0;
+	if (ct->snat_addr && !snat_reservation(env, f, &reply, &rev)) {
+		ct_forget(env, f, MAPLB_CT_SERVICE); /* its SNAT port went to another flow: anew */
+		return 0;
+	}
 	if (ct_closed(ct) && (pkt->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN) {
 		ct_forget(env, f, MAPLB_CT_SERVICE);
 		ct_forget(env, &reply, MAPLB_CT_REPLY);
@@ -75,11 +86,18 @@ static __always_inline int established(struct dp_env *env, const struct dp_ctx *
 	__u8 closing = ct_close_flags(pkt, MAPLB_CT_SERVICE);
 	if (closing)
 		ct_note_close(env, ct, closing, &reply, MAPLB_CT_REPLY);
-	*out = dnat_to(env, ctx, pkt, f, backend, id);
+	__be32 saddr = ct->snat_addr; /* copied first: snat_keep may evict *ct */
+	__be16 sport = ct->snat_port;
+	if (saddr && !snat_keep(env, f, ct, &reply, rev)) {
+		ct_forget(env, f, MAPLB_CT_SERVICE); /* its SNAT port went to another flow: anew */
+		return 0;
+	}
+	*out = dnat_to(env, ctx, pkt, f, backend, id, saddr, sport);
 	return 1;
 }
 
-/* A reply from a backend: its source becomes the frontend the client talked to. */
+/* A reply from a backend: its source becomes the frontend the client talked to (and, when the
+ * flow is source-NATed, its destination the client). */
 static __always_inline int reply(struct dp_env *env, const struct dp_ctx *ctx,
 				 const struct packet *pkt, const struct flow4 *f,
 				 struct dp_result *out)
@@ -89,13 +107,18 @@ static __always_inline int reply(struct dp_env *env, const struct dp_ctx *ctx,
 	struct ct4_entry *ct = ct_reply_frontend(env, f, &addr, &port);
 	if (!ct)
 		return 0;
+	struct flow4 service;
+	ct_service_flow(&service, f, ct, port);
 	__u8 closing = ct_close_flags(pkt, MAPLB_CT_REPLY);
-	if (closing) {
-		struct flow4 service = { .saddr = f->daddr, .daddr = ct->frontend_addr,
-					 .sport = f->dport, .dport = port, .proto = f->proto };
+	if (closing)
 		ct_note_close(env, ct, closing, &service, MAPLB_CT_SERVICE);
+	int err = 0;
+	if (ct->snat_addr) { /* source-NATed: the destination becomes the client again */
+		snat_renew(env, ct, f->proto);
+		err = unsnat(ctx, pkt, f, service.saddr, service.sport);
 	}
-	*out = rewritten(env, revnat(ctx, pkt, f, addr, port), MAPLB_VERDICT_REVNAT, MAPLB_REASON_OK);
+	err = err || revnat(ctx, pkt, f, addr, port);
+	*out = rewritten(env, err, MAPLB_VERDICT_REVNAT, MAPLB_REASON_OK);
 	return 1;
 }
 
@@ -118,8 +141,14 @@ static __always_inline struct dp_result new_flow(struct dp_env *env, const struc
 	if (!backend)
 		return dp_done(env, MAPLB_VERDICT_DROP, MAPLB_REASON_BACKEND_MISSING);
 
-	ct_create(env, f, backend, id, master->rev_nat_id);
-	return dnat_to(env, ctx, pkt, f, backend, id);
+	if (!snat_wanted(cfg, master, f, backend)) {
+		ct_create(env, f, backend, id, master->rev_nat_id);
+		return dnat_to(env, ctx, pkt, f, backend, id, 0, 0);
+	}
+	__be16 port;
+	if (snat_new_flow(env, cfg, f, backend, id, master->rev_nat_id, &port) < 0)
+		return dp_done(env, MAPLB_VERDICT_DROP, MAPLB_REASON_SNAT_NO_PORT);
+	return dnat_to(env, ctx, pkt, f, backend, id, cfg->snat_addr, port);
 }
 
 /* A packet that parsed cleanly, with its ports: tracked flow, frontend, reply, or none of ours. */

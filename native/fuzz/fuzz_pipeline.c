@@ -3,9 +3,9 @@
  * MAP_EDIT_LEN bytes follows (see edit_maps: the control plane's tables made inconsistent, as a
  * bug or a race could leave them); then the frame, and the CHECKSUM_PARTIAL flag from the clock
  * byte's low bit. The maps hold one service of each kind, so fuzzed frames reach every stage
- * (wildcard NodePort, two scopes, source ranges, affinity, Maglev, replies, fragments, ICMP errors)
- * and not only the parser; NO_BACKEND drops also build the ICMP reply. Any out-of-bounds read or
- * write, or UB, aborts the run.
+ * (wildcard NodePort, two scopes, source ranges, affinity, Maglev, replies, SNAT, fragments,
+ * ICMP errors) and not only the parser; NO_BACKEND drops also build the ICMP reply. Any
+ * out-of-bounds read or write, or UB, aborts the run.
  * Built and run by `make fuzz` (FUZZ_SECONDS, default 60). */
 #include "shim.h"
 #include "../datapath/pipeline.h"
@@ -63,7 +63,8 @@ static void setup(void)
 	}
 	for (__u32 id = 1; id <= 3; id++) {
 		struct lb4_backend b = { .address = bpf_htonl(0x0a000100 + id), .port = bpf_htons(8080),
-					 .proto = IPPROTO_TCP, .flags = id == 3 ? MAPLB_BACKEND_TERMINATING : 0 };
+					 .proto = IPPROTO_TCP,
+					 .flags = id == 3 ? MAPLB_BACKEND_TERMINATING : id == 2 ? MAPLB_BACKEND_LOCAL : 0 };
 		put(MAPLB_MAP_lb4_backends, &id, &b);
 	}
 	for (__u32 row = 0; row < 7; row++) {
@@ -83,8 +84,10 @@ static void setup(void)
 	struct lb4_src_range_key sr = { .prefixlen = 32 + 8, .rev_nat_id = 4, .addr = bpf_htonl(0x0a000000) };
 	put(MAPLB_MAP_lb4_source_range, &sr, &one);
 	__u32 zero = 0;
+	/* SNAT on, over four ports, so that allocation collides and runs out too. */
 	struct maplb_config cfg = { .cluster_cidr_addr = bpf_htonl(0x0a000000), .cluster_cidr_prefix = 16,
-				    .hash_seed = 7 };
+				    .hash_seed = 7, .snat_addr = node, .snat_port_min = 61000,
+				    .snat_port_max = 61003 };
 	put(MAPLB_MAP_maplb_config, &zero, &cfg);
 }
 
@@ -118,7 +121,8 @@ static void edit_maps(const __u8 *e)
 		break;
 	case 1: {
 		struct lb4_backend b = { .address = bpf_htonl(0x0a000100 + e[4]), .port = bpf_htons(8080),
-					 .proto = IPPROTO_TCP, .flags = e[5] & MAPLB_BACKEND_TERMINATING };
+					 .proto = IPPROTO_TCP,
+					 .flags = e[5] & (MAPLB_BACKEND_TERMINATING | MAPLB_BACKEND_LOCAL) };
 		sim_map_update(maps[MAPLB_MAP_lb4_backends], &id, &b, BPF_ANY);
 		break;
 	}

@@ -51,6 +51,9 @@ struct lb4_service {
 
 /* A terminating backend keeps its established flows and is never chosen for a new one. */
 #define MAPLB_BACKEND_TERMINATING (1 << 0)
+/* The backend runs on this node (set per node by the control plane): its replies come back through
+ * this node whatever their destination, so a flow to it needs no source NAT (see snat.h). */
+#define MAPLB_BACKEND_LOCAL (1 << 1)
 
 struct lb4_backend {
 	__be32 address;
@@ -90,12 +93,16 @@ struct maplb_config {
 	__be32 cluster_cidr_addr; /* TWO_SCOPES: sources in this CIDR use the INT scope */
 	__u32 cluster_cidr_prefix; /* 0..32; 0 = no cluster CIDR (every source is external) */
 	__u32 hash_seed;          /* flow hash seed: the same seed gives the same choices on every target */
+	__be32 snat_addr;         /* this node's address for source NAT (snat.h); 0.0.0.0 = SNAT off */
+	__u16 snat_port_min;      /* the ports SNAT allocates from, host order, min <= max */
+	__u16 snat_port_max;
 	__u32 pad;
 };
 
 /* ---- ct4: LRU_HASH ct4_key -> ct4_entry --------------------------------------------------------
  * A new flow to a service creates two entries: SERVICE (client -> frontend, as it arrived) and
- * REPLY (backend -> client, as the reply will arrive). */
+ * REPLY (backend -> client, as the reply will arrive). A source-NATed flow's REPLY entry is keyed
+ * backend -> node:port instead; it is also the record that the port is taken (snat.h). */
 
 #define MAPLB_CT_SERVICE 0
 #define MAPLB_CT_REPLY 1
@@ -125,6 +132,12 @@ struct ct4_entry {
 	__u32 rev_nat_id;
 	__u8 flags;           /* MAPLB_CT_F_* */
 	__u8 pad[3];
+	/* Source NAT (snat.h); snat_addr 0.0.0.0: the flow keeps its source. SERVICE entry: the source
+	 * the client's packets get (the node's SNAT address, the port allocated to the flow). REPLY
+	 * entry of such a flow (keyed backend -> node:port): the client, restored as the destination. */
+	__be32 snat_addr;
+	__be16 snat_port;
+	__u16 snat_pad;
 };
 
 /* ---- lb4_frags: LRU_HASH lb4_frag_key -> lb4_frag_ports -----------------------------------------
@@ -192,6 +205,7 @@ enum maplb_reason {
 	MAPLB_REASON_TRUNC_L4 = 14,        /* PASS/DROP: TCP (20) or UDP (8) header cut by length or buffer */
 	MAPLB_REASON_ICMP_ERROR = 15,      /* REVNAT/DNAT: an ICMP error about a tracked flow, quote included */
 	MAPLB_REASON_CTX_ERROR = 16,       /* DROP: a TC helper failed (pulling headers, rewriting) */
+	MAPLB_REASON_SNAT_NO_PORT = 17,    /* DROP: the flow needs SNAT and every port probed is taken */
 	MAPLB_REASON__MAX
 };
 
@@ -307,9 +321,9 @@ _Static_assert(sizeof(struct lb4_service) == 24, "lb4_service");
 _Static_assert(sizeof(struct lb4_backend) == 8, "lb4_backend");
 _Static_assert(sizeof(struct lb4_reverse_nat) == 8, "lb4_reverse_nat");
 _Static_assert(sizeof(struct lb4_src_range_key) == 12, "lb4_src_range_key");
-_Static_assert(sizeof(struct maplb_config) == 16, "maplb_config");
+_Static_assert(sizeof(struct maplb_config) == 24, "maplb_config");
 _Static_assert(sizeof(struct ct4_key) == 16, "ct4_key");
-_Static_assert(sizeof(struct ct4_entry) == 24, "ct4_entry");
+_Static_assert(sizeof(struct ct4_entry) == 32, "ct4_entry");
 _Static_assert(sizeof(struct lb4_affinity_key) == 8, "lb4_affinity_key");
 _Static_assert(sizeof(struct lb4_affinity_entry) == 16, "lb4_affinity_entry");
 _Static_assert(sizeof(struct lb4_backend_stats) == 16, "lb4_backend_stats");

@@ -4,14 +4,14 @@
 import { Compiler } from "../compile/compiler.js";
 import type { MapOp } from "../compile/tables.js";
 import type { Datapath } from "../datapath/datapath.js";
-import { DEFAULT_HASH_SEED } from "../datapath/options.js";
+import { nodeSettings } from "../datapath/options.js";
 import type { NodeConfig, ServiceModel } from "../model/types.js";
 import { DatapathSink } from "./datapath-sink.js";
 import { tablesFromMaps } from "./map-contents.js";
 
 /** Configures `dp` for `node`, writes what differs from `model`, and returns the MapOps applied. */
 export function syncOnce(dp: Datapath, model: ServiceModel, node: NodeConfig): MapOp[] {
-  dp.configure({ nodeIPs: node.nodeIPs, clusterCIDR: node.clusterCIDR, hashSeed: DEFAULT_HASH_SEED });
+  dp.configure(nodeSettings(node));
   const prev = tablesFromMaps(new DatapathSink(dp).read(), model.ports, node);
   // As the agent's full sync does: a Compiler adopting what the maps hold, then one update whose
   // ops are the diff (compile() followed by diff() would diff every port twice).

@@ -14,8 +14,9 @@ import {
   SvcFlag,
 } from "./tables.js";
 
-export function flagNames(flags: number): string[] {
-  return Object.entries(SvcFlag)
+/** The names of the bits set in `flags`: master flags (SvcFlag) by default, or backend flags. */
+export function flagNames(flags: number, names: Readonly<Record<string, number>> = SvcFlag): string[] {
+  return Object.entries(names)
     .filter(([, bit]) => flags & bit)
     .map(([name]) => name);
 }
@@ -132,7 +133,7 @@ function servicePortJson(s: ServicePortTables) {
     frontends: s.frontends.map(frontendJson),
     backends: s.backends.map((b) => ({
       ...b,
-      flags: b.flags & BackendFlag.TERMINATING ? ["TERMINATING"] : [],
+      flags: flagNames(b.flags, BackendFlag),
     })),
     revNat: s.revNat,
     maglev: s.maglev.map(maglevJson),
@@ -203,7 +204,8 @@ function servicePortText(s: ServicePortTables, port: ServicePort | undefined, o:
     const shares = s.maglev.map((m) => ({ name: m.name, rows: rowsPerBackend(m.rows) }));
     const rows = [["backend", "id", "state", ...(o.wide ? ["protocol", "maglev rows"] : [])]];
     for (const b of s.backends) {
-      const state = b.flags & BackendFlag.TERMINATING ? "terminating (draining, no new flows)" : "active";
+      let state = b.flags & BackendFlag.TERMINATING ? "terminating (draining, no new flows)" : "active";
+      if (b.flags & BackendFlag.LOCAL) state += ", on this node";
       rows.push([`${b.address}:${b.port}`, String(b.id), inSlots.has(b.id) ? state : `${state}, in no slot`]);
       if (o.wide)
         rows

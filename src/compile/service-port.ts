@@ -71,7 +71,7 @@ export function compileServicePort(
   };
   checkSlotCount(p, sets);
 
-  const idOf = backendIds(p, sets, used, ids, prev, out.backends);
+  const idOf = backendIds(p, node.nodeName, sets, used, ids, prev, out.backends);
   const slots: BySet<number[]> = {
     cluster: sets.cluster.map((e) => idOf.get(e)!),
     local: sets.local.map((e) => idOf.get(e)!),
@@ -120,7 +120,8 @@ function checkSlotCount(p: ServicePort, sets: BySet<Endpoint[]>): void {
 /**
  * Fills `backends` and returns each backend's id. The backends are the selected endpoints (those of
  * a set some frontend reads), plus terminating endpoints that are not selected: those drain (conntrack
- * still points at them) but get no new flows. A backend keeps the id it had in `prev`.
+ * still points at them) but get no new flows. A backend keeps the id it had in `prev`. Those on node
+ * `nodeName` are flagged LOCAL: the datapath does not source-NAT flows to them.
  *
  * "Selected" is deliberately not selection.reachable: with ETP=Local and ITP=Local, pod traffic to
  * external frontends still uses the cluster set (kube-proxy's UsesClusterEndpoints() is
@@ -128,6 +129,7 @@ function checkSlotCount(p: ServicePort, sets: BySet<Endpoint[]>): void {
  */
 function backendIds(
   p: ServicePort,
+  nodeName: string,
   sets: BySet<Endpoint[]>,
   used: BySet<boolean>,
   ids: IdSource,
@@ -153,7 +155,7 @@ function backendIds(
       address: e.ip,
       port: e.port,
       protocol: p.protocol,
-      flags: draining ? BackendFlag.TERMINATING : 0,
+      flags: (draining ? BackendFlag.TERMINATING : 0) | (e.nodeName === nodeName ? BackendFlag.LOCAL : 0),
     });
   }
   return idOf;

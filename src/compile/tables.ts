@@ -21,7 +21,10 @@ export const SvcFlag = {
 export const Algorithm: Record<LbAlgorithm, number> = { random: 1, maglev: 2 };
 
 /** lb4_backend.flags. */
-export const BackendFlag = { TERMINATING: 1 << 0 } as const;
+export const BackendFlag = {
+  TERMINATING: 1 << 0,
+  LOCAL: 1 << 1, // on this node: its flows need no SNAT (native/datapath/snat.h)
+} as const;
 
 /** The frontend part of an lb4_key (slot 0 and slots 1..n share it). 0.0.0.0 is the NodePort wildcard. */
 export interface FrontendKey {

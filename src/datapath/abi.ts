@@ -73,6 +73,9 @@ export const ABI_STRUCTS: Record<StructName, FieldDef[]> = {
     { name: "cluster_cidr_addr", type: "be32" },
     { name: "cluster_cidr_prefix", type: "u32" },
     { name: "hash_seed", type: "u32" },
+    { name: "snat_addr", type: "be32" },
+    { name: "snat_port_min", type: "u16" },
+    { name: "snat_port_max", type: "u16" },
     { name: "pad", type: "u32" },
   ],
   ct4_key: [
@@ -91,6 +94,9 @@ export const ABI_STRUCTS: Record<StructName, FieldDef[]> = {
     { name: "rev_nat_id", type: "u32" },
     { name: "flags", type: "u8" },
     pad(3),
+    { name: "snat_addr", type: "be32" },
+    { name: "snat_port", type: "be16" },
+    { name: "snat_pad", type: "u16" },
   ],
   lb4_affinity_key: [
     { name: "client", type: "be32" },
@@ -221,6 +227,7 @@ export const REASON_NAMES = [
   "TRUNC_L4",
   "ICMP_ERROR",
   "CTX_ERROR",
+  "SNAT_NO_PORT",
 ] as const;
 export type ReasonName = (typeof REASON_NAMES)[number];
 

@@ -36,6 +36,18 @@ export interface NodeSettings {
   clusterCIDR: string | null;
   /** Flow hash seed: the same seed gives the same backend choices on every target. */
   hashSeed: number;
+  /**
+   * This node's address for source NAT where kube-proxy masquerades (hairpin, and backends on other
+   * nodes of masquerading frontends: native/datapath/snat.h). Absent or null: no SNAT.
+   */
+  snatIP?: string | null;
+  /** The ports SNAT allocates from (default SNAT_PORTS). */
+  snatPorts?: PortRange;
+}
+
+export interface PortRange {
+  min: number;
+  max: number;
 }
 
 export interface BackendCounters {

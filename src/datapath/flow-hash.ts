@@ -6,6 +6,7 @@ import { fmix32 } from "../util/fmix.js";
 import { ipv4ToInt } from "../util/ip.js";
 import { PROTO_NUMBER } from "./map-writes.js";
 import type { Protocol } from "../model/types.js";
+import type { PortRange } from "./datapath.js";
 
 const swap32 = (n: number) =>
   (((n & 0xff) << 24) | ((n & 0xff00) << 8) | ((n >>> 8) & 0xff00) | (n >>> 24)) >>> 0;
@@ -32,4 +33,9 @@ export function maglevRow(hash: number, m: number): number {
 }
 export function randomSlot(hash: number, count: number): number {
   return (hash % count) + 1;
+}
+
+/** The i-th port source NAT tries for a flow (snat_port_candidate in native/datapath/snat.h). */
+export function snatPortCandidate(hash: number, i: number, ports: PortRange): number {
+  return ports.min + (fmix32((hash + i) >>> 0) % (ports.max - ports.min + 1));
 }

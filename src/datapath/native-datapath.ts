@@ -2,7 +2,7 @@
 // handle is opened (emulated.ts, kernel.ts) and in what the kernel adds (attach, timed runs).
 import type { MapOp } from "../compile/tables.js";
 import { MaplbError } from "../errors.js";
-import { ipv4ToInt, parseCidr } from "../util/ip.js";
+import { ipv4ToInt, isIPv4, parseCidr } from "../util/ip.js";
 import {
   COUNTER_ROWS,
   counterRow,
@@ -22,11 +22,13 @@ import type {
   NodeSettings,
   PacketBatch,
   PacketResult,
+  PortRange,
 } from "./datapath.js";
 import { dumpMaps, type MapsDump } from "./dump.js";
 import { nativeError } from "./errno.js";
 import type { DpHandle } from "./binding.js";
 import { NativeMaps } from "./native-maps.js";
+import { SNAT_PORTS } from "./options.js";
 
 /** Packs frames into one buffer for a single native call. */
 export function packFrames(frames: readonly Uint8Array[]): PacketBatch {
@@ -41,6 +43,21 @@ export function packFrames(frames: readonly Uint8Array[]): PacketBatch {
   const buffer = new Uint8Array(total);
   frames.forEach((f, i) => buffer.set(f, offsets[i]));
   return { buffer, offsets, lengths };
+}
+
+/** maplb_config's SNAT fields, validated: address 0 (SNAT off) without an snatIP. */
+function snatConfig(settings: NodeSettings): { addr: number; ports: PortRange } {
+  const ports = settings.snatPorts ?? SNAT_PORTS;
+  const ip = settings.snatIP ?? null;
+  if (ip !== null && !isIPv4(ip))
+    throw new MaplbError("E_USAGE", `SNAT address ${JSON.stringify(ip)} is not an IPv4 address`);
+  const port = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65535;
+  if (!port(ports.min) || !port(ports.max) || ports.min > ports.max)
+    throw new MaplbError(
+      "E_USAGE",
+      `SNAT port range ${JSON.stringify(ports)} is not min..max within 1..65535 with min <= max`,
+    );
+  return { addr: ip === null ? 0 : ipv4ToInt(ip), ports };
 }
 
 export class NativeDatapath implements Datapath {
@@ -80,10 +97,14 @@ export class NativeDatapath implements Datapath {
         `cluster CIDR ${JSON.stringify(settings.clusterCIDR)} is not an IPv4 CIDR`,
       );
     }
+    const snat = snatConfig(settings);
     const config = encode("maplb_config", {
       cluster_cidr_addr: cidr ? ipv4ToInt(cidr.address) : 0,
       cluster_cidr_prefix: cidr ? cidr.prefix : 0,
       hash_seed: settings.hashSeed >>> 0,
+      snat_addr: snat.addr,
+      snat_port_min: snat.ports.min,
+      snat_port_max: snat.ports.max,
     });
     this.maps.update("maplb_config", u32(0), config);
   }

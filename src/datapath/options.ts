@@ -1,12 +1,36 @@
-// Options shared by both targets: map sizes (--map-max) and where kernel maps are pinned.
+// Options shared by both targets: map sizes (--map-max), where kernel maps are pinned, and the
+// node settings (addresses, hash seed, SNAT).
 import { MaplbError } from "../errors.js";
+import type { NodeConfig } from "../model/types.js";
 import { MAP_MAX_KNOB_MAPS, MAP_NAMES, type NativeMapName } from "./abi.js";
+import type { NodeSettings, PortRange } from "./datapath.js";
 
 export const DEFAULT_PIN_DIR = "/sys/fs/bpf/maplb";
 
 /** The flow hash seed everything uses unless told otherwise: the same on every node, so a flow hashes
  * to the same Maglev row (and backend) wherever it enters the cluster. */
 export const DEFAULT_HASH_SEED = 0x6d61706c; // "mapl"
+
+/**
+ * The ports source NAT gives flows: above Linux's default ephemeral range (32768-60999) and the
+ * NodePort range (30000-32767), so they never meet the node's own connections or a NodePort.
+ */
+export const SNAT_PORTS: PortRange = { min: 61000, max: 65535 };
+
+/**
+ * The datapath's node settings for a node of the control plane. The SNAT address is the node's first
+ * address: the one its pods and the other nodes route to it, so a backend's reply to it comes back
+ * here. (kube-proxy's MASQUERADE takes the outgoing interface's address, packet by packet; the
+ * datapath runs before routing, so it gets one address, configured.)
+ */
+export function nodeSettings(node: NodeConfig, hashSeed = DEFAULT_HASH_SEED): NodeSettings {
+  return {
+    nodeIPs: node.nodeIPs,
+    clusterCIDR: node.clusterCIDR,
+    hashSeed,
+    snatIP: node.nodeIPs[0] ?? null,
+  };
+}
 
 /**
  * --map-max: one number sizes the service-sized maps (services, backends, rev-NAT, source ranges,

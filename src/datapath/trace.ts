@@ -1,10 +1,13 @@
 // One packet through the datapath, explained: the headers, the frontend and service it hit, the
-// algorithm and the backend, the rewrite, the verdict; and the same packet's walk through
-// kube-proxy's iptables rules, for comparison. `maplb trace` prints this.
+// algorithm and the backend, the source NAT (or why none), the rewrite, the verdict, and the backend's
+// reply on its way back; and the same packet's walk through kube-proxy's iptables rules, with whether
+// kube-proxy would masquerade it, for comparison. `maplb trace` prints this.
 import { compile } from "../compile/compiler.js";
 import { diff } from "../compile/diff.js";
 import {
   Algorithm,
+  BackendFlag,
+  type BackendEntry,
   frontendKeyString,
   Scope,
   SvcFlag,
@@ -18,7 +21,7 @@ import { cidrContains } from "../kubeproxy/cidr.js";
 import type { ReasonName, VerdictName } from "./abi.js";
 import type { Datapath, DatapathKind } from "./datapath.js";
 import { flowHash, maglevRow, randomSlot, type FlowTuple } from "./flow-hash.js";
-import { DEFAULT_HASH_SEED } from "./options.js";
+import { DEFAULT_HASH_SEED, nodeSettings } from "./options.js";
 import { buildFrame, parseFrame, type ParsedFrame } from "./packet.js";
 
 export interface TraceRequest {
@@ -48,7 +51,18 @@ export interface Trace {
   /** Maglev: M and the row h % M; random: the slot h % count + 1. */
   choice: { hash: number; maglevM?: number; row?: number; slot?: number } | null;
   backend: string | null;
-  iptables: { target: string; backend: string | null; rulesEvaluated: number; path: string[] };
+  /** For a DNAT: the source the datapath gave the packet (null: the client's kept) and why. */
+  snat: { to: string | null; why: string } | null;
+  /** For a DNAT: the backend's answer run through the datapath, back to the client. */
+  reply: { before: ParsedFrame; after: ParsedFrame; verdict: VerdictName } | null;
+  iptables: {
+    target: string;
+    backend: string | null;
+    rulesEvaluated: number;
+    path: string[];
+    /** The walk jumped to KUBE-MARK-MASQ: kube-proxy would source-NAT the packet to the node. */
+    masquerade: boolean;
+  };
 }
 
 /** The frontend a packet meets, as the datapath looks it up (exact, wildcard NodePort, INT scope). */
@@ -80,7 +94,8 @@ export function frontendFor(
 export function tracePacket(dp: Datapath, req: TraceRequest): Trace {
   const seed = req.hashSeed ?? DEFAULT_HASH_SEED;
   const tables = compile(req.model, req.node);
-  dp.configure({ nodeIPs: req.node.nodeIPs, clusterCIDR: req.node.clusterCIDR, hashSeed: seed });
+  const settings = nodeSettings(req.node, seed);
+  dp.configure(settings);
   dp.apply(diff({ services: new Map() }, tables));
 
   const tuple: FlowTuple = {
@@ -106,6 +121,19 @@ export function tracePacket(dp: Datapath, req: TraceRequest): Trace {
         ? { hash, maglevM: master.maglevSize, row: maglevRow(hash, master.maglevSize) }
         : { hash, slot: randomSlot(hash, master.count) };
   const after = verdict === "DROP" ? null : parseFrame(frame);
+  const backend =
+    verdict === "DNAT" && after && hit
+      ? tables.services
+          .get(hit.service)
+          ?.backends.find((b) => b.address === after.dst && b.port === after.dport)
+      : undefined;
+  const snat =
+    verdict === "DNAT" && after && hit && backend
+      ? {
+          to: after.src !== before.src || after.sport !== before.sport ? `${after.src}:${after.sport}` : null,
+          why: snatWhy(tuple, hit.frontend, backend, req.node, settings.snatIP ?? null),
+        }
+      : null;
 
   return {
     datapath: dp.kind,
@@ -120,8 +148,47 @@ export function tracePacket(dp: Datapath, req: TraceRequest): Trace {
     algorithm,
     choice,
     backend: verdict === "DNAT" && after ? `${after.dst}:${after.dport}` : null,
+    snat,
+    reply: verdict === "DNAT" && after ? replyOf(dp, after) : null,
     iptables: iptablesPath(req, tuple),
   };
+}
+
+/** The backend's answer to the rewritten packet, through the datapath: reverse (S)NAT to the client. */
+function replyOf(dp: Datapath, request: ParsedFrame): NonNullable<Trace["reply"]> {
+  const frame = buildFrame({
+    src: request.dst,
+    sport: request.dport,
+    dst: request.src,
+    dport: request.sport,
+    proto: request.proto,
+    tcpFlags: 0x12, // SYN-ACK
+  });
+  const before = parseFrame(frame)!;
+  const [result] = dp.process([frame]);
+  return { before, after: parseFrame(frame)!, verdict: result!.verdict };
+}
+
+/** Why the datapath source-NATs a new flow to `backend`, or keeps the client: snat.h's rule in words. */
+export function snatWhy(
+  t: FlowTuple,
+  frontend: FrontendEntry,
+  backend: BackendEntry,
+  node: NodeConfig,
+  snatIP: string | null,
+): string {
+  const flags = frontend.master.flags;
+  if (snatIP === null) return "SNAT is off: no SNAT address (the node's first --node-ip)";
+  if (t.src === backend.address)
+    return "hairpin: the client is the backend, which would answer itself directly";
+  if (backend.flags & BackendFlag.LOCAL)
+    return "the backend runs on this node: its reply comes back through it";
+  if (flags & SvcFlag.TWO_SCOPES) return "externalTrafficPolicy=Local keeps the client's address";
+  if (flags & (SvcFlag.NODEPORT | SvcFlag.EXTERNAL))
+    return "the backend runs on another node, and this external frontend has externalTrafficPolicy=Cluster";
+  if (node.clusterCIDR && !cidrContains(node.clusterCIDR, t.src))
+    return "the backend runs on another node, and the client is outside the cluster CIDR";
+  return "a ClusterIP reached from inside the cluster keeps the client's address";
 }
 
 function iptablesPath(req: TraceRequest, t: FlowTuple): Trace["iptables"] {
@@ -134,12 +201,13 @@ function iptablesPath(req: TraceRequest, t: FlowTuple): Trace["iptables"] {
       dstPort: t.dport,
       protocol: t.proto === "TCP" ? "tcp" : "udp",
     });
-    const path = v.path.map((p) => {
-      const jump = p.args[p.args.indexOf("-j") + 1] ?? "";
-      const dnatTo = jump === "DNAT" ? ` ${p.args.at(-1)}` : "";
-      return `${p.chain} rule ${p.index + 1} → ${jump}${dnatTo}`;
+    const jumps = v.path.map((p) => p.args[p.args.indexOf("-j") + 1] ?? "");
+    const path = v.path.map((p, i) => {
+      const dnatTo = jumps[i] === "DNAT" ? ` ${p.args.at(-1)}` : "";
+      return `${p.chain} rule ${p.index + 1} → ${jumps[i]}${dnatTo}`;
     });
-    return { target: v.target, backend: v.to, rulesEvaluated: v.rulesEvaluated, path };
+    const masquerade = jumps.includes("KUBE-MARK-MASQ");
+    return { target: v.target, backend: v.to, rulesEvaluated: v.rulesEvaluated, path, masquerade };
   } finally {
     ev.close();
   }

@@ -6,7 +6,8 @@
 //
 // Pods are wired like a point-to-point CNI (Calico's or Cilium's): the node side of every pod veth has
 // the node's pod gateway as a /32, and a /32 route per pod. External clients sit behind the first node,
-// the cluster's edge: maplb does not SNAT, so replies must pass the node that translated the request.
+// the cluster's edge. A reply must pass the node that translated its request: both proxies make sure of
+// it by source-NATing to the node (its `ip`) where needed, e.g. towards a backend on the other node.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import type { Topology } from "../netns/netns.js";
 import { LAB_RANGE, NODE_NETWORK_PREFIX, WORLD_ADDR, WORLD_GATEWAY } from "./addresses.js";
@@ -32,8 +33,9 @@ function sysctls(topo: Topology, ns: string, router: boolean): void {
   const set = [
     "net.ipv4.conf.all.rp_filter=0",
     "net.ipv4.conf.default.rp_filter=0",
-    // accept_local: a NodePort reply that maplb reverse-NATs on ingress has the node's own address as
-    // its source; without this the node's stack drops it as a martian before forwarding it.
+    // accept_local: a NodePort reply that maplb reverse-NATs on ingress, and a request it source-NATs
+    // there, have the node's own address as their source; without this the node's stack drops them
+    // as martians before forwarding them.
     ...(router ? ["net.ipv4.ip_forward=1", "net.ipv4.conf.all.accept_local=1"] : []),
   ];
   topo.exec(ns, "sysctl", ["-qw", ...set]);

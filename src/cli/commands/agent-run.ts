@@ -8,6 +8,7 @@ import { parseDuration } from "../../agent/duration.js";
 import { serveStatus } from "../../agent/http.js";
 import { AgentMetrics } from "../../agent/metrics.js";
 import { openDatapath } from "../../datapath/open.js";
+import { nodeSettings } from "../../datapath/options.js";
 import type { KernelDatapath } from "../../datapath/kernel.js";
 import { MaplbError } from "../../errors.js";
 import { log } from "../../log.js";
@@ -56,7 +57,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     ...(flags.mapMax ? { mapMax: flags.mapMax } : {}),
   });
   const sink = new DatapathSink(datapath);
-  datapath.configure({ nodeIPs: node.nodeIPs, clusterCIDR: node.clusterCIDR, hashSeed: flags.hashSeed });
+  datapath.configure(nodeSettings(node, flags.hashSeed));
   attach(datapath.kind === "kernel" ? (datapath as KernelDatapath) : null, flags);
 
   const metrics = new AgentMetrics(true);

@@ -164,7 +164,9 @@ export function listText(d: MapsDump, wide = false): string {
     const backends = f.slots.map((s) => {
       const b = d.backends.get(s.backendId);
       if (!b) return `#${s.slot} → ${s.backendId} (missing!)`;
-      const state = b.flags & BackendFlag.TERMINATING ? "terminating" : "active";
+      const state =
+        (b.flags & BackendFlag.TERMINATING ? "terminating" : "active") +
+        (b.flags & BackendFlag.LOCAL ? ", local" : "");
       return `#${s.slot} → ${b.address}:${b.port} (id ${b.id}, ${state})`;
     });
     lines.push(`${row(cells)} ${backends[0] ?? "(none)"}`, ...backends.slice(1).map((b) => `${indent}${b}`));
@@ -247,10 +249,18 @@ export function traceText(t: Trace): string {
     lines.push("frontend: none (not a service address)");
   }
   lines.push(`verdict:  ${t.verdict}${t.dropReason ? ` (${t.dropReason})` : ""}`);
+  if (t.snat)
+    lines.push(
+      t.snat.to
+        ? `snat:     ${t.before.src}:${t.before.sport} → ${t.snat.to}: ${t.snat.why}`
+        : `snat:     none: ${t.snat.why}`,
+    );
   if (t.after && t.verdict !== "PASS") lines.push(`rewrite:  ${hdr(t.before)}  ⇒  ${hdr(t.after)}`);
+  if (t.reply) lines.push(`reply:    ${hdr(t.reply.before)}  ⇒  ${hdr(t.reply.after)} (${t.reply.verdict})`);
+  const masquerade = t.iptables.masquerade ? "; masquerades (KUBE-MARK-MASQ): the backend sees the node" : "";
   lines.push(
     "",
-    `iptables (kube-proxy): ${t.iptables.target.toUpperCase()}${t.iptables.backend ? ` ${t.iptables.backend}` : ""}, ${t.iptables.rulesEvaluated} rules evaluated`,
+    `iptables (kube-proxy): ${t.iptables.target.toUpperCase()}${t.iptables.backend ? ` ${t.iptables.backend}` : ""}, ${t.iptables.rulesEvaluated} rules evaluated${masquerade}`,
     ...t.iptables.path.map((p) => `  ${p}`),
   );
   return lines.join("\n") + "\n";
@@ -261,8 +271,10 @@ function registerTrace(program: Command): void {
     .command("trace")
     .description(
       "Run one packet through the datapath (a private copy of the maps, compiled from the manifests) and\n" +
-        "explain it: headers, frontend and service, algorithm and backend, rewrite, verdict or drop reason;\n" +
-        "then the same packet's walk through the iptables rules kube-proxy would write.",
+        "explain it: headers, frontend and service, algorithm and backend, source NAT (or why none), rewrite,\n" +
+        "verdict or drop reason, and the backend's reply on its way back; then the same packet's walk\n" +
+        "through the iptables rules kube-proxy would write, and whether kube-proxy would masquerade it.\n" +
+        "The SNAT address is the first --node-ip; --node-name decides which backends are local.",
     )
     .requiredOption("--from <ip:port>", "the client", endpoint("--from"))
     .requiredOption("--to <ip:port>", "the destination (a frontend, or not)", endpoint("--to"))
