@@ -2,4 +2,4 @@
 // (requests DNATed, replies reverse-NATed) handled in XDP on veth with the kernel routing between.
 import { describeLabBehaviour } from "./helpers/lab-behaviour.js";
 
-describeLabBehaviour("maplb", "tx", { attach: "xdp", quick: true });
+describeLabBehaviour("maplb", "tx", { attach: "xdp" });

@@ -22,11 +22,7 @@ const sorted = (m: Map<string, number>) => [...m.keys()].sort();
  * @param tag a short prefix; the lab's name adds this process's pid, so runs of the test suite that
  *   overlap (two checkouts, two engineers) never share a lab.
  */
-export function describeLabBehaviour(
-  proxy: LabProxy,
-  tag: string,
-  opts: { attach?: AttachMode; quick?: boolean } = {},
-): void {
+export function describeLabBehaviour(proxy: LabProxy, tag: string, opts: { attach?: AttachMode } = {}): void {
   const attach = opts.attach ?? "tc";
   const labName = `${tag}${process.pid.toString(36)}`;
   const skip = labBlocker(proxy);
@@ -169,73 +165,68 @@ export function describeLabBehaviour(
       assert.equal(lookup("no-such-service"), "");
     });
 
-    it(
-      "scaling 1 → 5 → 2: keep-alive connections stay on their backend until it is removed; new ones never reach a removed backend",
-      { skip: opts.quick ? "quick run: scaling is covered by the full suites" : false },
-      async () => {
-        const svc = "default/scaled";
-        const target = { target: svc };
-        const one = backendIps(state, svc);
-        assert.equal(one.length, 1);
-        const holds: Hold[] = [new Hold(state, target, 100, 60_000)];
-        try {
-          assert.ok(await holds[0]!.until((r) => r.length >= 2, 5000), "the keep-alive connection answers");
-          await labScale({ name: labName, service: svc, replicas: 5 });
-          state = requireLab(labName);
-          const five = backendIps(state, svc);
-          assert.equal(five.length, 5);
-          assert.deepEqual(sorted(byBackend(await probe(state, target, 100))), five);
+    it("scaling 1 → 5 → 2: keep-alive connections stay on their backend until it is removed; new ones never reach a removed backend", async () => {
+      const svc = "default/scaled";
+      const target = { target: svc };
+      const one = backendIps(state, svc);
+      assert.equal(one.length, 1);
+      const holds: Hold[] = [new Hold(state, target, 100, 60_000)];
+      try {
+        assert.ok(await holds[0]!.until((r) => r.length >= 2, 5000), "the keep-alive connection answers");
+        await labScale({ name: labName, service: svc, replicas: 5 });
+        state = requireLab(labName);
+        const five = backendIps(state, svc);
+        assert.equal(five.length, 5);
+        assert.deepEqual(sorted(byBackend(await probe(state, target, 100))), five);
 
-          // More keep-alive connections, until one sits on a pod that will go (the newest three).
-          const staying = five.filter((ip) =>
-            ["scaled-1", "scaled-2"].includes(state.plan.pods.find((p) => p.ip === ip)!.name),
-          );
-          for (let i = 1; i < 12; i++) {
-            const h = new Hold(state, { from: i % 2 ? "client-2" : "client-1", ...target }, 100, 60_000);
-            holds.push(h);
-            assert.ok(await h.until((r) => r.length >= 2, 5000), "the keep-alive connection answers");
-            const firsts = holds.map((x) => x.results[0]!.answer!.ip);
-            if (firsts.some((ip) => staying.includes(ip)) && firsts.some((ip) => !staying.includes(ip)))
-              break;
-          }
-          for (const h of holds) {
-            const ips = new Set(h.results.map((r) => r.answer?.ip));
-            assert.equal(ips.size, 1, "a keep-alive connection stays on one backend while the service grows");
-          }
-          await labScale({ name: labName, service: svc, replicas: 2 });
-          state = requireLab(labName);
-          // Requests already on their way when the pods went may still have been answered by them.
-          await new Promise((r) => setTimeout(r, 300));
-          const marks = holds.map((h) => h.results.length);
-          assert.deepEqual(backendIps(state, svc), [...staying].sort());
-          await Promise.all(holds.map((h, i) => h.until((r) => r.length >= marks[i]! + 15, 8000)));
-          for (const h of holds) {
-            const before = h.results[0]!.answer!.ip;
-            const later = h.since(0).slice(marks[holds.indexOf(h)]!);
-            if (staying.includes(before)) {
-              assert.ok(
-                later.every((r) => r.ok && r.answer!.ip === before && r.conn === 1),
-                `stays on ${before}: ${JSON.stringify(later.slice(0, 3))}`,
-              );
-            } else {
-              const answered = later.filter((r) => r.ok);
-              assert.ok(answered.length > 0, "the client reconnects");
-              assert.ok(
-                answered.every((r) => staying.includes(r.answer!.ip) && r.conn! > 1),
-                `moved off ${before}: ${JSON.stringify(answered.slice(0, 3))}`,
-              );
-            }
-          }
-          const after = byBackend(await probe(state, target, 100));
-          assert.deepEqual(
-            sorted(after),
-            [...staying].sort(),
-            "new connections reach only the remaining backends",
-          );
-        } finally {
-          await Promise.all(holds.map((h) => h.stop()));
+        // More keep-alive connections, until one sits on a pod that will go (the newest three).
+        const staying = five.filter((ip) =>
+          ["scaled-1", "scaled-2"].includes(state.plan.pods.find((p) => p.ip === ip)!.name),
+        );
+        for (let i = 1; i < 12; i++) {
+          const h = new Hold(state, { from: i % 2 ? "client-2" : "client-1", ...target }, 100, 60_000);
+          holds.push(h);
+          assert.ok(await h.until((r) => r.length >= 2, 5000), "the keep-alive connection answers");
+          const firsts = holds.map((x) => x.results[0]!.answer!.ip);
+          if (firsts.some((ip) => staying.includes(ip)) && firsts.some((ip) => !staying.includes(ip))) break;
         }
-      },
-    );
+        for (const h of holds) {
+          const ips = new Set(h.results.map((r) => r.answer?.ip));
+          assert.equal(ips.size, 1, "a keep-alive connection stays on one backend while the service grows");
+        }
+        await labScale({ name: labName, service: svc, replicas: 2 });
+        state = requireLab(labName);
+        // Requests already on their way when the pods went may still have been answered by them.
+        await new Promise((r) => setTimeout(r, 300));
+        const marks = holds.map((h) => h.results.length);
+        assert.deepEqual(backendIps(state, svc), [...staying].sort());
+        await Promise.all(holds.map((h, i) => h.until((r) => r.length >= marks[i]! + 15, 8000)));
+        for (const h of holds) {
+          const before = h.results[0]!.answer!.ip;
+          const later = h.since(0).slice(marks[holds.indexOf(h)]!);
+          if (staying.includes(before)) {
+            assert.ok(
+              later.every((r) => r.ok && r.answer!.ip === before && r.conn === 1),
+              `stays on ${before}: ${JSON.stringify(later.slice(0, 3))}`,
+            );
+          } else {
+            const answered = later.filter((r) => r.ok);
+            assert.ok(answered.length > 0, "the client reconnects");
+            assert.ok(
+              answered.every((r) => staying.includes(r.answer!.ip) && r.conn! > 1),
+              `moved off ${before}: ${JSON.stringify(answered.slice(0, 3))}`,
+            );
+          }
+        }
+        const after = byBackend(await probe(state, target, 100));
+        assert.deepEqual(
+          sorted(after),
+          [...staying].sort(),
+          "new connections reach only the remaining backends",
+        );
+      } finally {
+        await Promise.all(holds.map((h) => h.stop()));
+      }
+    });
   });
 }
