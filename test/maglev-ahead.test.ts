@@ -22,6 +22,7 @@ describe("MaglevAhead", { skip: oneCore }, () => {
     const ahead = MaglevAhead.start(
       sets.map((b, i) => ({ m: [251, 1021, 16381][i]!, names: b.map((x) => x.name) })),
       0,
+      0,
     );
     assert.ok(ahead, "a worker starts when the batch is large enough (here: any)");
     try {
@@ -39,7 +40,13 @@ describe("MaglevAhead", { skip: oneCore }, () => {
   });
 
   it("starts no worker for a batch too small to pay for it", () => {
-    assert.equal(MaglevAhead.start([{ m: 251, names: ["10.0.0.1:80"] }]), null);
+    assert.equal(MaglevAhead.start([{ m: 16381, names: ["10.0.0.1:80"] }]), null);
+    // Many small tables: each is cheaper to fill than to hand over.
+    const small = Array.from({ length: MIN_AHEAD_ROWS / 251 + 1 }, () => ({
+      m: 251,
+      names: ["10.0.0.1:80"],
+    }));
+    assert.equal(MaglevAhead.start(small), null);
   });
 
   it("compile() with tables filled ahead: every table holds the rows of its frontend's slots", () => {

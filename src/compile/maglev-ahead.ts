@@ -22,6 +22,8 @@ export interface AheadJob {
 
 /** Rows in all (Σ M) below which a worker costs more than it saves: about 100 ms of filling. */
 export const MIN_AHEAD_ROWS = 1 << 22;
+/** Smaller tables cost less to fill (microseconds) than to hand over and look up: filled in the compile. */
+export const MIN_AHEAD_M = 4093;
 /** How long the compile waits for the worker before computing its tables itself. */
 const WAIT_MS = 120_000;
 
@@ -42,7 +44,8 @@ export class MaglevAhead {
   }
 
   /** Starts a worker on `jobs`; null when they are too few or there is one core. */
-  static start(jobs: AheadJob[], minRows = MIN_AHEAD_ROWS): MaglevAhead | null {
+  static start(all: AheadJob[], minRows = MIN_AHEAD_ROWS, minM = MIN_AHEAD_M): MaglevAhead | null {
+    const jobs = all.filter((j) => j.m >= minM);
     if (availableParallelism() < 2 || jobs.reduce((sum, j) => sum + j.m, 0) < minRows) return null;
     const { port1, port2 } = new MessageChannel();
     const done = new Int32Array(new SharedArrayBuffer(4));
