@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import { compile } from "../src/compile/compiler.js";
 import { maglevRows } from "../src/compile/maglev.js";
 import { MaglevAhead, MIN_AHEAD_ROWS } from "../src/compile/maglev-ahead.js";
+import { Beside } from "../src/util/beside.js";
 import { endpoint, nodeConfig, servicePort } from "./helpers/model-factory.js";
 
 const oneCore = availableParallelism() < 2 ? "one CPU: compile() fills every table itself" : false;
@@ -36,6 +37,20 @@ describe("MaglevAhead", { skip: oneCore }, () => {
       assert.equal(ahead.take(backends(5, 101), 251), undefined, "other backends: not computed ahead");
     } finally {
       ahead.close();
+    }
+  });
+
+  it("a worker that fails gives no answer (the caller then does its part itself)", () => {
+    const worker = Beside.start<ArrayBuffer>(
+      "a bad batch",
+      new URL("../src/compile/maglev-worker.js", import.meta.url),
+      null, // not a list of jobs: the worker throws
+    );
+    assert.ok(worker);
+    try {
+      assert.equal(worker.wait(), undefined);
+    } finally {
+      worker.close();
     }
   });
 

@@ -9,9 +9,7 @@
 //
 // A batch too small to pay for a thread (starting one takes tens of ms), a single core, or a worker
 // that fails: the tables are computed in the compile as before.
-import { availableParallelism } from "node:os";
-import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
-import { log } from "../log.js";
+import { Beside } from "../util/beside.js";
 import type { MaglevBackend } from "./maglev.js";
 
 export interface AheadJob {
@@ -24,8 +22,6 @@ export interface AheadJob {
 export const MIN_AHEAD_ROWS = 1 << 22;
 /** Smaller tables cost less to fill (microseconds) than to hand over and look up: filled in the compile. */
 export const MIN_AHEAD_M = 4093;
-/** How long the compile waits for the worker before computing its tables itself. */
-const WAIT_MS = 120_000;
 
 const jobKey = (m: number, names: readonly string[]): string => `${m} ${names.join(" ")}`;
 
@@ -36,25 +32,21 @@ export class MaglevAhead {
 
   private constructor(
     private readonly jobs: AheadJob[],
-    private readonly worker: Worker,
-    private readonly port: MessagePort,
-    private readonly done: Int32Array,
+    private readonly worker: Beside<ArrayBuffer>,
   ) {
     jobs.forEach((j, i) => this.pending.set(jobKey(j.m, j.names), i));
   }
 
-  /** Starts a worker on `jobs`; null when they are too few or there is one core. */
+  /** Starts a worker on `all`'s large tables; null when they are too few or there is one core. */
   static start(all: AheadJob[], minRows = MIN_AHEAD_ROWS, minM = MIN_AHEAD_M): MaglevAhead | null {
     const jobs = all.filter((j) => j.m >= minM);
-    if (availableParallelism() < 2 || jobs.reduce((sum, j) => sum + j.m, 0) < minRows) return null;
-    const { port1, port2 } = new MessageChannel();
-    const done = new Int32Array(new SharedArrayBuffer(4));
-    const worker = new Worker(new URL("./maglev-worker.js", import.meta.url), {
-      workerData: { jobs, done, port: port2 },
-      transferList: [port2],
-    });
-    worker.unref(); // never what keeps the process alive
-    return new MaglevAhead(jobs, worker, port1, done);
+    if (jobs.reduce((sum, j) => sum + j.m, 0) < minRows) return null;
+    const worker = Beside.start<ArrayBuffer>(
+      "Maglev tables",
+      new URL("./maglev-worker.js", import.meta.url),
+      jobs,
+    );
+    return worker && new MaglevAhead(jobs, worker);
   }
 
   /** The rows of this table if the worker computed them (each once), with `backends`' ids in. */
@@ -74,27 +66,18 @@ export class MaglevAhead {
 
   /** Ends the worker (it has usually ended already). */
   close(): void {
-    this.port.close();
-    void this.worker.terminate();
+    this.worker.close();
   }
 
   /** The worker's tables, waiting for them the first time; none if it failed. */
   private wait(): Uint32Array[] {
     if (this.results) return this.results;
     this.results = [];
-    if (Atomics.wait(this.done, 0, 0, WAIT_MS) === "timed-out") {
-      log.warn({ ms: WAIT_MS }, "Maglev worker did not finish: computing its tables in the compile");
-      return this.results;
-    }
-    const msg = receiveMessageOnPort(this.port)?.message as
-      { buffer?: ArrayBuffer; error?: string } | undefined;
-    if (!msg?.buffer) {
-      log.warn({ error: msg?.error }, "Maglev worker failed: computing its tables in the compile");
-      return this.results;
-    }
+    const buffer = this.worker.wait();
+    if (!buffer) return this.results;
     let offset = 0;
     for (const { m } of this.jobs) {
-      this.results.push(new Uint32Array(msg.buffer, offset, m));
+      this.results.push(new Uint32Array(buffer, offset, m));
       offset += 4 * m;
     }
     return this.results;
