@@ -9,6 +9,7 @@
 // kind maplb does not read (Pod, ConfigMap, …) is not parsed at all: a stub `{ kind }` stands for it,
 // which sortObjects ignores as it ignores the full object. (So its syntax is not checked either.)
 import jsyaml from "js-yaml";
+import { Beside } from "../util/beside.js";
 import { parseYaml } from "./yaml.js";
 
 /**
@@ -83,8 +84,11 @@ const hasContent = (s: string): boolean => /^[ \t]*[^\s#]/m.test(s);
 /** Thrown inside fastDocuments to hand the whole text to the full parser. */
 class UseFullParser extends Error {}
 
+/** Texts from this many characters on have the second half of their documents read on a worker. */
+export const MIN_BESIDE_CHARS = 4 * 2 ** 20;
+
 /** The documents of `text` in order (null for an empty one), or null: use the full parser. */
-export function fastDocuments(text: string): unknown[] | null {
+export function fastDocuments(text: string, minBeside = MIN_BESIDE_CHARS): unknown[] | null {
   if (SPLIT_UNSAFE.some((re) => re.test(text))) return null;
   const starts = [...text.matchAll(DOCUMENT_START)].map((m) => m.index);
   const chunks: string[] = [];
@@ -92,6 +96,31 @@ export function fastDocuments(text: string): unknown[] | null {
   const head = text.slice(0, starts[0] ?? text.length);
   if (hasContent(head)) chunks.push(head);
   starts.forEach((start, i) => chunks.push(text.slice(start, starts[i + 1] ?? text.length)));
+  // Documents are read independently: on a large text, a worker thread reads the second half while
+  // this one reads the first (js-yaml reads about 12 MB/s). Its values arrive structured-cloned,
+  // which keeps everything a document can hold (own `__proto__` keys, NaN, -0).
+  const half = Math.ceil(chunks.length / 2);
+  const worker =
+    text.length >= minBeside && chunks.length > 1
+      ? Beside.start<unknown[] | null>(
+          "YAML documents",
+          new URL("./fast-yaml-worker.js", import.meta.url),
+          chunks.slice(half),
+        )
+      : null;
+  try {
+    const first = readDocuments(worker ? chunks.slice(0, half) : chunks);
+    if (!worker || first === null) return first;
+    const rest = worker.wait(); // undefined: the worker failed, so its half is read here
+    const second = rest === undefined ? readDocuments(chunks.slice(half)) : rest;
+    return second === null ? null : first.concat(second);
+  } finally {
+    worker?.close();
+  }
+}
+
+/** The values of these documents, or null: one of them needs the full parser (or does not parse). */
+export function readDocuments(chunks: string[]): unknown[] | null {
   try {
     return chunks.map(readDocument);
   } catch {
