@@ -36,9 +36,12 @@ export class Beside<T> {
     private readonly done: Int32Array,
   ) {}
 
-  /** Starts `script` (a module that calls answerBeside) on `data`; null on a single core. */
+  /**
+   * Starts `script` (a module that calls answerBeside) on `data`; null on a single core, or with
+   * MAPLB_WORKERS=0 (a CPU quota that availableParallelism() does not see, or to compare timings).
+   */
   static start<T>(what: string, script: URL, data: unknown): Beside<T> | null {
-    if (availableParallelism() < 2) return null;
+    if (availableParallelism() < 2 || process.env.MAPLB_WORKERS === "0") return null;
     const { port1, port2 } = new MessageChannel();
     const done = new Int32Array(new SharedArrayBuffer(4));
     const envelope: Envelope = { data, done, port: port2 };
