@@ -96,30 +96,46 @@ export function fastDocuments(text: string, minBeside = MIN_BESIDE_CHARS): unkno
   const head = text.slice(0, starts[0] ?? text.length);
   if (hasContent(head)) chunks.push(head);
   starts.forEach((start, i) => chunks.push(text.slice(start, starts[i + 1] ?? text.length)));
-  // Documents are read independently: on a large text, a worker thread reads the second half while
-  // this one reads the first (js-yaml reads about 12 MB/s). Its values arrive structured-cloned,
-  // which keeps everything a document can hold (own `__proto__` keys, NaN, -0).
-  const half = Math.ceil(chunks.length / 2);
+  // A document of a kind maplb ignores is a stub at once. The others are read independently: when
+  // they are large, a worker thread reads the second half while this one reads the first (js-yaml
+  // reads about 12 MB/s). Its values arrive structured-cloned, which keeps everything a document can
+  // hold (own `__proto__` keys, NaN, -0).
+  const values = chunks.map((c): unknown => {
+    const kind = ignoredKind(c);
+    return kind ? { kind } : undefined;
+  });
+  const toRead = chunks.flatMap((c, i) => (values[i] === undefined ? [i] : []));
+  const bytes = toRead.reduce((sum, i) => sum + chunks[i]!.length, 0);
+  const half = Math.ceil(toRead.length / 2);
+  const theirs = toRead.slice(half);
   const worker =
-    text.length >= minBeside && chunks.length > 1
+    bytes >= minBeside && theirs.length > 0
       ? Beside.start<unknown[] | null>(
           "YAML documents",
           new URL("./fast-yaml-worker.js", import.meta.url),
-          chunks.slice(half),
+          theirs.map((i) => chunks[i]!),
         )
       : null;
+  const mine = worker ? toRead.slice(0, half) : toRead;
   try {
-    const first = readDocuments(worker ? chunks.slice(0, half) : chunks);
-    if (!worker || first === null) return first;
-    const rest = worker.wait(); // undefined: the worker failed, so its half is read here
-    const second = rest === undefined ? readDocuments(chunks.slice(half)) : rest;
-    return second === null ? null : first.concat(second);
+    const first = readDocuments(mine.map((i) => chunks[i]!));
+    if (first === null) return null;
+    mine.forEach((i, j) => (values[i] = first[j]));
+    if (!worker) return values;
+    // undefined: the worker failed, so its half is read here
+    const second = worker.wait() ?? readDocuments(theirs.map((i) => chunks[i]!));
+    if (second === null) return null;
+    theirs.forEach((i, j) => (values[i] = second[j]));
+    return values;
   } finally {
     worker?.close();
   }
 }
 
-/** The values of these documents, or null: one of them needs the full parser (or does not parse). */
+/**
+ * The values of these documents (none of an ignored kind), or null: one of them needs the full
+ * parser, or does not parse.
+ */
 export function readDocuments(chunks: string[]): unknown[] | null {
   try {
     return chunks.map(readDocument);
@@ -129,8 +145,6 @@ export function readDocuments(chunks: string[]): unknown[] | null {
 }
 
 function readDocument(chunk: string): unknown {
-  const ignored = ignoredKind(chunk);
-  if (ignored) return { kind: ignored };
   if (!NEEDS_YAML_LIBRARY.test(chunk)) return jsyaml.load(chunk, { schema: CORE_1_2 }) ?? null;
   // yaml.ts's checks (undefined aliases, alias bombs) apply; its errors would name this document's
   // lines, so the whole text goes to the full parser to report them.
