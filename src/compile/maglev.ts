@@ -78,6 +78,8 @@ export function maglevRows(
 ): Uint32Array {
   const n = backends.length;
   if (n === 0) return rows.fill(0);
+  // One backend's permutation visits every row, and nobody else takes any: it owns them all.
+  if (n === 1) return rows.fill(backends[0]!.id);
   // position[i] is the row backend i looks at next: offset, offset+skip, offset+2·skip, … (mod M).
   // Small integers and a conditional subtraction instead of %: this loop runs ~M·ln(M) times.
   const position = new Int32Array(n);
@@ -94,7 +96,7 @@ export function maglevRows(
   // Which rows are taken, one byte each: a quarter of the rows' size, so the probing stays in cache.
   // Reused from table to table: allocating it for each was garbage the size of all the tables.
   if (scratch.length < m) scratch = new Uint8Array(m);
-  const taken = scratch.subarray(0, m).fill(0);
+  const taken = scratch.fill(0, 0, m); // only its first M bytes are used
   // Probing finds a free row in about M/free steps: cheap while most rows are free, but the last
   // √M rows cost about half of all the probes. So once only √M rows are free, fillLastRows() picks
   // them in another way that gives the same rows.

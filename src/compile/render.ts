@@ -14,14 +14,16 @@ import {
   SvcFlag,
 } from "./tables.js";
 
+// Listed once, not per frontend: rendering 100k service ports asks for them 100k times.
+const FLAGS = Object.entries(SvcFlag);
+const ALGORITHMS = Object.entries(Algorithm);
+
 export function flagNames(flags: number): string[] {
-  return Object.entries(SvcFlag)
-    .filter(([, bit]) => flags & bit)
-    .map(([name]) => name);
+  return flags === 0 ? [] : FLAGS.filter(([, bit]) => flags & bit).map(([name]) => name);
 }
 
 export function algorithmName(code: number): string {
-  return Object.entries(Algorithm).find(([, c]) => c === code)?.[0] ?? `#${code}`;
+  return ALGORITHMS.find(([, c]) => c === code)?.[0] ?? `#${code}`;
 }
 
 export function scopeName(scope: Scope): "EXT" | "INT" {
@@ -143,10 +145,16 @@ function servicePortJson(s: ServicePortTables) {
   };
 }
 
+/** The service ports in id order (compile() gives them in model order, which is id order: no sort). */
+function inIdOrder(tables: LbTables): ServicePortTables[] {
+  const ports = [...tables.services.values()];
+  const sorted = ports.every((p, i) => i === 0 || ports[i - 1]!.id < p.id);
+  return sorted ? ports : ports.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
 /** A JSON-ready view of the tables, service ports in id order. */
 export function tablesJson(tables: LbTables) {
-  const ports = [...tables.services.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { servicePorts: ports.map(servicePortJson), totals: totals(tables) };
+  return { servicePorts: inIdOrder(tables).map(servicePortJson), totals: totals(tables) };
 }
 
 /** JSON.stringify with 2-space indent, but arrays of numbers and strings on one line (slots, flags). */
@@ -234,8 +242,9 @@ export function tablesText(
 ): string {
   const byId = new Map(ports.map((p) => [p.id, p]));
   const lines: string[] = [];
-  for (const s of [...tables.services.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
-    lines.push(...servicePortText(s, byId.get(s.id), opts), "");
+  for (const s of inIdOrder(tables)) {
+    for (const line of servicePortText(s, byId.get(s.id), opts)) lines.push(line);
+    lines.push("");
   }
   const t = totals(tables);
   lines.push(
