@@ -8,8 +8,10 @@ import type { NodeConfig, ServiceModel, ServicePort } from "../model/types.js";
 import { DiffPhases, diffServicePort } from "./diff.js";
 import { frontendOf } from "./frontends.js";
 import { backendIdPool, type IdAllocator, type IdPool, revNatIdAllocator } from "./ids.js";
+import type { MaglevBackend } from "./maglev.js";
+import { MaglevAhead } from "./maglev-ahead.js";
 import { MaglevSpace } from "./maglev-space.js";
-import { compileServicePort, type IdSource, maglevKey } from "./service-port.js";
+import { compileServicePort, type IdSource, maglevKey, maglevTableNames } from "./service-port.js";
 import type { LbTables, MapOp, ServicePortTables } from "./tables.js";
 
 /** Allocator limits, normally the maps' max entries. Tests lower them to reach exhaustion. */
@@ -43,6 +45,8 @@ export class Compiler implements IdSource {
   private readonly released = new Set<string>();
   /** The last input of each service port, to recompile the waiting ones. */
   private readonly inputs = new Map<string, ServicePort>();
+  /** During compile(): Maglev tables a worker computes beside the compile (maglev-ahead.ts). */
+  ahead: MaglevAhead | null = null;
   /** During update(): each touched port's tables and input from before, to roll back on failure. */
   private journal: Map<string, { tables?: ServicePortTables; input?: ServicePort }> | null = null;
 
@@ -170,6 +174,10 @@ export class Compiler implements IdSource {
     return this.maglevSpace.acquire(table, size);
   }
 
+  aheadRows(backends: MaglevBackend[], m: number): Uint32Array | undefined {
+    return this.ahead?.take(backends, m);
+  }
+
   // Bookkeeping.
 
   private note(id: string): void {
@@ -246,7 +254,20 @@ export function compile(
   const c = new Compiler(node, prev, limits);
   const wanted = new Set(model.ports.map((p) => p.id));
   for (const id of [...c.tables.services.keys()]) if (!wanted.has(id)) c.remove(id);
-  for (const p of model.ports) c.set(p);
+  // New ports get new Maglev tables: a worker fills those of the second half while this thread
+  // compiles the first (small batches are filled here, see maglev-ahead.ts).
+  const fresh = model.ports.filter((p) => !c.tables.services.has(p.id));
+  c.ahead = MaglevAhead.start(
+    fresh
+      .slice(Math.floor(fresh.length / 2))
+      .flatMap((p) => maglevTableNames(p, node).map((names) => ({ m: p.maglevTableSize, names }))),
+  );
+  try {
+    for (const p of model.ports) c.set(p);
+  } finally {
+    c.ahead?.close();
+    c.ahead = null;
+  }
   c.retryWaiting();
   c.settle();
   // In model order, so output and diffs do not depend on the order of earlier compiles.

@@ -13,8 +13,8 @@ import { MaplbError } from "../errors.js";
 import { log } from "../log.js";
 import { endpointString, selectEndpoints } from "../model/endpoints.js";
 import type { Endpoint, NodeConfig, ServicePort } from "../model/types.js";
-import { type BackendSet, frontendName, planFrontends } from "./frontends.js";
-import { checkMaglevTableSize, maglevRows } from "./maglev.js";
+import { type BackendSet, type FrontendPlan, frontendName, planFrontends } from "./frontends.js";
+import { checkMaglevTableSize, isMaglevTableSize, type MaglevBackend, maglevRows } from "./maglev.js";
 import {
   Algorithm,
   BackendFlag,
@@ -35,6 +35,8 @@ export interface IdSource {
   newBackendId(servicePortId: string, backend: string): number;
   /** The row offset of a Maglev table of M rows in lb4_maglev. */
   maglevOffset(table: string, size: number): number;
+  /** A Maglev table's rows when a batch computed them ahead (the same as maglevRows'), else undefined. */
+  aheadRows?(backends: MaglevBackend[], m: number): Uint32Array | undefined;
 }
 
 /** The key a service port's Maglev table is placed under. */
@@ -63,12 +65,7 @@ export function compileServicePort(
   if (plans.length === 0) return out;
   if (p.algorithm === "maglev") checkMaglevTableSize(p.maglevTableSize, `service port ${p.id}`);
 
-  const selection = selectEndpoints(p, node.nodeName);
-  const sets: BySet<Endpoint[]> = { cluster: selection.cluster, local: selection.local };
-  const used: BySet<boolean> = {
-    cluster: plans.some((plan) => plan.scopes.some((s) => s.set === "cluster")),
-    local: plans.some((plan) => plan.scopes.some((s) => s.set === "local")),
-  };
+  const { sets, used } = backendSets(p, node, plans);
   checkSlotCount(p, sets);
 
   const idOf = backendIds(p, node.nodeName, sets, used, ids, prev, out.backends);
@@ -105,6 +102,35 @@ export function compileServicePort(
       for (const cidr of new Set(p.loadBalancerSourceRanges)) out.sourceRanges.push({ revNatId, cidr });
   }
   return out;
+}
+
+/** The endpoints of each backend set, and whether some frontend reads it. */
+function backendSets(p: ServicePort, node: NodeConfig, plans: FrontendPlan[]) {
+  const selection = selectEndpoints(p, node.nodeName);
+  const sets: BySet<Endpoint[]> = { cluster: selection.cluster, local: selection.local };
+  const used: BySet<boolean> = {
+    cluster: plans.some((plan) => plan.scopes.some((s) => s.set === "cluster")),
+    local: plans.some((plan) => plan.scopes.some((s) => s.set === "local")),
+  };
+  return { sets, used };
+}
+
+/** Whether a backend set of the port gets a Maglev table (then it is computed unless reused). */
+function hasMaglevTable(p: ServicePort, sets: BySet<Endpoint[]>, used: BySet<boolean>, set: BackendSet) {
+  return p.algorithm === "maglev" && used[set] && sets[set].length > 0;
+}
+
+/**
+ * The backend names (`ip:port`, in slot order) of each Maglev table compileServicePort computes for
+ * the port when it has no previous tables: what a batch can compute ahead (maglev-ahead.ts).
+ */
+export function maglevTableNames(p: ServicePort, node: NodeConfig): string[][] {
+  const plans = planFrontends(p, node);
+  if (plans.length === 0 || !isMaglevTableSize(p.maglevTableSize)) return [];
+  const { sets, used } = backendSets(p, node, plans);
+  return (["cluster", "local"] as const)
+    .filter((set) => hasMaglevTable(p, sets, used, set))
+    .map((set) => sets[set].map(endpointString));
 }
 
 function checkSlotCount(p: ServicePort, sets: BySet<Endpoint[]>): void {
@@ -171,7 +197,7 @@ function maglevTables(
   prev: ServicePortTables | undefined,
 ): BySet<MaglevTable | null> {
   const table = (set: BackendSet): MaglevTable | null => {
-    if (p.algorithm !== "maglev" || !used[set] || sets[set].length === 0) return null;
+    if (!hasMaglevTable(p, sets, used, set)) return null;
     const m = p.maglevTableSize;
     // Maglev needs M > N (Cilium advises M ≥ 100·N): with N > M some backends own no row at all.
     if (sets[set].length > m)
@@ -180,12 +206,9 @@ function maglevTables(
         "more backends than Maglev rows",
       );
     const offset = ids.maglevOffset(maglevKey(p.id, set), m);
+    const backends = () => sets[set].map((e, i) => ({ id: slots[set][i]!, name: endpointString(e) }));
     const rows =
-      reusableRows(prev, set, slots[set], m) ??
-      maglevRows(
-        sets[set].map((e, i) => ({ id: slots[set][i]!, name: endpointString(e) })),
-        m,
-      );
+      reusableRows(prev, set, slots[set], m) ?? ids.aheadRows?.(backends(), m) ?? maglevRows(backends(), m);
     return { name: set, offset, rows };
   };
   return { cluster: table("cluster"), local: table("local") };

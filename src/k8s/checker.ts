@@ -145,7 +145,10 @@ export function checkMetadata(c: Checker, o: Raw, nameRule: NameRule): Raw | und
   c.name(meta, "namespace", "metadata.namespace", dns1123Label);
   for (const map of ["labels", "annotations"]) {
     const m = c.record(meta, map, `metadata.${map}`);
-    if (m) for (const k of Object.keys(m)) c.string(m, k, `metadata.${map}[${escapeJson(k)}]`, true);
+    // The field's path is spelled out only for a value that is wrong (most are right).
+    if (m)
+      for (const k of Object.keys(m))
+        if (typeof m[k] !== "string") c.string(m, k, `metadata.${map}[${escapeJson(k)}]`, true);
   }
   return meta;
 }

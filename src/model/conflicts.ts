@@ -63,9 +63,9 @@ export function conflictIssues(objects: ClusterObjects, model: ServiceModel): Va
 
   // In reading order (files, then documents): the first claimant keeps a frontend, later ones are named.
   const order = new Map([...byName.keys()].map((k, i) => [k, i]));
-  const rank = (p: ServicePort) => order.get(`${p.namespace}/${p.name}`) ?? order.size;
+  const rank = new Map(model.ports.map((p) => [p, order.get(`${p.namespace}/${p.name}`) ?? order.size]));
   const owners = new Map<string, Claim>();
-  for (const p of [...model.ports].sort((a, b) => rank(a) - rank(b))) {
+  for (const p of [...model.ports].sort((a, b) => rank.get(a)! - rank.get(b)!)) {
     const where = byName.get(`${p.namespace}/${p.name}`);
     for (const [frontend, field] of claims(p, portIndex(where?.svc, p))) {
       const owner = owners.get(frontend);
