@@ -272,11 +272,14 @@ export class Syncer {
     for (const op of ops) this.opts.metrics.mapOps.inc({ kind: op.kind });
     // Two Services on one frontend: the Compiler keeps it with its owner (see compiler.ts,
     // frontendOwner); the others wait, and are logged and counted here whenever that set changes.
-    const denied = [...compiler.denied].sort().join(" ");
+    const denied = [...compiler.denied.keys()].sort().join(" ");
     if (denied !== this.denied) {
       if (denied !== "")
         this.opts.log.warn(
-          { servicePorts: denied.split(" ") },
+          {
+            servicePorts: denied.split(" "),
+            conflicts: [...compiler.denied].map(([servicePort, c]) => ({ servicePort, ...c })),
+          },
           "service ports held back: another Service owns their frontend",
         );
       this.denied = denied;

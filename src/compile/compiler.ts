@@ -39,8 +39,12 @@ export class Compiler implements IdSource {
   private readonly frontendOwner = new Map<string, string>();
   /** Service ports denied a frontend, by frontend: they are recompiled when its owner lets it go. */
   private readonly waiting = new Map<string, Set<string>>();
-  /** Service ports whose last compile was denied a frontend another port owns (the agent's metric). */
-  readonly denied = new Set<string>();
+  /**
+   * Service ports whose last compile was denied a frontend another port owns, with that frontend and
+   * its owner. The agent reports them (a log line when the set changes, and a metric): the Compiler
+   * stays quiet, as it recompiles a waiting port on every batch.
+   */
+  readonly denied = new Map<string, { frontend: string; owner: string }>();
   /** Frontends released in this batch: nobody may claim them before retryWaiting() hands them out. */
   private readonly released = new Set<string>();
   /** The last input of each service port, to recompile the waiting ones. */
@@ -152,13 +156,7 @@ export class Compiler implements IdSource {
   revNatId(frontend: string, servicePortId: string): number | null {
     const owner = this.frontendOwner.get(frontend);
     if ((owner !== undefined && owner !== servicePortId) || this.released.has(frontend)) {
-      if (owner !== undefined) {
-        log.warn(
-          { frontend, servicePort: servicePortId, owner },
-          "frontend already belongs to another service port",
-        );
-        this.denied.add(servicePortId);
-      }
+      if (owner !== undefined) this.denied.set(servicePortId, { frontend, owner });
       this.waiting.set(frontend, (this.waiting.get(frontend) ?? new Set()).add(servicePortId));
       return null;
     }
