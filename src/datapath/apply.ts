@@ -8,7 +8,7 @@ import type { MapOp } from "../compile/tables.js";
 import { MaplbError } from "../errors.js";
 import { log } from "../log.js";
 import type { NativeMapName } from "./abi.js";
-import { decode, u32 } from "./codec.js";
+import { decode, readU32, u32 } from "./codec.js";
 import { IPPROTO_UDP } from "./packet.js";
 import { nativeError } from "./errno.js";
 import { writesOf, type MapWrite } from "./map-writes.js";
@@ -114,7 +114,7 @@ export function applyOps(maps: NativeMaps, ops: readonly MapOp[]): ApplySummary 
     );
   }
   dropCountersOfDeletedBackends(maps, ops);
-  forgetUdpFlowsOfDeletedBackends(maps, ops);
+  forgetUdpFlowsOf(maps, deletedUdpBackends(ops, journal));
   return summary;
 }
 
@@ -128,20 +128,35 @@ function dropCountersOfDeletedBackends(maps: NativeMaps, ops: readonly MapOp[]):
   for (const op of ops) if (op.kind === "backend-delete") maps.tryDelete("lb4_backend_stats", u32(op.id));
 }
 
+/** The UDP backends this apply deleted: their ids, their protocol read from the journal's old values. */
+function deletedUdpBackends(ops: readonly MapOp[], journal: readonly Undo[]): Set<number> {
+  const deleted = new Set(ops.flatMap((op) => (op.kind === "backend-delete" ? [op.id] : [])));
+  const udp = new Set<number>();
+  if (deleted.size === 0) return udp;
+  for (const undo of journal) {
+    if (undo.map !== "lb4_backends" || !("key" in undo) || !undo.old) continue;
+    const id = readU32(undo.key);
+    if (deleted.has(id) && decode("lb4_backend", undo.old).proto === IPPROTO_UDP) udp.add(id);
+  }
+  return udp;
+}
+
 /**
  * UDP has no close: a flow to a deleted backend would stay in ct4 until the LRU evicts it, and
  * should the backend's id be reused, its packets would follow the id to the new pod. So its
  * entries go with the backend, as kube-proxy flushes UDP conntrack entries of a removed endpoint.
  * (TCP flows to a missing backend are balanced anew by the datapath, and close by themselves.)
- * One walk of ct4, only when the apply deleted backends.
+ * ct4 is walked only when an apply deleted a UDP backend, and only UDP entries are read.
  */
-function forgetUdpFlowsOfDeletedBackends(maps: NativeMaps, ops: readonly MapOp[]): void {
-  const deleted = new Set(ops.flatMap((op) => (op.kind === "backend-delete" ? [op.id] : [])));
-  if (deleted.size === 0) return;
-  for (const [key, entry] of [...maps.entries("ct4")]) {
-    const backendId = Number(decode("ct4_entry", entry).backend_id);
-    if (decode("ct4_key", key).proto === IPPROTO_UDP && deleted.has(backendId)) maps.tryDelete("ct4", key);
+function forgetUdpFlowsOf(maps: NativeMaps, backendIds: ReadonlySet<number>): void {
+  if (backendIds.size === 0) return;
+  const stale: Uint8Array[] = []; // deleted after the walk: deleting under get_next_key restarts it
+  for (const key of maps.keys("ct4")) {
+    if (decode("ct4_key", key).proto !== IPPROTO_UDP) continue;
+    const entry = maps.lookup("ct4", key);
+    if (entry && backendIds.has(Number(decode("ct4_entry", entry).backend_id))) stale.push(key);
   }
+  for (const key of stale) maps.tryDelete("ct4", key);
 }
 
 function perform(maps: NativeMaps, write: MapWrite, journal: Undo[], summary: ApplySummary): void {
