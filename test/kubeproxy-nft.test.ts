@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { nftEndpointNames, nftServicePortChains } from "../src/kubeproxy/chain-names.js";
 import { buildNftRules, renderNft } from "../src/kubeproxy/nft.js";
 import type { NodeConfig, ServicePort } from "../src/model/types.js";
+import { spawnSync } from "node:child_process";
 import { readModel } from "../src/k8s/read.js";
 import { NODE, endpoint, servicePort } from "./helpers/kubeproxy.js";
 import { service, slice, writeTemp } from "./helpers/manifests.js";
@@ -246,5 +247,48 @@ describe("duplicate endpoint addresses, from manifests", () => {
     assert.ok(!text.includes("dnat to 10.0.1.5:8080"), "the local not-ready entry wins: no endpoint chain");
     const elsewhere = renderNft(buildNftRules(model, { ...NODE, nodeName: "node-z" }));
     assert.ok(elsewhere.includes("dnat to 10.0.1.5:8080"), "on another node the first (ready) entry is kept");
+  });
+});
+
+describe("maplb nft, run as a person runs it", () => {
+  const MAPLB = new URL("../../bin/maplb.js", import.meta.url).pathname;
+  const manifest = new URL("../../test/golden/kubeproxy/upstream/overall.yaml", import.meta.url).pathname;
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [MAPLB, "nft", "-f", manifest, ...args], {
+      encoding: "utf8",
+      env: { ...process.env, MAPLB_LOG_LEVEL: "error" },
+    });
+
+  it("--service-cidr is repeatable and lands in one drop rule; --format list prints the listed form", () => {
+    const tx = run("--service-cidr", "172.30.0.0/16", "--service-cidr", "172.31.0.0/16");
+    assert.equal(tx.status, 0, tx.stderr);
+    assert.match(tx.stdout, /cluster-ips-check ip daddr \{ 172\.30\.0\.0\/16,172\.31\.0\.0\/16 \} drop/);
+    const list = run(
+      "--service-cidr",
+      "172.30.0.0/16",
+      "--service-cidr",
+      "172.31.0.0/16",
+      "--format",
+      "list",
+    );
+    assert.equal(list.status, 0, list.stderr);
+    assert.match(list.stdout, /^table ip kube-proxy \{\n/);
+    assert.match(
+      list.stdout,
+      /\t\tip daddr \{ 172\.30\.0\.0\/15 \} drop comment "Drop traffic to unallocated ClusterIPs"\n/,
+    );
+  });
+
+  it("--service-cidr refuses what is not an IPv4 network address, naming the value", () => {
+    for (const [value, why] of [
+      ["10.96.0.1/12", /expects the network address, 10\.96\.0\.0\/12, got '10\.96\.0\.1\/12'/],
+      ["10.96.0.0", /expects an IPv4 CIDR, got '10\.96\.0\.0'/],
+      ["fd00::/64", /expects an IPv4 CIDR, got 'fd00::\/64'/],
+    ] as const) {
+      const r = run("--service-cidr", value);
+      assert.equal(r.status, 2, `${value}: ${r.stdout}`);
+      assert.match(r.stderr, why);
+      assert.equal(r.stdout, "");
+    }
   });
 });
