@@ -17,14 +17,26 @@ import {
 } from "./helpers/kubeproxy-upstream.js";
 
 describe("kube-proxy's own unit tests", () => {
-  it("TestOverallNFTablesRules: the same transaction, compared as assertNFTablesTransactionEqual does", () => {
-    const model = readModel([UPSTREAM_DIR + "overall.yaml"]);
-    const rules = buildNftRules(model, FAKE_PROXIER_NODE, { serviceCIDRs: FAKE_PROXIER_SERVICE_CIDRS });
-    assert.equal(
-      sortNFTablesTransaction(asFakeDump(renderNft(rules))),
-      sortNFTablesTransaction(upstreamFile("overall.nft")),
-    );
-  });
+  // [upstream test, its input manifest, its expected output]; nftables tests expect baseRules + theirs.
+  const NFT_CASES = [
+    ["TestOverallNFTablesRules", "overall.yaml", "overall.nft"],
+    ["TestSyncProxyRulesRepeated, initial state", "repeated-initial.yaml", "repeated-initial.nft"],
+    [
+      "TestSyncProxyRulesRepeated, a service without endpoints",
+      "repeated-no-endpoints.yaml",
+      "repeated-no-endpoints.nft",
+    ],
+  ] as const;
+  for (const [test, input, expected] of NFT_CASES) {
+    it(`${test}: the same transaction, compared as assertNFTablesTransactionEqual does`, () => {
+      const model = readModel([UPSTREAM_DIR + input]);
+      const rules = buildNftRules(model, FAKE_PROXIER_NODE, { serviceCIDRs: FAKE_PROXIER_SERVICE_CIDRS });
+      assert.equal(
+        sortNFTablesTransaction(asFakeDump(renderNft(rules))),
+        sortNFTablesTransaction(upstreamFile("base.nft") + upstreamFile(expected)),
+      );
+    });
+  }
 
   it("TestOverallIPTablesRules: the same restore payload, compared as assertIPTablesRulesEqual does", () => {
     const model = readModel([UPSTREAM_DIR + "overall.yaml"]);
