@@ -182,6 +182,7 @@ describe("nftables ruleset", () => {
     ]);
     assert.deepEqual(rule([]), []);
     assert.throws(() => rule(["10.96.0.0/33"]), /service CIDR "10.96.0.0\/33" is not an IPv4 CIDR/);
+    assert.throws(() => rule(["10.96.0.0/12 } accept ; #"]), /is not an IPv4 CIDR/); // no rule can be added
   });
 
   it("duplicate addresses in the slices: the first entry wins unless a later one is local (v1.35)", () => {
