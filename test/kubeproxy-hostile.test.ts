@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { MaplbError } from "../src/errors.js";
 import { buildIptablesRules, type IptablesRuleset } from "../src/kubeproxy/iptables-rules.js";
 import { renderIptables, restoreRuleLine } from "../src/kubeproxy/iptables-render.js";
-import { buildNftRules, NFT_TABLE, renderNft } from "../src/kubeproxy/nft.js";
+import { buildNftRules, NFT_TABLE, renderNft, renderNftAs } from "../src/kubeproxy/nft.js";
 import { servicePortId, servicePortName } from "../src/model/service-port.js";
 import type { NodeConfig, ServiceModel } from "../src/model/types.js";
 import { NODE, policyZoo, servicePort } from "./helpers/kubeproxy.js";
@@ -82,6 +82,7 @@ const ruleLines = (text: string) => text.split("\n").filter((l) => l.startsWith(
 describe("hostile names through the renderers, without validation", () => {
   const benignRules = buildIptablesRules(BENIGN, NODE);
   const benignNft = renderNft(buildNftRules(BENIGN, NODE)).split("\n").length;
+  const benignList = renderNftAs(buildNftRules(BENIGN, NODE), "list").split("\n").length;
 
   for (const bad of INJECTIONS) {
     const label = JSON.stringify(bad.length > 40 ? `${bad.slice(0, 40)}…` : bad);
@@ -116,6 +117,12 @@ describe("hostile names through the renderers, without validation", () => {
           assert.match(name[1]!, /^[A-Za-z0-9/_.-]{0,237}$/, l);
         for (const c of l.matchAll(/comment "([^"]*)"/g)) assert.ok(Buffer.byteLength(c[1]!) <= 128, c[1]);
       }
+    });
+
+    it(`nft --format list: ${label} adds no line and leaves no string open`, () => {
+      const lines = renderNftAs(buildNftRules(zoo(bad, bad, bad), NODE), "list").split("\n");
+      assert.equal(lines.length, benignList);
+      for (const l of lines) assert.equal((l.match(/"/g) ?? []).length % 2, 0, l);
     });
   }
 

@@ -4,7 +4,10 @@ import { describe, it } from "node:test";
 import { nftEndpointNames, nftServicePortChains } from "../src/kubeproxy/chain-names.js";
 import { buildNftRules, renderNft } from "../src/kubeproxy/nft.js";
 import type { NodeConfig, ServicePort } from "../src/model/types.js";
+import { spawnSync } from "node:child_process";
+import { readModel } from "../src/k8s/read.js";
 import { NODE, endpoint, servicePort } from "./helpers/kubeproxy.js";
+import { service, slice, writeTemp } from "./helpers/manifests.js";
 
 /** The rendered lines that are about this test's service (its chains, rules and elements). */
 function serviceLines(ports: ServicePort[], node: NodeConfig = NODE): string[] {
@@ -60,7 +63,7 @@ describe("nftables ruleset", () => {
     );
     assert.ok(
       lines.includes(
-        `add rule ip kube-proxy ${SVC} ip daddr 172.30.0.41 tcp dport 80 ip saddr != 10.0.0.0/8 jump mark-for-masquerade`,
+        `add rule ip kube-proxy ${SVC} ip daddr 172.30.0.41 ip saddr != 10.0.0.0/8 jump mark-for-masquerade`,
       ),
     );
     assert.ok(
@@ -151,6 +154,56 @@ describe("nftables ruleset", () => {
     );
   });
 
+  it("several source ranges: tokens joined by ' , ' as kube-proxy writes them; the node's own range adds the LB IPs", () => {
+    const p = servicePort({
+      type: "LoadBalancer",
+      loadBalancerIPs: ["1.2.3.4", "5.6.7.8"],
+      loadBalancerSourceRanges: ["192.168.0.0/24", "203.0.113.0/25"],
+    });
+    assert.ok(
+      serviceLines([p]).includes(
+        "add rule ip kube-proxy firewall-ULMVA6XW-ns1/svc1/tcp/p80 ip saddr != { 192.168.0.0/24 , 203.0.113.0/25 , 1.2.3.4 , 5.6.7.8 } drop",
+      ),
+    );
+  });
+
+  it("--masquerade-all: the ClusterIP masquerade rule matches the address alone", () => {
+    const lines = serviceLines([servicePort()], { ...NODE, masqueradeAll: true });
+    assert.ok(lines.includes(`add rule ip kube-proxy ${SVC} ip daddr 172.30.0.41 jump mark-for-masquerade`));
+  });
+
+  it("service CIDRs: one drop rule for unallocated ClusterIPs, the CIDRs joined by ','; none without", () => {
+    const rule = (cidrs: string[]) =>
+      renderNft(buildNftRules({ ports: [] }, NODE, { serviceCIDRs: cidrs }))
+        .split("\n")
+        .filter((l) => l.includes("unallocated"));
+    assert.deepEqual(rule(["10.96.0.0/16", "10.97.0.0/16"]), [
+      'add rule ip kube-proxy cluster-ips-check ip daddr { 10.96.0.0/16,10.97.0.0/16 } drop comment "Drop traffic to unallocated ClusterIPs"',
+    ]);
+    assert.deepEqual(rule([]), []);
+    assert.throws(() => rule(["10.96.0.0/33"]), /service CIDR "10.96.0.0\/33" is not an IPv4 CIDR/);
+    assert.throws(() => rule(["10.96.0.0/12 } accept ; #"]), /is not an IPv4 CIDR/); // no rule can be added
+  });
+
+  it("duplicate addresses in the slices: the first entry wins unless a later one is local (v1.35)", () => {
+    // (ready on node-c) then (not ready on this node): kube-proxy keeps the local, not-ready entry,
+    // so the service has no usable endpoint and no chains; maplb's model keeps the first.
+    const remote = ep80("10.180.0.1", { nodeName: "node-c" });
+    const local = ep80("10.180.0.1", { nodeName: NODE.nodeName, ready: false });
+    const p = servicePort({ endpoints: [remote], duplicateEndpoints: [remote, local] });
+    const lines = serviceLines([p]);
+    assert.ok(!lines.some((l) => l.includes(EP1)), lines.join("\n"));
+    assert.ok(
+      lines.includes(
+        'add element ip kube-proxy no-endpoint-services { 172.30.0.41 . tcp . 80 comment "ns1/svc1:p80" : goto reject-chain }',
+      ),
+    );
+    // A later remote entry does not replace the first one.
+    const later = ep80("10.180.0.1", { nodeName: "node-d", ready: false });
+    const q = servicePort({ endpoints: [remote], duplicateEndpoints: [remote, later] });
+    assert.ok(serviceLines([q]).some((l) => l.includes(`numgen random mod 1 vmap { 0 : goto ${EP1} }`)));
+  });
+
   it("ClientIP affinity: a timeout set per endpoint, checked first, updated on DNAT", () => {
     const p = servicePort({ affinityTimeoutSeconds: 10800, endpoints: [ep80("10.180.0.1")] });
     const set = "affinity-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80";
@@ -162,5 +215,81 @@ describe("nftables ruleset", () => {
     );
     assert.ok(lines.includes(`add rule ip kube-proxy ${SVC} ip saddr @${set} goto ${EP1}`));
     assert.ok(lines.includes(`add rule ip kube-proxy ${EP1} update @${set} { ip saddr }`));
+  });
+});
+
+describe("duplicate endpoint addresses, from manifests", () => {
+  it("the model records every entry; kube-proxy's rendering keeps the later local one", () => {
+    const file = writeTemp(
+      "dup.json",
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "List",
+        items: [
+          service(),
+          slice({
+            endpoints: [
+              { addresses: ["10.0.1.5"], conditions: { ready: true }, nodeName: "node-c" },
+              { addresses: ["10.0.1.5"], conditions: { ready: false }, nodeName: "node-a" },
+            ],
+          }),
+        ],
+      }),
+    );
+    const model = readModel([file]);
+    const [p] = model.ports;
+    assert.equal(p!.endpoints.length, 1);
+    assert.equal(p!.endpoints[0]!.nodeName, "node-c"); // the datapath's choice is unchanged
+    assert.deepEqual(
+      p!.duplicateEndpoints!.map((e) => e.nodeName),
+      ["node-c", "node-a"],
+    );
+    const text = renderNft(buildNftRules(model, { ...NODE, nodeName: "node-a" }));
+    assert.ok(!text.includes("dnat to 10.0.1.5:8080"), "the local not-ready entry wins: no endpoint chain");
+    const elsewhere = renderNft(buildNftRules(model, { ...NODE, nodeName: "node-z" }));
+    assert.ok(elsewhere.includes("dnat to 10.0.1.5:8080"), "on another node the first (ready) entry is kept");
+  });
+});
+
+describe("maplb nft, run as a person runs it", () => {
+  const MAPLB = new URL("../../bin/maplb.js", import.meta.url).pathname;
+  const manifest = new URL("../../test/golden/kubeproxy/upstream/overall.yaml", import.meta.url).pathname;
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [MAPLB, "nft", "-f", manifest, ...args], {
+      encoding: "utf8",
+      env: { ...process.env, MAPLB_LOG_LEVEL: "error" },
+    });
+
+  it("--service-cidr is repeatable and lands in one drop rule; --format list prints the listed form", () => {
+    const tx = run("--service-cidr", "172.30.0.0/16", "--service-cidr", "172.31.0.0/16");
+    assert.equal(tx.status, 0, tx.stderr);
+    assert.match(tx.stdout, /cluster-ips-check ip daddr \{ 172\.30\.0\.0\/16,172\.31\.0\.0\/16 \} drop/);
+    const list = run(
+      "--service-cidr",
+      "172.30.0.0/16",
+      "--service-cidr",
+      "172.31.0.0/16",
+      "--format",
+      "list",
+    );
+    assert.equal(list.status, 0, list.stderr);
+    assert.match(list.stdout, /^table ip kube-proxy \{\n/);
+    assert.match(
+      list.stdout,
+      /\t\tip daddr \{ 172\.30\.0\.0\/15 \} drop comment "Drop traffic to unallocated ClusterIPs"\n/,
+    );
+  });
+
+  it("--service-cidr refuses what is not an IPv4 network address, naming the value", () => {
+    for (const [value, why] of [
+      ["10.96.0.1/12", /expects the network address, 10\.96\.0\.0\/12, got '10\.96\.0\.1\/12'/],
+      ["10.96.0.0", /expects an IPv4 CIDR, got '10\.96\.0\.0'/],
+      ["fd00::/64", /expects an IPv4 CIDR, got 'fd00::\/64'/],
+    ] as const) {
+      const r = run("--service-cidr", value);
+      assert.equal(r.status, 2, `${value}: ${r.stdout}`);
+      assert.match(r.stderr, why);
+      assert.equal(r.stdout, "");
+    }
   });
 });

@@ -1,7 +1,8 @@
 // kube-proxy's rules for a ServiceModel: the O(n) reference maplb is compared with.
 //   buildIptablesRules → IptablesRuleset (structured filter and nat tables) → renderIptables (3 forms)
 //   natTracer / traceNat → the chain path and cost of one new connection through the nat table
-//   buildNftRules → NftRuleset → renderNft (one `nft -f` transaction)
+//   buildNftRules → NftRuleset → renderNft (one `nft -f` transaction) / renderNftList (`nft list` form)
+//   KUBE_PROXY_RELEASE: the release all of these reproduce
 export {
   buildIptablesRules,
   builtinJumpRules,
@@ -14,5 +15,16 @@ export {
 } from "./iptables-rules.js";
 export { IPTABLES_FORMATS, renderIptables, type IptablesFormat } from "./iptables-render.js";
 export { natTracer, traceNat, type NatPacket, type NatTrace, type NatTraceOptions } from "./nat-trace.js";
-export { buildNftRules, renderNft, type NftRuleset } from "./nft.js";
+export {
+  buildNftRules,
+  NFT_FORMATS,
+  renderNft,
+  renderNftAs,
+  type NftClusterConfig,
+  type NftFormat,
+  type NftRuleset,
+} from "./nft.js";
+export { renderNftList } from "./nft-list.js";
+export { kubeProxyEndpoints } from "./policy.js";
+export { KUBE_PROXY_RELEASE } from "./release.js";
 export { parseRuleArgs, type ParsedRule } from "./rule-parse.js";

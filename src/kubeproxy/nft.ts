@@ -7,7 +7,8 @@ import { lowerProtocol, nftEndpointNames, nftServicePortChains } from "./chain-n
 import { canonicalCidr, cidrContains } from "./cidr.js";
 import { MASQUERADE_MARK } from "./iptables-rules.js";
 import { planServicePort } from "./policy.js";
-import { assertRenderable, assertRenderableNode, nftQuoted } from "./tokens.js";
+import { renderNftList } from "./nft-list.js";
+import { assertCidr, assertRenderable, assertRenderableNode, nftQuoted } from "./tokens.js";
 
 export const NFT_TABLE = "kube-proxy";
 
@@ -125,7 +126,13 @@ class NftWriter {
   }
 }
 
-function writeFixedRules(nft: NftWriter, node: NodeConfig): void {
+/** What kube-proxy learns from the API server besides Services and EndpointSlices. */
+export interface NftClusterConfig {
+  /** The ServiceCIDRs (IPv4, canonical): kube-proxy drops new traffic to their unallocated addresses. */
+  serviceCIDRs?: string[];
+}
+
+function writeFixedRules(nft: NftWriter, node: NodeConfig, cluster: NftClusterConfig): void {
   for (const c of BASE_CHAINS) nft.chain(c.name, { base: c.base! });
   for (const [to, from, condition] of JUMPS) {
     nft.chain(to);
@@ -144,6 +151,14 @@ function writeFixedRules(nft: NftWriter, node: NodeConfig): void {
     `ip daddr @${CLUSTER_IPS} reject`,
     "Reject traffic to invalid ports of ClusterIPs",
   );
+  // kube-proxy joins the CIDRs with "," (OnServiceCIDRsChanged), then writes `{ LIST }`.
+  const serviceCIDRs = cluster.serviceCIDRs ?? [];
+  if (serviceCIDRs.length > 0)
+    nft.rule(
+      CLUSTER_IPS_CHECK,
+      `ip daddr { ${serviceCIDRs.map(assertCidr).join(",")} } drop`,
+      "Drop traffic to unallocated ClusterIPs",
+    );
 
   // NodePorts answer on the node's own addresses (nftables mode's default --nodeport-addresses).
   nft.set({
@@ -249,9 +264,11 @@ function writeServicePort(p: ServicePort, { nft, node }: Context): void {
     if (!hasExternalEndpoints) noEndpoints(npKey, NO_ENDPOINT_NODEPORTS);
   }
 
-  // Internal traffic: masquerade what does not come from a pod.
+  // Internal traffic: masquerade what does not come from a pod. Only the ClusterIP reaches this chain
+  // with that address, and service-ips already matched protocol and port, so v1.35 matches the
+  // address alone (no `tcp dport`).
   if (hasInternalEndpoints) {
-    const match = `ip daddr ${clusterIP} ${proto} dport ${p.port}`;
+    const match = `ip daddr ${clusterIP}`;
     if (node.masqueradeAll) nft.rule(internalChain, `${match} jump ${MARK_MASQ}`);
     else if (node.clusterCIDR)
       nft.rule(internalChain, `${match} ip saddr != ${node.clusterCIDR} jump ${MARK_MASQ}`);
@@ -280,7 +297,8 @@ function writeServicePort(p: ServicePort, { nft, node }: Context): void {
     const nodeIP = node.nodeIPs[0];
     if (nodeIP !== undefined && sources.some((r) => cidrContains(r, nodeIP)))
       sources.push(...p.loadBalancerIPs);
-    nft.rule(chains.firewall, `ip saddr != { ${sources.join(", ")} } drop`);
+    // kube-proxy puts "," between the tokens and joins them all with spaces: `{ a , b }`.
+    nft.rule(chains.firewall, `ip saddr != { ${sources.join(" , ")} } drop`);
   }
 
   // ClientIP affinity: one timeout set of client addresses per endpoint.
@@ -319,10 +337,14 @@ function writeEndpointDispatch(p: ServicePort, chain: string, endpoints: Endpoin
   nft.rule(chain, `numgen random mod ${endpoints.length} vmap { ${choices.join(" , ")} }`);
 }
 
-export function buildNftRules(model: ServiceModel, node: NodeConfig): NftRuleset {
+export function buildNftRules(
+  model: ServiceModel,
+  node: NodeConfig,
+  cluster: NftClusterConfig = {},
+): NftRuleset {
   assertRenderableNode(node);
   const nft = new NftWriter();
-  writeFixedRules(nft, node);
+  writeFixedRules(nft, node, cluster);
   for (const p of model.ports) writeServicePort(p, { nft, node });
   return nft.ruleset;
 }
@@ -381,4 +403,12 @@ export function renderNft(r: NftRuleset): string {
     ...[...elementsBySet.values()].flatMap((elements) => elements.map(elementLine)),
   ];
   return lines.join("\n") + "\n";
+}
+
+export const NFT_FORMATS = ["transaction", "list"] as const;
+export type NftFormat = (typeof NFT_FORMATS)[number];
+
+/** The ruleset in one of its text forms (see `maplb nft --help`). */
+export function renderNftAs(r: NftRuleset, format: NftFormat): string {
+  return format === "list" ? renderNftList(r) : renderNft(r);
 }

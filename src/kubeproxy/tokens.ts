@@ -8,6 +8,7 @@ import { MaplbError } from "../errors.js";
 import type { NodeConfig, ServicePort } from "../model/types.js";
 import { printable } from "../util/escape.js";
 import { isIPv4, parseCidr } from "../util/ip.js";
+import { canonicalCidr } from "./cidr.js";
 
 /** The longest prefix of `text` that is at most `maxBytes` of UTF-8, cut between code points. */
 export function cutUtf8(text: string, maxBytes: number): string {
@@ -108,10 +109,20 @@ export function assertRenderable(p: ServicePort): void {
     bad(p, "healthCheckNodePort", p.healthCheckNodePort, "a port number or 0");
   const t = p.affinityTimeoutSeconds;
   if (t !== null && !(Number.isInteger(t) && t > 0)) bad(p, "affinity timeout", t, "a positive integer");
-  for (const e of p.endpoints) {
+  for (const e of [...p.endpoints, ...(p.duplicateEndpoints ?? [])]) {
     if (!isIPv4(e.ip)) bad(p, "endpoint address", e.ip, "an IPv4 address");
     if (!isPort(e.port)) bad(p, "endpoint port", e.port, "a port number");
   }
+}
+
+/** A service CIDR as kube-proxy prints it (canonical), or an error naming the value. */
+export function assertCidr(cidr: string): string {
+  const c = canonicalCidr(cidr);
+  if (c === null)
+    throw new MaplbError("E_INPUT", `service CIDR ${JSON.stringify(cidr)} is not an IPv4 CIDR`, {
+      field: "serviceCIDR",
+    });
+  return c;
 }
 
 /** Refuses node settings that would be printed malformed into a rule. */

@@ -37,9 +37,15 @@ function groupSlices(slices: V1EndpointSlice[], log: Logger): Map<string, V1Endp
   return bySvc;
 }
 
-/** The endpoints of one service port: matched by port name and protocol, deduplicated, sorted. */
-function portEndpoints(slices: V1EndpointSlice[], portName: string, protocol: Protocol): Endpoint[] {
+/** The endpoints of one service port: matched by port name and protocol, deduplicated, sorted; and
+ * every entry of an address named more than once, in manifest order (see ServicePort). */
+function portEndpoints(
+  slices: V1EndpointSlice[],
+  portName: string,
+  protocol: Protocol,
+): { endpoints: Endpoint[]; duplicates: Endpoint[] } {
   const byAddr = new Map<string, Endpoint>();
+  const entries = new Map<string, Endpoint[]>();
   for (const s of slices) {
     const sp = (s.ports ?? []).find((p) => (p.name ?? "") === portName && (p.protocol ?? "TCP") === protocol);
     if (!sp || sp.port === undefined || sp.port === null) continue;
@@ -60,9 +66,11 @@ function portEndpoints(slices: V1EndpointSlice[], portName: string, protocol: Pr
       const key = `${ip}:${sp.port}`;
       const prev = byAddr.get(key);
       if (!prev || (prev.terminating && !ep.terminating)) byAddr.set(key, ep); // a non-terminating entry wins
+      entries.set(key, [...(entries.get(key) ?? []), ep]);
     }
   }
-  return [...byAddr.values()].sort(byEndpointString);
+  const duplicates = [...entries.values()].filter((list) => list.length > 1).flat();
+  return { endpoints: [...byAddr.values()].sort(byEndpointString), duplicates };
 }
 
 function ipv4Only(ips: string[], what: string, svc: string, log: Logger): string[] {
@@ -71,7 +79,12 @@ function ipv4Only(ips: string[], what: string, svc: string, log: Logger): string
   return v4;
 }
 
-function servicePort(svc: V1Service, p: V1ServicePort, endpoints: Endpoint[], log: Logger): ServicePort {
+function servicePort(
+  svc: V1Service,
+  p: V1ServicePort,
+  { endpoints, duplicates }: { endpoints: Endpoint[]; duplicates: Endpoint[] },
+  log: Logger,
+): ServicePort {
   const namespace = svc.metadata?.namespace ?? "default";
   const name = svc.metadata?.name ?? "";
   const spec = svc.spec!;
@@ -113,6 +126,7 @@ function servicePort(svc: V1Service, p: V1ServicePort, endpoints: Endpoint[], lo
     algorithm: (ann[ANNOTATION_ALGORITHM] ?? "maglev") as LbAlgorithm,
     maglevTableSize: Number(ann[ANNOTATION_MAGLEV_SIZE] ?? DEFAULT_MAGLEV_TABLE_SIZE),
     endpoints,
+    ...(duplicates.length > 0 ? { duplicateEndpoints: duplicates } : {}),
   };
 }
 

@@ -62,6 +62,9 @@ export interface ServicePort {
   maglevTableSize: number;
   /** Deduplicated (a non-terminating entry wins) and sorted as strings of `ip:port`, as kube-proxy does. */
   endpoints: Endpoint[];
+  /** Every entry of an `ip:port` that several EndpointSlice entries name, in manifest order; absent
+   * when none repeats. kube-proxy picks among them by its own rule (src/kubeproxy/policy.ts). */
+  duplicateEndpoints?: Endpoint[];
 }
 
 /** The whole model: every IPv4 service port, sorted by id. */

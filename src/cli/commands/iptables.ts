@@ -3,6 +3,7 @@
 import { Command, Option } from "commander";
 import { buildIptablesRules } from "../../kubeproxy/iptables-rules.js";
 import { IPTABLES_FORMATS, renderIptables, type IptablesFormat } from "../../kubeproxy/iptables-render.js";
+import { KUBE_PROXY_RELEASE } from "../../kubeproxy/release.js";
 import {
   addInputOptions,
   addNodeOptions,
@@ -20,8 +21,8 @@ export function registerIptables(program: Command): void {
   const cmd = program
     .command("iptables")
     .description(
-      "Print the iptables rules kube-proxy would write for these Services and\n" +
-        "EndpointSlices on one node: its *filter and *nat tables, byte for byte.",
+      `Print the iptables rules kube-proxy (iptables mode, ${KUBE_PROXY_RELEASE}) would write for\n` +
+        "these Services and EndpointSlices on one node: its *filter and *nat tables, byte for byte.",
     )
     .addOption(
       new Option("--format <form>", "text form (see Formats below)")
@@ -32,7 +33,10 @@ export function registerIptables(program: Command): void {
   cmd
     .addHelpText(
       "after",
-      "\nFormats (--format):\n" +
+      `\nThe rules are those of kube-proxy in ${KUBE_PROXY_RELEASE} (pkg/proxy/iptables/proxier.go).\n` +
+        "Its iptables mode has no rule for unallocated ClusterIPs (only nftables mode does: see\n" +
+        "`maplb nft --service-cidr`).\n" +
+        "\nFormats (--format):\n" +
         "  canonical  the payload sorted as kube-proxy's unit tests compare it (the default;\n" +
         "             byte-stable): chains KUBE-NODEPORTS, KUBE-SERVICES, then alphabetical;\n" +
         "             the dispatch rules of those two chains by service name\n" +

@@ -1,6 +1,8 @@
 // `maplb nft`: kube-proxy's nftables-mode ruleset for the same Services and EndpointSlices.
-import { Command } from "commander";
-import { buildNftRules, renderNft } from "../../kubeproxy/nft.js";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { canonicalCidr } from "../../kubeproxy/cidr.js";
+import { buildNftRules, NFT_FORMATS, renderNftAs, type NftFormat } from "../../kubeproxy/nft.js";
+import { KUBE_PROXY_RELEASE } from "../../kubeproxy/release.js";
 import {
   addInputOptions,
   addNodeOptions,
@@ -10,29 +12,68 @@ import {
   nodeConfigFrom,
 } from "../options.js";
 
+interface NftFlags extends InputOptions, NodeOptions {
+  format: NftFormat;
+  serviceCidr?: string[];
+}
+
+/** ServiceCIDR objects hold a handful of ranges; this bound keeps one rule's set small. */
+const MAX_SERVICE_CIDRS = 64;
+
+/** --service-cidr: an IPv4 network as the API server stores it (the network address, e.g. 10.96.0.0/12). */
+function serviceCidrArg(v: string, prev: string[] = []): string[] {
+  const canonical = v.includes("/") ? canonicalCidr(v) : null;
+  if (canonical === null) throw new InvalidArgumentError(`--service-cidr expects an IPv4 CIDR, got '${v}'`);
+  if (canonical !== v)
+    throw new InvalidArgumentError(`--service-cidr expects the network address, ${canonical}, got '${v}'`);
+  if (prev.length >= MAX_SERVICE_CIDRS)
+    throw new InvalidArgumentError(`--service-cidr: at most ${MAX_SERVICE_CIDRS} ranges`);
+  return [...prev, v];
+}
+
 export function registerNft(program: Command): void {
   const cmd = program
     .command("nft")
     .description(
-      "Print the nftables ruleset kube-proxy (nftables mode) would write for these\n" +
-        "Services and EndpointSlices on one node, as one `nft -f` transaction.",
+      `Print the nftables ruleset kube-proxy (nftables mode, ${KUBE_PROXY_RELEASE}) would write\n` +
+        "for these Services and EndpointSlices on one node.",
+    )
+    .addOption(
+      new Option("--format <form>", "text form (see Formats below)")
+        .choices(NFT_FORMATS)
+        .default("transaction"),
+    )
+    .option(
+      "--service-cidr <cidr>",
+      "a ServiceCIDR range (repeatable): new traffic to its unallocated addresses is dropped",
+      serviceCidrArg,
     );
   addNodeOptions(addInputOptions(cmd));
   cmd
     .addHelpText(
       "after",
-      "\nThe ruleset is table ip kube-proxy. Services are found by verdict-map lookups\n" +
-        "(service-ips, service-nodeports), not by walking a chain of rules. The transaction\n" +
-        "replaces the table and declares every chain, set and map before the rules and\n" +
-        "elements that use them. NodePorts answer on the --node-ip addresses (the nodeport-ips\n" +
-        "set, nftables mode's default). The node flags act as for `maplb iptables`.\n" +
+      `\nThe rules are those of kube-proxy in ${KUBE_PROXY_RELEASE} (pkg/proxy/nftables/proxier.go).\n` +
+        "\nFormats (--format):\n" +
+        "  transaction  one `nft -f` transaction (the default): it replaces table ip kube-proxy\n" +
+        "               and declares every chain, set and map before the rules and elements\n" +
+        "               that use them (kube-proxy's unit tests compare this form, sorted)\n" +
+        "  list         what `nft list table ip kube-proxy` (nft 1.0) prints once it is loaded:\n" +
+        "               sets and maps, then chains; rules as the kernel gives them back (meta\n" +
+        "               mark, 0x00004000, merged anonymous sets, priority names), elements\n" +
+        "               sorted as nft sorts them. Diff it against a real node\n" +
+        "\nServices are found by verdict-map lookups (service-ips, service-nodeports), not by\n" +
+        "walking a chain of rules. NodePorts answer on the --node-ip addresses (the nodeport-ips\n" +
+        'set). --service-cidr adds kube-proxy\'s "Drop traffic to unallocated ClusterIPs" rule.\n' +
+        "The node flags act as for `maplb iptables`.\n" +
         "\nExamples:\n" +
         "  maplb nft -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --node-name gke-node-c \\\n" +
-        "      --node-ip 10.128.0.2 --cluster-cidr 10.52.0.0/14\n" +
-        "  maplb nft -f ../shared/scenarios --cluster-cidr 10.0.0.0/8 | nft -f -\n",
+        "      --node-ip 10.128.0.2 --cluster-cidr 10.52.0.0/14 --service-cidr 10.56.0.0/20\n" +
+        "  maplb nft -f ../shared/scenarios --cluster-cidr 10.0.0.0/8 | nft -f -\n" +
+        "  maplb nft -f manifests/ --node-ip 192.0.2.10 --format list > expected.nft\n",
     )
-    .action((flags: InputOptions & NodeOptions) => {
+    .action((flags: NftFlags) => {
       const model = modelFrom(flags);
-      process.stdout.write(renderNft(buildNftRules(model, nodeConfigFrom(flags))));
+      const rules = buildNftRules(model, nodeConfigFrom(flags), { serviceCIDRs: flags.serviceCidr ?? [] });
+      process.stdout.write(renderNftAs(rules, flags.format));
     });
 }
