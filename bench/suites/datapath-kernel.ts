@@ -8,7 +8,7 @@ import { kernelUnavailableReason, openKernel } from "../../src/datapath/kernel.j
 import { type BenchMode, pipelineNsPerPacket, scaleOps } from "../../src/datapath/speed.js";
 import { maglevSizeFor } from "./datapath-emulated.js";
 import { datapathGrid } from "../synthetic.js";
-import { median, type Cell, type Mode, type Result, type Suite, type Target } from "../types.js";
+import { median, summarize, type Cell, type Mode, type Result, type Suite, type Target } from "../types.js";
 
 const REPEAT = 100_000;
 const SAMPLES = 3;
@@ -67,9 +67,8 @@ export const datapathKernel: Suite = {
         endpointsPerService: cell.endpointsPerService,
         traffic: mode === "new" ? "new" : "established",
         metric: "ns_per_packet",
-        value: median(Array.from({ length: SAMPLES }, () => pipelineNsPerPacket(dp!, mode, REPEAT))),
+        ...summarize(Array.from({ length: SAMPLES }, () => pipelineNsPerPacket(dp!, mode, REPEAT))),
         unit: "ns",
-        samples: SAMPLES,
         params: { ...params, repeat: REPEAT, hook: "xdp" },
       });
       return [
