@@ -227,7 +227,8 @@ export function chartSpecs(
         points: rs.map((r) => ({ x: r[x], y: r.value })).sort((a, b) => a.x - b.x),
       }));
       // A suite's title reads "name: what it measures"; the caption wants the second half.
-      const how = (suiteTitles[suite] ?? suite).replace(/^[^:]*:\s*/, "");
+      const title = suiteTitles[suite];
+      const how = title ? ` — ${title.replace(/^[^:]*:\s*/, "")}.` : ":";
       const held = fixed === "services" ? `services = ${at}` : `endpoints per service = ${at}`;
       const lines = targetSeries(
         targets,
@@ -242,7 +243,7 @@ export function chartSpecs(
             id: `c${specs.length}`,
             title: `${suite}: ${metricText(metric)}, ${traffic}`,
             caption:
-              `${suite} — ${how}. Plotted: ${metric} in ${unitText(unit)}, traffic ${traffic}, ${held}; ` +
+              `${suite}${how} Plotted: ${metric} in ${unitText(unit)}, traffic ${traffic}, ${held}; ` +
               `each point is ${statText(metric, sweep)};`,
             xLabel,
             yLabel: `${metricText(metric)} (${unitText(unit)})`,

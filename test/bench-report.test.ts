@@ -287,7 +287,7 @@ describe("HTML report", () => {
                 x.impl === d.label &&
                 x.value === p.y &&
                 (c.xTitle === "services" ? x.services : x.endpointsPerService) === p.x &&
-                c.caption.includes(`${x.suite} — `) &&
+                c.caption.startsWith(x.suite) &&
                 c.caption.includes(`traffic ${x.traffic},`),
             );
             assert.ok(r, `chart ${c.id}: ${d.label} (${p.x}, ${p.y}) is not an input figure`);
