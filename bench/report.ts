@@ -241,7 +241,7 @@ export function chartSpecs(
         finishSpec(
           {
             id: `c${specs.length}`,
-            title: `${suite}: ${metricText(metric)}, ${traffic}`,
+            title: `${suite}: ${metricText(metric)}, ${traffic}, by ${x === "services" ? "services" : "endpoints"}`,
             caption:
               `${suite}${how} Plotted: ${metric} in ${unitText(unit)}, traffic ${traffic}, ${held}; ` +
               `each point is ${statText(metric, sweep)};`,
@@ -310,6 +310,8 @@ const axis = (log, label, steps) => ({
   ...(log ? {} : { beginAtZero: true, min: 0 }),
   title: { display: true, text: label },
   ticks: { callback: log ? logTick(steps) : compact, autoSkip: true, maxRotation: 0 },
+  // Unlabelled log ticks (3, 4, 30 …) keep a faint grid line: the scale stays readable, not busy.
+  grid: { color: (c) => (c.tick && c.tick.label === "" ? "rgba(0,0,0,0.04)" : "rgba(0,0,0,0.14)") },
 });
 let drawn = 0;
 for (const spec of specs) {
