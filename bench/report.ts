@@ -10,7 +10,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { ADDED_LATENCY_METRIC, addedLatency, headlineSentences, type Headline } from "./headline.js";
 import type { Machine } from "./machine.js";
-import { RESULT_COLUMNS, resultCells } from "./table.js";
+import { fmt, RESULT_COLUMNS, resultCells } from "./table.js";
 import { groupBy, type Result, type Target } from "./types.js";
 
 export interface ReportInput {
@@ -29,8 +29,8 @@ export interface SeriesSpec {
   label: string;
   color: string;
   points: { x: number; y: number }[];
-  /** Set on a target's dashed line (not an implementation's figures). */
-  target?: { met: boolean };
+  /** Set on a target's dashed line (not an implementation's figures): the target and its figure. */
+  target?: { met: boolean; text: string };
 }
 
 /** A chart: one series per impl, x = services or endpoints per service, y = the metric. */
@@ -92,6 +92,9 @@ const METRIC_TEXT: Record<string, string> = {
   connect_p50_us: "TCP connect time, p50",
   connect_p90_us: "TCP connect time, p90",
   connect_p99_us: "TCP connect time, p99",
+  connect_added_p50_us: "added connect time, p50",
+  conn_per_s: "short connections per second",
+  cpu_us_per_conn: "CPU time per connection",
   program_ms: "time to program",
   map_bytes_per_service: "map bytes per service",
   map_bytes_per_backend: "map bytes per backend",
@@ -103,13 +106,15 @@ const METRIC_TEXT: Record<string, string> = {
 const metricText = (m: string) => METRIC_TEXT[m] ?? m.replace(/_/g, " ");
 const unitText = (u: string) => (u === "us" ? "µs" : u);
 
-/** "the median of 5 samples", "the 99th percentile of 400 connects", "one measurement". */
+/** "the median of 5 samples", "the 99th percentile of 400 samples", "one measurement". */
 function statText(metric: string, rows: { samples: number }[]): string {
   const ns = rows.map((r) => r.samples);
   const lo = Math.min(...ns);
   const hi = Math.max(...ns);
   if (hi <= 1) return "one measurement";
   const n = lo === hi ? `${lo}` : `${lo}–${hi}`;
+  // Rates and costs per operation are totals over the run divided by the count, not a median.
+  if (/(^|_)(pps|per_s|per_sec|per_second|per_conn)$/.test(metric)) return `measured over ${n} operations`;
   const p = /_p(\d+)_/.exec(metric)?.[1];
   return p && p !== "50" ? `the ${p}th percentile of ${n} samples` : `the median of ${n} samples`;
 }
@@ -125,6 +130,7 @@ function targetSeries(
   suite: string | null,
   metric: string,
   traffic: string | null,
+  unit: string,
   xs: number[],
 ): SeriesSpec[] {
   const lo = Math.min(...xs);
@@ -138,13 +144,14 @@ function targetSeries(
         (t.line.traffic === undefined || traffic === null || t.line.traffic === traffic),
     )
     .map((t) => ({
-      label: `target: ${t.target}${t.met ? "" : " — MISSED"}`,
+      // Short in the legend (it must fit a small chart); the full text sits under the chart.
+      label: `target ${fmt(t.line!.y)} ${unitText(unit)}${t.met ? " (met)" : " — MISSED"}`,
       color: t.met ? TARGET_MET_COLOR : TARGET_MISSED_COLOR,
       points: [
         { x: lo, y: t.line!.y },
         { x: hi, y: t.line!.y },
       ],
-      target: { met: t.met },
+      target: { met: t.met, text: `${t.target} (measured ${t.measured})` },
     }));
 }
 
@@ -186,6 +193,7 @@ export function headlineSpec(h: Headline, input: Pick<ReportInput, "results" | "
     null,
     ADDED_LATENCY_METRIC,
     null,
+    "us",
     h.rows.map((r) => r.services),
   );
   return finishSpec(
@@ -235,6 +243,7 @@ export function chartSpecs(
         suite,
         metric,
         traffic,
+        unit,
         sweep.map((r) => r[x]),
       );
       specs.push(
@@ -285,7 +294,13 @@ function chartJsSource(): string {
 
 function chartBox(s: ChartSpec, wide = false): string {
   const cls = ["chart", s.missed ? "missed-chart" : "", wide ? "wide" : ""].filter(Boolean).join(" ");
-  const flag = s.missed ? `<p class="missed">A target on this chart is missed.</p>` : "";
+  const lines = s.series.flatMap((x) => (x.target ? [x.target] : []));
+  const flag = lines
+    .map(
+      (t) =>
+        `<p class="${t.met ? "met" : "missed"}">${t.met ? "Target met" : "Target MISSED"}: ${esc(t.text)}</p>`,
+    )
+    .join("");
   const [w, h] = wide ? [1000, 420] : [520, 360];
   return `<figure class="${cls}" data-chart="${esc(s.id)}"><canvas id="${esc(s.id)}" width="${w}" height="${h}"></canvas>${flag}<figcaption>${esc(s.caption)}</figcaption></figure>`;
 }
@@ -363,6 +378,7 @@ figure.chart { margin: 0; padding: 6px; border: 1px solid #ddd; } figure.wide { 
 figure.missed-chart { border: 2px solid ${TARGET_MISSED_COLOR}; background: #fff5f5; }
 figcaption { font-size: 12px; color: #444; margin-top: 4px; }
 .findings li { margin: 0.2em 0; font-size: 15px; }
+figure p.met { color: #2a7d2a; margin: 4px 0; } figure p.missed { margin: 4px 0; }
 tr.missed td { background: #ffe5e5; } .missed { color: ${TARGET_MISSED_COLOR}; font-weight: bold; }
 </style></head><body>
 <h1>maplb: O(1) map lookups against O(n) kube-proxy chains</h1>
