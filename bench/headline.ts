@@ -103,6 +103,10 @@ export function headlineSentences(h: Headline, targets: Target[]): string[] {
         worse.map((r) => `${shortImpl(r.impl)} adds ${(r.us / maplb.us).toFixed(1)}×`).join(", ") +
         " what maplb adds.",
     );
+  if (maplb && maplb.us <= 0)
+    out.push(
+      `At ${servicesText(top)} services maplb adds nothing measurable: its p50 is at or below the no-service baseline's.`,
+    );
   for (const [impl, rows] of byImpl) {
     const most = Math.max(...rows.map((r) => r.services));
     if (most < top) {

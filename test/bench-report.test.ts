@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { chromium } from "playwright-core";
-import { ADDED_LATENCY_METRIC, addedLatency, BASELINE_IMPL } from "../bench/headline.js";
+import { ADDED_LATENCY_METRIC, addedLatency, BASELINE_IMPL, headlineSentences } from "../bench/headline.js";
 import { chartSpecs, renderReport, TARGET_MISSED_COLOR } from "../bench/report.js";
 import type { Result, Target } from "../bench/types.js";
 import { skipOrFail } from "./helpers/require-kernel.js";
@@ -212,6 +212,21 @@ describe("HTML report", () => {
       computed.rows.filter((r) => r.impl === "maplb").map((r) => r.us),
       EXPECTED_ADDED.maplb,
     );
+  });
+
+  it("says so when maplb adds nothing measurable, and names no ratio to it", () => {
+    const h = {
+      source: "metric" as const,
+      suite: "netfilter-real",
+      rows: [
+        { impl: "maplb", services: 10000, us: -0.2, baselineUs: 20, samples: 400 },
+        { impl: "kube-proxy-iptables-legacy", services: 10000, us: 84, baselineUs: 20, samples: 400 },
+      ],
+    };
+    assert.deepEqual(headlineSentences(h, []), [
+      "At 10k services iptables-legacy adds 84.0 µs to a connect, maplb -0.200 µs (p50, over the 20.0 µs of a connect through no service).",
+      "At 10k services maplb adds nothing measurable: its p50 is at or below the no-service baseline's.",
+    ]);
   });
 
   it("draws in headless Chromium what the results say, with one colour per impl and the targets", async (t) => {
