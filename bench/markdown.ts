@@ -1,5 +1,7 @@
 // results.md: the run's figures as compact Markdown tables — one per suite, metric and traffic
-// shape, a row per grid point and a column per implementation — for the README and for reviews.
+// shape, a row per grid point and a column per implementation — for the README and for reviews —
+// after the report's headline sentences.
+import { addedLatency, headlineSentences } from "./headline.js";
 import { fmt } from "./table.js";
 import { groupBy, type Result, type Target } from "./types.js";
 
@@ -28,6 +30,15 @@ function pivot(rows: Result[]): string {
 
 export function resultsMarkdown(results: Result[], targets: Target[], header: string): string {
   const out = [header, ""];
+  // The report's headline, the same sentences: what each proxy adds to a connect.
+  const h = addedLatency(results);
+  if (h)
+    out.push(
+      "**Headline** — connect latency each proxy adds over a router with no service",
+      "",
+      ...headlineSentences(h, targets).map((s) => `- ${s}`),
+      "",
+    );
   for (const [key, rows] of groupBy(results, (r) => `${r.suite}|${r.metric}|${r.traffic}|${r.unit}`)) {
     const [suite, metric, traffic, unit] = key.split("|");
     // Parameters shared by every row of the table; per-cell ones (Maglev M, batch) show in the rows.

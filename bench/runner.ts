@@ -97,7 +97,8 @@ export async function runBench(suites: Suite[], opts: BenchOptions): Promise<Ben
   writeFileSync(jsonPath, `${JSON.stringify(out, null, 2)}\n`);
   mkdirSync(reportDir, { recursive: true });
   const reportPath = join(reportDir, "report.html");
-  writeFileSync(reportPath, renderReport({ ...out, command: opts.command }));
+  const suiteTitles = Object.fromEntries(suites.map((s) => [s.name, s.title]));
+  writeFileSync(reportPath, renderReport({ ...out, command: opts.command, suiteTitles }));
   const m = out.machine;
   const header = `\`${opts.command}\` (${out.mode}, datapath ${out.datapath}) on ${m.cpu}, ${m.cores} cores, kernel ${m.kernel}, Node ${m.node}, ${startedAt}. Medians.`;
   writeFileSync(join(reportDir, "results.md"), resultsMarkdown(results, targets, header));

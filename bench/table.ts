@@ -1,10 +1,11 @@
 // Plain-text tables for the terminal: one per suite, printed as the suite finishes.
 import type { Result } from "./types.js";
 
-export function formatTable(header: string[], rows: string[][]): string {
+/** Columns before `leftColumns` are text (left-aligned); the rest are figures (right-aligned). */
+export function formatTable(header: string[], rows: string[][], leftColumns = 1): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+    cells.map((c, i) => (i < leftColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 

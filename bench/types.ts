@@ -1,5 +1,6 @@
 // The benchmark's vocabulary: suites run cells (one point of the grid) and return results in the
 // JSON schema documented in the README.
+import { median, percentile } from "../src/util/stats.js";
 
 export type Mode = "quick" | "full";
 
@@ -27,6 +28,11 @@ export interface Result {
   samples: number;
   /** What else a reader needs to interpret the row: algorithm and Maglev M, batch size, … */
   params?: Record<string, string | number>;
+  /**
+   * The interquartile range of the samples behind `value` (same unit), when there were several:
+   * `maplb bench compare` derives its noise band from it. Fill it with `summarize(samples)`.
+   */
+  spread?: { p25: number; p75: number };
 }
 
 /** One point of a suite's grid. */
@@ -66,9 +72,24 @@ export interface Target {
   target: string;
   measured: string;
   met: boolean;
+  /** The measured figure as a number (a ratio, or a value in the line's unit), for `bench compare`. */
+  value?: number;
+  /**
+   * Where the report draws the target: a horizontal line at `y` on this suite's charts of `metric`
+   * (and of `traffic`, when given), in the metric's unit; red when the target is missed.
+   */
+  line?: { metric: string; traffic?: string; y: number };
 }
 
-export { median, percentile } from "../src/util/stats.js";
+export { median, percentile };
+
+/** A result's figure from its samples: the median, the count, and the interquartile spread. */
+export function summarize(samples: number[]): Pick<Result, "value" | "samples" | "spread"> {
+  const out = { value: median(samples), samples: samples.length };
+  return samples.length > 1
+    ? { ...out, spread: { p25: percentile(samples, 25), p75: percentile(samples, 75) } }
+    : out;
+}
 
 /** Items grouped by a key, in first-seen order. */
 export function groupBy<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {

@@ -25,7 +25,7 @@ import {
 import { nftServicePortUpdate } from "../nft-incremental.js";
 import { buildNftRules, renderNft } from "../../src/kubeproxy/nft.js";
 import { podAddress, syntheticModel } from "../synthetic.js";
-import { median, type Mode, type Result, type Suite, type Target } from "../types.js";
+import { summarize, type Mode, type Result, type Suite, type Target } from "../types.js";
 
 const ENDPOINTS = 3; // as the reference measurement (10,000 services × 3 endpoints); restore time grows faster than linearly with chains
 const REPEATS: Record<Mode, number> = { quick: 3, full: 5 };
@@ -83,9 +83,8 @@ function row(
     endpointsPerService: ENDPOINTS,
     traffic,
     metric: "program_ms",
-    value: median(samples),
+    ...summarize(samples),
     unit: "ms",
-    samples: samples.length,
     params,
   };
 }

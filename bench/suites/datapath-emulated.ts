@@ -15,7 +15,7 @@ import { buildIptablesRules } from "../../src/kubeproxy/iptables-rules.js";
 import { DEFAULT_NODE_CONFIG, type NodeConfig, type ServiceModel } from "../../src/model/types.js";
 import { intToIpv4 } from "../../src/util/ip.js";
 import { datapathGrid, syntheticModel } from "../synthetic.js";
-import { median, type Cell, type Mode, type Result, type Suite, type Target } from "../types.js";
+import { summarize, type Cell, type Mode, type Result, type Suite, type Target } from "../types.js";
 
 const NODE: NodeConfig = { ...DEFAULT_NODE_CONFIG, clusterCIDR: "198.18.128.0/17", nfacct: false };
 const BATCH = 8192;
@@ -75,9 +75,8 @@ function result(
     endpointsPerService: cell.endpointsPerService,
     traffic,
     metric: "ns_per_packet",
-    value: median(samples),
+    ...summarize(samples),
     unit: "ns",
-    samples: samples.length,
     params,
   };
 }

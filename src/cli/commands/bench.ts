@@ -1,5 +1,7 @@
 // `maplb bench`: the scaling suite, O(1) map lookups against O(n) chain traversal, side by side.
 import { Command, Option } from "commander";
+import { compareResults, comparisonText } from "../../../bench/compare.js";
+import { readResultsFile } from "../../../bench/results-file.js";
 import { runBench, summary } from "../../../bench/runner.js";
 import { SUITES } from "../../../bench/suites/index.js";
 import { kernelUnavailableReason } from "../../datapath/kernel.js";
@@ -24,9 +26,49 @@ function chooseDatapathKind(kind: BenchFlags["datapath"]): "kernel" | "emulated"
   return reason ? "emulated" : "kernel";
 }
 
+/** `maplb bench compare A.json B.json`: the change of every figure between two runs. */
+function registerCompare(bench: Command): void {
+  bench
+    .command("compare")
+    .description(
+      "Print the change of every figure between two results.json files as the ratio B/A, with a noise band\n" +
+        "from each figure's repeated samples (±k standard errors of the two medians). Figures outside the band\n" +
+        "are marked UP or DOWN; figures without a recorded spread are shown but not judged.",
+    )
+    .argument("<a>", "the earlier results.json (A)")
+    .argument("<b>", "the later results.json (B)")
+    .addOption(new Option("-o, --output <format>", "json: the comparison as JSON").choices(["json"]))
+    .addOption(
+      new Option("-k, --band <k>", "the noise band's half-width in standard errors")
+        .default(2)
+        .argParser(bandArg),
+    )
+    .addHelpText(
+      "after",
+      examplesHelp([
+        "maplb bench compare bench/results/OLD/results.json bench/results/NEW/results.json",
+        "maplb bench compare a.json b.json -o json | jq '.figures[] | select(.verdict == \"up\")'",
+      ]),
+    )
+    .action((a: string, b: string, flags: { output?: "json"; band: number }) => {
+      const c = compareResults(readResultsFile(a), readResultsFile(b), flags.band);
+      process.stdout.write(flags.output === "json" ? `${JSON.stringify(c, null, 2)}\n` : comparisonText(c));
+    });
+}
+
+function bandArg(v: string): number {
+  const k = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v) || !(k > 0) || k > 100)
+    throw new MaplbError(
+      "E_USAGE",
+      `--band ${JSON.stringify(v)}: a number of standard errors above 0, up to 100`,
+    );
+  return k;
+}
+
 export function registerBench(program: Command): void {
   const names = SUITES.map((s) => s.name);
-  program
+  const bench = program
     .command("bench")
     .description(
       "Measure maplb against kube-proxy's rules as services and endpoints grow, in one process, side by side.\n" +
@@ -73,4 +115,5 @@ export function registerBench(program: Command): void {
       });
       process.stdout.write(`${summary(out)}\n`);
     });
+  registerCompare(bench);
 }
