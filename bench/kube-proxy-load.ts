@@ -40,7 +40,7 @@ export function loadNftables(topo: Topology, ns: string, ruleset: string): numbe
 /**
  * The same ruleset as loadNftables, committed in transactions of at most `lines` lines each, in
  * order (every statement's chains and maps exist by the time it runs). For suites that need the
- * ruleset in place, not its load time: one `nft -f` of 10k services takes ~90 s on this kernel,
+ * ruleset in place, not its load time: one `nft -f` of 10k services took 87 s on this kernel,
  * nearly all of it binding each service's anonymous verdict map, which walks the whole transaction
  * (__nft_set_trans_bind in `perf`), so it grows with the square of the transaction's size.
  */
