@@ -30,8 +30,8 @@ import { median, percentile, type Mode, type Result, type Suite, type Target } f
 const ENDPOINTS = 3; // the reference measurement's shape: 10,000 services with 3 endpoints each
 const ROUNDS: Record<Mode, number> = { quick: 400, full: 2000 };
 /** Short connections: blocks per path (interleaved across paths) and connections per block. */
-const CPS_BLOCKS: Record<Mode, number> = { quick: 3, full: 5 };
-const CPS_PER_BLOCK: Record<Mode, number> = { quick: 400, full: 1000 };
+const CPS_BLOCKS: Record<Mode, number> = { quick: 30, full: 50 };
+const CPS_PER_BLOCK: Record<Mode, number> = { quick: 40, full: 100 };
 const BASELINE = "baseline-no-service";
 const NODE: NodeConfig = {
   ...DEFAULT_NODE_CONFIG,
@@ -116,10 +116,15 @@ const PATHS: PathSpec[] = [
   { impl: "maplb", load: loadMaplb, target: serviceTarget, needsKernel: true },
 ];
 
-/** Parses `connect-latency cps` output: "ok failed elapsed_ns softirq_ns sys_ns". */
-function parseCps(out: string): { ok: number; failed: number; ns: number; softirqNs: number; sysNs: number } {
-  const [ok, failed, ns, softirqNs, sysNs] = out.trim().split(/\s+/).map(Number);
-  return { ok: ok!, failed: failed!, ns: ns!, softirqNs: softirqNs!, sysNs: sysNs! };
+/** Parses `connect-latency cps` output: per target, "DEV ok failed elapsed_ns softirq_ns sys_ns". */
+function parseCps(out: string) {
+  return out
+    .trim()
+    .split("\n")
+    .map((line) => {
+      const [ok, failed, ns, softirqNs, sysNs] = line.trim().split(/\s+/).slice(1).map(Number);
+      return { ok: ok!, failed: failed!, ns: ns!, softirqNs: softirqNs!, sysNs: sysNs! };
+    });
 }
 
 /** Parses the tool's output: one line per target, "DEV ok failed t1 t2 …" (ns). */
@@ -143,9 +148,10 @@ type Row = (
 ) => Result;
 
 /**
- * Short connections through each path: CPS_BLOCKS blocks of CPS_PER_BLOCK, the paths taking turns
- * block by block so that the machine's other load falls on all of them alike. CPU time is the whole
- * machine's softirq and system time over each block (/proc/stat), summed over a path's blocks.
+ * Short connections through each path: CPS_BLOCKS rounds in which every path in turn gets a block
+ * of CPS_PER_BLOCK, so that the machine's other load falls on all of them alike. CPU time is the
+ * whole machine's softirq and system time during a path's blocks (/proc/stat, in 10 ms ticks: many
+ * short blocks sample it without bias).
  */
 function shortConnections(
   l: RouterLab,
@@ -154,12 +160,8 @@ function shortConnections(
   mode: Mode,
   row: Row,
 ): Result[] {
-  const sum = paths.map(() => ({ ok: 0, failed: 0, ns: 0, softirqNs: 0, sysNs: 0 }));
-  for (let b = 0; b < CPS_BLOCKS[mode]; b++)
-    targets.forEach((t, k) => {
-      const r = parseCps(l.topo.exec(l.client, tool, ["cps", String(CPS_PER_BLOCK[mode]), "1000", t]));
-      for (const f of ["ok", "failed", "ns", "softirqNs", "sysNs"] as const) sum[k]![f] += r[f];
-    });
+  const args = ["cps", String(CPS_BLOCKS[mode]), String(CPS_PER_BLOCK[mode]), "1000", ...targets];
+  const sum = parseCps(l.topo.exec(l.client, tool, args));
   return paths.flatMap(({ spec }, k) => {
     const s = sum[k]!;
     if (s.ok === 0) throw new Error(`${spec.impl}: no short connection succeeded (${s.failed} failed)`);

@@ -8,10 +8,11 @@
  *       COUNT rounds; each round connects once to every target in turn, leaving through DEV
  *       (SO_BINDTODEVICE picks the path, so several paths are measured interleaved). Prints one line
  *       per target: DEV ok failed, then the connect times in nanoseconds.
- *   connect-latency cps COUNT TIMEOUT_MS DEV=IP:PORT
- *       COUNT short connections one after another (connect, send a request, read the response,
- *       close), leaving through DEV. Prints: ok failed elapsed_ns softirq_ns sys_ns, the last two
- *       being the whole machine's softirq and system time over the run, from /proc/stat.
+ *   connect-latency cps BLOCKS PER_BLOCK TIMEOUT_MS DEV=IP:PORT [DEV=IP:PORT...]
+ *       Short connections one after another (connect, send a request, read the response, close),
+ *       in BLOCKS rounds of PER_BLOCK connections to every target in turn. Prints one line per
+ *       target: DEV ok failed elapsed_ns softirq_ns sys_ns, the last two being the whole machine's
+ *       softirq and system time during that target's blocks, from /proc/stat.
  *
  * Every loop is bounded: COUNT connects, each with a TIMEOUT_MS limit.
  */
@@ -218,34 +219,61 @@ static int cpu_times(long long *softirq_ns, long long *sys_ns)
 	return 0;
 }
 
-static int run_short_connections(int count, int timeout_ms, char *target)
-{
-	struct sockaddr_in dst;
-	char *dev;
-	long long si0, sy0, si1, sy1, t0;
-	int ok = 0, failed = 0;
+/* One path's short connections so far. */
+struct cps_total {
+	int ok, failed;
+	long long elapsed_ns, softirq_ns, sys_ns;
+};
 
-	if (count < 1 || parse_target(target, &dev, &dst) < 0) {
+/* `per_block` short connections to one target, added to *t with the block's time and CPU. */
+static int cps_block(struct cps_total *t, const struct sockaddr_in *dst, const char *dev, int per_block,
+		     int timeout_ms)
+{
+	long long si0, sy0, si1, sy1, t0;
+
+	if (cpu_times(&si0, &sy0) < 0)
+		return -1;
+	t0 = now_ns();
+	for (int i = 0; i < per_block; i++) {
+		if (short_connection(dst, dev, timeout_ms) == 0)
+			t->ok++;
+		else
+			t->failed++;
+	}
+	t->elapsed_ns += now_ns() - t0;
+	if (cpu_times(&si1, &sy1) < 0)
+		return -1;
+	t->softirq_ns += si1 - si0;
+	t->sys_ns += sy1 - sy0;
+	return 0;
+}
+
+/* BLOCKS rounds; in each, every target in turn gets a block of PER_BLOCK connections, so that the
+ * machine's other load falls on every path alike. */
+static int run_short_connections(int blocks, int per_block, int timeout_ms, char **targets, int ndev)
+{
+	struct sockaddr_in dst[MAX_DEVS];
+	char *devs[MAX_DEVS];
+	struct cps_total tot[MAX_DEVS] = { 0 };
+
+	if (blocks < 1 || per_block < 1 || ndev < 1 || ndev > MAX_DEVS) {
 		fprintf(stderr, "cps: bad arguments\n");
 		return 2;
 	}
-	if (cpu_times(&si0, &sy0) < 0) {
-		perror("cps: /proc/stat");
-		return 1;
-	}
-	t0 = now_ns();
-	for (int i = 0; i < count; i++) {
-		if (short_connection(&dst, dev, timeout_ms) == 0)
-			ok++;
-		else
-			failed++;
-	}
-	long long elapsed = now_ns() - t0;
-	if (cpu_times(&si1, &sy1) < 0) {
-		perror("cps: /proc/stat");
-		return 1;
-	}
-	printf("%d %d %lld %lld %lld\n", ok, failed, elapsed, si1 - si0, sy1 - sy0);
+	for (int d = 0; d < ndev; d++)
+		if (parse_target(targets[d], &devs[d], &dst[d]) < 0) {
+			fprintf(stderr, "cps: bad target %s\n", targets[d]);
+			return 2;
+		}
+	for (int b = 0; b < blocks; b++)
+		for (int d = 0; d < ndev; d++)
+			if (cps_block(&tot[d], &dst[d], devs[d], per_block, timeout_ms) < 0) {
+				perror("cps: /proc/stat");
+				return 1;
+			}
+	for (int d = 0; d < ndev; d++)
+		printf("%s %d %d %lld %lld %lld\n", devs[d], tot[d].ok, tot[d].failed, tot[d].elapsed_ns,
+		       tot[d].softirq_ns, tot[d].sys_ns);
 	return 0;
 }
 
@@ -255,9 +283,9 @@ int main(int argc, char **argv)
 		return serve(atoi(argv[2]));
 	if (argc >= 5 && strcmp(argv[1], "connect") == 0)
 		return run_connects(atoi(argv[2]), atoi(argv[3]), argv + 4, argc - 4);
-	if (argc == 5 && strcmp(argv[1], "cps") == 0)
-		return run_short_connections(atoi(argv[2]), atoi(argv[3]), argv[4]);
+	if (argc >= 6 && strcmp(argv[1], "cps") == 0)
+		return run_short_connections(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), argv + 5, argc - 5);
 	fprintf(stderr, "usage: connect-latency serve PORT | connect COUNT TIMEOUT_MS DEV=IP:PORT [DEV=IP:PORT...]"
-			" | cps COUNT TIMEOUT_MS DEV=IP:PORT\n");
+			" | cps BLOCKS PER_BLOCK TIMEOUT_MS DEV=IP:PORT [DEV=IP:PORT...]\n");
 	return 2;
 }
