@@ -8,11 +8,12 @@
  *       COUNT rounds; each round connects once to every target in turn, leaving through DEV
  *       (SO_BINDTODEVICE picks the path, so several paths are measured interleaved). Prints one line
  *       per target: DEV ok failed, then the connect times in nanoseconds.
- *   connect-latency cps BLOCKS PER_BLOCK TIMEOUT_MS DEV=IP:PORT [DEV=IP:PORT...]
- *       Short connections one after another (connect, send a request, read the response, close),
- *       in BLOCKS rounds of PER_BLOCK connections to every target in turn. Prints one line per
- *       target: DEV ok failed elapsed_ns softirq_ns sys_ns, the last two being the whole machine's
- *       softirq and system time during that target's blocks, from /proc/stat.
+ *   connect-latency cps CPU BLOCKS PER_BLOCK TIMEOUT_MS DEV=IP:PORT [DEV=IP:PORT...]
+ *       On CPU CPU (the server should run there too: one core does all the work), short
+ *       connections one after another (connect, send a request, read the response, close), in
+ *       BLOCKS rounds of PER_BLOCK connections to every target in turn. Prints one line per target:
+ *       DEV ok failed elapsed_ns softirq_ns sys_ns, the last two being that CPU's softirq and system
+ *       time during the target's blocks, from /proc/stat.
  *
  * Every loop is bounded: COUNT connects, each with a TIMEOUT_MS limit.
  */
@@ -23,6 +24,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,19 +202,24 @@ static int run_connects(int count, int timeout_ms, char **targets, int ndev)
 	return 0;
 }
 
-/* The whole machine's softirq and system time so far, in ns (the "cpu" line of /proc/stat). */
-static int cpu_times(long long *softirq_ns, long long *sys_ns)
+/* CPU `cpu`'s softirq and system time so far, in ns (its line of /proc/stat). */
+static int cpu_times(int cpu, long long *softirq_ns, long long *sys_ns)
 {
 	unsigned long long user, nice, sys, idle, iowait, irq, softirq;
 	long hz = sysconf(_SC_CLK_TCK);
+	char want[16], line[256];
 	FILE *f = fopen("/proc/stat", "r");
-	int n;
+	int found = 0;
 
 	if (!f)
 		return -1;
-	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle, &iowait, &irq, &softirq);
+	snprintf(want, sizeof(want), "cpu%d ", cpu);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strncmp(line, want, strlen(want)) == 0 &&
+			sscanf(line + strlen(want), "%llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle,
+			       &iowait, &irq, &softirq) == 7;
 	fclose(f);
-	if (n != 7 || hz <= 0)
+	if (!found || hz <= 0)
 		return -1;
 	*softirq_ns = (long long)(softirq * 1000000000ULL / (unsigned long long)hz);
 	*sys_ns = (long long)(sys * 1000000000ULL / (unsigned long long)hz);
@@ -226,12 +233,12 @@ struct cps_total {
 };
 
 /* `per_block` short connections to one target, added to *t with the block's time and CPU. */
-static int cps_block(struct cps_total *t, const struct sockaddr_in *dst, const char *dev, int per_block,
+static int cps_block(struct cps_total *t, int cpu, const struct sockaddr_in *dst, const char *dev, int per_block,
 		     int timeout_ms)
 {
 	long long si0, sy0, si1, sy1, t0;
 
-	if (cpu_times(&si0, &sy0) < 0)
+	if (cpu_times(cpu, &si0, &sy0) < 0)
 		return -1;
 	t0 = now_ns();
 	for (int i = 0; i < per_block; i++) {
@@ -241,24 +248,31 @@ static int cps_block(struct cps_total *t, const struct sockaddr_in *dst, const c
 			t->failed++;
 	}
 	t->elapsed_ns += now_ns() - t0;
-	if (cpu_times(&si1, &sy1) < 0)
+	if (cpu_times(cpu, &si1, &sy1) < 0)
 		return -1;
 	t->softirq_ns += si1 - si0;
 	t->sys_ns += sy1 - sy0;
 	return 0;
 }
 
-/* BLOCKS rounds; in each, every target in turn gets a block of PER_BLOCK connections, so that the
- * machine's other load falls on every path alike. */
-static int run_short_connections(int blocks, int per_block, int timeout_ms, char **targets, int ndev)
+/* On CPU `cpu`, BLOCKS rounds; in each, every target in turn gets a block of PER_BLOCK connections,
+ * so that the machine's other load falls on every path alike. */
+static int run_short_connections(int cpu, int blocks, int per_block, int timeout_ms, char **targets, int ndev)
 {
 	struct sockaddr_in dst[MAX_DEVS];
 	char *devs[MAX_DEVS];
 	struct cps_total tot[MAX_DEVS] = { 0 };
+	cpu_set_t set;
 
-	if (blocks < 1 || per_block < 1 || ndev < 1 || ndev > MAX_DEVS) {
+	if (cpu < 0 || cpu >= CPU_SETSIZE || blocks < 1 || per_block < 1 || ndev < 1 || ndev > MAX_DEVS) {
 		fprintf(stderr, "cps: bad arguments\n");
 		return 2;
+	}
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+		perror("cps: sched_setaffinity");
+		return 1;
 	}
 	for (int d = 0; d < ndev; d++)
 		if (parse_target(targets[d], &devs[d], &dst[d]) < 0) {
@@ -267,7 +281,7 @@ static int run_short_connections(int blocks, int per_block, int timeout_ms, char
 		}
 	for (int b = 0; b < blocks; b++)
 		for (int d = 0; d < ndev; d++)
-			if (cps_block(&tot[d], &dst[d], devs[d], per_block, timeout_ms) < 0) {
+			if (cps_block(&tot[d], cpu, &dst[d], devs[d], per_block, timeout_ms) < 0) {
 				perror("cps: /proc/stat");
 				return 1;
 			}
@@ -283,9 +297,10 @@ int main(int argc, char **argv)
 		return serve(atoi(argv[2]));
 	if (argc >= 5 && strcmp(argv[1], "connect") == 0)
 		return run_connects(atoi(argv[2]), atoi(argv[3]), argv + 4, argc - 4);
-	if (argc >= 6 && strcmp(argv[1], "cps") == 0)
-		return run_short_connections(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), argv + 5, argc - 5);
+	if (argc >= 7 && strcmp(argv[1], "cps") == 0)
+		return run_short_connections(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), argv + 6,
+					     argc - 6);
 	fprintf(stderr, "usage: connect-latency serve PORT | connect COUNT TIMEOUT_MS DEV=IP:PORT [DEV=IP:PORT...]"
-			" | cps BLOCKS PER_BLOCK TIMEOUT_MS DEV=IP:PORT [DEV=IP:PORT...]\n");
+			" | cps CPU BLOCKS PER_BLOCK TIMEOUT_MS DEV=IP:PORT [DEV=IP:PORT...]\n");
 	return 2;
 }
