@@ -40,9 +40,10 @@ export function loadNftables(topo: Topology, ns: string, ruleset: string): numbe
 /**
  * The same ruleset as loadNftables, committed in transactions of at most `lines` lines each, in
  * order (every statement's chains and maps exist by the time it runs). For suites that need the
- * ruleset in place, not its load time: one `nft -f` of 10k services took 87 s on this kernel,
- * nearly all of it binding each service's anonymous verdict map, which walks the whole transaction
- * (__nft_set_trans_bind in `perf`), so it grows with the square of the transaction's size.
+ * ruleset in place, not its load time: one `nft -f` of 10k services took 87 s on this kernel, most
+ * of it binding each service's anonymous verdict map, which walks the whole transaction
+ * (__nft_set_trans_bind in `perf`). In parts it took 33 s; what remains grows with the square of
+ * the services too (each anonymous map is named by scanning all of the table's sets).
  */
 export function loadNftablesInParts(topo: Topology, ns: string, ruleset: string, lines = 8000): void {
   const all = ruleset.split("\n");
