@@ -37,6 +37,21 @@ export function loadNftables(topo: Topology, ns: string, ruleset: string): numbe
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
+/**
+ * The same ruleset as loadNftables, committed in transactions of at most `lines` lines each, in
+ * order (every statement's chains and maps exist by the time it runs). For suites that need the
+ * ruleset in place, not its load time: one `nft -f` of 10k services took 87 s on this kernel, most
+ * of it binding each service's anonymous verdict map, which walks the whole transaction
+ * (__nft_set_trans_bind in `perf`). In parts it took 33 s; what remains grows with the square of
+ * the services too (each anonymous map is named by scanning all of the table's sets).
+ */
+export function loadNftablesInParts(topo: Topology, ns: string, ruleset: string, lines = 8000): void {
+  const all = ruleset.split("\n");
+  topo.exec(ns, "nft", ["flush", "ruleset"]);
+  for (let i = 0; i < all.length; i += lines)
+    topo.exec(ns, "nft", ["-f", "-"], all.slice(i, i + lines).join("\n") + "\n");
+}
+
 /** Why kube-proxy's rules cannot be loaded here (no root, a missing tool), or null. */
 export function kubeProxyLoadUnavailable(): string | null {
   const ns = canCreateNamespaces();

@@ -27,6 +27,8 @@ export class RouterLab {
   readonly paths: RouterPath[] = [];
   private servers: ChildProcess[] = [];
   private serverAddrs: string[] = [];
+  private serverPorts: number[] = [];
+  private serverTool = "";
 
   constructor(pathNames: string[]) {
     this.client = this.topo.addNamespace("cli");
@@ -63,15 +65,30 @@ export class RouterLab {
 
   /** Puts these pod addresses on the server's loopback and listens on these ports (replacing earlier ones). */
   serve(tool: string, addrs: string[], ports: number[]): Promise<void> {
-    this.stopServers();
     for (const a of this.serverAddrs)
       this.topo.exec(this.server, "ip", ["addr", "del", `${a}/32`, "dev", "lo"]);
     for (const a of addrs) this.topo.exec(this.server, "ip", ["addr", "add", `${a}/32`, "dev", "lo"]);
     this.serverAddrs = addrs;
-    this.servers = [...new Set(ports)].map((p) =>
-      spawn("ip", ["netns", "exec", this.server, tool, "serve", String(p)], { stdio: "ignore" }),
+    this.serverTool = tool;
+    this.serverPorts = [...new Set(ports)];
+    return this.restartServers(null);
+  }
+
+  /** Restarts the listeners, bound to one CPU (taskset) or (null) free to run anywhere. */
+  async restartServers(cpu: number | null): Promise<void> {
+    // The old listeners must be gone before the new ones bind the same ports.
+    const exited = this.servers.map(
+      (s) => new Promise((r) => (s.exitCode === null && s.signalCode === null ? s.once("exit", r) : r(0))),
     );
-    return new Promise((r) => setTimeout(r, 200)); // let the listeners bind
+    this.stopServers();
+    await Promise.all(exited);
+    const pin = cpu === null ? [] : ["taskset", "-c", String(cpu)];
+    this.servers = this.serverPorts.map((p) =>
+      spawn("ip", ["netns", "exec", this.server, ...pin, this.serverTool, "serve", String(p)], {
+        stdio: "ignore",
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 200)); // let the listeners bind
   }
 
   private stopServers(): void {

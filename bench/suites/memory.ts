@@ -1,12 +1,13 @@
 // memory: what the state of S services × E endpoints costs. maplb: bytes of BPF map memory, as the
 // kernel accounts it (bpftool's bytes_memlock of each pinned map, the maps sized to the state);
-// kube-proxy: the number of iptables rules for the same state.
+// kube-proxy: the number of iptables rules, and of nftables-mode rules, for the same state.
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Compiler } from "../../src/compile/compiler.js";
 import { kernelUnavailableReason, openKernel, type KernelDatapath } from "../../src/datapath/kernel.js";
 import { buildIptablesRules } from "../../src/kubeproxy/iptables-rules.js";
+import { buildNftRules } from "../../src/kubeproxy/nft.js";
 import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../../src/model/types.js";
 import { syntheticModel } from "../synthetic.js";
 import { maglevSizeFor } from "./datapath-emulated.js";
@@ -70,6 +71,7 @@ export const memorySuite: Suite = {
       const perService = sum(PER_SERVICE) / cell.services;
       const perBackend = sum(PER_BACKEND) / backends;
       const rules = buildIptablesRules(model, NODE);
+      const nft = buildNftRules(model, NODE);
       const base = {
         suite: "memory",
         services: cell.services,
@@ -110,6 +112,15 @@ export const memorySuite: Suite = {
           value: rules.nat.rules.length + rules.filter.rules.length,
           unit: "rules",
           params: { nat: rules.nat.rules.length, chains: rules.nat.chains.length },
+        },
+        {
+          // nftables mode: fewer rules (a verdict map finds the service), as many chains.
+          ...base,
+          impl: "kube-proxy-nftables",
+          metric: "nft_rules",
+          value: nft.rules.length,
+          unit: "rules",
+          params: { chains: nft.chains.length, map_elements: nft.elements.length },
         },
       ];
       return out;

@@ -1,0 +1,118 @@
+// netfilter-real's pieces that can be checked without running the suite: its client tool, for real
+// between two namespaces (latency probes and short connections), and the targets it reports from
+// the added connect latency.
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { after, before, describe, it } from "node:test";
+import { netfilterReal } from "../bench/suites/netfilter-real.js";
+import { buildTool } from "../bench/tools/build.js";
+import type { Result } from "../bench/types.js";
+import { canCreateNamespaces, Topology } from "../src/netns/netns.js";
+import { kernelSkip } from "./helpers/require-kernel.js";
+
+const PORT = 18080;
+const SERVER = "198.18.200.2";
+
+describe("connect-latency between two namespaces", { skip: kernelSkip(canCreateNamespaces()) }, () => {
+  let topo: Topology;
+  let client = "";
+  let server: ChildProcess | null = null;
+  let tool = "";
+
+  before(async () => {
+    tool = buildTool("connect-latency");
+    topo = new Topology("cl");
+    client = topo.addNamespace("cli");
+    const srv = topo.addNamespace("srv");
+    topo.link(
+      { ns: client, ifname: "c0", addr: "198.18.200.1/24" },
+      { ns: srv, ifname: "s0", addr: `${SERVER}/24` },
+    );
+    server = spawn("ip", ["netns", "exec", srv, tool, "serve", String(PORT)], { stdio: "ignore" });
+    await new Promise((r) => setTimeout(r, 200)); // let the listener bind
+  });
+
+  after(() => {
+    server?.kill("SIGKILL");
+    topo?.cleanup();
+  });
+
+  it("times every connect of every round, one line per target", () => {
+    const out = topo
+      .exec(client, tool, ["connect", "5", "1000", `c0=${SERVER}:${PORT}`])
+      .trim()
+      .split(/\s+/);
+    assert.equal(out[0], "c0");
+    assert.deepEqual(out.slice(1, 3), ["5", "0"]);
+    const times = out.slice(3).map(Number);
+    assert.equal(times.length, 5);
+    for (const t of times) assert.ok(t > 0 && t < 1e9, `connect time ${t} ns`);
+  });
+
+  it("completes short connections in blocks on CPU 0 and reads its softirq and system time", () => {
+    const lines = topo
+      .exec(client, tool, ["cps", "0", "5", "10", "1000", `c0=${SERVER}:${PORT}`, `c0=${SERVER}:${PORT + 1}`])
+      .trim()
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/));
+    assert.equal(lines.length, 2, "one line per target");
+    const [dev, ok, failed, elapsed, softirq, sys] = lines[0]!;
+    assert.deepEqual([dev, ok, failed], ["c0", "50", "0"]); // 5 blocks of 10
+    assert.ok(Number(elapsed) > 0);
+    assert.ok(Number(softirq) >= 0 && Number(sys) >= 0, `softirq ${softirq} ns, sys ${sys} ns`);
+    // Nothing listens on the second target's port: every connection fails, none hangs.
+    assert.deepEqual(lines[1]!.slice(0, 3), ["c0", "0", "50"]);
+  });
+});
+
+describe("netfilter-real targets: added connect latency", () => {
+  const added = (impl: string, services: number, value: number, baseline: number): Result[] => [
+    {
+      suite: "netfilter-real",
+      impl,
+      services,
+      endpointsPerService: 3,
+      traffic: "worst-case",
+      metric: "connect_added_p50_us",
+      value,
+      unit: "us",
+      samples: 1,
+      params: { baseline_p50_us: baseline },
+    },
+    {
+      suite: "netfilter-real",
+      impl: "baseline-no-service",
+      services,
+      endpointsPerService: 3,
+      traffic: "worst-case",
+      metric: "connect_p50_us",
+      value: baseline,
+      unit: "us",
+      samples: 400,
+    },
+  ];
+
+  it("reports maplb's worst cell against 1 µs and the iptables-legacy ratio at 10k", () => {
+    const results = [
+      ...added("maplb", 10, 0.6, 30),
+      ...added("maplb", 10000, 1.5, 31),
+      ...added("kube-proxy-iptables-legacy", 10000, 75, 31),
+    ];
+    const [flat, ratio] = netfilterReal.targets!(results);
+    assert.equal(flat!.met, false);
+    assert.match(flat!.measured, /\+1\.5 µs at 10000 services \(baseline 31\.0 µs\)/);
+    assert.equal(ratio!.met, true); // 75 / 1.5 = 50
+    assert.match(ratio!.measured, /^50\.0×/);
+  });
+
+  it("meets both when maplb stays within 1 µs and legacy adds 20× as much", () => {
+    const results = [
+      ...added("maplb", 10, 0.4, 30),
+      ...added("maplb", 10000, 0.9, 30),
+      ...added("kube-proxy-iptables-legacy", 10000, 17, 30),
+    ];
+    const [flat, ratio] = netfilterReal.targets!(results);
+    assert.equal(flat!.met, true);
+    assert.equal(ratio!.met, false); // 17 / 0.9 = 18.9
+  });
+});
