@@ -26,7 +26,7 @@ import { buildNftRules, renderNft } from "../../src/kubeproxy/nft.js";
 import { RouterLab, type RouterPath } from "../router-lab.js";
 import { syntheticModel } from "../synthetic.js";
 import { buildTool } from "../tools/build.js";
-import { median, percentile, type Mode, type Result, type Suite, type Target } from "../types.js";
+import { median, percentile, summarize, type Mode, type Result, type Suite, type Target } from "../types.js";
 
 const ENDPOINTS = 3; // the reference measurement's shape: 10,000 services with 3 endpoints each
 const ROUNDS: Record<Mode, number> = { quick: 400, full: 2000 };
@@ -272,8 +272,12 @@ export const netfilterReal: Suite = {
       const r = out[k]!;
       if (r.ok === 0) throw new Error(`${p.impl}: no connection succeeded (${r.failed} failed)`);
       p50s.set(p.impl, median(r.us));
+      // The p50 carries its samples' spread, so `bench compare` can judge a change against noise.
+      results.push({
+        ...row(p.impl, "connect_p50_us", 0, "us", 0, { failed: r.failed }),
+        ...summarize(r.us),
+      });
       for (const [metric, value] of [
-        ["connect_p50_us", median(r.us)],
         ["connect_p90_us", percentile(r.us, 90)],
         ["connect_p99_us", percentile(r.us, 99)],
       ] as const)
@@ -313,6 +317,8 @@ export const netfilterReal: Suite = {
         target: "maplb adds ≤ 1 µs to a connect (p50 over the no-service baseline) at every service count",
         measured: `worst +${worst.a.toFixed(1)} µs at ${worst.s} services (baseline ${worst.base.toFixed(1)} µs)`,
         met: worst.a <= 1,
+        value: worst.a,
+        line: { metric: "connect_added_p50_us", y: 1 },
       });
     }
     const legacy = added("kube-proxy-iptables-legacy", 10000);
