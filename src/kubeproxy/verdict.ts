@@ -34,8 +34,9 @@ export interface KubeProxyVerdict {
   verdict: VerdictClass;
   /** The DNAT destination (ip:port), or null. */
   backend: string | null;
-  /** Every backend the random pick could have chosen for this packet (just `backend` without a pick). */
-  candidates: string[];
+  /** Every backend the random pick could have chosen for this packet (just `backend` without a pick),
+   * each with whether kube-proxy masquerades when it picks that one (a hairpin does). */
+  candidates: { backend: string; masquerade: boolean }[];
   /** The random pick, made deterministic for a trace: branch `hash % branches` of the flow hash. */
   pick: { hash: number; branches: number; index: number } | null;
   /** POSTROUTING masquerades the connection: the backend sees the node's address as the source. */
@@ -55,7 +56,7 @@ export type BranchWalk<T> = (branch: number) => { result: T; branches: number };
  * Runs `walk` once per branch of its random pick to learn every reachable result, and returns the
  * walk of branch `hash % n`: deterministic for one flow, as maplb's own choice is.
  */
-export function walkEveryBranch<T extends { backend: string | null }>(
+export function walkEveryBranch<T extends { backend: string | null; masquerade: boolean }>(
   walk: BranchWalk<T>,
   hash: number,
 ): T & Pick<KubeProxyVerdict, "candidates" | "pick"> {
@@ -65,7 +66,11 @@ export function walkEveryBranch<T extends { backend: string | null }>(
     n <= 1
       ? [last.result]
       : Array.from({ length: n }, (_, i) => (i === n - 1 ? last.result : walk(i).result));
-  const candidates = [...new Set(all.flatMap((r) => (r.backend ? [r.backend] : [])))];
+  const candidates = all.flatMap((r, i) =>
+    r.backend && all.findIndex((x) => x.backend === r.backend) === i
+      ? [{ backend: r.backend, masquerade: r.masquerade }]
+      : [],
+  );
   if (n <= 1) return { ...last.result, candidates, pick: null };
   const index = hash % n;
   return { ...all[index]!, candidates, pick: { hash, branches: n, index } };

@@ -18,6 +18,8 @@ import { DEFAULT_HASH_SEED, DEFAULT_PIN_DIR, type MapMax } from "../../datapath/
 import { median } from "../../util/stats.js";
 import { batchOf, hostBatchTiming, pipelineNsPerPacket, scaleOps } from "../../datapath/speed.js";
 import { tracePacket, type Trace } from "../../datapath/trace.js";
+import { KNOWN_DIFFERENCES } from "../../datapath/kube-proxy-diff.js";
+import type { KubeProxyVerdict } from "../../kubeproxy/verdict.js";
 import { log } from "../../log.js";
 import { isIPv4 } from "../../util/ip.js";
 import {
@@ -257,13 +259,43 @@ export function traceText(t: Trace): string {
     );
   if (t.after && t.verdict !== "PASS") lines.push(`rewrite:  ${hdr(t.before)}  ⇒  ${hdr(t.after)}`);
   if (t.reply) lines.push(`reply:    ${hdr(t.reply.before)}  ⇒  ${hdr(t.reply.after)} (${t.reply.verdict})`);
-  const masquerade = t.iptables.masquerade ? "; masquerades (KUBE-MARK-MASQ): the backend sees the node" : "";
   lines.push(
     "",
-    `iptables (kube-proxy): ${t.iptables.target.toUpperCase()}${t.iptables.backend ? ` ${t.iptables.backend}` : ""}, ${t.iptables.rulesEvaluated} rules evaluated${masquerade}`,
-    ...t.iptables.path.map((p) => `  ${p}`),
+    ...kubeProxyText(t.iptables, "KUBE-MARK-MASQ"),
+    ...kubeProxyText(t.nftables, "mark-for-masquerade"),
   );
+  lines.push("", "differences from maplb:");
+  if (t.differences.length === 0) lines.push("  none: both kube-proxy modes agree with maplb");
+  for (const d of t.differences) {
+    const row = KNOWN_DIFFERENCES.find((k) => k.id === d.known);
+    lines.push(`  ${d.mode}, ${d.aspect}: ${d.text}`);
+    lines.push(
+      row ? `    design difference '${row.id}': ${row.reason}` : "    not a known design difference",
+    );
+  }
+  for (const note of t.notes) lines.push(`note: ${note}`);
   return lines.join("\n") + "\n";
+}
+
+/** One kube-proxy mode's verdict, its random pick, and the rules that matched, hook by hook. */
+function kubeProxyText(kp: KubeProxyVerdict, markChain: string): string[] {
+  const head = `${kp.mode} (kube-proxy): ${kp.verdict}${kp.backend ? ` ${kp.backend}` : ""}`;
+  const pick = kp.pick
+    ? ` (random among ${kp.candidates.map((c) => c.backend).join(", ")}; for this trace the flow hash picks: ` +
+      `hash % ${kp.pick.branches} = ${kp.pick.index})`
+    : "";
+  const masquerade = kp.masquerade
+    ? `; masquerades (${markChain}): kube-proxy would SNAT to the node address here`
+    : "";
+  return [
+    `${head}${pick}, ${kp.rulesEvaluated} rules evaluated${masquerade}`,
+    // An iptables rule's text names its chain (-A CHAIN); an nft rule's does not.
+    ...kp.path.map((s) =>
+      s.text.startsWith("-A ")
+        ? `  ${s.hook} ${s.table} rule ${s.rule}: ${s.text}`
+        : `  ${s.hook} ${s.chain} rule ${s.rule}: ${s.text}`,
+    ),
+  ];
 }
 
 function registerTrace(program: Command): void {
@@ -273,7 +305,8 @@ function registerTrace(program: Command): void {
       "Run one packet through the datapath (a private copy of the maps, compiled from the manifests) and\n" +
         "explain it: headers, frontend and service, algorithm and backend, source NAT (or why none), rewrite,\n" +
         "verdict or drop reason, and the backend's reply on its way back; then the same packet's walk\n" +
-        "through the iptables rules kube-proxy would write, and whether kube-proxy would masquerade it.\n" +
+        "through the rules kube-proxy would write, in iptables mode and in nftables mode (every hook and\n" +
+        "table: DNAT, filter REJECT/DROP, firewall, masquerade), and each difference from maplb, named.\n" +
         "The SNAT address is the first --node-ip; --node-name decides which backends are local.",
     )
     .requiredOption("--from <ip:port>", "the client", endpoint("--from"))
