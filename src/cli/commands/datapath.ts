@@ -311,25 +311,25 @@ function registerTrace(program: Command): void {
     )
     .requiredOption("--from <ip:port>", "the client", endpoint("--from"))
     .requiredOption("--to <ip:port>", "the destination (a frontend, or not)", endpoint("--to"))
-    .addOption(new Option("--proto <proto>", "protocol").choices(["tcp", "udp"]).default("tcp"))
-    .option("--json", "print one JSON object");
+    .addOption(new Option("--proto <proto>", "protocol").choices(["tcp", "udp"]).default("tcp"));
+  addOutputOptions(cmd, "the same lines: a trace has no narrow form");
   addDatapathOptions(addNodeOptions(addInputOptions(cmd)), false);
   cmd.addHelpText(
     "after",
     examplesHelp([
       "maplb trace -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --from 198.51.100.7:40000 --to 35.200.9.207:80",
-      "maplb trace -f manifests/ --from 10.0.0.5:5353 --to 10.96.0.10:53 --proto udp --json",
+      "maplb trace -f manifests/ --from 10.0.0.5:5353 --to 10.96.0.10:53 --proto udp -o json",
     ]),
   );
   cmd.action(
     (
       flags: InputOptions &
         NodeOptions &
-        DatapathFlags & {
+        DatapathFlags &
+        OutputFlags & {
           from: { ip: string; port: number };
           to: { ip: string; port: number };
           proto: "tcp" | "udp";
-          json?: boolean;
         },
     ) => {
       const model = modelFrom(flags);
@@ -344,7 +344,7 @@ function registerTrace(program: Command): void {
           dport: flags.to.port,
           proto: flags.proto === "tcp" ? "TCP" : "UDP",
         });
-        process.stdout.write(flags.json ? JSON.stringify(t, null, 2) + "\n" : traceText(t));
+        process.stdout.write(render(outputFormat(flags), { data: () => t, table: () => traceText(t) }));
       } finally {
         dp.close();
       }
