@@ -104,8 +104,8 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
     maplb: "*",
     kubeProxy: "*",
     reason:
-      "a connection from the node itself never crosses maplb's XDP/TC datapath (its socket-level hooks " +
-      "take it); the trace runs it as if it arrived, while kube-proxy's OUTPUT hook short-circuits " +
+      "a connection from the node itself is for maplb's socket-level hooks (DESIGN), not for the packet " +
+      "datapath that meets arriving traffic; the trace runs it as if it arrived, while kube-proxy's OUTPUT hook short-circuits " +
       "the node's traffic to cluster endpoints, masquerades it, and does not reject external destinations",
     applies: (f) => f.fromNode,
   },
