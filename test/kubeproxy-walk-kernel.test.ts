@@ -1,14 +1,17 @@
-// The iptables walker against the kernel: kube-proxy's rules (and its built-in jumps) loaded with
-// iptables-legacy into a namespace that routes like a node, one UDP datagram sent in from a second
-// namespace, and the rules whose packet counters moved are exactly the rules the walk says matched.
+// The walkers against the kernel: kube-proxy's rules loaded into a namespace that routes like a node,
+// one UDP datagram per kind of packet sent in from a second namespace. iptables (legacy, with the
+// built-in jumps): the rules whose packet counters moved are exactly the rules the walk matched.
+// nftables: `nft monitor trace` reports the same matched rules, chain by chain, as the walk.
 // Single-endpoint services, so no random pick is involved. Addresses in 198.18.0.0/15 only.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { buildIptablesRules, builtinJumpRules } from "../src/kubeproxy/iptables-rules.js";
 import { renderIptables, restoreRuleLine } from "../src/kubeproxy/iptables-render.js";
 import type { KubeProxyPacket, VerdictClass } from "../src/kubeproxy/verdict.js";
+import { buildNftRules, renderNft } from "../src/kubeproxy/nft.js";
 import { iptablesWalker } from "../src/kubeproxy/walk-iptables.js";
+import { nftWalker } from "../src/kubeproxy/walk-nft.js";
 import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../src/model/types.js";
 import { skipOrFail } from "./helpers/require-kernel.js";
 import { endpoint, servicePort } from "./helpers/kubeproxy.js";
@@ -116,10 +119,44 @@ function send(client: string, src: string, sport: number, dst: string, dport: nu
   assert.equal(r.status, 0, r.stderr);
 }
 
-describe("the iptables walk agrees with the kernel's rule counters", () => {
-  const blocker = kernelTestBlocker(["iptables-legacy-restore", "iptables-legacy-save"]);
-  it("for every kind of packet: the rules the walk matched are the rules the kernel counted", async (t) => {
-    if (blocker) return skipOrFail(t, blocker);
+/** A node namespace (routes and forwards; DNATed packets leave by a veth) and a client namespace
+ * holding every source address of PACKETS; both deleted afterwards, also on failure. */
+async function withNodeAndClient(body: (node: Namespace, client: Namespace) => Promise<void>): Promise<void> {
+  await withNamespace(async (node) => {
+    await withNamespace(async (client) => {
+      node.run("ip", ["link", "add", "n0", "type", "veth", "peer", "name", "c0", "netns", client.name]);
+      node.run("ip", ["addr", "add", `${NODE_IP}/24`, "dev", "n0"]);
+      node.run("ip", ["link", "set", "n0", "up"]);
+      // Where DNATed packets go: a veth pair (no dummy module needed); POSTROUTING runs before ARP.
+      node.run("ip", ["link", "add", "d0", "type", "veth", "peer", "name", "d1"]);
+      for (const dev of ["d0", "d1"]) node.run("ip", ["link", "set", dev, "up"]);
+      node.run("ip", ["route", "add", "198.18.64.0/18", "dev", "d0"]);
+      node.run("ip", ["route", "add", "default", "via", CLIENT_LINK_IP]);
+      for (const k of [
+        "net.ipv4.ip_forward=1",
+        "net.ipv4.conf.all.rp_filter=0",
+        "net.ipv4.conf.n0.rp_filter=0",
+      ])
+        node.run("sysctl", ["-qw", k]);
+      client.run("ip", ["addr", "add", `${CLIENT_LINK_IP}/24`, "dev", "c0"]);
+      client.run("ip", ["link", "set", "c0", "up"]);
+      client.run("ip", ["route", "add", "default", "via", NODE_IP]);
+      for (const src of new Set(PACKETS.map(([, , p]) => p.src)))
+        client.run("ip", ["addr", "add", `${src}/32`, "dev", "c0"]);
+      await body(node, client);
+    });
+  });
+}
+
+/** Polls `done` up to 50 times, 20 ms apart: the datagram crosses the node in softirq context. */
+function waitFor(done: () => boolean): void {
+  for (let tries = 0; tries < 50 && !done(); tries++) spawnSync("sleep", ["0.02"]);
+}
+
+describe("the kube-proxy walks agree with the kernel", () => {
+  const iptBlocker = kernelTestBlocker(["iptables-legacy-restore", "iptables-legacy-save"]);
+  it("iptables: for every kind of packet, the rules the walk matched are the rules whose counters moved", async (t) => {
+    if (iptBlocker) return skipOrFail(t, iptBlocker);
     const rules = buildIptablesRules(MODEL, NODE);
     const walk = iptablesWalker(rules, NODE);
     const jumps = builtinJumpRules(NODE);
@@ -128,47 +165,83 @@ describe("the iptables walk agrees with the kernel's rule counters", () => {
         [`*${tb}`, ...jumps.filter((j) => j.table === tb).map(restoreRuleLine), "COMMIT"].join("\n"),
       )
       .join("\n");
-    await withNamespace(async (node) => {
-      await withNamespace((client) => {
-        node.run("ip", ["link", "add", "n0", "type", "veth", "peer", "name", "c0", "netns", client.name]);
-        node.run("ip", ["addr", "add", `${NODE_IP}/24`, "dev", "n0"]);
-        node.run("ip", ["link", "set", "n0", "up"]);
-        // Where DNATed packets go: a veth pair (no dummy module needed); POSTROUTING runs before ARP.
-        node.run("ip", ["link", "add", "d0", "type", "veth", "peer", "name", "d1"]);
-        for (const dev of ["d0", "d1"]) node.run("ip", ["link", "set", dev, "up"]);
-        node.run("ip", ["route", "add", "198.18.64.0/18", "dev", "d0"]);
-        node.run("ip", ["route", "add", "default", "via", CLIENT_LINK_IP]);
-        for (const k of [
-          "net.ipv4.ip_forward=1",
-          "net.ipv4.conf.all.rp_filter=0",
-          "net.ipv4.conf.n0.rp_filter=0",
-        ])
-          node.run("sysctl", ["-qw", k]);
-        client.run("ip", ["addr", "add", `${CLIENT_LINK_IP}/24`, "dev", "c0"]);
-        client.run("ip", ["link", "set", "c0", "up"]);
-        client.run("ip", ["route", "add", "default", "via", NODE_IP]);
-        for (const src of new Set(PACKETS.map(([, , p]) => p.src)))
-          client.run("ip", ["addr", "add", `${src}/32`, "dev", "c0"]);
-        node.run("iptables-legacy-restore", ["--noflush"], renderIptables(rules, "restore"));
-        node.run("iptables-legacy-restore", ["--noflush"], jumpPayload + "\n");
-
-        PACKETS.forEach(([what, verdict, p], i) => {
-          for (const table of ["filter", "nat"]) node.run("iptables-legacy", ["-t", table, "-Z"]);
-          const sport = 40000 + i; // a new connection each time
-          send(client.name, p.src, sport, p.dst, p.dport);
-          // The datagram crosses the node in softirq context; wait (bounded) until PREROUTING counted it.
-          let counted = countedRules(node);
-          for (let tries = 0; tries < 50 && counted.size === 0; tries++) {
-            spawnSync("sleep", ["0.02"]);
-            counted = countedRules(node);
-          }
-          const v = walk({ ...p, sport, proto: "UDP" }, 0);
-          const walked = new Set(v.path.map((s) => `${s.table} ${s.text}`));
-          assert.equal(v.verdict, verdict, what);
-          assert.ok(counted.size > 0, `${what}: the kernel counted the datagram`);
-          assert.deepEqual([...counted].sort(), [...walked].sort(), `${what}: walk says ${v.verdict}`);
-        });
+    await withNodeAndClient(async (node, client) => {
+      node.run("iptables-legacy-restore", ["--noflush"], renderIptables(rules, "restore"));
+      node.run("iptables-legacy-restore", ["--noflush"], jumpPayload + "\n");
+      PACKETS.forEach(([what, verdict, p], i) => {
+        for (const table of ["filter", "nat"]) node.run("iptables-legacy", ["-t", table, "-Z"]);
+        const sport = 40000 + i; // a new connection each time
+        send(client.name, p.src, sport, p.dst, p.dport);
+        let counted = new Set<string>();
+        waitFor(() => (counted = countedRules(node)).size > 0);
+        const v = walk({ ...p, sport, proto: "UDP" }, 0);
+        assert.equal(v.verdict, verdict, what);
+        assert.ok(counted.size > 0, `${what}: the kernel counted the datagram`);
+        const walked = new Set(v.path.map((s) => `${s.table} ${s.text}`));
+        assert.deepEqual([...counted].sort(), [...walked].sort(), `${what}: walk says ${v.verdict}`);
       });
+      await Promise.resolve();
+    });
+  });
+
+  const nftBlocker = kernelTestBlocker(["nft", "stdbuf"]);
+  it("nftables: for every kind of packet, the chains of the rules the walk matched are those `nft monitor trace` reports", async (t) => {
+    if (nftBlocker) return skipOrFail(t, nftBlocker);
+    const ruleset = buildNftRules(MODEL, NODE);
+    const walk = nftWalker(ruleset, NODE);
+    await withNodeAndClient(async (node, client) => {
+      node.run("nft", ["-f", "-"], renderNft(ruleset));
+      // A table of our own marks every packet for tracing before any of kube-proxy's chains.
+      node.run(
+        "nft",
+        ["-f", "-"],
+        "table ip maplb-trace {\n chain pre { type filter hook prerouting priority -400; meta nftrace set 1; }\n}\n",
+      );
+      const monitor = spawn("ip", ["netns", "exec", node.name, "stdbuf", "-oL", "nft", "monitor", "trace"], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      monitor.stdout.on("data", (b: Buffer) => (out += b.toString()));
+      const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      try {
+        // The monitor is listening once it reports a first (warm-up) packet.
+        for (let tries = 0; tries < 50 && !out.includes("sport 39999"); tries++) {
+          send(client.name, PACKETS[0]![2].src, 39999, "198.19.0.99", 9);
+          await settle(50);
+        }
+        assert.ok(out.includes("sport 39999"), "nft monitor trace reports packets");
+        for (const [i, [what, verdict, p]] of PACKETS.entries()) {
+          const sport = 41000 + i;
+          send(client.name, p.src, sport, p.dst, p.dport);
+          for (let tries = 0; tries < 50 && !out.includes(`udp sport ${sport} `); tries++) await settle(20);
+          await settle(100); // the later hooks' lines of the same packet
+          const v = walk({ ...p, sport, proto: "UDP" }, 0);
+          assert.equal(v.verdict, verdict, what);
+          assert.deepEqual(
+            tracedChains(out, p.src, sport),
+            v.path.map((s) => s.chain),
+            what,
+          );
+        }
+      } finally {
+        monitor.kill();
+      }
     });
   });
 });
+
+/** The kube-proxy chains of the rules `nft monitor trace` saw match, for the packet from src:sport. */
+function tracedChains(out: string, src: string, sport: number): string[] {
+  const lines = out.split("\n");
+  const id = lines
+    .find(
+      (l) => l.includes(" packet: ") && l.includes(`ip saddr ${src} `) && l.includes(`udp sport ${sport} `),
+    )
+    ?.split(" ")[2];
+  const chains: string[] = [];
+  for (const l of lines) {
+    const m = /^trace id (\S+) ip kube-proxy (\S+) rule /.exec(l);
+    if (m && m[1] === id) chains.push(m[2]!);
+  }
+  return chains;
+}
