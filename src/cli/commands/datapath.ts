@@ -259,10 +259,12 @@ export function traceText(t: Trace): string {
     );
   if (t.after && t.verdict !== "PASS") lines.push(`rewrite:  ${hdr(t.before)}  ⇒  ${hdr(t.after)}`);
   if (t.reply) lines.push(`reply:    ${hdr(t.reply.before)}  ⇒  ${hdr(t.reply.after)} (${t.reply.verdict})`);
+  // The masquerade mark's consequence beside what maplb does with the same connection.
+  const maplbSnat = t.snat?.to ? "maplb does" : "maplb does not";
   lines.push(
     "",
-    ...kubeProxyText(t.iptables, "KUBE-MARK-MASQ"),
-    ...kubeProxyText(t.nftables, "mark-for-masquerade"),
+    ...kubeProxyText(t.iptables, "KUBE-MARK-MASQ", maplbSnat),
+    ...kubeProxyText(t.nftables, "mark-for-masquerade", maplbSnat),
   );
   lines.push("", "differences from maplb:");
   if (t.differences.length === 0) lines.push("  none: both kube-proxy modes agree with maplb");
@@ -278,14 +280,14 @@ export function traceText(t: Trace): string {
 }
 
 /** One kube-proxy mode's verdict, its random pick, and the rules that matched, hook by hook. */
-function kubeProxyText(kp: KubeProxyVerdict, markChain: string): string[] {
+function kubeProxyText(kp: KubeProxyVerdict, markChain: string, maplbSnat: string): string[] {
   const head = `${kp.mode} (kube-proxy): ${kp.verdict}${kp.backend ? ` ${kp.backend}` : ""}`;
   const pick = kp.pick
     ? ` (random among ${kp.candidates.map((c) => c.backend).join(", ")}; for this trace the flow hash picks: ` +
       `hash % ${kp.pick.branches} = ${kp.pick.index})`
     : "";
   const masquerade = kp.masquerade
-    ? `; masquerades (${markChain}): kube-proxy would SNAT to the node address here`
+    ? `; masquerades (${markChain}): kube-proxy would SNAT to the node address here; ${maplbSnat}`
     : "";
   return [
     `${head}${pick}, ${kp.rulesEvaluated} rules evaluated${masquerade}`,
