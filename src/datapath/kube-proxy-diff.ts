@@ -28,6 +28,8 @@ export interface Difference {
   kubeProxy: string;
   /** The KNOWN_DIFFERENCES id that explains it, or null: a difference the design does not intend. */
   known: string | null;
+  /** That row's reason (so JSON output stands alone), or null. */
+  reason: string | null;
   text: string;
 }
 
@@ -160,15 +162,20 @@ export function maplbClass(v: Pick<MaplbVerdict, "verdict">): VerdictClass {
   return v.verdict === "REVNAT" ? "DNAT" : v.verdict;
 }
 
-function knownFor(facts: PacketFacts, mode: Mode, aspect: Aspect, maplb: string, kp: string): string | null {
-  const row = KNOWN_DIFFERENCES.find(
+function knownFor(
+  facts: PacketFacts,
+  mode: Mode,
+  aspect: Aspect,
+  maplb: string,
+  kp: string,
+): KnownDifference | undefined {
+  return KNOWN_DIFFERENCES.find(
     (k) =>
       (k.aspect === "*" || k.aspect === aspect) &&
       (k.maplb === "*" || k.maplb === maplb) &&
       (k.kubeProxy === "*" || k.kubeProxy === kp) &&
       k.applies(facts, mode),
   );
-  return row?.id ?? null;
 }
 
 /** Every way kube-proxy's verdict in one mode differs from maplb's: verdict class, backend, source. */
@@ -177,14 +184,18 @@ export function compareWithKubeProxy(
   kp: KubeProxyVerdict,
   facts: PacketFacts,
 ): Difference[] {
-  const add = (aspect: Aspect, maplb: string, kubeProxy: string, text: string): Difference => ({
-    mode: kp.mode,
-    aspect,
-    maplb,
-    kubeProxy,
-    known: knownFor(facts, kp.mode, aspect, maplb, kubeProxy),
-    text,
-  });
+  const add = (aspect: Aspect, maplb: string, kubeProxy: string, text: string): Difference => {
+    const row = knownFor(facts, kp.mode, aspect, maplb, kubeProxy);
+    return {
+      mode: kp.mode,
+      aspect,
+      maplb,
+      kubeProxy,
+      known: row?.id ?? null,
+      reason: row?.reason ?? null,
+      text,
+    };
+  };
   const mine = maplbClass(m);
   if (mine !== kp.verdict) {
     const why = m.verdict === "DROP" ? ` (${m.reason})` : "";

@@ -18,7 +18,6 @@ import { DEFAULT_HASH_SEED, DEFAULT_PIN_DIR, type MapMax } from "../../datapath/
 import { median } from "../../util/stats.js";
 import { batchOf, hostBatchTiming, pipelineNsPerPacket, scaleOps } from "../../datapath/speed.js";
 import { tracePacket, type Trace } from "../../datapath/trace.js";
-import { KNOWN_DIFFERENCES } from "../../datapath/kube-proxy-diff.js";
 import type { KubeProxyVerdict } from "../../kubeproxy/verdict.js";
 import { log } from "../../log.js";
 import { isIPv4 } from "../../util/ip.js";
@@ -269,10 +268,9 @@ export function traceText(t: Trace): string {
   lines.push("", "differences from maplb:");
   if (t.differences.length === 0) lines.push("  none: both kube-proxy modes agree with maplb");
   for (const d of t.differences) {
-    const row = KNOWN_DIFFERENCES.find((k) => k.id === d.known);
     lines.push(`  ${d.mode}, ${d.aspect}: ${d.text}`);
     lines.push(
-      row ? `    design difference '${row.id}': ${row.reason}` : "    not a known design difference",
+      d.known ? `    design difference '${d.known}': ${d.reason}` : "    not a known design difference",
     );
   }
   for (const note of t.notes) lines.push(`note: ${note}`);
