@@ -47,8 +47,9 @@ export interface KubeProxyVerdict {
 }
 
 /**
- * A walk that takes branch min(branch, n-1) at the random pick it meets (if any) and reports n.
- * Both walkers have this form, so candidates and the pick are computed the same way for both.
+ * A walk that takes branch min(branch, n-1) at the random pick it meets (if any) and reports n (0:
+ * no pick; only a walk asked for a branch past the last must get n right). Both walkers have this
+ * form, so candidates and the pick are computed the same way for both.
  */
 export type BranchWalk<T> = (branch: number) => { result: T; branches: number };
 

@@ -102,7 +102,9 @@ export function iptablesWalker(
     const masquerade = delivered && filterHook !== "INPUT" && run(nat, "POSTROUTING")?.kind === "masquerade";
     return {
       result: { verdict, backend, masquerade, rulesEvaluated, path },
-      branches: draws > 0 ? draws + (draws > branch ? 0 : 1) : 0,
+      // N branches are N-1 statistic rules and a last rule without one: a walk that missed every
+      // draw saw them all. (A walk that hit earlier cannot know N; walkEveryBranch does not ask it.)
+      branches: draws === 0 ? 0 : draws + 1,
     };
   };
 

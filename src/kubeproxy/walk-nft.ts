@@ -85,6 +85,13 @@ function parseVerdict(tokens: string[], at: number): { verdict: Verdict; next: n
   return null;
 }
 
+/** A map element's verdict; anything else is a renderer bug, reported with the rule. */
+function verdictOf(tokens: string[], at: number, rule: NftRule): Verdict {
+  const v = parseVerdict(tokens, at);
+  if (!v) throw new Error(`nft trace: '${tokens.join(" ")}' in '${rule.rule}' is not a verdict`);
+  return v.verdict;
+}
+
 /** `{ a , b }` from `at` (at the `{`): its items, split on commas, and the index after `}`. */
 function braced(tokens: string[], at: number): { items: string[][]; next: number } {
   const items: string[][] = [[]];
@@ -139,7 +146,7 @@ export function nftWalker(
         const pick = Math.min(w.branch, n - 1);
         const hit = items.find((x) => Number(x[0]) === pick);
         if (!hit) return { matched: false };
-        verdict = parseVerdict(hit, 2)!.verdict;
+        verdict = verdictOf(hit, 2, rule);
         element = hit.join(" ");
         i = next;
         continue;
@@ -156,12 +163,13 @@ export function nftWalker(
       }
       let negate = false;
       if (tokens[at] === "!=" || tokens[at] === "==") negate = tokens[at++] === "!=";
-      const rhs = tokens[at]!;
+      const rhs = tokens[at];
+      if (rhs === undefined) throw new Error(`nft trace: '${rule.rule}' ends before its comparison`);
       if (rhs === "vmap") {
         const name = tokens[at + 1]!.slice(1);
         const found = (elementsOf.get(name) ?? []).find((e) => keyMatches(actual, e.key));
         if (!found?.value) return { matched: false };
-        verdict = parseVerdict(found.value.split(" "), 0)!.verdict;
+        verdict = verdictOf(found.value.split(" "), 0, rule);
         element = `@${name} element ${found.key} : ${found.value}`;
         i = at + 2;
         continue;
