@@ -165,4 +165,28 @@ describe("kube-proxy walkers", () => {
     assert.equal(nft.verdict, "REJECT");
     assert.match(texts(nft).at(-1)!, /^ip daddr @cluster-ips reject/);
   });
+
+  it("nft set literals read the same with either separator kube-proxy releases print (`a, b` and `a , b`)", () => {
+    const p = servicePort({
+      type: "LoadBalancer",
+      loadBalancerIPs: ["203.0.113.5"],
+      loadBalancerSourceRanges: ["198.51.100.0/24", "192.168.0.0/24"],
+      endpoints: [remote("10.1.0.1")],
+    });
+    const ruleset = buildNftRules({ ports: [p] }, NODE);
+    const spaced = {
+      ...ruleset,
+      rules: ruleset.rules.map((r) => ({ ...r, rule: r.rule.replaceAll(", ", " , ") })),
+    };
+    assert.ok(
+      spaced.rules.some((r) => r.rule.includes(" , ")),
+      "the firewall rule lists several sources",
+    );
+    for (const src of ["198.51.100.7", "192.168.0.9", "8.8.8.8"]) {
+      const pkt: KubeProxyPacket = { src, sport: 1, dst: "203.0.113.5", dport: 80, proto: "TCP" };
+      const [a, b] = [nftWalker(ruleset, NODE)(pkt, 0), nftWalker(spaced, NODE)(pkt, 0)];
+      assert.equal(a.verdict, src === "8.8.8.8" ? "DROP" : "DNAT", src);
+      assert.equal(b.verdict, a.verdict, src);
+    }
+  });
 });
