@@ -2,7 +2,6 @@
 //   buildIptablesRules → IptablesRuleset (structured filter and nat tables) → renderIptables (3 forms)
 //   natTracer / traceNat → the chain path and cost of one new connection through the nat table
 //   buildNftRules → NftRuleset → renderNft (one `nft -f` transaction)
-//   iptablesWalker / nftWalker → kube-proxy's whole verdict for one new connection, every hook and table
 export {
   buildIptablesRules,
   builtinJumpRules,
@@ -17,6 +16,3 @@ export { IPTABLES_FORMATS, renderIptables, type IptablesFormat } from "./iptable
 export { natTracer, traceNat, type NatPacket, type NatTrace, type NatTraceOptions } from "./nat-trace.js";
 export { buildNftRules, renderNft, type NftRuleset } from "./nft.js";
 export { parseRuleArgs, type ParsedRule } from "./rule-parse.js";
-export type { KubeProxyPacket, KubeProxyStep, KubeProxyVerdict, VerdictClass } from "./verdict.js";
-export { iptablesWalker } from "./walk-iptables.js";
-export { nftWalker } from "./walk-nft.js";
