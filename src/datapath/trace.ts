@@ -145,10 +145,10 @@ export function tracePacket(dp: Datapath, req: TraceRequest): Trace {
     backend: verdict === "DNAT" && after ? `${after.dst}:${after.dport}` : null,
     snat: snat?.to ? snat.to.split(":")[0]! : null,
   };
-  const pkt = { src: req.src, sport: req.sport, dst: req.dst, dport: req.dport, proto: req.proto };
-  const iptables = iptablesWalker(buildIptablesRules(req.model, req.node), req.node)(pkt, hash);
-  const nftables = nftWalker(buildNftRules(req.model, req.node), req.node)(pkt, hash);
-  const facts = packetFacts(req.model, req.node, pkt, maplb.backend);
+  // kube-proxy's random pick, made repeatable: by the same flow hash maplb chose with.
+  const iptables = iptablesWalker(buildIptablesRules(req.model, req.node), req.node)(tuple, hash);
+  const nftables = nftWalker(buildNftRules(req.model, req.node), req.node)(tuple, hash);
+  const facts = packetFacts(req.model, req.node, tuple, maplb.backend);
   return {
     datapath: dp.kind,
     before,
@@ -167,7 +167,7 @@ export function tracePacket(dp: Datapath, req: TraceRequest): Trace {
     iptables,
     nftables,
     differences: [iptables, nftables].flatMap((kp) => compareWithKubeProxy(maplb, kp, facts)),
-    notes: missingFlags(req.model, req.node, pkt),
+    notes: missingFlags(req.model, req.node, tuple),
   };
 }
 
