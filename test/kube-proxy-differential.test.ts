@@ -31,7 +31,17 @@ function check(model: ServiceModel, pkt: KubeProxyPacket): string[] {
   const shown: string[] = [];
   for (const kp of [t.iptables, t.nftables]) {
     const where = `${kp.mode}: ${JSON.stringify(pkt)}`;
-    if (facts.fromNode) continue; // only row "from-node" applies; the labels are checked below
+    if (facts.fromNode) {
+      // Row "from-node": kube-proxy meets this connection in its OUTPUT hook, never where maplb's
+      // packet datapath sits (PREROUTING); any difference is labelled with the row (checked below).
+      const hooks = new Set(kp.path.map((s) => s.hook.toLowerCase()));
+      assert.deepEqual(
+        [...hooks].filter((h) => h !== "output" && h !== "postrouting"),
+        [],
+        where,
+      );
+      continue;
+    }
     const verdictRow = KNOWN_DIFFERENCES.find((k) => k.aspect === "verdict" && k.applies(facts, kp.mode));
     if (verdictRow) {
       assert.deepEqual([maplbClass(t), kp.verdict], [verdictRow.maplb, verdictRow.kubeProxy], where);
