@@ -75,8 +75,11 @@ test("tracePacket: the datapath's backend is the Maglev row's, and kube-proxy's 
     assert.ok(NGINX_ENDPOINTS.includes(t.backend!), String(t.backend));
     assert.equal(`${t.after!.dst}:${t.after!.dport}`, t.backend);
     assert.ok(NGINX_ENDPOINTS.includes(t.iptables.backend!));
-    assert.match(t.iptables.path[0]!, /^KUBE-SERVICES rule 1 → KUBE-SVC-/);
-    assert.match(t.iptables.path.at(-1)!, /^KUBE-SEP-\S+ rule \d+ → DNAT 10\.110\./);
+    const [first, ...rest] = t.iptables.path.filter((s) => s.table === "nat" && s.hook === "PREROUTING");
+    assert.match(first!.text, /^-A PREROUTING .* -j KUBE-SERVICES$/);
+    assert.match(rest[0]!.text, /^-A KUBE-SERVICES .* -j KUBE-SVC-/);
+    assert.match(rest.at(-1)!.text, /^-A KUBE-SEP-\S+ .* -j DNAT --to-destination 10\.110\./);
+    assert.equal(rest.at(-1)!.text.split(" ").at(-1), t.iptables.backend);
   } finally {
     dp.close();
   }
@@ -102,8 +105,12 @@ test("maplb trace --json: the documented keys, for a DNAT, a pass and a drop", (
   assert.equal(j.datapath, "emulated");
   assert.equal(j.verdict, "DNAT");
   assert.equal(j.dropReason, null);
-  const ipt = j.iptables as { backend: string; rulesEvaluated: number; path: string[] };
-  assert.ok(ipt.rulesEvaluated > 0 && ipt.path.length > 0);
+  for (const mode of ["iptables", "nftables"]) {
+    const kp = j[mode] as { verdict: string; backend: string; rulesEvaluated: number; path: unknown[] };
+    assert.equal(kp.verdict, "DNAT", mode);
+    assert.ok(kp.rulesEvaluated > 0 && kp.path.length > 0, mode);
+  }
+  assert.ok(Array.isArray(j.differences));
 
   const pass = JSON.parse(
     maplb(
@@ -136,7 +143,14 @@ test("maplb trace --json: the documented keys, for a DNAT, a pass and a drop", (
   );
   assert.equal(drop.code, 0, drop.stderr);
   assert.match(drop.stdout, /verdict: {2}DROP \(NO_BACKEND\)/);
-  assert.match(drop.stdout, /iptables \(kube-proxy\): REJECT|iptables \(kube-proxy\): ACCEPT/);
+  // A ClusterIP of a service without endpoints: kube-proxy rejects in both modes, maplb drops (no ICMP).
+  assert.match(drop.stdout, /^iptables \(kube-proxy\): REJECT, /m);
+  assert.match(drop.stdout, /^nftables \(kube-proxy\): REJECT, /m);
+  assert.match(
+    drop.stdout,
+    /^ {2}iptables, verdict: maplb DROP \(NO_BACKEND\), kube-proxy \(iptables\) REJECT$/m,
+  );
+  assert.match(drop.stdout, /^ {4}design difference 'no-icmp': /m);
 });
 
 test("maplb apply --datapath emulated reports the MapOps and says the maps do not outlive it", () => {

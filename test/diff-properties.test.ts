@@ -11,28 +11,12 @@ import { diff } from "../src/compile/diff.js";
 import { frontendKeyString, type LbTables } from "../src/compile/tables.js";
 import type { Endpoint, ServiceModel, ServicePort } from "../src/model/types.js";
 import { applyChecked, MapState } from "./helpers/map-state.js";
-import { endpoint, nodeConfig, servicePort } from "./helpers/model-factory.js";
+import { randomEndpoints } from "./helpers/endpoint-arbitraries.js";
+import { nodeConfig, servicePort } from "./helpers/model-factory.js";
 
 const node = nodeConfig({ nodeName: "node-a", nodeIPs: ["192.0.2.10"] });
 
-const conditions = fc.constantFrom(
-  { ready: true, serving: true, terminating: false },
-  { ready: false, serving: true, terminating: true },
-  { ready: false, serving: false, terminating: true },
-  { ready: false, serving: false, terminating: false },
-);
-
-const endpoints: fc.Arbitrary<Endpoint[]> = fc
-  .uniqueArray(fc.integer({ min: 1, max: 8 }), { maxLength: 6 })
-  .chain((hosts) =>
-    fc.tuple(
-      ...hosts.map((h) =>
-        fc
-          .tuple(conditions, fc.constantFrom("node-a", "node-b"))
-          .map(([c, nodeName]) => endpoint(`10.0.0.${h}`, { ...c, nodeName })),
-      ),
-    ),
-  );
+const endpoints: fc.Arbitrary<Endpoint[]> = randomEndpoints(8, 6);
 
 /** Service port number i of a small universe: shared LoadBalancer and external IPs make frontend conflicts possible. */
 function portArb(i: number): fc.Arbitrary<ServicePort> {

@@ -114,5 +114,12 @@ test("maplb trace prints the SNAT step, the reply and kube-proxy's masquerade", 
     out,
     /^reply: {4}10\.52\.1\.4:8080 → 192\.168\.1\.11:\d+ TCP {2}⇒ {2}192\.168\.1\.11:32192 → 203\.0\.113\.9:\d+ TCP \(REVNAT\)$/m,
   );
-  assert.match(out, /masquerades \(KUBE-MARK-MASQ\)/);
+  assert.match(
+    out,
+    /masquerades \(KUBE-MARK-MASQ\): kube-proxy would SNAT to the node address here; maplb does$/m,
+  );
+  assert.match(
+    out,
+    /masquerades \(mark-for-masquerade\): kube-proxy would SNAT to the node address here; maplb does$/m,
+  );
 });

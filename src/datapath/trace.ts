@@ -1,7 +1,7 @@
 // One packet through the datapath, explained: the headers, the frontend and service it hit, the
 // algorithm and the backend, the source NAT (or why none), the rewrite, the verdict, and the backend's
-// reply on its way back; and the same packet's walk through kube-proxy's iptables rules, with whether
-// kube-proxy would masquerade it, for comparison. `maplb trace` prints this.
+// reply on its way back; and the same packet's walk through kube-proxy's rules in both of its modes
+// (iptables and nftables), each difference from maplb's verdict named. `maplb trace` prints this.
 import { compile } from "../compile/compiler.js";
 import { diff } from "../compile/diff.js";
 import {
@@ -14,12 +14,16 @@ import {
   type FrontendEntry,
   type LbTables,
 } from "../compile/tables.js";
-import { ChainEvaluator } from "../iptables-eval/evaluator.js";
 import { buildIptablesRules } from "../kubeproxy/iptables-rules.js";
+import { buildNftRules } from "../kubeproxy/nft.js";
+import type { KubeProxyVerdict } from "../kubeproxy/verdict.js";
+import { iptablesWalker } from "../kubeproxy/walk-iptables.js";
+import { nftWalker } from "../kubeproxy/walk-nft.js";
 import type { NodeConfig, ServiceModel } from "../model/types.js";
 import { cidrContains } from "../kubeproxy/cidr.js";
 import type { ReasonName, VerdictName } from "./abi.js";
 import type { Datapath, DatapathKind } from "./datapath.js";
+import { compareWithKubeProxy, missingFlags, packetFacts, type Difference } from "./kube-proxy-diff.js";
 import { flowHash, maglevRow, randomSlot, type FlowTuple } from "./flow-hash.js";
 import { DEFAULT_HASH_SEED, nodeSettings } from "./options.js";
 import { buildFrame, parseFrame, type ParsedFrame } from "./packet.js";
@@ -55,14 +59,14 @@ export interface Trace {
   snat: { to: string | null; why: string } | null;
   /** For a DNAT: the backend's answer run through the datapath, back to the client. */
   reply: { before: ParsedFrame; after: ParsedFrame; verdict: VerdictName } | null;
-  iptables: {
-    target: string;
-    backend: string | null;
-    rulesEvaluated: number;
-    path: string[];
-    /** The walk jumped to KUBE-MARK-MASQ: kube-proxy would source-NAT the packet to the node. */
-    masquerade: boolean;
-  };
+  /** kube-proxy in iptables mode: every hook and table the packet meets (walk-iptables.ts). */
+  iptables: KubeProxyVerdict;
+  /** kube-proxy in nftables mode (walk-nft.ts). */
+  nftables: KubeProxyVerdict;
+  /** Where kube-proxy's verdicts differ from maplb's, each named (and the known design ones, why). */
+  differences: Difference[];
+  /** Flags the trace could not do without (e.g. a NodePort with no --node-ip), in words. */
+  notes: string[];
 }
 
 /** The frontend a packet meets, as the datapath looks it up (exact, wildcard NodePort, INT scope). */
@@ -135,6 +139,16 @@ export function tracePacket(dp: Datapath, req: TraceRequest): Trace {
         }
       : null;
 
+  const maplb = {
+    verdict,
+    reason,
+    backend: verdict === "DNAT" && after ? `${after.dst}:${after.dport}` : null,
+    snat: snat?.to ? snat.to.split(":")[0]! : null,
+  };
+  // kube-proxy's random pick, made repeatable: by the same flow hash maplb chose with.
+  const iptables = iptablesWalker(buildIptablesRules(req.model, req.node), req.node)(tuple, hash);
+  const nftables = nftWalker(buildNftRules(req.model, req.node), req.node)(tuple, hash);
+  const facts = packetFacts(req.model, req.node, tuple, maplb.backend);
   return {
     datapath: dp.kind,
     before,
@@ -147,10 +161,13 @@ export function tracePacket(dp: Datapath, req: TraceRequest): Trace {
     slotCount: master?.count ?? null,
     algorithm,
     choice,
-    backend: verdict === "DNAT" && after ? `${after.dst}:${after.dport}` : null,
+    backend: maplb.backend,
     snat,
     reply: verdict === "DNAT" && after ? replyOf(dp, after) : null,
-    iptables: iptablesPath(req, tuple),
+    iptables,
+    nftables,
+    differences: [iptables, nftables].flatMap((kp) => compareWithKubeProxy(maplb, kp, facts)),
+    notes: missingFlags(req.model, req.node, tuple),
   };
 }
 
@@ -189,26 +206,4 @@ export function snatWhy(
   if (node.clusterCIDR && !cidrContains(node.clusterCIDR, t.src))
     return "the backend runs on another node, and the client is outside the cluster CIDR";
   return "a ClusterIP reached from inside the cluster keeps the client's address";
-}
-
-function iptablesPath(req: TraceRequest, t: FlowTuple): Trace["iptables"] {
-  const ev = new ChainEvaluator(buildIptablesRules(req.model, req.node).nat, req.node.nodeIPs);
-  try {
-    const v = ev.evaluate({
-      srcIp: t.src,
-      dstIp: t.dst,
-      srcPort: t.sport,
-      dstPort: t.dport,
-      protocol: t.proto === "TCP" ? "tcp" : "udp",
-    });
-    const jumps = v.path.map((p) => p.args[p.args.indexOf("-j") + 1] ?? "");
-    const path = v.path.map((p, i) => {
-      const dnatTo = jumps[i] === "DNAT" ? ` ${p.args.at(-1)}` : "";
-      return `${p.chain} rule ${p.index + 1} → ${jumps[i]}${dnatTo}`;
-    });
-    const masquerade = jumps.includes("KUBE-MARK-MASQ");
-    return { target: v.target, backend: v.to, rulesEvaluated: v.rulesEvaluated, path, masquerade };
-  } finally {
-    ev.close();
-  }
 }

@@ -1,6 +1,6 @@
 // The native kube-proxy chain evaluator, from TypeScript: load a nat table once, then evaluate
-// batches of packets in one native call each. The benchmark's O(n) baseline, and the iptables half
-// of `maplb trace`.
+// batches of packets in one native call each. The benchmark's O(n) baseline (`maplb trace` walks
+// every table in TypeScript instead: src/kubeproxy/walk-iptables.ts).
 import { native, type IptHandle } from "../datapath/binding.js";
 import { decode, encodeInto, structSize } from "../datapath/codec.js";
 import { nativeError } from "../datapath/errno.js";

@@ -2,7 +2,8 @@
 // PREROUTING jumps to KUBE-SERVICES, rules are tested top to bottom, jumps descend into chains,
 // and the walk ends at a DNAT (or falls off KUBE-SERVICES: not a service). It reports the path and
 // how many rules were tested: the O(n) cost the benchmark compares with maplb's map lookups (§8).
-// A pure TypeScript reference; the benchmark's native evaluator must agree with it.
+// A pure TypeScript reference; the benchmark's native evaluator must agree with it. The rule
+// compiler and chain runner here also serve the walk over every table and hook (walk-iptables.ts).
 import { cidrContains } from "./cidr.js";
 import { KUBE_SERVICES, MASQUERADE_MARK, type IptablesTable } from "./iptables-rules.js";
 import { kernelProbability, rulesByChain } from "./iptables-render.js";
@@ -34,7 +35,8 @@ export type NatVerdict =
   | { kind: "dnat"; to: string }
   /** No rule rewrote the packet: it is not for a service (or its service chain ended without DNAT). */
   | { kind: "none" }
-  | { kind: "accept" | "drop" | "reject" };
+  /** MASQUERADE: accepted, its source to be rewritten to the outgoing interface's address. */
+  | { kind: "accept" | "drop" | "reject" | "masquerade" };
 
 export interface NatTrace {
   /** The rules that matched, in order: the jumps taken, the marks set, the final DNAT. */
@@ -48,16 +50,19 @@ export interface NatTrace {
 
 type Tester = (pkt: NatPacket, state: WalkState) => boolean;
 
-interface CompiledRule {
+export interface CompiledRule {
   test: Tester;
   target: ParsedRule["target"];
 }
 
-interface WalkState {
+/** One packet's state while it walks: what its rules read and write. */
+export interface WalkState {
   mark: number;
   recent: Map<string, Set<string>>;
   random: () => number;
   isLocal: (ip: string) => boolean;
+  /** The connection's conntrack states for `-m conntrack --ctstate` (a first packet: NEW, then DNAT). */
+  ctState: Set<string>;
 }
 
 /** Turns a parsed rule's matches into one predicate; unknown modules are an error, not a silent pass. */
@@ -110,6 +115,11 @@ function compileMatches(r: ParsedRule): Tester {
         case "recent seconds": // entries never expire here: a trace has no clock
         case "recent reap":
           break;
+        case "conntrack ctstate": {
+          const states = value.split(",");
+          tests.push(negatable(o.negate, (_p, s) => states.some((x) => s.ctState.has(x))));
+          break;
+        }
         case "recent rcheck": {
           const name = optionValue(m.options, "name") ?? "DEFAULT";
           tests.push(negatable(o.negate, (p, s) => s.recent.get(name)?.has(p.srcIp) ?? false));
@@ -136,13 +146,10 @@ function inCidr(address: string, ip: string): boolean {
   return address.includes("/") ? cidrContains(address, ip) : address === ip;
 }
 
-/**
- * Compiles the nat table once and returns a tracer for packets. Options hold per-node facts and the
- * affinity state, which persists across calls (as the kernel's recent lists do).
- */
-export function natTracer(nat: IptablesTable, options: NatTraceOptions = {}): (pkt: NatPacket) => NatTrace {
+/** Compiles a table's rules once, per chain, in evaluation order. */
+export function compileTable(table: IptablesTable): Map<string, CompiledRule[]> {
   const chains = new Map<string, CompiledRule[]>();
-  for (const [chain, rules] of rulesByChain(nat)) {
+  for (const [chain, rules] of rulesByChain(table)) {
     chains.set(
       chain,
       rules.map((rule) => {
@@ -151,54 +158,86 @@ export function natTracer(nat: IptablesTable, options: NatTraceOptions = {}): (p
       }),
     );
   }
-  const local = options.localAddresses ?? [];
-  const state: Omit<WalkState, "mark"> = {
+  return chains;
+}
+
+/** Reports each rule tested: `matched` is false for a rule whose matches failed. */
+export type RuleVisitor = (chain: string, rule: number, matched: boolean) => void;
+
+/**
+ * Runs `chain` for `pkt` as netfilter does: rules top to bottom, a jump descends and comes back on
+ * RETURN or at the chain's end. Returns the verdict when the walk ends inside, null when it returns.
+ */
+export function runChain(
+  chains: Map<string, CompiledRule[]>,
+  chain: string,
+  pkt: NatPacket,
+  walk: WalkState,
+  visit: RuleVisitor,
+): NatVerdict | null {
+  const rules = chains.get(chain);
+  if (!rules) throw new Error(`iptables trace: jump to missing chain ${chain}`);
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i]!;
+    const matched = rule.test(pkt, walk);
+    visit(chain, i, matched);
+    if (!matched) continue;
+    const target = rule.target;
+    if (!target) continue;
+    switch (target.name) {
+      case "RETURN":
+        return null;
+      case "DNAT":
+        return { kind: "dnat", to: optionValue(target.options, "to-destination") ?? "" };
+      case "ACCEPT":
+        return { kind: "accept" };
+      case "DROP":
+        return { kind: "drop" };
+      case "REJECT":
+        return { kind: "reject" };
+      case "MASQUERADE":
+        return { kind: "masquerade" };
+      case "MARK": {
+        const or = optionValue(target.options, "or-mark");
+        const xor = optionValue(target.options, "xor-mark");
+        if (or !== undefined) walk.mark = (walk.mark | Number(or)) >>> 0;
+        if (xor !== undefined) walk.mark = (walk.mark ^ Number(xor)) >>> 0;
+        continue;
+      }
+      default: {
+        const verdict = runChain(chains, target.name, pkt, walk, visit); // a jump into a kube-proxy chain
+        if (verdict) return verdict;
+      }
+    }
+  }
+  return null;
+}
+
+/** 127.0.0.0/8 and the node's own addresses: what `-m addrtype --*-type LOCAL` matches. */
+export function localTest(localAddresses: readonly string[]): (ip: string) => boolean {
+  return (ip) => cidrContains("127.0.0.0/8", ip) || localAddresses.includes(ip);
+}
+
+/**
+ * Compiles the nat table once and returns a tracer for packets. Options hold per-node facts and the
+ * affinity state, which persists across calls (as the kernel's recent lists do).
+ */
+export function natTracer(nat: IptablesTable, options: NatTraceOptions = {}): (pkt: NatPacket) => NatTrace {
+  const chains = compileTable(nat);
+  const state: Omit<WalkState, "mark" | "ctState"> = {
     recent: options.recent ?? new Map(),
     random: options.random ?? Math.random,
-    isLocal: (ip) => cidrContains("127.0.0.0/8", ip) || local.includes(ip),
+    isLocal: localTest(options.localAddresses ?? []),
   };
 
   return (pkt) => {
-    const walk: WalkState = { ...state, mark: 0 };
+    const walk: WalkState = { ...state, mark: 0, ctState: new Set(["NEW"]) };
     const trace: NatTrace = { path: [], rulesEvaluated: 0, verdict: { kind: "none" }, masquerade: false };
-    // Returns a verdict when the walk ends inside this chain, null when the chain returns.
-    const run = (chain: string): NatVerdict | null => {
-      const rules = chains.get(chain);
-      if (!rules) throw new Error(`nat trace: jump to missing chain ${chain}`);
-      for (let i = 0; i < rules.length; i++) {
-        const rule = rules[i]!;
-        trace.rulesEvaluated++;
-        if (!rule.test(pkt, walk)) continue;
-        trace.path.push({ chain, rule: i });
-        const target = rule.target;
-        if (!target) continue;
-        switch (target.name) {
-          case "RETURN":
-            return null;
-          case "DNAT":
-            return { kind: "dnat", to: optionValue(target.options, "to-destination") ?? "" };
-          case "ACCEPT":
-            return { kind: "accept" };
-          case "DROP":
-            return { kind: "drop" };
-          case "REJECT":
-            return { kind: "reject" };
-          case "MARK": {
-            const or = optionValue(target.options, "or-mark");
-            const xor = optionValue(target.options, "xor-mark");
-            if (or !== undefined) walk.mark = (walk.mark | Number(or)) >>> 0;
-            if (xor !== undefined) walk.mark = (walk.mark ^ Number(xor)) >>> 0;
-            continue;
-          }
-          default: {
-            const verdict = run(target.name); // a jump into a kube-proxy chain
-            if (verdict) return verdict;
-          }
-        }
-      }
-      return null;
+    const visit: RuleVisitor = (chain, rule, matched) => {
+      trace.rulesEvaluated++;
+      if (matched) trace.path.push({ chain, rule });
     };
-    trace.verdict = run(KUBE_SERVICES) ?? { kind: "none" };
+    trace.verdict = runChain(chains, KUBE_SERVICES, pkt, walk, visit) ?? { kind: "none" };
     trace.masquerade = (walk.mark & Number(MASQUERADE_MARK)) !== 0;
     return trace;
   };

@@ -18,6 +18,7 @@ import { DEFAULT_HASH_SEED, DEFAULT_PIN_DIR, type MapMax } from "../../datapath/
 import { median } from "../../util/stats.js";
 import { batchOf, hostBatchTiming, pipelineNsPerPacket, scaleOps } from "../../datapath/speed.js";
 import { tracePacket, type Trace } from "../../datapath/trace.js";
+import type { KubeProxyVerdict } from "../../kubeproxy/verdict.js";
 import { log } from "../../log.js";
 import { isIPv4 } from "../../util/ip.js";
 import {
@@ -257,13 +258,44 @@ export function traceText(t: Trace): string {
     );
   if (t.after && t.verdict !== "PASS") lines.push(`rewrite:  ${hdr(t.before)}  ⇒  ${hdr(t.after)}`);
   if (t.reply) lines.push(`reply:    ${hdr(t.reply.before)}  ⇒  ${hdr(t.reply.after)} (${t.reply.verdict})`);
-  const masquerade = t.iptables.masquerade ? "; masquerades (KUBE-MARK-MASQ): the backend sees the node" : "";
+  // The masquerade mark's consequence beside what maplb does with the same connection.
+  const maplbSnat = t.snat?.to ? "maplb does" : "maplb does not";
   lines.push(
     "",
-    `iptables (kube-proxy): ${t.iptables.target.toUpperCase()}${t.iptables.backend ? ` ${t.iptables.backend}` : ""}, ${t.iptables.rulesEvaluated} rules evaluated${masquerade}`,
-    ...t.iptables.path.map((p) => `  ${p}`),
+    ...kubeProxyText(t.iptables, "KUBE-MARK-MASQ", maplbSnat),
+    ...kubeProxyText(t.nftables, "mark-for-masquerade", maplbSnat),
   );
+  lines.push("", "differences from maplb:");
+  if (t.differences.length === 0) lines.push("  none: both kube-proxy modes agree with maplb");
+  for (const d of t.differences) {
+    lines.push(`  ${d.mode}, ${d.aspect}: ${d.text}`);
+    lines.push(
+      d.known ? `    design difference '${d.known}': ${d.reason}` : "    not a known design difference",
+    );
+  }
+  for (const note of t.notes) lines.push(`note: ${note}`);
   return lines.join("\n") + "\n";
+}
+
+/** One kube-proxy mode's verdict, its random pick, and the rules that matched, hook by hook. */
+function kubeProxyText(kp: KubeProxyVerdict, markChain: string, maplbSnat: string): string[] {
+  const head = `${kp.mode} (kube-proxy): ${kp.verdict}${kp.backend ? ` ${kp.backend}` : ""}`;
+  const pick = kp.pick
+    ? ` (random among ${kp.candidates.map((c) => c.backend).join(", ")}; for this trace the flow hash picks: ` +
+      `hash % ${kp.pick.branches} = ${kp.pick.index})`
+    : "";
+  const masquerade = kp.masquerade
+    ? `; masquerades (${markChain}): kube-proxy would SNAT to the node address here; ${maplbSnat}`
+    : "";
+  return [
+    `${head}${pick}, ${kp.rulesEvaluated} rules evaluated${masquerade}`,
+    // An iptables rule's text names its chain (-A CHAIN); an nft rule's does not.
+    ...kp.path.map((s) =>
+      s.text.startsWith("-A ")
+        ? `  ${s.hook} ${s.table} rule ${s.rule}: ${s.text}`
+        : `  ${s.hook} ${s.chain} rule ${s.rule}: ${s.text}`,
+    ),
+  ];
 }
 
 function registerTrace(program: Command): void {
@@ -273,30 +305,31 @@ function registerTrace(program: Command): void {
       "Run one packet through the datapath (a private copy of the maps, compiled from the manifests) and\n" +
         "explain it: headers, frontend and service, algorithm and backend, source NAT (or why none), rewrite,\n" +
         "verdict or drop reason, and the backend's reply on its way back; then the same packet's walk\n" +
-        "through the iptables rules kube-proxy would write, and whether kube-proxy would masquerade it.\n" +
+        "through the rules kube-proxy would write, in iptables mode and in nftables mode (every hook and\n" +
+        "table: DNAT, filter REJECT/DROP, firewall, masquerade), and each difference from maplb, named.\n" +
         "The SNAT address is the first --node-ip; --node-name decides which backends are local.",
     )
     .requiredOption("--from <ip:port>", "the client", endpoint("--from"))
     .requiredOption("--to <ip:port>", "the destination (a frontend, or not)", endpoint("--to"))
-    .addOption(new Option("--proto <proto>", "protocol").choices(["tcp", "udp"]).default("tcp"))
-    .option("--json", "print one JSON object");
+    .addOption(new Option("--proto <proto>", "protocol").choices(["tcp", "udp"]).default("tcp"));
+  addOutputOptions(cmd, "the same lines: a trace has no narrow form");
   addDatapathOptions(addNodeOptions(addInputOptions(cmd)), false);
   cmd.addHelpText(
     "after",
     examplesHelp([
       "maplb trace -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --from 198.51.100.7:40000 --to 35.200.9.207:80",
-      "maplb trace -f manifests/ --from 10.0.0.5:5353 --to 10.96.0.10:53 --proto udp --json",
+      "maplb trace -f manifests/ --from 10.0.0.5:5353 --to 10.96.0.10:53 --proto udp -o json",
     ]),
   );
   cmd.action(
     (
       flags: InputOptions &
         NodeOptions &
-        DatapathFlags & {
+        DatapathFlags &
+        OutputFlags & {
           from: { ip: string; port: number };
           to: { ip: string; port: number };
           proto: "tcp" | "udp";
-          json?: boolean;
         },
     ) => {
       const model = modelFrom(flags);
@@ -311,7 +344,7 @@ function registerTrace(program: Command): void {
           dport: flags.to.port,
           proto: flags.proto === "tcp" ? "TCP" : "UDP",
         });
-        process.stdout.write(flags.json ? JSON.stringify(t, null, 2) + "\n" : traceText(t));
+        process.stdout.write(render(outputFormat(flags), { data: () => t, table: () => traceText(t) }));
       } finally {
         dp.close();
       }

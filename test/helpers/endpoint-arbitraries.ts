@@ -1,0 +1,27 @@
+// fast-check arbitraries for EndpointSlice endpoints, shared by the property tests: every condition
+// kube-proxy tells apart (ready, serving and terminating, neither), on this node or another.
+import fc from "fast-check";
+import type { Endpoint } from "../../src/model/types.js";
+import { endpoint } from "./model-factory.js";
+
+export const conditions = fc.constantFrom(
+  { ready: true, serving: true, terminating: false },
+  { ready: false, serving: true, terminating: true },
+  { ready: false, serving: false, terminating: true },
+  { ready: false, serving: false, terminating: false },
+);
+
+/** Up to `maxLength` endpoints 10.0.0.1..`maxHost` (distinct), each on node-a or node-b. */
+export function randomEndpoints(maxHost: number, maxLength: number): fc.Arbitrary<Endpoint[]> {
+  return fc
+    .uniqueArray(fc.integer({ min: 1, max: maxHost }), { maxLength })
+    .chain((hosts) =>
+      fc.tuple(
+        ...hosts.map((h) =>
+          fc
+            .tuple(conditions, fc.constantFrom("node-a", "node-b"))
+            .map(([c, nodeName]) => endpoint(`10.0.0.${h}`, { ...c, nodeName })),
+        ),
+      ),
+    );
+}

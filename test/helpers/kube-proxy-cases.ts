@@ -1,0 +1,81 @@
+// Random Services, EndpointSlices and packets for the differential test of maplb against kube-proxy:
+// one to three service ports over a small universe of addresses, with every policy that changes a
+// verdict (traffic policies, ClientIP affinity, source ranges, no endpoints, terminating endpoints),
+// and packets from every kind of client (a pod, a pod that is a backend, the node, an allowed and a
+// denied outside address) to every kind of destination (ClusterIP, a wrong port, externalIP,
+// LoadBalancer IP, NodePort, nothing).
+import fc from "fast-check";
+import type { Endpoint, NodeConfig, ServiceModel, ServicePort } from "../../src/model/types.js";
+import type { KubeProxyPacket } from "../../src/kubeproxy/verdict.js";
+import { randomEndpoints } from "./endpoint-arbitraries.js";
+import { nodeConfig, servicePort } from "./model-factory.js";
+
+export const NODE: NodeConfig = nodeConfig({
+  nodeName: "node-a",
+  nodeIPs: ["192.0.2.10"],
+  clusterCIDR: "10.0.0.0/16",
+});
+/** Outside the cluster, inside the source ranges offered below, and outside them. */
+export const ALLOWED_CLIENT = "198.18.7.7";
+export const DENIED_CLIENT = "203.0.113.99";
+
+const endpoints: fc.Arbitrary<Endpoint[]> = randomEndpoints(6, 4).map((eps) =>
+  [...eps].sort((a, b) => (`${a.ip}:${a.port}` < `${b.ip}:${b.port}` ? -1 : 1)),
+);
+
+function portArb(i: number): fc.Arbitrary<ServicePort> {
+  return fc
+    .record({
+      type: fc.constantFrom("ClusterIP", "NodePort", "LoadBalancer") as fc.Arbitrary<ServicePort["type"]>,
+      protocol: fc.constantFrom("TCP", "UDP") as fc.Arbitrary<ServicePort["protocol"]>,
+      externalIPs: fc.subarray([`198.51.100.${i + 1}`]),
+      loadBalancerSourceRanges: fc.constantFrom<string[][]>(
+        [],
+        ["198.18.0.0/15"],
+        ["198.18.0.0/15", "192.0.2.0/24"],
+      ),
+      externalTrafficPolicy: fc.constantFrom("Cluster", "Local") as fc.Arbitrary<
+        ServicePort["externalTrafficPolicy"]
+      >,
+      internalTrafficPolicy: fc.constantFrom("Cluster", "Local") as fc.Arbitrary<
+        ServicePort["internalTrafficPolicy"]
+      >,
+      affinityTimeoutSeconds: fc.constantFrom(null, 60),
+      algorithm: fc.constantFrom("maglev", "random") as fc.Arbitrary<ServicePort["algorithm"]>,
+      endpoints,
+    })
+    .map((r) =>
+      servicePort({
+        ...r,
+        name: `svc${i}`,
+        clusterIP: `10.96.0.${i + 1}`,
+        maglevTableSize: 13,
+        nodePort: r.type === "ClusterIP" ? 0 : 30000 + i,
+        loadBalancerIPs: r.type === "LoadBalancer" ? [`198.19.0.${i + 1}`] : [],
+        loadBalancerSourceRanges: r.type === "LoadBalancer" ? r.loadBalancerSourceRanges : [],
+      }),
+    );
+}
+
+export const models: fc.Arbitrary<ServiceModel> = fc
+  .tuple(portArb(0), fc.option(portArb(1), { nil: undefined }), fc.option(portArb(2), { nil: undefined }))
+  .map((ports) => ({ ports: ports.filter((p): p is ServicePort => p !== undefined) }));
+
+/** A packet for `model`: a client of some kind to one of the model's destinations (or none). */
+export function packets(model: ServiceModel): fc.Arbitrary<KubeProxyPacket> {
+  const dests: [string, number, ServicePort["protocol"]][] = [["10.200.0.1", 80, "TCP"]];
+  for (const p of model.ports) {
+    dests.push([p.clusterIP!, p.port, p.protocol], [p.clusterIP!, p.port + 1, p.protocol]);
+    for (const ip of [...p.externalIPs, ...p.loadBalancerIPs]) dests.push([ip, p.port, p.protocol]);
+    if (p.nodePort) dests.push([NODE.nodeIPs[0]!, p.nodePort, p.protocol]);
+  }
+  const backends = model.ports.flatMap((p) => p.endpoints.map((e) => e.ip));
+  const sources = ["10.0.3.3", ALLOWED_CLIENT, DENIED_CLIENT, NODE.nodeIPs[0]!, ...backends];
+  return fc
+    .record({
+      dest: fc.constantFrom(...dests),
+      src: fc.constantFrom(...sources),
+      sport: fc.integer({ min: 1024, max: 65535 }),
+    })
+    .map(({ dest: [dst, dport, proto], src, sport }) => ({ src, sport, dst, dport, proto }));
+}
