@@ -9,6 +9,7 @@ import { native } from "./binding.js";
 import { checkCgroupDir } from "./cgroup.js";
 import type { EmulatedDatapath } from "./emulated.js";
 import { nativeError } from "./errno.js";
+import { swap16, swap32 } from "./flow-hash.js";
 import type { KernelDatapath } from "./kernel.js";
 
 /** The hooks, in the order of the MAPLB_SOCK_HOOK_* bits. */
@@ -35,9 +36,8 @@ export type SocketResult =
   | { kind: "refused"; errno: "ECONNREFUSED" | "EPERM" };
 
 /** Network byte order, as the C side keeps addresses and ports in a __u32 / __u16. */
-const htonl = (n: number) =>
-  (((n & 0xff) << 24) | ((n & 0xff00) << 8) | ((n >>> 8) & 0xff00) | (n >>> 24)) >>> 0;
-const htons = (n: number) => ((n & 0xff) << 8) | ((n >>> 8) & 0xff);
+const htonl = swap32;
+const htons = swap16;
 
 function checkAddress(what: string, s: string): number {
   if (!isIPv4(s)) throw new MaplbError("E_USAGE", `${what} ${JSON.stringify(s)} is not an IPv4 address`);
