@@ -5,7 +5,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, rmdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cgroup2Mount, checkCgroupDir } from "../src/datapath/cgroup.js";
 import { openKernel, type KernelDatapath } from "../src/datapath/kernel.js";
@@ -13,6 +14,7 @@ import { socketLbHooks } from "../src/datapath/socket-lb.js";
 import { KERNEL_SKIP } from "./helpers/datapath-targets.js";
 import { kernelSkip } from "./helpers/require-kernel.js";
 import { sockOps } from "./helpers/socket-lb.js";
+import { healthy, startAgent, terminate, webApiServer } from "./helpers/agent-process.js";
 
 const BIN = join(import.meta.dirname, "../../bin/maplb.js");
 const NS = `maplb-sock-${process.pid}`;
@@ -197,4 +199,70 @@ describe("socket LB on a cgroup v2 (kernel)", { skip: SKIP }, () => {
     assert.deepEqual(socketLbHooks(CGROUP), []);
     assert.doesNotMatch(maplb(["status"]).stdout, /socket LB:/);
   });
+});
+
+describe("maplb agent --socket-lb (kernel)", { skip: SKIP }, () => {
+  const server = webApiServer();
+  const dir = mkdtempSync(join(tmpdir(), "maplb-sock-agent-"));
+  const cgroup = `${CGROUP}-agent`;
+  const pinDir = `/sys/fs/bpf/maplb-test-sock-agent-${process.pid}`;
+
+  after(() => {
+    if (existsSync(cgroup)) {
+      maplb(["detach", "--socket-lb", "--cgroup", cgroup]);
+      rmdirSync(cgroup);
+    }
+    rmSync(pinDir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("usage: --socket-lb needs a cgroup, and the kernel datapath", () => {
+    const r = spawnSync(process.execPath, [BIN, "agent", "--socket-lb", "--datapath", "kernel"], {
+      encoding: "utf8",
+    });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--socket-lb needs --socket-lb-cgroup PATH/);
+    const e = spawnSync(
+      process.execPath,
+      [BIN, "agent", "--socket-lb", "--socket-lb-cgroup", "/x", "--datapath", "emulated"],
+      {
+        encoding: "utf8",
+      },
+    );
+    assert.notEqual(e.status, 0);
+    assert.match(e.stderr, /--socket-lb needs the kernel datapath/);
+  });
+
+  test(
+    "attaches the hooks to the given cgroup, and leaves them in place when it stops",
+    { timeout: 30_000 },
+    async () => {
+      mkdirSync(cgroup);
+      const kubeconfig = server.writeKubeconfig(dir);
+      const agent = await startAgent([
+        "--kubeconfig",
+        kubeconfig,
+        "--node-name",
+        "node-a",
+        "--node-ip",
+        "198.18.1.1",
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--datapath",
+        "kernel",
+        "--pin-dir",
+        pinDir,
+        "--socket-lb",
+        "--socket-lb-cgroup",
+        cgroup,
+      ]);
+      try {
+        await healthy(agent);
+        assert.deepEqual(socketLbHooks(cgroup), ["connect4", "sendmsg4", "recvmsg4", "getpeername4"]);
+      } finally {
+        assert.equal(await terminate(agent), 0);
+      }
+      assert.equal(socketLbHooks(cgroup).length, 4);
+    },
+  );
 });
