@@ -21,6 +21,15 @@ import { buildNftRules, renderNft } from "../../src/kubeproxy/nft.js";
 import { RouterLab, type RouterPath } from "../router-lab.js";
 import { syntheticModel } from "../synthetic.js";
 import { buildTool } from "../tools/build.js";
+import {
+  SOCKET_LB_ROW,
+  socketLbLoad,
+  socketLbSetup,
+  socketLbTarget,
+  socketLbTargets,
+  socketLbTeardown,
+  runClient,
+} from "./netfilter-socket-lb.js";
 import { median, percentile, type Mode, type Result, type Suite, type Target } from "../types.js";
 
 const ENDPOINTS = 3; // the reference measurement's shape: 10,000 services with 3 endpoints each
@@ -103,6 +112,12 @@ const PATHS: PathSpec[] = [
     quickMaxServices: 1000,
   },
   { impl: "maplb", load: loadMaplb, target: serviceTarget, needsKernel: true },
+  {
+    impl: SOCKET_LB_ROW,
+    load: (_lab, _ns, c) => socketLbLoad(PIN_ROOT, c.model, NODE, ENDPOINTS),
+    target: (c) => socketLbTarget(c.model),
+    needsKernel: true,
+  },
 ];
 
 /** Parses the tool's output: one line per target, "DEV ok failed t1 t2 …" (ns). */
@@ -144,6 +159,7 @@ export const netfilterReal: Suite = {
     const kernel = ctx.datapath === "kernel" && kernelUnavailableReason() === null;
     active = PATHS.filter((p) => kernel || !p.needsKernel);
     lab = new RouterLab(active.map((p) => p.impl));
+    if (active.some((p) => p.impl === SOCKET_LB_ROW)) socketLbSetup();
   },
 
   async run(cell, ctx) {
@@ -175,9 +191,11 @@ export const netfilterReal: Suite = {
       const t = spec.target(c);
       return `${path.clientDev}=${t.ip}:${t.port}`;
     });
-    l.topo.exec(l.client, tool, ["connect", "20", "1000", ...targets]); // warm-up: caches, neighbours
+    runClient(l.topo, l.client, tool, ["connect", "20", "1000", ...targets]); // warm-up: caches, neighbours
     const rounds = ROUNDS[ctx.mode];
-    const out = parseTimes(l.topo.exec(l.client, tool, ["connect", String(rounds), "1000", ...targets]));
+    const out = parseTimes(
+      runClient(l.topo, l.client, tool, ["connect", String(rounds), "1000", ...targets]),
+    );
     const results: Result[] = [];
     paths.forEach(({ spec: p }, k) => {
       const r = out[k]!;
@@ -205,6 +223,7 @@ export const netfilterReal: Suite = {
 
   async teardown() {
     lab?.cleanup(); // deleting the namespaces removes the veths and with them maplb's TC filters
+    socketLbTeardown();
     lab = null;
     rmSync(PIN_ROOT, { recursive: true, force: true });
   },
@@ -230,6 +249,7 @@ export const netfilterReal: Suite = {
         measured: `${(maplb / maplb10).toFixed(2)}×`,
         met: maplb / maplb10 <= 1.2,
       });
+    out.push(...socketLbTargets(results));
     return out;
   },
 };

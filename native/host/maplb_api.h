@@ -114,6 +114,10 @@ MAPLB_API int maplb_sock_xlate4(struct maplb_dp *dp, __u64 cookie, __u32 saddr, 
 				__u32 daddr, __u16 dport, __u8 proto, __u32 *out);
 /* recvmsg()/getpeername(): addr_port[0..1] (a backend) become the frontend; 1 when they did. */
 MAPLB_API int maplb_sock_rev4(struct maplb_dp *dp, __u64 cookie, __u32 *addr_port);
+/* Emulated only: `repeat` translations to one frontend (each a new socket), *ns_total the whole
+ * loop on CLOCK_MONOTONIC (a fixed clock, if set, is not advanced); returns the last result. */
+MAPLB_API int maplb_sock_bench(struct maplb_dp *dp, __u32 daddr, __u16 dport, __u8 proto,
+			       __u32 repeat, __u64 *ns_total);
 
 /* The socket hooks maplb_attach_sock attaches, in the order of MAPLB_SOCK_HOOK_* bits. */
 #define MAPLB_SOCK_HOOK_CONNECT4 (1 << 0)

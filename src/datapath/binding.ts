@@ -144,6 +144,15 @@ export interface NativeApi {
   ): number;
   /** maplb_sock_rev4 (emulated): addrPort [addr, port] of a backend become the frontend's; 1 when they did. */
   sockRev4(dp: DpHandle, cookie: bigint, addrPort: Uint32Array): number;
+  /** maplb_sock_bench: out[0] = ns for `repeat` translations. */
+  sockBench(
+    dp: DpHandle,
+    daddr: number,
+    dport: number,
+    proto: number,
+    repeat: number,
+    out: BigUint64Array,
+  ): number;
   attachSock(dp: DpHandle, cgroup: string, hostnsOnly: boolean): number;
   detachSock(cgroup: string): number;
   sockAttached(cgroup: string): number;
@@ -239,6 +248,9 @@ export function loadNative(candidates: string[]): NativeApi {
     "int maplb_sock_xlate4(maplb_dp *dp, uint64_t cookie, uint32_t saddr, uint32_t client, uint32_t daddr, uint16_t dport, uint8_t proto, uint32_t *out)",
   );
   const sockRev4 = f("int maplb_sock_rev4(maplb_dp *dp, uint64_t cookie, uint32_t *addr_port)");
+  const sockBench = f(
+    "int maplb_sock_bench(maplb_dp *dp, uint32_t daddr, uint16_t dport, uint8_t proto, uint32_t repeat, uint64_t *ns)",
+  );
   const attachSock = f("int maplb_attach_sock(maplb_dp *dp, const char *cgroup, int hostns_only)");
   const detachSock = f("int maplb_detach_sock(const char *cgroup)");
   const sockAttached = f("int maplb_sock_attached(const char *cgroup)");
@@ -361,6 +373,8 @@ export function loadNative(candidates: string[]): NativeApi {
       expectLength("maplb_sock_rev4 addr_port", addrPort.length, 2);
       return sockRev4(dp, cookie, addrPort) as number;
     },
+    sockBench: (dp, daddr, dport, proto, repeat, out) =>
+      sockBench(dp, daddr, dport, proto, repeat, out) as number,
     attachSock: (dp, cgroup, hostnsOnly) => attachSock(dp, cgroup, hostnsOnly ? 1 : 0) as number,
     detachSock: (cgroup) => detachSock(cgroup) as number,
     sockAttached: (cgroup) => sockAttached(cgroup) as number,

@@ -87,6 +87,25 @@ export function socketConnect(dp: EmulatedDatapath, req: SocketRequest): SocketR
   };
 }
 
+/** ns per connect() translation to address:port, over `repeat` new sockets (emulated, in C). */
+export function socketConnectNs(dp: EmulatedDatapath, address: string, port: number, repeat: number): number {
+  const out = new BigUint64Array(1);
+  const r = native().sockBench(
+    dp.maps.handle,
+    checkAddress("address", address),
+    checkPort("port", port),
+    PROTO.tcp,
+    repeat,
+    out,
+  );
+  if (r !== 1)
+    throw nativeError(
+      r < 0 ? r : -constants.errno.ENOENT,
+      `timing connect() translations to ${address}:${port}`,
+    );
+  return Number(out[0]) / repeat;
+}
+
 /** What getpeername() (or recvmsg()'s source) shows for a socket talking to address:port. */
 export function socketPeer(
   dp: EmulatedDatapath,
