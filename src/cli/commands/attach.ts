@@ -251,6 +251,7 @@ const COUNTED_MAPS = new Set([
   "ct4",
   "lb4_affinity",
   "lb4_backend_stats",
+  "lb4_reverse_sk",
 ]);
 
 export interface PinDirStatus {
