@@ -51,6 +51,7 @@ test("map ids, key and value sizes agree with the C map list", () => {
     ct4: "ct4_key",
     lb4_affinity: "lb4_affinity_key",
     lb4_frags: "lb4_frag_key",
+    lb4_reverse_sk: "lb4_sock_key",
   };
   const valueStruct: Partial<Record<string, StructName>> = {
     lb4_services: "lb4_service",
@@ -61,6 +62,7 @@ test("map ids, key and value sizes agree with the C map list", () => {
     lb4_affinity: "lb4_affinity_entry",
     lb4_backend_stats: "lb4_backend_stats",
     lb4_frags: "lb4_frag_ports",
+    lb4_reverse_sk: "lb4_sock_revnat",
   };
   MAP_NAMES.forEach((name, id) => {
     const info = lib.mapInfo(id);

@@ -6,6 +6,9 @@
 //   maplb rows: new flows (conntrack miss, service lookup, Maglev, DNAT) and established flows (hit)
 //   chain-eval rows: new connections (only they walk the nat table; conntrack carries the rest)
 import { Compiler } from "../../src/compile/compiler.js";
+import { Scope } from "../../src/compile/tables.js";
+import type { EmulatedDatapath } from "../../src/datapath/emulated.js";
+import { emulatedConnectNs, SOCKET_LB_IMPL } from "../socket-lb-cost.js";
 import { packFrames, type NativeDatapath } from "../../src/datapath/native-datapath.js";
 import { openDatapath } from "../../src/datapath/open.js";
 import { buildFrame } from "../../src/datapath/packet.js";
@@ -190,6 +193,20 @@ export const datapathEmulated: Suite = {
       }
     } finally {
       ev?.close();
+    }
+    const sock = programmed() as EmulatedDatapath;
+    try {
+      const worst = model.ports.at(-1)!;
+      const frontend = {
+        address: worst.clusterIP!,
+        port: worst.port,
+        protocol: "TCP" as const,
+        scope: Scope.EXT,
+      };
+      const ns = Array.from({ length: 5 }, () => emulatedConnectNs(sock, frontend, 20_000));
+      results.push({ ...result(cell, SOCKET_LB_IMPL, "connect", ns, params), metric: "ns_per_connect" });
+    } finally {
+      sock.close();
     }
     return results;
   },

@@ -5,7 +5,8 @@
 // same bytes after DNAT (see src/datapath/speed.ts); map lookups cost the same for any service.
 import type { KernelDatapath } from "../../src/datapath/kernel.js";
 import { kernelUnavailableReason, openKernel } from "../../src/datapath/kernel.js";
-import { type BenchMode, pipelineNsPerPacket, scaleOps } from "../../src/datapath/speed.js";
+import { type BenchMode, frontendOf, pipelineNsPerPacket, scaleOps } from "../../src/datapath/speed.js";
+import { kernelConnectCost, SOCKET_LB_IMPL } from "../socket-lb-cost.js";
 import { maglevSizeFor } from "./datapath-emulated.js";
 import { datapathGrid } from "../synthetic.js";
 import { median, type Cell, type Mode, type Result, type Suite, type Target } from "../types.js";
@@ -72,7 +73,25 @@ export const datapathKernel: Suite = {
         samples: SAMPLES,
         params: { ...params, repeat: REPEAT, hook: "xdp" },
       });
+      // One connect() translation by the socket-LB hooks (a UDP connect(): no packet), against the
+      // same call without hooks and with hooks that find no frontend.
+      const cost = kernelConnectCost(dp, frontendOf(0), 100_000, SAMPLES);
+      const connect = (impl: string, traffic: string, value: number): Result => ({
+        suite: "datapath-kernel",
+        impl,
+        services: cell.services,
+        endpointsPerService: cell.endpointsPerService,
+        traffic,
+        metric: "ns_per_connect",
+        value,
+        unit: "ns",
+        samples: SAMPLES,
+        params: { algorithm: "maglev", M, repeat: 100_000, hook: "cgroup/connect4 (UDP connect)" },
+      });
       return [
+        connect("no hooks", "connect", cost.none),
+        connect(SOCKET_LB_IMPL, "connect/miss", cost.miss),
+        connect(SOCKET_LB_IMPL, "connect/translated", cost.translated),
         row("maplb", "established", { algorithm: "maglev", M }),
         row("maplb", "new", { algorithm: "maglev", M }),
         // BPF_PROG_TEST_RUN's own cost per run, beside maplb's: a program that only returns XDP_PASS.

@@ -26,6 +26,15 @@ import { buildNftRules, renderNft } from "../../src/kubeproxy/nft.js";
 import { RouterLab, type RouterPath } from "../router-lab.js";
 import { syntheticModel } from "../synthetic.js";
 import { buildTool } from "../tools/build.js";
+import {
+  SOCKET_LB_ROW,
+  socketLbLoad,
+  socketLbSetup,
+  socketLbTarget,
+  socketLbTargets,
+  socketLbTeardown,
+  runClient,
+} from "./netfilter-socket-lb.js";
 import { median, percentile, summarize, type Mode, type Result, type Suite, type Target } from "../types.js";
 
 const ENDPOINTS = 3; // the reference measurement's shape: 10,000 services with 3 endpoints each
@@ -115,6 +124,12 @@ const PATHS: PathSpec[] = [
     fullMaxServices: 30000,
   },
   { impl: "maplb", load: loadMaplb, target: serviceTarget, needsKernel: true },
+  {
+    impl: SOCKET_LB_ROW,
+    load: (_lab, _ns, c) => socketLbLoad(PIN_ROOT, c.model, NODE, ENDPOINTS),
+    target: (c) => socketLbTarget(c.model),
+    needsKernel: true,
+  },
 ];
 
 /** Parses `connect-latency cps` output: per target, "DEV ok failed elapsed_ns softirq_ns sys_ns". */
@@ -165,7 +180,7 @@ async function shortConnections(
   const cpu = availableParallelism() - 1;
   await l.restartServers(cpu);
   const args = ["cps", String(cpu), String(CPS_BLOCKS[mode]), String(CPS_PER_BLOCK[mode]), "1000"];
-  const sum = parseCps(l.topo.exec(l.client, tool, [...args, ...targets]));
+  const sum = parseCps(runClient(l.topo, l.client, tool, [...args, ...targets]));
   return paths.flatMap(({ spec }, k) => {
     const s = sum[k]!;
     if (s.ok === 0) throw new Error(`${spec.impl}: no short connection succeeded (${s.failed} failed)`);
@@ -217,6 +232,7 @@ export const netfilterReal: Suite = {
     const kernel = ctx.datapath === "kernel" && kernelUnavailableReason() === null;
     active = PATHS.filter((p) => kernel || !p.needsKernel);
     lab = new RouterLab(active.map((p) => p.impl));
+    if (active.some((p) => p.impl === SOCKET_LB_ROW)) socketLbSetup();
   },
 
   async run(cell, ctx) {
@@ -250,9 +266,11 @@ export const netfilterReal: Suite = {
       const t = spec.target(c);
       return `${path.clientDev}=${t.ip}:${t.port}`;
     });
-    l.topo.exec(l.client, tool, ["connect", "20", "1000", ...targets]); // warm-up: caches, neighbours
+    runClient(l.topo, l.client, tool, ["connect", "20", "1000", ...targets]); // warm-up: caches, neighbours
     const rounds = ROUNDS[ctx.mode];
-    const out = parseTimes(l.topo.exec(l.client, tool, ["connect", String(rounds), "1000", ...targets]));
+    const out = parseTimes(
+      runClient(l.topo, l.client, tool, ["connect", String(rounds), "1000", ...targets]),
+    );
     const row = (impl: string, metric: string, value: number, unit: string, samples: number, params = {}) =>
       ({
         suite: "netfilter-real",
@@ -296,6 +314,7 @@ export const netfilterReal: Suite = {
 
   async teardown() {
     lab?.cleanup(); // deleting the namespaces removes the veths and with them maplb's TC filters
+    socketLbTeardown();
     lab = null;
     rmSync(PIN_ROOT, { recursive: true, force: true });
   },
@@ -334,6 +353,7 @@ export const netfilterReal: Suite = {
         met: ratio >= 20,
       });
     }
+    out.push(...socketLbTargets(results));
     return out;
   },
 };

@@ -112,4 +112,6 @@ int maplb_bench_empty(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
+#include "socket_lb.h"
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -40,6 +40,20 @@ static __always_inline int in_cluster_cidr(const struct maplb_config *cfg, __be3
 	return (bpf_ntohl(saddr) & mask) == (bpf_ntohl(cfg->cluster_cidr_addr) & mask);
 }
 
+/* The INT scope's master when `internal` and the frontend has one, else the EXT master. */
+static __always_inline struct lb4_service *svc_scope(struct dp_env *env, struct lb4_key *key,
+						     struct lb4_service *master, int internal)
+{
+	if (!internal || !(master->flags & MAPLB_SVC_TWO_SCOPES))
+		return master;
+	key->scope = MAPLB_SCOPE_INT;
+	struct lb4_service *scoped = dp_lookup(env, lb4_services, key);
+	if (scoped)
+		return scoped;
+	key->scope = MAPLB_SCOPE_EXT;
+	return master;
+}
+
 /* Local traffic policy: the EXT scope holds only local backends; sources inside the cluster see
  * all of them through the INT scope. */
 static __always_inline struct lb4_service *svc_pick_scope(struct dp_env *env,
@@ -47,14 +61,8 @@ static __always_inline struct lb4_service *svc_pick_scope(struct dp_env *env,
 							  const struct flow4 *f, struct lb4_key *key,
 							  struct lb4_service *master)
 {
-	if (!(master->flags & MAPLB_SVC_TWO_SCOPES) || !in_cluster_cidr(cfg, f->saddr))
-		return master;
-	key->scope = MAPLB_SCOPE_INT;
-	struct lb4_service *internal = dp_lookup(env, lb4_services, key);
-	if (internal)
-		return internal;
-	key->scope = MAPLB_SCOPE_EXT;
-	return master;
+	return svc_scope(env, key, master,
+			 (master->flags & MAPLB_SVC_TWO_SCOPES) && in_cluster_cidr(cfg, f->saddr));
 }
 
 /* loadBalancerSourceRanges: a source outside every range of the service is refused. */

@@ -37,6 +37,9 @@ static const struct field_layout fields[] = {
 	F(lb4_backend_stats, packets), F(lb4_backend_stats, bytes),
 	F(lb4_frag_key, saddr), F(lb4_frag_key, daddr), F(lb4_frag_key, id), F(lb4_frag_key, proto),
 	F(lb4_frag_key, pad), F(lb4_frag_ports, sport), F(lb4_frag_ports, dport),
+	F(lb4_sock_key, cookie), F(lb4_sock_key, address), F(lb4_sock_key, port), F(lb4_sock_key, pad),
+	F(lb4_sock_revnat, address), F(lb4_sock_revnat, port), F(lb4_sock_revnat, pad),
+	F(lb4_sock_revnat, rev_nat_id),
 	F(ipt_rule, src_addr), F(ipt_rule, src_mask), F(ipt_rule, dst_addr), F(ipt_rule, dst_mask),
 	F(ipt_rule, flags), F(ipt_rule, probability), F(ipt_rule, mark_value), F(ipt_rule, mark_mask),
 	F(ipt_rule, recent_list), F(ipt_rule, recent_seconds), F(ipt_rule, jump_chain),
@@ -59,7 +62,7 @@ static const struct {
 } sizes[] = {
 	S(lb4_key), S(lb4_service), S(lb4_backend), S(lb4_reverse_nat), S(lb4_src_range_key),
 	S(maplb_config), S(ct4_key), S(ct4_entry), S(lb4_affinity_key), S(lb4_affinity_entry),
-	S(lb4_backend_stats), S(lb4_frag_key), S(lb4_frag_ports), S(maplb_map_info), S(ipt_rule), S(ipt_chain), S(ipt_packet),
+	S(lb4_backend_stats), S(lb4_frag_key), S(lb4_frag_ports), S(lb4_sock_key), S(lb4_sock_revnat), S(maplb_map_info), S(ipt_rule), S(ipt_chain), S(ipt_packet),
 	S(ipt_result),
 };
 

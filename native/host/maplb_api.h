@@ -105,6 +105,36 @@ MAPLB_API int maplb_detach_xdp(int ifindex, __u32 xdp_flags);
 MAPLB_API int maplb_attach_tc(struct maplb_dp *dp, int ifindex, int egress);
 MAPLB_API int maplb_detach_tc(int ifindex, int egress);
 
+/* Socket-level LB (datapath/sock.h; host/sock.c). Emulated only: one connect()/sendmsg()
+ * translation as the cgroup hooks make it, addresses and ports in network order. Returns 1 with
+ * out[0] = backend address, out[1] = its port, out[2] = backend id, out[3] = rev-NAT id; 0 when the
+ * destination is not a frontend (or is left to the per-packet path); -EPERM or -ECONNREFUSED as
+ * the application would see them. The kernel target runs it only in a cgroup: -EOPNOTSUPP. */
+MAPLB_API int maplb_sock_xlate4(struct maplb_dp *dp, __u64 cookie, __u32 saddr, __u32 client,
+				__u32 daddr, __u16 dport, __u8 proto, __u32 *out);
+/* recvmsg()/getpeername(): addr_port[0..1] (a backend) become the frontend; 1 when they did. */
+MAPLB_API int maplb_sock_rev4(struct maplb_dp *dp, __u64 cookie, __u32 *addr_port);
+/* Emulated only: `repeat` translations to one frontend (each a new socket), *ns_total the whole
+ * loop on CLOCK_MONOTONIC (a fixed clock, if set, is not advanced); returns the last result. */
+MAPLB_API int maplb_sock_bench(struct maplb_dp *dp, __u32 daddr, __u16 dport, __u8 proto,
+			       __u32 repeat, __u64 *ns_total);
+
+/* The socket hooks maplb_attach_sock attaches, in the order of MAPLB_SOCK_HOOK_* bits. */
+#define MAPLB_SOCK_HOOK_CONNECT4 (1 << 0)
+#define MAPLB_SOCK_HOOK_SENDMSG4 (1 << 1)
+#define MAPLB_SOCK_HOOK_RECVMSG4 (1 << 2)
+#define MAPLB_SOCK_HOOK_GETPEERNAME4 (1 << 3)
+#define MAPLB_SOCK_HOOK_ALL 0xf
+
+/* Kernel only: attach the four hooks to the cgroup v2 directory `cgroup` (BPF_F_ALLOW_MULTI:
+ * other programs stay; maplb's own earlier ones are replaced). hostns_only: translate only sockets
+ * of the host network namespace. */
+MAPLB_API int maplb_attach_sock(struct maplb_dp *dp, const char *cgroup, int hostns_only);
+/* Detaches every maplb socket program from `cgroup`: how many were attached, or -errno. */
+MAPLB_API int maplb_detach_sock(const char *cgroup);
+/* Which hooks of `cgroup` have a maplb socket program (MAPLB_SOCK_HOOK_* bits), or -errno. */
+MAPLB_API int maplb_sock_attached(const char *cgroup);
+
 /* lock.c: an exclusive flock(2) on `path` (created if missing), waiting up to timeout_ms. Returns
  * the locked fd (exiting unlocks too), or a negative errno: -EWOULDBLOCK when another process
  * still holds it, its pid in *holder_pid (0 when unknown). Unlocking removes the file. */

@@ -171,6 +171,25 @@ struct lb4_affinity_entry {
 	__u32 pad;
 };
 
+/* ---- lb4_reverse_sk: LRU_HASH lb4_sock_key -> lb4_sock_revnat ---------------------------------
+ * Socket-level LB (datapath/sock.h), as Cilium's lb4_reverse_sk: a socket whose connect() or
+ * sendmsg() went to a backend remembers the frontend under (socket cookie, backend), so that
+ * recvmsg() and getpeername() show the frontend again. */
+
+struct lb4_sock_key {
+	__u64 cookie;   /* bpf_get_socket_cookie */
+	__be32 address; /* the backend the socket talks to */
+	__be16 port;
+	__u16 pad;
+};
+
+struct lb4_sock_revnat {
+	__be32 address; /* the frontend the application asked for */
+	__be16 port;
+	__u16 pad;
+	__u32 rev_nat_id; /* still in lb4_reverse_nat, or the frontend is gone */
+};
+
 /* ---- Counters --------------------------------------------------------------------------------- */
 
 /* What happened to a packet. */
@@ -240,7 +259,9 @@ struct lb4_backend_stats {
 	X(lb4_backend_stats, BPF_MAP_TYPE_PERCPU_HASH, sizeof(__u32), sizeof(struct lb4_backend_stats), \
 	  65536)                                                                                       \
 	X(lb4_frags, BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb4_frag_key), sizeof(struct lb4_frag_ports), \
-	  8192)
+	  8192)                                                                                        \
+	X(lb4_reverse_sk, BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb4_sock_key),                         \
+	  sizeof(struct lb4_sock_revnat), 65536)
 
 enum maplb_map_id {
 #define MAPLB_MAP_ENUM(name, type, ksz, vsz, max) MAPLB_MAP_##name,
@@ -329,6 +350,8 @@ _Static_assert(sizeof(struct lb4_affinity_entry) == 16, "lb4_affinity_entry");
 _Static_assert(sizeof(struct lb4_backend_stats) == 16, "lb4_backend_stats");
 _Static_assert(sizeof(struct lb4_frag_key) == 12, "lb4_frag_key");
 _Static_assert(sizeof(struct lb4_frag_ports) == 4, "lb4_frag_ports");
+_Static_assert(sizeof(struct lb4_sock_key) == 16, "lb4_sock_key");
+_Static_assert(sizeof(struct lb4_sock_revnat) == 12, "lb4_sock_revnat");
 _Static_assert(sizeof(struct ipt_rule) == 56, "ipt_rule");
 _Static_assert(sizeof(struct ipt_chain) == 8, "ipt_chain");
 _Static_assert(sizeof(struct ipt_packet) == 16, "ipt_packet");

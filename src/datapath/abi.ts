@@ -26,6 +26,8 @@ export type StructName =
   | "lb4_backend_stats"
   | "lb4_frag_key"
   | "lb4_frag_ports"
+  | "lb4_sock_key"
+  | "lb4_sock_revnat"
   | "maplb_map_info"
   | "ipt_rule"
   | "ipt_chain"
@@ -122,6 +124,18 @@ export const ABI_STRUCTS: Record<StructName, FieldDef[]> = {
     { name: "sport", type: "be16" },
     { name: "dport", type: "be16" },
   ],
+  lb4_sock_key: [
+    { name: "cookie", type: "u64" },
+    { name: "address", type: "be32" },
+    { name: "port", type: "be16" },
+    { name: "pad", type: "u16" },
+  ],
+  lb4_sock_revnat: [
+    { name: "address", type: "be32" },
+    { name: "port", type: "be16" },
+    { name: "pad", type: "u16" },
+    { name: "rev_nat_id", type: "u32" },
+  ],
   maplb_map_info: [
     { name: "name", type: "char", count: 32 },
     { name: "type", type: "u32" },
@@ -185,6 +199,7 @@ export const MAP_NAMES = [
   "maplb_counters",
   "lb4_backend_stats",
   "lb4_frags",
+  "lb4_reverse_sk",
 ] as const;
 // maplb_counters and lb4_backend_stats are per-CPU: the library's lookups return the sum over CPUs.
 export type NativeMapName = (typeof MAP_NAMES)[number];

@@ -131,6 +131,31 @@ export interface NativeApi {
   detachXdp(ifindex: number, flags: number): number;
   attachTc(dp: DpHandle, ifindex: number, egress: boolean): number;
   detachTc(ifindex: number, egress: boolean): number;
+  /** maplb_sock_xlate4 (emulated): 1 with out = [backend addr, port, backend id, rev-NAT id], 0, or -errno. */
+  sockXlate4(
+    dp: DpHandle,
+    cookie: bigint,
+    saddr: number,
+    client: number,
+    daddr: number,
+    dport: number,
+    proto: number,
+    out: Uint32Array,
+  ): number;
+  /** maplb_sock_rev4 (emulated): addrPort [addr, port] of a backend become the frontend's; 1 when they did. */
+  sockRev4(dp: DpHandle, cookie: bigint, addrPort: Uint32Array): number;
+  /** maplb_sock_bench: out[0] = ns for `repeat` translations. */
+  sockBench(
+    dp: DpHandle,
+    daddr: number,
+    dport: number,
+    proto: number,
+    repeat: number,
+    out: BigUint64Array,
+  ): number;
+  attachSock(dp: DpHandle, cgroup: string, hostnsOnly: boolean): number;
+  detachSock(cgroup: string): number;
+  sockAttached(cgroup: string): number;
   /** maplb_lock_file (native/host/lock.c): a locked fd, or a negative errno and the holder's pid. */
   lockFile(path: string, timeoutMs: number): { fd: number; holderPid: number };
   unlockFile(path: string, fd: number): number;
@@ -219,6 +244,16 @@ export function loadNative(candidates: string[]): NativeApi {
   const detachXdp = f("int maplb_detach_xdp(int ifindex, uint32_t flags)");
   const attachTc = f("int maplb_attach_tc(maplb_dp *dp, int ifindex, int egress)");
   const detachTc = f("int maplb_detach_tc(int ifindex, int egress)");
+  const sockXlate4 = f(
+    "int maplb_sock_xlate4(maplb_dp *dp, uint64_t cookie, uint32_t saddr, uint32_t client, uint32_t daddr, uint16_t dport, uint8_t proto, uint32_t *out)",
+  );
+  const sockRev4 = f("int maplb_sock_rev4(maplb_dp *dp, uint64_t cookie, uint32_t *addr_port)");
+  const sockBench = f(
+    "int maplb_sock_bench(maplb_dp *dp, uint32_t daddr, uint16_t dport, uint8_t proto, uint32_t repeat, uint64_t *ns)",
+  );
+  const attachSock = f("int maplb_attach_sock(maplb_dp *dp, const char *cgroup, int hostns_only)");
+  const detachSock = f("int maplb_detach_sock(const char *cgroup)");
+  const sockAttached = f("int maplb_sock_attached(const char *cgroup)");
   const lockFile = f("int maplb_lock_file(const char *path, uint32_t timeout_ms, _Out_ int *holder)");
   const unlockFile = f("int maplb_unlock_file(const char *path, int fd)");
   const iptOpen = f(
@@ -330,6 +365,19 @@ export function loadNative(candidates: string[]): NativeApi {
     detachXdp: (ifindex, flags) => detachXdp(ifindex, flags) as number,
     attachTc: (dp, ifindex, egress) => attachTc(dp, ifindex, egress ? 1 : 0) as number,
     detachTc: (ifindex, egress) => detachTc(ifindex, egress ? 1 : 0) as number,
+    sockXlate4: (dp, cookie, saddr, client, daddr, dport, proto, out) => {
+      expectLength("maplb_sock_xlate4 out", out.length, 4);
+      return sockXlate4(dp, cookie, saddr, client, daddr, dport, proto, out) as number;
+    },
+    sockRev4: (dp, cookie, addrPort) => {
+      expectLength("maplb_sock_rev4 addr_port", addrPort.length, 2);
+      return sockRev4(dp, cookie, addrPort) as number;
+    },
+    sockBench: (dp, daddr, dport, proto, repeat, out) =>
+      sockBench(dp, daddr, dport, proto, repeat, out) as number,
+    attachSock: (dp, cgroup, hostnsOnly) => attachSock(dp, cgroup, hostnsOnly ? 1 : 0) as number,
+    detachSock: (cgroup) => detachSock(cgroup) as number,
+    sockAttached: (cgroup) => sockAttached(cgroup) as number,
     lockFile: (path, timeoutMs) => {
       const holder = [0];
       const fd = lockFile(path, timeoutMs, holder) as number;

@@ -8,9 +8,10 @@ import { PROTO_NUMBER } from "./map-writes.js";
 import type { Protocol } from "../model/types.js";
 import type { PortRange } from "./datapath.js";
 
-const swap32 = (n: number) =>
+/** Byte swaps: host order to network order as a little-endian machine holds it, and back. */
+export const swap32 = (n: number) =>
   (((n & 0xff) << 24) | ((n & 0xff00) << 8) | ((n >>> 8) & 0xff00) | (n >>> 24)) >>> 0;
-const swap16 = (n: number) => ((n & 0xff) << 8) | (n >>> 8);
+export const swap16 = (n: number) => ((n & 0xff) << 8) | (n >>> 8);
 
 export interface FlowTuple {
   src: string;

@@ -106,10 +106,10 @@ export function memoryHeadroom(root = "/"): Headroom[] {
   return out;
 }
 
-type Read = (path: string) => string | null;
+export type Read = (path: string) => string | null;
 
 /** Mount points of cgroup2 and of the v1 memory controller, from /proc/self/mountinfo. */
-function cgroupMounts(read: Read): { v2?: string; v1?: string } {
+export function cgroupMounts(read: Read): { v2?: string; v1?: string } {
   const out: { v2?: string; v1?: string } = {};
   for (const line of (read("/proc/self/mountinfo") ?? "").split("\n")) {
     const [left, right] = line.split(" - ");

@@ -13,6 +13,7 @@ import {
   SvcFlag,
   type FrontendEntry,
   type LbTables,
+  type MasterEntry,
 } from "../compile/tables.js";
 import { buildIptablesRules } from "../kubeproxy/iptables-rules.js";
 import { buildNftRules } from "../kubeproxy/nft.js";
@@ -74,6 +75,8 @@ export function frontendFor(
   tables: LbTables,
   node: NodeConfig,
   t: FlowTuple,
+  /** Local sockets (socket LB) are always inside the cluster: the INT scope, whatever t.src. */
+  internal?: boolean,
 ): { service: string; frontend: FrontendEntry } | null {
   const find = (address: string, scope: Scope) => {
     for (const [service, sp] of tables.services) {
@@ -90,8 +93,17 @@ export function frontendFor(
   };
   const ext = find(t.dst, Scope.EXT) ?? (node.nodeIPs.includes(t.dst) ? find("0.0.0.0", Scope.EXT) : null);
   if (!ext || !(ext.frontend.master.flags & SvcFlag.TWO_SCOPES)) return ext;
-  const internal = node.clusterCIDR && cidrContains(node.clusterCIDR, t.src);
-  return (internal && find(ext.frontend.key.address, Scope.INT)) || ext;
+  const inside = internal ?? (node.clusterCIDR !== null && cidrContains(node.clusterCIDR, t.src));
+  return (inside && find(ext.frontend.key.address, Scope.INT)) || ext;
+}
+
+/** Which Maglev row or random slot the flow hash picks (affinity aside); null without backends. */
+export function choiceOf(master: MasterEntry | undefined, tuple: FlowTuple, seed: number): Trace["choice"] {
+  if (!master || master.count === 0) return null;
+  const hash = flowHash(tuple, seed);
+  return master.algorithm === Algorithm.maglev
+    ? { hash, maglevM: master.maglevSize, row: maglevRow(hash, master.maglevSize) }
+    : { hash, slot: randomSlot(hash, master.count) };
 }
 
 /** Compiles the model into `dp` (which should be empty), runs the packet, and explains it. */
@@ -118,12 +130,7 @@ export function tracePacket(dp: Datapath, req: TraceRequest): Trace {
   const master = hit?.frontend.master;
   const algorithm = master ? (master.algorithm === Algorithm.maglev ? "maglev" : "random") : null;
   const hash = flowHash(tuple, seed);
-  const choice =
-    !master || master.count === 0
-      ? null
-      : algorithm === "maglev"
-        ? { hash, maglevM: master.maglevSize, row: maglevRow(hash, master.maglevSize) }
-        : { hash, slot: randomSlot(hash, master.count) };
+  const choice = choiceOf(master, tuple, seed);
   const after = verdict === "DROP" ? null : parseFrame(frame);
   const backend =
     verdict === "DNAT" && after && hit

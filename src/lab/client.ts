@@ -5,7 +5,7 @@ import type { V1Service, V1ServicePort } from "@kubernetes/client-node";
 import { MaplbError } from "../errors.js";
 import { externalNs, podNs } from "./network.js";
 import type { LabPlan } from "./plan.js";
-import { labScript } from "./processes.js";
+import { inCgroup, labScript } from "./processes.js";
 import type { ProbeResult } from "./probe.js";
 import { labPrefix, type LabState } from "./state.js";
 
@@ -19,6 +19,8 @@ export interface LabClient {
   /** Its address: what a backend sees as the source when nothing source-NATs. */
   ip: string;
   external: boolean;
+  /** --socket-lb: the pod cgroup its probes run in (none for external clients). */
+  cgroup?: string;
 }
 
 export function findClient(state: LabState, name: string): LabClient {
@@ -27,7 +29,13 @@ export function findClient(state: LabState, name: string): LabClient {
   if (ext) return { name, netns: externalNs(prefix, ext), ip: ext.ip, external: true };
   const pod = state.plan.pods.find((p) => p.name === name || `${p.namespace}/${p.name}` === name);
   if (pod)
-    return { name: `${pod.namespace}/${pod.name}`, netns: podNs(prefix, pod), ip: pod.ip, external: false };
+    return {
+      name: `${pod.namespace}/${pod.name}`,
+      netns: podNs(prefix, pod),
+      ip: pod.ip,
+      external: false,
+      ...(state.cgroups?.[pod.node] ? { cgroup: state.cgroups[pod.node] } : {}),
+    };
   const known = [...state.plan.pods.map((p) => p.name), ...state.plan.externals.map((e) => e.name)];
   throw new MaplbError(
     "E_USAGE",
@@ -163,7 +171,8 @@ export function runProbe(client: LabClient, target: Target, opts: ProbeOptions):
     ...(opts.size ? ["--size", String(opts.size)] : []),
   ];
   return new Promise((resolve, reject) => {
-    const child = spawn("ip", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const [cmd, cmdArgs] = inCgroup(client.cgroup, "ip", args);
+    const child = spawn(cmd, cmdArgs, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout.on("data", (c: Buffer) => (out += c.toString()));

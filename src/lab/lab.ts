@@ -31,6 +31,7 @@ import { maplbProxy } from "./proxy/maplb.js";
 import { nftablesProxy } from "./proxy/nftables.js";
 import type { ProxyContext, ProxyDriver } from "./proxy/types.js";
 import { resolveScenario } from "./scenario.js";
+import { attachPodCgroups, createPodCgroups, removePodCgroups } from "./socket-lb.js";
 import { labDir, labPrefix, readState, writeState, type LabProxy, type LabState } from "./state.js";
 
 export const DEFAULT_LAB = "lab";
@@ -85,12 +86,14 @@ async function startPod(state: LabState, pod: LabPod, save: () => void): Promise
       ["--pod", pod.name, "--ip", pod.ip, "--tcp", pod.tcpPorts.join(","), "--udp", pod.udpPorts.join(",")],
       files,
       record,
+      state.cgroups?.[pod.node],
     );
 }
 
 /** Removes everything the state lists. Synchronous, so it can run from an exit handler. */
 function teardown(state: LabState, topo: Topology): void {
   stopDaemons(state.processes);
+  removePodCgroups(state);
   topo.cleanup();
   forgetAttachments((netns) => netns.startsWith(`${labPrefix(state.name)}-`));
   for (const p of state.paths) rmSync(p, { recursive: true, force: true });
@@ -105,6 +108,8 @@ export interface UpOptions {
   attach?: AttachMode;
   /** Offloads and a smaller pod MTU for this run (links.ts); the kernel's defaults when absent. */
   links?: LinkRequest;
+  /** With --proxy maplb: pods' sockets balanced at connect() (socket-lb.ts). */
+  socketLb?: boolean;
   say?: Say;
 }
 
@@ -127,6 +132,7 @@ export async function labUp(opts: UpOptions): Promise<LabState> {
     existing?.plan.scenario === scenario.name &&
     existing.proxy === opts.proxy &&
     existing.attach === attach &&
+    !!existing.socketLb === !!opts.socketLb &&
     JSON.stringify(existing.plan.links) === JSON.stringify(plan.links);
   if (existing?.complete && same) {
     if (namespacesExist(existing)) {
@@ -141,6 +147,8 @@ export async function labUp(opts: UpOptions): Promise<LabState> {
     labDown({ name, say });
   }
 
+  if (opts.socketLb && opts.proxy !== "maplb")
+    throw new MaplbError("E_USAGE", "--socket-lb needs --proxy maplb");
   const driver = DRIVERS[opts.proxy];
   const state: LabState = {
     version: 1,
@@ -152,6 +160,7 @@ export async function labUp(opts: UpOptions): Promise<LabState> {
     namespaces: [],
     processes: [],
     paths: driver.paths({ labName: name, plan }),
+    ...(opts.socketLb ? { socketLb: true } : {}),
   };
   const topo = new Topology("lab", { prefix: labPrefix(name) });
   const save = () => {
@@ -168,6 +177,7 @@ export async function labUp(opts: UpOptions): Promise<LabState> {
     say(`lab '${name}': scenario ${scenario.name} (${scenario.file}), proxy ${opts.proxy}`);
     buildNodes(topo, plan, say);
     save();
+    if (state.socketLb) createPodCgroups(state, save);
     for (const pod of plan.pods) {
       const ns = buildPod(topo, plan, pod, DNS_SERVICE_IP);
       state.paths.push(netnsEtc(ns));
@@ -181,6 +191,10 @@ export async function labUp(opts: UpOptions): Promise<LabState> {
     writeFileSync(dnsRecordsFile(name), JSON.stringify(dnsRecords(plan), null, 2) + "\n");
     await Promise.all(plan.pods.map((pod) => startPod(state, pod, save)));
     await driver.sync(proxyContext(state, topo, say));
+    if (state.socketLb) {
+      attachPodCgroups(state);
+      say("socket LB: the pods' cgroups have maplb's connect4/sendmsg4/recvmsg4/getpeername4 hooks");
+    }
     state.complete = true;
     save();
     topo.keep();

@@ -14,6 +14,12 @@ export function labScript(name: "pod-server" | "dns-server" | "probe" | "attach-
   return join(HERE, `${name}.js`);
 }
 
+/** The command line that runs `cmd args` inside `cgroup` (unchanged without one). */
+export function inCgroup(cgroup: string | undefined, cmd: string, args: string[]): [string, string[]] {
+  if (!cgroup) return [cmd, args];
+  return ["sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, cmd, ...args]];
+}
+
 /** Starts `node script args` in namespace `ns`, detached, logging to `log`; returns once it wrote `ready`. */
 export async function startDaemon(
   ns: string,
@@ -22,20 +28,24 @@ export async function startDaemon(
   args: string[],
   files: { log: string; ready: string },
   record: (p: LabProcess) => void,
+  cgroup?: string,
 ): Promise<LabProcess> {
   mkdirSync(dirname(files.log), { recursive: true });
   mkdirSync(dirname(files.ready), { recursive: true });
   rmSync(files.ready, { force: true });
   const out = openSync(files.log, "a");
-  // `ip netns exec` execs the command in place, so the pid is the daemon's own.
-  const child = spawn(
-    "ip",
-    ["netns", "exec", ns, process.execPath, script, ...args, "--ready", files.ready],
-    {
-      detached: true,
-      stdio: ["ignore", out, out],
-    },
-  );
+  // `ip netns exec` (and the cgroup's sh) exec the command in place, so the pid is the daemon's own.
+  const [cmd, cmdArgs] = inCgroup(cgroup, "ip", [
+    "netns",
+    "exec",
+    ns,
+    process.execPath,
+    script,
+    ...args,
+    "--ready",
+    files.ready,
+  ]);
+  const child = spawn(cmd, cmdArgs, { detached: true, stdio: ["ignore", out, out] });
   closeSync(out);
   child.unref();
   if (child.pid === undefined) throw new MaplbError("E_EXEC", `could not start ${script} in ${ns}`);

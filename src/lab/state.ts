@@ -31,6 +31,9 @@ export interface LabState {
   processes: LabProcess[];
   /** Files and directories to remove on down (resolv.conf folders, pin dirs). */
   paths: string[];
+  /** --socket-lb: each node's pod cgroup (socket-lb.ts), by node name. */
+  socketLb?: boolean;
+  cgroups?: Record<string, string>;
 }
 
 /** The prefix of every namespace of the lab `name`. */

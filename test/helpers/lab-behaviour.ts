@@ -8,7 +8,9 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
+import { openKernel } from "../../src/datapath/kernel.js";
 import { labDown, labScale, labUp, requireLab } from "../../src/lab/lab.js";
+import { nodePinDir } from "../../src/lab/proxy/maplb.js";
 import { podNs } from "../../src/lab/network.js";
 import type { AttachMode } from "../../src/cli/commands/attach.js";
 import { labPrefix, type LabProxy, type LabState } from "../../src/lab/state.js";
@@ -22,18 +24,23 @@ const sorted = (m: Map<string, number>) => [...m.keys()].sort();
  * @param tag a short prefix; the lab's name adds this process's pid, so runs of the test suite that
  *   overlap (two checkouts, two engineers) never share a lab.
  */
-export function describeLabBehaviour(proxy: LabProxy, tag: string, opts: { attach?: AttachMode } = {}): void {
+export function describeLabBehaviour(
+  proxy: LabProxy,
+  tag: string,
+  opts: { attach?: AttachMode; socketLb?: boolean } = {},
+): void {
   const attach = opts.attach ?? "tc";
+  const socketLb = opts.socketLb ?? false;
   const labName = `${tag}${process.pid.toString(36)}`;
   const skip = labBlocker(proxy);
-  const title = `namespace lab, --proxy ${proxy}${proxy === "maplb" ? ` --attach ${attach}` : ""}`;
+  const title = `namespace lab, --proxy ${proxy}${proxy === "maplb" ? ` --attach ${attach}` : ""}${socketLb ? " --socket-lb" : ""}`;
   describe(title, { skip: skip ?? false }, () => {
     let state: LabState;
     const ext1 = () => state.plan.externals[0]!.ip;
 
     before(async () => {
       downOnExit(labName);
-      state = await labUp({ name: labName, scenario: writeLabScenario(), proxy, attach });
+      state = await labUp({ name: labName, scenario: writeLabScenario(), proxy, attach, socketLb });
     });
     after(() => {
       labDown({ name: labName });
@@ -65,6 +72,8 @@ export function describeLabBehaviour(proxy: LabProxy, tag: string, opts: { attac
         assert.ok(p > 0.001, `${what}: spread ${JSON.stringify([...counts])} has chi-square p = ${p}`);
       }
     });
+
+    if (socketLb) describeSocketLb(() => state);
 
     it("UDP through a service: every datagram answered from the frontend address, both backends used", async () => {
       const all = backendIps(state, "default/udp-echo");
@@ -228,5 +237,52 @@ export function describeLabBehaviour(proxy: LabProxy, tag: string, opts: { attac
         await Promise.all(holds.map((h) => h.stop()));
       }
     });
+  });
+}
+
+/** Total DNATs on every node's per-packet datapath. */
+function nodeDnats(state: LabState): bigint {
+  let total = 0n;
+  for (const node of state.plan.nodes) {
+    const dp = openKernel({ pinDir: nodePinDir(state.name, node), mustExist: true });
+    try {
+      total += dp.stats().verdicts.DNAT;
+    } finally {
+      dp.close();
+    }
+  }
+  return total;
+}
+
+/** What only socket LB does: pods' flows are never NATed per packet, hairpins, getpeername. */
+function describeSocketLb(lab: () => LabState): void {
+  it("socket LB: a pod's TCP and UDP to a ClusterIP are translated at the socket, no packet DNATed; getpeername and recvmsg show the Service", async () => {
+    const state = lab();
+    const before = nodeDnats(state);
+    for (const [target, n] of [
+      ["default/web", 60],
+      ["default/udp-echo", 20],
+    ] as const) {
+      const results = await probe(state, { from: "client-1", target, frontend: "cluster-ip" }, n);
+      const address = targetOf(state, { from: "client-1", target, frontend: "cluster-ip" }).address;
+      assert.equal(results.filter((r) => r.ok && r.remote === address).length, n, target);
+      assert.deepEqual(sorted(byBackend(results)), backendIps(state, target));
+    }
+    assert.equal(nodeDnats(state), before, "no packet of the pods' flows met the per-packet DNAT");
+  });
+
+  it("socket LB: hairpin: a backend pod reaches its own Service, itself among the backends", async () => {
+    const state = lab();
+    const self = state.plan.pods.find((p) => p.role !== "client" && p.services.includes("default/web"))!;
+    const results = await probe(
+      state,
+      { from: self.name, target: "default/web", frontend: "cluster-ip" },
+      60,
+    );
+    assert.equal(results.filter((r) => r.ok).length, 60, JSON.stringify(results.find((r) => !r.ok)));
+    assert.ok(
+      byBackend(results).has(self.ip),
+      `${self.ip} answers itself: ${JSON.stringify([...byBackend(results)])}`,
+    );
   });
 }

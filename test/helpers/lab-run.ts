@@ -12,7 +12,7 @@ import {
   type Target,
 } from "../../src/lab/client.js";
 import { labDown } from "../../src/lab/lab.js";
-import { labScript } from "../../src/lab/processes.js";
+import { inCgroup, labScript } from "../../src/lab/processes.js";
 import type { ProbeResult } from "../../src/lab/probe.js";
 import type { LabProxy, LabState } from "../../src/lab/state.js";
 import { canCreateNamespaces } from "../../src/netns/netns.js";
@@ -92,26 +92,23 @@ export class Hold {
   constructor(state: LabState, spec: ProbeSpec, intervalMs: number, durationMs: number) {
     const client = findClient(state, spec.from ?? "client-1");
     const t = targetOf(state, spec);
-    this.child = spawn(
-      "ip",
-      [
-        "netns",
-        "exec",
-        client.netns,
-        process.execPath,
-        labScript("probe"),
-        "hold",
-        "--target",
-        `${t.address}:${t.port}`,
-        "--interval",
-        String(intervalMs),
-        "--duration",
-        String(durationMs),
-        "--timeout",
-        "2500", // generous: four labs may share the machine's CPUs
-      ],
-      { stdio: ["ignore", "pipe", "inherit"] },
-    );
+    const [cmd, args] = inCgroup(client.cgroup, "ip", [
+      "netns",
+      "exec",
+      client.netns,
+      process.execPath,
+      labScript("probe"),
+      "hold",
+      "--target",
+      `${t.address}:${t.port}`,
+      "--interval",
+      String(intervalMs),
+      "--duration",
+      String(durationMs),
+      "--timeout",
+      "2500", // generous: four labs may share the machine's CPUs
+    ]);
+    this.child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
     const lines = createInterface({ input: this.child.stdout! });
     lines.on("line", (l) => this.results.push(JSON.parse(l) as ProbeResult));
     this.done = new Promise((resolve) => this.child.on("close", () => resolve()));

@@ -10,6 +10,7 @@ import { AgentMetrics } from "../../agent/metrics.js";
 import { openDatapath } from "../../datapath/open.js";
 import { nodeSettings } from "../../datapath/options.js";
 import type { KernelDatapath } from "../../datapath/kernel.js";
+import { attachSocketLb } from "../../datapath/socket-lb.js";
 import { MaplbError } from "../../errors.js";
 import { log } from "../../log.js";
 import { nodeConfigFrom } from "../options.js";
@@ -47,6 +48,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   const syncPeriodMs = parseDuration(flags.syncPeriod, "--sync-period");
   const apiUnreachableWindowMs = parseDuration(flags.apiUnreachableWindow, "--api-unreachable-window");
   if (syncPeriodMs === 0) throw new MaplbError("E_USAGE", "--sync-period must be more than 0");
+  checkSocketLbFlags(flags);
   const node = nodeConfigFrom(flags);
   const kubeConfig = loadKubeConfig(flags.kubeconfig);
 
@@ -89,7 +91,27 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   datapath.close();
 }
 
+function checkSocketLbFlags(flags: AgentFlags): void {
+  if (flags.socketLb && !flags.socketLbCgroup)
+    throw new MaplbError(
+      "E_USAGE",
+      "--socket-lb needs --socket-lb-cgroup PATH (the cgroup v2 holding the pods)",
+    );
+  if (!flags.socketLb && (flags.socketLbCgroup || flags.socketLbHostnsOnly))
+    throw new MaplbError("E_USAGE", "--socket-lb-cgroup and --socket-lb-hostns-only go with --socket-lb");
+  if (flags.socketLb && flags.datapath === "emulated")
+    throw new MaplbError(
+      "E_USAGE",
+      "--socket-lb needs the kernel datapath (--datapath kernel or auto, as root)",
+    );
+}
+
 function attach(kernel: KernelDatapath | null, flags: AgentFlags): void {
+  if (flags.attach && flags.socketLb && flags.socketLbCgroup) {
+    if (!kernel) throw new MaplbError("E_USAGE", "--socket-lb needs the kernel datapath (as root)");
+    const cgroup = attachSocketLb(kernel, flags.socketLbCgroup, !!flags.socketLbHostnsOnly);
+    log.info({ cgroup, hostnsOnly: !!flags.socketLbHostnsOnly }, "socket LB attached");
+  }
   const interfaces = flags.interface ?? [];
   if (!flags.attach || interfaces.length === 0) {
     log.info("programming the maps only: nothing attached (--no-attach, or no --interface)");

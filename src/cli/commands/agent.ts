@@ -19,6 +19,9 @@ export interface AgentFlags extends NodeOptions {
   interface?: string[];
   attachMode: "xdp" | "tc";
   hashSeed: number;
+  socketLb?: boolean;
+  socketLbCgroup?: string;
+  socketLbHostnsOnly?: boolean;
 }
 
 function positiveInt(flag: string) {
@@ -75,6 +78,12 @@ export function registerAgent(program: Command): void {
       new Option("--attach-mode <mode>", "kernel: how to attach").choices(["xdp", "tc"]).default("tc"),
     )
     .option("--no-attach", "program the maps only, attach nothing (observe beside kube-proxy)")
+    .option("--socket-lb", "kernel: also balance sockets at connect() (cgroup hooks on --socket-lb-cgroup)")
+    .option("--socket-lb-cgroup <path>", "kernel: the cgroup v2 holding the pods, for --socket-lb")
+    .option(
+      "--socket-lb-hostns-only",
+      "with --socket-lb: only the host network namespace's sockets (pods keep per-packet NAT, for meshes)",
+    )
     .option(
       "--hash-seed <n>",
       "flow hash seed; the same on every node",

@@ -5,15 +5,23 @@
 // A network namespace is entered by running this command again under `nsenter --net`: unlike
 // `ip netns exec`, it keeps the host's mounts, so the pinned maps under /sys/fs/bpf stay in sight.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { MaplbError } from "../../errors.js";
+import { readJsonRecords } from "../../util/json-records.js";
 import type { MapsDump } from "../../datapath/dump.js";
 import { checkPinned, detachTc, detachXdp, openKernel } from "../../datapath/kernel.js";
 import { DEFAULT_PIN_DIR } from "../../datapath/options.js";
 import { examplesHelp } from "../options.js";
 import { addOutputOptions, type OutputFlags, outputFormat, render } from "../output.js";
+import {
+  attachSocketLbHere,
+  detachSocketLbHere,
+  readSocketLbAttachments,
+  socketLbStatus,
+  socketLbStatusText,
+} from "./socket-lb-attach.js";
 
 export const ATTACH_MODES = ["tc", "xdp"] as const;
 export type AttachMode = (typeof ATTACH_MODES)[number];
@@ -44,16 +52,7 @@ const recordFile = (a: Pick<Attachment, "netns" | "iface">) =>
   join(recordDir(), `${a.netns ?? "host"}@${a.iface}.json`);
 
 export function readAttachments(): Attachment[] {
-  if (!existsSync(recordDir())) return [];
-  return readdirSync(recordDir())
-    .filter((f) => f.endsWith(".json"))
-    .flatMap((f) => {
-      try {
-        return [JSON.parse(readFileSync(join(recordDir(), f), "utf8")) as Attachment];
-      } catch {
-        return [];
-      }
-    });
+  return readJsonRecords<Attachment>(recordDir());
 }
 
 /** Forgets the records of attachments in namespaces about to be deleted (their filters go with them). */
@@ -136,15 +135,40 @@ export function attachHere(req: AttachRequest): string[] {
   return lines;
 }
 
-function attach(flags: AttachRequest): void {
+/** The socket-LB flags of attach and detach. */
+interface SocketLbFlags {
+  socketLb?: boolean;
+  cgroup?: string;
+  socketLbHostnsOnly?: boolean;
+}
+
+function attach(flags: Omit<AttachRequest, "iface"> & { iface?: string[] } & SocketLbFlags): void {
+  const { socketLb, cgroup, socketLbHostnsOnly, ...rest } = flags;
+  if (socketLb !== (cgroup !== undefined))
+    throw new MaplbError(
+      "E_USAGE",
+      "--socket-lb and --cgroup go together: the cgroup v2 whose sockets are balanced",
+    );
+  if (socketLbHostnsOnly && !socketLb)
+    throw new MaplbError("E_USAGE", "--socket-lb-hostns-only needs --socket-lb");
+  if (!socketLb && !rest.iface)
+    throw new MaplbError("E_USAGE", "give --iface (per-packet: TC or XDP), or --socket-lb --cgroup PATH");
   checkPinned(flags.pinDir); // here too, so a missing pin dir is a usage error before entering a namespace
+  if (socketLb && cgroup !== undefined) {
+    const line = attachSocketLbHere({ cgroup, pinDir: flags.pinDir, hostnsOnly: !!socketLbHostnsOnly });
+    process.stdout.write(line + "\n");
+  }
+  if (rest.iface) attachIfaces({ ...rest, iface: rest.iface });
+}
+
+function attachIfaces(flags: AttachRequest): void {
   if (reexecIn(flags.netns, argsFor("attach", { ...flags }))) return;
   process.stdout.write(attachHere(flags).join("\n") + "\n");
 }
 
 const where = (a: Pick<Attachment, "netns" | "iface">) => (a.netns ? `${a.netns}/${a.iface}` : a.iface);
 
-interface DetachFlags {
+interface DetachFlags extends SocketLbFlags {
   iface?: string[];
   netns?: string;
 }
@@ -161,6 +185,14 @@ function detachHere(a: Attachment): void {
 }
 
 function detach(flags: DetachFlags): void {
+  if (flags.cgroup !== undefined && !flags.socketLb)
+    throw new MaplbError("E_USAGE", "--cgroup goes with --socket-lb");
+  const everything = !flags.socketLb && !flags.iface && flags.netns === undefined;
+  if (flags.socketLb || (everything && readSocketLbAttachments().length > 0)) {
+    process.stdout.write(detachSocketLbHere(flags.cgroup).join("\n") + "\n");
+    if (!everything && !flags.iface && flags.netns === undefined) return;
+    if (everything && readAttachments().length === 0) return;
+  }
   const chosen = readAttachments().filter(
     (a) =>
       (flags.netns === undefined || a.netns === flags.netns) &&
@@ -219,6 +251,7 @@ const COUNTED_MAPS = new Set([
   "ct4",
   "lb4_affinity",
   "lb4_backend_stats",
+  "lb4_reverse_sk",
 ]);
 
 export interface PinDirStatus {
@@ -277,6 +310,7 @@ export function pinDirStatus(pinDir: string): PinDirStatus {
 
 interface StatusReport {
   attachments: (Attachment & { live: true })[];
+  socketLb: ReturnType<typeof socketLbStatus>;
   /** Records of attachments the kernel no longer has (detached behind maplb's back): now forgotten. */
   forgotten: Attachment[];
   maps: PinDirStatus[];
@@ -285,11 +319,13 @@ interface StatusReport {
 }
 
 /** The status as text; wide adds each map's key and value sizes. */
-function statusText({ attachments, forgotten, maps: pins, goneMaps }: StatusReport, wide: boolean): string {
+function statusText(report: StatusReport, wide: boolean): string {
+  const { attachments, forgotten, maps: pins, goneMaps } = report;
   const out: string[] = [];
   out.push(attachments.length === 0 ? "nothing attached by maplb" : "attached:");
   for (const a of attachments)
     out.push(`  ${where(a).padEnd(40)} ${a.mode.padEnd(4)} maps ${a.pinDir}  since ${a.attachedAt}`);
+  out.push(...socketLbStatusText(report.socketLb));
   for (const a of forgotten)
     out.push(`forgot ${a.mode} on ${where(a)}: it is no longer in the kernel (detached outside maplb)`);
   for (const dir of goneMaps)
@@ -331,11 +367,13 @@ function status(flags: { pinDir?: string } & OutputFlags): void {
   const attachments = records
     .filter((a) => !forgotten.includes(a))
     .map((a) => ({ ...a, live: true as const }));
-  const dirs = new Set(attachments.map((a) => a.pinDir));
+  const socketLb = socketLbStatus();
+  const dirs = new Set([...attachments, ...socketLb.live].map((a) => a.pinDir));
   if (flags.pinDir) dirs.add(flags.pinDir);
   const sorted = [...dirs].sort();
   const report: StatusReport = {
     attachments,
+    socketLb,
     forgotten,
     maps: sorted.filter((d) => existsSync(d)).map(pinDirStatus),
     goneMaps: sorted.filter((d) => !existsSync(d)),
@@ -366,34 +404,48 @@ export function registerAttach(program: Command): void {
         "tc: a clsact qdisc and maplb's filter on ingress (handles both directions: requests are\n" +
         "DNATed, replies reverse-NATed through conntrack). xdp: the kernel's choice of native or generic.\n" +
         "The maps stay pinned: `maplb apply --pin-dir DIR` changes the running datapath in place.\n" +
-        "Needs root. Attaching again replaces maplb's own program; nothing else is touched.",
+        "Needs root. Attaching again replaces maplb's own program; nothing else is touched.\n" +
+        "--socket-lb --cgroup PATH: socket-level LB instead (or as well): connect4, sendmsg4, recvmsg4\n" +
+        "and getpeername4 hooks on a cgroup v2, so its sockets connect straight to a backend and no\n" +
+        "packet of theirs is NATed (per-packet NAT on the node still serves everything else).",
     )
-    .requiredOption("--iface <name>", "interface to attach to (repeatable, or a comma list)", collect)
+    .option("--iface <name>", "interface to attach to (repeatable, or a comma list)", collect)
     .addOption(new Option("--mode <mode>", "attach point").choices(ATTACH_MODES).default("tc"))
     .option("--netns <name>", "the network namespace of the interfaces (an `ip netns` name)")
     .option("--pin-dir <dir>", "where the maps are pinned", DEFAULT_PIN_DIR)
+    .option("--socket-lb", "socket-level LB: balance connect()/sendmsg() of the sockets in --cgroup")
+    .option("--cgroup <path>", "with --socket-lb: the cgroup v2 directory (never the root)")
+    .option("--socket-lb-hostns-only", "with --socket-lb: only sockets of the host network namespace")
     .addHelpText(
       "after",
       "\nExamples:\n" +
         "  maplb apply -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --node-ip 198.18.0.1\n" +
         "  maplb attach --iface eth0 --mode tc\n" +
+        "  maplb attach --socket-lb --cgroup /sys/fs/cgroup/unified/pods\n" +
         "  maplb attach --netns node-a --iface veth1,veth2 --mode xdp --pin-dir /sys/fs/bpf/maplb-a",
     )
-    .action((flags: AttachRequest) => attach(flags));
+    .action((flags: Parameters<typeof attach>[0]) => attach(flags));
 
   program
     .command("detach")
     .summary("detach what maplb attached")
     .description(
-      "Detach what `maplb attach` attached (all of it, or only the given interfaces or namespace).\n" +
+      "Detach what `maplb attach` attached (all of it, or only the given interfaces or namespace,\n" +
+        "or with --socket-lb only the socket-LB hooks).\n" +
         "Only maplb's own filter or XDP program is removed; the pinned maps stay (remove the pin\n" +
         "directory to drop them). Attachments whose namespace is gone are forgotten.",
     )
     .option("--iface <name>", "only these interfaces (repeatable, or a comma list)", collect)
     .option("--netns <name>", "only attachments in this network namespace")
+    .option("--socket-lb", "the socket-LB hooks (of every recorded cgroup, or of --cgroup)")
+    .option("--cgroup <path>", "with --socket-lb: only this cgroup v2 directory")
     .addHelpText(
       "after",
-      examplesHelp(["sudo maplb detach", "sudo maplb detach --netns node-a --iface veth1"]),
+      examplesHelp([
+        "sudo maplb detach",
+        "sudo maplb detach --netns node-a --iface veth1",
+        "sudo maplb detach --socket-lb --cgroup /sys/fs/cgroup/unified/pods",
+      ]),
     )
     .action((flags: DetachFlags) => detach(flags));
 

@@ -19,6 +19,8 @@ import { median } from "../../util/stats.js";
 import { batchOf, hostBatchTiming, pipelineNsPerPacket, scaleOps } from "../../datapath/speed.js";
 import { tracePacket, type Trace } from "../../datapath/trace.js";
 import type { KubeProxyVerdict } from "../../kubeproxy/verdict.js";
+import { socketTraceText, traceSocket } from "../../datapath/trace-socket.js";
+import { MaplbError } from "../../errors.js";
 import { log } from "../../log.js";
 import { isIPv4 } from "../../util/ip.js";
 import {
@@ -309,9 +311,19 @@ function registerTrace(program: Command): void {
         "table: DNAT, filter REJECT/DROP, firewall, masquerade), and each difference from maplb, named.\n" +
         "The SNAT address is the first --node-ip; --node-name decides which backends are local.",
     )
-    .requiredOption("--from <ip:port>", "the client", endpoint("--from"))
+    .option(
+      "--from <ip:port>",
+      "the client (with --socket: the socket's bound source, if any)",
+      endpoint("--from"),
+    )
     .requiredOption("--to <ip:port>", "the destination (a frontend, or not)", endpoint("--to"))
-    .addOption(new Option("--proto <proto>", "protocol").choices(["tcp", "udp"]).default("tcp"));
+    .addOption(new Option("--proto <proto>", "protocol").choices(["tcp", "udp"]).default("tcp"))
+    .option("--socket", "trace a local socket's connect() through the socket-LB hooks instead (emulated)")
+    .option(
+      "--cookie <n>",
+      "with --socket: the socket's cookie, which spreads sockets over backends (default 1)",
+      socketCookie,
+    );
   addOutputOptions(cmd, "the same lines: a trace has no narrow form");
   addDatapathOptions(addNodeOptions(addInputOptions(cmd)), false);
   cmd.addHelpText(
@@ -319,6 +331,7 @@ function registerTrace(program: Command): void {
     examplesHelp([
       "maplb trace -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --from 198.51.100.7:40000 --to 35.200.9.207:80",
       "maplb trace -f manifests/ --from 10.0.0.5:5353 --to 10.96.0.10:53 --proto udp -o json",
+      "maplb trace -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --socket --to 35.200.9.207:80",
     ]),
   );
   cmd.action(
@@ -327,11 +340,16 @@ function registerTrace(program: Command): void {
         NodeOptions &
         DatapathFlags &
         OutputFlags & {
-          from: { ip: string; port: number };
+          from?: { ip: string; port: number };
           to: { ip: string; port: number };
           proto: "tcp" | "udp";
+          socket?: boolean;
+          cookie?: bigint;
         },
     ) => {
+      if (flags.socket) return traceSocketCommand(flags);
+      if (!flags.from)
+        throw new MaplbError("E_USAGE", "trace needs --from IP:PORT (the client), unless --socket");
       const model = modelFrom(flags);
       const dp = traceDatapath(flags.datapath);
       try {
@@ -350,6 +368,39 @@ function registerTrace(program: Command): void {
       }
     },
   );
+}
+
+function socketCookie(v: string): bigint {
+  if (!/^\d{1,20}$/.test(v) || BigInt(v) >= 1n << 64n)
+    throw new InvalidArgumentError(`--cookie expects an unsigned 64-bit number, got '${v.slice(0, 40)}'`);
+  return BigInt(v);
+}
+
+/** trace --socket: the hooks' code runs on the emulated datapath (the kernel runs it only in a cgroup). */
+function traceSocketCommand(
+  flags: InputOptions &
+    NodeOptions & {
+      from?: { ip: string };
+      to: { ip: string; port: number };
+      proto: "tcp" | "udp";
+      cookie?: bigint;
+    } & OutputFlags,
+): void {
+  const dp = openEmulated();
+  try {
+    const t = traceSocket(dp, {
+      model: modelFrom(flags),
+      node: nodeConfigFrom(flags),
+      source: flags.from?.ip ?? null,
+      address: flags.to.ip,
+      port: flags.to.port,
+      protocol: flags.proto,
+      cookie: flags.cookie,
+    });
+    process.stdout.write(render(outputFormat(flags), { data: () => t, table: () => socketTraceText(t) }));
+  } finally {
+    dp.close();
+  }
 }
 
 // ---- speed -------------------------------------------------------------------------------------------

@@ -163,6 +163,11 @@ export function registerLab(program: Command): void {
         }
       }),
     )
+    .option(
+      "--socket-lb",
+      "with --proxy maplb: pods' sockets balanced at connect() (cgroup hooks), as Cilium does; " +
+        "external clients still meet per-packet NAT on the nodes",
+    )
     .addOption(labOption())
     .addHelpText(
       "after",
@@ -182,6 +187,7 @@ export function registerLab(program: Command): void {
         gso: GsoMode;
         podMtu?: { mtu: number; node: string | null };
         lab: string;
+        socketLb?: boolean;
       }) => {
         needRoot();
         await labUp({
@@ -190,6 +196,7 @@ export function registerLab(program: Command): void {
           proxy: flags.proxy,
           attach: flags.attach,
           links: { checksum: flags.checksum, gso: flags.gso, podMtu: flags.podMtu ?? null },
+          ...(flags.socketLb ? { socketLb: true } : {}),
           say,
         });
       },

@@ -1,0 +1,143 @@
+/* Attaching the socket-LB programs of maplb.bpf.o to a cgroup v2, and finding them again. They
+ * are attached with bpf_prog_attach (no link), so they stay after the process exits, as the XDP
+ * and TC programs do; detach and status find them by name among the cgroup's programs. */
+#include "dp.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+static const struct {
+	const char *prog;
+	enum bpf_attach_type type;
+} hooks[] = {
+	{ "maplb_sock_connect4", BPF_CGROUP_INET4_CONNECT },
+	{ "maplb_sock_sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
+	{ "maplb_sock_recvmsg4", BPF_CGROUP_UDP4_RECVMSG },
+	{ "maplb_sock_getpeername4", BPF_CGROUP_INET4_GETPEERNAME },
+};
+#define HOOK_COUNT (sizeof(hooks) / sizeof(hooks[0]))
+#define QUERY_MAX 64 /* programs per hook looked at; a cgroup with more is not ours to manage */
+
+static int open_cgroup(const char *cgroup)
+{
+	int fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Calls fn on every program of hook h named hooks[h].prog; returns how many, or -errno. */
+static int for_each_ours(int cg, __u32 h, int (*fn)(int cg, int prog_fd, __u32 h))
+{
+	__u32 ids[QUERY_MAX], count = QUERY_MAX;
+	int err = bpf_prog_query(cg, hooks[h].type, 0, NULL, ids, &count);
+	if (err)
+		return err;
+	int found = 0;
+	for (__u32 i = 0; i < count && i < QUERY_MAX; i++) {
+		int fd = bpf_prog_get_fd_by_id(ids[i]);
+		if (fd < 0)
+			continue; /* gone meanwhile */
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		memset(&info, 0, sizeof(info));
+		err = bpf_obj_get_info_by_fd(fd, &info, &len);
+		/* the kernel keeps BPF_OBJ_NAME_LEN - 1 = 15 characters of the name */
+		if (!err && strncmp(info.name, hooks[h].prog, sizeof(info.name) - 1) == 0) {
+			err = fn ? fn(cg, fd, h) : 0;
+			found++;
+		}
+		close(fd);
+		if (err)
+			return err;
+	}
+	return found;
+}
+
+static int detach_one(int cg, int prog_fd, __u32 h)
+{
+	return bpf_prog_detach2(prog_fd, cg, hooks[h].type);
+}
+
+static int detach_all(int cg)
+{
+	int total = 0;
+	for (__u32 h = 0; h < HOOK_COUNT; h++) {
+		int n = for_each_ours(cg, h, detach_one);
+		if (n < 0)
+			return n;
+		total += n;
+	}
+	return total;
+}
+
+static int set_hostns_only(struct maplb_dp *dp, int hostns_only)
+{
+	struct bpf_map *map;
+	bpf_object__for_each_map(map, dp->obj) {
+		const char *name = bpf_map__name(map);
+		size_t len = strlen(name);
+		if (!bpf_map__is_internal(map) || len < 4 || strcmp(name + len - 4, ".bss") != 0)
+			continue;
+		__u32 zero = 0;
+		__u8 value[16] = { 0 }; /* the .bss holds only maplb_sock_hostns_only */
+		if (bpf_map__value_size(map) > sizeof(value))
+			return -E2BIG;
+		value[0] = hostns_only ? 1 : 0;
+		return bpf_map_update_elem(bpf_map__fd(map), &zero, value, BPF_ANY);
+	}
+	return -ENOENT;
+}
+
+int maplb_attach_sock(struct maplb_dp *dp, const char *cgroup, int hostns_only)
+{
+	if (dp->kind != MAPLB_KIND_KERNEL)
+		return -EOPNOTSUPP;
+	int err = set_hostns_only(dp, hostns_only);
+	if (err)
+		return err;
+	int cg = open_cgroup(cgroup);
+	if (cg < 0)
+		return cg;
+	err = detach_all(cg);
+	for (__u32 h = 0; err >= 0 && h < HOOK_COUNT; h++) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(dp->obj, hooks[h].prog);
+		err = prog ? bpf_prog_attach(bpf_program__fd(prog), cg, hooks[h].type, BPF_F_ALLOW_MULTI)
+			   : -ENOENT;
+	}
+	if (err < 0)
+		detach_all(cg); /* all four or none */
+	close(cg);
+	return err < 0 ? err : 0;
+}
+
+int maplb_detach_sock(const char *cgroup)
+{
+	int cg = open_cgroup(cgroup);
+	if (cg < 0)
+		return cg;
+	int n = detach_all(cg);
+	close(cg);
+	return n;
+}
+
+int maplb_sock_attached(const char *cgroup)
+{
+	int cg = open_cgroup(cgroup);
+	if (cg < 0)
+		return cg;
+	int mask = 0;
+	for (__u32 h = 0; h < HOOK_COUNT; h++) {
+		int n = for_each_ours(cg, h, NULL);
+		if (n < 0) {
+			close(cg);
+			return n;
+		}
+		if (n > 0)
+			mask |= 1 << h;
+	}
+	close(cg);
+	return mask;
+}
