@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MaglevSpace } from "../src/compile/maglev-space.js";
+import { RowSlab } from "../src/compile/row-slab.js";
 import { checkMaglevTableSize, maglevRows, murmur3 } from "../src/compile/maglev.js";
 import { native } from "../src/datapath/binding.js";
 import { mulberry32 } from "./helpers/prng.js";
@@ -206,5 +207,25 @@ describe("MaglevSpace", () => {
       () => s.acquire("b", 251),
       (e: Error & { code?: string }) => e.code === "E_CAPACITY" && /lb4_maglev is full/.test(e.message),
     );
+  });
+});
+
+describe("RowSlab", () => {
+  it("hands out zeroed tables that share buffers without overlapping", () => {
+    const slab = new RowSlab();
+    const tables = Array.from({ length: 300 }, (_, i) => slab.rows(i % 2 ? 16381 : 251));
+    assert.ok(new Set(tables.map((t) => t.buffer)).size < 10, "a few buffers, not one per table");
+    tables.forEach((t, i) => {
+      assert.ok(t.every((v) => v === 0));
+      t.fill(i + 1);
+    });
+    tables.forEach((t, i) =>
+      assert.ok(
+        t.every((v) => v === i + 1),
+        `table ${i} was not overwritten`,
+      ),
+    );
+    const huge = slab.rows(1 << 21);
+    assert.equal(huge.buffer.byteLength, 4 << 21, "a table larger than a buffer gets its own");
   });
 });

@@ -96,7 +96,7 @@ let scratch = new Uint8Array(0);
 export function maglevRows(
   backends: readonly MaglevBackend[],
   m: number,
-  rows = new Uint32Array(m),
+  rows: Uint32Array = new Uint32Array(m),
   fill: MaglevFill = "native",
 ): Uint32Array {
   const n = backends.length;
