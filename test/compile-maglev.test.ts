@@ -2,7 +2,21 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MaglevSpace } from "../src/compile/maglev-space.js";
+import { RowSlab } from "../src/compile/row-slab.js";
 import { checkMaglevTableSize, maglevRows, murmur3 } from "../src/compile/maglev.js";
+import { native } from "../src/datapath/binding.js";
+import { mulberry32 } from "./helpers/prng.js";
+import { kernelSkip } from "./helpers/require-kernel.js";
+
+/** Why the C fill cannot be compared here (the library is not built), or false. */
+function nativeMissing(): string | false {
+  try {
+    native();
+    return false;
+  } catch (err) {
+    return kernelSkip(`libmaplb.so (make -C native): ${String(err)}`, "the C Maglev fill's test");
+  }
+}
 
 const backends = (n: number, from = 1) =>
   Array.from({ length: n }, (_, i) => ({
@@ -59,9 +73,59 @@ describe("maglevRows", () => {
       for (const n of [1, 2, 3, 10, 17, 300])
         if (n <= 17 || m <= 1021) {
           const bs = backends(n, m % 97);
-          assert.deepEqual(maglevRows(bs, m), reference(bs, m), `n=${n} M=${m}`);
+          const expected = reference(bs, m);
+          for (const fill of ["native", "js"] as const)
+            assert.deepEqual(maglevRows(bs, m, undefined, fill), expected, `${fill}: n=${n} M=${m}`);
         }
   });
+
+  it(
+    "the C fill gives the JS fill's rows, on random backend sets and table sizes",
+    { skip: nativeMissing() },
+    () => {
+      const random = mulberry32(0x6d61676c);
+      const primes = [2, 3, 5, 7, 11, 13, 31, 251, 509, 1021, 2039, 4093, 8191, 16381, 65521, 131071];
+      for (let round = 0; round < 300; round++) {
+        const m = primes[Math.floor(random() * primes.length)]!;
+        const n = 1 + Math.floor(random() * Math.min(m, round % 10 === 0 ? 1000 : 40));
+        // Random addresses, ports and ids (not 1..N): the C fill must carry the ids, not positions.
+        const bs = Array.from({ length: n }, () => ({
+          id: 1 + Math.floor(random() * 0xfffffffe),
+          name: `${[0, 0, 0, 0].map(() => Math.floor(random() * 256)).join(".")}:${Math.floor(random() * 65536)}`,
+        }));
+        const js = maglevRows(bs, m, undefined, "js");
+        assert.deepEqual(maglevRows(bs, m, undefined, "native"), js, `round ${round}: n=${n} M=${m}`);
+      }
+    },
+  );
+
+  it(
+    "the C fill rejects what would make it probe forever or write out of bounds",
+    { skip: nativeMissing() },
+    () => {
+      const fill = native().maglevFill;
+      const one = (x: number) => Uint32Array.of(x);
+      const rows = new Uint32Array(15);
+      const EINVAL = -22;
+      // A skip sharing a factor with M (M = 15 is not prime) visits only some rows.
+      assert.equal(fill(Uint32Array.of(0, 1), Uint32Array.of(3, 1), Uint32Array.of(1, 2), 0, rows), EINVAL);
+      assert.equal(fill(one(15), one(1), one(1), 0, rows), EINVAL, "offset >= M");
+      assert.equal(fill(one(0), one(0), one(1), 0, rows), EINVAL, "skip 0");
+      assert.equal(fill(one(0), one(15), one(1), 0, rows), EINVAL, "skip >= M");
+      assert.equal(fill(one(0), one(1), one(1), 15, rows), EINVAL, "last >= M");
+      assert.equal(
+        fill(new Uint32Array(0), new Uint32Array(0), new Uint32Array(0), 0, rows),
+        EINVAL,
+        "no backends",
+      );
+      assert.throws(() => fill(one(0), Uint32Array.of(1, 2), one(1), 0, rows), /skips: 2 bytes or items/);
+      assert.equal(fill(Uint32Array.of(0, 1), Uint32Array.of(2, 1), Uint32Array.of(7, 9), 0, rows), 0);
+      assert.ok(
+        rows.every((id) => id === 7 || id === 9),
+        "both backends' permutations visit every row",
+      );
+    },
+  );
 
   it("is deterministic", () => {
     assert.deepEqual(maglevRows(backends(7), 251), maglevRows(backends(7), 251));
@@ -143,5 +207,25 @@ describe("MaglevSpace", () => {
       () => s.acquire("b", 251),
       (e: Error & { code?: string }) => e.code === "E_CAPACITY" && /lb4_maglev is full/.test(e.message),
     );
+  });
+});
+
+describe("RowSlab", () => {
+  it("hands out zeroed tables that share buffers without overlapping", () => {
+    const slab = new RowSlab();
+    const tables = Array.from({ length: 300 }, (_, i) => slab.rows(i % 2 ? 16381 : 251));
+    assert.ok(new Set(tables.map((t) => t.buffer)).size < 10, "a few buffers, not one per table");
+    tables.forEach((t, i) => {
+      assert.ok(t.every((v) => v === 0));
+      t.fill(i + 1);
+    });
+    tables.forEach((t, i) =>
+      assert.ok(
+        t.every((v) => v === i + 1),
+        `table ${i} was not overwritten`,
+      ),
+    );
+    const huge = slab.rows(1 << 21);
+    assert.equal(huge.buffer.byteLength, 4 << 21, "a table larger than a buffer gets its own");
   });
 });

@@ -18,24 +18,13 @@ import { buildIptablesRules, buildNftRules, renderIptables, renderNft } from "..
 import { setLogLevel } from "../src/log.js";
 import { NODE } from "./helpers/kubeproxy.js";
 import { SCENARIOS, service, slice, writeTemp } from "./helpers/manifests.js";
+import { mulberry32 } from "./helpers/prng.js";
 
 const CASES = 2000;
 const CLI_EVERY = 200; // 10 cases through the real CLI
 const SEED = 0x6d61706c; // "mapl"
 /** A case this slow has hung (the pipeline takes milliseconds); it bounds a run, it measures nothing. */
 const HANG_MS = 10_000;
-
-/** mulberry32: a small seeded PRNG, so every run mutates the same way and a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const pick = <T>(r: Rand, list: readonly T[]): T => list[Math.floor(r() * list.length)]!;
@@ -239,7 +228,7 @@ interface FuzzCase {
 }
 
 function* cases(): Generator<FuzzCase> {
-  const r = rng(SEED);
+  const r = mulberry32(SEED);
   const all = seeds();
   const parsed = all.map((s) => s.text.split(/^---$/m).map((d) => parseManifest(s.name, d)[0]?.object ?? {}));
   for (let n = 0; n < CASES; n++) {

@@ -164,6 +164,15 @@ MAPLB_API int maplb_ipt_eval(struct maplb_ipt *ipt, const struct ipt_packet *pac
 			     __u32 path_cap);
 MAPLB_API void maplb_ipt_close(struct maplb_ipt *ipt);
 
+/* maglev.c: fills a Maglev table of m rows (m prime, as maglev.ts's maglevRows: backend i starts
+ * at offsets[i] and steps by skips[i], the turns go round until `last` rows are free, then the
+ * modular-inverse finish). rows[r] = ids of the backend owning row r. -EINVAL for n = 0, m < 2 or
+ * above MAPLB_MAGLEV_FILL_MAX_M, last >= m, an offset >= m, or a skip that is 0, >= m or shares a
+ * factor with m (its permutation would not visit every row); -ENOMEM. */
+#define MAPLB_MAGLEV_FILL_MAX_M (1u << 24)
+MAPLB_API int maplb_maglev_fill(const __u32 *offsets, const __u32 *skips, const __u32 *ids,
+				__u32 n, __u32 m, __u32 last, __u32 *rows);
+
 /* The layout of every ABI struct, for the TypeScript mirror's test: -1 when unknown. */
 MAPLB_API long maplb_abi_sizeof(const char *type);
 MAPLB_API long maplb_abi_offsetof(const char *type, const char *field);

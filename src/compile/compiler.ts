@@ -9,8 +9,9 @@ import { DiffPhases, diffServicePort } from "./diff.js";
 import { frontendOf } from "./frontends.js";
 import { backendIdPool, type IdAllocator, type IdPool, revNatIdAllocator } from "./ids.js";
 import type { MaglevBackend } from "./maglev.js";
-import { MaglevAhead } from "./maglev-ahead.js";
+import { MaglevAhead, MIN_AHEAD_ROWS } from "./maglev-ahead.js";
 import { MaglevSpace } from "./maglev-space.js";
+import { RowSlab } from "./row-slab.js";
 import { compileServicePort, type IdSource, maglevKey, maglevTableNames } from "./service-port.js";
 import type { LbTables, MapOp, ServicePortTables } from "./tables.js";
 
@@ -51,6 +52,8 @@ export class Compiler implements IdSource {
   private readonly inputs = new Map<string, ServicePort>();
   /** During compile(): Maglev tables a worker computes beside the compile (maglev-ahead.ts). */
   ahead: MaglevAhead | null = null;
+  /** During compile() of a large batch: where its new Maglev tables go (row-slab.ts). */
+  slab: RowSlab | null = null;
   /** During update(): each touched port's tables and input from before, to roll back on failure. */
   private journal: Map<string, { tables?: ServicePortTables; input?: ServicePort }> | null = null;
 
@@ -176,6 +179,10 @@ export class Compiler implements IdSource {
     return this.ahead?.take(backends, m);
   }
 
+  newRows(m: number): Uint32Array | undefined {
+    return this.slab?.rows(m);
+  }
+
   // Bookkeeping.
 
   private note(id: string): void {
@@ -255,16 +262,21 @@ export function compile(
   // New ports get new Maglev tables: a worker fills those of the second half while this thread
   // compiles the first (small batches are filled here, see maglev-ahead.ts).
   const fresh = model.ports.filter((p) => !c.tables.services.has(p.id));
+  const half = Math.floor(fresh.length / 2);
   c.ahead = MaglevAhead.start(
     fresh
-      .slice(Math.floor(fresh.length / 2))
+      .slice(half)
       .flatMap((p) => maglevTableNames(p, node).map((names) => ({ m: p.maglevTableSize, names }))),
   );
+  // The tables filled here share buffers when they are many (M per port: close enough to decide).
+  const hereRows = (c.ahead ? fresh.slice(0, half) : fresh).reduce((sum, p) => sum + p.maglevTableSize, 0);
+  c.slab = hereRows >= MIN_AHEAD_ROWS ? new RowSlab() : null;
   try {
     for (const p of model.ports) c.set(p);
   } finally {
     c.ahead?.close();
     c.ahead = null;
+    c.slab = null;
   }
   c.retryWaiting();
   c.settle();

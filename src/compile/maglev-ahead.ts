@@ -60,7 +60,10 @@ export class MaglevAhead {
     this.pending.delete(key);
     const rows = this.wait()[i];
     if (!rows) return undefined;
-    for (let r = 0; r < rows.length; r++) rows[r] = backends[rows[r]! - 1]!.id;
+    // ids[position] (ids[0] unused): a typed array read per row, not an object's property.
+    const ids = new Uint32Array(backends.length + 1);
+    for (let b = 0; b < backends.length; b++) ids[b + 1] = backends[b]!.id;
+    for (let r = 0; r < rows.length; r++) rows[r] = ids[rows[r]!]!;
     return rows;
   }
 

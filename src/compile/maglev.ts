@@ -6,7 +6,9 @@
 // rows it owned. The datapath picks `rows[flowHash % M]`.
 //
 // Cost: a table is M u32 backend ids, 4·M bytes (64 KiB at Cilium's default M = 16381), per backend set.
+import { native, type NativeApi } from "../datapath/binding.js";
 import { MaplbError } from "../errors.js";
+import { log } from "../log.js";
 // Cilium's limit for M, defined where the annotation is validated.
 import { MAX_MAGLEV_TABLE_SIZE } from "../k8s/service.js";
 import { isPrime } from "../util/prime.js";
@@ -63,27 +65,48 @@ export interface MaglevBackend {
   name: string;
 }
 
+/** Which fill maglevRows uses: native/host/maglev.c (same rows, about twice as fast) or this file's. */
+export type MaglevFill = "native" | "js";
+
+/** The C fill once libmaplb.so has loaded; null when it is not built (the JS fill then). */
+let nativeFill: NativeApi["maglevFill"] | null | undefined;
+
+function loadNativeFill(): NativeApi["maglevFill"] | null {
+  if (nativeFill === undefined) {
+    try {
+      nativeFill = native().maglevFill;
+    } catch (err) {
+      // A compile needs no kernel and no build of the C: without the library it fills in JS.
+      log.debug({ err: String(err) }, "Maglev tables filled in JS: the native library did not load");
+      nativeFill = null;
+    }
+  }
+  return nativeFill;
+}
+
 /** maglevRows' bytes for the taken rows, kept for the next table. */
 let scratch = new Uint8Array(0);
 
 /**
  * Populates a Maglev table of M rows (M prime) with backend ids; 0 fills an empty table.
  * Deterministic: the same backends in the same order and the same M give the same rows.
- * `rows`: where to write them (M entries), instead of a new array.
+ * `rows`: where to write them (M entries), instead of a new array. `fill`: "js" to use this
+ * file's loop even when the C one is there (the test compares them).
  */
 export function maglevRows(
   backends: readonly MaglevBackend[],
   m: number,
-  rows = new Uint32Array(m),
+  rows: Uint32Array = new Uint32Array(m),
+  fill: MaglevFill = "native",
 ): Uint32Array {
   const n = backends.length;
   if (n === 0) return rows.fill(0);
   // One backend's permutation visits every row, and nobody else takes any: it owns them all.
   if (n === 1) return rows.fill(backends[0]!.id);
   // position[i] is the row backend i looks at next: offset, offset+skip, offset+2·skip, … (mod M).
-  // Small integers and a conditional subtraction instead of %: this loop runs ~M·ln(M) times.
-  const position = new Int32Array(n);
-  const skip = new Int32Array(n);
+  // All below M < 2^31, so small integers in the loop below.
+  const position = new Uint32Array(n);
+  const skip = new Uint32Array(n);
   const ids = new Uint32Array(n);
   // A plain loop, not forEach: arrays a closure captures live in a heap context, and every access
   // in the hot loop below would go through it.
@@ -93,17 +116,29 @@ export function maglevRows(
     skip[i] = (murmur3(b.name, SKIP_SEED) % (m - 1)) + 1;
     ids[i] = b.id;
   }
-  // Which rows are taken, one byte each: a quarter of the rows' size, so the probing stays in cache.
-  // Reused from table to table: allocating it for each was garbage the size of all the tables.
-  if (scratch.length < m) scratch = new Uint8Array(m);
-  const taken = scratch.fill(0, 0, m); // only its first M bytes are used
   // Probing finds a free row in about M/free steps: cheap while most rows are free, but the last
   // √M rows cost about half of all the probes. So once only ½√M rows are free, fillLastRows() picks
   // them in another way that gives the same rows. (It costs an integer % per free row per turn,
   // several probes' worth: ½√M measured 5-20% faster than √M at M = 16381 and 131071.)
   const last = Math.floor(Math.sqrt(m) / 2);
+  const fillInC = fill === "native" ? loadNativeFill() : null;
+  if (fillInC) {
+    const err = fillInC(position, skip, ids, last, rows);
+    if (err !== 0)
+      throw new MaplbError("E_NATIVE", `maplb_maglev_fill: errno ${-err} for M=${m}, ${n} backends`, {
+        m,
+        n,
+        err,
+      });
+    return rows;
+  }
+  // Which rows are taken, one byte each: a quarter of the rows' size, so the probing stays in cache.
+  // Reused from table to table: allocating it for each was garbage the size of all the tables.
+  if (scratch.length < m) scratch = new Uint8Array(m);
+  const taken = scratch.fill(0, 0, m); // only its first M bytes are used
   let filled = 0;
   let i = 0;
+  // Small integers and a conditional subtraction instead of %: this loop runs ~M·ln(M) times.
   while (m - filled > last) {
     const step = skip[i]!;
     let row = position[i]!;
@@ -133,7 +168,7 @@ export function maglevRows(
 function fillLastRows(
   rows: Uint32Array,
   taken: Uint8Array,
-  b: { position: Int32Array; skip: Int32Array; ids: Uint32Array },
+  b: { position: Uint32Array; skip: Uint32Array; ids: Uint32Array },
   next: number,
 ): void {
   const m = rows.length;

@@ -37,6 +37,8 @@ export interface IdSource {
   maglevOffset(table: string, size: number): number;
   /** A Maglev table's rows when a batch computed them ahead (the same as maglevRows'), else undefined. */
   aheadRows?(backends: MaglevBackend[], m: number): Uint32Array | undefined;
+  /** Where a new table of M rows goes, zeroed (a large batch's tables share buffers); else undefined. */
+  newRows?(m: number): Uint32Array | undefined;
 }
 
 /** The key a service port's Maglev table is placed under. */
@@ -208,7 +210,9 @@ function maglevTables(
     const offset = ids.maglevOffset(maglevKey(p.id, set), m);
     const backends = () => sets[set].map((e, i) => ({ id: slots[set][i]!, name: endpointString(e) }));
     const rows =
-      reusableRows(prev, set, slots[set], m) ?? ids.aheadRows?.(backends(), m) ?? maglevRows(backends(), m);
+      reusableRows(prev, set, slots[set], m) ??
+      ids.aheadRows?.(backends(), m) ??
+      maglevRows(backends(), m, ids.newRows?.(m));
     return { name: set, offset, rows };
   };
   return { cluster: table("cluster"), local: table("local") };

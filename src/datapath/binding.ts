@@ -179,6 +179,14 @@ export interface NativeApi {
     pathCap: number,
   ): number;
   iptClose(handle: IptHandle): void;
+  /** maplb_maglev_fill (native/host/maglev.c): rows.length rows from n = ids.length backends. */
+  maglevFill(
+    offsets: Uint32Array,
+    skips: Uint32Array,
+    ids: Uint32Array,
+    last: number,
+    rows: Uint32Array,
+  ): number;
   abiSizeof(type: string): number;
   abiOffsetof(type: string, field: string): number;
   abiConstant(name: string): number;
@@ -263,6 +271,9 @@ export function loadNative(candidates: string[]): NativeApi {
     "int maplb_ipt_eval(maplb_ipt *ipt, const void *packets, uint32_t n, uint64_t now, void *results, uint32_t *path, uint32_t path_cap)",
   );
   const iptClose = f("void maplb_ipt_close(maplb_ipt *ipt)");
+  const maglevFill = f(
+    "int maplb_maglev_fill(const uint32_t *offsets, const uint32_t *skips, const uint32_t *ids, uint32_t n, uint32_t m, uint32_t last, uint32_t *rows)",
+  );
   const abiSizeof = f("long maplb_abi_sizeof(const char *type)");
   const abiOffsetof = f("long maplb_abi_offsetof(const char *type, const char *field)");
   const abiConstant = f("long maplb_abi_constant(const char *name)");
@@ -402,6 +413,11 @@ export function loadNative(candidates: string[]): NativeApi {
     iptEval: (handle, packets, n, now, results, path, pathCap) =>
       iptEval(handle, packets, n, now, results, path, pathCap) as number,
     iptClose: (handle) => iptClose(handle) as void,
+    maglevFill: (offsets, skips, ids, last, rows) => {
+      expectLength("maplb_maglev_fill offsets", offsets.length, ids.length);
+      expectLength("maplb_maglev_fill skips", skips.length, ids.length);
+      return maglevFill(offsets, skips, ids, ids.length, rows.length, last, rows) as number;
+    },
     abiSizeof: (type) => abiSizeof(type) as number,
     abiOffsetof: (type, field) => abiOffsetof(type, field) as number,
     abiConstant: (name) => abiConstant(name) as number,

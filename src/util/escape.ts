@@ -15,5 +15,8 @@ export function escapeJson(value: unknown): string {
 
 /** A string, unquoted, with quotes, backslashes and control characters escaped as in JSON. */
 export function printable(text: string): string {
-  return escapeJson(text).slice(1, -1);
+  // Names are almost always plain (DNS labels): nothing to escape, no JSON round trip.
+  return PLAIN.test(text) ? text : escapeJson(text).slice(1, -1);
 }
+
+const PLAIN = /^[A-Za-z0-9._-]*$/;
