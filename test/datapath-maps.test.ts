@@ -55,16 +55,74 @@ function perform(maps: NativeMaps, o: Op): string {
 
 const backend = (n: number) =>
   encode("lb4_backend", { address: 0x0a000000 + n, port: 8000 + n, proto: 6, flags: 0 });
+const revnat = (n: number) => encode("lb4_reverse_nat", { address: 0x0a000000 + n, port: 8000 + n });
+/** Not all zeros, but no protocol: no backend row may look like that. */
+const noProto = encode("lb4_backend", { address: 0x0a000003, port: 80, proto: 0, flags: 0 });
+const stats = (packets: number, bytes: number) => encode("lb4_backend_stats", { packets, bytes });
 const srcKey = (prefix: number, revNat: number, addr: number) =>
   encode("lb4_src_range_key", { prefixlen: 32 + prefix, rev_nat_id: revNat, addr });
 const ONE = Uint8Array.of(1);
 const TWO = Uint8Array.of(2);
 
-const SIZES: MapMax = { lb4_backends: 4, lb4_source_range: 3, lb4_maglev: 8, node_addrs: 2 };
+const SIZES: MapMax = {
+  lb4_reverse_nat: 4,
+  lb4_backends: 4,
+  lb4_backend_stats: 4,
+  lb4_source_range: 3,
+  lb4_maglev: 8,
+  node_addrs: 2,
+};
 
 const SEQUENCE: Op[] = [
   // HASH: flags, capacity, delete, batch.
-  { op: "lookup", map: "lb4_backends", key: u32(1) },
+  { op: "lookup", map: "lb4_reverse_nat", key: u32(1) },
+  {
+    op: "update",
+    map: "lb4_reverse_nat",
+    key: u32(1),
+    value: revnat(1),
+    flags: UpdateFlag.EXIST,
+    expect: "ENOENT",
+  },
+  { op: "update", map: "lb4_reverse_nat", key: u32(1), value: revnat(1), flags: UpdateFlag.NOEXIST },
+  {
+    op: "update",
+    map: "lb4_reverse_nat",
+    key: u32(1),
+    value: revnat(2),
+    flags: UpdateFlag.NOEXIST,
+    expect: "EEXIST",
+  },
+  { op: "update", map: "lb4_reverse_nat", key: u32(1), value: revnat(3), flags: UpdateFlag.EXIST },
+  { op: "lookup", map: "lb4_reverse_nat", key: u32(1) },
+  { op: "update", map: "lb4_reverse_nat", key: u32(2), value: revnat(2), flags: 3, expect: "EINVAL" },
+  {
+    op: "batch",
+    map: "lb4_reverse_nat",
+    keys: [u32(2), u32(3), u32(4), u32(5)],
+    values: [2, 3, 4, 5].map(revnat),
+  },
+  { op: "keys", map: "lb4_reverse_nat" },
+  { op: "update", map: "lb4_reverse_nat", key: u32(4), value: revnat(9) }, // full, but the key exists
+  { op: "update", map: "lb4_reverse_nat", key: u32(6), value: revnat(6), expect: "E2BIG" },
+  { op: "delete", map: "lb4_reverse_nat", key: u32(6) },
+  { op: "delete", map: "lb4_reverse_nat", key: u32(4) },
+  { op: "delete", map: "lb4_reverse_nat", key: u32(4) },
+  { op: "update", map: "lb4_reverse_nat", key: u32(6), value: revnat(6) },
+  {
+    op: "batch",
+    map: "lb4_reverse_nat",
+    keys: [u32(7)],
+    values: [revnat(7)],
+    flags: UpdateFlag.NOEXIST,
+    expect: "EINVAL written=1", // batches take no NOEXIST/EXIST, and leave count alone
+  },
+  { op: "next", map: "lb4_reverse_nat", key: null },
+  { op: "next", map: "lb4_reverse_nat", key: u32(12345) },
+  { op: "keys", map: "lb4_reverse_nat" },
+  // Id tables (MAPLB_ID_TABLE): arrays by backend id, read as hash maps; a row of zeros is absent.
+  // mapMax 4 means 4 backends: ids 1..4 (row 0 is never a backend), 5 is past the end.
+  { op: "lookup", map: "lb4_backends", key: u32(1), expect: "ENOENT" },
   {
     op: "update",
     map: "lb4_backends",
@@ -82,33 +140,29 @@ const SEQUENCE: Op[] = [
     flags: UpdateFlag.NOEXIST,
     expect: "EEXIST",
   },
-  { op: "update", map: "lb4_backends", key: u32(1), value: backend(3), flags: UpdateFlag.EXIST },
-  { op: "lookup", map: "lb4_backends", key: u32(1) },
-  { op: "update", map: "lb4_backends", key: u32(2), value: backend(2), flags: 3, expect: "EINVAL" },
+  { op: "lookup", map: "lb4_backends", key: u32(1), expect: Buffer.from(backend(1)).toString("hex") },
+  { op: "update", map: "lb4_backends", key: u32(4), value: backend(4), expect: "OK" },
+  { op: "update", map: "lb4_backends", key: u32(5), value: backend(5), expect: "E2BIG" },
+  { op: "update", map: "lb4_backends", key: u32(3), value: noProto, expect: "EINVAL" },
+  { op: "delete", map: "lb4_backends", key: u32(4), expect: "OK" },
+  { op: "delete", map: "lb4_backends", key: u32(4), expect: "ENOENT" },
+  { op: "delete", map: "lb4_backends", key: u32(9), expect: "ENOENT" },
+  { op: "lookup", map: "lb4_backends", key: u32(4), expect: "ENOENT" },
+  { op: "keys", map: "lb4_backends", expect: "01000000" },
   {
     op: "batch",
     map: "lb4_backends",
-    keys: [u32(2), u32(3), u32(4), u32(5)],
-    values: [2, 3, 4, 5].map(backend),
+    keys: [2, 3, 5].map(u32),
+    values: [2, 3, 5].map(backend),
+    expect: "E2BIG written=2",
   },
-  { op: "keys", map: "lb4_backends" },
-  { op: "update", map: "lb4_backends", key: u32(4), value: backend(9) }, // full, but the key exists
-  { op: "update", map: "lb4_backends", key: u32(6), value: backend(6), expect: "E2BIG" },
-  { op: "delete", map: "lb4_backends", key: u32(6) },
-  { op: "delete", map: "lb4_backends", key: u32(4) },
-  { op: "delete", map: "lb4_backends", key: u32(4) },
-  { op: "update", map: "lb4_backends", key: u32(6), value: backend(6) },
-  {
-    op: "batch",
-    map: "lb4_backends",
-    keys: [u32(7)],
-    values: [backend(7)],
-    flags: UpdateFlag.NOEXIST,
-    expect: "EINVAL written=1", // batches take no NOEXIST/EXIST, and leave count alone
-  },
-  { op: "next", map: "lb4_backends", key: null },
-  { op: "next", map: "lb4_backends", key: u32(12345) },
-  { op: "keys", map: "lb4_backends" },
+  { op: "keys", map: "lb4_backends", expect: "01000000,02000000,03000000" },
+  { op: "next", map: "lb4_backends", key: u32(3), expect: "ENOENT" },
+  { op: "update", map: "lb4_backend_stats", key: u32(2), value: stats(5, 300) },
+  { op: "lookup", map: "lb4_backend_stats", key: u32(2), expect: Buffer.from(stats(5, 300)).toString("hex") },
+  { op: "lookup", map: "lb4_backend_stats", key: u32(3), expect: "ENOENT" },
+  { op: "delete", map: "lb4_backend_stats", key: u32(2), expect: "OK" },
+  { op: "keys", map: "lb4_backend_stats", expect: "" },
   // ARRAY: every index exists, no deletes, E2BIG past the end.
   { op: "lookup", map: "lb4_maglev", key: u32(3) },
   { op: "update", map: "lb4_maglev", key: u32(3), value: u32(77) },
