@@ -292,3 +292,31 @@ test("simulated hash map: inserts and deletes in any order keep every key findab
     sim.close();
   }
 });
+
+test(
+  "id tables iterate their used rows only, past the kernel's batch of rows, on both targets",
+  { skip: kernelSkip(kernelProblem ? `needs root for BPF maps (${kernelProblem})` : null) },
+  () => {
+    const ids = [3, 255, 256, 257, 700, 999, 1000]; // around the 256-row batches, and the last row
+    const mapMax: MapMax = { lb4_backends: 1000, lb4_backend_stats: 1000 };
+    const sim = openEmulated({ mapMax });
+    const real = openKernel({ ephemeral: true, mapMax });
+    try {
+      for (const maps of [sim.maps, real.maps]) {
+        for (const id of ids) {
+          maps.update("lb4_backends", u32(id), backend(id));
+          maps.update("lb4_backend_stats", u32(id), stats(id, 100 * id));
+        }
+        maps.delete("lb4_backends", u32(256));
+        const rows = (map: NativeMapName) =>
+          [...maps.keys(map)].map((k) => new DataView(k.buffer).getUint32(0, true));
+        assert.deepEqual(rows("lb4_backends"), [3, 255, 257, 700, 999, 1000]);
+        assert.deepEqual(rows("lb4_backend_stats"), ids);
+        assert.deepEqual(maps.lookup("lb4_backend_stats", u32(700)), stats(700, 70000));
+      }
+    } finally {
+      sim.close();
+      real.close();
+    }
+  },
+);

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <string.h>
 
+#define ROUND8(n) (((n) + 7u) & ~7u)
+
 int maplb_map_count(void) { return MAPLB_MAP__COUNT; }
 
 int maplb_map_info(__u32 id, struct maplb_map_info *out)
@@ -195,6 +197,53 @@ static int id_delete(struct maplb_dp *dp, __u32 id, const void *key)
 	return raw_update(dp, id, key, zero, BPF_ANY);
 }
 
+/* The first used row at or after `row` in a kernel array, read ID_SCAN_ROWS rows per syscall
+ * (BPF_MAP_LOOKUP_BATCH): a dump walks a 64k-row table in a few hundred calls, not 64k. Per-CPU
+ * rows come back once per CPU, and a row is used when any CPU's copy is. 1 and *found, 0 when none
+ * is left, or a negative errno. */
+#define ID_SCAN_ROWS 256
+
+static int kernel_id_scan(struct maplb_dp *dp, __u32 id, __u32 row, __u32 *found)
+{
+	int copies = is_percpu(id) ? libbpf_num_possible_cpus() : 1;
+	if (copies < 0)
+		return copies;
+	__u32 size = ROUND8(maplb_maps[id].value_size) * (__u32)copies;
+	__u32 *keys = calloc(ID_SCAN_ROWS, sizeof(*keys));
+	__u8 *values = calloc(ID_SCAN_ROWS, size);
+	int result = 0;
+	if (!keys || !values) {
+		result = -ENOMEM;
+		goto out;
+	}
+	/* The batch starts after in_batch (a row number for arrays), so row 0 needs no in_batch. */
+	__u32 in = row - 1, out = 0;
+	while (row < dp->max_entries[id] && result == 0) {
+		__u32 count = ID_SCAN_ROWS;
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		int err = bpf_map_lookup_batch(dp->map_fds[id], row ? &in : NULL, &out, keys, values,
+					       &count, &opts);
+		if (err && err != -ENOENT) {
+			result = err;
+			break;
+		}
+		for (__u32 i = 0; i < count; i++)
+			if (!all_zero(values + (size_t)i * size, size)) {
+				*found = keys[i];
+				result = 1;
+				break;
+			}
+		if (err == -ENOENT || count == 0)
+			break; /* the last rows were in this batch */
+		row = keys[count - 1] + 1;
+		in = keys[count - 1];
+	}
+out:
+	free(keys);
+	free(values);
+	return result;
+}
+
 /* The next used row after key (from row 0 when key is NULL or past the end). */
 static int id_next_key(struct maplb_dp *dp, __u32 id, const void *key, void *next_key)
 {
@@ -204,6 +253,14 @@ static int id_next_key(struct maplb_dp *dp, __u32 id, const void *key, void *nex
 		row = row + 1 < dp->max_entries[id] && row + 1 != 0 ? row + 1 : 0;
 		if (row == 0)
 			return -ENOENT;
+	}
+	if (dp->kind == MAPLB_KIND_KERNEL) {
+		__u32 found;
+		int used = kernel_id_scan(dp, id, row, &found);
+		if (used <= 0)
+			return used < 0 ? used : -ENOENT;
+		memcpy(next_key, &found, sizeof(found));
+		return 0;
 	}
 	__u8 value[ID_ROW_MAX];
 	for (; row < dp->max_entries[id]; row++) {
