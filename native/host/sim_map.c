@@ -47,18 +47,22 @@ int sim_map_create(enum bpf_map_type type, __u32 key_size, __u32 value_size, __u
 		return 0;
 	}
 
-	if (max_entries > (1u << 30)) /* two slots per entry, and the mask, must fit a u32 */
+	if (max_entries > (1u << 30)) /* 1.5 slots per entry, rounded up to a power of 2, fit a u32 */
 		goto nomem;
 	__u32 n_slots = 2;
-	while (n_slots < 2 * max_entries)
+	while (n_slots < max_entries + max_entries / 2 + 1)
 		n_slots <<= 1;
 	m->slot_mask = n_slots - 1;
 	m->elem_size = ROUND8(sizeof(struct sim_elem) + ROUND8(key_size) + ROUND8(value_size));
-	m->slots = calloc(n_slots, sizeof(*m->slots));
-	m->pool = calloc(max_entries, m->elem_size);
+	/* malloc and memset, not calloc: every page is touched now, as the kernel preallocates its
+	 * maps, so that no packet pays for a first-touch page fault. */
+	m->slots = malloc((size_t)n_slots * sizeof(*m->slots));
+	m->pool = malloc((size_t)max_entries * m->elem_size);
 	m->free_list = malloc((size_t)max_entries * sizeof(*m->free_list));
 	if (!m->slots || !m->pool || !m->free_list)
 		goto nomem;
+	memset(m->slots, 0, (size_t)n_slots * sizeof(*m->slots));
+	memset(m->pool, 0, (size_t)max_entries * m->elem_size);
 	for (__u32 i = 0; i < max_entries; i++) /* the first insert takes element 0, and so on */
 		m->free_list[i] = max_entries - 1 - i;
 	m->n_free = max_entries;

@@ -21,9 +21,10 @@ struct sim_elem {
 };
 
 /* The index of a hash map: open addressing with linear probing, one 8-byte slot per position (the
- * key's hash beside its element's number), at most half full. A lookup hashes once, reads
- * neighbouring slots of one cache line and compares a key only where the whole hash matches: no
- * chain of elements to follow. Deletion shifts the probe run back (no tombstones). */
+ * key's hash beside its element's number), at most two-thirds full (a 64k-entry map's slots fit
+ * 1 MiB). A lookup hashes once, reads neighbouring slots of one cache line and compares a key only
+ * where the whole hash matches: no chain of elements to follow. Deletion shifts the probe run back
+ * (no tombstones). */
 struct sim_slot {
 	__u32 hash;
 	__u32 elem; /* pool index + 1; 0 = empty */

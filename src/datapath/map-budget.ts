@@ -54,9 +54,9 @@ export function preallocatedBytes(shape: MapShape, entries: number, target: Targ
   const arrayed = shape.type === MapType.ARRAY || shape.type === MapType.PERCPU_ARRAY;
   if (target === "emulated") {
     // sim_map.c: one CPU; arrays are a value array, the rest a pool of 24-byte-headed elements, a
-    // 4-byte free-list entry each, and 8-byte slots, a power of two at least twice the entries.
+    // 4-byte free-list entry each, and 8-byte slots, a power of two above 1.5 × the entries.
     if (arrayed) return entries * value;
-    return entries * (round8(24 + key + value) + 4) + 8 * pow2AtLeast(2 * entries);
+    return entries * (round8(24 + key + value) + 4) + 8 * pow2AtLeast(Math.floor(1.5 * entries) + 1);
   }
   const perEntryValue = isPercpu(shape.type) ? value * cpus : value;
   if (arrayed) return entries * perEntryValue;
