@@ -1,23 +1,27 @@
 // memory: what the state of S services × E endpoints costs. maplb: bytes of BPF map memory, as the
 // kernel accounts it (bpftool's bytes_memlock of each pinned map, the maps sized to the state);
-// kube-proxy: the number of iptables rules, and of nftables-mode rules, for the same state.
+// kube-proxy: the number of iptables rules, and of nftables-mode rules, for the same state. Per
+// backend: the backend table, and apart from it the per-backend packet counters, which are per-CPU
+// (so they grow with the CPUs).
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Compiler } from "../../src/compile/compiler.js";
 import { kernelUnavailableReason, openKernel, type KernelDatapath } from "../../src/datapath/kernel.js";
+import { possibleCpus } from "../../src/datapath/map-budget.js";
 import { buildIptablesRules } from "../../src/kubeproxy/iptables-rules.js";
 import { buildNftRules } from "../../src/kubeproxy/nft.js";
 import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../../src/model/types.js";
 import { syntheticModel } from "../synthetic.js";
 import { maglevSizeFor } from "./datapath-emulated.js";
-import type { Mode, Result, Suite } from "../types.js";
+import type { Mode, Result, Suite, Target } from "../types.js";
 
 const NODE: NodeConfig = { ...DEFAULT_NODE_CONFIG, clusterCIDR: "198.18.128.0/17", nfacct: false };
 const ENDPOINTS = 10;
 /** Maps whose size follows the services (per service) and the backends (per backend). */
 const PER_SERVICE = ["lb4_services", "lb4_reverse_nat", "lb4_maglev"] as const;
 const PER_BACKEND = ["lb4_backends"] as const;
+const PER_BACKEND_COUNTERS = ["lb4_backend_stats"] as const;
 
 function memlock(dp: KernelDatapath, map: string): number {
   const info = JSON.parse(
@@ -61,6 +65,7 @@ export const memorySuite: Suite = {
       mapMax: {
         lb4_services: cell.services * (ENDPOINTS + 1),
         lb4_backends: backends,
+        lb4_backend_stats: backends,
         lb4_reverse_nat: cell.services,
         lb4_maglev: cell.services * M,
       },
@@ -100,8 +105,16 @@ export const memorySuite: Suite = {
         {
           ...base,
           impl: "maplb",
+          metric: "map_bytes_per_backend_counters",
+          value: sum(PER_BACKEND_COUNTERS) / backends,
+          unit: "bytes",
+          params: { maps: PER_BACKEND_COUNTERS.join("+"), cpus: possibleCpus() },
+        },
+        {
+          ...base,
+          impl: "maplb",
           metric: "map_bytes_total",
-          value: sum([...PER_SERVICE, ...PER_BACKEND]),
+          value: sum([...PER_SERVICE, ...PER_BACKEND, ...PER_BACKEND_COUNTERS]),
           unit: "bytes",
           params,
         },
@@ -127,5 +140,18 @@ export const memorySuite: Suite = {
     } finally {
       dp.close();
     }
+  },
+
+  targets(results) {
+    const perBackend = results.filter((r) => r.metric === "map_bytes_per_backend").map((r) => r.value);
+    if (perBackend.length === 0) return [];
+    const worst = Math.max(...perBackend);
+    const target: Target = {
+      suite: "memory",
+      target: "map bytes per backend ≤ 48 (lb4_backends, every cell)",
+      measured: `worst cell ${worst.toFixed(1)} bytes`,
+      met: worst <= 48,
+    };
+    return [target];
   },
 };

@@ -17,7 +17,7 @@ static __always_inline struct lb4_backend *affinity_backend(struct dp_env *env,
 	if (!aff || dp_now(env) - aff->last_used > (__u64)master->affinity_timeout * NS_PER_SEC)
 		return 0;
 	*id = aff->backend_id;
-	struct lb4_backend *backend = dp_lookup(env, lb4_backends, id);
+	struct lb4_backend *backend = backend_by_id(env, id);
 	if (!backend || (backend->flags & MAPLB_BACKEND_TERMINATING))
 		return 0;
 	aff->last_used = dp_now(env);
@@ -69,7 +69,7 @@ static __always_inline struct lb4_backend *choose_backend(struct dp_env *env,
 	__u32 hash = flow_hash(f, cfg ? cfg->hash_seed : 0);
 	*id = master->algorithm == MAPLB_ALG_MAGLEV ? maglev_backend(env, master, hash)
 						    : slot_backend(env, master, key, hash);
-	struct lb4_backend *backend = *id ? dp_lookup(env, lb4_backends, id) : 0;
+	struct lb4_backend *backend = backend_by_id(env, id); /* row 0 is empty */
 	if (backend && (master->flags & MAPLB_SVC_AFFINITY))
 		affinity_remember(env, master, f->saddr, *id);
 	return backend;

@@ -6,6 +6,7 @@
 #define MAPLB_CONNTRACK_H
 
 #include "parse.h"
+#include "backend_row.h"
 
 #define NS_PER_SEC 1000000000ull
 
@@ -127,7 +128,7 @@ static __always_inline struct ct4_entry *ct_service_backend(struct dp_env *env,
 	if (!ct)
 		return 0;
 	*id = ct->backend_id;
-	*backend = dp_lookup(env, lb4_backends, id);
+	*backend = backend_by_id(env, id);
 	return ct;
 }
 

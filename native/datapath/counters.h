@@ -12,16 +12,12 @@ static __always_inline void count_verdict(struct dp_env *env, enum maplb_verdict
 		*count += 1;
 }
 
+/* lb4_backend_stats is an array by backend id, like lb4_backends: every id has its row. */
 static __always_inline void count_backend(struct dp_env *env, __u32 backend_id, __u32 bytes)
 {
 	struct lb4_backend_stats *stats = dp_lookup(env, lb4_backend_stats, &backend_id);
-	if (!stats) {
-		struct lb4_backend_stats zero = { 0, 0 };
-		dp_update(env, lb4_backend_stats, &backend_id, &zero, BPF_NOEXIST);
-		stats = dp_lookup(env, lb4_backend_stats, &backend_id);
-		if (!stats)
-			return; /* the stats map is full: the packet still goes through */
-	}
+	if (!stats)
+		return; /* an id past the stats map's size: the packet still goes through */
 	stats->packets += 1;
 	stats->bytes += bytes;
 }

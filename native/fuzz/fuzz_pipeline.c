@@ -116,9 +116,11 @@ static void edit_maps(const __u8 *e)
 	__u32 id = e[1] % 6; /* 0 and 4..5 never existed */
 	struct lb4_key key = edit_key(e[2], e[3] % 5);
 	switch (e[0] % 5) {
-	case 0:
-		sim_map_delete(maps[MAPLB_MAP_lb4_backends], &id);
+	case 0: { /* lb4_backends is an array: a deleted backend is a row of zeros */
+		struct lb4_backend none = { 0 };
+		sim_map_update(maps[MAPLB_MAP_lb4_backends], &id, &none, BPF_ANY);
 		break;
+	}
 	case 1: {
 		struct lb4_backend b = { .address = bpf_htonl(0x0a000100 + e[4]), .port = bpf_htons(8080),
 					 .proto = IPPROTO_TCP,

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <string.h>
 
+#define ROUND8(n) (((n) + 7u) & ~7u)
+
 int maplb_map_count(void) { return MAPLB_MAP__COUNT; }
 
 int maplb_map_info(__u32 id, struct maplb_map_info *out)
@@ -100,10 +102,9 @@ static int kernel_update_percpu(struct maplb_dp *dp, __u32 id, const void *key, 
 	return err;
 }
 
-int maplb_lookup(struct maplb_dp *dp, __u32 id, const void *key, void *value)
+/* The map operations as the target has them (kernel: libbpf's syscalls; emulated: sim_map). */
+static int raw_lookup(struct maplb_dp *dp, __u32 id, const void *key, void *value)
 {
-	if (id >= MAPLB_MAP__COUNT)
-		return -EINVAL;
 	if (dp->kind == MAPLB_KIND_KERNEL)
 		return is_percpu(id) ? kernel_lookup_percpu_sum(dp, id, key, value)
 				     : bpf_map_lookup_elem(dp->map_fds[id], key, value);
@@ -112,6 +113,175 @@ int maplb_lookup(struct maplb_dp *dp, __u32 id, const void *key, void *value)
 		return -ENOENT;
 	memcpy(value, found, maplb_maps[id].value_size);
 	return 0;
+}
+
+static int raw_update(struct maplb_dp *dp, __u32 id, const void *key, const void *value, __u64 flags)
+{
+	if (dp->kind == MAPLB_KIND_KERNEL)
+		return is_percpu(id) ? kernel_update_percpu(dp, id, key, value, flags)
+				     : bpf_map_update_elem(dp->map_fds[id], key, value, flags);
+	return sim_map_update(dp->maps[id], key, value, flags);
+}
+
+static int raw_next_key(struct maplb_dp *dp, __u32 id, const void *key, void *next_key)
+{
+	if (dp->kind == MAPLB_KIND_KERNEL)
+		return bpf_map_get_next_key(dp->map_fds[id], key, next_key);
+	return sim_map_get_next_key(dp->maps[id], key, next_key);
+}
+
+/* ---- id tables (MAPLB_ID_TABLE): arrays read as hash maps, a row of zeros being absent ------- */
+
+#define ID_ROW_MAX 16 /* bytes: the largest id-table value (lb4_backend_stats) */
+_Static_assert(sizeof(struct lb4_backend_stats) <= ID_ROW_MAX, "ID_ROW_MAX");
+_Static_assert(sizeof(struct lb4_backend) <= ID_ROW_MAX, "ID_ROW_MAX");
+
+static int all_zero(const void *value, __u32 size)
+{
+	const __u8 *p = value;
+	for (__u32 i = 0; i < size; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+/* 1 when the row holds something, 0 when empty, or a negative errno (-E2BIG past the array). */
+static int id_row_used(struct maplb_dp *dp, __u32 id, const void *key, void *value)
+{
+	__u32 row;
+	memcpy(&row, key, sizeof(row));
+	if (row >= dp->max_entries[id])
+		return -E2BIG;
+	int err = raw_lookup(dp, id, key, value);
+	return err ? err : !all_zero(value, maplb_maps[id].value_size);
+}
+
+static int id_lookup(struct maplb_dp *dp, __u32 id, const void *key, void *value)
+{
+	int used = id_row_used(dp, id, key, value);
+	if (used == -E2BIG || used == 0)
+		return -ENOENT;
+	return used < 0 ? used : 0;
+}
+
+static int id_update(struct maplb_dp *dp, __u32 id, const void *key, const void *value, __u64 flags)
+{
+	if (flags > BPF_EXIST)
+		return -EINVAL;
+	/* A backend always has a protocol: the datapath reads proto 0 as an empty row. */
+	if (id == MAPLB_MAP_lb4_backends && !((const struct lb4_backend *)value)->proto &&
+	    !all_zero(value, sizeof(struct lb4_backend)))
+		return -EINVAL;
+	if (flags != BPF_ANY) {
+		__u8 old[ID_ROW_MAX];
+		int used = id_row_used(dp, id, key, old);
+		if (used < 0)
+			return used;
+		if (flags == BPF_NOEXIST && used)
+			return -EEXIST;
+		if (flags == BPF_EXIST && !used)
+			return -ENOENT;
+	}
+	return raw_update(dp, id, key, value, BPF_ANY);
+}
+
+static int id_delete(struct maplb_dp *dp, __u32 id, const void *key)
+{
+	__u8 old[ID_ROW_MAX];
+	int used = id_row_used(dp, id, key, old);
+	if (used == -E2BIG || used == 0)
+		return -ENOENT;
+	if (used < 0)
+		return used;
+	static const __u8 zero[ID_ROW_MAX];
+	return raw_update(dp, id, key, zero, BPF_ANY);
+}
+
+/* The first used row at or after `row` in a kernel array, read ID_SCAN_ROWS rows per syscall
+ * (BPF_MAP_LOOKUP_BATCH): a dump walks a 64k-row table in a few hundred calls, not 64k. Per-CPU
+ * rows come back once per CPU, and a row is used when any CPU's copy is. 1 and *found, 0 when none
+ * is left, or a negative errno. */
+#define ID_SCAN_ROWS 256
+
+static int kernel_id_scan(struct maplb_dp *dp, __u32 id, __u32 row, __u32 *found)
+{
+	int copies = is_percpu(id) ? libbpf_num_possible_cpus() : 1;
+	if (copies < 0)
+		return copies;
+	__u32 size = ROUND8(maplb_maps[id].value_size) * (__u32)copies;
+	__u32 *keys = calloc(ID_SCAN_ROWS, sizeof(*keys));
+	__u8 *values = calloc(ID_SCAN_ROWS, size);
+	int result = 0;
+	if (!keys || !values) {
+		result = -ENOMEM;
+		goto out;
+	}
+	/* The batch starts after in_batch (a row number for arrays), so row 0 needs no in_batch. */
+	__u32 in = row - 1, out = 0;
+	while (row < dp->max_entries[id] && result == 0) {
+		__u32 count = ID_SCAN_ROWS;
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		int err = bpf_map_lookup_batch(dp->map_fds[id], row ? &in : NULL, &out, keys, values,
+					       &count, &opts);
+		if (err && err != -ENOENT) {
+			result = err;
+			break;
+		}
+		for (__u32 i = 0; i < count; i++)
+			if (!all_zero(values + (size_t)i * size, size)) {
+				*found = keys[i];
+				result = 1;
+				break;
+			}
+		if (err == -ENOENT || count == 0)
+			break; /* the last rows were in this batch */
+		row = keys[count - 1] + 1;
+		in = keys[count - 1];
+	}
+out:
+	free(keys);
+	free(values);
+	return result;
+}
+
+/* The next used row after key (from row 0 when key is NULL or past the end). */
+static int id_next_key(struct maplb_dp *dp, __u32 id, const void *key, void *next_key)
+{
+	__u32 row = 0;
+	if (key) {
+		memcpy(&row, key, sizeof(row));
+		row = row + 1 < dp->max_entries[id] && row + 1 != 0 ? row + 1 : 0;
+		if (row == 0)
+			return -ENOENT;
+	}
+	if (dp->kind == MAPLB_KIND_KERNEL) {
+		__u32 found;
+		int used = kernel_id_scan(dp, id, row, &found);
+		if (used <= 0)
+			return used < 0 ? used : -ENOENT;
+		memcpy(next_key, &found, sizeof(found));
+		return 0;
+	}
+	__u8 value[ID_ROW_MAX];
+	for (; row < dp->max_entries[id]; row++) {
+		int used = id_row_used(dp, id, &row, value);
+		if (used < 0)
+			return used;
+		if (used) {
+			memcpy(next_key, &row, sizeof(row));
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* ---- the exported operations ------------------------------------------------------------------ */
+
+int maplb_lookup(struct maplb_dp *dp, __u32 id, const void *key, void *value)
+{
+	if (id >= MAPLB_MAP__COUNT)
+		return -EINVAL;
+	return MAPLB_ID_TABLE(id) ? id_lookup(dp, id, key, value) : raw_lookup(dp, id, key, value);
 }
 
 /* Whether len bytes hold exactly n items of size `size` (in 64 bits: n * size may not fit 32). */
@@ -144,16 +314,16 @@ int maplb_update(struct maplb_dp *dp, __u32 id, const void *key, const void *val
 {
 	if (id >= MAPLB_MAP__COUNT)
 		return -EINVAL;
-	if (dp->kind == MAPLB_KIND_KERNEL)
-		return is_percpu(id) ? kernel_update_percpu(dp, id, key, value, flags)
-				     : bpf_map_update_elem(dp->map_fds[id], key, value, flags);
-	return sim_map_update(dp->maps[id], key, value, flags);
+	return MAPLB_ID_TABLE(id) ? id_update(dp, id, key, value, flags)
+				  : raw_update(dp, id, key, value, flags);
 }
 
 int maplb_delete(struct maplb_dp *dp, __u32 id, const void *key)
 {
 	if (id >= MAPLB_MAP__COUNT)
 		return -EINVAL;
+	if (MAPLB_ID_TABLE(id))
+		return id_delete(dp, id, key);
 	if (dp->kind == MAPLB_KIND_KERNEL)
 		return bpf_map_delete_elem(dp->map_fds[id], key);
 	return sim_map_delete(dp->maps[id], key);
@@ -163,9 +333,8 @@ int maplb_get_next_key(struct maplb_dp *dp, __u32 id, const void *key, void *nex
 {
 	if (id >= MAPLB_MAP__COUNT)
 		return -EINVAL;
-	if (dp->kind == MAPLB_KIND_KERNEL)
-		return bpf_map_get_next_key(dp->map_fds[id], key, next_key);
-	return sim_map_get_next_key(dp->maps[id], key, next_key);
+	return MAPLB_ID_TABLE(id) ? id_next_key(dp, id, key, next_key)
+				  : raw_next_key(dp, id, key, next_key);
 }
 
 int maplb_update_batch(struct maplb_dp *dp, __u32 id, const void *keys, __u32 keys_len,

@@ -29,7 +29,7 @@ struct map_def {
 extern const struct map_def maplb_maps[MAPLB_MAP__COUNT];
 
 /* The configured max_entries of map `id` (0 in `requested` = the default; fixed-size arrays keep
- * their size). */
+ * their size; an id table gets one row more than asked, for the unused row 0). */
 __u32 maplb_resolve_max_entries(__u32 id, const __u32 *requested);
 
 int emulated_open(const __u32 *max_entries, struct maplb_dp **out);

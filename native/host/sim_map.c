@@ -1,40 +1,11 @@
 /* Simulated BPF maps. See sim_map.h for the contract; the comments here say where the kernel's
  * behaviour is followed and where it is approximated. */
 #include "sim_map.h"
+#include "sim_map_inline.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define ROUND8(n) (((n) + 7u) & ~7u)
-
-/* One entry of a hash, LRU hash or LPM map: chained in a bucket, and (LRU) in the use list. */
-struct sim_elem {
-	struct sim_elem *next;
-	struct sim_elem *lru_prev, *lru_next; /* most recently inserted or rescued at lru_head */
-	unsigned long ref;                    /* LRU: used since it was last at the head */
-	unsigned char data[];                 /* key, then the value at an 8-byte boundary */
-};
-
-struct sim_map {
-	enum bpf_map_type type;
-	__u32 key_size, value_size, max_entries;
-	/* ARRAY: max_entries values, zeroed, value_size rounded to 8 as in the kernel. */
-	unsigned char *values;
-	/* HASH / LRU_HASH / LPM_TRIE: a preallocated pool, a free list and buckets. */
-	unsigned char *pool;
-	size_t elem_size;
-	struct sim_elem *free_list;
-	struct sim_elem **buckets;
-	__u32 n_buckets, count;
-	struct sim_elem *lru_head, *lru_tail;
-};
-
-static void *elem_key(struct sim_elem *e) { return e->data; }
-static void *elem_value(const struct sim_map *m, struct sim_elem *e)
-{
-	return e->data + ROUND8(m->key_size);
-}
 
 /* The per-CPU types behave as their plain kind with one CPU: the host runs one batch at a time. */
 static int is_array(const struct sim_map *m)
@@ -76,19 +47,25 @@ int sim_map_create(enum bpf_map_type type, __u32 key_size, __u32 value_size, __u
 		return 0;
 	}
 
-	m->n_buckets = 1;
-	while (m->n_buckets < max_entries && m->n_buckets < (1u << 30))
-		m->n_buckets <<= 1;
-	m->elem_size = ROUND8(sizeof(struct sim_elem) + ROUND8(key_size) + ROUND8(value_size));
-	m->buckets = calloc(m->n_buckets, sizeof(*m->buckets));
-	m->pool = calloc(max_entries, m->elem_size);
-	if (!m->buckets || !m->pool)
+	if (max_entries > (1u << 30)) /* 1.5 slots per entry, rounded up to a power of 2, fit a u32 */
 		goto nomem;
-	for (__u32 i = max_entries; i-- > 0;) {
-		struct sim_elem *e = (struct sim_elem *)(m->pool + (size_t)i * m->elem_size);
-		e->next = m->free_list;
-		m->free_list = e;
-	}
+	__u32 n_slots = 2;
+	while (n_slots < max_entries + max_entries / 2 + 1)
+		n_slots <<= 1;
+	m->slot_mask = n_slots - 1;
+	m->elem_size = ROUND8(sizeof(struct sim_elem) + ROUND8(key_size) + ROUND8(value_size));
+	/* malloc and memset, not calloc: every page is touched now, as the kernel preallocates its
+	 * maps, so that no packet pays for a first-touch page fault. */
+	m->slots = malloc((size_t)n_slots * sizeof(*m->slots));
+	m->pool = malloc((size_t)max_entries * m->elem_size);
+	m->free_list = malloc((size_t)max_entries * sizeof(*m->free_list));
+	if (!m->slots || !m->pool || !m->free_list)
+		goto nomem;
+	memset(m->slots, 0, (size_t)n_slots * sizeof(*m->slots));
+	memset(m->pool, 0, (size_t)max_entries * m->elem_size);
+	for (__u32 i = 0; i < max_entries; i++) /* the first insert takes element 0, and so on */
+		m->free_list[i] = max_entries - 1 - i;
+	m->n_free = max_entries;
 	*out = m;
 	return 0;
 nomem:
@@ -102,46 +79,51 @@ void sim_map_free(struct sim_map *m)
 		return;
 	free(m->values);
 	free(m->pool);
-	free(m->buckets);
+	free(m->slots);
+	free(m->free_list);
 	free(m);
 }
 
 __u32 sim_map_max_entries(const struct sim_map *m) { return m->max_entries; }
 
-/* ---- hash table core (also stores the LPM trie's prefixes, one exact key per prefix) ---------- */
+/* ---- hash index core (also stores the LPM trie's prefixes, one exact key per prefix) ---------- */
 
-/* Keys are 2..16 bytes: mixed four bytes at a time (murmur3's body and finaliser). */
-static __u32 key_hash(const struct sim_map *m, const void *key)
+/* The element of key, or NULL; with the key's size a constant for each size the ABI's keys have. */
+static struct sim_elem *find(const struct sim_map *m, const void *key)
 {
-	const unsigned char *p = key;
-	__u32 h = m->key_size, i = 0;
-	for (; i + 4 <= m->key_size; i += 4) {
-		__u32 k;
-		memcpy(&k, p + i, 4);
-		k *= 0xcc9e2d51u;
-		k = (k << 15) | (k >> 17);
-		h ^= k * 0x1b873593u;
-		h = ((h << 13) | (h >> 19)) * 5 + 0xe6546b64u;
+	switch (m->key_size) {
+	case 4:
+		return find_sized(m, key, 4);
+	case 8:
+		return find_sized(m, key, 8);
+	case 12:
+		return find_sized(m, key, 12);
+	case 16:
+		return find_sized(m, key, 16);
 	}
-	for (; i < m->key_size; i++)
-		h = (h ^ p[i]) * 0x01000193u;
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	return h & (m->n_buckets - 1);
+	return find_sized(m, key, m->key_size);
 }
 
-static struct sim_elem *find(const struct sim_map *m, const void *key, struct sim_elem ***link)
+static __u32 slot_of(const struct sim_map *m, const void *key, int *found)
 {
-	struct sim_elem **pp = &m->buckets[key_hash(m, key)];
-	for (; *pp; pp = &(*pp)->next)
-		if (memcmp(elem_key(*pp), key, m->key_size) == 0)
-			break;
-	if (link)
-		*link = pp;
-	return *pp;
+	return probe(m, key, m->key_size, hash_key(key, m->key_size), found);
+}
+
+/* Empties slot i and shifts back the rest of its probe run: each later slot moves into the gap
+ * unless its home position lies cyclically after the gap (there it would no longer be found). */
+static void slot_remove(struct sim_map *m, __u32 i)
+{
+	__u32 gap = i;
+	for (__u32 j = (i + 1) & m->slot_mask; m->slots[j].elem; j = (j + 1) & m->slot_mask) {
+		__u32 home = m->slots[j].hash & m->slot_mask;
+		int stays = gap <= j ? (gap < home && home <= j) : (gap < home || home <= j);
+		if (stays)
+			continue;
+		m->slots[gap] = m->slots[j];
+		gap = j;
+	}
+	m->slots[gap].elem = 0;
+	m->slots[gap].hash = 0;
 }
 
 static void lru_unlink(struct sim_map *m, struct sim_elem *e)
@@ -173,13 +155,11 @@ static void lru_touch(struct sim_map *m, struct sim_elem *e)
 
 static void remove_elem(struct sim_map *m, struct sim_elem *e)
 {
-	struct sim_elem **pp;
-	find(m, elem_key(e), &pp);
-	*pp = e->next;
+	int found;
+	slot_remove(m, slot_of(m, elem_key(e), &found));
 	if (is_lru(m))
 		lru_unlink(m, e);
-	e->next = m->free_list;
-	m->free_list = e;
+	m->free_list[m->n_free++] = elem_index(m, e);
 	m->count--;
 }
 
@@ -196,13 +176,16 @@ static struct sim_elem *lru_victim(struct sim_map *m)
 	return m->lru_tail;
 }
 
-static int hash_update(struct sim_map *m, const void *key, const void *value, __u64 flags)
+SIM_INLINE int hash_update_sized(struct sim_map *m, const void *key, const void *value, __u64 flags,
+				 __u32 size)
 {
-	struct sim_elem **link;
-	struct sim_elem *e = find(m, key, &link);
-	if (e) {
+	__u32 h = hash_key(key, size);
+	int found;
+	__u32 i = probe(m, key, size, h, &found);
+	if (found) {
 		if (flags == BPF_NOEXIST)
 			return -EEXIST;
+		struct sim_elem *e = elem_at(m, m->slots[i].elem - 1);
 		memcpy(elem_value(m, e), value, m->value_size);
 		lru_touch(m, e);
 		return 0;
@@ -213,17 +196,34 @@ static int hash_update(struct sim_map *m, const void *key, const void *value, __
 		if (!is_lru(m))
 			return is_lpm(m) ? -ENOSPC : -E2BIG;
 		remove_elem(m, lru_victim(m));
-		find(m, key, &link); /* the eviction may have changed this bucket's chain */
+		i = probe(m, key, size, h, &found); /* the eviction may have shifted this run */
 	}
-	e = m->free_list;
-	m->free_list = e->next;
+	__u32 index = m->free_list[--m->n_free];
+	struct sim_elem *e = elem_at(m, index);
 	memset(e, 0, m->elem_size);
-	memcpy(elem_key(e), key, m->key_size);
+	memcpy(elem_key(e), key, size);
 	memcpy(elem_value(m, e), value, m->value_size);
-	*link = e;
+	m->slots[i].hash = h;
+	m->slots[i].elem = index + 1;
 	m->count++;
 	lru_touch(m, e);
 	return 0;
+}
+
+/* With the key's size a constant for each size the ABI's keys have, as find(). */
+static int hash_update(struct sim_map *m, const void *key, const void *value, __u64 flags)
+{
+	switch (m->key_size) {
+	case 4:
+		return hash_update_sized(m, key, value, flags, 4);
+	case 8:
+		return hash_update_sized(m, key, value, flags, 8);
+	case 12:
+		return hash_update_sized(m, key, value, flags, 12);
+	case 16:
+		return hash_update_sized(m, key, value, flags, 16);
+	}
+	return hash_update_sized(m, key, value, flags, m->key_size);
 }
 
 /* ---- LPM trie: prefixes stored masked; lookup tries the longest prefix first ------------------ */
@@ -250,10 +250,10 @@ static struct sim_elem *lpm_longest(const struct sim_map *m, const void *key)
 	memcpy(&len, key, sizeof(len));
 	if (len > lpm_data_bits(m))
 		return NULL;
-	unsigned char probe[m->key_size];
+	unsigned char masked[m->key_size];
 	for (__u32 l = len + 1; l-- > 0;) {
-		lpm_masked(m, key, l, probe);
-		struct sim_elem *e = find(m, probe, NULL);
+		lpm_masked(m, key, l, masked);
+		struct sim_elem *e = find(m, masked);
 		if (e)
 			return e;
 	}
@@ -274,10 +274,11 @@ void *sim_map_lookup(struct sim_map *m, const void *key)
 		__u32 i;
 		return array_index(m, key, &i) ? m->values + (size_t)i * ROUND8(m->value_size) : NULL;
 	}
-	struct sim_elem *e = is_lpm(m) ? lpm_longest(m, key) : find(m, key, NULL);
+	struct sim_elem *e = is_lpm(m) ? lpm_longest(m, key) : find(m, key);
 	if (!e)
 		return NULL;
-	e->ref = 1; /* as the kernel's LRU: a lookup only marks; eviction gives marked ones a second chance */
+	if (!e->ref)
+		e->ref = 1; /* as the kernel's LRU: a lookup only marks; eviction gives marked ones a second chance */
 	return elem_value(m, e);
 }
 
@@ -308,6 +309,8 @@ int sim_map_update(struct sim_map *m, const void *key, const void *value, __u64 
 		memcpy(m->values + (size_t)i * ROUND8(m->value_size), value, m->value_size);
 		return 0;
 	}
+	if (!is_lpm(m))
+		return hash_update(m, key, value, flags);
 	unsigned char buf[m->key_size];
 	const void *stored = stored_key(m, key, buf);
 	return stored ? hash_update(m, stored, value, flags) : -EINVAL;
@@ -321,22 +324,23 @@ int sim_map_delete(struct sim_map *m, const void *key)
 	const void *stored = stored_key(m, key, buf);
 	if (!stored)
 		return -EINVAL;
-	struct sim_elem *e = find(m, stored, NULL);
+	struct sim_elem *e = find(m, stored);
 	if (!e)
 		return -ENOENT;
 	remove_elem(m, e);
 	return 0;
 }
 
-static struct sim_elem *first_from_bucket(const struct sim_map *m, __u32 bucket)
+/* The element of the first used slot at or after `slot`, or NULL. */
+static struct sim_elem *first_from_slot(const struct sim_map *m, __u64 slot)
 {
-	for (; bucket < m->n_buckets; bucket++)
-		if (m->buckets[bucket])
-			return m->buckets[bucket];
+	for (; slot <= m->slot_mask; slot++)
+		if (m->slots[slot].elem)
+			return elem_at(m, m->slots[slot].elem - 1);
 	return NULL;
 }
 
-/* Hash order here, not the kernel's (which has its own bucket order, and post-order for LPM). */
+/* Slot order here, not the kernel's (which has its own bucket order, and post-order for LPM). */
 int sim_map_get_next_key(struct sim_map *m, const void *key, void *next_key)
 {
 	if (is_array(m)) {
@@ -351,19 +355,17 @@ int sim_map_get_next_key(struct sim_map *m, const void *key, void *next_key)
 		memcpy(next_key, &i, sizeof(i));
 		return 0;
 	}
-	struct sim_elem *e = NULL;
+	struct sim_elem *e = first_from_slot(m, 0);
 	if (key) {
 		unsigned char buf[m->key_size];
 		const void *stored = stored_key(m, key, buf); /* NULL: no such key, start over */
-		struct sim_elem *cur = stored ? find(m, stored, NULL) : NULL;
-		if (cur)
-			e = cur->next ? cur->next : first_from_bucket(m, key_hash(m, stored) + 1);
-		else
-			e = first_from_bucket(m, 0);
-		if (cur && !e)
-			return -ENOENT;
-	} else {
-		e = first_from_bucket(m, 0);
+		int found = 0;
+		__u32 i = stored ? slot_of(m, stored, &found) : 0;
+		if (found) {
+			e = first_from_slot(m, (__u64)i + 1);
+			if (!e)
+				return -ENOENT;
+		}
 	}
 	if (!e)
 		return -ENOENT;

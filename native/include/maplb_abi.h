@@ -47,7 +47,12 @@ struct lb4_service {
 	__u8 algorithm;         /* master: MAPLB_ALG_* */
 };
 
-/* ---- lb4_backends: HASH __u32 id -> lb4_backend ----------------------------------------------- */
+/* ---- lb4_backends: ARRAY __u32 id -> lb4_backend ----------------------------------------------
+ * Indexed by the dense ids the control plane allocates (src/compile/ids.ts), so the verifier
+ * inlines the lookup: no hashing on the packet path. Row 0 is never a backend (0 = "none"), and
+ * ids stay below max_entries. A row of zeros is an empty row (no backend): a backend always has
+ * a protocol, so the datapath tests proto alone, and the host library's API reads, deletes and
+ * iterates these rows as a hash map's entries (MAPLB_ID_TABLE below). */
 
 /* A terminating backend keeps its established flows and is never chosen for a new one. */
 #define MAPLB_BACKEND_TERMINATING (1 << 0)
@@ -213,7 +218,7 @@ enum maplb_reason {
 	MAPLB_REASON_NO_SERVICE = 3,       /* PASS: no frontend and no reply flow */
 	MAPLB_REASON_NO_BACKEND = 4,       /* DROP: the service has no (non-terminating) backends */
 	MAPLB_REASON_SOURCE_RANGE = 5,     /* DROP: source outside loadBalancerSourceRanges */
-	MAPLB_REASON_BACKEND_MISSING = 6,  /* DROP: a slot or Maglev row names an id not in lb4_backends */
+	MAPLB_REASON_BACKEND_MISSING = 6,  /* DROP: a slot or Maglev row names an empty lb4_backends row */
 	MAPLB_REASON_TRUNC_ETH = 7,        /* PASS: frame shorter than an Ethernet header */
 	MAPLB_REASON_TRUNC_IP = 8,         /* PASS: IPv4 ethertype, buffer shorter than 20 bytes of IP */
 	MAPLB_REASON_BAD_IP_VERSION = 9,   /* PASS: IPv4 ethertype but version != 4 */
@@ -234,7 +239,8 @@ enum maplb_reason {
 #define MAPLB_COUNTER(verdict, reason) ((verdict) * MAPLB_REASON__MAX + (reason))
 #define MAPLB_COUNTER__MAX (MAPLB_VERDICT__MAX * MAPLB_REASON__MAX)
 
-/* lb4_backend_stats: PERCPU_HASH __u32 backend_id -> lb4_backend_stats (packets DNATed to it). */
+/* lb4_backend_stats: PERCPU_ARRAY __u32 backend_id -> lb4_backend_stats (packets DNATed to it),
+ * rows as lb4_backends' (all zeros: no counts). */
 struct lb4_backend_stats {
 	__u64 packets;
 	__u64 bytes; /* whole frames, Ethernet header included */
@@ -246,7 +252,7 @@ struct lb4_backend_stats {
 
 #define MAPLB_MAPS(X)                                                                            \
 	X(lb4_services, BPF_MAP_TYPE_HASH, sizeof(struct lb4_key), sizeof(struct lb4_service), 65536) \
-	X(lb4_backends, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct lb4_backend), 65536)          \
+	X(lb4_backends, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct lb4_backend), 65536)         \
 	X(lb4_reverse_nat, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct lb4_reverse_nat), 65536)   \
 	X(lb4_maglev, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u32), 1048576)                      \
 	X(lb4_source_range, BPF_MAP_TYPE_LPM_TRIE, sizeof(struct lb4_src_range_key), sizeof(__u8), 16384) \
@@ -256,7 +262,7 @@ struct lb4_backend_stats {
 	X(lb4_affinity, BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb4_affinity_key),                       \
 	  sizeof(struct lb4_affinity_entry), 65536)                                                    \
 	X(maplb_counters, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64), MAPLB_COUNTER__MAX) \
-	X(lb4_backend_stats, BPF_MAP_TYPE_PERCPU_HASH, sizeof(__u32), sizeof(struct lb4_backend_stats), \
+	X(lb4_backend_stats, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct lb4_backend_stats), \
 	  65536)                                                                                       \
 	X(lb4_frags, BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb4_frag_key), sizeof(struct lb4_frag_ports), \
 	  8192)                                                                                        \
@@ -269,6 +275,12 @@ enum maplb_map_id {
 #undef MAPLB_MAP_ENUM
 	MAPLB_MAP__COUNT
 };
+
+/* The arrays indexed by backend id. The host library's API gives them a hash map's meaning: a row
+ * of zeros is absent (lookup -ENOENT, delete -ENOENT), delete writes zeros, get_next_key skips
+ * empty rows, BPF_NOEXIST/BPF_EXIST test the row. An id at or past max_entries is -E2BIG on
+ * update, as the kernel's arrays say. */
+#define MAPLB_ID_TABLE(id) ((id) == MAPLB_MAP_lb4_backends || (id) == MAPLB_MAP_lb4_backend_stats)
 
 /* ---- The kube-proxy chain evaluator (host library only) -----------------------------------------
  * kube-proxy's nat table as arrays: one ipt_rule per rule, grouped by chain; chains index into

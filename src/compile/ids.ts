@@ -192,8 +192,10 @@ export function revNatIdAllocator(max = 0xffffffff): IdAllocator {
 }
 
 /**
- * lb4_backends is keyed by a u32; 0 is "no backend" (an empty Maglev row). Backend ids need no key
- * map: each belongs to one service port, whose previous tables say which `ip:port` holds which id.
+ * lb4_backends is an array indexed by the backend id (the datapath's lookup is then an offset); 0 is
+ * "no backend" (an empty Maglev row), and `max` is the array's last row, so the agent passes the
+ * map's size minus one. Backend ids need no key map: each belongs to one service port, whose
+ * previous tables say which `ip:port` holds which id.
  */
 export function backendIdPool(max = 0xffffffff): IdPool {
   return new IdPool("backend id", "lb4_backends", 1, max);

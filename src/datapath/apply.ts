@@ -119,10 +119,10 @@ export function applyOps(maps: NativeMaps, ops: readonly MapOp[]): ApplySummary 
 }
 
 /**
- * The datapath creates a backend's packet counters on its first packet, and nothing else removes
- * them: without this, lb4_backend_stats would fill with dead ids, and an id reused a lap later would
- * inherit their counts. Counters are not put back by a rollback, so they go only once the apply
- * has succeeded (a backend that never saw a packet has none: ENOENT is fine).
+ * The datapath counts a backend's packets in its lb4_backend_stats row, and nothing else clears
+ * it: without this, an id reused a lap later would inherit the counts. Counters are not put back by
+ * a rollback, so they go only once the apply has succeeded (a backend that never saw a packet has
+ * none: ENOENT is fine).
  */
 function dropCountersOfDeletedBackends(maps: NativeMaps, ops: readonly MapOp[]): void {
   for (const op of ops) if (op.kind === "backend-delete") maps.tryDelete("lb4_backend_stats", u32(op.id));

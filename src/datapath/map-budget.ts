@@ -53,10 +53,10 @@ export function preallocatedBytes(shape: MapShape, entries: number, target: Targ
   const value = round8(shape.valueSize);
   const arrayed = shape.type === MapType.ARRAY || shape.type === MapType.PERCPU_ARRAY;
   if (target === "emulated") {
-    // sim_map.c: one CPU; arrays are a value array, the rest a pool of 24-byte-headed elements and a
-    // power-of-two bucket array of pointers (capped at 2^30 buckets).
+    // sim_map.c: one CPU; arrays are a value array, the rest a pool of 24-byte-headed elements, a
+    // 4-byte free-list entry each, and 8-byte slots, a power of two above 1.5 × the entries.
     if (arrayed) return entries * value;
-    return entries * round8(24 + key + value) + 8 * Math.min(pow2AtLeast(entries), 2 ** 30);
+    return entries * (round8(24 + key + value) + 4) + 8 * pow2AtLeast(Math.floor(1.5 * entries) + 1);
   }
   const perEntryValue = isPercpu(shape.type) ? value * cpus : value;
   if (arrayed) return entries * perEntryValue;

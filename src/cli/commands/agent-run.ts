@@ -71,7 +71,11 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     minSyncPeriodMs,
     syncPeriodMs,
     apiUnreachableWindowMs,
-    limits: { maglevRows: datapath.maps.shapes.lb4_maglev.maxEntries },
+    limits: {
+      maglevRows: datapath.maps.shapes.lb4_maglev.maxEntries,
+      // lb4_backends is an array indexed by backend id (row 0 unused): ids wrap below its size.
+      maxBackendId: datapath.maps.shapes.lb4_backends.maxEntries - 1,
+    },
     metrics,
     log,
   });
