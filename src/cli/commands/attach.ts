@@ -144,7 +144,7 @@ interface SocketLbFlags {
 
 function attach(flags: Omit<AttachRequest, "iface"> & { iface?: string[] } & SocketLbFlags): void {
   const { socketLb, cgroup, socketLbHostnsOnly, ...rest } = flags;
-  if (socketLb !== (cgroup !== undefined))
+  if (!!socketLb !== (cgroup !== undefined))
     throw new MaplbError(
       "E_USAGE",
       "--socket-lb and --cgroup go together: the cgroup v2 whose sockets are balanced",
