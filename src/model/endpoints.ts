@@ -40,6 +40,11 @@ export function internalPolicyLocal(p: ServicePort): boolean {
  * `if !exists || isLocal`. So a local entry wins whatever its conditions, even over a ready remote
  * one. (Slices are read in manifest order; kube-proxy reads them in Go map order, so between two
  * remote or two local duplicates in different slices its choice is not fixed.)
+ *
+ * Why maplb follows it instead of listing a design difference: its endpoint selection is kube-proxy's
+ * by design (see above), DESIGN.md makes no exception for repeated addresses, and the compiler already
+ * builds one node's tables (LOCAL backends, the Local scope), so this node's view costs nothing. Not
+ * following it would change which backends exist, e.g. serve an entry this node's kube-proxy drops.
  */
 export function endpointsOnNode(p: ServicePort, nodeName: string): Endpoint[] {
   if (!p.duplicateEndpoints) return p.endpoints;
