@@ -153,6 +153,39 @@ test("maplb trace --json: the documented keys, for a DNAT, a pass and a drop", (
   assert.match(drop.stdout, /^ {4}design difference 'no-icmp': /m);
 });
 
+test("maplb trace --service-cidr: nftables mode's unallocated-ClusterIP drop, named; validated as for maplb nft", () => {
+  const trace = (...extra: string[]) =>
+    maplb("trace", "-f", SEED_003, "--from", "10.0.0.5:40000", "--datapath", "emulated", ...extra);
+  const r = trace(
+    "--to",
+    "172.20.99.99:80",
+    "--service-cidr",
+    "172.20.0.0/16",
+    "--service-cidr",
+    "10.100.0.0/16",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^verdict: {2}PASS$/m);
+  assert.match(r.stdout, /^iptables \(kube-proxy\): PASS, /m);
+  assert.match(r.stdout, /^nftables \(kube-proxy\): DROP, /m);
+  assert.match(
+    r.stdout,
+    /cluster-ips-check rule 2: ip daddr \{ 172\.20\.0\.0\/16,10\.100\.0\.0\/16 \} drop comment "Drop traffic to unallocated ClusterIPs"$/m,
+  );
+  assert.match(r.stdout, /^ {4}design difference 'unallocated-cluster-ip': /m);
+  // A Service's own ClusterIP in the range is allocated: DNAT in every column.
+  const svc = trace("--to", "172.20.107.173:80", "--service-cidr", "172.20.0.0/16");
+  assert.match(svc.stdout, /^nftables \(kube-proxy\): DNAT /m);
+  for (const [bad, why] of [
+    ["172.20.0.1/16", "expects the network address, 172.20.0.0/16, got '172.20.0.1/16'"],
+    ["nonsense", "expects an IPv4 CIDR, got 'nonsense'"],
+  ]) {
+    const e = trace("--to", "172.20.99.99:80", "--service-cidr", bad!);
+    assert.equal(e.code, 2);
+    assert.ok(e.stderr.includes(`--service-cidr ${why}`), e.stderr);
+  }
+});
+
 test("maplb apply --datapath emulated reports the MapOps and says the maps do not outlive it", () => {
   const r = maplb("apply", "-f", manifest("two", ["10.1.0.1", "10.1.0.2"]), "--datapath", "emulated");
   assert.equal(r.code, 0, r.stderr);

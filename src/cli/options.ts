@@ -2,6 +2,7 @@
 import { posix } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_PIN_DIR } from "../datapath/options.js";
+import { canonicalCidr } from "../kubeproxy/cidr.js";
 import { isIPv4, parseCidr } from "../util/ip.js";
 import { parseDuration } from "../agent/duration.js";
 import { DEFAULT_INPUT_LIMITS, formatBytes } from "../k8s/input.js";
@@ -99,6 +100,33 @@ export function addNodeOptions(cmd: Command): Command {
     })
     .option("--masquerade-all", "masquerade all service traffic, as kube-proxy --masquerade-all")
     .addOption(new Option("--no-nfacct", "leave out kube-proxy's nfacct counter matches"));
+}
+
+/** ServiceCIDR objects hold a handful of ranges; this bound keeps one rule's set small. */
+const MAX_SERVICE_CIDRS = 64;
+
+/** --service-cidr: an IPv4 network as the API server stores it (the network address, e.g. 10.96.0.0/12). */
+function serviceCidrArg(v: string, prev: string[] = []): string[] {
+  const canonical = v.includes("/") ? canonicalCidr(v) : null;
+  if (canonical === null) throw new InvalidArgumentError(`--service-cidr expects an IPv4 CIDR, got '${v}'`);
+  if (canonical !== v)
+    throw new InvalidArgumentError(`--service-cidr expects the network address, ${canonical}, got '${v}'`);
+  if (prev.length >= MAX_SERVICE_CIDRS)
+    throw new InvalidArgumentError(`--service-cidr: at most ${MAX_SERVICE_CIDRS} ranges`);
+  return [...prev, v];
+}
+
+export interface ServiceCidrOptions {
+  serviceCidr?: string[];
+}
+
+/** --service-cidr: kube-proxy's ServiceCIDRs, for its nftables drop of unallocated ClusterIPs. */
+export function addServiceCidrOption(cmd: Command): Command {
+  return cmd.option(
+    "--service-cidr <cidr>",
+    "a ServiceCIDR range (repeatable): kube-proxy's nftables rules drop new traffic to its unallocated addresses",
+    serviceCidrArg,
+  );
 }
 
 export function nodeConfigFrom(o: NodeOptions): NodeConfig {

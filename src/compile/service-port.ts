@@ -11,7 +11,7 @@
 // service port and endpoint), which is what the side-by-side comparison needs.
 import { MaplbError } from "../errors.js";
 import { log } from "../log.js";
-import { endpointString, selectEndpoints } from "../model/endpoints.js";
+import { endpointString, portOnNode, selectEndpoints } from "../model/endpoints.js";
 import type { Endpoint, NodeConfig, ServicePort } from "../model/types.js";
 import { type BackendSet, type FrontendPlan, frontendName, planFrontends } from "./frontends.js";
 import { checkMaglevTableSize, isMaglevTableSize, type MaglevBackend, maglevRows } from "./maglev.js";
@@ -57,11 +57,13 @@ type BySet<T> = Record<BackendSet, T>;
  * keep their ids from there, and an unchanged Maglev table is reused instead of recomputed.
  */
 export function compileServicePort(
-  p: ServicePort,
+  port: ServicePort,
   node: NodeConfig,
   ids: IdSource,
   prev?: ServicePortTables,
 ): ServicePortTables {
+  // Of duplicate entries for one address, the one this node's kube-proxy would keep (a local one).
+  const p = portOnNode(port, node.nodeName);
   const out = emptyServicePortTables(p.id);
   const plans = planFrontends(p, node);
   if (plans.length === 0) return out;
@@ -126,7 +128,8 @@ function hasMaglevTable(p: ServicePort, sets: BySet<Endpoint[]>, used: BySet<boo
  * The backend names (`ip:port`, in slot order) of each Maglev table compileServicePort computes for
  * the port when it has no previous tables: what a batch can compute ahead (maglev-ahead.ts).
  */
-export function maglevTableNames(p: ServicePort, node: NodeConfig): string[][] {
+export function maglevTableNames(port: ServicePort, node: NodeConfig): string[][] {
+  const p = portOnNode(port, node.nodeName);
   const plans = planFrontends(p, node);
   if (plans.length === 0 || !isMaglevTableSize(p.maglevTableSize)) return [];
   const { sets, used } = backendSets(p, node, plans);

@@ -4,7 +4,7 @@
 import { cidrContains } from "../kubeproxy/cidr.js";
 import { planServicePort } from "../kubeproxy/policy.js";
 import type { KubeProxyPacket, KubeProxyVerdict, VerdictClass } from "../kubeproxy/verdict.js";
-import { externalPolicyLocal } from "../model/endpoints.js";
+import { endpointsOnNode, externalPolicyLocal } from "../model/endpoints.js";
 import type { NodeConfig, ServiceModel, ServicePort } from "../model/types.js";
 import type { ReasonName, VerdictName } from "./abi.js";
 
@@ -46,6 +46,8 @@ export interface PacketFacts {
   sourceDenied: boolean;
   /** A ClusterIP, but no service port on it has this port and protocol. */
   clusterIPOtherPort: boolean;
+  /** Inside a --service-cidr, but no service port holds it as its ClusterIP. */
+  unallocatedClusterIP: boolean;
   /** maplb's backend is an endpoint on this node (--node-name), and not the client itself. */
   backendLocal: boolean;
   /** --cluster-cidr is set and does not hold the client. */
@@ -91,6 +93,17 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
     applies: (f, mode) => !f.fromNode && mode === "nftables" && f.clusterIPOtherPort,
   },
   {
+    id: "unallocated-cluster-ip",
+    aspect: "verdict",
+    maplb: "PASS",
+    kubeProxy: "DROP",
+    reason:
+      "an address of a ServiceCIDR (--service-cidr) that no Service holds: nftables mode drops new " +
+      "connections to it (cluster-ips-check); maplb passes what is not a frontend untouched (DESIGN: a " +
+      "node datapath never breaks traffic it does not balance), as iptables mode does",
+    applies: (f, mode) => !f.fromNode && mode === "nftables" && f.unallocatedClusterIP,
+  },
+  {
     id: "local-backend-keeps-source",
     aspect: "source",
     maplb: KEPT,
@@ -120,12 +133,14 @@ function masqueradesAlways(f: PacketFacts): boolean {
   return f.frontend === "clusterIP" ? f.clientOutsideCluster : !externalPolicyLocal(p);
 }
 
-/** The facts of KNOWN_DIFFERENCES for one packet (`backend`: maplb's, or null). */
+/** The facts of KNOWN_DIFFERENCES for one packet (`backend`: maplb's, or null; `serviceCIDRs`: those
+ * kube-proxy was given, as `maplb nft --service-cidr`). */
 export function packetFacts(
   model: ServiceModel,
   node: NodeConfig,
   pkt: KubeProxyPacket,
   backend: string | null,
+  serviceCIDRs: readonly string[] = [],
 ): PacketFacts {
   const local = (ip: string) => cidrContains("127.0.0.0/8", ip) || node.nodeIPs.includes(ip);
   const serves = (p: ServicePort) => p.protocol === pkt.proto;
@@ -144,14 +159,16 @@ export function packetFacts(
     !!port?.loadBalancerIPs.includes(pkt.dst) &&
     ranges.length > 0 &&
     !ranges.some((r) => cidrContains(r, pkt.src));
-  const endpoint = port?.endpoints.find((e) => `${e.ip}:${e.port}` === backend);
+  const endpoint = port && endpointsOnNode(port, node.nodeName).find((e) => `${e.ip}:${e.port}` === backend);
+  const allocated = model.ports.some((p) => p.clusterIP === pkt.dst);
   return {
     fromNode: local(pkt.src),
     port,
     frontend,
     noEndpoints: port !== null && !planServicePort(port, node.nodeName).hasEndpoints,
     sourceDenied,
-    clusterIPOtherPort: !port && model.ports.some((p) => p.clusterIP === pkt.dst),
+    clusterIPOtherPort: !port && allocated,
+    unallocatedClusterIP: !allocated && serviceCIDRs.some((c) => cidrContains(c, pkt.dst)),
     backendLocal: !!endpoint && endpoint.nodeName === node.nodeName && endpoint.ip !== pkt.src,
     clientOutsideCluster: !!node.clusterCIDR && !cidrContains(node.clusterCIDR, pkt.src),
   };

@@ -38,6 +38,8 @@ export interface TraceRequest {
   dport: number;
   proto: "TCP" | "UDP";
   hashSeed?: number;
+  /** ServiceCIDRs for kube-proxy's nftables ruleset: its drop of unallocated ClusterIPs. */
+  serviceCIDRs?: string[];
 }
 
 export interface Trace {
@@ -154,8 +156,9 @@ export function tracePacket(dp: Datapath, req: TraceRequest): Trace {
   };
   // kube-proxy's random pick, made repeatable: by the same flow hash maplb chose with.
   const iptables = iptablesWalker(buildIptablesRules(req.model, req.node), req.node)(tuple, hash);
-  const nftables = nftWalker(buildNftRules(req.model, req.node), req.node)(tuple, hash);
-  const facts = packetFacts(req.model, req.node, tuple, maplb.backend);
+  const serviceCIDRs = req.serviceCIDRs ?? [];
+  const nftables = nftWalker(buildNftRules(req.model, req.node, { serviceCIDRs }), req.node)(tuple, hash);
+  const facts = packetFacts(req.model, req.node, tuple, maplb.backend, serviceCIDRs);
   return {
     datapath: dp.kind,
     before,

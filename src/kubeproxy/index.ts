@@ -25,6 +25,5 @@ export {
   type NftRuleset,
 } from "./nft.js";
 export { renderNftList } from "./nft-list.js";
-export { kubeProxyEndpoints } from "./policy.js";
 export { KUBE_PROXY_RELEASE } from "./release.js";
 export { parseRuleArgs, type ParsedRule } from "./rule-parse.js";

@@ -6,11 +6,11 @@ import {
   externallyAccessible,
   externalPolicyLocal,
   internalPolicyLocal,
+  portOnNode,
   selectEndpoints,
   type EndpointSelection,
 } from "../model/endpoints.js";
-import { byEndpointString } from "../model/endpoints.js";
-import type { Endpoint, ServicePort } from "../model/types.js";
+import type { ServicePort } from "../model/types.js";
 
 /** Which endpoint set a kind of traffic is dispatched to: the "Cluster" or the "Local" policy chain. */
 export type PolicySet = "cluster" | "local";
@@ -39,27 +39,8 @@ export interface ServicePortPlan {
   noEndpointVerdict: "reject" | "drop";
 }
 
-/**
- * The endpoints kube-proxy keeps when EndpointSlices name one `ip:port` more than once. v1.35
- * (pkg/proxy/endpointslicecache.go addEndpoints) keeps the first entry unless a later one is local:
- * `if !exists || isLocal`. So a local entry wins whatever its conditions, even over a ready remote
- * one. (Slices are read in manifest order; kube-proxy reads them in Go map order, so between two
- * remote or two local duplicates in different slices its choice is not fixed.)
- */
-export function kubeProxyEndpoints(p: ServicePort, nodeName: string): Endpoint[] {
-  if (!p.duplicateEndpoints) return p.endpoints;
-  const kept = new Map<string, Endpoint>(p.endpoints.map((e) => [`${e.ip}:${e.port}`, e]));
-  const seen = new Set<string>();
-  for (const e of p.duplicateEndpoints) {
-    const key = `${e.ip}:${e.port}`;
-    if (!seen.has(key) || e.nodeName === nodeName) kept.set(key, e);
-    seen.add(key);
-  }
-  return [...kept.values()].sort(byEndpointString);
-}
-
 export function planServicePort(p: ServicePort, nodeName: string): ServicePortPlan {
-  const selection = selectEndpoints({ ...p, endpoints: kubeProxyEndpoints(p, nodeName) }, nodeName);
+  const selection = selectEndpoints(portOnNode(p, nodeName), nodeName);
   // `cluster` is non-empty exactly when some endpoint is ready, or serving and terminating,
   // anywhere: kube-proxy's hasEndpoints.
   const hasEndpoints = selection.cluster.length > 0;

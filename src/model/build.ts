@@ -37,15 +37,13 @@ function groupSlices(slices: V1EndpointSlice[], log: Logger): Map<string, V1Endp
   return bySvc;
 }
 
-/** The endpoints of one service port: matched by port name and protocol, deduplicated, sorted; and
- * every entry of an address named more than once, in manifest order (see ServicePort). */
+/** The endpoints of one service port: matched by port name and protocol, in manifest order. */
 function portEndpoints(
   slices: V1EndpointSlice[],
   portName: string,
   protocol: Protocol,
 ): { endpoints: Endpoint[]; duplicates: Endpoint[] } {
-  const byAddr = new Map<string, Endpoint>();
-  const entries = new Map<string, Endpoint[]>();
+  const entries: Endpoint[] = [];
   for (const s of slices) {
     const sp = (s.ports ?? []).find((p) => (p.name ?? "") === portName && (p.protocol ?? "TCP") === protocol);
     if (!sp || sp.port === undefined || sp.port === null) continue;
@@ -53,7 +51,7 @@ function portEndpoints(
       const ip = e.addresses[0]; // kube-proxy uses the first address only
       if (ip === undefined) continue;
       const c = e.conditions ?? {};
-      const ep: Endpoint = {
+      entries.push({
         ip,
         port: sp.port,
         nodeName: e.nodeName ?? null,
@@ -62,14 +60,24 @@ function portEndpoints(
         serving: c.serving !== false,
         terminating: c.terminating === true,
         targetName: e.targetRef?.name ?? null,
-      };
-      const key = `${ip}:${sp.port}`;
-      const prev = byAddr.get(key);
-      if (!prev || (prev.terminating && !ep.terminating)) byAddr.set(key, ep); // a non-terminating entry wins
-      entries.set(key, [...(entries.get(key) ?? []), ep]);
+      });
     }
   }
-  const duplicates = [...entries.values()].filter((list) => list.length > 1).flat();
+  return collapseEndpoints(entries);
+}
+
+/** One port's entries (manifest order) → deduplicated and sorted endpoints, and every entry of an
+ * address named more than once, in manifest order (see ServicePort). */
+export function collapseEndpoints(entries: Endpoint[]): { endpoints: Endpoint[]; duplicates: Endpoint[] } {
+  const byAddr = new Map<string, Endpoint>();
+  const all = new Map<string, Endpoint[]>();
+  for (const ep of entries) {
+    const key = `${ep.ip}:${ep.port}`;
+    const prev = byAddr.get(key);
+    if (!prev || (prev.terminating && !ep.terminating)) byAddr.set(key, ep); // a non-terminating entry wins
+    all.set(key, [...(all.get(key) ?? []), ep]);
+  }
+  const duplicates = [...all.values()].filter((list) => list.length > 1).flat();
   return { endpoints: [...byAddr.values()].sort(byEndpointString), duplicates };
 }
 

@@ -33,6 +33,36 @@ export function internalPolicyLocal(p: ServicePort): boolean {
   return p.internalTrafficPolicy === "Local";
 }
 
+/**
+ * The endpoints one node serves when EndpointSlices name one `ip:port` more than once: kube-proxy's
+ * rule, which maplb's compiler follows too (so both designs balance over the same set). v1.35
+ * (pkg/proxy/endpointslicecache.go addEndpoints) keeps the first entry unless a later one is local:
+ * `if !exists || isLocal`. So a local entry wins whatever its conditions, even over a ready remote
+ * one. (Slices are read in manifest order; kube-proxy reads them in Go map order, so between two
+ * remote or two local duplicates in different slices its choice is not fixed.)
+ *
+ * Why maplb follows it instead of listing a design difference: its endpoint selection is kube-proxy's
+ * by design (see above), DESIGN.md makes no exception for repeated addresses, and the compiler already
+ * builds one node's tables (LOCAL backends, the Local scope), so this node's view costs nothing. Not
+ * following it would change which backends exist, e.g. serve an entry this node's kube-proxy drops.
+ */
+export function endpointsOnNode(p: ServicePort, nodeName: string): Endpoint[] {
+  if (!p.duplicateEndpoints) return p.endpoints;
+  const kept = new Map<string, Endpoint>(p.endpoints.map((e) => [`${e.ip}:${e.port}`, e]));
+  const seen = new Set<string>();
+  for (const e of p.duplicateEndpoints) {
+    const key = `${e.ip}:${e.port}`;
+    if (!seen.has(key) || e.nodeName === nodeName) kept.set(key, e);
+    seen.add(key);
+  }
+  return [...kept.values()].sort(byEndpointString);
+}
+
+/** The port as node `nodeName` sees it: its endpoints those of endpointsOnNode. */
+export function portOnNode(p: ServicePort, nodeName: string): ServicePort {
+  return p.duplicateEndpoints ? { ...p, endpoints: endpointsOnNode(p, nodeName) } : p;
+}
+
 /** Ready endpoints, or (falling back) the serving-and-terminating ones. */
 function usable(eps: Endpoint[]): Endpoint[] {
   const ready = eps.filter((e) => e.ready);

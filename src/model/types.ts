@@ -60,10 +60,11 @@ export interface ServicePort {
   algorithm: LbAlgorithm;
   /** Maglev table size M (a prime), from `maplb.io/maglev-table-size`. */
   maglevTableSize: number;
-  /** Deduplicated (a non-terminating entry wins) and sorted as strings of `ip:port`, as kube-proxy does. */
+  /** Deduplicated (a non-terminating entry wins) and sorted as strings of `ip:port`. With
+   * duplicateEndpoints, what one node serves is endpointsOnNode (model/endpoints.ts) instead. */
   endpoints: Endpoint[];
   /** Every entry of an `ip:port` that several EndpointSlice entries name, in manifest order; absent
-   * when none repeats. kube-proxy picks among them by its own rule (src/kubeproxy/policy.ts). */
+   * when none repeats. Both designs pick among them by kube-proxy's rule (endpointsOnNode). */
   duplicateEndpoints?: Endpoint[];
 }
 

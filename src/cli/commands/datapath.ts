@@ -26,11 +26,13 @@ import { isIPv4 } from "../../util/ip.js";
 import {
   addInputOptions,
   addNodeOptions,
+  addServiceCidrOption,
   examplesHelp,
   modelFrom,
   nodeConfigFrom,
   type InputOptions,
   type NodeOptions,
+  type ServiceCidrOptions,
 } from "../options.js";
 import { addOutputOptions, type OutputFlags, outputFormat, render } from "../output.js";
 
@@ -325,11 +327,12 @@ function registerTrace(program: Command): void {
       socketCookie,
     );
   addOutputOptions(cmd, "the same lines: a trace has no narrow form");
-  addDatapathOptions(addNodeOptions(addInputOptions(cmd)), false);
+  addDatapathOptions(addServiceCidrOption(addNodeOptions(addInputOptions(cmd))), false);
   cmd.addHelpText(
     "after",
     examplesHelp([
       "maplb trace -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --from 198.51.100.7:40000 --to 35.200.9.207:80",
+      "maplb trace -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --service-cidr 10.56.0.0/20 --from 10.52.0.5:40000 --to 10.56.0.99:80",
       "maplb trace -f manifests/ --from 10.0.0.5:5353 --to 10.96.0.10:53 --proto udp -o json",
       "maplb trace -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --socket --to 35.200.9.207:80",
     ]),
@@ -338,6 +341,7 @@ function registerTrace(program: Command): void {
     (
       flags: InputOptions &
         NodeOptions &
+        ServiceCidrOptions &
         DatapathFlags &
         OutputFlags & {
           from?: { ip: string; port: number };
@@ -361,6 +365,7 @@ function registerTrace(program: Command): void {
           dst: flags.to.ip,
           dport: flags.to.port,
           proto: flags.proto === "tcp" ? "TCP" : "UDP",
+          serviceCIDRs: flags.serviceCidr ?? [],
         });
         process.stdout.write(render(outputFormat(flags), { data: () => t, table: () => traceText(t) }));
       } finally {

@@ -1,34 +1,20 @@
 // `maplb nft`: kube-proxy's nftables-mode ruleset for the same Services and EndpointSlices.
-import { Command, InvalidArgumentError, Option } from "commander";
-import { canonicalCidr } from "../../kubeproxy/cidr.js";
+import { Command, Option } from "commander";
 import { buildNftRules, NFT_FORMATS, renderNftAs, type NftFormat } from "../../kubeproxy/nft.js";
 import { KUBE_PROXY_RELEASE } from "../../kubeproxy/release.js";
 import {
   addInputOptions,
   addNodeOptions,
+  addServiceCidrOption,
   type InputOptions,
   type NodeOptions,
+  type ServiceCidrOptions,
   modelFrom,
   nodeConfigFrom,
 } from "../options.js";
 
-interface NftFlags extends InputOptions, NodeOptions {
+interface NftFlags extends InputOptions, NodeOptions, ServiceCidrOptions {
   format: NftFormat;
-  serviceCidr?: string[];
-}
-
-/** ServiceCIDR objects hold a handful of ranges; this bound keeps one rule's set small. */
-const MAX_SERVICE_CIDRS = 64;
-
-/** --service-cidr: an IPv4 network as the API server stores it (the network address, e.g. 10.96.0.0/12). */
-function serviceCidrArg(v: string, prev: string[] = []): string[] {
-  const canonical = v.includes("/") ? canonicalCidr(v) : null;
-  if (canonical === null) throw new InvalidArgumentError(`--service-cidr expects an IPv4 CIDR, got '${v}'`);
-  if (canonical !== v)
-    throw new InvalidArgumentError(`--service-cidr expects the network address, ${canonical}, got '${v}'`);
-  if (prev.length >= MAX_SERVICE_CIDRS)
-    throw new InvalidArgumentError(`--service-cidr: at most ${MAX_SERVICE_CIDRS} ranges`);
-  return [...prev, v];
 }
 
 export function registerNft(program: Command): void {
@@ -42,13 +28,8 @@ export function registerNft(program: Command): void {
       new Option("--format <form>", "text form (see Formats below)")
         .choices(NFT_FORMATS)
         .default("transaction"),
-    )
-    .option(
-      "--service-cidr <cidr>",
-      "a ServiceCIDR range (repeatable): new traffic to its unallocated addresses is dropped",
-      serviceCidrArg,
     );
-  addNodeOptions(addInputOptions(cmd));
+  addServiceCidrOption(addNodeOptions(addInputOptions(cmd)));
   cmd
     .addHelpText(
       "after",
