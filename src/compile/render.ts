@@ -262,11 +262,10 @@ export function tablesText(
   opts: TextOptions = {},
 ): string {
   const byId = new Map(ports.map((p) => [p.id, p]));
+  // One string per service port (its lines and the blank line after them), not one per line: 100k
+  // service ports make 800k lines, and the array holding them was much of the render's garbage.
   const lines: string[] = [];
-  for (const s of inIdOrder(tables)) {
-    for (const line of servicePortText(s, byId.get(s.id), opts)) lines.push(line);
-    lines.push("");
-  }
+  for (const s of inIdOrder(tables)) lines.push(servicePortText(s, byId.get(s.id), opts).join("\n") + "\n");
   const t = totals(tables);
   lines.push(
     `totals: ${plural(t.servicePorts, "service port")}`,
