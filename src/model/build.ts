@@ -32,7 +32,9 @@ function groupSlices(slices: V1EndpointSlice[], log: Logger): Map<string, V1Endp
       continue;
     }
     const key = sliceKey(ns, s.metadata?.labels?.[SERVICE_NAME_LABEL] ?? "");
-    bySvc.set(key, [...(bySvc.get(key) ?? []), s]);
+    const group = bySvc.get(key);
+    if (group) group.push(s);
+    else bySvc.set(key, [s]);
   }
   return bySvc;
 }
@@ -45,7 +47,9 @@ function portEndpoints(
   protocol: Protocol,
 ): { endpoints: Endpoint[]; duplicates: Endpoint[] } {
   const byAddr = new Map<string, Endpoint>();
-  const entries = new Map<string, Endpoint[]>();
+  // An address's entries: the one Endpoint, or a list once it is named again (a list per endpoint
+  // was 100k short-lived arrays in a large read).
+  const entries = new Map<string, Endpoint | Endpoint[]>();
   for (const s of slices) {
     const sp = (s.ports ?? []).find((p) => (p.name ?? "") === portName && (p.protocol ?? "TCP") === protocol);
     if (!sp || sp.port === undefined || sp.port === null) continue;
@@ -66,10 +70,13 @@ function portEndpoints(
       const key = `${ip}:${sp.port}`;
       const prev = byAddr.get(key);
       if (!prev || (prev.terminating && !ep.terminating)) byAddr.set(key, ep); // a non-terminating entry wins
-      entries.set(key, [...(entries.get(key) ?? []), ep]);
+      const had = entries.get(key);
+      if (had === undefined) entries.set(key, ep);
+      else if (Array.isArray(had)) had.push(ep);
+      else entries.set(key, [had, ep]);
     }
   }
-  const duplicates = [...entries.values()].filter((list) => list.length > 1).flat();
+  const duplicates = [...entries.values()].flatMap((e) => (Array.isArray(e) ? e : []));
   return { endpoints: [...byAddr.values()].sort(byEndpointString), duplicates };
 }
 
