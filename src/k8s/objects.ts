@@ -58,10 +58,11 @@ export function sortObjects(sources: SourceObject[], log: Logger): ClusterObject
     /** The valid object, in its namespace, unless another one of this kind has the same name. */
     const unique = <T extends Meta>(v: T | undefined): T | undefined => {
       if (v === undefined) return undefined;
-      const first = seen.get(`${kind} ${id.display}`);
+      const key = `${kind} ${id.display}`;
+      const first = seen.get(key);
       if (first)
         return c.fail("metadata.name", id.name, `is used twice (also ${first.file} doc ${first.doc})`);
-      seen.set(`${kind} ${id.display}`, src);
+      seen.set(key, src);
       return inNamespace(v, id.namespace);
     };
     if (kind === "") {
