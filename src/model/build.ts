@@ -32,7 +32,9 @@ function groupSlices(slices: V1EndpointSlice[], log: Logger): Map<string, V1Endp
       continue;
     }
     const key = sliceKey(ns, s.metadata?.labels?.[SERVICE_NAME_LABEL] ?? "");
-    bySvc.set(key, [...(bySvc.get(key) ?? []), s]);
+    const group = bySvc.get(key);
+    if (group) group.push(s);
+    else bySvc.set(key, [s]);
   }
   return bySvc;
 }
@@ -70,14 +72,19 @@ function portEndpoints(
  * address named more than once, in manifest order (see ServicePort). */
 export function collapseEndpoints(entries: Endpoint[]): { endpoints: Endpoint[]; duplicates: Endpoint[] } {
   const byAddr = new Map<string, Endpoint>();
-  const all = new Map<string, Endpoint[]>();
+  // An address's entries: the one Endpoint, or a list once it is named again (a list per endpoint
+  // was 100k short-lived arrays in a large read).
+  const all = new Map<string, Endpoint | Endpoint[]>();
   for (const ep of entries) {
     const key = `${ep.ip}:${ep.port}`;
     const prev = byAddr.get(key);
     if (!prev || (prev.terminating && !ep.terminating)) byAddr.set(key, ep); // a non-terminating entry wins
-    all.set(key, [...(all.get(key) ?? []), ep]);
+    const had = all.get(key);
+    if (had === undefined) all.set(key, ep);
+    else if (Array.isArray(had)) had.push(ep);
+    else all.set(key, [had, ep]);
   }
-  const duplicates = [...all.values()].filter((list) => list.length > 1).flat();
+  const duplicates = [...all.values()].flatMap((e) => (Array.isArray(e) ? e : []));
   return { endpoints: [...byAddr.values()].sort(byEndpointString), duplicates };
 }
 

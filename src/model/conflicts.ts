@@ -62,11 +62,15 @@ export function conflictIssues(objects: ClusterObjects, model: ServiceModel): Va
   };
 
   // In reading order (files, then documents): the first claimant keeps a frontend, later ones are named.
+  // Each port's rank is looked up once, not in every comparison (100k ports: 1.7M comparisons).
   const order = new Map([...byName.keys()].map((k, i) => [k, i]));
-  const rank = new Map(model.ports.map((p) => [p, order.get(`${p.namespace}/${p.name}`) ?? order.size]));
+  const ranked = model.ports.map((p) => {
+    const key = `${p.namespace}/${p.name}`;
+    return { p, key, rank: order.get(key) ?? order.size };
+  });
   const owners = new Map<string, Claim>();
-  for (const p of [...model.ports].sort((a, b) => rank.get(a)! - rank.get(b)!)) {
-    const where = byName.get(`${p.namespace}/${p.name}`);
+  for (const { p, key } of ranked.sort((a, b) => a.rank - b.rank)) {
+    const where = byName.get(key);
     for (const [frontend, field] of claims(p, portIndex(where?.svc, p))) {
       const owner = owners.get(frontend);
       if (!owner) owners.set(frontend, { port: p, field, src: where?.src });
