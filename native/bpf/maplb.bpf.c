@@ -104,6 +104,22 @@ int maplb_bench_new_flows(struct xdp_md *ctx)
 	return r.verdict == MAPLB_VERDICT_DROP ? XDP_DROP : XDP_PASS;
 }
 
+/* Benchmark only, for BPF_F_TEST_XDP_LIVE_FRAMES: there the kernel copies the frame into each of
+ * a pool of pages and recycles them, so moving a frame's own port on (as above) repeats ports
+ * across the pool. A counter shared by all runs stamps each frame with the next port instead. */
+static __u16 live_next_sport;
+
+SEC("xdp")
+int maplb_bench_live_new(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	__be16 *sport = data + sizeof(struct ethhdr) + sizeof(struct iphdr);
+	if ((void *)(sport + 1) <= data_end)
+		*sport = bpf_htons(live_next_sport++);
+	struct dp_result r = run_xdp(ctx);
+	return r.verdict == MAPLB_VERDICT_DROP ? XDP_DROP : XDP_PASS;
+}
+
 /* Benchmark only: no work at all, so BPF_PROG_TEST_RUN's own cost per run shows beside maplb's. */
 SEC("xdp")
 int maplb_bench_empty(struct xdp_md *ctx)
