@@ -1,8 +1,10 @@
 // Applies MapOps in their order, all or nothing: every write first records what it replaces, and a
 // failure puts those back in reverse order, so a failed apply leaves the maps as they were.
-// Consecutive upserts to one hash map go as one batch (one lookup of the old values, one batch
-// update), still in their order: a full sync writes millions of rows, and two FFI calls per row
-// made it slow.
+// A run of consecutive upserts goes as one batch per hash map (one lookup of the old values, one
+// batch update): a full sync writes millions of rows, and two FFI calls per row made it slow. The
+// compiler interleaves backends, slots and masters, so a run is split by map, and the maps are
+// flushed backends, then reverse NAT, then services: each service row then finds the backends
+// and reverse NAT entry it names already written, as in the ops' own order (only earlier).
 import { constants } from "node:os";
 import type { MapOp } from "../compile/tables.js";
 import { MaplbError } from "../errors.js";
@@ -18,7 +20,9 @@ import type { NativeMaps } from "./native-maps.js";
 type Undo =
   | { map: NativeMapName; key: Uint8Array; old: Uint8Array | null }
   /** One record per table, not per row: a table is thousands of rows and an apply can hold many. */
-  | { map: "lb4_maglev"; keys: Uint8Array; old: Uint8Array; rows: number };
+  | { map: "lb4_maglev"; keys: Uint8Array; old: Uint8Array; rows: number }
+  /** A batch into a map that was empty before the apply: undone by deleting its keys. */
+  | { map: NativeMapName; keys: Uint8Array; count: number; wasEmpty: true };
 
 export interface ApplySummary {
   ops: number;
@@ -27,8 +31,14 @@ export interface ApplySummary {
   maglevRows: number;
 }
 
-/** Maps whose upserts are batched: the hash maps the control plane writes most. */
-const BATCHED: ReadonlySet<NativeMapName> = new Set(["lb4_services", "lb4_backends", "lb4_reverse_nat"]);
+/** Maps whose upserts are batched (the hash maps the control plane writes most), in flush order. */
+const BATCHED: readonly NativeMapName[] = ["lb4_backends", "lb4_reverse_nat", "lb4_services"];
+
+interface Upsert {
+  key: Uint8Array;
+  value: Uint8Array;
+  op: number;
+}
 
 /** A write that failed, with the index of the MapOp it came from. */
 class WriteFailed {
@@ -38,33 +48,46 @@ class WriteFailed {
   ) {}
 }
 
-/** Consecutive upserts to one batched map, held until something else is written. */
+/** Consecutive upserts to the batched maps, held by map until something else is written. */
 class UpsertRun {
-  private map: NativeMapName | null = null;
-  private writes: { key: Uint8Array; value: Uint8Array; op: number }[] = [];
+  private byMap = new Map<NativeMapName, Upsert[]>();
+
+  /**
+   * The batched maps that were empty before the apply: a batch into one of them needs no lookup of
+   * old values (there were none, or only this apply's), which from nothing is most of the time.
+   */
+  private readonly wasEmpty: ReadonlySet<NativeMapName>;
 
   constructor(
     private readonly maps: NativeMaps,
     private readonly journal: Undo[],
     private readonly summary: ApplySummary,
-  ) {}
+  ) {
+    this.wasEmpty = new Set(BATCHED.filter((map) => isEmpty(maps, map)));
+  }
 
-  /** Takes the write when it is an upsert to a batched map (flushing a run to another map first). */
+  /** Takes the write when it is an upsert to a batched map. */
   take(write: MapWrite, op: number): boolean {
-    if (write.kind !== "element" || write.value === null || !BATCHED.has(write.map)) return false;
-    if (this.map !== write.map) this.flush();
-    this.map = write.map;
-    this.writes.push({ key: write.key, value: write.value, op });
+    if (write.kind !== "element" || write.value === null || !BATCHED.includes(write.map)) return false;
+    const list = this.byMap.get(write.map);
+    const upsert = { key: write.key, value: write.value, op };
+    if (list) list.push(upsert);
+    else this.byMap.set(write.map, [upsert]);
     return true;
   }
 
-  /** One lookup of the old values and one batch update; the writes that landed are journalled. */
+  /** Writes the run, map by map in BATCHED's order. */
   flush(): void {
-    const map = this.map;
-    const writes = this.writes;
-    this.map = null;
-    this.writes = [];
-    if (!map || writes.length === 0) return;
+    const byMap = this.byMap;
+    this.byMap = new Map();
+    for (const map of BATCHED) {
+      const writes = byMap.get(map);
+      if (writes) this.flushMap(map, writes);
+    }
+  }
+
+  /** One lookup of the old values and one batch update; the writes that landed are journalled. */
+  private flushMap(map: NativeMapName, writes: Upsert[]): void {
     const { keySize, valueSize } = this.maps.shapes[map];
     const n = writes.length;
     const keys = new Uint8Array(n * keySize);
@@ -73,6 +96,14 @@ class UpsertRun {
       keys.set(w.key, i * keySize);
       values.set(w.value, i * valueSize);
     });
+    if (this.wasEmpty.has(map)) {
+      const { err, written } = this.maps.tryUpdateBatch(map, keys, values, n);
+      if (written > 0) this.journal.push({ map, keys, count: written, wasEmpty: true });
+      this.summary.writes += written;
+      if (err < 0)
+        throw new WriteFailed(nativeError(err, `updating map ${map}`, { map }), writes[written]!.op);
+      return;
+    }
     let olds: Uint8Array, found: Uint8Array;
     try {
       ({ values: olds, found } = this.maps.lookupMany(map, keys, n));
@@ -200,15 +231,32 @@ function writeMaglevRows(maps: NativeMaps, offset: number, rows: Uint32Array, jo
   if (err < 0) throw nativeError(err, "updating map lb4_maglev", { map: "lb4_maglev" });
 }
 
+function isEmpty(maps: NativeMaps, map: NativeMapName): boolean {
+  return maps.tryNextKey(map, null, new Uint8Array(maps.shapes[map].keySize)) === -constants.errno.ENOENT;
+}
+
+/** Deletes the keys of a batch into a map that was empty; the first error, or 0. */
+function deleteKeys(maps: NativeMaps, map: NativeMapName, keys: Uint8Array, count: number): number {
+  const size = maps.shapes[map].keySize;
+  let first = 0;
+  for (let i = 0; i < count; i++) {
+    const err = maps.tryDelete(map, keys.subarray(i * size, (i + 1) * size));
+    if (err < 0 && err !== -constants.errno.ENOENT && first === 0) first = err;
+  }
+  return first;
+}
+
 function rollback(maps: NativeMaps, journal: Undo[]): void {
   for (let i = journal.length - 1; i >= 0; i--) {
     const undo = journal[i]!;
     const err =
-      "rows" in undo
-        ? maps.tryUpdateBatch(undo.map, undo.keys, undo.old, undo.rows).err
-        : undo.old === null
-          ? maps.tryDelete(undo.map, undo.key)
-          : maps.tryUpdate(undo.map, undo.key, undo.old);
+      "wasEmpty" in undo
+        ? deleteKeys(maps, undo.map, undo.keys, undo.count)
+        : "rows" in undo
+          ? maps.tryUpdateBatch(undo.map, undo.keys, undo.old, undo.rows).err
+          : undo.old === null
+            ? maps.tryDelete(undo.map, undo.key)
+            : maps.tryUpdate(undo.map, undo.key, undo.old);
     if (err < 0)
       log.error({ map: undo.map, errno: err }, "could not undo a write while rolling back a failed apply");
   }
