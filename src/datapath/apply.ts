@@ -34,10 +34,48 @@ export interface ApplySummary {
 /** Maps whose upserts are batched (the hash maps the control plane writes most), in flush order. */
 const BATCHED: readonly NativeMapName[] = ["lb4_backends", "lb4_reverse_nat", "lb4_services"];
 
-interface Upsert {
-  key: Uint8Array;
-  value: Uint8Array;
-  op: number;
+/**
+ * A map's share of a run: keys and values copied at once into buffers that grow by doubling, so a
+ * full sync's millions of small arrays die young instead of being held (and promoted) to the flush.
+ */
+class Upserts {
+  keys: Uint8Array;
+  values: Uint8Array;
+  /** The MapOp each write came from, for the error of the first that fails. */
+  readonly ops: number[] = [];
+
+  constructor(
+    private readonly keySize: number,
+    private readonly valueSize: number,
+  ) {
+    this.keys = new Uint8Array(64 * keySize);
+    this.values = new Uint8Array(64 * valueSize);
+  }
+
+  get count(): number {
+    return this.ops.length;
+  }
+
+  push(key: Uint8Array, value: Uint8Array, op: number): void {
+    const n = this.ops.length;
+    if ((n + 1) * this.keySize > this.keys.length) {
+      this.keys = grown(this.keys);
+      this.values = grown(this.values);
+    }
+    this.keys.set(key, n * this.keySize);
+    this.values.set(value, n * this.valueSize);
+    this.ops.push(op);
+  }
+
+  key(i: number): Uint8Array {
+    return this.keys.slice(i * this.keySize, (i + 1) * this.keySize);
+  }
+}
+
+function grown(a: Uint8Array): Uint8Array {
+  const b = new Uint8Array(a.length * 2);
+  b.set(a);
+  return b;
 }
 
 /** A write that failed, with the index of the MapOp it came from. */
@@ -50,7 +88,7 @@ class WriteFailed {
 
 /** Consecutive upserts to the batched maps, held by map until something else is written. */
 class UpsertRun {
-  private byMap = new Map<NativeMapName, Upsert[]>();
+  private byMap = new Map<NativeMapName, Upserts>();
 
   /**
    * The batched maps that were empty before the apply: a batch into one of them needs no lookup of
@@ -69,10 +107,13 @@ class UpsertRun {
   /** Takes the write when it is an upsert to a batched map. */
   take(write: MapWrite, op: number): boolean {
     if (write.kind !== "element" || write.value === null || !BATCHED.includes(write.map)) return false;
-    const list = this.byMap.get(write.map);
-    const upsert = { key: write.key, value: write.value, op };
-    if (list) list.push(upsert);
-    else this.byMap.set(write.map, [upsert]);
+    let upserts = this.byMap.get(write.map);
+    if (!upserts) {
+      const { keySize, valueSize } = this.maps.shapes[write.map];
+      upserts = new Upserts(keySize, valueSize);
+      this.byMap.set(write.map, upserts);
+    }
+    upserts.push(write.key, write.value, op);
     return true;
   }
 
@@ -87,36 +128,33 @@ class UpsertRun {
   }
 
   /** One lookup of the old values and one batch update; the writes that landed are journalled. */
-  private flushMap(map: NativeMapName, writes: Upsert[]): void {
-    const { keySize, valueSize } = this.maps.shapes[map];
-    const n = writes.length;
-    const keys = new Uint8Array(n * keySize);
-    const values = new Uint8Array(n * valueSize);
-    writes.forEach((w, i) => {
-      keys.set(w.key, i * keySize);
-      values.set(w.value, i * valueSize);
-    });
+  private flushMap(map: NativeMapName, writes: Upserts): void {
+    const { valueSize } = this.maps.shapes[map];
+    const n = writes.count;
+    const keys = writes.keys.subarray(0, n * this.maps.shapes[map].keySize);
+    const values = writes.values.subarray(0, n * valueSize);
     if (this.wasEmpty.has(map)) {
       const { err, written } = this.maps.tryUpdateBatch(map, keys, values, n);
       if (written > 0) this.journal.push({ map, keys, count: written, wasEmpty: true });
       this.summary.writes += written;
       if (err < 0)
-        throw new WriteFailed(nativeError(err, `updating map ${map}`, { map }), writes[written]!.op);
+        throw new WriteFailed(nativeError(err, `updating map ${map}`, { map }), writes.ops[written]!);
       return;
     }
     let olds: Uint8Array, found: Uint8Array;
     try {
       ({ values: olds, found } = this.maps.lookupMany(map, keys, n));
     } catch (err) {
-      throw new WriteFailed(err, writes[0]!.op);
+      throw new WriteFailed(err, writes.ops[0]!);
     }
     const { err, written } = this.maps.tryUpdateBatch(map, keys, values, n);
     for (let i = 0; i < written; i++) {
       const old = found[i] ? olds.slice(i * valueSize, (i + 1) * valueSize) : null;
-      this.journal.push({ map, key: writes[i]!.key, old });
+      this.journal.push({ map, key: writes.key(i), old });
     }
     this.summary.writes += written;
-    if (err < 0) throw new WriteFailed(nativeError(err, `updating map ${map}`, { map }), writes[written]!.op);
+    if (err < 0)
+      throw new WriteFailed(nativeError(err, `updating map ${map}`, { map }), writes.ops[written]!);
   }
 }
 
