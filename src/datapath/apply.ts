@@ -199,7 +199,8 @@ function dropCountersOfDeletedBackends(maps: NativeMaps, ops: readonly MapOp[]):
 
 /** The UDP backends this apply deleted: their ids, their protocol read from the journal's old values. */
 function deletedUdpBackends(ops: readonly MapOp[], journal: readonly Undo[]): Set<number> {
-  const deleted = new Set(ops.flatMap((op) => (op.kind === "backend-delete" ? [op.id] : [])));
+  const deleted = new Set<number>();
+  for (const op of ops) if (op.kind === "backend-delete") deleted.add(op.id); // no array per op: a sync has millions
   const udp = new Set<number>();
   if (deleted.size === 0) return udp;
   for (const undo of journal) {
