@@ -11,7 +11,7 @@ import { maglevSizeFor } from "./datapath-emulated.js";
 import { datapathGrid } from "../synthetic.js";
 import { median, summarize, type Cell, type Mode, type Result, type Suite } from "../types.js";
 
-// New flows stamp each frame with the next 16-bit source port (maplb_bench_live_new): a cell's
+// New flows stamp each frame with the next 16-bit source port (maplb_bench_new_flows): a cell's
 // warm-up and samples together stay under 65,536 frames, so every new-flow frame is a new flow.
 const REPEAT = 20_000;
 const SAMPLES = 3;

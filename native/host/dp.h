@@ -18,7 +18,7 @@ struct maplb_dp {
 	/* kernel */
 	struct bpf_object *obj;
 	int map_fds[MAPLB_MAP__COUNT];
-	int xdp_fd, tc_fd, probe_fd, bench_new_flows_fd, bench_empty_fd, bench_live_new_fd;
+	int xdp_fd, tc_fd, probe_fd, bench_new_flows_fd, bench_empty_fd;
 };
 
 /* The ABI's list of maps, as data. */

@@ -136,9 +136,6 @@ static int find_fds(struct maplb_dp *dp)
 	dp->bench_empty_fd = prog_fd(dp->obj, "maplb_bench_empty");
 	if (dp->bench_empty_fd < 0)
 		return dp->bench_empty_fd;
-	dp->bench_live_new_fd = prog_fd(dp->obj, "maplb_bench_live_new");
-	if (dp->bench_live_new_fd < 0)
-		return dp->bench_live_new_fd;
 	if (dp->xdp_fd < 0)
 		return dp->xdp_fd;
 	if (dp->tc_fd < 0)
@@ -282,7 +279,7 @@ int maplb_xdp_live(struct maplb_dp *dp, const char *netns, const __u8 *frame, __
 		return -EOPNOTSUPP;
 	if (len < ETH_HLEN || repeat == 0 || mode < MAPLB_BENCH_ESTABLISHED || mode > MAPLB_BENCH_EMPTY)
 		return -EINVAL;
-	int fd = mode == MAPLB_BENCH_NEW_FLOWS ? dp->bench_live_new_fd
+	int fd = mode == MAPLB_BENCH_NEW_FLOWS ? dp->bench_new_flows_fd
 		 : mode == MAPLB_BENCH_EMPTY   ? dp->bench_empty_fd
 					       : dp->xdp_fd;
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len, .repeat = repeat,

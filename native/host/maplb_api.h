@@ -75,7 +75,7 @@ MAPLB_API int maplb_test_run(struct maplb_dp *dp, int prog, const __u8 *frame, _
  * be such a packet (< 42 bytes). */
 MAPLB_API int maplb_icmp_unreachable(const __u8 *frame, __u32 len, __u8 *out);
 
-/* What maplb_bench runs. NEW_FLOWS: the source port moves on after each run, so every run is a
+/* What maplb_bench runs. NEW_FLOWS: each run gets the next source port (a counter), so every run is a
  * new flow. EMPTY: no pipeline at all (kernel: an XDP program that only returns XDP_PASS; host: the
  * loop alone), so the harness's own cost per run can be told apart from maplb's. */
 enum maplb_bench_mode {
