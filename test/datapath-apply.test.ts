@@ -219,6 +219,24 @@ for (const target of TARGETS) {
       }
     });
 
+    test("a batch into a map empty before the apply is undone by deleting what it wrote", () => {
+      const dp = target.open();
+      try {
+        const before = dp.dump();
+        // From nothing: no old values are looked up; 16 of the 20 land before lb4_backends is full.
+        const ops = Array.from({ length: 20 }, (_, i): MapOp => ({
+          kind: "backend-upsert",
+          backend: { id: i + 1, address: `10.2.0.${i + 1}`, port: 8080, protocol: "TCP", flags: 0 },
+        }));
+        assert.throws(() => dp.apply(ops), /lb4_backends: E2BIG.*\(MapOp 17 of 20: backend-upsert/);
+        assert.deepEqual(dp.dump(), before);
+        dp.apply(ops.slice(0, 16)); // and the map takes them all again
+        assert.equal(dp.dump().backends.size, 16);
+      } finally {
+        dp.close();
+      }
+    });
+
     test("a deleted backend's packet counters go with it", () => {
       const dp = target.open();
       try {

@@ -6,10 +6,12 @@ import { datapathKernel } from "./datapath-kernel.js";
 import { ffiSuite } from "./ffi.js";
 import { memorySuite } from "./memory.js";
 import { netfilterReal } from "./netfilter-real.js";
+import { throughput } from "./throughput.js";
 
 export const SUITES: Suite[] = [
   datapathEmulated,
   datapathKernel,
+  throughput,
   netfilterReal,
   controlPlane,
   ffiSuite,

@@ -91,16 +91,19 @@ int maplb_probe(struct xdp_md *ctx)
 	return r.verdict | (r.reason << 8);
 }
 
-/* Benchmark only: every BPF_PROG_TEST_RUN repeat must be a new flow, but the kernel runs the
- * repeats on the same (already processed) bytes. So after each run the source port moves on. */
+/* Benchmark only: every run must be a new flow. BPF_PROG_TEST_RUN repeats on the bytes the last
+ * run left, and BPF_F_TEST_XDP_LIVE_FRAMES copies the frame into a pool of pages it recycles, so a
+ * frame cannot move its own port on; a counter shared by all runs stamps the next port instead. */
+static __u16 next_sport;
+
 SEC("xdp")
 int maplb_bench_new_flows(struct xdp_md *ctx)
 {
-	struct dp_result r = run_xdp(ctx);
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	__be16 *sport = data + sizeof(struct ethhdr) + sizeof(struct iphdr);
 	if ((void *)(sport + 1) <= data_end)
-		*sport = bpf_htons(bpf_ntohs(*sport) + 1);
+		*sport = bpf_htons(next_sport++);
+	struct dp_result r = run_xdp(ctx);
 	return r.verdict == MAPLB_VERDICT_DROP ? XDP_DROP : XDP_PASS;
 }
 

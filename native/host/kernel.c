@@ -1,11 +1,14 @@
 /* The kernel datapath: build/maplb.bpf.o loaded with libbpf, maps pinned under a directory so a
  * later run (or `maplb list`) finds the same maps, programs run with BPF_PROG_TEST_RUN or
  * attached to an interface. */
+#define _GNU_SOURCE /* setns */
 #include "dp.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/magic.h>
@@ -234,6 +237,58 @@ int kernel_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat
 		return err < 0 ? err : -errno;
 	*ns_total = (__u64)opts.duration * repeat;
 	return 0;
+}
+
+/* Runs in network namespace `netns` (a path; NULL: the caller's) and comes back: only this
+ * thread moves, and only for the call. */
+static int in_netns(const char *netns, int (*fn)(void *), void *arg)
+{
+	if (!netns)
+		return fn(arg);
+	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return -errno;
+	int target = open(netns, O_RDONLY | O_CLOEXEC);
+	int err = target < 0 ? -errno : setns(target, CLONE_NEWNET) ? -errno : 0;
+	if (!err) {
+		err = fn(arg);
+		if (setns(self, CLONE_NEWNET))
+			err = -errno; /* cannot happen for a namespace we came from; say so if it does */
+	}
+	if (target >= 0)
+		close(target);
+	close(self);
+	return err;
+}
+
+struct live_run {
+	int fd;
+	struct bpf_test_run_opts *opts;
+};
+
+static int live_run(void *arg)
+{
+	struct live_run *run = arg;
+	return bpf_prog_test_run_opts(run->fd, run->opts) ? -errno : 0;
+}
+
+int maplb_xdp_live(struct maplb_dp *dp, const char *netns, const __u8 *frame, __u32 len,
+		   __u32 repeat, int mode, __u32 *ns_per_frame)
+{
+	if (dp->kind != MAPLB_KIND_KERNEL)
+		return -EOPNOTSUPP;
+	if (len < ETH_HLEN || repeat == 0 || mode < MAPLB_BENCH_ESTABLISHED || mode > MAPLB_BENCH_EMPTY)
+		return -EINVAL;
+	int fd = mode == MAPLB_BENCH_NEW_FLOWS ? dp->bench_new_flows_fd
+		 : mode == MAPLB_BENCH_EMPTY   ? dp->bench_empty_fd
+					       : dp->xdp_fd;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len, .repeat = repeat,
+		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
+	struct live_run run = { fd, &opts };
+	int err = in_netns(netns, live_run, &run);
+	if (!err)
+		*ns_per_frame = opts.duration;
+	return err;
 }
 
 /* ---- attaching ------------------------------------------------------------------------------------ */

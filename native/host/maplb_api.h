@@ -75,7 +75,7 @@ MAPLB_API int maplb_test_run(struct maplb_dp *dp, int prog, const __u8 *frame, _
  * be such a packet (< 42 bytes). */
 MAPLB_API int maplb_icmp_unreachable(const __u8 *frame, __u32 len, __u8 *out);
 
-/* What maplb_bench runs. NEW_FLOWS: the source port moves on after each run, so every run is a
+/* What maplb_bench runs. NEW_FLOWS: each run gets the next source port (a counter), so every run is a
  * new flow. EMPTY: no pipeline at all (kernel: an XDP program that only returns XDP_PASS; host: the
  * loop alone), so the harness's own cost per run can be told apart from maplb's. */
 enum maplb_bench_mode {
@@ -91,6 +91,14 @@ enum maplb_bench_mode {
  * *ns_total: the whole run. */
 MAPLB_API int maplb_bench(struct maplb_dp *dp, const __u8 *frame, __u32 len, __u32 repeat,
 			  int mode, __u64 *ns_total);
+/* Kernel only: BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES, `repeat` copies of one frame
+ * through the real XDP path on one CPU (the loopback device of network namespace `netns`, a path
+ * such as /run/netns/NAME, or NULL for the caller's; XDP_PASS frames enter that namespace's stack
+ * as skbs). mode: enum maplb_bench_mode (NEW_FLOWS stamps each frame with the next source port).
+ * *ns_per_frame: the kernel's average. -EINVAL: a frame shorter than an Ethernet header, repeat 0,
+ * a bad mode; the kernel's -EINVAL for a frame longer than a page; -ENOENT: no such netns. */
+MAPLB_API int maplb_xdp_live(struct maplb_dp *dp, const char *netns, const __u8 *frame, __u32 len,
+			     __u32 repeat, int mode, __u32 *ns_per_frame);
 /* Emulated only: how long the last maplb_process call spent inside the pipeline loop (ns), to
  * tell the FFI's own cost apart. */
 MAPLB_API __u64 maplb_last_batch_ns(const struct maplb_dp *dp);

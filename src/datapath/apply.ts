@@ -1,8 +1,10 @@
 // Applies MapOps in their order, all or nothing: every write first records what it replaces, and a
 // failure puts those back in reverse order, so a failed apply leaves the maps as they were.
-// Consecutive upserts to one hash map go as one batch (one lookup of the old values, one batch
-// update), still in their order: a full sync writes millions of rows, and two FFI calls per row
-// made it slow.
+// A run of consecutive upserts goes as one batch per hash map (one lookup of the old values, one
+// batch update): a full sync writes millions of rows, and two FFI calls per row made it slow. The
+// compiler interleaves backends, slots and masters, so a run is split by map, and the maps are
+// flushed backends, then reverse NAT, then services: each service row then finds the backends
+// and reverse NAT entry it names already written, as in the ops' own order (only earlier).
 import { constants } from "node:os";
 import type { MapOp } from "../compile/tables.js";
 import { MaplbError } from "../errors.js";
@@ -18,7 +20,9 @@ import type { NativeMaps } from "./native-maps.js";
 type Undo =
   | { map: NativeMapName; key: Uint8Array; old: Uint8Array | null }
   /** One record per table, not per row: a table is thousands of rows and an apply can hold many. */
-  | { map: "lb4_maglev"; keys: Uint8Array; old: Uint8Array; rows: number };
+  | { map: "lb4_maglev"; keys: Uint8Array; old: Uint8Array; rows: number }
+  /** A batch into a map that was empty before the apply: undone by deleting its keys. */
+  | { map: NativeMapName; keys: Uint8Array; count: number; wasEmpty: true };
 
 export interface ApplySummary {
   ops: number;
@@ -27,8 +31,52 @@ export interface ApplySummary {
   maglevRows: number;
 }
 
-/** Maps whose upserts are batched: the hash maps the control plane writes most. */
-const BATCHED: ReadonlySet<NativeMapName> = new Set(["lb4_services", "lb4_backends", "lb4_reverse_nat"]);
+/** Maps whose upserts are batched (the hash maps the control plane writes most), in flush order. */
+const BATCHED: readonly NativeMapName[] = ["lb4_backends", "lb4_reverse_nat", "lb4_services"];
+
+/**
+ * A map's share of a run: keys and values copied at once into buffers that grow by doubling, so a
+ * full sync's millions of small arrays die young instead of being held (and promoted) to the flush.
+ */
+class Upserts {
+  keys: Uint8Array;
+  values: Uint8Array;
+  /** The MapOp each write came from, for the error of the first that fails. */
+  readonly ops: number[] = [];
+
+  constructor(
+    private readonly keySize: number,
+    private readonly valueSize: number,
+  ) {
+    this.keys = new Uint8Array(64 * keySize);
+    this.values = new Uint8Array(64 * valueSize);
+  }
+
+  get count(): number {
+    return this.ops.length;
+  }
+
+  push(key: Uint8Array, value: Uint8Array, op: number): void {
+    const n = this.ops.length;
+    if ((n + 1) * this.keySize > this.keys.length) {
+      this.keys = grown(this.keys);
+      this.values = grown(this.values);
+    }
+    this.keys.set(key, n * this.keySize);
+    this.values.set(value, n * this.valueSize);
+    this.ops.push(op);
+  }
+
+  key(i: number): Uint8Array {
+    return this.keys.slice(i * this.keySize, (i + 1) * this.keySize);
+  }
+}
+
+function grown(a: Uint8Array): Uint8Array {
+  const b = new Uint8Array(a.length * 2);
+  b.set(a);
+  return b;
+}
 
 /** A write that failed, with the index of the MapOp it came from. */
 class WriteFailed {
@@ -38,54 +86,75 @@ class WriteFailed {
   ) {}
 }
 
-/** Consecutive upserts to one batched map, held until something else is written. */
+/** Consecutive upserts to the batched maps, held by map until something else is written. */
 class UpsertRun {
-  private map: NativeMapName | null = null;
-  private writes: { key: Uint8Array; value: Uint8Array; op: number }[] = [];
+  private byMap = new Map<NativeMapName, Upserts>();
+
+  /**
+   * The batched maps that were empty before the apply: a batch into one of them needs no lookup of
+   * old values (there were none, or only this apply's), which from nothing is most of the time.
+   */
+  private readonly wasEmpty: ReadonlySet<NativeMapName>;
 
   constructor(
     private readonly maps: NativeMaps,
     private readonly journal: Undo[],
     private readonly summary: ApplySummary,
-  ) {}
+  ) {
+    this.wasEmpty = new Set(BATCHED.filter((map) => isEmpty(maps, map)));
+  }
 
-  /** Takes the write when it is an upsert to a batched map (flushing a run to another map first). */
+  /** Takes the write when it is an upsert to a batched map. */
   take(write: MapWrite, op: number): boolean {
-    if (write.kind !== "element" || write.value === null || !BATCHED.has(write.map)) return false;
-    if (this.map !== write.map) this.flush();
-    this.map = write.map;
-    this.writes.push({ key: write.key, value: write.value, op });
+    if (write.kind !== "element" || write.value === null || !BATCHED.includes(write.map)) return false;
+    let upserts = this.byMap.get(write.map);
+    if (!upserts) {
+      const { keySize, valueSize } = this.maps.shapes[write.map];
+      upserts = new Upserts(keySize, valueSize);
+      this.byMap.set(write.map, upserts);
+    }
+    upserts.push(write.key, write.value, op);
     return true;
   }
 
-  /** One lookup of the old values and one batch update; the writes that landed are journalled. */
+  /** Writes the run, map by map in BATCHED's order. */
   flush(): void {
-    const map = this.map;
-    const writes = this.writes;
-    this.map = null;
-    this.writes = [];
-    if (!map || writes.length === 0) return;
-    const { keySize, valueSize } = this.maps.shapes[map];
-    const n = writes.length;
-    const keys = new Uint8Array(n * keySize);
-    const values = new Uint8Array(n * valueSize);
-    writes.forEach((w, i) => {
-      keys.set(w.key, i * keySize);
-      values.set(w.value, i * valueSize);
-    });
+    const byMap = this.byMap;
+    this.byMap = new Map();
+    for (const map of BATCHED) {
+      const writes = byMap.get(map);
+      if (writes) this.flushMap(map, writes);
+    }
+  }
+
+  /** One lookup of the old values and one batch update; the writes that landed are journalled. */
+  private flushMap(map: NativeMapName, writes: Upserts): void {
+    const { valueSize } = this.maps.shapes[map];
+    const n = writes.count;
+    const keys = writes.keys.subarray(0, n * this.maps.shapes[map].keySize);
+    const values = writes.values.subarray(0, n * valueSize);
+    if (this.wasEmpty.has(map)) {
+      const { err, written } = this.maps.tryUpdateBatch(map, keys, values, n);
+      if (written > 0) this.journal.push({ map, keys, count: written, wasEmpty: true });
+      this.summary.writes += written;
+      if (err < 0)
+        throw new WriteFailed(nativeError(err, `updating map ${map}`, { map }), writes.ops[written]!);
+      return;
+    }
     let olds: Uint8Array, found: Uint8Array;
     try {
       ({ values: olds, found } = this.maps.lookupMany(map, keys, n));
     } catch (err) {
-      throw new WriteFailed(err, writes[0]!.op);
+      throw new WriteFailed(err, writes.ops[0]!);
     }
     const { err, written } = this.maps.tryUpdateBatch(map, keys, values, n);
     for (let i = 0; i < written; i++) {
       const old = found[i] ? olds.slice(i * valueSize, (i + 1) * valueSize) : null;
-      this.journal.push({ map, key: writes[i]!.key, old });
+      this.journal.push({ map, key: writes.key(i), old });
     }
     this.summary.writes += written;
-    if (err < 0) throw new WriteFailed(nativeError(err, `updating map ${map}`, { map }), writes[written]!.op);
+    if (err < 0)
+      throw new WriteFailed(nativeError(err, `updating map ${map}`, { map }), writes.ops[written]!);
   }
 }
 
@@ -130,7 +199,8 @@ function dropCountersOfDeletedBackends(maps: NativeMaps, ops: readonly MapOp[]):
 
 /** The UDP backends this apply deleted: their ids, their protocol read from the journal's old values. */
 function deletedUdpBackends(ops: readonly MapOp[], journal: readonly Undo[]): Set<number> {
-  const deleted = new Set(ops.flatMap((op) => (op.kind === "backend-delete" ? [op.id] : [])));
+  const deleted = new Set<number>();
+  for (const op of ops) if (op.kind === "backend-delete") deleted.add(op.id); // no array per op: a sync has millions
   const udp = new Set<number>();
   if (deleted.size === 0) return udp;
   for (const undo of journal) {
@@ -200,15 +270,32 @@ function writeMaglevRows(maps: NativeMaps, offset: number, rows: Uint32Array, jo
   if (err < 0) throw nativeError(err, "updating map lb4_maglev", { map: "lb4_maglev" });
 }
 
+function isEmpty(maps: NativeMaps, map: NativeMapName): boolean {
+  return maps.tryNextKey(map, null, new Uint8Array(maps.shapes[map].keySize)) === -constants.errno.ENOENT;
+}
+
+/** Deletes the keys of a batch into a map that was empty; the first error, or 0. */
+function deleteKeys(maps: NativeMaps, map: NativeMapName, keys: Uint8Array, count: number): number {
+  const size = maps.shapes[map].keySize;
+  let first = 0;
+  for (let i = 0; i < count; i++) {
+    const err = maps.tryDelete(map, keys.subarray(i * size, (i + 1) * size));
+    if (err < 0 && err !== -constants.errno.ENOENT && first === 0) first = err;
+  }
+  return first;
+}
+
 function rollback(maps: NativeMaps, journal: Undo[]): void {
   for (let i = journal.length - 1; i >= 0; i--) {
     const undo = journal[i]!;
     const err =
-      "rows" in undo
-        ? maps.tryUpdateBatch(undo.map, undo.keys, undo.old, undo.rows).err
-        : undo.old === null
-          ? maps.tryDelete(undo.map, undo.key)
-          : maps.tryUpdate(undo.map, undo.key, undo.old);
+      "wasEmpty" in undo
+        ? deleteKeys(maps, undo.map, undo.keys, undo.count)
+        : "rows" in undo
+          ? maps.tryUpdateBatch(undo.map, undo.keys, undo.old, undo.rows).err
+          : undo.old === null
+            ? maps.tryDelete(undo.map, undo.key)
+            : maps.tryUpdate(undo.map, undo.key, undo.old);
     if (err < 0)
       log.error({ map: undo.map, errno: err }, "could not undo a write while rolling back a failed apply");
   }

@@ -126,6 +126,15 @@ export interface NativeApi {
   /** mode: enum maplb_bench_mode (BENCH_MODES in speed.ts). */
   bench(dp: DpHandle, frame: Uint8Array, repeat: number, mode: number, out: BigUint64Array): number;
   lastBatchNs(dp: DpHandle): bigint;
+  /** maplb_xdp_live: `repeat` live frames in network namespace `netns` (null: ours); out[0] = ns per frame. */
+  xdpLive(
+    dp: DpHandle,
+    netns: string | null,
+    frame: Uint8Array,
+    repeat: number,
+    mode: number,
+    out: Uint32Array,
+  ): number;
   ifindex(name: string): number;
   attachXdp(dp: DpHandle, ifindex: number, flags: number): number;
   detachXdp(ifindex: number, flags: number): number;
@@ -247,6 +256,9 @@ export function loadNative(candidates: string[]): NativeApi {
     "int maplb_bench(maplb_dp *dp, const uint8_t *frame, uint32_t len, uint32_t repeat, int mode, uint64_t *ns)",
   );
   const lastBatchNs = f("uint64_t maplb_last_batch_ns(maplb_dp *dp)");
+  const xdpLive = f(
+    "int maplb_xdp_live(maplb_dp *dp, const char *netns, const uint8_t *frame, uint32_t len, uint32_t repeat, int mode, _Out_ uint32_t *ns)",
+  );
   const ifindex = f("int maplb_ifindex(const char *name)");
   const attachXdp = f("int maplb_attach_xdp(maplb_dp *dp, int ifindex, uint32_t flags)");
   const detachXdp = f("int maplb_detach_xdp(int ifindex, uint32_t flags)");
@@ -371,6 +383,12 @@ export function loadNative(candidates: string[]): NativeApi {
     icmpUnreachable: (frame, out) => icmpUnreachable(frame, frame.length, out) as number,
     bench: (dp, frame, repeat, mode, out) => bench(dp, frame, frame.length, repeat, mode, out) as number,
     lastBatchNs: (dp) => BigInt(lastBatchNs(dp) as number | bigint),
+    xdpLive: (dp, netns, frame, repeat, mode, out) => {
+      const ns = [0];
+      const err = xdpLive(dp, netns, frame, frame.length, repeat, mode, ns) as number;
+      out[0] = ns[0] ?? 0;
+      return err;
+    },
     ifindex: (name) => ifindex(name) as number,
     attachXdp: (dp, ifindex, flags) => attachXdp(dp, ifindex, flags) as number,
     detachXdp: (ifindex, flags) => detachXdp(ifindex, flags) as number,

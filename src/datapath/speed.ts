@@ -93,6 +93,25 @@ export function pipelineNsPerPacket(dp: NativeDatapath, mode: BenchMode, repeat:
   return Number(out[0]!) / repeat;
 }
 
+/**
+ * ns per frame of `repeat` live frames (BPF_F_TEST_XDP_LIVE_FRAMES: the real XDP path, XDP_PASS
+ * frames built into skbs for the stack) on the loopback device of network namespace `netns` (a
+ * path such as /run/netns/NAME; null: ours), timed by the kernel. Kernel datapath only.
+ */
+export function liveNsPerFrame(
+  dp: NativeDatapath,
+  netns: string | null,
+  mode: BenchMode,
+  repeat: number,
+): number {
+  const frame = benchFrame();
+  if (mode === "established") dp.process([Uint8Array.from(frame)]); // the flow exists before timing
+  const out = new Uint32Array(1);
+  const err = dp.maps.api.xdpLive(dp.maps.handle, netns, frame, repeat, BENCH_MODES[mode], out);
+  if (err < 0) throw nativeError(err, `running live XDP frames through the ${dp.kind} datapath`);
+  return out[0]!;
+}
+
 /** `count` frames from distinct clients to services spread over [0, services). */
 export function batchOf(count: number, services: number): PacketBatch {
   const frames: Uint8Array[] = [];
