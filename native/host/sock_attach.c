@@ -4,6 +4,7 @@
 #include "dp.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -73,6 +74,23 @@ static int detach_all(int cg)
 	return total;
 }
 
+/* Where a global of the object's .bss sits: its offset, read from the section's BTF (the .bss
+ * holds other globals too, in an order the compiler chooses). */
+static int bss_offset(struct bpf_object *obj, struct bpf_map *bss, const char *var)
+{
+	const struct btf *btf = bpf_object__btf(obj);
+	const struct btf_type *sec = btf ? btf__type_by_id(btf, bpf_map__btf_value_type_id(bss)) : NULL;
+	if (!sec || !btf_is_datasec(sec))
+		return -ENOENT;
+	const struct btf_var_secinfo *vi = btf_var_secinfos(sec);
+	for (__u16 i = 0; i < btf_vlen(sec); i++, vi++) {
+		const struct btf_type *v = btf__type_by_id(btf, vi->type);
+		if (v && strcmp(btf__name_by_offset(btf, v->name_off), var) == 0)
+			return (int)vi->offset;
+	}
+	return -ENOENT;
+}
+
 static int set_hostns_only(struct maplb_dp *dp, int hostns_only)
 {
 	struct bpf_map *map;
@@ -82,11 +100,17 @@ static int set_hostns_only(struct maplb_dp *dp, int hostns_only)
 		if (!bpf_map__is_internal(map) || len < 4 || strcmp(name + len - 4, ".bss") != 0)
 			continue;
 		__u32 zero = 0;
-		__u8 value[16] = { 0 }; /* the .bss holds only maplb_sock_hostns_only */
-		if (bpf_map__value_size(map) > sizeof(value))
+		__u8 value[64];
+		int at = bss_offset(dp->obj, map, "maplb_sock_hostns_only");
+		if (at < 0)
+			return at;
+		if (bpf_map__value_size(map) > sizeof(value) || (__u32)at >= bpf_map__value_size(map))
 			return -E2BIG;
-		value[0] = hostns_only ? 1 : 0;
-		return bpf_map_update_elem(bpf_map__fd(map), &zero, value, BPF_ANY);
+		/* Read, change one byte, write back: the other globals keep their values. */
+		if (bpf_map_lookup_elem(bpf_map__fd(map), &zero, value))
+			return -errno;
+		value[at] = hostns_only ? 1 : 0;
+		return bpf_map_update_elem(bpf_map__fd(map), &zero, value, BPF_ANY) ? -errno : 0;
 	}
 	return -ENOENT;
 }
