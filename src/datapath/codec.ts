@@ -112,10 +112,16 @@ export function be32(n: number): Uint8Array {
   put(b, 0, n, 4, true);
   return b;
 }
+/** Four bytes at `at`, or a RangeError (as DataView gives) when the array is shorter. */
+function need4(b: Uint8Array, at: number): void {
+  if (at < 0 || at + 4 > b.length) throw new RangeError(`4 bytes at ${at} of a ${b.length}-byte array`);
+}
 export function readU32(b: Uint8Array, at = 0): number {
+  need4(b, at);
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 export function readBe32(b: Uint8Array, at = 0): number {
+  need4(b, at);
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 export function readU64(b: Uint8Array, at = 0): bigint {
