@@ -45,7 +45,8 @@ export const datapathKernel: Suite = {
     const M = maglevSizeFor(cell.endpointsPerService);
     const backends = cell.services * cell.endpointsPerService;
     const mapMax = {
-      lb4_services: cell.services + backends + 16,
+      // + one service's entries again: the socket-LB measure copies service 0 as a UDP frontend.
+      lb4_services: cell.services + backends + cell.endpointsPerService + 1 + 16,
       lb4_backends: backends + 16,
       lb4_reverse_nat: cell.services + 16,
       lb4_maglev: cell.services * M + 16,
