@@ -114,30 +114,30 @@ describe("one writer at a time on a pin dir", { skip }, () => {
 
   it("a writer that cannot get the lock in time fails, naming the pin dir and the holder's pid", () => {
     const pinDir = `/sys/fs/bpf/maplb-test-busy-${process.pid}`;
-    const lock = lockPinDir(pinDir);
     try {
-      const busy = maplb(applyArgs(SEED_003, pinDir), { MAPLB_LOCK_TIMEOUT_MS: "200" });
-      assert.equal(busy.code, 1, busy.stderr);
-      assert.match(
-        busy.stderr,
-        new RegExp(`pin dir "${pinDir}" is in use by another maplb writer, pid ${process.pid}\\b`),
-      );
-      assert.match(busy.stderr, /waited 200 ms/);
-      assert.ok(!existsSync(pinDir), "the waiting apply created nothing");
-      openKernel({ pinDir }).close(); // maps for attach to load over (this process holds the lock)
-      const attach = maplb(["attach", "--iface", "lo", "--pin-dir", pinDir], {
-        MAPLB_LOCK_TIMEOUT_MS: "200",
-      });
-      assert.equal(attach.code, 1, attach.stderr);
-      assert.match(attach.stderr, /in use by another maplb writer/);
-    } finally {
-      lock.release();
-    }
-    try {
+      const lock = lockPinDir(pinDir);
+      try {
+        const busy = maplb(applyArgs(SEED_003, pinDir), { MAPLB_LOCK_TIMEOUT_MS: "200" });
+        assert.equal(busy.code, 1, busy.stderr);
+        assert.match(
+          busy.stderr,
+          new RegExp(`pin dir "${pinDir}" is in use by another maplb writer, pid ${process.pid}\\b`),
+        );
+        assert.match(busy.stderr, /waited 200 ms/);
+        assert.ok(!existsSync(pinDir), "the waiting apply created nothing");
+        openKernel({ pinDir }).close(); // maps for attach to load over (this process holds the lock)
+        const attach = maplb(["attach", "--iface", "lo", "--pin-dir", pinDir], {
+          MAPLB_LOCK_TIMEOUT_MS: "200",
+        });
+        assert.equal(attach.code, 1, attach.stderr);
+        assert.match(attach.stderr, /in use by another maplb writer/);
+      } finally {
+        lock.release();
+      }
       const r = maplb(applyArgs(SEED_003, pinDir));
       assert.equal(r.code, 0, r.stderr);
     } finally {
-      rmSync(pinDir, { recursive: true, force: true });
+      rmSync(pinDir, { recursive: true, force: true }); // also when an assertion above failed
     }
   });
 });
