@@ -28,25 +28,13 @@ import {
   withPartialChecksum,
   type FrameSpec,
 } from "../src/datapath/packet.js";
-import { TARGETS } from "./helpers/datapath-targets.js";
+import { fe, TARGETS } from "./helpers/datapath-targets.js";
 
 // ---- SETUP helpers -------------------------------------------------------------------------------
 
 const SEED = 0x5eed;
 const NODE_IP = "192.168.1.11";
 const NODE: NodeSettings = { nodeIPs: [NODE_IP], clusterCIDR: "10.0.0.0/16", hashSeed: SEED };
-
-const fe = (
-  address: string,
-  port: number,
-  protocol: "TCP" | "UDP" = "TCP",
-  scope: Scope = Scope.EXT,
-): FrontendKey => ({
-  address,
-  port,
-  protocol,
-  scope,
-});
 
 const backend = (
   id: number,

@@ -1,5 +1,6 @@
 // The map state of the socket-LB tests: a frontend of each kind the hooks treat differently.
 import { Algorithm, Scope, SvcFlag, type FrontendKey, type MapOp } from "../../src/compile/tables.js";
+import { fe } from "./datapath-targets.js";
 
 export interface SockFrontend {
   key: FrontendKey;
@@ -11,18 +12,6 @@ export interface SockFrontend {
 
 /** Backends 1..n at 198.18.0.<id>:8080 (TCP and UDP alike). */
 export const sockBackend = (id: number) => ({ address: `198.18.0.${id}`, port: 8080 });
-
-export const fe = (
-  address: string,
-  port: number,
-  protocol: "TCP" | "UDP" = "TCP",
-  scope: Scope = Scope.EXT,
-): FrontendKey => ({
-  address,
-  port,
-  protocol,
-  scope,
-});
 
 /** One frontend of each kind: random, Maglev, UDP, affinity, source ranges, Local policy, none. */
 export const SOCK_FRONTENDS: SockFrontend[] = [
