@@ -11,7 +11,7 @@ import { diff } from "../src/compile/diff.js";
 import { frontendKeyString, type LbTables } from "../src/compile/tables.js";
 import type { Endpoint, ServiceModel, ServicePort } from "../src/model/types.js";
 import { applyChecked, MapState } from "./helpers/map-state.js";
-import { randomEndpoints } from "./helpers/endpoint-arbitraries.js";
+import { portPolicy, randomEndpoints } from "./helpers/endpoint-arbitraries.js";
 import { nodeConfig, servicePort } from "./helpers/model-factory.js";
 
 const node = nodeConfig({ nodeName: "node-a", nodeIPs: ["192.0.2.10"] });
@@ -22,19 +22,10 @@ const endpoints: fc.Arbitrary<Endpoint[]> = randomEndpoints(8, 6);
 function portArb(i: number): fc.Arbitrary<ServicePort> {
   return fc
     .record({
-      type: fc.constantFrom("ClusterIP", "NodePort", "LoadBalancer") as fc.Arbitrary<ServicePort["type"]>,
-      protocol: fc.constantFrom("TCP", "UDP") as fc.Arbitrary<ServicePort["protocol"]>,
+      ...portPolicy,
       loadBalancerIPs: fc.subarray(["203.0.113.1", "203.0.113.2"]),
       externalIPs: fc.subarray(["198.51.100.1"]),
       loadBalancerSourceRanges: fc.subarray(["192.0.2.0/24", "198.18.0.0/15"]),
-      externalTrafficPolicy: fc.constantFrom("Cluster", "Local") as fc.Arbitrary<
-        ServicePort["externalTrafficPolicy"]
-      >,
-      internalTrafficPolicy: fc.constantFrom("Cluster", "Local") as fc.Arbitrary<
-        ServicePort["internalTrafficPolicy"]
-      >,
-      affinityTimeoutSeconds: fc.constantFrom(null, 60),
-      algorithm: fc.constantFrom("maglev", "random") as fc.Arbitrary<ServicePort["algorithm"]>,
       maglevTableSize: fc.constantFrom(7, 13, 31),
       endpoints,
     })

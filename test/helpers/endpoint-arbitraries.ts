@@ -1,7 +1,7 @@
 // fast-check arbitraries for EndpointSlice endpoints, shared by the property tests: every condition
 // kube-proxy tells apart (ready, serving and terminating, neither), on this node or another.
 import fc from "fast-check";
-import type { Endpoint } from "../../src/model/types.js";
+import type { Endpoint, ServicePort } from "../../src/model/types.js";
 import { endpoint } from "./model-factory.js";
 
 export const conditions = fc.constantFrom(
@@ -25,3 +25,17 @@ export function randomEndpoints(maxHost: number, maxLength: number): fc.Arbitrar
       ),
     );
 }
+
+/** A service port's type, protocol and policies: every value kube-proxy and the compiler tell apart. */
+export const portPolicy = {
+  type: fc.constantFrom("ClusterIP", "NodePort", "LoadBalancer") as fc.Arbitrary<ServicePort["type"]>,
+  protocol: fc.constantFrom("TCP", "UDP") as fc.Arbitrary<ServicePort["protocol"]>,
+  externalTrafficPolicy: fc.constantFrom("Cluster", "Local") as fc.Arbitrary<
+    ServicePort["externalTrafficPolicy"]
+  >,
+  internalTrafficPolicy: fc.constantFrom("Cluster", "Local") as fc.Arbitrary<
+    ServicePort["internalTrafficPolicy"]
+  >,
+  affinityTimeoutSeconds: fc.constantFrom(null, 60),
+  algorithm: fc.constantFrom("maglev", "random") as fc.Arbitrary<ServicePort["algorithm"]>,
+};

@@ -9,7 +9,7 @@ import fc from "fast-check";
 import type { NodeConfig, ServiceModel, ServicePort } from "../../src/model/types.js";
 import type { KubeProxyPacket } from "../../src/kubeproxy/verdict.js";
 import { collapseEndpoints } from "../../src/model/build.js";
-import { conditions, randomEndpoints } from "./endpoint-arbitraries.js";
+import { conditions, portPolicy, randomEndpoints } from "./endpoint-arbitraries.js";
 import { endpoint, nodeConfig, servicePort } from "./model-factory.js";
 
 export const NODE: NodeConfig = nodeConfig({
@@ -51,22 +51,13 @@ const endpoints: fc.Arbitrary<Pick<ServicePort, "endpoints" | "duplicateEndpoint
 function portArb(i: number): fc.Arbitrary<ServicePort> {
   return fc
     .record({
-      type: fc.constantFrom("ClusterIP", "NodePort", "LoadBalancer") as fc.Arbitrary<ServicePort["type"]>,
-      protocol: fc.constantFrom("TCP", "UDP") as fc.Arbitrary<ServicePort["protocol"]>,
+      ...portPolicy,
       externalIPs: fc.subarray([`198.51.100.${i + 1}`]),
       loadBalancerSourceRanges: fc.constantFrom<string[][]>(
         [],
         ["198.18.0.0/15"],
         ["198.18.0.0/15", "192.0.2.0/24"],
       ),
-      externalTrafficPolicy: fc.constantFrom("Cluster", "Local") as fc.Arbitrary<
-        ServicePort["externalTrafficPolicy"]
-      >,
-      internalTrafficPolicy: fc.constantFrom("Cluster", "Local") as fc.Arbitrary<
-        ServicePort["internalTrafficPolicy"]
-      >,
-      affinityTimeoutSeconds: fc.constantFrom(null, 60),
-      algorithm: fc.constantFrom("maglev", "random") as fc.Arbitrary<ServicePort["algorithm"]>,
       slices: endpoints,
     })
     .map(({ slices, ...r }) =>
