@@ -3,23 +3,15 @@
 // path names a cgroup v2 directory that is not the root (hooks there would translate every socket
 // of the machine).
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmdirSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, rmdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { MaplbError } from "../errors.js";
-import { cgroupMounts } from "./map-budget.js";
-
-const readOrNull = (path: string): string | null => {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return null;
-  }
-};
+import { cgroupMounts, fileReader } from "./map-budget.js";
 
 /** The first cgroup2 mount point of this process's mount namespace, or null. */
 export function cgroup2Mount(): string | null {
-  return cgroupMounts(readOrNull).v2 ?? null;
+  return cgroupMounts(fileReader()).v2 ?? null;
 }
 
 /** A cgroup2 hierarchy: the system's, or one mounted privately in a temp dir (release() unmounts it). */

@@ -91,13 +91,7 @@ export function possibleCpus(): number {
  * `root`: where /proc and /sys are (tests give a directory tree of their own).
  */
 export function memoryHeadroom(root = "/"): Headroom[] {
-  const read = (path: string): string | null => {
-    try {
-      return readFileSync(join(root, path), "utf8");
-    } catch {
-      return null;
-    }
-  };
+  const read = fileReader(root);
   const out: Headroom[] = [];
   const avail = /^MemAvailable:\s+(\d+) kB/m.exec(read("/proc/meminfo") ?? "");
   if (avail) out.push({ bytes: Number(avail[1]) * 1024, source: "the host's MemAvailable" });
@@ -107,6 +101,17 @@ export function memoryHeadroom(root = "/"): Headroom[] {
 }
 
 export type Read = (path: string) => string | null;
+
+/** Reads files under `root` as text; a file that cannot be read is null. */
+export function fileReader(root = "/"): Read {
+  return (path) => {
+    try {
+      return readFileSync(join(root, path), "utf8");
+    } catch {
+      return null;
+    }
+  };
+}
 
 /** Mount points of cgroup2 and of the v1 memory controller, from /proc/self/mountinfo. */
 export function cgroupMounts(read: Read): { v2?: string; v1?: string } {
