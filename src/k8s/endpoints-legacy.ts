@@ -1,7 +1,8 @@
 // Legacy v1 Endpoints: validated, then converted into the EndpointSlices the EndpointSlice mirroring
 // controller would have made, so the rest of maplb reads only slices.
 import type { V1Endpoints, V1EndpointSlice } from "@kubernetes/client-node";
-import { isIPv4 } from "../util/ip.js";
+import { IP_FAMILIES } from "../model/types.js";
+import { ipFamilyOf } from "../util/ip.js";
 import { Checker, PROTOCOLS, checkMetadata, isRecord, type Raw } from "./checker.js";
 import { dns1123Label, dns1123Subdomain } from "./names.js";
 import { SERVICE_NAME_LABEL } from "./endpointslice.js";
@@ -35,29 +36,43 @@ export function checkEndpoints(c: Checker, o: Raw): V1Endpoints | undefined {
   return c.issues.length === 0 ? (o as unknown as V1Endpoints) : undefined;
 }
 
-/** One IPv4 slice per subset: `addresses` are ready, `notReadyAddresses` are not. */
+/** One slice per subset and IP family (as the EndpointSlice mirroring controller splits them):
+ * `addresses` are ready, `notReadyAddresses` are not. */
 export function endpointsToSlices(ep: V1Endpoints): V1EndpointSlice[] {
   const name = ep.metadata?.name ?? "";
   const namespace = ep.metadata?.namespace ?? "default";
-  return (ep.subsets ?? []).map((s, i) => {
-    const conv = (ready: boolean) =>
-      (ready ? (s.addresses ?? []) : (s.notReadyAddresses ?? []))
-        .filter((a) => isIPv4(a.ip))
-        .map((a) => ({
-          addresses: [a.ip],
-          conditions: { ready },
-          ...(a.nodeName ? { nodeName: a.nodeName } : {}),
-          ...(a.targetRef ? { targetRef: a.targetRef } : {}),
-        }));
-    return {
-      metadata: { name: `${name}-legacy-${i}`, namespace, labels: { [SERVICE_NAME_LABEL]: name } },
-      addressType: "IPv4",
-      ports: (s.ports ?? []).map((p) => ({
-        name: p.name ?? "",
-        port: p.port,
-        protocol: p.protocol ?? "TCP",
-      })),
-      endpoints: [...conv(true), ...conv(false)],
-    };
-  });
+  return (ep.subsets ?? []).flatMap((s, i) =>
+    IP_FAMILIES.flatMap((family) => {
+      const conv = (ready: boolean) =>
+        (ready ? (s.addresses ?? []) : (s.notReadyAddresses ?? []))
+          .filter((a) => ipFamilyOf(a.ip) === family)
+          .map((a) => ({
+            addresses: [a.ip],
+            conditions: { ready },
+            ...(a.nodeName ? { nodeName: a.nodeName } : {}),
+            ...(a.targetRef ? { targetRef: a.targetRef } : {}),
+          }));
+      const endpoints = [...conv(true), ...conv(false)];
+      // The IPv4 slice is always written (an empty subset still names its ports); an IPv6 one only
+      // when the subset has IPv6 addresses.
+      if (family === "IPv6" && endpoints.length === 0) return [];
+      const suffix = family === "IPv6" ? "-ipv6" : "";
+      return [
+        {
+          metadata: {
+            name: `${name}-legacy-${i}${suffix}`,
+            namespace,
+            labels: { [SERVICE_NAME_LABEL]: name },
+          },
+          addressType: family,
+          ports: (s.ports ?? []).map((p) => ({
+            name: p.name ?? "",
+            port: p.port,
+            protocol: p.protocol ?? "TCP",
+          })),
+          endpoints,
+        },
+      ];
+    }),
+  );
 }

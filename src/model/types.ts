@@ -6,6 +6,9 @@ export type Protocol = "TCP" | "UDP" | "SCTP";
 export type TrafficPolicy = "Cluster" | "Local";
 export type ServiceType = "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalName";
 export type LbAlgorithm = "maglev" | "random";
+/** A Service's `spec.ipFamilies` entries, and an EndpointSlice's IP `addressType`s. */
+export type IpFamily = "IPv4" | "IPv6";
+export const IP_FAMILIES: readonly IpFamily[] = ["IPv4", "IPv6"];
 
 /** Cilium's default Maglev table size: a prime, so every backend's permutation covers all rows. */
 export const DEFAULT_MAGLEV_TABLE_SIZE = 16381;
@@ -31,8 +34,12 @@ export interface Endpoint {
 
 /** One port of one Service: kube-proxy's unit ("ServicePortName") and ours. */
 export interface ServicePort {
-  /** Unique id: `ns/name:portName/PROTO` (portName may be empty). */
+  /** Unique id: `ns/name:portName/PROTO`, and `/IPv6` after it for the IPv6 half (portName may be empty). */
   id: string;
+  /** Which family this port serves: a dual-stack Service gives one ServicePort per family, each
+   * with that family's cluster IP, external IPs, ingress IPs, source ranges and endpoints only, as
+   * kube-proxy's per-family proxiers see it. */
+  family: IpFamily;
   namespace: string;
   name: string;
   /** The port's name, "" when unnamed. */
@@ -44,7 +51,7 @@ export interface ServicePort {
   port: number;
   /** 0 when the port has no NodePort. */
   nodePort: number;
-  /** null for headless services and ExternalName. */
+  /** This family's cluster IP; null for headless services and ExternalName. */
   clusterIP: string | null;
   externalIPs: string[];
   loadBalancerIPs: string[];
@@ -68,9 +75,15 @@ export interface ServicePort {
   duplicateEndpoints?: Endpoint[];
 }
 
-/** The whole model: every IPv4 service port, sorted by id. */
+/** The whole model: every service port of both families, sorted by id. Consumers that serve one
+ * family (kube-proxy's rules are per family) take theirs with `portsOfFamily`. */
 export interface ServiceModel {
   ports: ServicePort[];
+}
+
+/** One family's service ports, in model order. */
+export function portsOfFamily(model: ServiceModel, family: IpFamily): ServicePort[] {
+  return model.ports.filter((p) => p.family === family);
 }
 
 /** Node-level settings that change what either design builds. */

@@ -1,4 +1,4 @@
-// IPv4 helpers. Addresses stay dotted strings in the model; the datapath binding converts them to bytes.
+// IP helpers. Addresses stay strings in the model; the datapath binding converts them to bytes.
 import ipaddr from "ipaddr.js";
 
 /** Four decimal parts without leading zeros: what ipaddr.IPv4.isValidFourPartDecimal accepts, below 256. */
@@ -16,6 +16,13 @@ export function isIPv4(s: string): boolean {
 
 export function isIPv6(s: string): boolean {
   return ipaddr.IPv6.isValid(s);
+}
+
+/** The family of an address, or of a CIDR's address part; null for neither. */
+export function ipFamilyOf(s: string): "IPv4" | "IPv6" | null {
+  const slash = s.indexOf("/");
+  const address = slash < 0 ? s : s.slice(0, slash);
+  return isIPv4(address) ? "IPv4" : isIPv6(address) ? "IPv6" : null;
 }
 
 /** Parses "a.b.c.d/n" (IPv4 only); null when it is not one. */
