@@ -1,6 +1,7 @@
 // The ServiceModel: one description of "which frontends lead to which endpoints, under which policies".
 // Both designs are built from it: the BPF lookup tables (src/compile) and kube-proxy's rules (src/kubeproxy).
 // It is plain data, built by a pure function from parsed Kubernetes objects (src/model/build.ts).
+import { ipFamilyOf } from "../util/ip.js";
 
 export type Protocol = "TCP" | "UDP" | "SCTP";
 export type TrafficPolicy = "Cluster" | "Local";
@@ -90,10 +91,13 @@ export function portsOfFamily(model: ServiceModel, family: IpFamily): ServicePor
 export interface NodeConfig {
   /** Decides which endpoints are local (`nodeName` of the endpoint). */
   nodeName: string;
-  /** NodePort frontends of the datapath. Not printed in kube-proxy's text (its NodePorts match addrtype LOCAL). */
+  /** NodePort frontends of the datapath, of either family (each family's frontends take their own:
+   * nodeIPsOfFamily). Not printed in kube-proxy's iptables text (its NodePorts match addrtype LOCAL). */
   nodeIPs: string[];
-  /** kube-proxy's "local traffic" detector; null for none. */
+  /** kube-proxy's "local traffic" detector for IPv4: the pod CIDR; null for none. */
   clusterCIDR: string | null;
+  /** The same for IPv6 (kube-proxy's --cluster-cidr takes one range per family). */
+  clusterCIDR6: string | null;
   masqueradeAll: boolean;
   /** kube-proxy's nfacct counters on the INVALID drop and localhost NodePort rules. */
   nfacct: boolean;
@@ -105,7 +109,18 @@ export const DEFAULT_NODE_CONFIG: NodeConfig = {
   nodeName: "node",
   nodeIPs: [],
   clusterCIDR: null,
+  clusterCIDR6: null,
   masqueradeAll: false,
   nfacct: true,
   localhostNodePorts: true,
 };
+
+/** The node's addresses of one family, in the order given. */
+export function nodeIPsOfFamily(node: NodeConfig, family: IpFamily): string[] {
+  return node.nodeIPs.filter((ip) => ipFamilyOf(ip) === family);
+}
+
+/** The pod CIDR of one family, or null. */
+export function clusterCIDROfFamily(node: NodeConfig, family: IpFamily): string | null {
+  return family === "IPv4" ? node.clusterCIDR : node.clusterCIDR6;
+}

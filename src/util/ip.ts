@@ -33,6 +33,15 @@ export function parseCidr(s: string): { address: string; prefix: number } | null
   return prefix <= 32 ? { address: m[1]!, prefix } : null;
 }
 
+/** Parses an IPv4 or IPv6 "address/prefix"; null when it is neither. */
+export function parseIpCidr(s: string): { address: string; prefix: number; family: "IPv4" | "IPv6" } | null {
+  const v4 = parseCidr(s);
+  if (v4) return { ...v4, family: "IPv4" };
+  const m = /^([0-9A-Fa-f:.]+)\/(\d{1,3})$/.exec(s.trim());
+  if (!m || !isIPv6(m[1]!) || Number(m[2]) > 128) return null;
+  return { address: m[1]!, prefix: Number(m[2]), family: "IPv6" };
+}
+
 /**
  * The address as an unsigned 32-bit number, most significant octet first. Read digit by digit, not
  * split and mapped: every map key holds an address, and a full sync encodes millions of them.
