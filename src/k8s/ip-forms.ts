@@ -45,7 +45,7 @@ function sloppyIPv6(s: string): SloppyIP | null {
   const words: number[] = [];
   let v4: number[] | null = null;
   for (const [i, g] of all.entries()) {
-    const last = i === all.length - 1;
+    const last = i === all.length - 1 && (halves.length === 1 || tail.length > 0); // ends the text
     if (last && g.includes(".")) {
       const ip4 = sloppyIPv4(g);
       if (!ip4) return null;
