@@ -545,3 +545,194 @@ describe("dual-stack objects the API server accepts are read", () => {
     assert.equal(s.ports("shop/web")[0]?.clusterIP, V4);
   });
 });
+
+// ---- properties ----
+
+const v4 = fc.ipV4();
+const v6 = fc.ipV6().filter((s) => ipProblem(s) === null && ipFamily(s) === "IPv6");
+const families = fc.constantFrom(["IPv4"], ["IPv6"], ["IPv4", "IPv6"], ["IPv6", "IPv4"]);
+
+/** A dual-stack spec the API server accepts: addresses in family order, fields given or left out. */
+const validSpec = fc
+  .record({
+    families,
+    v4,
+    v6,
+    given: fc.nat(2),
+    listFamilies: fc.boolean(),
+    asList: fc.boolean(),
+    policy: fc.constantFrom<string | undefined>(
+      undefined,
+      "SingleStack",
+      "PreferDualStack",
+      "RequireDualStack",
+    ),
+    type: fc.constantFrom("ClusterIP", "NodePort", "LoadBalancer"),
+  })
+  .map((r) => {
+    const ips = r.families.map((f) => (f === "IPv4" ? r.v4 : r.v6)).slice(0, r.given);
+    const twoOfSomething = ips.length === 2 || (r.listFamilies && r.families.length === 2);
+    const policy =
+      twoOfSomething && (r.policy ?? "SingleStack") === "SingleStack" ? "PreferDualStack" : r.policy;
+    return {
+      type: r.type,
+      ...(ips.length > 0 ? { clusterIP: ips[0] } : {}),
+      ...(ips.length === 2 || (ips.length === 1 && r.asList) ? { clusterIPs: ips } : {}),
+      ...(r.listFamilies ? { ipFamilies: r.families } : {}),
+      ...(policy ? { ipFamilyPolicy: policy } : {}),
+    } as Record<string, unknown>;
+  });
+
+/** One rule broken, and the field that must be named. */
+const breaks: [string, (s: Record<string, unknown>) => [Record<string, unknown>, string] | null][] = [
+  [
+    "SingleStack with two addresses",
+    (s) =>
+      (s.clusterIPs as string[] | undefined)?.length === 2
+        ? [{ ...s, ipFamilyPolicy: "SingleStack" }, "spec.ipFamilyPolicy"]
+        : null,
+  ],
+  [
+    "families in the other order",
+    (s) => {
+      const ips = s.clusterIPs as string[] | undefined;
+      if (ips?.length !== 2) return null;
+      const fams = ips.map((ip) => ipFamily(ip)!).reverse();
+      return [{ ...s, ipFamilies: fams }, "spec.clusterIPs[0]"];
+    },
+  ],
+  [
+    "a family twice",
+    (s) => [{ ...s, ipFamilies: ["IPv6", "IPv6"], ipFamilyPolicy: "PreferDualStack" }, "spec.ipFamilies[1]"],
+  ],
+  [
+    "two addresses of one family",
+    (s) =>
+      s.clusterIP && s.clusterIP !== "None"
+        ? [
+            {
+              ...s,
+              clusterIPs: [s.clusterIP, s.clusterIP],
+              ipFamilies: undefined,
+              ipFamilyPolicy: "RequireDualStack",
+            },
+            "spec.clusterIPs",
+          ]
+        : null,
+  ],
+  [
+    "clusterIPs without clusterIP",
+    (s) =>
+      (s.clusterIPs as string[] | undefined)?.length
+        ? [{ ...s, clusterIP: undefined }, "spec.clusterIPs"]
+        : null,
+  ],
+  ["an unknown policy", (s) => [{ ...s, ipFamilyPolicy: "BothStacks" }, "spec.ipFamilyPolicy"]],
+  [
+    "an ExternalName with families",
+    (s) => [
+      { ...s, type: "ExternalName", externalName: "db.example.com", ipFamilies: ["IPv4"] },
+      "spec.ipFamilies",
+    ],
+  ],
+];
+
+const HOSTILE: unknown[] = [
+  "None",
+  "",
+  " ",
+  "IPv4",
+  "IPv6",
+  "ipv6",
+  "SingleStack",
+  "RequireDualStack",
+  "fd00::1%eth0",
+  "::ffff:10.0.0.1",
+  "010.0.0.1",
+  "FE80::1",
+  "::",
+  "::1",
+  "2001:db8::/32",
+  "10.0.0.1/8",
+  "1:2:3:4:5:6:7:8:9",
+  `x" -j ACCEPT\n#`,
+  "\u202e\u0000",
+  "a".repeat(500),
+  0,
+  -1,
+  1e300,
+  true,
+  null,
+  {},
+  [],
+  [[]],
+  { ip: "10.0.0.1" },
+];
+const hostile = fc.oneof(
+  fc.constantFrom(...HOSTILE),
+  fc.string({ maxLength: 60 }),
+  fc.array(fc.oneof(fc.constantFrom(...HOSTILE), v4, v6, fc.string({ maxLength: 20 })), { maxLength: 4 }),
+);
+
+/** Every issue names a field and quotes a bounded value on one line. */
+function wellFormed(issues: ValidationIssue[]): void {
+  for (const i of issues) {
+    assert.ok(i.value.length <= 80, `unbounded value: ${i.value}`);
+    assert.ok(i.value === "nothing" || /^["[{\d\-tfn]/.test(i.value), `value not quoted JSON: ${i.value}`);
+    assert.ok(!/[\n\r\u2028\u2029]/.test(formatIssue(i)) && !formatIssue(i).includes("\0"), formatIssue(i));
+    assert.ok(i.field.length > 0 && i.message.length > 0);
+  }
+}
+
+describe("dual-stack properties", () => {
+  it("every dual-stack spec the API server accepts is read", () => {
+    fc.assert(
+      fc.property(validSpec, (spec) => assert.deepEqual(issuesOf([svc(spec)]), [])),
+      { numRuns: 1000 },
+    );
+  });
+
+  for (const [name, mutate] of breaks)
+    it(`${name}: refused, at the field broken`, () => {
+      fc.assert(
+        fc.property(validSpec, (spec) => {
+          const broken = mutate(spec);
+          fc.pre(broken !== null);
+          const [bad, field] = broken!;
+          const issues = issuesOf([svc(bad)]);
+          wellFormed(issues);
+          assert.ok(
+            issues.some((i) => i.field === field),
+            `${field} not named: ${JSON.stringify(issues)}`,
+          );
+        }),
+        { numRuns: 300 },
+      );
+    });
+
+  it("hostile values in every dual-stack field: issues, never a crash", () => {
+    const fields = [
+      "type",
+      "clusterIP",
+      "clusterIPs",
+      "ipFamilies",
+      "ipFamilyPolicy",
+      "externalIPs",
+      "loadBalancerSourceRanges",
+      "selector",
+    ];
+    const spec = fc.dictionary(fc.constantFrom(...fields), hostile, { maxKeys: 5 });
+    const ingress = fc.array(fc.record({ ip: hostile }), { maxLength: 2 });
+    fc.assert(
+      fc.property(spec, ingress, fc.array(hostile, { maxLength: 3 }), (s, ing, addrs) => {
+        const objects = [
+          svc(s, { loadBalancer: { ingress: ing } }),
+          slice6(addrs),
+          legacy(String(addrs[0] ?? "")),
+        ];
+        wellFormed(issuesOf(objects));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
