@@ -16,6 +16,7 @@ import { ValidationError, formatIssue, type ValidationIssue } from "../src/error
 import { cidrProblem, endpointIPProblem, ipFamily, ipProblem } from "../src/k8s/ip-forms.js";
 import { checkObjects, readObjects } from "../src/k8s/read.js";
 import type { SourceObject } from "../src/k8s/documents.js";
+import { assertIssuesWellFormed } from "./helpers/issues.js";
 import { service, slice, writeTemp } from "./helpers/manifests.js";
 
 const quiet = pino({ level: "silent" });
@@ -674,16 +675,6 @@ const hostile = fc.oneof(
   fc.array(fc.oneof(fc.constantFrom(...HOSTILE), v4, v6, fc.string({ maxLength: 20 })), { maxLength: 4 }),
 );
 
-/** Every issue names a field and quotes a bounded value on one line. */
-function wellFormed(issues: ValidationIssue[]): void {
-  for (const i of issues) {
-    assert.ok(i.value.length <= 80, `unbounded value: ${i.value}`);
-    assert.ok(i.value === "nothing" || /^["[{\d\-tfn]/.test(i.value), `value not quoted JSON: ${i.value}`);
-    assert.ok(!/[\n\r\u2028\u2029]/.test(formatIssue(i)) && !formatIssue(i).includes("\0"), formatIssue(i));
-    assert.ok(i.field.length > 0 && i.message.length > 0);
-  }
-}
-
 describe("dual-stack properties", () => {
   it("every dual-stack spec the API server accepts is read", () => {
     fc.assert(
@@ -700,7 +691,7 @@ describe("dual-stack properties", () => {
           fc.pre(broken !== null);
           const [bad, field] = broken!;
           const issues = issuesOf([svc(bad)]);
-          wellFormed(issues);
+          assertIssuesWellFormed(issues);
           assert.ok(
             issues.some((i) => i.field === field),
             `${field} not named: ${JSON.stringify(issues)}`,
@@ -730,7 +721,7 @@ describe("dual-stack properties", () => {
           slice6(addrs),
           legacy(String(addrs[0] ?? "")),
         ];
-        wellFormed(issuesOf(objects));
+        assertIssuesWellFormed(issuesOf(objects));
       }),
       { numRuns: 2000 },
     );
