@@ -63,8 +63,7 @@ function sloppyIPv6(s: string): SloppyIP | null {
   // Without "::" the groups fill all 16 bytes; with it, it stands for at least one zero group.
   if (halves.length === 1 ? size !== 16 : size > 14) return null;
   const bytes = new Uint8Array(16);
-  const put = (ws: number[], at: number) =>
-    ws.forEach((w, k) => ((bytes[at + 2 * k] = w >> 8), (bytes[at + 2 * k + 1] = w & 255)));
+  const put = (ws: number[], at: number) => ws.forEach((w, k) => bytes.set([w >> 8, w & 255], at + 2 * k));
   const headWords = words.slice(0, head.length);
   const tailWords = words.slice(head.length);
   put(headWords, 0);
