@@ -1,8 +1,9 @@
 // A seeded mutation fuzzer over the seed manifests: a few thousand broken variants (lines cut,
 // doubled, re-indented; bytes that are not UTF-8; aliases; values of the wrong type, hostile names,
-// objects doubled or merged) go through what `maplb compile`, `iptables` and `nft` do. Each must end
-// as exit 0 or exit 2, never a crash (exit 1, a stack trace) and never a hang. The pipeline runs
-// in-process for speed; a sample goes through the real CLI, which must agree.
+// objects doubled or merged; dual-stack and IPv6 objects and values among them) go through what
+// `maplb compile`, `iptables` and `nft` do. Each must end as exit 0 or exit 2, never a crash (exit 1,
+// a stack trace) and never a hang; every validation issue is one line with its value quoted and
+// bounded. The pipeline runs in-process for speed; a sample goes through the real CLI, which must agree.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -11,11 +12,12 @@ import { describe, it } from "node:test";
 import { stringify } from "yaml";
 import { compile } from "../src/compile/compiler.js";
 import { tablesJson, tablesText } from "../src/compile/render.js";
-import { MaplbError } from "../src/errors.js";
+import { MaplbError, ValidationError } from "../src/errors.js";
 import { parseManifest } from "../src/k8s/documents.js";
 import { checkObjects, modelOf } from "../src/k8s/read.js";
 import { buildIptablesRules, buildNftRules, renderIptables, renderNft } from "../src/kubeproxy/index.js";
 import { setLogLevel } from "../src/log.js";
+import { assertIssuesWellFormed } from "./helpers/issues.js";
 import { NODE } from "./helpers/kubeproxy.js";
 import { SCENARIOS, service, slice, writeTemp } from "./helpers/manifests.js";
 import { mulberry32 } from "./helpers/prng.js";
@@ -84,6 +86,24 @@ const HOSTILE_VALUES: unknown[] = [
   [1, 2, 3],
   { a: { b: { c: [] } } },
   Array.from({ length: 200 }, (_, i) => `10.9.${i >> 8}.${i & 255}`),
+  // Dual-stack fields and IPv6 forms: the API server's words, and forms it refuses for a new object.
+  "IPv6",
+  "IPv4",
+  "RequireDualStack",
+  "SingleStack",
+  ["IPv6", "IPv4"],
+  ["IPv4", "IPv4"],
+  ["10.96.0.10", "fd00::10"],
+  ["None", "fd00::10"],
+  "fd00::10",
+  "FD00:0:0::10",
+  "::ffff:10.96.0.10",
+  "fe80::1%eth0",
+  "010.96.0.10",
+  "::1",
+  "2001:db8::/32",
+  "2001:db8::1/32",
+  "1:2:3:4:5:6:7:8:9",
 ];
 
 // ---- text mutations ----
@@ -188,6 +208,9 @@ function mutateObjects(r: Rand, docs: unknown[]): unknown[] {
 
 // ---- the pipeline under test ----
 
+/** Every field path (indexes as []) some mutant was refused at: shows which rules the mutants reach. */
+const fieldsRefused = new Set<string>();
+
 /** What `maplb compile`, `iptables` and `nft` do with one file, as run()'s exit code. */
 function pipelineExit(file: string, content: string | Uint8Array): 0 | 2 {
   try {
@@ -199,6 +222,10 @@ function pipelineExit(file: string, content: string | Uint8Array): 0 | 2 {
     renderNft(buildNftRules(model, NODE));
     return 0;
   } catch (err) {
+    if (err instanceof ValidationError) {
+      assertIssuesWellFormed(err.issues);
+      for (const i of err.issues) fieldsRefused.add(i.field.replace(/\[\d+\]/g, "[]"));
+    }
     if (err instanceof MaplbError && ["E_USAGE", "E_INPUT", "E_VALIDATION"].includes(err.code)) return 2;
     throw err;
   }
@@ -218,8 +245,58 @@ function seeds(): { name: string; text: string }[] {
       items: [service({ metadata: { name: "api" }, spec: { clusterIP: "10.96.0.11" } })],
     },
   ];
-  return [...files, { name: "fixture.yaml", text: fixture.map((o) => stringify(o)).join("---\n") }];
+  const text = (objects: object[]) => objects.map((o) => stringify(o)).join("---\n");
+  return [
+    ...files,
+    { name: "fixture.yaml", text: text(fixture) },
+    { name: "dual-stack.yaml", text: text(DUAL_STACK) },
+  ];
 }
+
+/** Dual-stack and IPv6 objects, all valid: mutants of them reach every dual-stack rule. */
+const DUAL_STACK: object[] = [
+  service({
+    metadata: { name: "v6" },
+    spec: {
+      clusterIP: "fd00::10",
+      clusterIPs: ["fd00::10"],
+      ipFamilies: ["IPv6"],
+      ipFamilyPolicy: "SingleStack",
+    },
+  }),
+  service({
+    metadata: { name: "dual" },
+    spec: {
+      type: "LoadBalancer",
+      clusterIP: "10.96.0.20",
+      clusterIPs: ["10.96.0.20", "fd00::20"],
+      ipFamilies: ["IPv4", "IPv6"],
+      ipFamilyPolicy: "RequireDualStack",
+      externalIPs: ["2001:db8::5", "192.0.2.5"],
+      loadBalancerSourceRanges: ["2001:db8::/32", "198.51.100.0/24"],
+      ports: [{ name: "http", port: 80, nodePort: 30080 }],
+    },
+    status: { loadBalancer: { ingress: [{ ip: "2001:db8::9" }, { ip: "192.0.2.9" }] } },
+  }),
+  service({
+    metadata: { name: "headless" },
+    spec: { clusterIP: "None", ipFamilies: ["IPv6", "IPv4"], ipFamilyPolicy: "PreferDualStack" },
+  }),
+  slice({
+    metadata: { name: "dual-v6", labels: { "kubernetes.io/service-name": "dual" } },
+    addressType: "IPv6",
+    endpoints: [{ addresses: ["fd00::1:5"], conditions: { ready: true } }],
+  }),
+  slice({ metadata: { name: "dual-v4", labels: { "kubernetes.io/service-name": "dual" } } }),
+  {
+    apiVersion: "v1",
+    kind: "Endpoints",
+    metadata: { name: "v6", namespace: "shop" },
+    subsets: [
+      { addresses: [{ ip: "fd00::1:6" }, { ip: "10.0.1.6" }], ports: [{ name: "http", port: 8080 }] },
+    ],
+  },
+];
 
 interface FuzzCase {
   n: number;
@@ -250,6 +327,15 @@ function* cases(): Generator<FuzzCase> {
 const MAPLB = new URL("../../bin/maplb.js", import.meta.url).pathname;
 
 describe("mutation fuzzer over the seed manifests", () => {
+  it("every seed, unmutated, is valid (so mutants start from objects the pipeline accepts)", () => {
+    setLogLevel("silent");
+    try {
+      for (const s of seeds()) assert.equal(pipelineExit(s.name, s.text), 0, s.name);
+    } finally {
+      setLogLevel("info");
+    }
+  });
+
   it(`${CASES} mutants: exit 0 or 2, never a crash or a hang; a sample through the CLI agrees`, () => {
     setLogLevel("silent");
     const outcomes = { 0: 0, 2: 0 };
@@ -289,5 +375,13 @@ describe("mutation fuzzer over the seed manifests", () => {
     }
     // Both outcomes must be common, or the mutants are too tame (all valid) or too wild (all rejected).
     assert.ok(outcomes[0] > CASES / 10 && outcomes[2] > CASES / 10, JSON.stringify(outcomes));
+    // The dual-stack seed's mutants reach the dual-stack rules (not only YAML and type errors).
+    for (const f of [
+      "spec.clusterIPs",
+      "spec.ipFamilies[]",
+      "spec.ipFamilyPolicy",
+      "endpoints[].addresses[]",
+    ])
+      assert.ok(fieldsRefused.has(f), `no mutant refused at ${f}: ${[...fieldsRefused].sort().join(", ")}`);
   });
 });

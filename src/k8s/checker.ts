@@ -2,8 +2,8 @@
 // path and value, and hands back typed values. Validation reports all problems of a run at once.
 import type { ValidationIssue } from "../errors.js";
 import { escapeJson, printable } from "../util/escape.js";
-import { isIPv4, isIPv6, parseCidr } from "../util/ip.js";
 import type { SourceObject } from "./documents.js";
+import { cidrProblem, endpointIPProblem, ipProblem } from "./ip-forms.js";
 import { dns1123Label, type NameRule } from "./names.js";
 
 export type Raw = Record<string, unknown>;
@@ -100,20 +100,23 @@ export class Checker {
       : this.fail(path, v, `must be one of ${allowed.join(", ")}`);
   }
 
-  /** An IPv4 or IPv6 address. */
+  /** An IPv4 or IPv6 address, in a form the API server accepts for a new object (ip-forms.ts). */
   ip(value: unknown, path: string): string | undefined {
-    if (typeof value === "string" && (isIPv4(value) || isIPv6(value))) return value;
-    return this.fail(path, value, "is not a valid IP address");
+    const problem = ipProblem(value);
+    return problem === null ? (value as string) : this.fail(path, value, problem);
   }
 
-  ipList(obj: Raw, key: string, path: string): string[] {
-    return this.array(obj, key, path).flatMap((v, i) => this.ip(v, `${path}[${i}]`) ?? []);
+  /** An address traffic can be balanced to: endpoint addresses and externalIPs (ValidateEndpointIP). */
+  endpointIP(value: unknown, path: string): string | undefined {
+    const ip = this.ip(value, path);
+    const problem = ip === undefined ? null : endpointIPProblem(ip);
+    return problem === null ? ip : this.fail(path, value, problem);
   }
 
-  /** An IPv4 CIDR, whitespace-trimmed as kube-proxy trims loadBalancerSourceRanges. */
+  /** An IPv4 or IPv6 CIDR, whitespace-trimmed as the API server and kube-proxy trim loadBalancerSourceRanges. */
   cidr(value: unknown, path: string): string | undefined {
-    if (typeof value === "string" && parseCidr(value.trim())) return value.trim();
-    return this.fail(path, value, "is not a valid IPv4 CIDR");
+    const problem = cidrProblem(value);
+    return problem === null ? (value as string).trim() : this.fail(path, value, problem);
   }
 }
 

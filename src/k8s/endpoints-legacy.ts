@@ -2,8 +2,8 @@
 // controller would have made, so the rest of maplb reads only slices.
 import type { V1Endpoints, V1EndpointSlice } from "@kubernetes/client-node";
 import { IP_FAMILIES } from "../model/types.js";
-import { ipFamilyOf } from "../util/ip.js";
 import { Checker, PROTOCOLS, checkMetadata, isRecord, type Raw } from "./checker.js";
+import { ipFamily } from "./ip-forms.js";
 import { dns1123Label, dns1123Subdomain } from "./names.js";
 import { SERVICE_NAME_LABEL } from "./endpointslice.js";
 
@@ -16,7 +16,7 @@ export function checkEndpoints(c: Checker, o: Raw): V1Endpoints | undefined {
       c.array(s, list, `${path}.${list}`).forEach((a, j) => {
         const ap = `${path}.${list}[${j}]`;
         if (!isRecord(a)) return void c.fail(ap, a, "must be an object");
-        c.ip(a.ip, `${ap}.ip`);
+        c.endpointIP(a.ip, `${ap}.ip`); // as the API server checks an endpoint address
         c.name(a, "nodeName", `${ap}.nodeName`, dns1123Subdomain);
         const ref = c.record(a, "targetRef", `${ap}.targetRef`);
         if (ref) c.string(ref, "name", `${ap}.targetRef.name`);
@@ -36,16 +36,18 @@ export function checkEndpoints(c: Checker, o: Raw): V1Endpoints | undefined {
   return c.issues.length === 0 ? (o as unknown as V1Endpoints) : undefined;
 }
 
-/** One slice per subset and IP family (as the EndpointSlice mirroring controller splits them):
- * `addresses` are ready, `notReadyAddresses` are not. */
+/**
+ * One slice per subset and address family, as the mirroring controller makes them: `addresses` are
+ * ready, `notReadyAddresses` are not. (The IPv4 slice keeps the name it had before IPv6.)
+ */
 export function endpointsToSlices(ep: V1Endpoints): V1EndpointSlice[] {
   const name = ep.metadata?.name ?? "";
   const namespace = ep.metadata?.namespace ?? "default";
   return (ep.subsets ?? []).flatMap((s, i) =>
-    IP_FAMILIES.flatMap((family) => {
+    IP_FAMILIES.flatMap((family): V1EndpointSlice[] => {
       const conv = (ready: boolean) =>
         (ready ? (s.addresses ?? []) : (s.notReadyAddresses ?? []))
-          .filter((a) => ipFamilyOf(a.ip) === family)
+          .filter((a) => ipFamily(a.ip) === family)
           .map((a) => ({
             addresses: [a.ip],
             conditions: { ready },
@@ -53,10 +55,8 @@ export function endpointsToSlices(ep: V1Endpoints): V1EndpointSlice[] {
             ...(a.targetRef ? { targetRef: a.targetRef } : {}),
           }));
       const endpoints = [...conv(true), ...conv(false)];
-      // The IPv4 slice is always written (an empty subset still names its ports); an IPv6 one only
-      // when the subset has IPv6 addresses.
       if (family === "IPv6" && endpoints.length === 0) return [];
-      const suffix = family === "IPv6" ? "-ipv6" : "";
+      const suffix = family === "IPv4" ? "" : "-ipv6";
       return [
         {
           metadata: {

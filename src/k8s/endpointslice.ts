@@ -1,7 +1,7 @@
 // Structural validation of discovery.k8s.io/v1 EndpointSlices.
 import type { V1EndpointSlice } from "@kubernetes/client-node";
-import { isIPv4, isIPv6 } from "../util/ip.js";
 import { Checker, PROTOCOLS, checkMetadata, isRecord, type Raw } from "./checker.js";
+import { ipFamily } from "./ip-forms.js";
 import { dns1123Label, dns1123Subdomain, labelValue } from "./names.js";
 
 export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
@@ -21,18 +21,38 @@ function checkSlicePorts(c: Checker, o: Raw): void {
   });
 }
 
+/** The API server's bounds on a slice (pkg/apis/discovery/validation). */
+export const MAX_SLICE_ENDPOINTS = 1000;
+export const MAX_ENDPOINT_ADDRESSES = 100;
+
+/**
+ * An address of the slice's type: for IPv4 and IPv6 a valid address (ip-forms.ts) of that family
+ * that traffic can go to (ValidateEndpointIP), as the API server checks it. An FQDN or an address
+ * of an unknown type only needs to be a non-empty string (kube-proxy reads neither).
+ */
+function checkAddress(c: Checker, a: unknown, path: string, addressType: string | undefined): void {
+  if (addressType !== "IPv4" && addressType !== "IPv6") {
+    if (typeof a !== "string" || a === "") c.fail(path, a, `is not a valid ${addressType ?? "IP"} address`);
+    return;
+  }
+  const ip = c.ip(a, path);
+  if (ip === undefined) return;
+  if (ipFamily(ip) !== addressType) c.fail(path, a, `is not a valid ${addressType} address`);
+  else c.endpointIP(ip, path);
+}
+
 function checkEndpoints(c: Checker, o: Raw, addressType: string | undefined): void {
-  const fitsType = (a: string) =>
-    addressType === "IPv4" ? isIPv4(a) : addressType === "IPv6" ? isIPv6(a) : a.length > 0;
-  c.array(o, "endpoints", "endpoints").forEach((ep, i) => {
+  const endpoints = c.array(o, "endpoints", "endpoints");
+  if (endpoints.length > MAX_SLICE_ENDPOINTS)
+    return void c.fail("endpoints", endpoints.length, `must have at most ${MAX_SLICE_ENDPOINTS} items`);
+  endpoints.forEach((ep, i) => {
     const path = `endpoints[${i}]`;
     if (!isRecord(ep)) return void c.fail(path, ep, "must be an object");
     const addrs = c.array(ep, "addresses", `${path}.addresses`);
     if (addrs.length === 0) c.fail(`${path}.addresses`, ep.addresses, "must list at least one address");
-    addrs.forEach((a, j) => {
-      if (typeof a !== "string" || !fitsType(a))
-        c.fail(`${path}.addresses[${j}]`, a, `is not a valid ${addressType ?? "IP"} address`);
-    });
+    else if (addrs.length > MAX_ENDPOINT_ADDRESSES)
+      c.fail(`${path}.addresses`, addrs.length, `must have at most ${MAX_ENDPOINT_ADDRESSES} items`);
+    addrs.forEach((a, j) => checkAddress(c, a, `${path}.addresses[${j}]`, addressType));
     const cond = c.record(ep, "conditions", `${path}.conditions`);
     if (cond) for (const k of ["ready", "serving", "terminating"]) c.bool(cond, k, `${path}.conditions.${k}`);
     c.name(ep, "nodeName", `${path}.nodeName`, dns1123Subdomain);

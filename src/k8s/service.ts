@@ -3,6 +3,7 @@
 import type { V1Service } from "@kubernetes/client-node";
 import { isPrime } from "../util/prime.js";
 import { Checker, PROTOCOLS, checkMetadata, isRecord, type Raw } from "./checker.js";
+import { checkClusterIPs } from "./cluster-ips.js";
 import { dns1035Label, dns1123Label, ianaSvcName } from "./names.js";
 
 export const SERVICE_TYPES = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"] as const;
@@ -60,14 +61,12 @@ export function checkService(c: Checker, o: Raw): V1Service | undefined {
   if (meta) checkAnnotations(c, meta);
   const spec = c.record(o, "spec", "spec", true);
   if (!spec) return undefined;
-  c.oneOf(spec, "type", "spec.type", SERVICE_TYPES);
-  const clusterIP = c.string(spec, "clusterIP", "spec.clusterIP");
-  if (clusterIP !== undefined && clusterIP !== "" && clusterIP !== "None") c.ip(clusterIP, "spec.clusterIP");
-  c.array(spec, "clusterIPs", "spec.clusterIPs").forEach((ip, i) => {
-    if (ip !== "None") c.ip(ip, `spec.clusterIPs[${i}]`);
-  });
+  const type = c.oneOf(spec, "type", "spec.type", SERVICE_TYPES);
+  checkClusterIPs(c, spec, type);
   checkPorts(c, spec);
-  c.ipList(spec, "externalIPs", "spec.externalIPs");
+  c.array(spec, "externalIPs", "spec.externalIPs").forEach((ip, i) =>
+    c.endpointIP(ip, `spec.externalIPs[${i}]`),
+  );
   c.array(spec, "loadBalancerSourceRanges", "spec.loadBalancerSourceRanges").forEach((r, i) =>
     c.cidr(r, `spec.loadBalancerSourceRanges[${i}]`),
   );
