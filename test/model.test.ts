@@ -269,6 +269,17 @@ describe("dual-stack and IPv6 Services", () => {
     );
   });
 
+  it("gives each family's half only that family's source ranges, as kube-proxy's proxiers", () => {
+    const ranges = dual({ loadBalancerSourceRanges: ["198.18.0.0/24", " 2001:db8::/64", "198.18.9.0/24"] });
+    assert.deepEqual(
+      modelOf([ranges]).ports.map((p) => [p.family, p.loadBalancerSourceRanges]),
+      [
+        ["IPv4", ["198.18.0.0/24", "198.18.9.0/24"]],
+        ["IPv6", ["2001:db8::/64"]],
+      ],
+    );
+  });
+
   it("takes a family's cluster IP from clusterIPs at that family's index in ipFamilies", () => {
     // SingleStack IPv6: the IPv4 slice is there, but the Service has no IPv4 half to use it.
     const single = dual({ ipFamilyPolicy: "SingleStack", ipFamilies: ["IPv6"], clusterIPs: ["fd00:96::10"] });
