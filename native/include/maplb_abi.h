@@ -10,6 +10,12 @@
 
 #include <linux/types.h>
 
+/* An IPv6 address, network order. A struct around the words, so that the datapath assigns one as
+ * it assigns an IPv4 __be32 (the shared code is written once for both: datapath/family.h). */
+struct maplb_in6 {
+	__be32 w[4];
+};
+
 /* ---- lb4_services: HASH lb4_key -> lb4_service ------------------------------------------------ */
 
 /* lb4_key.scope: which backend set a lookup sees. INT exists only for TWO_SCOPES frontends. */
@@ -102,10 +108,10 @@ struct maplb_config {
 	__u16 snat_port_min;      /* the ports SNAT allocates from, host order, min <= max; both families */
 	__u16 snat_port_max;
 	__u32 cluster_cidr6_prefix; /* 0..128; 0 = no IPv6 cluster CIDR */
-	__be32 cluster_cidr6_addr[4]; /* TWO_SCOPES over IPv6: sources in this CIDR use the INT scope */
+	struct maplb_in6 cluster_cidr6_addr; /* TWO_SCOPES over IPv6: sources in this CIDR use the INT scope */
 	/* This node's IPv6 address for source NAT; :: = off. The datapath does not source-NAT IPv6
 	 * yet: an IPv6 flow keeps its source whatever this holds (see the README's datapath section). */
-	__be32 snat6_addr[4];
+	struct maplb_in6 snat6_addr;
 };
 
 /* ---- ct4: LRU_HASH ct4_key -> ct4_entry --------------------------------------------------------
@@ -200,7 +206,7 @@ struct lb4_sock_revnat {
 };
 
 /* ---- IPv6: the lb6 tables, beside the lb4 ones ------------------------------------------------
- * The same meanings as their lb4 counterparts, with 16-byte addresses (__be32[4], network order).
+ * The same meanings as their lb4 counterparts, with 16-byte addresses (struct maplb_in6).
  * Backend ids and rev-NAT ids are ONE id space across both families, as Cilium's backend and
  * service ids: an id is an IPv4 backend (its lb4_backends row is used) or an IPv6 one (its
  * lb6_backends row), never both; lb4_backend_stats counts either. Values without an address are
@@ -211,7 +217,7 @@ struct lb4_sock_revnat {
 /* lb6_services: HASH lb6_key -> lb4_service. address :: is the NodePort wildcard (daddr must be in
  * node_addrs6). */
 struct lb6_key {
-	__be32 address[4];
+	struct maplb_in6 address;
 	__be16 dport;
 	__u16 backend_slot;
 	__u8 proto;
@@ -221,7 +227,7 @@ struct lb6_key {
 
 /* lb6_backends: ARRAY __u32 id -> lb6_backend, rows as lb4_backends' (proto 0: empty). */
 struct lb6_backend {
-	__be32 address[4];
+	struct maplb_in6 address;
 	__be16 port;
 	__u8 proto;
 	__u8 flags; /* MAPLB_BACKEND_* */
@@ -229,7 +235,7 @@ struct lb6_backend {
 
 /* lb6_reverse_nat: HASH __u32 rev_nat_id -> lb6_reverse_nat; address :: as lb4's 0.0.0.0. */
 struct lb6_reverse_nat {
-	__be32 address[4];
+	struct maplb_in6 address;
 	__be16 port;
 	__u16 pad;
 };
@@ -239,16 +245,16 @@ struct lb6_reverse_nat {
 struct lb6_src_range_key {
 	__u32 prefixlen;
 	__u32 rev_nat_id;
-	__be32 addr[4];
+	struct maplb_in6 addr;
 };
 
-/* node_addrs6: HASH __be32[4] -> __u8 (1): the node's own IPv6 addresses, for NodePort wildcards. */
+/* node_addrs6: HASH struct maplb_in6 -> __u8 (1): the node's own IPv6 addresses, for NodePort wildcards. */
 
 /* ct6: LRU_HASH ct6_key -> ct6_entry, as ct4 (MAPLB_CT_*, MAPLB_CT_F_*). snat_addr stays :: (no
  * IPv6 source NAT yet; see maplb_config.snat6_addr). */
 struct ct6_key {
-	__be32 saddr[4];
-	__be32 daddr[4];
+	struct maplb_in6 saddr;
+	struct maplb_in6 daddr;
 	__be16 sport;
 	__be16 dport;
 	__u8 proto;
@@ -260,8 +266,8 @@ struct ct6_entry {
 	__u64 last_seen;
 	__u32 backend_id;
 	__u32 rev_nat_id;
-	__be32 frontend_addr[4];
-	__be32 snat_addr[4];
+	struct maplb_in6 frontend_addr;
+	struct maplb_in6 snat_addr;
 	__be16 snat_port;
 	__u8 flags; /* MAPLB_CT_F_* */
 	__u8 pad[5];
@@ -269,15 +275,15 @@ struct ct6_entry {
 
 /* lb6_affinity: LRU_HASH lb6_affinity_key -> lb4_affinity_entry. */
 struct lb6_affinity_key {
-	__be32 client[4];
+	struct maplb_in6 client;
 	__u32 rev_nat_id;
 };
 
 /* lb6_frags: LRU_HASH lb6_frag_key -> lb4_frag_ports, keyed by the fragment header's 32-bit
  * identification. proto is the upper-layer protocol (what follows the fragment header). */
 struct lb6_frag_key {
-	__be32 saddr[4];
-	__be32 daddr[4];
+	struct maplb_in6 saddr;
+	struct maplb_in6 daddr;
 	__be32 id;
 	__u8 proto;
 	__u8 pad[3];
@@ -366,7 +372,7 @@ struct lb4_backend_stats {
 	X(lb6_reverse_nat, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct lb6_reverse_nat), 65536)   \
 	X(lb6_maglev, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u32), 1048576)                      \
 	X(lb6_source_range, BPF_MAP_TYPE_LPM_TRIE, sizeof(struct lb6_src_range_key), sizeof(__u8), 16384) \
-	X(node_addrs6, BPF_MAP_TYPE_HASH, 16, sizeof(__u8), 256)                                      \
+	X(node_addrs6, BPF_MAP_TYPE_HASH, sizeof(struct maplb_in6), sizeof(__u8), 256)          \
 	X(ct6, BPF_MAP_TYPE_LRU_HASH, sizeof(struct ct6_key), sizeof(struct ct6_entry), 131072)       \
 	X(lb6_affinity, BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb6_affinity_key),                       \
 	  sizeof(struct lb4_affinity_entry), 65536)                                                    \
@@ -470,6 +476,7 @@ _Static_assert(sizeof(struct lb4_frag_key) == 12, "lb4_frag_key");
 _Static_assert(sizeof(struct lb4_frag_ports) == 4, "lb4_frag_ports");
 _Static_assert(sizeof(struct lb4_sock_key) == 16, "lb4_sock_key");
 _Static_assert(sizeof(struct lb4_sock_revnat) == 12, "lb4_sock_revnat");
+_Static_assert(sizeof(struct maplb_in6) == 16, "maplb_in6");
 _Static_assert(sizeof(struct lb6_key) == 24, "lb6_key");
 _Static_assert(sizeof(struct lb6_backend) == 20, "lb6_backend");
 _Static_assert(sizeof(struct lb6_reverse_nat) == 20, "lb6_reverse_nat");

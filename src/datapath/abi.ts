@@ -4,7 +4,7 @@
 
 /**
  * A field's C type. "be" fields hold network byte order, everything else host order. "in6" is an
- * IPv6 address, __be32[4] in C: its value is the address as a 128-bit bigint (see util/ip.ts).
+ * IPv6 address (struct maplb_in6: __be32[4]) in C: its value is the address as a 128-bit bigint (see util/ip.ts).
  */
 export type FieldType = "u8" | "u16" | "be16" | "u32" | "be32" | "u64" | "char" | "in6";
 

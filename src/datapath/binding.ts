@@ -34,7 +34,7 @@ const FIELD_TYPES: Record<Exclude<FieldDef["type"], "in6">, string> = {
   char: "char",
 };
 
-/** A field's koffi type; an IPv6 address is __be32[4] in C. */
+/** A field's koffi type; an IPv6 address is struct maplb_in6 (__be32[4]) in C. */
 function fieldType(f: FieldDef): TypeObject | string {
   if (f.type === "in6") return koffi.array("uint32_be_t", 4);
   return f.count ? koffi.array(FIELD_TYPES[f.type], f.count) : FIELD_TYPES[f.type];
