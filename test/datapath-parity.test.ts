@@ -29,6 +29,7 @@ import {
 import {
   buildFrame6,
   buildIcmp6,
+  buildIcmp6Error,
   checksumValid6,
   fragment6,
   Icmp6Type,
@@ -605,6 +606,24 @@ function corpus6(services: Service6[], seed: number, count: number): Uint8Array[
           tcpFlags: r.pick(TCP_FLAGS),
         }),
       );
+    } else if (kind < 0.66) {
+      // An ICMPv6 error about a frontend's flow (tracked or not), either way, as for IPv4.
+      const p = parseFrame6(toFrontend());
+      const s = services.find((x) => x.port === p?.dport && x.backends.length > 0);
+      if (!p || !s || p.proto === 58) continue;
+      const b = r.pick(s.backends);
+      const proto = p.proto === 6 ? "TCP" : "UDP";
+      const spec = { src: p.src, dst: p.dst, sport: p.sport, dport: p.dport, proto } as const;
+      const type = r.pick([Icmp6Type.DEST_UNREACH, Icmp6Type.PACKET_TOO_BIG, Icmp6Type.TIME_EXCEEDED]);
+      if (r.next() < 0.5) {
+        const offending = buildFrame6({ ...spec, dst: b.address, dport: b.port });
+        const src = r.next() < 0.5 ? b.address : "2001:db8:9::fe";
+        frames.push(buildIcmp6Error({ src, dst: spec.src, type, offending }));
+      } else {
+        const answer = { ...spec, src: spec.dst, dst: spec.src, sport: spec.dport, dport: spec.sport };
+        const offending = buildFrame6(answer);
+        frames.push(buildIcmp6Error({ src: "2001:db9::fe", dst: spec.dst, type, rest: 1280, offending }));
+      }
     } else if (kind < 0.7) {
       const type = r.pick([
         Icmp6Type.NEIGHBOR_SOLICIT,
@@ -690,6 +709,7 @@ test(
       assert.deepEqual(host.stats(), kernel.stats());
       assert.deepEqual([...new Set(a.verdicts)].sort(), [0, 1, 2, 3]);
       for (const reason of [
+        "ICMP_ERROR",
         "FRAGMENT",
         "EXT_HDR_CHAIN",
         "TRUNC_EXT_HDR",

@@ -115,6 +115,33 @@ export function buildIcmp6(
 }
 
 /**
+ * An ICMPv6 error from `src` to `dst` quoting `offending` (a frame: its IPv6 header on) after the
+ * header's second word `rest` (the MTU of a packet-too-big, the pointer of a parameter problem).
+ */
+export function buildIcmp6Error(spec: {
+  src: string;
+  dst: string;
+  type: number;
+  code?: number;
+  rest?: number;
+  offending: Uint8Array;
+}): Uint8Array {
+  const body = new Uint8Array(4 + spec.offending.length - ETH_HLEN);
+  new DataView(body.buffer).setUint32(0, spec.rest ?? 0);
+  body.set(spec.offending.subarray(ETH_HLEN), 4);
+  return buildIcmp6({
+    src: spec.src,
+    dst: spec.dst,
+    sport: 0,
+    dport: 0,
+    proto: "TCP",
+    type: spec.type,
+    code: spec.code,
+    body,
+  });
+}
+
+/**
  * A whole frame (no extension headers) cut into two fragments: the first carries the first
  * `firstBytes` of the upper-layer packet (a multiple of 8) with M set, the second the rest.
  */
