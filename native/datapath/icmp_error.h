@@ -69,6 +69,18 @@ static __always_inline int icmp_read_quote(const struct dp_ctx *ctx, const struc
 	return 1;
 }
 
+/* The quoted L4 checksum once the quote's address moved by addr_diff (csum_diff_words) and its
+ * port from old_port to port: unchanged when not quoted, or UDP's 0 ("none"); never 0 for UDP. */
+static __always_inline __u16 quoted_l4_check(__u16 check, int quoted, __u8 proto, __u32 addr_diff,
+					     __be16 old_port, __be16 port)
+{
+	int udp = proto == IPPROTO_UDP;
+	if (!quoted || (udp && check == 0))
+		return check;
+	check = csum_replace16(csum_apply_diff(check, addr_diff), old_port, port);
+	return udp && check == 0 ? 0xffff : check;
+}
+
 /* A quoted field changes: store it, then move the ICMP checksum (which covers it) along. */
 static __always_inline int icmp_quote_store(const struct dp_ctx *ctx, const struct icmp_quote *q,
 					    __u32 off, __u32 from, __u32 to, __u32 size)
@@ -82,21 +94,16 @@ static __always_inline int icmp_quote_store(const struct dp_ctx *ctx, const stru
 
 /* The quote's source (which = 0) or destination (which = 1) becomes addr:port, with the quoted IP
  * and L4 checksums and the ICMP checksum. Every new value is computed first, from what was read:
- * the stores may move the data (TC). *q follows, so that the other end can be rewritten next. */
+ * the stores may move the data (TC). The checksums in *q follow; its flow is the caller's to
+ * update (icmp_quote_nat, pipeline_family.h). */
 static __always_inline int icmp_quote_rewrite(const struct dp_ctx *ctx, struct icmp_quote *q,
 					      int which, __be32 addr, __be16 port)
 {
 	__be32 old_addr = which ? q->flow.daddr : q->flow.saddr;
 	__be16 old_port = which ? q->flow.dport : q->flow.sport;
 	__u16 ip_check = csum_replace32(q->ip_check, old_addr, addr);
-	__u16 l4_check = q->l4_check;
-	int udp = q->flow.proto == IPPROTO_UDP;
-	if (q->has_l4_check && !(udp && l4_check == 0)) {
-		l4_check = csum_replace32(l4_check, old_addr, addr);
-		l4_check = csum_replace16(l4_check, old_port, port);
-		if (udp && l4_check == 0)
-			l4_check = 0xffff;
-	}
+	__u16 l4_check = quoted_l4_check(q->l4_check, q->has_l4_check, q->flow.proto,
+					 csum_diff_words(&old_addr, &addr, 1), old_port, port);
 
 	__u32 addr_at = q->ip_off + (which ? __builtin_offsetof(struct iphdr, daddr)
 					   : __builtin_offsetof(struct iphdr, saddr));
@@ -112,13 +119,6 @@ static __always_inline int icmp_quote_rewrite(const struct dp_ctx *ctx, struct i
 		return -1;
 	q->ip_check = ip_check;
 	q->l4_check = l4_check;
-	if (which) {
-		q->flow.daddr = addr;
-		q->flow.dport = port;
-	} else {
-		q->flow.saddr = addr;
-		q->flow.sport = port;
-	}
 	return 0;
 }
 
@@ -200,20 +200,14 @@ static __always_inline int icmp6_quote_store(const struct dp_ctx *ctx, const str
 	return ctx_l4_csum_replace(ctx, q->icmp_off + ICMP6_CHECK_OFF, from, to, size);
 }
 
-/* icmp_quote_rewrite for IPv6. */
+/* icmp_quote_rewrite for IPv6: no quoted IP checksum. */
 static __always_inline int icmp_quote_rewrite6(const struct dp_ctx *ctx, struct icmp_quote6 *q, int which,
 					       struct maplb_in6 addr, __be16 port)
 {
 	struct maplb_in6 old_addr = which ? q->flow.daddr : q->flow.saddr;
 	__be16 old_port = which ? q->flow.dport : q->flow.sport;
 	__u32 diff = csum_diff_words(old_addr.w, addr.w, 4);
-	__u16 l4_check = q->l4_check;
-	int udp = q->flow.proto == IPPROTO_UDP;
-	if (q->has_l4_check && !(udp && l4_check == 0)) {
-		l4_check = csum_replace16(csum_apply_diff(l4_check, diff), old_port, port);
-		if (udp && l4_check == 0)
-			l4_check = 0xffff;
-	}
+	__u16 l4_check = quoted_l4_check(q->l4_check, q->has_l4_check, q->flow.proto, diff, old_port, port);
 	__u32 addr_at = q->ip_off + (which ? __builtin_offsetof(struct ipv6hdr, daddr)
 					   : __builtin_offsetof(struct ipv6hdr, saddr));
 	if (icmp6_quote_store(ctx, q, addr_at, &addr, 0, diff, 0) ||
@@ -224,13 +218,6 @@ static __always_inline int icmp_quote_rewrite6(const struct dp_ctx *ctx, struct 
 						 q->l4_check, l4_check, sizeof(l4_check)))
 		return -1;
 	q->l4_check = l4_check;
-	if (which) {
-		q->flow.daddr = addr;
-		q->flow.dport = port;
-	} else {
-		q->flow.saddr = addr;
-		q->flow.sport = port;
-	}
 	return 0;
 }
 

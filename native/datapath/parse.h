@@ -99,6 +99,52 @@ static __always_inline int in6_prefix_match(const struct maplb_in6 *addr, const 
 	return match;
 }
 
+/* The start of either family's parse: *pkt cleared, then the Ethernet header, which must carry
+ * `ethertype`. */
+static __always_inline enum maplb_reason parse_eth(void *data, void *data_end, __u32 frame_len,
+						   struct packet *pkt, __be16 ethertype)
+{
+	__builtin_memset(pkt, 0, sizeof(*pkt));
+	pkt->frame_len = frame_len;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return MAPLB_REASON_TRUNC_ETH;
+	return eth->h_proto == ethertype ? MAPLB_REASON_OK : MAPLB_REASON_NOT_IP;
+}
+
+/* The ports, as soon as they are in the buffer: they tell whether a malformed packet was meant
+ * for a frontend. */
+static __always_inline void parse_ports(void *data_end, __u8 *l4, __u32 l4_min, struct packet *pkt,
+					__be16 *sport, __be16 *dport)
+{
+	if (l4_min && pkt->has_l4 && (void *)(l4 + 4) <= data_end) {
+		*sport = *(__be16 *)l4;
+		*dport = *(__be16 *)(l4 + 2);
+		pkt->ports_read = 1;
+	}
+}
+
+/* The end of either family's parse, once the lengths are known good: the L4 header, whole within
+ * the IP length (`fits`) and the buffer. */
+static __always_inline enum maplb_reason parse_l4(void *data_end, __u8 *l4, __u8 proto, __u32 l4_min,
+						  int fits, struct packet *pkt)
+{
+	if (!l4_min)
+		return MAPLB_REASON_NOT_TCP_UDP;
+	if (!pkt->has_l4)
+		return MAPLB_REASON_OK;
+	if (!fits)
+		return MAPLB_REASON_TRUNC_L4;
+	if (proto == IPPROTO_TCP) { /* constant sizes: the verifier learns the bound from them */
+		if ((void *)(l4 + sizeof(struct tcphdr)) > data_end)
+			return MAPLB_REASON_TRUNC_L4;
+		pkt->tcp_flags = l4[TCP_FLAGS_OFF];
+	} else if ((void *)(l4 + sizeof(struct udphdr)) > data_end) {
+		return MAPLB_REASON_TRUNC_L4;
+	}
+	return MAPLB_REASON_OK;
+}
+
 /* Returns MAPLB_REASON_OK with *pkt and *flow filled in, or what is wrong (NOT_TCP_UDP for any
  * other protocol, ICMP included). pkt->ports_read says whether the flow's ports could be read all
  * the same. frame_len is the whole packet's length; data_end may end earlier (an skb's non-linear
@@ -106,16 +152,11 @@ static __always_inline int in6_prefix_match(const struct maplb_in6 *addr, const 
 static __always_inline enum maplb_reason parse_frame(void *data, void *data_end, __u32 frame_len,
 						     struct packet *pkt, struct flow4 *flow)
 {
-	__builtin_memset(pkt, 0, sizeof(*pkt));
 	__builtin_memset(flow, 0, sizeof(*flow));
-	pkt->frame_len = frame_len;
-
+	enum maplb_reason r = parse_eth(data, data_end, frame_len, pkt, bpf_htons(ETH_P_IP));
+	if (r != MAPLB_REASON_OK)
+		return r;
 	struct ethhdr *eth = data;
-	if ((void *)(eth + 1) > data_end)
-		return MAPLB_REASON_TRUNC_ETH;
-	if (eth->h_proto != bpf_htons(ETH_P_IP))
-		return MAPLB_REASON_NOT_IP;
-
 	struct iphdr *ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > data_end)
 		return MAPLB_REASON_TRUNC_IP;
@@ -136,14 +177,8 @@ static __always_inline enum maplb_reason parse_frame(void *data, void *data_end,
 	pkt->first_frag = pkt->has_l4 && (frag & IPV4_MF);
 	__u32 l4_min = l4_header_len(ip->protocol);
 
-	/* The ports, as soon as they are in the buffer: they tell whether a malformed packet was
-	 * meant for a frontend. */
 	__u8 *l4 = (__u8 *)ip + ihl_len;
-	if (l4_min && pkt->has_l4 && (void *)(l4 + 4) <= data_end) {
-		flow->sport = *(__be16 *)l4;
-		flow->dport = *(__be16 *)(l4 + 2);
-		pkt->ports_read = 1;
-	}
+	parse_ports(data_end, l4, l4_min, pkt, &flow->sport, &flow->dport);
 
 	__u32 ip_len = bpf_ntohs(ip->tot_len);
 	if (ip_len < sizeof(*ip) || ip_len > frame_len - sizeof(*eth))
@@ -151,20 +186,7 @@ static __always_inline enum maplb_reason parse_frame(void *data, void *data_end,
 	if (ihl_len > ip_len)
 		return MAPLB_REASON_IP_OPTIONS;
 	pkt->ip_end = sizeof(*eth) + ip_len;
-	if (!l4_min)
-		return MAPLB_REASON_NOT_TCP_UDP;
-	if (!pkt->has_l4)
-		return MAPLB_REASON_OK;
-	if (ip_len < ihl_len + l4_min)
-		return MAPLB_REASON_TRUNC_L4;
-	if (ip->protocol == IPPROTO_TCP) { /* constant sizes: the verifier learns the bound from them */
-		if ((void *)(l4 + sizeof(struct tcphdr)) > data_end)
-			return MAPLB_REASON_TRUNC_L4;
-		pkt->tcp_flags = l4[TCP_FLAGS_OFF];
-	} else if ((void *)(l4 + sizeof(struct udphdr)) > data_end) {
-		return MAPLB_REASON_TRUNC_L4;
-	}
-	return MAPLB_REASON_OK;
+	return parse_l4(data_end, l4, ip->protocol, l4_min, ip_len >= ihl_len + l4_min, pkt);
 }
 
 /* ---- IPv6 ----------------------------------------------------------------------------------- */
@@ -237,15 +259,11 @@ static __always_inline enum maplb_reason ipv6_ext_hdr(void *data, void *data_end
 static __always_inline enum maplb_reason parse_frame6(void *data, void *data_end, __u32 frame_len,
 						      struct packet *pkt, struct flow6 *flow)
 {
-	__builtin_memset(pkt, 0, sizeof(*pkt));
 	__builtin_memset(flow, 0, sizeof(*flow));
-	pkt->frame_len = frame_len;
-
+	enum maplb_reason r = parse_eth(data, data_end, frame_len, pkt, bpf_htons(ETH_P_IPV6));
+	if (r != MAPLB_REASON_OK)
+		return r;
 	struct ethhdr *eth = data;
-	if ((void *)(eth + 1) > data_end)
-		return MAPLB_REASON_TRUNC_ETH;
-	if (eth->h_proto != bpf_htons(ETH_P_IPV6))
-		return MAPLB_REASON_NOT_IP;
 	struct ipv6hdr *ip6 = (void *)(eth + 1);
 	if ((void *)(ip6 + 1) > data_end)
 		return MAPLB_REASON_TRUNC_IP;
@@ -263,7 +281,7 @@ static __always_inline enum maplb_reason parse_frame6(void *data, void *data_end
 	__u32 off = ETH_HLEN + IPV6_HLEN;
 	for (int i = 0; i < IPV6_EXT_MAX && ipv6_is_ext(nexthdr); i++) {
 		__u32 len = 0;
-		enum maplb_reason r = ipv6_ext_hdr(data, data_end, off, nexthdr, pkt, &len, &nexthdr);
+		r = ipv6_ext_hdr(data, data_end, off, nexthdr, pkt, &len, &nexthdr);
 		if (r != MAPLB_REASON_OK)
 			return r;
 		off += len;
@@ -279,25 +297,8 @@ static __always_inline enum maplb_reason parse_frame6(void *data, void *data_end
 
 	__u32 l4_min = l4_header_len(nexthdr);
 	__u8 *l4 = data + off;
-	if (l4_min && pkt->has_l4 && (void *)(l4 + 4) <= data_end) {
-		flow->sport = *(__be16 *)l4;
-		flow->dport = *(__be16 *)(l4 + 2);
-		pkt->ports_read = 1;
-	}
-	if (!l4_min)
-		return MAPLB_REASON_NOT_TCP_UDP;
-	if (!pkt->has_l4)
-		return MAPLB_REASON_OK;
-	if (pkt->ip_end < off + l4_min)
-		return MAPLB_REASON_TRUNC_L4;
-	if (nexthdr == IPPROTO_TCP) {
-		if ((void *)(l4 + sizeof(struct tcphdr)) > data_end)
-			return MAPLB_REASON_TRUNC_L4;
-		pkt->tcp_flags = l4[TCP_FLAGS_OFF];
-	} else if ((void *)(l4 + sizeof(struct udphdr)) > data_end) {
-		return MAPLB_REASON_TRUNC_L4;
-	}
-	return MAPLB_REASON_OK;
+	parse_ports(data_end, l4, l4_min, pkt, &flow->sport, &flow->dport);
+	return parse_l4(data_end, l4, nexthdr, l4_min, pkt->ip_end >= off + l4_min, pkt);
 }
 
 #endif

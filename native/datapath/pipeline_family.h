@@ -155,6 +155,23 @@ static __always_inline struct dp_result FN(balance)(struct dp_env *env, const st
 	return dp_done(env, MAPLB_VERDICT_PASS, MAPLB_REASON_NO_SERVICE);
 }
 
+/* The quote's source (which = 0) or destination (which = 1) becomes addr:port, checksums
+ * included (icmp_error.h); *q's flow follows, so that the other end can be rewritten next. */
+static __always_inline int FN(icmp_quote_nat)(const struct dp_ctx *ctx, struct FN(icmp_quote) *q,
+					      int which, ADDR addr, __be16 port)
+{
+	if (FN(icmp_quote_rewrite)(ctx, q, which, addr, port))
+		return -1;
+	if (which) {
+		q->flow.daddr = addr;
+		q->flow.dport = port;
+	} else {
+		q->flow.saddr = addr;
+		q->flow.sport = port;
+	}
+	return 0;
+}
+
 /* An ICMP error about a tracked flow, either way:
  *   about the client's DNATed packet (quote client -> backend, sent to the client): the quote's
  *   destination becomes the frontend, and the outer source too if the backend sent it: REVNAT;
@@ -184,11 +201,11 @@ static __always_inline int FN(icmp_error_nat)(struct dp_env *env, const struct d
 		ADDR client = rev->snat_addr; /* set when source-NATed */
 		__be16 client_port = rev->snat_port;
 		*verdict = MAPLB_VERDICT_REVNAT;
-		if (FN(icmp_quote_rewrite)(ctx, &q, 1, frontend, port))
+		if (FN(icmp_quote_nat)(ctx, &q, 1, frontend, port))
 			return -1;
 		if (ADDR_EQ(outer->saddr, answer.saddr) && FN(icmp_outer_addr)(ctx, &q, 0, outer->saddr, frontend))
 			return -1;
-		if (!ADDR_IS_ZERO(client) && (FN(icmp_quote_rewrite)(ctx, &q, 0, client, client_port) ||
+		if (!ADDR_IS_ZERO(client) && (FN(icmp_quote_nat)(ctx, &q, 0, client, client_port) ||
 			       FN(icmp_outer_addr)(ctx, &q, 1, outer->daddr, client)))
 			return -1;
 		return 1;
@@ -201,10 +218,10 @@ static __always_inline int FN(icmp_error_nat)(struct dp_env *env, const struct d
 	ADDR snat_addr = ct->snat_addr;
 	__be16 snat_port = ct->snat_port;
 	*verdict = MAPLB_VERDICT_DNAT;
-	if (FN(icmp_quote_rewrite)(ctx, &q, 0, backend->address, backend->port) ||
+	if (FN(icmp_quote_nat)(ctx, &q, 0, backend->address, backend->port) ||
 	    FN(icmp_outer_addr)(ctx, &q, 1, outer->daddr, backend->address))
 		return -1;
-	if (!ADDR_IS_ZERO(snat_addr) && FN(icmp_quote_rewrite)(ctx, &q, 1, snat_addr, snat_port))
+	if (!ADDR_IS_ZERO(snat_addr) && FN(icmp_quote_nat)(ctx, &q, 1, snat_addr, snat_port))
 		return -1;
 	return 1;
 }
