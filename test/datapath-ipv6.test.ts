@@ -58,6 +58,10 @@ function expectRewrite(dp: Datapath, spec: Frame6Spec, expected: Frame6Spec, ver
   assert.ok(checksumValid6(r.out), "the L4 checksum, recomputed over the new pseudo-header");
 }
 
+/** DNAT of `spec` to `to`: the same frame to the backend's address and port. */
+const expectDnat = (dp: Datapath, spec: Frame6Spec, to: Backend6) =>
+  expectRewrite(dp, spec, { ...spec, dst: to.address, dport: to.port }, "DNAT");
+
 function expectUntouched(dp: Datapath, frame: Uint8Array, verdict: string, reason: string) {
   const r = send(dp, frame);
   assert.deepEqual([r.verdict, r.reason], [verdict, reason]);
@@ -93,7 +97,7 @@ for (const target of TARGETS) {
       "TCP to a ClusterIP: DNAT to the backend, then the reply reverse-NATed, checksums right",
       withDp((dp) => {
         clusterIp(dp);
-        expectRewrite(dp, tcp(40000), tcp(40000, { dst: B1.address, dport: 8080 }), "DNAT");
+        expectDnat(dp, tcp(40000), B1);
         const reply = { src: B1.address, dst: CLIENT, sport: 8080, dport: 40000, proto: "TCP" as const };
         expectRewrite(
           dp,
@@ -134,14 +138,9 @@ for (const target of TARGETS) {
           { type: NextHeader.DEST, length: 16 },
           { type: NextHeader.ROUTING },
         ];
-        expectRewrite(dp, tcp(40001, { ext }), tcp(40001, { ext, dst: B1.address, dport: 8080 }), "DNAT");
+        expectDnat(dp, tcp(40001, { ext }), B1);
         const ah = [{ type: NextHeader.AUTH, length: 12 }];
-        expectRewrite(
-          dp,
-          tcp(40002, { ext: ah }),
-          tcp(40002, { ext: ah, dst: B1.address, dport: 8080 }),
-          "DNAT",
-        );
+        expectDnat(dp, tcp(40002, { ext: ah }), B1);
       }),
     );
 
@@ -299,7 +298,7 @@ for (const target of TARGETS) {
         putService6(dp, { address: "::", port: 30080, backends: [B1], revNatId: 8, flags: SvcFlag.NODEPORT });
         putNodeAddr6(dp, NODE6);
         const spec = tcp(40040, { dst: NODE6, dport: 30080 });
-        expectRewrite(dp, spec, { ...spec, dst: B1.address, dport: 8080 }, "DNAT");
+        expectDnat(dp, spec, B1);
         const reply = { src: B1.address, dst: CLIENT, sport: 8080, dport: 40040, proto: "TCP" as const };
         expectRewrite(dp, reply, { ...reply, src: NODE6, sport: 30080 }, "REVNAT");
         expectUntouched(
@@ -315,7 +314,7 @@ for (const target of TARGETS) {
       "source ranges: a client outside every range is dropped, one inside balanced",
       withDp((dp) => {
         clusterIp(dp, [B1], { flags: SvcFlag.SOURCE_RANGE, sourceRanges: ["2001:db8:0:1::/64"] });
-        expectRewrite(dp, tcp(40050), tcp(40050, { dst: B1.address, dport: 8080 }), "DNAT");
+        expectDnat(dp, tcp(40050), B1);
         const outside = buildFrame6(tcp(40051, { src: "2001:db8:0:2::5" }));
         expectUntouched(dp, outside, "DROP", "SOURCE_RANGE");
       }),
@@ -328,14 +327,9 @@ for (const target of TARGETS) {
         clusterIp(dp, [B1], { flags });
         clusterIp(dp, [B2], { flags, scope: Scope.INT });
         setClusterCidr6(dp, "2001:db8::/48");
-        expectRewrite(dp, tcp(40060), tcp(40060, { dst: B2.address, dport: 8080 }), "DNAT");
+        expectDnat(dp, tcp(40060), B2);
         const outside = "2001:db9::5";
-        expectRewrite(
-          dp,
-          tcp(40061, { src: outside }),
-          tcp(40061, { src: outside, dst: B1.address, dport: 8080 }),
-          "DNAT",
-        );
+        expectDnat(dp, tcp(40061, { src: outside }), B1);
       }),
     );
 
@@ -376,23 +370,13 @@ for (const target of TARGETS) {
       "conntrack: an established flow keeps its backend when the service changes; an RST closes it",
       withDp((dp) => {
         clusterIp(dp, [B1]);
-        expectRewrite(dp, tcp(40070), tcp(40070, { dst: B1.address, dport: 8080 }), "DNAT");
+        expectDnat(dp, tcp(40070), B1);
         clusterIp(dp, [B2]);
-        expectRewrite(
-          dp,
-          tcp(40070, { tcpFlags: TcpFlag.ACK }),
-          tcp(40070, { tcpFlags: TcpFlag.ACK, dst: B1.address, dport: 8080 }),
-          "DNAT",
-        );
-        expectRewrite(dp, tcp(40071), tcp(40071, { dst: B2.address, dport: 8080 }), "DNAT");
-        expectRewrite(
-          dp,
-          tcp(40070, { tcpFlags: TcpFlag.RST }),
-          tcp(40070, { tcpFlags: TcpFlag.RST, dst: B1.address, dport: 8080 }),
-          "DNAT",
-        );
+        expectDnat(dp, tcp(40070, { tcpFlags: TcpFlag.ACK }), B1);
+        expectDnat(dp, tcp(40071), B2);
+        expectDnat(dp, tcp(40070, { tcpFlags: TcpFlag.RST }), B1);
         // A new SYN on the closed tuple is balanced anew, to the service's backend now.
-        expectRewrite(dp, tcp(40070), tcp(40070, { dst: B2.address, dport: 8080 }), "DNAT");
+        expectDnat(dp, tcp(40070), B2);
       }),
     );
 

@@ -338,6 +338,39 @@ function couldBePartial(frame: Uint8Array): boolean {
   return (v.getUint16(20) & 0x3fff) === 0 && total + 14 <= frame.length && total >= ihl + header && ihl >= 20;
 }
 
+/**
+ * The host's CHECKSUM_PARTIAL model against the kernel's helpers: `frames` with every one a local
+ * socket could send made CHECKSUM_PARTIAL (`partial` gives it, or null) must come out, on a fresh
+ * host datapath, as the non-partial run `a` did with that field recomputed from scratch.
+ */
+function checkPartialModel(
+  frames: Uint8Array[],
+  a: ReturnType<typeof run>,
+  open: () => Datapath,
+  partial: (frame: Uint8Array) => Uint8Array | null,
+): void {
+  const seeded = frames.map(partial);
+  const marked = seeded.map((f) => f !== null);
+  const host = open();
+  try {
+    const p = run(
+      host,
+      seeded.map((f, i) => f ?? frames[i]!),
+      marked,
+    );
+    let checked = 0;
+    frames.forEach((_, i) => {
+      assert.equal(p.verdicts[i], a.verdicts[i], `verdict of partial frame ${i}`);
+      if (!marked[i] || p.verdicts[i] === Verdict.DROP || p.verdicts[i] === Verdict.PASS) return;
+      assert.deepEqual(p.bytes[i], partial(a.bytes[i]!), `bytes of partial frame ${i}`);
+      checked++;
+    });
+    assert.ok(checked > 300, `${checked} CHECKSUM_PARTIAL frames rewritten`);
+  } finally {
+    host.close();
+  }
+}
+
 /** Both targets programmed alike with the scenario; closed after `body`, also when it throws. */
 function withBothTargets(
   body: (host: Datapath, kernel: KernelDatapath, frontends: Frontend[]) => void,
@@ -452,24 +485,17 @@ test(
       // The host's CHECKSUM_PARTIAL model against the kernel's helpers: the same corpus with every
       // frame a local socket could send made CHECKSUM_PARTIAL (its L4 field the pseudo-header's
       // sum) must come out as the TC program's output with that field recomputed from scratch.
-      const partial = frames.map(couldBePartial);
-      const seeded = frames.map((f, i) => (partial[i] ? withPartialChecksum(f) : f));
-      const hostPartial = openEmulated();
-      try {
-        hostPartial.configure(NODE);
-        hostPartial.apply(scenario().ops);
-        const p = run(hostPartial, seeded, partial);
-        let checked = 0;
-        frames.forEach((_, i) => {
-          assert.equal(p.verdicts[i], a.verdicts[i], `verdict of partial frame ${i}`);
-          if (!partial[i] || p.verdicts[i] === Verdict.DROP || p.verdicts[i] === Verdict.PASS) return;
-          assert.deepEqual(p.bytes[i], withPartialChecksum(a.bytes[i]!), `bytes of partial frame ${i}`);
-          checked++;
-        });
-        assert.ok(checked > 300, `${checked} CHECKSUM_PARTIAL frames rewritten`);
-      } finally {
-        hostPartial.close();
-      }
+      checkPartialModel(
+        frames,
+        a,
+        () => {
+          const dp = openEmulated();
+          dp.configure(NODE);
+          dp.apply(scenario().ops);
+          return dp;
+        },
+        (f) => (couldBePartial(f) ? withPartialChecksum(f) : null),
+      );
     }),
 );
 
@@ -756,27 +782,16 @@ test(
       assert.deepEqual(kernel.stats().reasons, host.stats().reasons);
 
       // The host's CHECKSUM_PARTIAL model, for IPv6's pseudo-header.
-      const seeded = frames.map((f) => withPartialChecksum6(f));
-      const partial = seeded.map((f) => f !== null);
-      const hostPartial = openEmulated();
-      try {
-        hostPartial.configure(NODE);
-        scenario6(hostPartial);
-        const p = run(
-          hostPartial,
-          seeded.map((f, i) => f ?? frames[i]!),
-          partial,
-        );
-        let checked = 0;
-        frames.forEach((_, i) => {
-          assert.equal(p.verdicts[i], a.verdicts[i], `verdict of partial frame ${i}`);
-          if (!partial[i] || p.verdicts[i] === Verdict.DROP || p.verdicts[i] === Verdict.PASS) return;
-          assert.deepEqual(p.bytes[i], withPartialChecksum6(a.bytes[i]!), `bytes of partial frame ${i}`);
-          checked++;
-        });
-        assert.ok(checked > 300, `${checked} CHECKSUM_PARTIAL frames rewritten`);
-      } finally {
-        hostPartial.close();
-      }
+      checkPartialModel(
+        frames,
+        a,
+        () => {
+          const dp = openEmulated();
+          dp.configure(NODE);
+          scenario6(dp);
+          return dp;
+        },
+        withPartialChecksum6,
+      );
     }),
 );
