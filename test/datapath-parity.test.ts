@@ -338,6 +338,21 @@ function couldBePartial(frame: Uint8Array): boolean {
   return (v.getUint16(20) & 0x3fff) === 0 && total + 14 <= frame.length && total >= ihl + header && ihl >= 20;
 }
 
+/** Runs `frames` through both targets: every verdict, reason, output byte and counter must agree.
+ * Returns the host's run. */
+function runOnBoth(host: Datapath, kernel: Datapath, frames: Uint8Array[]): ReturnType<typeof run> {
+  const a = run(host, frames);
+  const b = run(kernel, frames);
+  for (let i = 0; i < frames.length; i++) {
+    const where = `frame ${i} (${Buffer.from(frames[i]!).toString("hex")})`;
+    assert.equal(a.verdicts[i], b.verdicts[i], `verdict of ${where}`);
+    assert.equal(a.reasons[i], b.reasons[i], `reason of ${where}`);
+    assert.deepEqual(a.bytes[i], b.bytes[i], `bytes of ${where}`);
+  }
+  assert.deepEqual(host.stats(), kernel.stats());
+  return a;
+}
+
 /**
  * The host's CHECKSUM_PARTIAL model against the kernel's helpers: `frames` with every one a local
  * socket could send made CHECKSUM_PARTIAL (`partial` gives it, or null) must come out, on a fresh
@@ -396,15 +411,7 @@ test(
   () =>
     withBothTargets((host, kernel, frontends) => {
       const frames = corpus(frontends, 42, PACKETS);
-      const a = run(host, frames);
-      const b = run(kernel, frames);
-      for (let i = 0; i < frames.length; i++) {
-        const where = `frame ${i} (${Buffer.from(frames[i]!).toString("hex")})`;
-        assert.equal(a.verdicts[i], b.verdicts[i], `verdict of ${where}`);
-        assert.equal(a.reasons[i], b.reasons[i], `reason of ${where}`);
-        assert.deepEqual(a.bytes[i], b.bytes[i], `bytes of ${where}`);
-      }
-      assert.deepEqual(host.stats(), kernel.stats());
+      const a = runOnBoth(host, kernel, frames);
 
       // The corpus must exercise what it claims to: every verdict, and many reasons.
       const seen = new Set(a.verdicts);
@@ -724,15 +731,7 @@ test(
       const services = scenario6(host);
       scenario6(kernel);
       const frames = corpus6(services, 6, 6000);
-      const a = run(host, frames);
-      const b = run(kernel, frames);
-      for (let i = 0; i < frames.length; i++) {
-        const where = `frame ${i} (${Buffer.from(frames[i]!).toString("hex")})`;
-        assert.equal(a.verdicts[i], b.verdicts[i], `verdict of ${where}`);
-        assert.equal(a.reasons[i], b.reasons[i], `reason of ${where}`);
-        assert.deepEqual(a.bytes[i], b.bytes[i], `bytes of ${where}`);
-      }
-      assert.deepEqual(host.stats(), kernel.stats());
+      const a = runOnBoth(host, kernel, frames);
       assert.deepEqual([...new Set(a.verdicts)].sort(), [0, 1, 2, 3]);
       for (const reason of [
         "ICMP_ERROR",
