@@ -74,7 +74,7 @@ static __always_inline enum maplb_reason parse_frame(void *data, void *data_end,
 	if ((void *)(eth + 1) > data_end)
 		return MAPLB_REASON_TRUNC_ETH;
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
-		return MAPLB_REASON_NOT_IPV4;
+		return MAPLB_REASON_NOT_IP;
 
 	struct iphdr *ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > data_end)
