@@ -325,8 +325,8 @@ enum maplb_reason {
 	MAPLB_REASON_CTX_ERROR = 16,       /* DROP: a TC helper failed (pulling headers, rewriting) */
 	MAPLB_REASON_SNAT_NO_PORT = 17,    /* DROP: the flow needs SNAT and every port probed is taken */
 	/* IPv6 (its TRUNC_IP, BAD_IP_VERSION, BAD_TOTAL_LEN, TRUNC_L4, FRAGMENT are the ones above). */
-	MAPLB_REASON_EXT_HDR_CHAIN = 18,   /* PASS/DROP: more extension headers than the parser walks */
-	MAPLB_REASON_TRUNC_EXT_HDR = 19,   /* PASS/DROP: an extension header cut by the payload length or buffer */
+	MAPLB_REASON_EXT_HDR_CHAIN = 18,   /* PASS: more extension headers (or bytes of them) than the parser walks */
+	MAPLB_REASON_TRUNC_EXT_HDR = 19,   /* PASS: an extension header cut by the payload length or buffer */
 	MAPLB_REASON__MAX
 };
 
