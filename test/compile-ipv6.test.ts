@@ -13,7 +13,6 @@ import {
   SvcFlag,
 } from "../src/compile/tables.js";
 import { MaplbError } from "../src/errors.js";
-import type { ServicePort } from "../src/model/types.js";
 import { dualStackLb, dualStackNode as node, endpoint, servicePort } from "./helpers/model-factory.js";
 
 function portTables(tables: LbTables, id: string): ServicePortTables {
