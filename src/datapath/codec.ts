@@ -117,15 +117,15 @@ export function u32(n: number): Uint8Array {
   put(b, 0, n, 4, false);
   return b;
 }
-export function be32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  put(b, 0, n, 4, true);
-  return b;
-}
-/** An IPv6 address (a 128-bit bigint) as 16 bytes, network order: a node_addrs6 key. */
+/** An IPv6 address (a 128-bit bigint) as its 16 bytes: node_addrs6's keys. */
 export function in6(n: bigint): Uint8Array {
   const b = new Uint8Array(16);
   putIn6(b, 0, n);
+  return b;
+}
+export function be32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  put(b, 0, n, 4, true);
   return b;
 }
 /** The 16 bytes at `at` as a 128-bit bigint (an IPv6 address). */
