@@ -36,7 +36,7 @@ type ManifestObject = {
   spec?: Record<string, unknown>;
   endpoints?: object[];
 };
-const DUAL_STACK_EXAMPLE = new URL("../../examples/dual-stack.yaml", import.meta.url).pathname;
+const DUAL_STACK_EXAMPLE = new URL("../../examples/dual-stack-lb.yaml", import.meta.url).pathname;
 
 describe("agent: following the API server", () => {
   for (const datapath of ["emulated", "kernel"] as const)

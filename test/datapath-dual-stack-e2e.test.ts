@@ -12,7 +12,7 @@ import { readModel } from "../src/k8s/read.js";
 import { TARGETS } from "./helpers/datapath-targets.js";
 import { dualStackNode } from "./helpers/model-factory.js";
 
-const EXAMPLE = new URL("../../examples/dual-stack.yaml", import.meta.url).pathname;
+const EXAMPLE = new URL("../../examples/dual-stack-lb.yaml", import.meta.url).pathname;
 /** The example's nodes: node-a is this one; its IPv6 address as the model factory's dual-stack node. */
 const node = { ...dualStackNode, nodeName: "node-a" };
 const LOCAL6 = "2001:db8:1::10"; // shop's IPv6 endpoint on node-a
