@@ -77,6 +77,13 @@ export function canonicalIpCidr(s: string): string {
   return slash < 0 || !s.includes(":") ? s : `${canonicalIp(s.slice(0, slash))}${s.slice(slash)}`;
 }
 
+/** Whether `ip` is inside `cidr`, of either family (false across families or for bad input). */
+export function ipInCidr(ip: string, cidr: string): boolean {
+  const c = parseIpCidr(cidr);
+  if (!c || ipFamilyOf(ip) !== c.family || ip.includes("/")) return false;
+  return ipaddr.parse(ip).match(ipaddr.parse(c.address), c.prefix);
+}
+
 /** `address:port` for people: an IPv6 address in brackets (RFC 3986), so the port stands apart. */
 export function hostPort(address: string, port: number): string {
   return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
