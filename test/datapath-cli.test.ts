@@ -10,6 +10,7 @@ import { openEmulated } from "../src/datapath/emulated.js";
 import { flowHash } from "../src/datapath/flow-hash.js";
 import { probeKernel } from "../src/datapath/kernel.js";
 import { tracePacket } from "../src/datapath/trace.js";
+import { ipv4Trace } from "./helpers/ipv4-trace.js";
 import { DEFAULT_HASH_SEED } from "../src/datapath/options.js";
 import { readModel } from "../src/k8s/read.js";
 import { DEFAULT_NODE_CONFIG } from "../src/model/types.js";
@@ -54,15 +55,17 @@ function manifest(name: string, endpoints: string[]): string {
 test("tracePacket: the datapath's backend is the Maglev row's, and kube-proxy's path is explained", () => {
   const dp = openEmulated();
   try {
-    const t = tracePacket(dp, {
-      model: readModel([SEED_003]),
-      node: { ...DEFAULT_NODE_CONFIG, nodeIPs: ["10.110.0.10"] },
-      src: "10.0.0.5",
-      sport: 40000,
-      dst: NGINX.ip,
-      dport: NGINX.port,
-      proto: "TCP",
-    });
+    const t = ipv4Trace(
+      tracePacket(dp, {
+        model: readModel([SEED_003]),
+        node: { ...DEFAULT_NODE_CONFIG, nodeIPs: ["10.110.0.10"] },
+        src: "10.0.0.5",
+        sport: 40000,
+        dst: NGINX.ip,
+        dport: NGINX.port,
+        proto: "TCP",
+      }),
+    );
     assert.equal(t.verdict, "DNAT");
     assert.equal(t.service, "default/nginx-svc:tcp/TCP");
     assert.equal(t.slotCount, 5);

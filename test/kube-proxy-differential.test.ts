@@ -9,7 +9,8 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { openEmulated } from "../src/datapath/emulated.js";
 import { KNOWN_DIFFERENCES, maplbClass, packetFacts } from "../src/datapath/kube-proxy-diff.js";
-import { tracePacket, type Trace } from "../src/datapath/trace.js";
+import { tracePacket } from "../src/datapath/trace.js";
+import { ipv4Trace, type Ipv4Trace } from "./helpers/ipv4-trace.js";
 import type { KubeProxyPacket } from "../src/kubeproxy/verdict.js";
 import { collapseEndpoints } from "../src/model/build.js";
 import { endpointsOnNode } from "../src/model/endpoints.js";
@@ -25,11 +26,11 @@ function slicePort(entries: Endpoint[]) {
   return { endpoints, duplicateEndpoints: duplicates };
 }
 
-function traceOf(model: ServiceModel, cidrs: string[], pkt: KubeProxyPacket): Trace {
+function traceOf(model: ServiceModel, cidrs: string[], pkt: KubeProxyPacket): Ipv4Trace {
   const dp = openEmulated();
   try {
     const proto = pkt.proto === "UDP" ? "UDP" : "TCP";
-    return tracePacket(dp, { model, node: NODE, ...pkt, proto, serviceCIDRs: cidrs });
+    return ipv4Trace(tracePacket(dp, { model, node: NODE, ...pkt, proto, serviceCIDRs: cidrs }));
   } finally {
     dp.close();
   }
@@ -131,7 +132,7 @@ test("one address twice (ready on node-c, then not ready on this node): both des
   const elsewhere = { ...NODE, nodeName: "node-b" };
   const dp = openEmulated();
   try {
-    const there = tracePacket(dp, { model, node: elsewhere, ...pkt, proto: "TCP" });
+    const there = ipv4Trace(tracePacket(dp, { model, node: elsewhere, ...pkt, proto: "TCP" }));
     assert.deepEqual(
       [maplbClass(there), there.backend, there.iptables.backend, there.nftables.backend],
       ["DNAT", "10.0.0.7:8080", "10.0.0.7:8080", "10.0.0.7:8080"],

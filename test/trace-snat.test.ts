@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { openEmulated } from "../src/datapath/emulated.js";
-import { tracePacket, type Trace, type TraceRequest } from "../src/datapath/trace.js";
+import { tracePacket, type TraceRequest } from "../src/datapath/trace.js";
+import { ipv4Trace, type Ipv4Trace } from "./helpers/ipv4-trace.js";
 import { readModel } from "../src/k8s/read.js";
 import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../src/model/types.js";
 import { SCENARIOS } from "./helpers/manifests.js";
@@ -21,10 +22,10 @@ const NODE: NodeConfig = {
 };
 const REMOTE = "10.52.1.4";
 
-function trace(req: Omit<TraceRequest, "model" | "node" | "proto">, node = NODE): Trace {
+function trace(req: Omit<TraceRequest, "model" | "node" | "proto">, node = NODE): Ipv4Trace {
   const dp = openEmulated();
   try {
-    return tracePacket(dp, { model: readModel([SEED_001]), node, proto: "TCP", ...req });
+    return ipv4Trace(tracePacket(dp, { model: readModel([SEED_001]), node, proto: "TCP", ...req }));
   } finally {
     dp.close();
   }
@@ -61,7 +62,7 @@ test("an external client to a NodePort: SNAT exactly when the backend is on anot
 
 test("a hairpin: the pod's source becomes the node's, the reply returns from the ClusterIP; kube-proxy masquerades too", () => {
   // Find a client port whose flow lands on the client itself.
-  let hairpin: Trace | null = null;
+  let hairpin: Ipv4Trace | null = null;
   for (let sport = 40000; !hairpin && sport < 40100; sport++) {
     const t = trace({ src: REMOTE, sport, dst: "10.56.11.169", dport: 80 });
     if (t.after?.dst === REMOTE) hairpin = t;

@@ -22,7 +22,7 @@ import type { KubeProxyVerdict } from "../../kubeproxy/verdict.js";
 import { socketTraceText, traceSocket } from "../../datapath/trace-socket.js";
 import { MaplbError } from "../../errors.js";
 import { log } from "../../log.js";
-import { isIPv4 } from "../../util/ip.js";
+import { canonicalIp, hostPort, ipFamilyOf, isIPv4, isIPv6 } from "../../util/ip.js";
 import {
   addInputOptions,
   addNodeOptions,
@@ -73,7 +73,7 @@ function opSummary(ops: readonly MapOp[]): string {
 function describeOp(op: MapOp): string {
   switch (op.kind) {
     case "backend-upsert":
-      return `backend ${op.backend.id} = ${op.backend.address}:${op.backend.port}${op.backend.flags & BackendFlag.TERMINATING ? " (terminating)" : ""}`;
+      return `backend ${op.backend.id} = ${hostPort(op.backend.address, op.backend.port)}${op.backend.flags & BackendFlag.TERMINATING ? " (terminating)" : ""}`;
     case "backend-delete":
       return `backend ${op.id} removed`;
     case "master-upsert":
@@ -154,7 +154,7 @@ export function listText(d: MapsDump, wide = false): string {
   for (const f of d.frontends) {
     const m = f.master;
     const cells = [
-      `${f.key.address}:${f.key.port}/${f.key.protocol}`,
+      `${hostPort(f.key.address, f.key.port)}/${f.key.protocol}`,
       scopeName(f.key.scope),
       String(m?.count ?? "-"),
       m ? algorithmName(m.algorithm) + (m.maglevSize ? ` M=${m.maglevSize}` : "") : "(no master)",
@@ -172,7 +172,7 @@ export function listText(d: MapsDump, wide = false): string {
       const state =
         (b.flags & BackendFlag.TERMINATING ? "terminating" : "active") +
         (b.flags & BackendFlag.LOCAL ? ", local" : "");
-      return `#${s.slot} → ${b.address}:${b.port} (id ${b.id}, ${state})`;
+      return `#${s.slot} → ${hostPort(b.address, b.port)} (id ${b.id}, ${state})`;
     });
     lines.push(`${row(cells)} ${backends[0] ?? "(none)"}`, ...backends.slice(1).map((b) => `${indent}${b}`));
   }
@@ -182,7 +182,7 @@ export function listText(d: MapsDump, wide = false): string {
     lines.push("", "BACKENDS IN NO SLOT (draining established flows):");
     for (const b of draining)
       lines.push(
-        `  ${b.id}: ${b.address}:${b.port}${b.flags & BackendFlag.TERMINATING ? " (terminating)" : ""}`,
+        `  ${b.id}: ${hostPort(b.address, b.port)}${b.flags & BackendFlag.TERMINATING ? " (terminating)" : ""}`,
       );
   }
   if (d.nodeAddrs.length > 0) lines.push("", `node addresses (NodePort wildcard): ${d.nodeAddrs.join(" ")}`);
@@ -222,13 +222,15 @@ function registerList(program: Command): void {
 
 // ---- trace -------------------------------------------------------------------------------------------
 
+/** IPv4:PORT or [IPv6]:PORT; an IPv6 address in its canonical text, as the tables hold it. */
 function endpoint(flag: string) {
   return (v: string): { ip: string; port: number } => {
-    const m = /^([\d.]+):(\d{1,5})$/.exec(v);
-    const port = Number(m?.[2]);
-    if (!m || !isIPv4(m[1]!) || port > 65535)
-      throw new InvalidArgumentError(`${flag} expects IP:PORT, got '${v}'`);
-    return { ip: m[1]!, port };
+    const m = /^(?:([\d.]+)|\[([0-9A-Fa-f:.]+)\]):(\d{1,5})$/.exec(v);
+    const port = Number(m?.[3]);
+    const ok = m && (m[1] !== undefined ? isIPv4(m[1]) : isIPv6(m[2]!)) && port <= 65535;
+    if (!ok)
+      throw new InvalidArgumentError(`${flag} expects IP:PORT or [IPv6]:PORT, got '${v.slice(0, 80)}'`);
+    return { ip: m[1] ?? canonicalIp(m[2]!), port };
   };
 }
 
@@ -242,7 +244,8 @@ function traceDatapath(kind: DatapathChoice): Datapath {
 }
 
 export function traceText(t: Trace): string {
-  const hdr = (p: NonNullable<Trace["after"]>) => `${p.src}:${p.sport} → ${p.dst}:${p.dport} ${p.proto}`;
+  const hdr = (p: NonNullable<Trace["after"]>) =>
+    `${hostPort(p.src, p.sport)} → ${hostPort(p.dst, p.dport)} ${p.proto}`;
   const lines = [`datapath: ${t.datapath}`, `packet:   ${hdr(t.before)}`];
   if (t.frontend) {
     lines.push(`frontend: ${t.frontend} (service ${t.service}), ${t.slotCount} backend slots`);
@@ -264,13 +267,15 @@ export function traceText(t: Trace): string {
   if (t.reply) lines.push(`reply:    ${hdr(t.reply.before)}  ⇒  ${hdr(t.reply.after)} (${t.reply.verdict})`);
   // The masquerade mark's consequence beside what maplb does with the same connection.
   const maplbSnat = t.snat?.to ? "maplb does" : "maplb does not";
-  lines.push(
-    "",
-    ...kubeProxyText(t.iptables, "KUBE-MARK-MASQ", maplbSnat),
-    ...kubeProxyText(t.nftables, "mark-for-masquerade", maplbSnat),
-  );
-  lines.push("", "differences from maplb:");
-  if (t.differences.length === 0) lines.push("  none: both kube-proxy modes agree with maplb");
+  if (t.iptables && t.nftables) {
+    lines.push(
+      "",
+      ...kubeProxyText(t.iptables, "KUBE-MARK-MASQ", maplbSnat),
+      ...kubeProxyText(t.nftables, "mark-for-masquerade", maplbSnat),
+    );
+    lines.push("", "differences from maplb:");
+    if (t.differences.length === 0) lines.push("  none: both kube-proxy modes agree with maplb");
+  }
   for (const d of t.differences) {
     lines.push(`  ${d.mode}, ${d.aspect}: ${d.text}`);
     lines.push(
@@ -334,6 +339,7 @@ function registerTrace(program: Command): void {
       "maplb trace -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --from 198.51.100.7:40000 --to 35.200.9.207:80",
       "maplb trace -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --service-cidr 10.56.0.0/20 --from 10.52.0.5:40000 --to 10.56.0.99:80",
       "maplb trace -f manifests/ --from 10.0.0.5:5353 --to 10.96.0.10:53 --proto udp -o json",
+      "maplb trace -f examples/dual-stack-lb.yaml --node-name node-a --node-ip 2001:db8:ff::10 --from '[2001:db8:99::5]:40000' --to '[2001:db8:ff::10]:30080'",
       "maplb trace -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --socket --to 35.200.9.207:80",
     ]),
   );
@@ -354,6 +360,12 @@ function registerTrace(program: Command): void {
       if (flags.socket) return traceSocketCommand(flags);
       if (!flags.from)
         throw new MaplbError("E_USAGE", "trace needs --from IP:PORT (the client), unless --socket");
+      if (ipFamilyOf(flags.from.ip) !== ipFamilyOf(flags.to.ip))
+        throw new MaplbError(
+          "E_USAGE",
+          `--from ${hostPort(flags.from.ip, flags.from.port)} and --to ${hostPort(flags.to.ip, flags.to.port)} ` +
+            "are of different IP families: a packet has one",
+        );
       const model = modelFrom(flags);
       const dp = traceDatapath(flags.datapath);
       try {
