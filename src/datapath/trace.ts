@@ -73,11 +73,11 @@ export interface Trace {
   snat: { to: string | null; why: string } | null;
   /** For a DNAT: the backend's answer run through the datapath, back to the client. */
   reply: { before: ParsedFrame; after: ParsedFrame; verdict: VerdictName } | null;
-  /** kube-proxy in iptables mode: every hook and table the packet meets (walk-iptables.ts); null for
-   * an IPv6 packet (the walk of kube-proxy's IPv6 rules is not here yet: see notes). */
-  iptables: KubeProxyVerdict | null;
-  /** kube-proxy in nftables mode (walk-nft.ts); null for an IPv6 packet. */
-  nftables: KubeProxyVerdict | null;
+  /** kube-proxy in iptables mode: every hook and table the packet meets (walk-iptables.ts), in the
+   * packet's family's proxier. */
+  iptables: KubeProxyVerdict;
+  /** kube-proxy in nftables mode (walk-nft.ts): the ip or ip6 table by the packet's family. */
+  nftables: KubeProxyVerdict;
   /** Where kube-proxy's verdicts differ from maplb's, each named (and the known design ones, why). */
   differences: Difference[];
   /** Flags the trace could not do without (e.g. a NodePort with no --node-ip), in words. */
@@ -139,7 +139,6 @@ export function tracePacket(dp: Datapath, req: TraceRequest): Trace {
     dport: req.dport,
     proto: req.proto,
   };
-  const v6 = familyOfAddress(req.dst) === "IPv6";
   const frame = frameOf({ ...tuple, proto: req.proto });
   const before = headersOf(frame)!;
   const [result] = dp.process([frame]);
@@ -174,7 +173,7 @@ export function tracePacket(dp: Datapath, req: TraceRequest): Trace {
     backend: verdict === "DNAT" && after ? `${after.dst}:${after.dport}` : null,
     snat: snat?.to ? snat.to.split(":")[0]! : null,
   };
-  const kubeProxy = v6 ? null : kubeProxyHalf(req, tuple, hash, maplb);
+  const kubeProxy = kubeProxyHalf(req, tuple, hash, maplb);
   return {
     datapath: dp.kind,
     before,
@@ -190,15 +189,8 @@ export function tracePacket(dp: Datapath, req: TraceRequest): Trace {
     backend: maplb.backend,
     snat,
     reply: verdict === "DNAT" && after ? replyOf(dp, after) : null,
-    iptables: kubeProxy?.iptables ?? null,
-    nftables: kubeProxy?.nftables ?? null,
-    differences: kubeProxy?.differences ?? [],
-    notes: [
-      ...missingFlags(req.model, req.node, tuple),
-      ...(v6
-        ? ["the kube-proxy comparison is IPv4 only for now: this IPv6 packet was traced through maplb only"]
-        : []),
-    ],
+    ...kubeProxy,
+    notes: missingFlags(req.model, req.node, tuple),
   };
 }
 
@@ -209,10 +201,13 @@ function kubeProxyHalf(
   hash: number,
   maplb: Parameters<typeof compareWithKubeProxy>[0],
 ): { iptables: KubeProxyVerdict; nftables: KubeProxyVerdict; differences: Difference[] } {
-  // kube-proxy's random pick, made repeatable: by the same flow hash maplb chose with.
-  const iptables = iptablesWalker(buildIptablesRules(req.model, req.node), req.node)(tuple, hash);
+  // kube-proxy's random pick, made repeatable: by the same flow hash maplb chose with. The packet's
+  // family picks which of kube-proxy's two proxiers (and so which tables) it meets.
+  const family = familyOfAddress(req.dst);
+  const iptables = iptablesWalker(buildIptablesRules(req.model, req.node, family), req.node)(tuple, hash);
   const serviceCIDRs = req.serviceCIDRs ?? [];
-  const nftables = nftWalker(buildNftRules(req.model, req.node, { serviceCIDRs }), req.node)(tuple, hash);
+  const nftRules = buildNftRules(req.model, req.node, { serviceCIDRs }, family);
+  const nftables = nftWalker(nftRules, req.node)(tuple, hash);
   const facts = packetFacts(req.model, req.node, tuple, maplb.backend, serviceCIDRs);
   const differences = [iptables, nftables].flatMap((kp) => compareWithKubeProxy(maplb, kp, facts));
   return { iptables, nftables, differences };
