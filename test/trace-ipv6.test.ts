@@ -1,8 +1,8 @@
 // `maplb trace` of IPv6 packets: the datapath's own run, explained. The Maglev row the trace names
 // (from the TypeScript flow hash, flow_hash6's twin) must hold the backend the datapath chose, for
 // every flow; the frontend and scope are the ones the datapath looks up (:: wildcard on the node's
-// IPv6 address, INT scope for sources in the IPv6 cluster CIDR); kube-proxy's half says it is IPv4
-// only for now.
+// IPv6 address, INT scope for sources in the IPv6 cluster CIDR); kube-proxy's half walks the IPv6
+// proxier's rules.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
@@ -71,12 +71,16 @@ describe("trace of an IPv6 packet", () => {
     assert.match(outside.snat!.why, /does not source-NAT IPv6/);
   });
 
-  it("says the kube-proxy comparison is IPv4 only for now, and has none", () => {
-    const t = trace({ src: "2001:db8:99::5", sport: 40000, dst: "2001:db8:100::1", dport: 80, proto: "TCP" });
-    assert.equal(t.iptables, null);
-    assert.equal(t.nftables, null);
-    assert.deepEqual(t.differences, []);
-    assert.ok(t.notes.some((n) => /kube-proxy comparison is IPv4 only for now/.test(n)));
+  it("walks kube-proxy's IPv6 proxier: both modes DNAT the ClusterIP among the same IPv6 endpoints", () => {
+    const t = trace({ src: "2001:db8:1::77", sport: 40000, dst: "fd00:96::20", dport: 80, proto: "TCP" });
+    const endpoints = [...new Set(t.iptables.candidates.map((c) => c.backend))].sort();
+    assert.ok(endpoints.length >= 2 && endpoints.every((b) => b.startsWith("[")), endpoints.join(" "));
+    for (const kp of [t.iptables, t.nftables]) {
+      assert.equal(kp.verdict, "DNAT", kp.mode);
+      assert.ok(endpoints.includes(kp.backend!), `${kp.mode}: ${kp.backend}`);
+    }
+    assert.deepEqual([...new Set(t.nftables.candidates.map((c) => c.backend))].sort(), endpoints);
+    assert.ok(!t.notes.some((n) => /IPv4 only/.test(n)), t.notes.join("\n"));
   });
 
   it("the command line takes [IPv6]:PORT and refuses a packet of two families", () => {
