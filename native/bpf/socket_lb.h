@@ -106,4 +106,14 @@ int maplb_sock_getpeername4(struct bpf_sock_addr *ctx)
 	return sock_rev(ctx);
 }
 
+/* Benchmark only: a connect4 program that does nothing, attached alone to a cgroup of its own, so
+ * that what running any program on the hook costs shows beside maplb's (netfilter-real's floor
+ * row), as maplb_bench_empty does for XDP. */
+SEC("cgroup/connect4")
+int maplb_sock_empty4(struct bpf_sock_addr *ctx)
+{
+	(void)ctx;
+	return SYS_PROCEED;
+}
+
 #endif

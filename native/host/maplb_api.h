@@ -138,7 +138,10 @@ MAPLB_API int maplb_sock_bench(struct maplb_dp *dp, __u32 daddr, __u16 dport, __
  * other programs stay; maplb's own earlier ones are replaced). hostns_only: translate only sockets
  * of the host network namespace. */
 MAPLB_API int maplb_attach_sock(struct maplb_dp *dp, const char *cgroup, int hostns_only);
-/* Detaches every maplb socket program from `cgroup`: how many were attached, or -errno. */
+/* Kernel only, benchmark only: attach maplb_sock_empty4, a connect4 program that does nothing, to
+ * `cgroup` in place of maplb's programs there: the cost of running any program on the hook. */
+MAPLB_API int maplb_attach_sock_empty(struct maplb_dp *dp, const char *cgroup);
+/* Detaches every maplb socket program (the empty one too) from `cgroup`: how many were attached, or -errno. */
 MAPLB_API int maplb_detach_sock(const char *cgroup);
 /* Which hooks of `cgroup` have a maplb socket program (MAPLB_SOCK_HOOK_* bits), or -errno. */
 MAPLB_API int maplb_sock_attached(const char *cgroup);

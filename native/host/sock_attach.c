@@ -19,8 +19,11 @@ static const struct {
 	{ "maplb_sock_sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
 	{ "maplb_sock_recvmsg4", BPF_CGROUP_UDP4_RECVMSG },
 	{ "maplb_sock_getpeername4", BPF_CGROUP_INET4_GETPEERNAME },
+	/* the benchmark's floor, attached alone by maplb_attach_sock_empty */
+	{ "maplb_sock_empty4", BPF_CGROUP_INET4_CONNECT },
 };
 #define HOOK_COUNT (sizeof(hooks) / sizeof(hooks[0]))
+#define LB_HOOKS 4 /* the first four: socket LB */
 #define QUERY_MAX 64 /* programs per hook looked at; a cgroup with more is not ours to manage */
 
 static int open_cgroup(const char *cgroup)
@@ -115,26 +118,37 @@ static int set_hostns_only(struct maplb_dp *dp, int hostns_only)
 	return -ENOENT;
 }
 
-int maplb_attach_sock(struct maplb_dp *dp, const char *cgroup, int hostns_only)
+/* Attaches hooks[from, to) to the cgroup, in place of maplb's programs there: all or none. */
+static int attach_hooks(struct maplb_dp *dp, const char *cgroup, __u32 from, __u32 to)
 {
-	if (dp->kind != MAPLB_KIND_KERNEL)
-		return -EOPNOTSUPP;
-	int err = set_hostns_only(dp, hostns_only);
-	if (err)
-		return err;
 	int cg = open_cgroup(cgroup);
 	if (cg < 0)
 		return cg;
-	err = detach_all(cg);
-	for (__u32 h = 0; err >= 0 && h < HOOK_COUNT; h++) {
+	int err = detach_all(cg);
+	for (__u32 h = from; err >= 0 && h < to; h++) {
 		struct bpf_program *prog = bpf_object__find_program_by_name(dp->obj, hooks[h].prog);
 		err = prog ? bpf_prog_attach(bpf_program__fd(prog), cg, hooks[h].type, BPF_F_ALLOW_MULTI)
 			   : -ENOENT;
 	}
 	if (err < 0)
-		detach_all(cg); /* all four or none */
+		detach_all(cg);
 	close(cg);
 	return err < 0 ? err : 0;
+}
+
+int maplb_attach_sock(struct maplb_dp *dp, const char *cgroup, int hostns_only)
+{
+	if (dp->kind != MAPLB_KIND_KERNEL)
+		return -EOPNOTSUPP;
+	int err = set_hostns_only(dp, hostns_only);
+	return err ? err : attach_hooks(dp, cgroup, 0, LB_HOOKS);
+}
+
+int maplb_attach_sock_empty(struct maplb_dp *dp, const char *cgroup)
+{
+	if (dp->kind != MAPLB_KIND_KERNEL)
+		return -EOPNOTSUPP;
+	return attach_hooks(dp, cgroup, LB_HOOKS, HOOK_COUNT);
 }
 
 int maplb_detach_sock(const char *cgroup)
@@ -153,7 +167,7 @@ int maplb_sock_attached(const char *cgroup)
 	if (cg < 0)
 		return cg;
 	int mask = 0;
-	for (__u32 h = 0; h < HOOK_COUNT; h++) {
+	for (__u32 h = 0; h < LB_HOOKS; h++) {
 		int n = for_each_ours(cg, h, NULL);
 		if (n < 0) {
 			close(cg);

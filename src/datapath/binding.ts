@@ -163,6 +163,8 @@ export interface NativeApi {
     out: BigUint64Array,
   ): number;
   attachSock(dp: DpHandle, cgroup: string, hostnsOnly: boolean): number;
+  /** Benchmark only: maplb_sock_empty4 (a connect4 program that does nothing) on the cgroup. */
+  attachSockEmpty(dp: DpHandle, cgroup: string): number;
   detachSock(cgroup: string): number;
   sockAttached(cgroup: string): number;
   /** maplb_lock_file (native/host/lock.c): a locked fd, or a negative errno and the holder's pid. */
@@ -272,6 +274,7 @@ export function loadNative(candidates: string[]): NativeApi {
     "int maplb_sock_bench(maplb_dp *dp, uint32_t daddr, uint16_t dport, uint8_t proto, uint32_t repeat, uint64_t *ns)",
   );
   const attachSock = f("int maplb_attach_sock(maplb_dp *dp, const char *cgroup, int hostns_only)");
+  const attachSockEmpty = f("int maplb_attach_sock_empty(maplb_dp *dp, const char *cgroup)");
   const detachSock = f("int maplb_detach_sock(const char *cgroup)");
   const sockAttached = f("int maplb_sock_attached(const char *cgroup)");
   const lockFile = f("int maplb_lock_file(const char *path, uint32_t timeout_ms, _Out_ int *holder)");
@@ -405,6 +408,7 @@ export function loadNative(candidates: string[]): NativeApi {
     sockBench: (dp, daddr, dport, proto, repeat, out) =>
       sockBench(dp, daddr, dport, proto, repeat, out) as number,
     attachSock: (dp, cgroup, hostnsOnly) => attachSock(dp, cgroup, hostnsOnly ? 1 : 0) as number,
+    attachSockEmpty: (dp, cgroup) => attachSockEmpty(dp, cgroup) as number,
     detachSock: (cgroup) => detachSock(cgroup) as number,
     sockAttached: (cgroup) => sockAttached(cgroup) as number,
     lockFile: (path, timeoutMs) => {

@@ -127,6 +127,18 @@ export function attachSocketLb(dp: KernelDatapath, cgroup: string, hostnsOnly: b
   return dir;
 }
 
+/**
+ * Benchmark only: a connect4 program that does nothing, on a cgroup v2 directory (in place of
+ * maplb's programs there), so the cost of running any program on the hook can be measured.
+ */
+export function attachEmptyConnectHook(dp: KernelDatapath, cgroup: string): string {
+  const dir = checkCgroupDir(cgroup);
+  const err = native().attachSockEmpty(dp.maps.handle, dir);
+  if (err < 0)
+    throw nativeError(err, `attaching the empty connect4 program to cgroup ${JSON.stringify(dir)}`);
+  return dir;
+}
+
 /** Detaches maplb's socket-LB programs from a cgroup: how many there were. */
 export function detachSocketLb(cgroup: string): number {
   const n = native().detachSock(cgroup);
