@@ -12,7 +12,13 @@ import { buildTool } from "../bench/tools/build.js";
 import type { Result } from "../bench/types.js";
 import { cgroup2Mount } from "../src/datapath/cgroup.js";
 import { openKernel, type KernelDatapath } from "../src/datapath/kernel.js";
-import { attachEmptyConnectHook, attachSocketLb, detachSocketLb } from "../src/datapath/socket-lb.js";
+import {
+  attachEmptyConnectHook,
+  attachSocketLb,
+  connectHookRunTime,
+  detachSocketLb,
+  enableBpfStats,
+} from "../src/datapath/socket-lb.js";
 import { canCreateNamespaces, Topology } from "../src/netns/netns.js";
 import { KERNEL_SKIP } from "./helpers/datapath-targets.js";
 import { kernelSkip } from "./helpers/require-kernel.js";
@@ -21,6 +27,19 @@ import { SOCK_FRONTENDS, sockOps } from "./helpers/socket-lb.js";
 const PORT = 18080;
 const SERVER = "198.18.200.2";
 
+/** A client and a server namespace on one link (c0, s0); the tool serves `port` on the server's addresses. */
+async function clientAndServer(prefix: string, clientAddr: string, serverAddrs: string[], port: number) {
+  const tool = buildTool("connect-latency");
+  const topo = new Topology(prefix);
+  const client = topo.addNamespace("cli");
+  const srv = topo.addNamespace("srv");
+  topo.link({ ns: client, ifname: "c0", addr: clientAddr }, { ns: srv, ifname: "s0", addr: serverAddrs[0]! });
+  for (const a of serverAddrs.slice(1)) topo.exec(srv, "ip", ["addr", "add", a, "dev", "s0"]);
+  const server = spawn("ip", ["netns", "exec", srv, tool, "serve", String(port)], { stdio: "ignore" });
+  await new Promise((r) => setTimeout(r, 200)); // let the listener bind
+  return { tool, topo, client, server };
+}
+
 describe("connect-latency between two namespaces", { skip: kernelSkip(canCreateNamespaces()) }, () => {
   let topo: Topology;
   let client = "";
@@ -28,16 +47,7 @@ describe("connect-latency between two namespaces", { skip: kernelSkip(canCreateN
   let tool = "";
 
   before(async () => {
-    tool = buildTool("connect-latency");
-    topo = new Topology("cl");
-    client = topo.addNamespace("cli");
-    const srv = topo.addNamespace("srv");
-    topo.link(
-      { ns: client, ifname: "c0", addr: "198.18.200.1/24" },
-      { ns: srv, ifname: "s0", addr: `${SERVER}/24` },
-    );
-    server = spawn("ip", ["netns", "exec", srv, tool, "serve", String(PORT)], { stdio: "ignore" });
-    await new Promise((r) => setTimeout(r, 200)); // let the listener bind
+    ({ tool, topo, client, server } = await clientAndServer("cl", "198.18.200.1/24", [`${SERVER}/24`], PORT));
   });
 
   after(() => {
@@ -103,22 +113,13 @@ describe(
         .map((l) => l.split(/\s+/).slice(1, 3).map(Number));
 
     before(async () => {
-      tool = buildTool("connect-latency");
-      topo = new Topology("clcg");
-      client = topo.addNamespace("cli");
-      const srv = topo.addNamespace("srv");
-      topo.link(
-        { ns: client, ifname: "c0", addr: "198.18.0.1/24" },
-        { ns: srv, ifname: "s0", addr: "198.18.0.2/24" },
-      );
-      topo.exec(srv, "ip", ["addr", "add", "198.18.0.3/24", "dev", "s0"]);
-      server = spawn("ip", ["netns", "exec", srv, tool, "serve", "8080"], { stdio: "ignore" });
+      const backends = ["198.18.0.2/24", "198.18.0.3/24"];
+      ({ tool, topo, client, server } = await clientAndServer("clcg", "198.18.0.1/24", backends, 8080));
       for (const dir of [hooked, empty]) mkdirSync(dir);
       dp = openKernel({ ephemeral: true });
       dp.apply(sockOps([SOCK_FRONTENDS[0]!]));
       attachSocketLb(dp, hooked, false);
       attachEmptyConnectHook(dp, empty);
-      await new Promise((r) => setTimeout(r, 200)); // let the listener bind
     });
 
     after(() => {
@@ -153,6 +154,20 @@ describe(
       ]);
       assert.equal(detachSocketLb(empty), 1);
       attachEmptyConnectHook(dp!, empty); // for after()
+    });
+
+    it("counts the connect4 program's runs and run time while the kernel's statistics are on", () => {
+      const stop = enableBpfStats();
+      let before, after;
+      try {
+        before = connectHookRunTime(hooked);
+        connect(`c0=${frontend}@${hooked}`, `c0=${frontend}`); // 3 rounds; only the first target is hooked
+        after = connectHookRunTime(hooked);
+      } finally {
+        stop();
+      }
+      assert.equal(after.runs - before.runs, 3);
+      assert.ok(after.ns > before.ns, `run time ${before.ns} → ${after.ns} ns`);
     });
 
     it("names a cgroup it cannot join", () => {

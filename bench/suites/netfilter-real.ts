@@ -32,6 +32,7 @@ import {
   SOCKET_LB_MISS_ROW,
   SOCKET_LB_ROW,
   socketLbCgroup,
+  socketLbHookRuns,
   socketLbLoad,
   socketLbSetup,
   socketLbTarget,
@@ -43,6 +44,8 @@ import { median, percentile, summarize, type Mode, type Result, type Suite, type
 
 const ENDPOINTS = 3; // the reference measurement's shape: 10,000 services with 3 endpoints each
 const ROUNDS: Record<Mode, number> = { quick: 400, full: 2000 };
+/** Rounds of the socket-LB hooks' statistics run (after the timed ones). */
+const HOOK_ROUNDS = 100;
 /** Short connections: blocks per path (interleaved across paths) and connections per block. */
 const CPS_BLOCKS: Record<Mode, number> = { quick: 30, full: 50 };
 const CPS_PER_BLOCK: Record<Mode, number> = { quick: 40, full: 100 };
@@ -312,6 +315,13 @@ export const netfilterReal: Suite = {
       for (const [impl, p50] of p50s)
         if (impl !== BASELINE)
           results.push(row(impl, "connect_added_p50_us", p50 - base, "us", 1, { baseline_p50_us: base }));
+    const hookTargets = paths.map(({ spec }, k) => ({ impl: spec.impl, target: targets[k]! }));
+    for (const h of socketLbHookRuns(hookTargets, (t) =>
+      runClient(l.client, tool, ["connect", String(HOOK_ROUNDS), "1000", ...t]),
+    ))
+      results.push(
+        row(h.impl, "hook_ns_per_connect", h.nsPerRun, "ns", h.runs, { stats: "run_time_ns / run_cnt" }),
+      );
     ctx.tick(0.8);
     results.push(...(await shortConnections(l, paths, targets, ctx.mode, row)));
     return results;

@@ -1,7 +1,8 @@
 // netfilter-real's socket-level LB rows. Each runs its client sockets in a cgroup v2 of its own (the
 // connect-latency tool makes a target's sockets in the cgroup named after its "@"), and crosses a
 // router with no rules at all, as the baseline does; every other row's sockets stay outside any
-// hooked cgroup, so the baseline pays no hook:
+// hooked cgroup, so the baseline pays no hook. After the timed runs, a shorter one with the kernel's
+// BPF statistics on gives each row's program run time per connect (hook_ns_per_connect):
 //   maplb-socket-lb          maplb's hooks; connect() to the Service, given the backend at the socket;
 //   maplb-socket-lb (miss)   maplb's hooks; connect() straight to the baseline's pod: the hooks run
 //                            and find no frontend, as for a pod's every connection that is not to a
@@ -15,8 +16,14 @@ import { existsSync, mkdirSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { Compiler } from "../../src/compile/compiler.js";
 import { cgroup2Mount } from "../../src/datapath/cgroup.js";
-import { openKernel } from "../../src/datapath/kernel.js";
-import { attachEmptyConnectHook, attachSocketLb, detachSocketLb } from "../../src/datapath/socket-lb.js";
+import { openKernel, type KernelDatapath } from "../../src/datapath/kernel.js";
+import {
+  attachEmptyConnectHook,
+  attachSocketLb,
+  connectHookRunTime,
+  detachSocketLb,
+  enableBpfStats,
+} from "../../src/datapath/socket-lb.js";
 import type { NodeConfig, ServiceModel } from "../../src/model/types.js";
 import type { Result, Target } from "../types.js";
 
@@ -25,25 +32,26 @@ export const SOCKET_LB_MISS_ROW = "maplb-socket-lb (miss)";
 export const EMPTY_HOOK_ROW = "empty connect4 program";
 const PORT_SHIFT = 1000;
 
-/** The two cgroups: maplb's hooks, and the empty program. */
-let cgroups: { hooks: string; empty: string } | null = null;
+/** Each row's cgroup (its own, so that its program's statistics are its own too). */
+let cgroups: Map<string, string> | null = null;
 
 /** Creates the rows' cgroups (attach comes per cell, with that cell's maps). */
 export function socketLbSetup(): void {
   const mount = cgroup2Mount();
   if (!mount) throw new Error(`${SOCKET_LB_ROW}: no cgroup2 mount`);
-  cgroups = {
-    hooks: join(mount, `maplb-bench-nf-${process.pid}`),
-    empty: join(mount, `maplb-bench-nf-empty-${process.pid}`),
-  };
-  for (const dir of Object.values(cgroups)) mkdirSync(dir, { recursive: true });
+  cgroups = new Map(
+    [
+      [SOCKET_LB_ROW, "sock"],
+      [SOCKET_LB_MISS_ROW, "sock-miss"],
+      [EMPTY_HOOK_ROW, "empty"],
+    ].map(([impl, name]) => [impl!, join(mount, `maplb-bench-nf-${name}-${process.pid}`)]),
+  );
+  for (const dir of cgroups.values()) mkdirSync(dir, { recursive: true });
 }
 
 /** Where a row's sockets are made: its cgroup, or (null) the client's own. */
 export function socketLbCgroup(impl: string): string | null {
-  if (!cgroups) return null;
-  if (impl === SOCKET_LB_ROW || impl === SOCKET_LB_MISS_ROW) return cgroups.hooks;
-  return impl === EMPTY_HOOK_ROW ? cgroups.empty : null;
+  return cgroups?.get(impl) ?? null;
 }
 
 /** Fresh maps for the cell's services on shifted ports, maplb's hooks over them, and the empty program. */
@@ -57,18 +65,24 @@ export function socketLbLoad(
   const pinDir = join(pinRoot, `sock-s${ports.length}`);
   mkdirSync(pinDir, { recursive: true });
   const entries = ports.length * (endpoints + 1) + 16;
-  const dp = openKernel({
-    pinDir,
-    mapMax: { lb4_services: entries, lb4_backends: entries, lb4_reverse_nat: ports.length + 16 },
-  });
-  try {
+  const mapMax = { lb4_services: entries, lb4_backends: entries, lb4_reverse_nat: ports.length + 16 };
+  // One load of the object per hooked row, over the same maps: a program attached to two cgroups
+  // would count both rows' runs in its statistics. Each attach replaces the previous cell's.
+  const load = (attach: (dp: KernelDatapath) => void) => {
+    const dp = openKernel({ pinDir, mapMax });
+    try {
+      attach(dp);
+    } finally {
+      dp.close();
+    }
+  };
+  load((dp) => {
     dp.configure({ nodeIPs: [], clusterCIDR: node.clusterCIDR, hashSeed: 1 });
     dp.apply(new Compiler(node).update(ports, []));
-    attachSocketLb(dp, cgroups!.hooks, false); // replaces the previous cell's programs
-    attachEmptyConnectHook(dp, cgroups!.empty);
-  } finally {
-    dp.close();
-  }
+    attachSocketLb(dp, socketLbCgroup(SOCKET_LB_ROW)!, false);
+    attachEmptyConnectHook(dp, socketLbCgroup(EMPTY_HOOK_ROW)!);
+  });
+  load((dp) => attachSocketLb(dp, socketLbCgroup(SOCKET_LB_MISS_ROW)!, false));
 }
 
 export const socketLbTarget = (model: ServiceModel) => {
@@ -89,9 +103,37 @@ export function runClient(ns: string, tool: string, args: string[]): string {
   return r.stdout;
 }
 
+/**
+ * Each socket-LB row's connect4 program run time per connect, in place: `run` times the targets
+ * again with the kernel's statistics on (they slow every program's every run, so they stay off
+ * during the timed runs). The empty program's figure is the statistics' own floor.
+ */
+export function socketLbHookRuns(
+  targets: { impl: string; target: string }[],
+  run: (targets: string[]) => void,
+): { impl: string; nsPerRun: number; runs: number }[] {
+  const rows = targets.flatMap(({ impl }) => {
+    const cgroup = socketLbCgroup(impl);
+    return cgroup ? [{ impl, cgroup }] : [];
+  });
+  if (rows.length === 0) return [];
+  const stop = enableBpfStats();
+  try {
+    const before = rows.map((r) => connectHookRunTime(r.cgroup));
+    run(targets.map((t) => t.target));
+    return rows.map((r, k) => {
+      const after = connectHookRunTime(r.cgroup);
+      const runs = after.runs - before[k]!.runs;
+      return { impl: r.impl, nsPerRun: runs > 0 ? (after.ns - before[k]!.ns) / runs : NaN, runs };
+    });
+  } finally {
+    stop();
+  }
+}
+
 export function socketLbTeardown(): void {
   if (!cgroups) return;
-  for (const dir of Object.values(cgroups))
+  for (const dir of cgroups.values())
     if (existsSync(dir)) {
       detachSocketLb(dir);
       rmdirSync(dir);

@@ -33,7 +33,7 @@ static int open_cgroup(const char *cgroup)
 }
 
 /* Calls fn on every program of hook h named hooks[h].prog; returns how many, or -errno. */
-static int for_each_ours(int cg, __u32 h, int (*fn)(int cg, int prog_fd, __u32 h))
+static int for_each_ours(int cg, __u32 h, int (*fn)(int cg, int prog_fd, __u32 h, void *arg), void *arg)
 {
 	__u32 ids[QUERY_MAX], count = QUERY_MAX;
 	int err = bpf_prog_query(cg, hooks[h].type, 0, NULL, ids, &count);
@@ -50,7 +50,7 @@ static int for_each_ours(int cg, __u32 h, int (*fn)(int cg, int prog_fd, __u32 h
 		err = bpf_obj_get_info_by_fd(fd, &info, &len);
 		/* the kernel keeps BPF_OBJ_NAME_LEN - 1 = 15 characters of the name */
 		if (!err && strncmp(info.name, hooks[h].prog, sizeof(info.name) - 1) == 0) {
-			err = fn ? fn(cg, fd, h) : 0;
+			err = fn ? fn(cg, fd, h, arg) : 0;
 			found++;
 		}
 		close(fd);
@@ -60,8 +60,9 @@ static int for_each_ours(int cg, __u32 h, int (*fn)(int cg, int prog_fd, __u32 h
 	return found;
 }
 
-static int detach_one(int cg, int prog_fd, __u32 h)
+static int detach_one(int cg, int prog_fd, __u32 h, void *arg)
 {
+	(void)arg;
 	return bpf_prog_detach2(prog_fd, cg, hooks[h].type);
 }
 
@@ -69,7 +70,7 @@ static int detach_all(int cg)
 {
 	int total = 0;
 	for (__u32 h = 0; h < HOOK_COUNT; h++) {
-		int n = for_each_ours(cg, h, detach_one);
+		int n = for_each_ours(cg, h, detach_one, NULL);
 		if (n < 0)
 			return n;
 		total += n;
@@ -168,7 +169,7 @@ int maplb_sock_attached(const char *cgroup)
 		return cg;
 	int mask = 0;
 	for (__u32 h = 0; h < LB_HOOKS; h++) {
-		int n = for_each_ours(cg, h, NULL);
+		int n = for_each_ours(cg, h, NULL, NULL);
 		if (n < 0) {
 			close(cg);
 			return n;
@@ -178,4 +179,40 @@ int maplb_sock_attached(const char *cgroup)
 	}
 	close(cg);
 	return mask;
+}
+
+int maplb_bpf_stats_enable(void)
+{
+	int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Adds a program's run_time_ns and run_cnt to out[0] and out[1]. */
+static int add_run_stats(int cg, int prog_fd, __u32 h, void *arg)
+{
+	(void)cg;
+	(void)h;
+	__u64 *out = arg;
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return -errno;
+	out[0] += info.run_time_ns;
+	out[1] += info.run_cnt;
+	return 0;
+}
+
+int maplb_sock_connect_stats(const char *cgroup, __u64 *out)
+{
+	int cg = open_cgroup(cgroup);
+	if (cg < 0)
+		return cg;
+	out[0] = out[1] = 0;
+	int err = 0;
+	for (__u32 h = 0; err >= 0 && h < HOOK_COUNT; h++)
+		if (hooks[h].type == BPF_CGROUP_INET4_CONNECT)
+			err = for_each_ours(cg, h, add_run_stats, out);
+	close(cg);
+	return err < 0 ? err : 0;
 }
