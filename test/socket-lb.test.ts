@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { openEmulated, type EmulatedDatapath } from "../src/datapath/emulated.js";
 import { buildFrame, parseFrame } from "../src/datapath/packet.js";
 import { socketConnect, socketHashPort, socketPeer, type SocketRequest } from "../src/datapath/socket-lb.js";
+import { fe } from "./helpers/datapath-targets.js";
 import { SOCK_FRONTENDS, sockBackend, sockOps } from "./helpers/socket-lb.js";
 
 const NODE = { nodeIPs: ["198.18.1.1"], clusterCIDR: "198.18.0.0/16", hashSeed: 7 };
@@ -150,6 +151,33 @@ test("getpeername/recvmsg: the socket that was translated sees its frontend; oth
     // The frontend goes away: its reverse entries no longer translate.
     dp.apply([{ kind: "revnat-delete", id: 3 }]);
     assert.equal(socketPeer(dp, 42n, r.address, r.port).translated, false);
+  } finally {
+    dp.close();
+  }
+});
+
+test("a UDP socket's reverse entry follows its latest frontend, also when the backend is the same", () => {
+  // Two UDP frontends with one backend each, the same one: the socket's entry (cookie, backend)
+  // is kept while it still says the frontend asked, and rewritten when another frontend asks.
+  const dp = openEmulated();
+  try {
+    dp.configure(NODE);
+    dp.apply(
+      sockOps([
+        { key: fe("198.18.210.1", 53, "UDP"), revNatId: 1, backendIds: [2] },
+        { key: fe("198.18.210.2", 53, "UDP"), revNatId: 2, backendIds: [2] },
+      ]),
+    );
+    const peerAfter = (address: string) => {
+      const r = socketConnect(dp, req(address, 53, 9n, { protocol: "udp" }));
+      assert.equal(r.kind, "backend");
+      if (r.kind !== "backend") return null;
+      return socketPeer(dp, 9n, r.address, r.port).address;
+    };
+    assert.equal(peerAfter("198.18.210.1"), "198.18.210.1");
+    assert.equal(peerAfter("198.18.210.1"), "198.18.210.1"); // unchanged: kept
+    assert.equal(peerAfter("198.18.210.2"), "198.18.210.2"); // changed: rewritten
+    assert.equal(peerAfter("198.18.210.1"), "198.18.210.1");
   } finally {
     dp.close();
   }

@@ -19,7 +19,9 @@
 #include <linux/errno.h>
 #include "lb_family.h"
 
-/* What the application asked for, and who asks. */
+/* What the application asked for, and who asks. The caller fills `cookie`, `saddr` and `client`
+ * only once sock4_frontend() found a frontend: on the hooks' side they are helper calls, and a
+ * connect() that is not for a Service (most of them) should not pay for them. */
 struct sock4_req {
 	__u64 cookie;    /* the socket's cookie: the reverse entry's key, and the hash's "port" */
 	__be32 saddr;    /* the socket's source address; 0 when not bound yet */
@@ -47,19 +49,44 @@ static __always_inline void sock4_flow(struct flow4 *f, const struct sock4_req *
 	f->proto = req->proto;
 }
 
-/* 1: translated (*out filled, reverse entry written); 0: not a frontend, or left to the per-packet
- * path; -EPERM: the bound source is outside the frontend's source ranges; -ECONNREFUSED: the
- * frontend has no backend to give (the application sees it at connect(), as with Cilium). */
+/* The frontend's master for req's destination (daddr, dport, proto: the rest of req is not read
+ * yet), with *key set for sock4_xlate; 0 when the destination is no frontend. */
+static __always_inline struct lb4_service *sock4_frontend(struct dp_env *env,
+							  const struct sock4_req *req,
+							  struct lb4_key *key)
+{
+	struct flow4 f = { .daddr = req->daddr, .dport = req->dport, .proto = req->proto };
+	return svc_lookup_master(env, &f, key);
+}
+
+/* The reverse entry that lets recvmsg() and getpeername() show the frontend. A TCP socket connects
+ * once, under a cookie no entry has yet, so its entry is written straight away. A UDP socket may
+ * connect() again, and sendmsg() runs per datagram: it rewrites its entry only when it changed
+ * (as Cilium's sock4_update_revnat does), since an LRU update costs far more than a lookup. */
+static __always_inline void sock4_remember(struct dp_env *env, const struct sock4_req *req,
+					   const struct lb4_sock_key *rkey,
+					   const struct lb4_sock_revnat *rev)
+{
+	if (req->proto == IPPROTO_UDP) {
+		const struct lb4_sock_revnat *had = dp_lookup(env, lb4_reverse_sk, rkey);
+		if (had && had->address == rev->address && had->port == rev->port &&
+		    had->rev_nat_id == rev->rev_nat_id)
+			return;
+	}
+	dp_update(env, lb4_reverse_sk, rkey, rev, BPF_ANY);
+}
+
+/* For the frontend sock4_frontend() found (master, key): 1: translated (*out filled, reverse entry
+ * written); 0: left to the per-packet path; -EPERM: the bound source is outside the frontend's
+ * source ranges; -ECONNREFUSED: the frontend has no backend to give (the application sees it at
+ * connect(), as with Cilium). */
 static __always_inline int sock4_xlate(struct dp_env *env, const struct sock4_req *req,
+				       struct lb4_key *key, struct lb4_service *master,
 				       struct sock4_choice *out)
 {
 	struct flow4 f;
 	sock4_flow(&f, req);
-	struct lb4_key key;
-	struct lb4_service *master = svc_lookup_master(env, &f, &key);
-	if (!master)
-		return 0;
-	master = svc_scope(env, &key, master, 1);
+	master = svc_scope(env, key, master, 1);
 	if (master->flags & MAPLB_SVC_SOURCE_RANGE) {
 		if (!req->saddr)
 			return 0; /* source unknown until routing: the per-packet path checks it */
@@ -71,7 +98,7 @@ static __always_inline int sock4_xlate(struct dp_env *env, const struct sock4_re
 	__u32 zero = 0;
 	const struct maplb_config *cfg = dp_lookup(env, maplb_config, &zero);
 	__u32 id = 0;
-	struct lb4_backend *backend = choose_backend(env, cfg, master, &key, &f, &id);
+	struct lb4_backend *backend = choose_backend(env, cfg, master, key, &f, &id);
 	if (!backend)
 		return -ECONNREFUSED;
 	out->addr = backend->address;
@@ -83,7 +110,7 @@ static __always_inline int sock4_xlate(struct dp_env *env, const struct sock4_re
 				     .port = backend->port };
 	struct lb4_sock_revnat rev = { .address = req->daddr, .port = req->dport,
 				       .rev_nat_id = master->rev_nat_id };
-	dp_update(env, lb4_reverse_sk, &rkey, &rev, BPF_ANY);
+	sock4_remember(env, req, &rkey, &rev);
 	return 1;
 }
 

@@ -16,6 +16,14 @@ static __u64 clock_of(const struct maplb_dp *dp)
 	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
 }
 
+/* The hooks' order: the frontend first, then the translation (the host has the whole request). */
+static int sock4_translate(struct dp_env *env, const struct sock4_req *req, struct sock4_choice *out)
+{
+	struct lb4_key key;
+	struct lb4_service *master = sock4_frontend(env, req, &key);
+	return master ? sock4_xlate(env, req, &key, master, out) : 0;
+}
+
 int maplb_sock_xlate4(struct maplb_dp *dp, __u64 cookie, __u32 saddr, __u32 client, __u32 daddr,
 		      __u16 dport, __u8 proto, __u32 *out)
 {
@@ -27,7 +35,7 @@ int maplb_sock_xlate4(struct maplb_dp *dp, __u64 cookie, __u32 saddr, __u32 clie
 	struct sock4_req req = { .cookie = cookie, .saddr = saddr, .client = client, .daddr = daddr,
 				 .dport = dport, .proto = proto };
 	struct sock4_choice choice = { 0 };
-	int r = sock4_xlate(&env, &req, &choice);
+	int r = sock4_translate(&env, &req, &choice);
 	if (r > 0) {
 		out[0] = choice.addr;
 		out[1] = choice.port;
@@ -64,7 +72,7 @@ int maplb_sock_bench(struct maplb_dp *dp, __u32 daddr, __u16 dport, __u8 proto, 
 		struct sock4_req req = { .cookie = (__u64)i + 1, .client = 0x0100000a, .daddr = daddr,
 					 .dport = dport, .proto = proto };
 		struct sock4_choice choice;
-		last = sock4_xlate(&env, &req, &choice);
+		last = sock4_translate(&env, &req, &choice);
 		__asm__ volatile("" ::: "memory"); /* every translation is done */
 	}
 	struct timespec ts;
