@@ -260,6 +260,7 @@ const COUNTED_MAPS = new Set([
   "node_addrs6",
   "ct6",
   "lb6_affinity",
+  "lb6_reverse_sk",
 ]);
 
 export interface PinDirStatus {
