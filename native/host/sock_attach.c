@@ -19,6 +19,10 @@ static const struct {
 	{ "maplb_sock_sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
 	{ "maplb_sock_recvmsg4", BPF_CGROUP_UDP4_RECVMSG },
 	{ "maplb_sock_getpeername4", BPF_CGROUP_INET4_GETPEERNAME },
+	{ "maplb_sock_connect6", BPF_CGROUP_INET6_CONNECT },
+	{ "maplb_sock_sendmsg6", BPF_CGROUP_UDP6_SENDMSG },
+	{ "maplb_sock_recvmsg6", BPF_CGROUP_UDP6_RECVMSG },
+	{ "maplb_sock_getpeername6", BPF_CGROUP_INET6_GETPEERNAME },
 };
 #define HOOK_COUNT (sizeof(hooks) / sizeof(hooks[0]))
 #define QUERY_MAX 64 /* programs per hook looked at; a cgroup with more is not ours to manage */
@@ -132,7 +136,7 @@ int maplb_attach_sock(struct maplb_dp *dp, const char *cgroup, int hostns_only)
 			   : -ENOENT;
 	}
 	if (err < 0)
-		detach_all(cg); /* all four or none */
+		detach_all(cg); /* all or none */
 	close(cg);
 	return err < 0 ? err : 0;
 }

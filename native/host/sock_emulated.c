@@ -1,5 +1,5 @@
-/* Socket-level LB on the emulated datapath: the translation the cgroup hooks make
- * (datapath/sock.h), as an FFI call, over the simulated maps. */
+/* Socket-level LB on the emulated datapath: the translation the cgroup hooks make (datapath/sock.h,
+ * IPv4 and IPv6), as an FFI call, over the simulated maps. */
 #include "shim.h"
 #include "../datapath/sock.h"
 #include "dp.h"
@@ -47,6 +47,48 @@ int maplb_sock_rev4(struct maplb_dp *dp, __u64 cookie, __u32 *addr_port)
 	int r = sock4_xlate_rev(&env, cookie, &addr, &port);
 	addr_port[0] = addr;
 	addr_port[1] = port;
+	return r;
+}
+
+static struct maplb_in6 in6_of(const __u32 *w)
+{
+	struct maplb_in6 a = { { w[0], w[1], w[2], w[3] } };
+	return a;
+}
+
+int maplb_sock_xlate6(struct maplb_dp *dp, __u64 cookie, const __u32 *saddr, const __u32 *client,
+		      const __u32 *daddr, __u16 dport, __u8 proto, __u32 *out)
+{
+	if (dp->kind != MAPLB_KIND_EMULATED)
+		return -EOPNOTSUPP;
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return -EINVAL;
+	struct dp_env env = { .maps = dp->maps, .now = clock_of(dp) };
+	struct sock6_req req = { .cookie = cookie, .saddr = in6_of(saddr), .client = in6_of(client),
+				 .daddr = in6_of(daddr), .dport = dport, .proto = proto };
+	struct sock6_choice choice = { 0 };
+	int r = sock46_xlate(&env, &req, &choice);
+	if (r > 0) {
+		for (int i = 0; i < 4; i++)
+			out[i] = choice.addr.w[i];
+		out[4] = choice.port;
+		out[5] = choice.backend_id;
+		out[6] = choice.rev_nat_id;
+	}
+	return r;
+}
+
+int maplb_sock_rev6(struct maplb_dp *dp, __u64 cookie, __u32 *addr_port)
+{
+	if (dp->kind != MAPLB_KIND_EMULATED)
+		return -EOPNOTSUPP;
+	struct dp_env env = { .maps = dp->maps, .now = clock_of(dp) };
+	struct maplb_in6 addr = in6_of(addr_port);
+	__be16 port = (__be16)addr_port[4];
+	int r = sock46_xlate_rev(&env, cookie, &addr, &port);
+	for (int i = 0; i < 4; i++)
+		addr_port[i] = addr.w[i];
+	addr_port[4] = port;
 	return r;
 }
 
