@@ -3,7 +3,7 @@
 // the fields as loaded from the packet on a little-endian machine, so network-order values are
 // byte-swapped here first.
 import { fmix32 } from "../util/fmix.js";
-import { ipv4ToInt } from "../util/ip.js";
+import { ipv4ToInt, ipv6ToBigInt } from "../util/ip.js";
 import { PROTO_NUMBER } from "./map-writes.js";
 import type { Protocol } from "../model/types.js";
 import type { PortRange } from "./datapath.js";
@@ -21,9 +21,17 @@ export interface FlowTuple {
   proto: Protocol;
 }
 
+/** An address's 32-bit words as the C code loads them: one for IPv4, four for IPv6 (flow_hash6). */
+function addressWords(address: string): number[] {
+  if (!address.includes(":")) return [swap32(ipv4ToInt(address))];
+  const n = ipv6ToBigInt(address);
+  return [96n, 64n, 32n, 0n].map((shift) => swap32(Number((n >> shift) & 0xffffffffn)));
+}
+
+/** flow_hash (IPv4) or flow_hash6 (IPv6): each address word in turn, then ports and protocol. */
 export function flowHash(f: FlowTuple, seed: number): number {
-  let h = fmix32((seed ^ swap32(ipv4ToInt(f.src))) >>> 0);
-  h = fmix32((h ^ swap32(ipv4ToInt(f.dst))) >>> 0);
+  let h = seed;
+  for (const w of [...addressWords(f.src), ...addressWords(f.dst)]) h = fmix32((h ^ w) >>> 0);
   h = fmix32((h ^ ((swap16(f.sport) << 16) | swap16(f.dport))) >>> 0);
   return fmix32((h ^ PROTO_NUMBER[f.proto]) >>> 0);
 }

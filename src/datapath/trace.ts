@@ -93,7 +93,8 @@ export function frontendFor(
     }
     return null;
   };
-  const ext = find(t.dst, Scope.EXT) ?? (node.nodeIPs.includes(t.dst) ? find("0.0.0.0", Scope.EXT) : null);
+  const wildcard = t.dst.includes(":") ? "::" : "0.0.0.0";
+  const ext = find(t.dst, Scope.EXT) ?? (node.nodeIPs.includes(t.dst) ? find(wildcard, Scope.EXT) : null);
   if (!ext || !(ext.frontend.master.flags & SvcFlag.TWO_SCOPES)) return ext;
   const inside = internal ?? (node.clusterCIDR !== null && cidrContains(node.clusterCIDR, t.src));
   return (inside && find(ext.frontend.key.address, Scope.INT)) || ext;

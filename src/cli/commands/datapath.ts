@@ -22,7 +22,7 @@ import type { KubeProxyVerdict } from "../../kubeproxy/verdict.js";
 import { socketTraceText, traceSocket } from "../../datapath/trace-socket.js";
 import { MaplbError } from "../../errors.js";
 import { log } from "../../log.js";
-import { hostPort, isIPv4 } from "../../util/ip.js";
+import { hostPort, isIPv4, isIPv6 } from "../../util/ip.js";
 import {
   addInputOptions,
   addNodeOptions,
@@ -222,13 +222,15 @@ function registerList(program: Command): void {
 
 // ---- trace -------------------------------------------------------------------------------------------
 
+/** IPv4:PORT, or [IPv6]:PORT (RFC 3986's brackets). */
 function endpoint(flag: string) {
   return (v: string): { ip: string; port: number } => {
-    const m = /^([\d.]+):(\d{1,5})$/.exec(v);
-    const port = Number(m?.[2]);
-    if (!m || !isIPv4(m[1]!) || port > 65535)
-      throw new InvalidArgumentError(`${flag} expects IP:PORT, got '${v}'`);
-    return { ip: m[1]!, port };
+    const m = /^(?:([\d.]+)|\[([0-9A-Fa-f:.]{2,45})\]):(\d{1,5})$/.exec(v);
+    const port = Number(m?.[3]);
+    const ip = m?.[1] ?? m?.[2] ?? "";
+    if (!m || !(m[1] ? isIPv4(ip) : isIPv6(ip)) || port > 65535)
+      throw new InvalidArgumentError(`${flag} expects IP:PORT or [IPv6]:PORT, got '${v.slice(0, 80)}'`);
+    return { ip, port };
   };
 }
 
@@ -320,7 +322,10 @@ function registerTrace(program: Command): void {
     )
     .requiredOption("--to <ip:port>", "the destination (a frontend, or not)", endpoint("--to"))
     .addOption(new Option("--proto <proto>", "protocol").choices(["tcp", "udp"]).default("tcp"))
-    .option("--socket", "trace a local socket's connect() through the socket-LB hooks instead (emulated)")
+    .option(
+      "--socket",
+      "trace a local socket's connect() through the socket-LB hooks instead (emulated; an IPv6 --to is an AF_INET6 socket's, ::ffff:a.b.c.d too)",
+    )
     .option(
       "--cookie <n>",
       "with --socket: the socket's cookie, which spreads sockets over backends (default 1)",
@@ -335,6 +340,7 @@ function registerTrace(program: Command): void {
       "maplb trace -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --service-cidr 10.56.0.0/20 --from 10.52.0.5:40000 --to 10.56.0.99:80",
       "maplb trace -f manifests/ --from 10.0.0.5:5353 --to 10.96.0.10:53 --proto udp -o json",
       "maplb trace -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --socket --to 35.200.9.207:80",
+      "maplb trace -f manifests/ --socket --to '[fd00:96::53]:53' --proto udp",
     ]),
   );
   cmd.action(
@@ -354,6 +360,11 @@ function registerTrace(program: Command): void {
       if (flags.socket) return traceSocketCommand(flags);
       if (!flags.from)
         throw new MaplbError("E_USAGE", "trace needs --from IP:PORT (the client), unless --socket");
+      if (flags.from.ip.includes(":") || flags.to.ip.includes(":"))
+        throw new MaplbError(
+          "E_USAGE",
+          "trace runs IPv4 packets only; --socket traces an IPv6 socket's connect() ([IPv6]:PORT)",
+        );
       const model = modelFrom(flags);
       const dp = traceDatapath(flags.datapath);
       try {
