@@ -1,17 +1,44 @@
 // netfilter-real's pieces that can be checked without running the suite: its client tool, for real
-// between two namespaces (latency probes and short connections), and the targets it reports from
-// the added connect latency.
+// between two namespaces (latency probes, short connections, sockets made in a cgroup with
+// socket-LB hooks), and the targets it reports from the added connect latency.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, rmdirSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { netfilterReal } from "../bench/suites/netfilter-real.js";
+import { runClient } from "../bench/suites/netfilter-socket-lb.js";
 import { buildTool } from "../bench/tools/build.js";
 import type { Result } from "../bench/types.js";
+import { cgroup2Mount } from "../src/datapath/cgroup.js";
+import { openKernel, type KernelDatapath } from "../src/datapath/kernel.js";
+import {
+  attachEmptyConnectHook,
+  attachSocketLb,
+  connectHookRunTime,
+  detachSocketLb,
+  enableBpfStats,
+} from "../src/datapath/socket-lb.js";
 import { canCreateNamespaces, Topology } from "../src/netns/netns.js";
+import { KERNEL_SKIP } from "./helpers/datapath-targets.js";
 import { kernelSkip } from "./helpers/require-kernel.js";
+import { SOCK_FRONTENDS, SOCK_V4, sockOps } from "./helpers/socket-lb.js";
 
 const PORT = 18080;
 const SERVER = "198.18.200.2";
+
+/** A client and a server namespace on one link (c0, s0); the tool serves `port` on the server's addresses. */
+async function clientAndServer(prefix: string, clientAddr: string, serverAddrs: string[], port: number) {
+  const tool = buildTool("connect-latency");
+  const topo = new Topology(prefix);
+  const client = topo.addNamespace("cli");
+  const srv = topo.addNamespace("srv");
+  topo.link({ ns: client, ifname: "c0", addr: clientAddr }, { ns: srv, ifname: "s0", addr: serverAddrs[0]! });
+  for (const a of serverAddrs.slice(1)) topo.exec(srv, "ip", ["addr", "add", a, "dev", "s0"]);
+  const server = spawn("ip", ["netns", "exec", srv, tool, "serve", String(port)], { stdio: "ignore" });
+  await new Promise((r) => setTimeout(r, 200)); // let the listener bind
+  return { tool, topo, client, server };
+}
 
 describe("connect-latency between two namespaces", { skip: kernelSkip(canCreateNamespaces()) }, () => {
   let topo: Topology;
@@ -20,16 +47,7 @@ describe("connect-latency between two namespaces", { skip: kernelSkip(canCreateN
   let tool = "";
 
   before(async () => {
-    tool = buildTool("connect-latency");
-    topo = new Topology("cl");
-    client = topo.addNamespace("cli");
-    const srv = topo.addNamespace("srv");
-    topo.link(
-      { ns: client, ifname: "c0", addr: "198.18.200.1/24" },
-      { ns: srv, ifname: "s0", addr: `${SERVER}/24` },
-    );
-    server = spawn("ip", ["netns", "exec", srv, tool, "serve", String(PORT)], { stdio: "ignore" });
-    await new Promise((r) => setTimeout(r, 200)); // let the listener bind
+    ({ tool, topo, client, server } = await clientAndServer("cl", "198.18.200.1/24", [`${SERVER}/24`], PORT));
   });
 
   after(() => {
@@ -64,6 +82,102 @@ describe("connect-latency between two namespaces", { skip: kernelSkip(canCreateN
     assert.deepEqual(lines[1]!.slice(0, 3), ["c0", "0", "50"]);
   });
 });
+
+const mount = cgroup2Mount();
+
+describe(
+  "connect-latency: a target's sockets made in a cgroup (DEV=IP:PORT@CGROUP)",
+  {
+    skip:
+      KERNEL_SKIP ||
+      kernelSkip(canCreateNamespaces()) ||
+      kernelSkip(mount ? null : "a cgroup2 mount", "the cgroup targets test"),
+  },
+  () => {
+    // Backends 198.18.0.2 and .3 listen on 8080 in the server's namespace; the client has a route to
+    // them only, none to the frontend 198.18.200.1:80: a connect() to it succeeds only if a hook
+    // gave the socket a backend.
+    const frontend = `${SOCK_FRONTENDS[0]!.key.address}:${SOCK_FRONTENDS[0]!.key.port}`;
+    const hooked = join(mount ?? "", `maplb-test-cl-hooks-${process.pid}`);
+    const empty = join(mount ?? "", `maplb-test-cl-empty-${process.pid}`);
+    let topo: Topology;
+    let client = "";
+    let server: ChildProcess | null = null;
+    let dp: KernelDatapath | null = null;
+    let tool = "";
+    /** One connect line per target: [ok, failed]. */
+    const connect = (...targets: string[]) =>
+      runClient(client, tool, ["connect", "3", "1000", ...targets])
+        .trim()
+        .split("\n")
+        .map((l) => l.split(/\s+/).slice(1, 3).map(Number));
+
+    before(async () => {
+      const backends = ["198.18.0.2/24", "198.18.0.3/24"];
+      ({ tool, topo, client, server } = await clientAndServer("clcg", "198.18.0.1/24", backends, 8080));
+      for (const dir of [hooked, empty]) mkdirSync(dir);
+      dp = openKernel({ ephemeral: true });
+      dp.apply(sockOps(SOCK_V4, [SOCK_FRONTENDS[0]!]));
+      attachSocketLb(dp, hooked, false);
+      attachEmptyConnectHook(dp, empty);
+    });
+
+    after(() => {
+      server?.kill("SIGKILL");
+      for (const dir of [hooked, empty]) {
+        try {
+          detachSocketLb(dir);
+          rmdirSync(dir);
+        } catch {
+          /* not created */
+        }
+      }
+      dp?.close();
+      topo?.cleanup();
+    });
+
+    it("translates only the sockets made in the hooked cgroup, in one interleaved run", () => {
+      assert.deepEqual(
+        connect(`c0=${frontend}@${hooked}`, `c0=${frontend}`, `c0=198.18.0.2:8080@${hooked}`),
+        [
+          [3, 0], // made in the cgroup: given a backend at connect()
+          [0, 3], // made by the tool itself: no hook, no route to the frontend
+          [3, 0], // a pod address: the hooks find no frontend and leave it
+        ],
+      );
+    });
+
+    it("runs the empty connect4 program, which translates nothing, and detaches it", () => {
+      assert.deepEqual(connect(`c0=${frontend}@${empty}`, `c0=198.18.0.3:8080@${empty}`), [
+        [0, 3],
+        [3, 0],
+      ]);
+      assert.equal(detachSocketLb(empty), 1);
+      attachEmptyConnectHook(dp!, empty); // for after()
+    });
+
+    it("counts the connect4 program's runs and run time while the kernel's statistics are on", () => {
+      const stop = enableBpfStats();
+      let before, after;
+      try {
+        before = connectHookRunTime(hooked);
+        connect(`c0=${frontend}@${hooked}`, `c0=${frontend}`); // 3 rounds; only the first target is hooked
+        after = connectHookRunTime(hooked);
+      } finally {
+        stop();
+      }
+      assert.equal(after.runs - before.runs, 3);
+      assert.ok(after.ns > before.ns, `run time ${before.ns} → ${after.ns} ns`);
+    });
+
+    it("names a cgroup it cannot join", () => {
+      assert.throws(
+        () => connect(`c0=${frontend}@/nonexistent-${process.pid}`),
+        new RegExp(`joining cgroup /nonexistent-${process.pid}: No such file or directory`),
+      );
+    });
+  },
+);
 
 describe("netfilter-real targets: added connect latency", () => {
   const added = (impl: string, services: number, value: number, baseline: number): Result[] => [

@@ -1,9 +1,10 @@
 // netfilter-real: TCP connect latency (p50/p90/p99) through a router namespace, for kube-proxy's
-// rules in iptables-legacy, in iptables-nft and in nftables mode, for maplb's TC program, and for a
-// baseline router with no service at all — measured interleaved, with the same client, server and
-// kernel, to the service that sits last in KUBE-SERVICES (kube-proxy's worst case). Each proxy's
-// figure that matters is what it ADDS to the baseline's connect in the same cell: the baseline
-// alone (two veth hops each way, the TCP handshake) is most of a connect on this machine.
+// rules in iptables-legacy, in iptables-nft and in nftables mode, for maplb's TC program, for maplb's
+// socket-level hooks (and their floor: netfilter-socket-lb.ts), and for a baseline router with no
+// service at all — measured interleaved, with the same client, server and kernel, to the service
+// that sits last in KUBE-SERVICES (kube-proxy's worst case). Each proxy's figure that matters is
+// what it ADDS to the baseline's connect in the same cell: the baseline alone (two veth hops each
+// way, the TCP handshake) is most of a connect on this machine.
 // Then short connections (connect, request, response, close) one after another through each path:
 // connections per second, and the machine's softirq + system CPU time per connection.
 import { spawnSync } from "node:child_process";
@@ -27,7 +28,11 @@ import { RouterLab, type RouterPath } from "../router-lab.js";
 import { syntheticModel } from "../synthetic.js";
 import { buildTool } from "../tools/build.js";
 import {
+  EMPTY_HOOK_ROW,
+  SOCKET_LB_MISS_ROW,
   SOCKET_LB_ROW,
+  socketLbCgroup,
+  socketLbHookRuns,
   socketLbLoad,
   socketLbSetup,
   socketLbTarget,
@@ -39,6 +44,8 @@ import { median, percentile, summarize, type Mode, type Result, type Suite, type
 
 const ENDPOINTS = 3; // the reference measurement's shape: 10,000 services with 3 endpoints each
 const ROUNDS: Record<Mode, number> = { quick: 400, full: 2000 };
+/** Rounds of the socket-LB hooks' statistics run (after the timed ones). */
+const HOOK_ROUNDS = 100;
 /** Short connections: blocks per path (interleaved across paths) and connections per block. */
 const CPS_BLOCKS: Record<Mode, number> = { quick: 30, full: 50 };
 const CPS_PER_BLOCK: Record<Mode, number> = { quick: 40, full: 100 };
@@ -126,10 +133,12 @@ const PATHS: PathSpec[] = [
   { impl: "maplb", load: loadMaplb, target: serviceTarget, needsKernel: true },
   {
     impl: SOCKET_LB_ROW,
-    load: (_lab, _ns, c) => socketLbLoad(PIN_ROOT, c.model, NODE, ENDPOINTS),
+    load: (_lab, _ns, c) => socketLbLoad(PIN_ROOT, c.model, NODE, ENDPOINTS), // the two rows below too
     target: (c) => socketLbTarget(c.model),
     needsKernel: true,
   },
+  { impl: SOCKET_LB_MISS_ROW, load: () => {}, target: (c) => worst(c).endpoints[0]!, needsKernel: true },
+  { impl: EMPTY_HOOK_ROW, load: () => {}, target: (c) => worst(c).endpoints[0]!, needsKernel: true },
 ];
 
 /** Parses `connect-latency cps` output: per target, "DEV ok failed elapsed_ns softirq_ns sys_ns". */
@@ -180,7 +189,7 @@ async function shortConnections(
   const cpu = availableParallelism() - 1;
   await l.restartServers(cpu);
   const args = ["cps", String(cpu), String(CPS_BLOCKS[mode]), String(CPS_PER_BLOCK[mode]), "1000"];
-  const sum = parseCps(runClient(l.topo, l.client, tool, [...args, ...targets]));
+  const sum = parseCps(runClient(l.client, tool, [...args, ...targets]));
   return paths.flatMap(({ spec }, k) => {
     const s = sum[k]!;
     if (s.ok === 0) throw new Error(`${spec.impl}: no short connection succeeded (${s.failed} failed)`);
@@ -264,13 +273,12 @@ export const netfilterReal: Suite = {
     ctx.tick(0.5);
     const targets = paths.map(({ spec, path }) => {
       const t = spec.target(c);
-      return `${path.clientDev}=${t.ip}:${t.port}`;
+      const cgroup = socketLbCgroup(spec.impl); // the socket-LB rows' sockets are made in their cgroup
+      return `${path.clientDev}=${t.ip}:${t.port}${cgroup ? `@${cgroup}` : ""}`;
     });
-    runClient(l.topo, l.client, tool, ["connect", "20", "1000", ...targets]); // warm-up: caches, neighbours
+    runClient(l.client, tool, ["connect", "20", "1000", ...targets]); // warm-up: caches, neighbours
     const rounds = ROUNDS[ctx.mode];
-    const out = parseTimes(
-      runClient(l.topo, l.client, tool, ["connect", String(rounds), "1000", ...targets]),
-    );
+    const out = parseTimes(runClient(l.client, tool, ["connect", String(rounds), "1000", ...targets]));
     const row = (impl: string, metric: string, value: number, unit: string, samples: number, params = {}) =>
       ({
         suite: "netfilter-real",
@@ -307,6 +315,13 @@ export const netfilterReal: Suite = {
       for (const [impl, p50] of p50s)
         if (impl !== BASELINE)
           results.push(row(impl, "connect_added_p50_us", p50 - base, "us", 1, { baseline_p50_us: base }));
+    const hookTargets = paths.map(({ spec }, k) => ({ impl: spec.impl, target: targets[k]! }));
+    for (const h of socketLbHookRuns(hookTargets, (t) =>
+      runClient(l.client, tool, ["connect", String(HOOK_ROUNDS), "1000", ...t]),
+    ))
+      results.push(
+        row(h.impl, "hook_ns_per_connect", h.nsPerRun, "ns", h.runs, { stats: "run_time_ns / run_cnt" }),
+      );
     ctx.tick(0.8);
     results.push(...(await shortConnections(l, paths, targets, ctx.mode, row)));
     return results;

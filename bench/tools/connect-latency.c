@@ -4,16 +4,23 @@
  *
  *   connect-latency serve PORT                 accept connections until killed; answer a request
  *                                              (if one comes) with a short response, then close
- *   connect-latency connect COUNT TIMEOUT_MS DEV=IP:PORT [DEV=IP:PORT...]
+ *   connect-latency connect COUNT TIMEOUT_MS TARGET [TARGET...]
  *       COUNT rounds; each round connects once to every target in turn, leaving through DEV
  *       (SO_BINDTODEVICE picks the path, so several paths are measured interleaved). Prints one line
  *       per target: DEV ok failed, then the connect times in nanoseconds.
- *   connect-latency cps CPU BLOCKS PER_BLOCK TIMEOUT_MS DEV=IP:PORT [DEV=IP:PORT...]
+ *   connect-latency cps CPU BLOCKS PER_BLOCK TIMEOUT_MS TARGET [TARGET...]
  *       On CPU CPU (the server should run there too: one core does all the work), short
  *       connections one after another (connect, send a request, read the response, close), in
  *       BLOCKS rounds of PER_BLOCK connections to every target in turn. Prints one line per target:
  *       DEV ok failed elapsed_ns softirq_ns sys_ns, the last two being that CPU's softirq and system
  *       time during the target's blocks, from /proc/stat.
+ *
+ * A TARGET is DEV=IP:PORT, or DEV=IP:PORT@CGROUP: that target's sockets are made in the cgroup v2
+ * directory CGROUP (a socket belongs to the cgroup of the process that creates it, and the cgroup's
+ * BPF hooks run for it), by a child process that joined it and hands them over (SCM_RIGHTS). The
+ * other targets' sockets are made by this process, in its own cgroup. So one interleaved run can
+ * time paths with and without cgroup hooks. Every socket is made before the timing starts: connect
+ * makes all COUNT x targets of them first, cps one block's before that block.
  *
  * Every loop is bounded: COUNT connects, each with a TIMEOUT_MS limit.
  */
@@ -28,11 +35,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAX_DEVS 8
+#define MAX_PER_BLOCK 500 /* sockets made ahead of a block, under the usual 1024 open files */
+#define MAX_COUNT 10000   /* connect rounds: every socket is made (and open) before the first */
 #define REQUEST "GET / HTTP/1.0\r\n\r\n"
 #define RESPONSE "HTTP/1.0 200 OK\r\n\r\n"
 
@@ -105,11 +117,10 @@ static int connect_fd(int fd, const struct sockaddr_in *dst, int timeout_ms)
 	return 0;
 }
 
-/* One connect: returns its duration in ns, or -1 on failure or timeout. */
-static long long connect_once(const struct sockaddr_in *dst, const char *dev, int timeout_ms)
+/* One connect of fd (then closed): returns its duration in ns, or -1 on failure or timeout. */
+static long long connect_once(int fd, const struct sockaddr_in *dst, int timeout_ms)
 {
 	long long t0, t1;
-	int fd = client_socket(dev);
 
 	if (fd < 0)
 		return -1;
@@ -123,12 +134,12 @@ static long long connect_once(const struct sockaddr_in *dst, const char *dev, in
 	return t1 - t0;
 }
 
-/* One short connection: connect, request, the whole response, close; 0 on success. */
-static int short_connection(const struct sockaddr_in *dst, const char *dev, int timeout_ms)
+/* One short connection on fd: connect, request, the whole response, close; 0 on success. */
+static int short_connection(int fd, const struct sockaddr_in *dst, int timeout_ms)
 {
 	char buf[64];
 	size_t got = 0;
-	int fd = client_socket(dev), rc = -1;
+	int rc = -1;
 
 	if (fd < 0)
 		return -1;
@@ -149,51 +160,207 @@ out:
 	return rc;
 }
 
-/* "DEV=IP:PORT" → dev (NUL-terminated in place) and address; 0 on success. */
-static int parse_target(char *arg, char **dev, struct sockaddr_in *dst)
-{
-	char *eq = strchr(arg, '='), *colon = strrchr(arg, ':');
+/* One target: where its sockets leave, where they connect, and who makes them. */
+struct target {
+	char *dev;
+	struct sockaddr_in dst;
+	int maker; /* the socket maker's end of a socketpair (its cgroup), or -1: this process */
+	pid_t maker_pid;
+};
 
+/* The socket maker: joins the cgroup and says so (0, or the errno), then for each device name
+ * received, a client_socket() sent back (SCM_RIGHTS) with 0, or no descriptor and an errno. Ends
+ * when the other end closes. */
+static int maker_loop(int sock, const char *cgroup)
+{
+	char path[4096], dev[IF_NAMESIZE + 1];
+	int cg, err = 0;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup);
+	cg = open(path, O_WRONLY | O_CLOEXEC);
+	if (cg < 0 || write(cg, "0", 1) != 1)
+		err = errno;
+	if (cg >= 0)
+		close(cg);
+	if (send(sock, &err, sizeof(err), 0) < 0 || err)
+		return 1;
+	for (;;) {
+		ssize_t n = recv(sock, dev, sizeof(dev) - 1, 0);
+		if (n <= 0)
+			return 0;
+		dev[n] = '\0';
+		int fd = client_socket(dev);
+		int reply = fd < 0 ? errno : 0;
+		char ctl[CMSG_SPACE(sizeof(int))] = { 0 };
+		struct iovec iov = { .iov_base = &reply, .iov_len = sizeof(reply) };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+		if (fd >= 0) {
+			msg.msg_control = ctl;
+			msg.msg_controllen = sizeof(ctl);
+			struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		}
+		if (sendmsg(sock, &msg, 0) < 0)
+			return 1;
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+/* Starts t's socket maker in cgroup; 0 once it joined, else -1 (said on stderr). */
+static int maker_start(struct target *t, const char *cgroup)
+{
+	int sv[2], joined = -1;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	t->maker_pid = fork();
+	if (t->maker_pid < 0)
+		return -1;
+	if (t->maker_pid == 0) {
+		close(sv[0]);
+		_exit(maker_loop(sv[1], cgroup));
+	}
+	close(sv[1]);
+	t->maker = sv[0];
+	if (recv(t->maker, &joined, sizeof(joined), 0) != sizeof(joined) || joined != 0) {
+		fprintf(stderr, "joining cgroup %s: %s\n", cgroup, joined > 0 ? strerror(joined) : "no answer");
+		close(t->maker);
+		waitpid(t->maker_pid, NULL, 0);
+		t->maker = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/* A new socket for t (see client_socket), or -1 with errno set. */
+static int target_socket(const struct target *t)
+{
+	int reply = 0, fd = -1;
+	char ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &reply, .iov_len = sizeof(reply) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+
+	if (t->maker < 0)
+		return client_socket(t->dev);
+	if (send(t->maker, t->dev, strlen(t->dev), 0) < 0 || recvmsg(t->maker, &msg, 0) != sizeof(reply))
+		return -1;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (reply == 0 && c && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	errno = reply;
+	return fd;
+}
+
+/* Stops the makers: all ends closed first, since a maker forked later holds copies of the earlier
+ * makers' ends (an earlier maker sees its end close once the later ones have exited). */
+static void targets_close(struct target *t, int n)
+{
+	for (int d = 0; d < n; d++)
+		if (t[d].maker >= 0)
+			close(t[d].maker); /* the maker's recv() returns 0: it exits */
+	for (int d = 0; d < n; d++)
+		if (t[d].maker >= 0)
+			waitpid(t[d].maker_pid, NULL, 0);
+}
+
+/* "DEV=IP:PORT[@CGROUP]" → *t (dev NUL-terminated in place; a maker started for CGROUP); 0 on success. */
+static int parse_target(char *arg, struct target *t)
+{
+	char *eq = strchr(arg, '='), *at = eq ? strchr(eq, '@') : NULL, *colon;
+
+	t->maker = -1;
+	if (at)
+		*at = '\0';
+	colon = strrchr(arg, ':');
 	if (!eq || !colon || colon < eq)
 		return -1;
 	*eq = *colon = '\0';
-	*dev = arg;
-	dst->sin_family = AF_INET;
-	dst->sin_port = htons((unsigned short)atoi(colon + 1));
-	return inet_pton(AF_INET, eq + 1, &dst->sin_addr) == 1 ? 0 : -1;
+	t->dev = arg;
+	t->dst.sin_family = AF_INET;
+	t->dst.sin_port = htons((unsigned short)atoi(colon + 1));
+	if (inet_pton(AF_INET, eq + 1, &t->dst.sin_addr) != 1)
+		return -1;
+	return at ? maker_start(t, at + 1) : 0;
 }
 
-static int run_connects(int count, int timeout_ms, char **targets, int ndev)
+/* Parses every target; on failure, says which and stops the makers started so far. */
+static int parse_targets(const char *mode, char **args, int n, struct target *t)
 {
-	struct sockaddr_in dst[MAX_DEVS];
-	char *devs[MAX_DEVS];
-	long long *times[MAX_DEVS];
-	int ok[MAX_DEVS] = { 0 }, failed[MAX_DEVS] = { 0 };
+	for (int d = 0; d < n; d++) {
+		char *arg = args[d];
+		char shown[256];
+		snprintf(shown, sizeof(shown), "%s", arg);
+		if (parse_target(arg, &t[d]) < 0) {
+			fprintf(stderr, "%s: bad target %s\n", mode, shown);
+			targets_close(t, d);
+			return -1;
+		}
+	}
+	return 0;
+}
 
-	if (ndev < 1 || ndev > MAX_DEVS || count < 1) {
+/* Room for `n` more open files (the soft limit raised, and the hard one if need be: root). */
+static int room_for_files(long n)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) < 0)
+		return -1;
+	if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < (rlim_t)n + 64) {
+		r.rlim_cur = (rlim_t)n + 64;
+		if (r.rlim_max != RLIM_INFINITY && r.rlim_max < r.rlim_cur)
+			r.rlim_max = r.rlim_cur;
+		return setrlimit(RLIMIT_NOFILE, &r);
+	}
+	return 0;
+}
+
+static int run_connects(int count, int timeout_ms, char **args, int ndev)
+{
+	struct target t[MAX_DEVS];
+	long long *times[MAX_DEVS];
+	int ok[MAX_DEVS] = { 0 }, failed[MAX_DEVS] = { 0 }, *fds;
+
+	if (ndev < 1 || ndev > MAX_DEVS || count < 1 || count > MAX_COUNT) {
 		fprintf(stderr, "connect: bad arguments\n");
 		return 2;
 	}
+	if (room_for_files((long)count * ndev) < 0) {
+		perror("connect: RLIMIT_NOFILE");
+		return 1;
+	}
+	if (parse_targets("connect", args, ndev, t) < 0)
+		return 2;
+	/* Every socket first, so that each timed connect follows the one before it, whoever made the
+	 * sockets (making them in between would put the makers' work before some targets only). */
+	fds = calloc((size_t)count * (size_t)ndev, sizeof(int));
+	if (!fds)
+		return 1;
+	for (int i = 0; i < count; i++)
+		for (int d = 0; d < ndev; d++)
+			fds[i * ndev + d] = target_socket(&t[d]);
+	targets_close(t, ndev);
 	for (int d = 0; d < ndev; d++) {
-		if (parse_target(targets[d], &devs[d], &dst[d]) < 0) {
-			fprintf(stderr, "connect: bad target %s\n", targets[d]);
-			return 2;
-		}
 		times[d] = calloc((size_t)count, sizeof(long long));
 		if (!times[d])
 			return 1;
 	}
 	for (int i = 0; i < count; i++) {
 		for (int d = 0; d < ndev; d++) {
-			long long t = connect_once(&dst[d], devs[d], timeout_ms);
-			if (t < 0)
+			long long ns = connect_once(fds[i * ndev + d], &t[d].dst, timeout_ms);
+			if (ns < 0)
 				failed[d]++;
 			else
-				times[d][ok[d]++] = t;
+				times[d][ok[d]++] = ns;
 		}
 	}
+	free(fds);
 	for (int d = 0; d < ndev; d++) {
-		printf("%s %d %d", devs[d], ok[d], failed[d]);
+		printf("%s %d %d", t[d].dev, ok[d], failed[d]);
 		for (int i = 0; i < ok[d]; i++)
 			printf(" %lld", times[d][i]);
 		printf("\n");
@@ -232,17 +399,19 @@ struct cps_total {
 	long long elapsed_ns, softirq_ns, sys_ns;
 };
 
-/* `per_block` short connections to one target, added to *t with the block's time and CPU. */
-static int cps_block(struct cps_total *t, int cpu, const struct sockaddr_in *dst, const char *dev, int per_block,
-		     int timeout_ms)
+/* `per_block` short connections to target tg, added to *t with the block's time and CPU. */
+static int cps_block(struct cps_total *t, int cpu, const struct target *tg, int per_block, int timeout_ms)
 {
 	long long si0, sy0, si1, sy1, t0;
+	int fds[MAX_PER_BLOCK];
 
+	for (int i = 0; i < per_block; i++)
+		fds[i] = target_socket(tg);
 	if (cpu_times(cpu, &si0, &sy0) < 0)
 		return -1;
 	t0 = now_ns();
 	for (int i = 0; i < per_block; i++) {
-		if (short_connection(dst, dev, timeout_ms) == 0)
+		if (fds[i] >= 0 && short_connection(fds[i], &tg->dst, timeout_ms) == 0)
 			t->ok++;
 		else
 			t->failed++;
@@ -257,14 +426,14 @@ static int cps_block(struct cps_total *t, int cpu, const struct sockaddr_in *dst
 
 /* On CPU `cpu`, BLOCKS rounds; in each, every target in turn gets a block of PER_BLOCK connections,
  * so that the machine's other load falls on every path alike. */
-static int run_short_connections(int cpu, int blocks, int per_block, int timeout_ms, char **targets, int ndev)
+static int run_short_connections(int cpu, int blocks, int per_block, int timeout_ms, char **args, int ndev)
 {
-	struct sockaddr_in dst[MAX_DEVS];
-	char *devs[MAX_DEVS];
+	struct target t[MAX_DEVS];
 	struct cps_total tot[MAX_DEVS] = { 0 };
 	cpu_set_t set;
 
-	if (cpu < 0 || cpu >= CPU_SETSIZE || blocks < 1 || per_block < 1 || ndev < 1 || ndev > MAX_DEVS) {
+	if (cpu < 0 || cpu >= CPU_SETSIZE || blocks < 1 || per_block < 1 || per_block > MAX_PER_BLOCK || ndev < 1 ||
+	    ndev > MAX_DEVS) {
 		fprintf(stderr, "cps: bad arguments\n");
 		return 2;
 	}
@@ -274,19 +443,18 @@ static int run_short_connections(int cpu, int blocks, int per_block, int timeout
 		perror("cps: sched_setaffinity");
 		return 1;
 	}
-	for (int d = 0; d < ndev; d++)
-		if (parse_target(targets[d], &devs[d], &dst[d]) < 0) {
-			fprintf(stderr, "cps: bad target %s\n", targets[d]);
-			return 2;
-		}
+	if (parse_targets("cps", args, ndev, t) < 0)
+		return 2;
 	for (int b = 0; b < blocks; b++)
 		for (int d = 0; d < ndev; d++)
-			if (cps_block(&tot[d], cpu, &dst[d], devs[d], per_block, timeout_ms) < 0) {
+			if (cps_block(&tot[d], cpu, &t[d], per_block, timeout_ms) < 0) {
 				perror("cps: /proc/stat");
+				targets_close(t, ndev);
 				return 1;
 			}
+	targets_close(t, ndev);
 	for (int d = 0; d < ndev; d++)
-		printf("%s %d %d %lld %lld %lld\n", devs[d], tot[d].ok, tot[d].failed, tot[d].elapsed_ns,
+		printf("%s %d %d %lld %lld %lld\n", t[d].dev, tot[d].ok, tot[d].failed, tot[d].elapsed_ns,
 		       tot[d].softirq_ns, tot[d].sys_ns);
 	return 0;
 }
@@ -300,7 +468,8 @@ int main(int argc, char **argv)
 	if (argc >= 7 && strcmp(argv[1], "cps") == 0)
 		return run_short_connections(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), argv + 6,
 					     argc - 6);
-	fprintf(stderr, "usage: connect-latency serve PORT | connect COUNT TIMEOUT_MS DEV=IP:PORT [DEV=IP:PORT...]"
-			" | cps CPU BLOCKS PER_BLOCK TIMEOUT_MS DEV=IP:PORT [DEV=IP:PORT...]\n");
+	fprintf(stderr, "usage: connect-latency serve PORT | connect COUNT TIMEOUT_MS TARGET [TARGET...]"
+			" | cps CPU BLOCKS PER_BLOCK TIMEOUT_MS TARGET [TARGET...]\n"
+			"  TARGET: DEV=IP:PORT, or DEV=IP:PORT@CGROUP (its sockets made in that cgroup v2)\n");
 	return 2;
 }

@@ -22,16 +22,15 @@ static __always_inline int sock_skipped(struct bpf_sock_addr *ctx)
 	       bpf_get_netns_cookie(ctx) != bpf_get_netns_cookie((void *)0);
 }
 
-/* The request for this socket; saddr: what the hook knows of the source (0: nothing yet). */
-static __always_inline void sock_req(struct bpf_sock_addr *ctx, __be32 saddr, struct sock4_req *req)
+/* Who asks, for a connect() or sendmsg() to a frontend; saddr: what the hook knows of the source
+ * (0: nothing yet). Helper calls, so only made once the destination is known to be a frontend. */
+static __always_inline void sock_identify(struct bpf_sock_addr *ctx, __be32 saddr,
+					  struct sock4_req *req)
 {
 	__u64 netns = bpf_get_netns_cookie(ctx);
 	req->cookie = bpf_get_socket_cookie(ctx);
 	req->saddr = saddr;
 	req->client = (__be32)(netns ^ (netns >> 32));
-	req->daddr = ctx->user_ip4;
-	req->dport = (__be16)ctx->user_port;
-	req->proto = (__u8)ctx->protocol;
 }
 
 /* Rewrites the destination to the chosen backend; a refusal becomes the errno the caller sees. */
@@ -40,10 +39,15 @@ static __always_inline int sock_fwd(struct bpf_sock_addr *ctx, __be32 saddr)
 	if (sock_skipped(ctx))
 		return SYS_PROCEED;
 	struct dp_env env = { .now = 0 };
-	struct sock4_req req;
+	struct sock4_req req = { .daddr = ctx->user_ip4, .dport = (__be16)ctx->user_port,
+				 .proto = (__u8)ctx->protocol };
+	struct lb4_key key;
+	struct lb4_service *master = sock4_frontend(&env, &req, &key);
+	if (!master)
+		return SYS_PROCEED;
+	sock_identify(ctx, saddr, &req);
 	struct sock4_choice choice;
-	sock_req(ctx, saddr, &req);
-	int r = sock4_xlate(&env, &req, &choice);
+	int r = sock4_xlate(&env, &req, &key, master, &choice);
 	if (r < 0) {
 		bpf_set_retval(r);
 		return SYS_REJECT;
@@ -119,22 +123,30 @@ static __always_inline void sock6_set_dest(struct bpf_sock_addr *ctx, const stru
 	ctx->user_port = port;
 }
 
+/* As sock_identify, for an AF_INET6 socket: the netns cookie fills the client's first two words. */
+static __always_inline void sock6_identify(struct bpf_sock_addr *ctx, struct maplb_in6 saddr,
+					   struct sock6_req *req)
+{
+	__u64 netns = bpf_get_netns_cookie(ctx);
+	struct maplb_in6 client = { { (__be32)netns, (__be32)(netns >> 32), 0, 0 } };
+	req->cookie = bpf_get_socket_cookie(ctx);
+	req->saddr = saddr;
+	req->client = client;
+}
+
 static __always_inline int sock6_fwd(struct bpf_sock_addr *ctx, struct maplb_in6 saddr)
 {
 	if (sock_skipped(ctx))
 		return SYS_PROCEED;
 	struct dp_env env = { .now = 0 };
-	__u64 netns = bpf_get_netns_cookie(ctx);
-	struct sock6_req req = {
-		.cookie = bpf_get_socket_cookie(ctx),
-		.saddr = saddr,
-		.client = { { (__be32)netns, (__be32)(netns >> 32), 0, 0 } },
-		.daddr = SOCK_IN6(ctx->user_ip6),
-		.dport = (__be16)ctx->user_port,
-		.proto = (__u8)ctx->protocol,
-	};
+	struct sock6_req req = { .daddr = SOCK_IN6(ctx->user_ip6), .dport = (__be16)ctx->user_port,
+				 .proto = (__u8)ctx->protocol };
+	struct sock46_frontend fe;
+	if (!sock46_lookup(&env, &req, &fe))
+		return SYS_PROCEED;
+	sock6_identify(ctx, saddr, &req);
 	struct sock6_choice choice;
-	int r = sock46_xlate(&env, &req, &choice);
+	int r = sock46_xlate(&env, &req, &fe, &choice);
 	if (r < 0) {
 		bpf_set_retval(r);
 		return SYS_REJECT;
@@ -186,6 +198,16 @@ SEC("cgroup/getpeername6")
 int maplb_sock_getpeername6(struct bpf_sock_addr *ctx)
 {
 	return sock6_rev(ctx);
+}
+
+/* Benchmark only: a connect4 program that does nothing, attached alone to a cgroup of its own, so
+ * that what running any program on the hook costs shows beside maplb's (netfilter-real's floor
+ * row), as maplb_bench_empty does for XDP. */
+SEC("cgroup/connect4")
+int maplb_sock_empty4(struct bpf_sock_addr *ctx)
+{
+	(void)ctx;
+	return SYS_PROCEED;
 }
 
 #endif

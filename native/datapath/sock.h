@@ -60,24 +60,53 @@ static __always_inline struct maplb_in6 in6_v4_mapped(__be32 addr)
 	return a;
 }
 
-/* An AF_INET6 socket's connect()/sendmsg(): an IPv4-mapped destination goes through the IPv4
- * tables (its source too, when that is mapped; an unbound socket's client folded to 32 bits) and
- * the backend comes back mapped; any other through the IPv6 ones. Returns as sock6_xlate. */
+/* An AF_INET6 socket's request as the IPv4 tables see it, for an IPv4-mapped destination: its
+ * source only if mapped too, an unbound socket's client folded to 32 bits. */
+static __always_inline void sock46_req4(struct sock4_req *req4, const struct sock6_req *req)
+{
+	req4->cookie = req->cookie;
+	req4->saddr = in6_is_v4_mapped(&req->saddr) ? req->saddr.w[3] : 0;
+	req4->client = req->client.w[0] ^ req->client.w[1] ^ req->client.w[2] ^ req->client.w[3];
+	req4->daddr = req->daddr.w[3];
+	req4->dport = req->dport;
+	req4->proto = req->proto;
+}
+
+/* An AF_INET6 socket's frontend: in the IPv4 tables for an IPv4-mapped destination (key4), in the
+ * IPv6 ones for any other (key6). */
+struct sock46_frontend {
+	struct lb4_service *master;
+	struct lb4_key key4;
+	struct lb6_key key6;
+};
+
+/* As sockN_frontend for an AF_INET6 socket's destination (daddr, dport, proto): 1 when it is a
+ * frontend (*fe filled for sock46_xlate), 0 otherwise. */
+static __always_inline int sock46_lookup(struct dp_env *env, const struct sock6_req *req,
+					 struct sock46_frontend *fe)
+{
+	if (in6_is_v4_mapped(&req->daddr)) {
+		struct sock4_req req4;
+		sock46_req4(&req4, req);
+		fe->master = sock4_frontend(env, &req4, &fe->key4);
+	} else {
+		fe->master = sock6_frontend(env, req, &fe->key6);
+	}
+	return fe->master != 0;
+}
+
+/* An AF_INET6 socket's connect()/sendmsg() to the frontend sock46_lookup found: through the IPv4
+ * tables for an IPv4-mapped destination, the backend given back mapped (as Cilium's
+ * sock6_xlate_v4_in_v6); through the IPv6 ones otherwise. Returns as sockN_xlate. */
 static __always_inline int sock46_xlate(struct dp_env *env, const struct sock6_req *req,
-					struct sock6_choice *out)
+					struct sock46_frontend *fe, struct sock6_choice *out)
 {
 	if (!in6_is_v4_mapped(&req->daddr))
-		return sock6_xlate(env, req, out);
-	struct sock4_req req4 = {
-		.cookie = req->cookie,
-		.saddr = in6_is_v4_mapped(&req->saddr) ? req->saddr.w[3] : 0,
-		.client = req->client.w[0] ^ req->client.w[1] ^ req->client.w[2] ^ req->client.w[3],
-		.daddr = req->daddr.w[3],
-		.dport = req->dport,
-		.proto = req->proto,
-	};
+		return sock6_xlate(env, req, &fe->key6, fe->master, out);
+	struct sock4_req req4;
 	struct sock4_choice choice4;
-	int r = sock4_xlate(env, &req4, &choice4);
+	sock46_req4(&req4, req);
+	int r = sock4_xlate(env, &req4, &fe->key4, fe->master, &choice4);
 	if (r > 0) {
 		out->addr = in6_v4_mapped(choice4.addr);
 		out->port = choice4.port;

@@ -2,7 +2,9 @@
  * the family's socket types and reverse map (SOCK, SOCK_KEY, SOCK_REVNAT, FAM_REVERSE_SK) after
  * family.h named the rest. The IPv4 instance is sock4_*, the IPv6 one sock6_*. No guard. */
 
-/* What the application asked for, and who asks. */
+/* What the application asked for, and who asks. The caller fills `cookie`, `saddr` and `client`
+ * only once SOCK(frontend) found a frontend: on the hooks' side they are helper calls, and a
+ * connect() that is not for a Service (most of them) should not pay for them. */
 struct SOCK(req) {
 	__u64 cookie; /* the socket's cookie: the reverse entry's key, and the hash's "port" */
 	ADDR saddr;   /* the socket's source address; zero when not bound yet */
@@ -30,19 +32,42 @@ static __always_inline void SOCK(flow)(FLOW *f, const struct SOCK(req) *req)
 	f->proto = req->proto;
 }
 
-/* 1: translated (*out filled, reverse entry written); 0: not a frontend, or left to the per-packet
- * path; -EPERM: the bound source is outside the frontend's source ranges; -ECONNREFUSED: the
- * frontend has no backend to give (the application sees it at connect(), as with Cilium). */
+/* The frontend's master for req's destination (daddr, dport, proto: the rest of req is not read
+ * yet), with *key set for SOCK(xlate); 0 when the destination is no frontend. */
+static __always_inline struct lb4_service *SOCK(frontend)(struct dp_env *env,
+							  const struct SOCK(req) *req, SVC_KEY *key)
+{
+	FLOW f = { .daddr = req->daddr, .dport = req->dport, .proto = req->proto };
+	return FN(svc_lookup_master)(env, &f, key);
+}
+
+/* The reverse entry that lets recvmsg() and getpeername() show the frontend. A TCP socket connects
+ * once, under a cookie no entry has yet, so its entry is written straight away. A UDP socket may
+ * connect() again, and sendmsg() runs per datagram: it rewrites its entry only when it changed
+ * (as Cilium's sock4_update_revnat does), since an LRU update costs far more than a lookup. */
+static __always_inline void SOCK(remember)(struct dp_env *env, const struct SOCK(req) *req,
+					   const SOCK_KEY *rkey, const SOCK_REVNAT *rev)
+{
+	if (req->proto == IPPROTO_UDP) {
+		const SOCK_REVNAT *had = dpf_lookup(env, FAM_REVERSE_SK, rkey);
+		if (had && ADDR_EQ(had->address, rev->address) && had->port == rev->port &&
+		    had->rev_nat_id == rev->rev_nat_id)
+			return;
+	}
+	dpf_update(env, FAM_REVERSE_SK, rkey, rev, BPF_ANY);
+}
+
+/* For the frontend SOCK(frontend) found (master, key): 1: translated (*out filled, reverse entry
+ * written); 0: left to the per-packet path; -EPERM: the bound source is outside the frontend's
+ * source ranges; -ECONNREFUSED: the frontend has no backend to give (the application sees it at
+ * connect(), as with Cilium). */
 static __always_inline int SOCK(xlate)(struct dp_env *env, const struct SOCK(req) *req,
+				       SVC_KEY *key, struct lb4_service *master,
 				       struct SOCK(choice) *out)
 {
 	FLOW f;
 	SOCK(flow)(&f, req);
-	SVC_KEY key;
-	struct lb4_service *master = FN(svc_lookup_master)(env, &f, &key);
-	if (!master)
-		return 0;
-	master = FN(svc_scope)(env, &key, master, 1);
+	master = FN(svc_scope)(env, key, master, 1);
 	if (master->flags & MAPLB_SVC_SOURCE_RANGE) {
 		if (ADDR_IS_ZERO(req->saddr))
 			return 0; /* source unknown until routing: the per-packet path checks it */
@@ -54,7 +79,7 @@ static __always_inline int SOCK(xlate)(struct dp_env *env, const struct SOCK(req
 	__u32 zero = 0;
 	const struct maplb_config *cfg = dp_lookup(env, maplb_config, &zero);
 	__u32 id = 0;
-	BACKEND *backend = FN(choose_backend)(env, cfg, master, &key, &f, &id);
+	BACKEND *backend = FN(choose_backend)(env, cfg, master, key, &f, &id);
 	if (!backend)
 		return -ECONNREFUSED;
 	out->addr = backend->address;
@@ -65,7 +90,7 @@ static __always_inline int SOCK(xlate)(struct dp_env *env, const struct SOCK(req
 	SOCK_KEY rkey = { .cookie = req->cookie, .address = backend->address, .port = backend->port };
 	SOCK_REVNAT rev = { .address = req->daddr, .port = req->dport,
 			    .rev_nat_id = master->rev_nat_id };
-	dpf_update(env, FAM_REVERSE_SK, &rkey, &rev, BPF_ANY);
+	SOCK(remember)(env, req, &rkey, &rev);
 	return 1;
 }
 

@@ -150,7 +150,16 @@ MAPLB_API int maplb_sock_bench(struct maplb_dp *dp, __u32 daddr, __u16 dport, __
  * other programs stay; maplb's own earlier ones are replaced). hostns_only: translate only sockets
  * of the host network namespace. */
 MAPLB_API int maplb_attach_sock(struct maplb_dp *dp, const char *cgroup, int hostns_only);
-/* Detaches every maplb socket program from `cgroup`: how many were attached, or -errno. */
+/* Kernel only, benchmark only: attach maplb_sock_empty4, a connect4 program that does nothing, to
+ * `cgroup` in place of maplb's programs there: the cost of running any program on the hook. */
+MAPLB_API int maplb_attach_sock_empty(struct maplb_dp *dp, const char *cgroup);
+/* The kernel's run-time statistics of BPF programs, on while the returned fd is open (close(2) it),
+ * or -errno. They cost every program's every run two clock reads: for breakdowns, not figures. */
+MAPLB_API int maplb_bpf_stats_enable(void);
+/* Kernel only: out[0] = run_time_ns, out[1] = run_cnt, summed over maplb's connect4 programs on
+ * `cgroup` (the socket-LB hook or the empty one; counted only while the statistics are on). */
+MAPLB_API int maplb_sock_connect_stats(const char *cgroup, __u64 *out);
+/* Detaches every maplb socket program (the empty one too) from `cgroup`: how many were attached, or -errno. */
 MAPLB_API int maplb_detach_sock(const char *cgroup);
 /* Which hooks of `cgroup` have a maplb socket program (MAPLB_SOCK_HOOK_* bits), or -errno. */
 MAPLB_API int maplb_sock_attached(const char *cgroup);

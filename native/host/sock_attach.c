@@ -23,8 +23,11 @@ static const struct {
 	{ "maplb_sock_sendmsg6", BPF_CGROUP_UDP6_SENDMSG },
 	{ "maplb_sock_recvmsg6", BPF_CGROUP_UDP6_RECVMSG },
 	{ "maplb_sock_getpeername6", BPF_CGROUP_INET6_GETPEERNAME },
+	/* the benchmark's floor, attached alone by maplb_attach_sock_empty */
+	{ "maplb_sock_empty4", BPF_CGROUP_INET4_CONNECT },
 };
 #define HOOK_COUNT (sizeof(hooks) / sizeof(hooks[0]))
+#define LB_HOOKS 8 /* the first eight: socket LB (IPv4, then IPv6) */
 #define QUERY_MAX 64 /* programs per hook looked at; a cgroup with more is not ours to manage */
 
 static int open_cgroup(const char *cgroup)
@@ -34,7 +37,7 @@ static int open_cgroup(const char *cgroup)
 }
 
 /* Calls fn on every program of hook h named hooks[h].prog; returns how many, or -errno. */
-static int for_each_ours(int cg, __u32 h, int (*fn)(int cg, int prog_fd, __u32 h))
+static int for_each_ours(int cg, __u32 h, int (*fn)(int cg, int prog_fd, __u32 h, void *arg), void *arg)
 {
 	__u32 ids[QUERY_MAX], count = QUERY_MAX;
 	int err = bpf_prog_query(cg, hooks[h].type, 0, NULL, ids, &count);
@@ -51,7 +54,7 @@ static int for_each_ours(int cg, __u32 h, int (*fn)(int cg, int prog_fd, __u32 h
 		err = bpf_obj_get_info_by_fd(fd, &info, &len);
 		/* the kernel keeps BPF_OBJ_NAME_LEN - 1 = 15 characters of the name */
 		if (!err && strncmp(info.name, hooks[h].prog, sizeof(info.name) - 1) == 0) {
-			err = fn ? fn(cg, fd, h) : 0;
+			err = fn ? fn(cg, fd, h, arg) : 0;
 			found++;
 		}
 		close(fd);
@@ -61,8 +64,9 @@ static int for_each_ours(int cg, __u32 h, int (*fn)(int cg, int prog_fd, __u32 h
 	return found;
 }
 
-static int detach_one(int cg, int prog_fd, __u32 h)
+static int detach_one(int cg, int prog_fd, __u32 h, void *arg)
 {
+	(void)arg;
 	return bpf_prog_detach2(prog_fd, cg, hooks[h].type);
 }
 
@@ -70,7 +74,7 @@ static int detach_all(int cg)
 {
 	int total = 0;
 	for (__u32 h = 0; h < HOOK_COUNT; h++) {
-		int n = for_each_ours(cg, h, detach_one);
+		int n = for_each_ours(cg, h, detach_one, NULL);
 		if (n < 0)
 			return n;
 		total += n;
@@ -119,26 +123,37 @@ static int set_hostns_only(struct maplb_dp *dp, int hostns_only)
 	return -ENOENT;
 }
 
-int maplb_attach_sock(struct maplb_dp *dp, const char *cgroup, int hostns_only)
+/* Attaches hooks[from, to) to the cgroup, in place of maplb's programs there: all or none. */
+static int attach_hooks(struct maplb_dp *dp, const char *cgroup, __u32 from, __u32 to)
 {
-	if (dp->kind != MAPLB_KIND_KERNEL)
-		return -EOPNOTSUPP;
-	int err = set_hostns_only(dp, hostns_only);
-	if (err)
-		return err;
 	int cg = open_cgroup(cgroup);
 	if (cg < 0)
 		return cg;
-	err = detach_all(cg);
-	for (__u32 h = 0; err >= 0 && h < HOOK_COUNT; h++) {
+	int err = detach_all(cg);
+	for (__u32 h = from; err >= 0 && h < to; h++) {
 		struct bpf_program *prog = bpf_object__find_program_by_name(dp->obj, hooks[h].prog);
 		err = prog ? bpf_prog_attach(bpf_program__fd(prog), cg, hooks[h].type, BPF_F_ALLOW_MULTI)
 			   : -ENOENT;
 	}
 	if (err < 0)
-		detach_all(cg); /* all or none */
+		detach_all(cg);
 	close(cg);
 	return err < 0 ? err : 0;
+}
+
+int maplb_attach_sock(struct maplb_dp *dp, const char *cgroup, int hostns_only)
+{
+	if (dp->kind != MAPLB_KIND_KERNEL)
+		return -EOPNOTSUPP;
+	int err = set_hostns_only(dp, hostns_only);
+	return err ? err : attach_hooks(dp, cgroup, 0, LB_HOOKS);
+}
+
+int maplb_attach_sock_empty(struct maplb_dp *dp, const char *cgroup)
+{
+	if (dp->kind != MAPLB_KIND_KERNEL)
+		return -EOPNOTSUPP;
+	return attach_hooks(dp, cgroup, LB_HOOKS, HOOK_COUNT);
 }
 
 int maplb_detach_sock(const char *cgroup)
@@ -157,8 +172,8 @@ int maplb_sock_attached(const char *cgroup)
 	if (cg < 0)
 		return cg;
 	int mask = 0;
-	for (__u32 h = 0; h < HOOK_COUNT; h++) {
-		int n = for_each_ours(cg, h, NULL);
+	for (__u32 h = 0; h < LB_HOOKS; h++) {
+		int n = for_each_ours(cg, h, NULL, NULL);
 		if (n < 0) {
 			close(cg);
 			return n;
@@ -168,4 +183,40 @@ int maplb_sock_attached(const char *cgroup)
 	}
 	close(cg);
 	return mask;
+}
+
+int maplb_bpf_stats_enable(void)
+{
+	int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Adds a program's run_time_ns and run_cnt to out[0] and out[1]. */
+static int add_run_stats(int cg, int prog_fd, __u32 h, void *arg)
+{
+	(void)cg;
+	(void)h;
+	__u64 *out = arg;
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return -errno;
+	out[0] += info.run_time_ns;
+	out[1] += info.run_cnt;
+	return 0;
+}
+
+int maplb_sock_connect_stats(const char *cgroup, __u64 *out)
+{
+	int cg = open_cgroup(cgroup);
+	if (cg < 0)
+		return cg;
+	out[0] = out[1] = 0;
+	int err = 0;
+	for (__u32 h = 0; err >= 0 && h < HOOK_COUNT; h++)
+		if (hooks[h].type == BPF_CGROUP_INET4_CONNECT)
+			err = for_each_ours(cg, h, add_run_stats, out);
+	close(cg);
+	return err < 0 ? err : 0;
 }

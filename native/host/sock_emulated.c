@@ -16,6 +16,22 @@ static __u64 clock_of(const struct maplb_dp *dp)
 	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
 }
 
+/* The hooks' order: the frontend first, then the translation (the host has the whole request). */
+static int sock4_translate(struct dp_env *env, const struct sock4_req *req, struct sock4_choice *out)
+{
+	struct lb4_key key;
+	struct lb4_service *master = sock4_frontend(env, req, &key);
+	return master ? sock4_xlate(env, req, &key, master, out) : 0;
+}
+
+/* The same for an AF_INET6 socket (an IPv4-mapped destination through the IPv4 tables). */
+static int sock46_translate(struct dp_env *env, const struct sock6_req *req,
+			    struct sock6_choice *out)
+{
+	struct sock46_frontend fe;
+	return sock46_lookup(env, req, &fe) ? sock46_xlate(env, req, &fe, out) : 0;
+}
+
 int maplb_sock_xlate4(struct maplb_dp *dp, __u64 cookie, __u32 saddr, __u32 client, __u32 daddr,
 		      __u16 dport, __u8 proto, __u32 *out)
 {
@@ -27,7 +43,7 @@ int maplb_sock_xlate4(struct maplb_dp *dp, __u64 cookie, __u32 saddr, __u32 clie
 	struct sock4_req req = { .cookie = cookie, .saddr = saddr, .client = client, .daddr = daddr,
 				 .dport = dport, .proto = proto };
 	struct sock4_choice choice = { 0 };
-	int r = sock4_xlate(&env, &req, &choice);
+	int r = sock4_translate(&env, &req, &choice);
 	if (r > 0) {
 		out[0] = choice.addr;
 		out[1] = choice.port;
@@ -67,7 +83,7 @@ int maplb_sock_xlate6(struct maplb_dp *dp, __u64 cookie, const __u32 *saddr, con
 	struct sock6_req req = { .cookie = cookie, .saddr = in6_of(saddr), .client = in6_of(client),
 				 .daddr = in6_of(daddr), .dport = dport, .proto = proto };
 	struct sock6_choice choice = { 0 };
-	int r = sock46_xlate(&env, &req, &choice);
+	int r = sock46_translate(&env, &req, &choice);
 	if (r > 0) {
 		for (int i = 0; i < 4; i++)
 			out[i] = choice.addr.w[i];
@@ -106,7 +122,7 @@ int maplb_sock_bench(struct maplb_dp *dp, __u32 daddr, __u16 dport, __u8 proto, 
 		struct sock4_req req = { .cookie = (__u64)i + 1, .client = 0x0100000a, .daddr = daddr,
 					 .dport = dport, .proto = proto };
 		struct sock4_choice choice;
-		last = sock4_xlate(&env, &req, &choice);
+		last = sock4_translate(&env, &req, &choice);
 		__asm__ volatile("" ::: "memory"); /* every translation is done */
 	}
 	struct timespec ts;

@@ -182,6 +182,12 @@ export interface NativeApi {
     out: BigUint64Array,
   ): number;
   attachSock(dp: DpHandle, cgroup: string, hostnsOnly: boolean): number;
+  /** Benchmark only: maplb_sock_empty4 (a connect4 program that does nothing) on the cgroup. */
+  attachSockEmpty(dp: DpHandle, cgroup: string): number;
+  /** maplb_bpf_stats_enable: an fd that keeps the kernel's BPF run-time statistics on, or -errno. */
+  bpfStatsEnable(): number;
+  /** maplb_sock_connect_stats: out = [run_time_ns, run_cnt] of the cgroup's maplb connect4 programs. */
+  sockConnectStats(cgroup: string, out: BigUint64Array): number;
   detachSock(cgroup: string): number;
   sockAttached(cgroup: string): number;
   /** maplb_lock_file (native/host/lock.c): a locked fd, or a negative errno and the holder's pid. */
@@ -295,6 +301,9 @@ export function loadNative(candidates: string[]): NativeApi {
     "int maplb_sock_bench(maplb_dp *dp, uint32_t daddr, uint16_t dport, uint8_t proto, uint32_t repeat, uint64_t *ns)",
   );
   const attachSock = f("int maplb_attach_sock(maplb_dp *dp, const char *cgroup, int hostns_only)");
+  const attachSockEmpty = f("int maplb_attach_sock_empty(maplb_dp *dp, const char *cgroup)");
+  const bpfStatsEnable = f("int maplb_bpf_stats_enable(void)");
+  const sockConnectStats = f("int maplb_sock_connect_stats(const char *cgroup, uint64_t *out)");
   const detachSock = f("int maplb_detach_sock(const char *cgroup)");
   const sockAttached = f("int maplb_sock_attached(const char *cgroup)");
   const lockFile = f("int maplb_lock_file(const char *path, uint32_t timeout_ms, _Out_ int *holder)");
@@ -442,6 +451,9 @@ export function loadNative(candidates: string[]): NativeApi {
     sockBench: (dp, daddr, dport, proto, repeat, out) =>
       sockBench(dp, daddr, dport, proto, repeat, out) as number,
     attachSock: (dp, cgroup, hostnsOnly) => attachSock(dp, cgroup, hostnsOnly ? 1 : 0) as number,
+    attachSockEmpty: (dp, cgroup) => attachSockEmpty(dp, cgroup) as number,
+    bpfStatsEnable: () => bpfStatsEnable() as number,
+    sockConnectStats: (cgroup, out) => sockConnectStats(cgroup, out) as number,
     detachSock: (cgroup) => detachSock(cgroup) as number,
     sockAttached: (cgroup) => sockAttached(cgroup) as number,
     lockFile: (path, timeoutMs) => {

@@ -2,6 +2,7 @@
 // sendmsg() gets from the cgroup hooks, run on the emulated datapath as one FFI call (trace
 // --socket, the parity test, the benchmark), and the hooks attached to a cgroup v2 on the kernel
 // target (maplb attach --socket-lb).
+import { closeSync } from "node:fs";
 import { constants } from "node:os";
 import { MaplbError } from "../errors.js";
 import {
@@ -208,6 +209,36 @@ export function attachSocketLb(dp: KernelDatapath, cgroup: string, hostnsOnly: b
   const err = native().attachSock(dp.maps.handle, dir, hostnsOnly);
   if (err < 0) throw nativeError(err, `attaching the socket-LB hooks to cgroup ${JSON.stringify(dir)}`);
   return dir;
+}
+
+/**
+ * Benchmark only: a connect4 program that does nothing, on a cgroup v2 directory (in place of
+ * maplb's programs there), so the cost of running any program on the hook can be measured.
+ */
+export function attachEmptyConnectHook(dp: KernelDatapath, cgroup: string): string {
+  const dir = checkCgroupDir(cgroup);
+  const err = native().attachSockEmpty(dp.maps.handle, dir);
+  if (err < 0)
+    throw nativeError(err, `attaching the empty connect4 program to cgroup ${JSON.stringify(dir)}`);
+  return dir;
+}
+
+/**
+ * Turns the kernel's BPF run-time statistics on until the returned function is called. They add
+ * two clock reads to every program's every run: for a breakdown, not while timing what it breaks down.
+ */
+export function enableBpfStats(): () => void {
+  const fd = native().bpfStatsEnable();
+  if (fd < 0) throw nativeError(fd, "enabling the kernel's BPF run-time statistics");
+  return () => closeSync(fd);
+}
+
+/** Run time and runs so far of maplb's connect4 program on a cgroup (counted while statistics are on). */
+export function connectHookRunTime(cgroup: string): { ns: number; runs: number } {
+  const out = new BigUint64Array(2);
+  const err = native().sockConnectStats(cgroup, out);
+  if (err < 0) throw nativeError(err, `reading the connect4 programs of cgroup ${JSON.stringify(cgroup)}`);
+  return { ns: Number(out[0]), runs: Number(out[1]) };
 }
 
 /** Detaches maplb's socket-LB programs from a cgroup: how many there were. */

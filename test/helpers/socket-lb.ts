@@ -86,8 +86,7 @@ export const ALLOWED_RANGE = SOCK_V4.allowedRange;
 
 const MAGLEV_M = 13;
 
-export function sockOps(family: SockFamily = SOCK_V4): MapOp[] {
-  const frontends = sockFrontends(family);
+export function sockOps(family: SockFamily = SOCK_V4, frontends = sockFrontends(family)): MapOp[] {
   const base = family.idBase;
   /** A backend's id: its number, +10 for its UDP twin, + the family's base. */
   const backendId = (n: number, protocol: string) => base + (protocol === "UDP" ? n + 10 : n);
