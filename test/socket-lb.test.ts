@@ -9,6 +9,7 @@ import { openEmulated, type EmulatedDatapath } from "../src/datapath/emulated.js
 import { buildFrame, parseFrame, type FrameSpec } from "../src/datapath/packet.js";
 import { buildFrame6, parseFrame6 } from "../src/datapath/packet6.js";
 import { socketConnect, socketHashPort, socketPeer, type SocketRequest } from "../src/datapath/socket-lb.js";
+import { fe } from "./helpers/datapath-targets.js";
 import {
   SOCK_V4,
   SOCK_V6,
@@ -171,6 +172,33 @@ for (const fam of [SOCK_V4, SOCK_V6]) {
         // The frontend goes away: its reverse entries no longer translate.
         dp.apply([{ kind: "revnat-delete", id: fam.idBase + 3, family: fam.name }]);
         assert.equal(socketPeer(dp, 42n, r.address, r.port).translated, false);
+      } finally {
+        dp.close();
+      }
+    });
+
+    test("a UDP socket's reverse entry follows its latest frontend, also when the backend is the same", () => {
+      // Two UDP frontends with one backend each, the same one: the socket's entry (cookie, backend)
+      // is kept while it still says the frontend asked, and rewritten when another frontend asks.
+      const dp = openEmulated();
+      try {
+        dp.configure(NODE);
+        dp.apply(
+          sockOps(fam, [
+            { key: fe(fam.frontend(10), 53, "UDP"), revNatId: 1, backendIds: [2] },
+            { key: fe(fam.frontend(11), 53, "UDP"), revNatId: 2, backendIds: [2] },
+          ]),
+        );
+        const peerAfter = (n: number) => {
+          const r = socketConnect(dp, req(n, 53, 9n, { protocol: "udp" }));
+          assert.equal(r.kind, "backend");
+          if (r.kind !== "backend") return null;
+          return socketPeer(dp, 9n, r.address, r.port).address;
+        };
+        assert.equal(peerAfter(10), fam.frontend(10));
+        assert.equal(peerAfter(10), fam.frontend(10)); // unchanged: kept
+        assert.equal(peerAfter(11), fam.frontend(11)); // changed: rewritten
+        assert.equal(peerAfter(10), fam.frontend(10));
       } finally {
         dp.close();
       }
