@@ -10,14 +10,7 @@ import { buildFrame, parseFrame, type FrameSpec } from "../src/datapath/packet.j
 import { buildFrame6, parseFrame6 } from "../src/datapath/packet6.js";
 import { socketConnect, socketHashPort, socketPeer, type SocketRequest } from "../src/datapath/socket-lb.js";
 import { fe } from "./helpers/datapath-targets.js";
-import {
-  SOCK_V4,
-  SOCK_V6,
-  sockBackend,
-  sockFrontends,
-  sockOps,
-  type SockFamily,
-} from "./helpers/socket-lb.js";
+import { SOCK_V4, SOCK_V6, sockBackend, sockFrontends, sockOps } from "./helpers/socket-lb.js";
 
 const NODE = {
   nodeIPs: ["198.18.1.1"],
