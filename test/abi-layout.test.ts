@@ -58,6 +58,7 @@ test("map ids, key and value sizes agree with the C map list", () => {
     ct6: "ct6_key",
     lb6_affinity: "lb6_affinity_key",
     lb6_frags: "lb6_frag_key",
+    lb6_reverse_sk: "lb6_sock_key",
   };
   const valueStruct: Partial<Record<string, StructName>> = {
     lb4_services: "lb4_service",
@@ -76,6 +77,7 @@ test("map ids, key and value sizes agree with the C map list", () => {
     ct6: "ct6_entry",
     lb6_affinity: "lb4_affinity_entry",
     lb6_frags: "lb4_frag_ports",
+    lb6_reverse_sk: "lb6_sock_revnat",
   };
   MAP_NAMES.forEach((name, id) => {
     const info = lib.mapInfo(id);

@@ -22,7 +22,7 @@ import {
 import { canCreateNamespaces, Topology } from "../src/netns/netns.js";
 import { KERNEL_SKIP } from "./helpers/datapath-targets.js";
 import { kernelSkip } from "./helpers/require-kernel.js";
-import { SOCK_FRONTENDS, sockOps } from "./helpers/socket-lb.js";
+import { SOCK_FRONTENDS, SOCK_V4, sockOps } from "./helpers/socket-lb.js";
 
 const PORT = 18080;
 const SERVER = "198.18.200.2";
@@ -117,7 +117,7 @@ describe(
       ({ tool, topo, client, server } = await clientAndServer("clcg", "198.18.0.1/24", backends, 8080));
       for (const dir of [hooked, empty]) mkdirSync(dir);
       dp = openKernel({ ephemeral: true });
-      dp.apply(sockOps([SOCK_FRONTENDS[0]!]));
+      dp.apply(sockOps(SOCK_V4, [SOCK_FRONTENDS[0]!]));
       attachSocketLb(dp, hooked, false);
       attachEmptyConnectHook(dp, empty);
     });

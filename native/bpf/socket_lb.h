@@ -1,5 +1,5 @@
-/* Socket-level LB entry points (cgroup/connect4, sendmsg4, recvmsg4, getpeername4), attached to
- * a cgroup v2 by host/sock_attach.c. Part of maplb.bpf.o, so they share its maps; the decision
+/* Socket-level LB entry points (cgroup/connect4, sendmsg4, recvmsg4, getpeername4 and their
+ * IPv6 twins), attached to a cgroup v2 by host/sock_attach.c. Part of maplb.bpf.o, so they share its maps; the decision
  * itself is datapath/sock.h, run by the host target too. */
 #ifndef MAPLB_BPF_SOCKET_LB_H
 #define MAPLB_BPF_SOCKET_LB_H
@@ -104,6 +104,100 @@ SEC("cgroup/getpeername4")
 int maplb_sock_getpeername4(struct bpf_sock_addr *ctx)
 {
 	return sock_rev(ctx);
+}
+
+/* ---- IPv6: the same steps over an AF_INET6 socket's 16-byte addresses (sock46_*: an
+ * IPv4-mapped destination is translated through the IPv4 tables) ---- */
+
+/* The context's user_ip6, msg_src_ip6 and the socket's src_ip6 are four 32-bit words: the
+ * verifier allows only word-sized accesses to them. */
+#define SOCK_IN6(words) ((struct maplb_in6){ { (words)[0], (words)[1], (words)[2], (words)[3] } })
+
+static __always_inline void sock6_set_dest(struct bpf_sock_addr *ctx, const struct maplb_in6 *a,
+					   __be16 port)
+{
+	ctx->user_ip6[0] = a->w[0];
+	ctx->user_ip6[1] = a->w[1];
+	ctx->user_ip6[2] = a->w[2];
+	ctx->user_ip6[3] = a->w[3];
+	ctx->user_port = port;
+}
+
+/* As sock_identify, for an AF_INET6 socket: the netns cookie fills the client's first two words. */
+static __always_inline void sock6_identify(struct bpf_sock_addr *ctx, struct maplb_in6 saddr,
+					   struct sock6_req *req)
+{
+	__u64 netns = bpf_get_netns_cookie(ctx);
+	struct maplb_in6 client = { { (__be32)netns, (__be32)(netns >> 32), 0, 0 } };
+	req->cookie = bpf_get_socket_cookie(ctx);
+	req->saddr = saddr;
+	req->client = client;
+}
+
+static __always_inline int sock6_fwd(struct bpf_sock_addr *ctx, struct maplb_in6 saddr)
+{
+	if (sock_skipped(ctx))
+		return SYS_PROCEED;
+	struct dp_env env = { .now = 0 };
+	struct sock6_req req = { .daddr = SOCK_IN6(ctx->user_ip6), .dport = (__be16)ctx->user_port,
+				 .proto = (__u8)ctx->protocol };
+	struct sock46_frontend fe;
+	if (!sock46_lookup(&env, &req, &fe))
+		return SYS_PROCEED;
+	sock6_identify(ctx, saddr, &req);
+	struct sock6_choice choice;
+	int r = sock46_xlate(&env, &req, &fe, &choice);
+	if (r < 0) {
+		bpf_set_retval(r);
+		return SYS_REJECT;
+	}
+	if (r > 0)
+		sock6_set_dest(ctx, &choice.addr, choice.port);
+	return SYS_PROCEED;
+}
+
+static __always_inline struct maplb_in6 sock6_bound_addr(struct bpf_sock_addr *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct maplb_in6 none = { { 0, 0, 0, 0 } };
+	return sk ? SOCK_IN6(sk->src_ip6) : none;
+}
+
+SEC("cgroup/connect6")
+int maplb_sock_connect6(struct bpf_sock_addr *ctx)
+{
+	return sock6_fwd(ctx, sock6_bound_addr(ctx));
+}
+
+SEC("cgroup/sendmsg6")
+int maplb_sock_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	struct maplb_in6 saddr = SOCK_IN6(ctx->msg_src_ip6); /* IPV6_PKTINFO's source, if set */
+	return sock6_fwd(ctx, in6_is_zero(&saddr) ? sock6_bound_addr(ctx) : saddr);
+}
+
+static __always_inline int sock6_rev(struct bpf_sock_addr *ctx)
+{
+	if (sock_skipped(ctx))
+		return SYS_PROCEED;
+	struct dp_env env = { .now = 0 };
+	struct maplb_in6 addr = SOCK_IN6(ctx->user_ip6);
+	__be16 port = (__be16)ctx->user_port;
+	if (sock46_xlate_rev(&env, bpf_get_socket_cookie(ctx), &addr, &port))
+		sock6_set_dest(ctx, &addr, port);
+	return SYS_PROCEED;
+}
+
+SEC("cgroup/recvmsg6")
+int maplb_sock_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	return sock6_rev(ctx);
+}
+
+SEC("cgroup/getpeername6")
+int maplb_sock_getpeername6(struct bpf_sock_addr *ctx)
+{
+	return sock6_rev(ctx);
 }
 
 /* Benchmark only: a connect4 program that does nothing, attached alone to a cgroup of its own, so

@@ -2,7 +2,8 @@
  * unconnected UDP socket's sendmsg()) is given the backend's address once, so its packets leave
  * already addressed to the backend and no packet is NATed. The choice is the packet pipeline's
  * own: the same service lookup, scope, source-range check and backend choice (service.h,
- * backend.h) over the same maps. What differs is only what a socket knows:
+ * backend.h) over the same maps, for IPv4 and IPv6 alike (sock_family.h, compiled once per
+ * family as the pipeline is). What differs is only what a socket knows:
  *   - no source port yet: the flow hash gets a per-socket value in its place (the socket cookie),
  *     so that connections spread over the backends as packets' source ports spread them;
  *   - maybe no source address yet (an unbound socket): affinity and the hash then use the
@@ -11,7 +12,9 @@
  *     path, which sees the real source;
  *   - a local socket is inside the cluster: a two-scope (Local policy) frontend is looked up in
  *     its INT scope, as Cilium's socket LB switches scope for local sockets.
- * The reverse entry (lb4_reverse_sk) lets recvmsg() and getpeername() show the frontend. */
+ * The reverse entry (lb4_reverse_sk, lb6_reverse_sk) lets recvmsg() and getpeername() show the
+ * frontend. An AF_INET6 socket may name an IPv4 peer as ::ffff:a.b.c.d: sock46_* translate it
+ * through the IPv4 tables, as Cilium's sock6_xlate_v4_in_v6 does. */
 #ifndef MAPLB_SOCK_H
 #define MAPLB_SOCK_H
 
@@ -19,117 +22,112 @@
 #include <linux/errno.h>
 #include "lb_family.h"
 
-/* What the application asked for, and who asks. The caller fills `cookie`, `saddr` and `client`
- * only once sock4_frontend() found a frontend: on the hooks' side they are helper calls, and a
- * connect() that is not for a Service (most of them) should not pay for them. */
-struct sock4_req {
-	__u64 cookie;    /* the socket's cookie: the reverse entry's key, and the hash's "port" */
-	__be32 saddr;    /* the socket's source address; 0 when not bound yet */
-	__be32 client;   /* affinity and hash identity when saddr is 0 (the BPF side: netns cookie) */
-	__be32 daddr;    /* the destination the application gave */
-	__be16 dport;
-	__u8 proto;      /* IPPROTO_TCP / IPPROTO_UDP */
+#define MAPLB_FAMILY 4
+#include "family.h"
+#define SOCK(name) sock4_##name
+#define SOCK_KEY struct lb4_sock_key
+#define SOCK_REVNAT struct lb4_sock_revnat
+#define FAM_REVERSE_SK lb4_reverse_sk
+#include "sock_family.h"
+#undef SOCK
+#undef SOCK_KEY
+#undef SOCK_REVNAT
+#undef FAM_REVERSE_SK
+#undef MAPLB_FAMILY
+
+#define MAPLB_FAMILY 6
+#include "family.h"
+#define SOCK(name) sock6_##name
+#define SOCK_KEY struct lb6_sock_key
+#define SOCK_REVNAT struct lb6_sock_revnat
+#define FAM_REVERSE_SK lb6_reverse_sk
+#include "sock_family.h"
+#undef SOCK
+#undef SOCK_KEY
+#undef SOCK_REVNAT
+#undef FAM_REVERSE_SK
+#undef MAPLB_FAMILY
+
+/* ::ffff:a.b.c.d (RFC 4291 2.5.5.2): an IPv4 address as an AF_INET6 socket names it. */
+static __always_inline int in6_is_v4_mapped(const struct maplb_in6 *a)
+{
+	return a->w[0] == 0 && a->w[1] == 0 && a->w[2] == bpf_htonl(0xffff);
+}
+
+static __always_inline struct maplb_in6 in6_v4_mapped(__be32 addr)
+{
+	struct maplb_in6 a = { { 0, 0, bpf_htonl(0xffff), addr } };
+	return a;
+}
+
+/* An AF_INET6 socket's request as the IPv4 tables see it, for an IPv4-mapped destination: its
+ * source only if mapped too, an unbound socket's client folded to 32 bits. */
+static __always_inline void sock46_req4(struct sock4_req *req4, const struct sock6_req *req)
+{
+	req4->cookie = req->cookie;
+	req4->saddr = in6_is_v4_mapped(&req->saddr) ? req->saddr.w[3] : 0;
+	req4->client = req->client.w[0] ^ req->client.w[1] ^ req->client.w[2] ^ req->client.w[3];
+	req4->daddr = req->daddr.w[3];
+	req4->dport = req->dport;
+	req4->proto = req->proto;
+}
+
+/* An AF_INET6 socket's frontend: in the IPv4 tables for an IPv4-mapped destination (key4), in the
+ * IPv6 ones for any other (key6). */
+struct sock46_frontend {
+	struct lb4_service *master;
+	struct lb4_key key4;
+	struct lb6_key key6;
 };
 
-/* sock4_xlate's answer besides its return value. */
-struct sock4_choice {
-	__be32 addr; /* the backend */
-	__be16 port;
-	__u32 backend_id;
-	__u32 rev_nat_id;
-};
-
-/* The flow the pipeline's helpers see for this socket. */
-static __always_inline void sock4_flow(struct flow4 *f, const struct sock4_req *req)
+/* As sockN_frontend for an AF_INET6 socket's destination (daddr, dport, proto): 1 when it is a
+ * frontend (*fe filled for sock46_xlate), 0 otherwise. */
+static __always_inline int sock46_lookup(struct dp_env *env, const struct sock6_req *req,
+					 struct sock46_frontend *fe)
 {
-	f->saddr = req->saddr ? req->saddr : req->client;
-	f->daddr = req->daddr;
-	f->sport = (__be16)(req->cookie ^ (req->cookie >> 16) ^ (req->cookie >> 32));
-	f->dport = req->dport;
-	f->proto = req->proto;
-}
-
-/* The frontend's master for req's destination (daddr, dport, proto: the rest of req is not read
- * yet), with *key set for sock4_xlate; 0 when the destination is no frontend. */
-static __always_inline struct lb4_service *sock4_frontend(struct dp_env *env,
-							  const struct sock4_req *req,
-							  struct lb4_key *key)
-{
-	struct flow4 f = { .daddr = req->daddr, .dport = req->dport, .proto = req->proto };
-	return svc_lookup_master(env, &f, key);
-}
-
-/* The reverse entry that lets recvmsg() and getpeername() show the frontend. A TCP socket connects
- * once, under a cookie no entry has yet, so its entry is written straight away. A UDP socket may
- * connect() again, and sendmsg() runs per datagram: it rewrites its entry only when it changed
- * (as Cilium's sock4_update_revnat does), since an LRU update costs far more than a lookup. */
-static __always_inline void sock4_remember(struct dp_env *env, const struct sock4_req *req,
-					   const struct lb4_sock_key *rkey,
-					   const struct lb4_sock_revnat *rev)
-{
-	if (req->proto == IPPROTO_UDP) {
-		const struct lb4_sock_revnat *had = dp_lookup(env, lb4_reverse_sk, rkey);
-		if (had && had->address == rev->address && had->port == rev->port &&
-		    had->rev_nat_id == rev->rev_nat_id)
-			return;
+	if (in6_is_v4_mapped(&req->daddr)) {
+		struct sock4_req req4;
+		sock46_req4(&req4, req);
+		fe->master = sock4_frontend(env, &req4, &fe->key4);
+	} else {
+		fe->master = sock6_frontend(env, req, &fe->key6);
 	}
-	dp_update(env, lb4_reverse_sk, rkey, rev, BPF_ANY);
+	return fe->master != 0;
 }
 
-/* For the frontend sock4_frontend() found (master, key): 1: translated (*out filled, reverse entry
- * written); 0: left to the per-packet path; -EPERM: the bound source is outside the frontend's
- * source ranges; -ECONNREFUSED: the frontend has no backend to give (the application sees it at
- * connect(), as with Cilium). */
-static __always_inline int sock4_xlate(struct dp_env *env, const struct sock4_req *req,
-				       struct lb4_key *key, struct lb4_service *master,
-				       struct sock4_choice *out)
+/* An AF_INET6 socket's connect()/sendmsg() to the frontend sock46_lookup found: through the IPv4
+ * tables for an IPv4-mapped destination, the backend given back mapped (as Cilium's
+ * sock6_xlate_v4_in_v6); through the IPv6 ones otherwise. Returns as sockN_xlate. */
+static __always_inline int sock46_xlate(struct dp_env *env, const struct sock6_req *req,
+					struct sock46_frontend *fe, struct sock6_choice *out)
 {
-	struct flow4 f;
-	sock4_flow(&f, req);
-	master = svc_scope(env, key, master, 1);
-	if (master->flags & MAPLB_SVC_SOURCE_RANGE) {
-		if (!req->saddr)
-			return 0; /* source unknown until routing: the per-packet path checks it */
-		if (!svc_source_allowed(env, master, req->saddr))
-			return -EPERM;
+	if (!in6_is_v4_mapped(&req->daddr))
+		return sock6_xlate(env, req, &fe->key6, fe->master, out);
+	struct sock4_req req4;
+	struct sock4_choice choice4;
+	sock46_req4(&req4, req);
+	int r = sock4_xlate(env, &req4, &fe->key4, fe->master, &choice4);
+	if (r > 0) {
+		out->addr = in6_v4_mapped(choice4.addr);
+		out->port = choice4.port;
+		out->backend_id = choice4.backend_id;
+		out->rev_nat_id = choice4.rev_nat_id;
 	}
-	if (master->count == 0)
-		return -ECONNREFUSED;
-	__u32 zero = 0;
-	const struct maplb_config *cfg = dp_lookup(env, maplb_config, &zero);
-	__u32 id = 0;
-	struct lb4_backend *backend = choose_backend(env, cfg, master, key, &f, &id);
-	if (!backend)
-		return -ECONNREFUSED;
-	out->addr = backend->address;
-	out->port = backend->port;
-	out->backend_id = id;
-	out->rev_nat_id = master->rev_nat_id;
-
-	struct lb4_sock_key rkey = { .cookie = req->cookie, .address = backend->address,
-				     .port = backend->port };
-	struct lb4_sock_revnat rev = { .address = req->daddr, .port = req->dport,
-				       .rev_nat_id = master->rev_nat_id };
-	sock4_remember(env, req, &rkey, &rev);
-	return 1;
+	return r;
 }
 
-/* recvmsg()/getpeername(): the frontend the socket asked for when it talks to addr:port, 1 when
- * there is one (*addr, *port rewritten), 0 otherwise. An entry whose frontend is gone is dropped. */
-static __always_inline int sock4_xlate_rev(struct dp_env *env, __u64 cookie, __be32 *addr,
-					   __be16 *port)
+/* An AF_INET6 socket's recvmsg()/getpeername(): as sock6_xlate_rev, an IPv4-mapped peer through
+ * lb4_reverse_sk (where sock46_xlate remembered it). */
+static __always_inline int sock46_xlate_rev(struct dp_env *env, __u64 cookie, struct maplb_in6 *addr,
+					    __be16 *port)
 {
-	struct lb4_sock_key rkey = { .cookie = cookie, .address = *addr, .port = *port };
-	struct lb4_sock_revnat *rev = dp_lookup(env, lb4_reverse_sk, &rkey);
-	if (!rev)
-		return 0;
-	if (!dp_lookup(env, lb4_reverse_nat, &rev->rev_nat_id)) {
-		dp_delete(env, lb4_reverse_sk, &rkey);
-		return 0;
-	}
-	*addr = rev->address;
-	*port = rev->port;
-	return 1;
+	if (!in6_is_v4_mapped(addr))
+		return sock6_xlate_rev(env, cookie, addr, port);
+	__be32 addr4 = addr->w[3];
+	int r = sock4_xlate_rev(env, cookie, &addr4, port);
+	if (r > 0)
+		*addr = in6_v4_mapped(addr4);
+	return r;
 }
 
 #endif

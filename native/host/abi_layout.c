@@ -54,6 +54,9 @@ static const struct field_layout fields[] = {
 	F(lb6_affinity_key, client), F(lb6_affinity_key, rev_nat_id),
 	F(lb6_frag_key, saddr), F(lb6_frag_key, daddr), F(lb6_frag_key, id), F(lb6_frag_key, proto),
 	F(lb6_frag_key, pad),
+	F(lb6_sock_key, cookie), F(lb6_sock_key, address), F(lb6_sock_key, port), F(lb6_sock_key, pad),
+	F(lb6_sock_revnat, address), F(lb6_sock_revnat, port), F(lb6_sock_revnat, pad),
+	F(lb6_sock_revnat, rev_nat_id),
 	F(ipt_rule, src_addr), F(ipt_rule, src_mask), F(ipt_rule, dst_addr), F(ipt_rule, dst_mask),
 	F(ipt_rule, flags), F(ipt_rule, probability), F(ipt_rule, mark_value), F(ipt_rule, mark_mask),
 	F(ipt_rule, recent_list), F(ipt_rule, recent_seconds), F(ipt_rule, jump_chain),
@@ -78,7 +81,7 @@ static const struct {
 	S(maplb_config), S(ct4_key), S(ct4_entry), S(lb4_affinity_key), S(lb4_affinity_entry),
 	S(lb4_backend_stats), S(lb4_frag_key), S(lb4_frag_ports), S(lb4_sock_key), S(lb4_sock_revnat),
 	S(lb6_key), S(lb6_backend), S(lb6_reverse_nat), S(lb6_src_range_key), S(ct6_key), S(ct6_entry),
-	S(lb6_affinity_key), S(lb6_frag_key), S(maplb_map_info), S(ipt_rule), S(ipt_chain), S(ipt_packet),
+	S(lb6_affinity_key), S(lb6_frag_key), S(lb6_sock_key), S(lb6_sock_revnat), S(maplb_map_info), S(ipt_rule), S(ipt_chain), S(ipt_packet),
 	S(ipt_result),
 };
 

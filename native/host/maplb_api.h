@@ -122,6 +122,14 @@ MAPLB_API int maplb_sock_xlate4(struct maplb_dp *dp, __u64 cookie, __u32 saddr, 
 				__u32 daddr, __u16 dport, __u8 proto, __u32 *out);
 /* recvmsg()/getpeername(): addr_port[0..1] (a backend) become the frontend; 1 when they did. */
 MAPLB_API int maplb_sock_rev4(struct maplb_dp *dp, __u64 cookie, __u32 *addr_port);
+/* An AF_INET6 socket's, as maplb_sock_xlate4 with 4-word addresses (an IPv4-mapped destination
+ * goes through the IPv4 tables): out[0..3] = backend address, out[4] its port, out[5] backend id,
+ * out[6] rev-NAT id. */
+MAPLB_API int maplb_sock_xlate6(struct maplb_dp *dp, __u64 cookie, const __u32 *saddr,
+				const __u32 *client, const __u32 *daddr, __u16 dport, __u8 proto,
+				__u32 *out);
+/* As maplb_sock_rev4: addr_port[0..3] the address, addr_port[4] the port. */
+MAPLB_API int maplb_sock_rev6(struct maplb_dp *dp, __u64 cookie, __u32 *addr_port);
 /* Emulated only: `repeat` translations to one frontend (each a new socket), *ns_total the whole
  * loop on CLOCK_MONOTONIC (a fixed clock, if set, is not advanced); returns the last result. */
 MAPLB_API int maplb_sock_bench(struct maplb_dp *dp, __u32 daddr, __u16 dport, __u8 proto,
@@ -132,9 +140,13 @@ MAPLB_API int maplb_sock_bench(struct maplb_dp *dp, __u32 daddr, __u16 dport, __
 #define MAPLB_SOCK_HOOK_SENDMSG4 (1 << 1)
 #define MAPLB_SOCK_HOOK_RECVMSG4 (1 << 2)
 #define MAPLB_SOCK_HOOK_GETPEERNAME4 (1 << 3)
-#define MAPLB_SOCK_HOOK_ALL 0xf
+#define MAPLB_SOCK_HOOK_CONNECT6 (1 << 4)
+#define MAPLB_SOCK_HOOK_SENDMSG6 (1 << 5)
+#define MAPLB_SOCK_HOOK_RECVMSG6 (1 << 6)
+#define MAPLB_SOCK_HOOK_GETPEERNAME6 (1 << 7)
+#define MAPLB_SOCK_HOOK_ALL 0xff
 
-/* Kernel only: attach the four hooks to the cgroup v2 directory `cgroup` (BPF_F_ALLOW_MULTI:
+/* Kernel only: attach the eight hooks to the cgroup v2 directory `cgroup` (BPF_F_ALLOW_MULTI:
  * other programs stay; maplb's own earlier ones are replaced). hostns_only: translate only sockets
  * of the host network namespace. */
 MAPLB_API int maplb_attach_sock(struct maplb_dp *dp, const char *cgroup, int hostns_only);

@@ -19,11 +19,15 @@ static const struct {
 	{ "maplb_sock_sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
 	{ "maplb_sock_recvmsg4", BPF_CGROUP_UDP4_RECVMSG },
 	{ "maplb_sock_getpeername4", BPF_CGROUP_INET4_GETPEERNAME },
+	{ "maplb_sock_connect6", BPF_CGROUP_INET6_CONNECT },
+	{ "maplb_sock_sendmsg6", BPF_CGROUP_UDP6_SENDMSG },
+	{ "maplb_sock_recvmsg6", BPF_CGROUP_UDP6_RECVMSG },
+	{ "maplb_sock_getpeername6", BPF_CGROUP_INET6_GETPEERNAME },
 	/* the benchmark's floor, attached alone by maplb_attach_sock_empty */
 	{ "maplb_sock_empty4", BPF_CGROUP_INET4_CONNECT },
 };
 #define HOOK_COUNT (sizeof(hooks) / sizeof(hooks[0]))
-#define LB_HOOKS 4 /* the first four: socket LB */
+#define LB_HOOKS 8 /* the first eight: socket LB (IPv4, then IPv6) */
 #define QUERY_MAX 64 /* programs per hook looked at; a cgroup with more is not ours to manage */
 
 static int open_cgroup(const char *cgroup)

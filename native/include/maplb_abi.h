@@ -289,6 +289,22 @@ struct lb6_frag_key {
 	__u8 pad[3];
 };
 
+/* lb6_reverse_sk: LRU_HASH lb6_sock_key -> lb6_sock_revnat, lb4_reverse_sk's IPv6 twin (an AF_INET6
+ * socket talking to an IPv4-mapped address uses lb4_reverse_sk: datapath/sock.h). */
+struct lb6_sock_key {
+	__u64 cookie;            /* bpf_get_socket_cookie */
+	struct maplb_in6 address; /* the backend the socket talks to */
+	__be16 port;
+	__u8 pad[6];
+};
+
+struct lb6_sock_revnat {
+	struct maplb_in6 address; /* the frontend the application asked for */
+	__be16 port;
+	__u16 pad;
+	__u32 rev_nat_id; /* still in lb6_reverse_nat, or the frontend is gone */
+};
+
 /* ---- Counters --------------------------------------------------------------------------------- */
 
 /* What happened to a packet. */
@@ -377,7 +393,9 @@ struct lb4_backend_stats {
 	X(lb6_affinity, BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb6_affinity_key),                       \
 	  sizeof(struct lb4_affinity_entry), 65536)                                                    \
 	X(lb6_frags, BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb6_frag_key), sizeof(struct lb4_frag_ports), \
-	  8192)
+	  8192)                                                                                        \
+	X(lb6_reverse_sk, BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb6_sock_key),                         \
+	  sizeof(struct lb6_sock_revnat), 65536)
 
 enum maplb_map_id {
 #define MAPLB_MAP_ENUM(name, type, ksz, vsz, max) MAPLB_MAP_##name,
@@ -485,6 +503,8 @@ _Static_assert(sizeof(struct ct6_key) == 40, "ct6_key");
 _Static_assert(sizeof(struct ct6_entry) == 56, "ct6_entry");
 _Static_assert(sizeof(struct lb6_affinity_key) == 20, "lb6_affinity_key");
 _Static_assert(sizeof(struct lb6_frag_key) == 40, "lb6_frag_key");
+_Static_assert(sizeof(struct lb6_sock_key) == 32, "lb6_sock_key");
+_Static_assert(sizeof(struct lb6_sock_revnat) == 24, "lb6_sock_revnat");
 _Static_assert(sizeof(struct ipt_rule) == 56, "ipt_rule");
 _Static_assert(sizeof(struct ipt_chain) == 8, "ipt_chain");
 _Static_assert(sizeof(struct ipt_packet) == 16, "ipt_packet");

@@ -39,6 +39,8 @@ export type StructName =
   | "ct6_entry"
   | "lb6_affinity_key"
   | "lb6_frag_key"
+  | "lb6_sock_key"
+  | "lb6_sock_revnat"
   | "maplb_map_info"
   | "ipt_rule"
   | "ipt_chain"
@@ -204,6 +206,18 @@ export const ABI_STRUCTS: Record<StructName, FieldDef[]> = {
     { name: "proto", type: "u8" },
     pad(3),
   ],
+  lb6_sock_key: [
+    { name: "cookie", type: "u64" },
+    { name: "address", type: "in6" },
+    { name: "port", type: "be16" },
+    pad(6),
+  ],
+  lb6_sock_revnat: [
+    { name: "address", type: "in6" },
+    { name: "port", type: "be16" },
+    { name: "pad", type: "u16" },
+    { name: "rev_nat_id", type: "u32" },
+  ],
   maplb_map_info: [
     { name: "name", type: "char", count: 32 },
     { name: "type", type: "u32" },
@@ -277,6 +291,7 @@ export const MAP_NAMES = [
   "ct6",
   "lb6_affinity",
   "lb6_frags",
+  "lb6_reverse_sk",
 ] as const;
 // maplb_counters and lb4_backend_stats are per-CPU: the library's lookups return the sum over CPUs.
 // lb4_backend_stats counts the backends of both families (one id space: maplb_abi.h).

@@ -156,6 +156,22 @@ export interface NativeApi {
   ): number;
   /** maplb_sock_rev4 (emulated): addrPort [addr, port] of a backend become the frontend's; 1 when they did. */
   sockRev4(dp: DpHandle, cookie: bigint, addrPort: Uint32Array): number;
+  /**
+   * maplb_sock_xlate6 (emulated): addresses as 4 words in network order; 1 with out = [backend
+   * address (4 words), port, backend id, rev-NAT id], 0, or -errno.
+   */
+  sockXlate6(
+    dp: DpHandle,
+    cookie: bigint,
+    saddr: Uint32Array,
+    client: Uint32Array,
+    daddr: Uint32Array,
+    dport: number,
+    proto: number,
+    out: Uint32Array,
+  ): number;
+  /** maplb_sock_rev6 (emulated): addrPort [address (4 words), port], as sockRev4. */
+  sockRev6(dp: DpHandle, cookie: bigint, addrPort: Uint32Array): number;
   /** maplb_sock_bench: out[0] = ns for `repeat` translations. */
   sockBench(
     dp: DpHandle,
@@ -277,6 +293,10 @@ export function loadNative(candidates: string[]): NativeApi {
     "int maplb_sock_xlate4(maplb_dp *dp, uint64_t cookie, uint32_t saddr, uint32_t client, uint32_t daddr, uint16_t dport, uint8_t proto, uint32_t *out)",
   );
   const sockRev4 = f("int maplb_sock_rev4(maplb_dp *dp, uint64_t cookie, uint32_t *addr_port)");
+  const sockXlate6 = f(
+    "int maplb_sock_xlate6(maplb_dp *dp, uint64_t cookie, const uint32_t *saddr, const uint32_t *client, const uint32_t *daddr, uint16_t dport, uint8_t proto, uint32_t *out)",
+  );
+  const sockRev6 = f("int maplb_sock_rev6(maplb_dp *dp, uint64_t cookie, uint32_t *addr_port)");
   const sockBench = f(
     "int maplb_sock_bench(maplb_dp *dp, uint32_t daddr, uint16_t dport, uint8_t proto, uint32_t repeat, uint64_t *ns)",
   );
@@ -413,6 +433,20 @@ export function loadNative(candidates: string[]): NativeApi {
     sockRev4: (dp, cookie, addrPort) => {
       expectLength("maplb_sock_rev4 addr_port", addrPort.length, 2);
       return sockRev4(dp, cookie, addrPort) as number;
+    },
+    sockXlate6: (dp, cookie, saddr, client, daddr, dport, proto, out) => {
+      for (const [what, words] of [
+        ["saddr", saddr],
+        ["client", client],
+        ["daddr", daddr],
+      ] as const)
+        expectLength(`maplb_sock_xlate6 ${what}`, words.length, 4);
+      expectLength("maplb_sock_xlate6 out", out.length, 7);
+      return sockXlate6(dp, cookie, saddr, client, daddr, dport, proto, out) as number;
+    },
+    sockRev6: (dp, cookie, addrPort) => {
+      expectLength("maplb_sock_rev6 addr_port", addrPort.length, 5);
+      return sockRev6(dp, cookie, addrPort) as number;
     },
     sockBench: (dp, daddr, dport, proto, repeat, out) =>
       sockBench(dp, daddr, dport, proto, repeat, out) as number,

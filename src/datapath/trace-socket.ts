@@ -1,15 +1,19 @@
 // `maplb trace --socket`: one connect() (or an unconnected UDP socket's sendmsg()) through the
 // socket-LB hooks, explained: which hook, the frontend and scope, the choice, the backend the socket
 // is given (or the errno connect() fails with, or why it is left alone), and what getpeername()
-// (and a UDP reply's recvmsg()) then shows. Runs the hooks' own C code on the emulated datapath.
+// (and a UDP reply's recvmsg()) then shows. Runs the hooks' own C code on the emulated datapath. An
+// IPv4 destination is an AF_INET socket's (connect4), an IPv6 one an AF_INET6 socket's (connect6),
+// and ::ffff:a.b.c.d an AF_INET6 socket's that the IPv4 tables decide (datapath/sock.h).
 import { compile } from "../compile/compiler.js";
 import { diff } from "../compile/diff.js";
 import { Algorithm, frontendKeyString, SvcFlag } from "../compile/tables.js";
 import type { NodeConfig, ServiceModel } from "../model/types.js";
 import type { EmulatedDatapath } from "./emulated.js";
+import { canonicalIp, hostPort, ipv4MappedOf } from "../util/ip.js";
 import { DEFAULT_HASH_SEED, nodeSettings } from "./options.js";
 import {
   socketConnect,
+  socketFamily,
   socketHashPort,
   socketPeer,
   type SocketHook,
@@ -31,10 +35,25 @@ export interface SocketTraceRequest {
 
 /** Unbound sockets: the hooks use the network namespace's cookie as the client; a trace has none. */
 export const TRACE_CLIENT = "0.0.0.0";
+export const TRACE_CLIENT6 = "::";
+
+/**
+ * What the IPv4 or IPv6 tables see of a socket's request: its destination, and the source its
+ * flow hash uses (the bound source, else the client). An AF_INET6 socket to ::ffff:a.b.c.d is seen
+ * through the IPv4 tables, its source only if mapped too, its client folded (0.0.0.0 for a trace).
+ */
+function tablesView(source: string | null, address: string): { src: string; dst: string } {
+  const mapped = ipv4MappedOf(address);
+  if (mapped) return { src: (source && ipv4MappedOf(source)) ?? TRACE_CLIENT, dst: mapped };
+  if (socketFamily(address) === "IPv4") return { src: source ?? TRACE_CLIENT, dst: address };
+  return { src: canonicalIp(source ?? TRACE_CLIENT6), dst: canonicalIp(address) };
+}
 
 export interface SocketTrace {
   datapath: "emulated";
   hook: SocketHook;
+  /** The socket's family; "IPv4-mapped": an AF_INET6 socket that names an IPv4 frontend. */
+  family: "IPv4" | "IPv6" | "IPv4-mapped";
   cookie: string;
   source: string | null;
   destination: string;
@@ -59,19 +78,15 @@ export function traceSocket(dp: EmulatedDatapath, req: SocketTraceRequest): Sock
   dp.apply(diff({ services: new Map() }, tables));
 
   const proto = req.protocol === "tcp" ? "TCP" : "UDP";
-  const tuple = {
-    src: req.source ?? TRACE_CLIENT,
-    dst: req.address,
-    sport: socketHashPort(cookie),
-    dport: req.port,
-    proto,
-  } as const;
+  const six = socketFamily(req.address) === "IPv6";
+  const view = tablesView(req.source, req.address);
+  const tuple = { ...view, sport: socketHashPort(cookie), dport: req.port, proto } as const;
   const hit = frontendFor(tables, req.node, tuple, true);
   const master = hit?.frontend.master;
   const result = socketConnect(dp, {
     cookie,
     source: req.source,
-    client: TRACE_CLIENT,
+    client: six ? TRACE_CLIENT6 : TRACE_CLIENT,
     address: req.address,
     port: req.port,
     protocol: req.protocol,
@@ -84,10 +99,11 @@ export function traceSocket(dp: EmulatedDatapath, req: SocketTraceRequest): Sock
         : null;
   return {
     datapath: "emulated",
-    hook: req.protocol === "tcp" ? "connect4" : "sendmsg4",
+    hook: `${req.protocol === "tcp" ? "connect" : "sendmsg"}${six ? 6 : 4}`,
+    family: !six ? "IPv4" : view.dst.includes(":") ? "IPv6" : "IPv4-mapped",
     cookie: String(cookie),
     source: req.source,
-    destination: `${req.address}:${req.port}`,
+    destination: hostPort(req.address, req.port),
     service: hit?.service ?? null,
     frontend: hit ? frontendKeyString(hit.frontend.key) : null,
     slotCount: master?.count ?? null,
@@ -96,7 +112,7 @@ export function traceSocket(dp: EmulatedDatapath, req: SocketTraceRequest): Sock
     choice: result.kind === "backend" ? choiceOf(master, tuple, seed) : null,
     result,
     why: whyOf(result, hit !== null, req.source),
-    peer: peer ? `${peer.address}:${peer.port}` : null,
+    peer: peer ? hostPort(peer.address, peer.port) : null,
   };
 }
 
@@ -116,13 +132,15 @@ function whyOf(result: SocketResult, frontend: boolean, source: string | null): 
 }
 
 export function socketTraceText(t: SocketTrace): string {
-  const call =
-    t.hook === "connect4" ? "connect()" : "sendmsg() (unconnected UDP; connect() of a UDP socket alike)";
+  const connect = t.hook.startsWith("connect");
+  const call = connect ? "connect()" : "sendmsg() (unconnected UDP; connect() of a UDP socket alike)";
   const lines = [
     `datapath: ${t.datapath} (the cgroup hooks' own code, datapath/sock.h)`,
     `hook:     cgroup/${t.hook}: ${call} to ${t.destination}`,
     `socket:   cookie ${t.cookie}, ${t.source ? `bound to ${t.source}` : "unbound (affinity and hash use the netns cookie)"}`,
   ];
+  if (t.family === "IPv4-mapped")
+    lines.push("family:   AF_INET6 socket to an IPv4-mapped address: the IPv4 tables decide (as Cilium)");
   if (t.frontend) {
     lines.push(`frontend: ${t.frontend} (service ${t.service}), ${t.slotCount} backend slots`);
     if (t.affinity) lines.push("choice:   ClientIP affinity first (a remembered backend wins)");
@@ -136,15 +154,12 @@ export function socketTraceText(t: SocketTrace): string {
   const r = t.result;
   lines.push(
     r.kind === "backend"
-      ? `result:   ${t.destination} ⇒ ${r.address}:${r.port} (backend #${r.backendId})`
+      ? `result:   ${t.destination} ⇒ ${hostPort(r.address, r.port)} (backend #${r.backendId})`
       : r.kind === "refused"
-        ? `result:   ${t.hook === "connect4" ? "connect()" : "sendmsg()"} fails with ${r.errno}`
+        ? `result:   ${connect ? "connect()" : "sendmsg()"} fails with ${r.errno}`
         : "result:   unchanged",
     `why:      ${t.why}`,
   );
-  if (t.peer)
-    lines.push(
-      `getpeername: ${t.peer}${t.hook === "sendmsg4" ? " (and recvmsg() shows replies from it)" : ""}`,
-    );
+  if (t.peer) lines.push(`getpeername: ${t.peer}${connect ? "" : " (and recvmsg() shows replies from it)"}`);
   return lines.join("\n") + "\n";
 }

@@ -89,6 +89,13 @@ export function hostPort(address: string, port: number): string {
   return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
+/** The IPv4 address an IPv4-mapped IPv6 one (::ffff:a.b.c.d, RFC 4291 2.5.5.2) names; null for any other text. */
+export function ipv4MappedOf(s: string): string | null {
+  if (!isIPv6(s)) return null;
+  const a = ipaddr.IPv6.parse(s);
+  return a.isIPv4MappedAddress() ? a.toIPv4Address().toString() : null;
+}
+
 /** An IPv6 address as a 128-bit number, most significant byte first (the ABI's "in6" fields). */
 export function ipv6ToBigInt(s: string): bigint {
   let n = 0n;

@@ -260,6 +260,7 @@ const COUNTED_MAPS = new Set([
   "node_addrs6",
   "ct6",
   "lb6_affinity",
+  "lb6_reverse_sk",
 ]);
 
 export interface PinDirStatus {
@@ -413,8 +414,8 @@ export function registerAttach(program: Command): void {
         "DNATed, replies reverse-NATed through conntrack). xdp: the kernel's choice of native or generic.\n" +
         "The maps stay pinned: `maplb apply --pin-dir DIR` changes the running datapath in place.\n" +
         "Needs root. Attaching again replaces maplb's own program; nothing else is touched.\n" +
-        "--socket-lb --cgroup PATH: socket-level LB instead (or as well): connect4, sendmsg4, recvmsg4\n" +
-        "and getpeername4 hooks on a cgroup v2, so its sockets connect straight to a backend and no\n" +
+        "--socket-lb --cgroup PATH: socket-level LB instead (or as well): connect, sendmsg, recvmsg\n" +
+        "and getpeername hooks (4 and 6) on a cgroup v2, so its sockets connect straight to a backend and no\n" +
         "packet of theirs is NATed (per-packet NAT on the node still serves everything else).",
     )
     .option("--iface <name>", "interface to attach to (repeatable, or a comma list)", collect)

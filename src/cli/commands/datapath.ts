@@ -325,7 +325,10 @@ function registerTrace(program: Command): void {
     )
     .requiredOption("--to <ip:port>", "the destination (a frontend, or not)", endpoint("--to"))
     .addOption(new Option("--proto <proto>", "protocol").choices(["tcp", "udp"]).default("tcp"))
-    .option("--socket", "trace a local socket's connect() through the socket-LB hooks instead (emulated)")
+    .option(
+      "--socket",
+      "trace a local socket's connect() through the socket-LB hooks instead (emulated; an IPv6 --to is an AF_INET6 socket's, ::ffff:a.b.c.d too)",
+    )
     .option(
       "--cookie <n>",
       "with --socket: the socket's cookie, which spreads sockets over backends (default 1)",
@@ -341,6 +344,7 @@ function registerTrace(program: Command): void {
       "maplb trace -f manifests/ --from 10.0.0.5:5353 --to 10.96.0.10:53 --proto udp -o json",
       "maplb trace -f examples/dual-stack-lb.yaml --node-name node-a --node-ip 2001:db8:ff::10 --from '[2001:db8:99::5]:40000' --to '[2001:db8:ff::10]:30080'",
       "maplb trace -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --socket --to 35.200.9.207:80",
+      "maplb trace -f manifests/ --socket --to '[fd00:96::53]:53' --proto udp",
     ]),
   );
   cmd.action(

@@ -36,7 +36,7 @@ export function attachSocketLbHere(req: { cgroup: string; pinDir: string; hostns
     mkdirSync(recordDir(), { recursive: true });
     writeFileSync(recordFile(cgroup), JSON.stringify(a) + "\n");
     const scope = req.hostnsOnly ? ", host network namespace only" : "";
-    return `attached socket LB (connect4, sendmsg4, recvmsg4, getpeername4) to cgroup ${JSON.stringify(cgroup)} (maps in ${req.pinDir}${scope})`;
+    return `attached socket LB (connect, sendmsg, recvmsg, getpeername; IPv4 and IPv6) to cgroup ${JSON.stringify(cgroup)} (maps in ${req.pinDir}${scope})`;
   } finally {
     dp.close();
   }
