@@ -73,6 +73,13 @@ function rows(dp: Datapath, map: "lb4_maglev" | "lb6_maglev", offset: number, n:
   );
 }
 
+/** Writes the model's tables into empty maps; returns them. */
+function programmed(dp: Datapath): LbTables {
+  const tables = compile(model, node);
+  dp.apply(diff({ services: new Map() }, tables));
+  return tables;
+}
+
 /** How many entries a map holds. */
 const count = (dp: Datapath, map: Parameters<Datapath["maps"]["keys"]>[0]) => [...dp.maps.keys(map)].length;
 
@@ -82,8 +89,7 @@ for (const target of TARGETS) {
       const dp = target.open();
       try {
         dp.configure(nodeSettings(node));
-        const tables = compile(model, node);
-        dp.apply(diff({ services: new Map() }, tables));
+        const tables = programmed(dp);
         assert.deepEqual(dp.dump(), expectedDump(tables));
         // The IPv6 frontends went to lb6_services only: 7 + 7 frontends, 1 + 2 + 1 + … slots.
         const v6 = [...tables.services.values()].flatMap((t) =>
@@ -139,7 +145,7 @@ for (const target of TARGETS) {
       const dp = target.open();
       try {
         dp.configure(nodeSettings(node));
-        dp.apply(diff({ services: new Map() }, compile(model, node)));
+        programmed(dp);
         const prev = tablesFromMaps(new DatapathSink(dp).read(), model.ports, node);
         assert.deepEqual([...prev.services.keys()].sort(), model.ports.map((p) => p.id).sort());
         assert.deepEqual(new Compiler(node, prev).update(model.ports, []), []);
@@ -151,8 +157,7 @@ for (const target of TARGETS) {
     test("removing the IPv6 half empties the lb6 maps and leaves the IPv4 ones as they were", () => {
       const dp = target.open();
       try {
-        const before = compile(model, node);
-        dp.apply(diff({ services: new Map() }, before));
+        const before = programmed(dp);
         const v4Before = {
           services: [...dp.maps.entries("lb4_services")],
           backends: [...dp.maps.entries("lb4_backends")],
@@ -203,8 +208,7 @@ for (const target of TARGETS) {
     test("a deleted IPv6 UDP backend's flows leave ct6 with it; the TCP ones stay", () => {
       const dp = target.open();
       try {
-        const tables = compile(model, node);
-        dp.apply(diff({ services: new Map() }, tables));
+        const tables = programmed(dp);
         const backend = (id: string) => tables.services.get(id)!.backends[0]!;
         const udp = backend("shop/dns:dns/UDP/IPv6");
         const tcp = backend("shop/lb:http/TCP/IPv6");
