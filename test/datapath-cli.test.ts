@@ -178,7 +178,7 @@ test("maplb trace --service-cidr: nftables mode's unallocated-ClusterIP drop, na
   assert.match(svc.stdout, /^nftables \(kube-proxy\): DNAT /m);
   for (const [bad, why] of [
     ["172.20.0.1/16", "expects the network address, 172.20.0.0/16, got '172.20.0.1/16'"],
-    ["nonsense", "expects an IPv4 CIDR, got 'nonsense'"],
+    ["nonsense", "expects an IPv4 or IPv6 CIDR, got 'nonsense'"],
   ]) {
     const e = trace("--to", "172.20.99.99:80", "--service-cidr", bad!);
     assert.equal(e.code, 2);
