@@ -11,6 +11,7 @@ import {
   type ProbeOptions,
   type Target,
 } from "../../src/lab/client.js";
+import { hostPort } from "../../src/lab/host-port.js";
 import { labDown } from "../../src/lab/lab.js";
 import { inCgroup, labScript } from "../../src/lab/processes.js";
 import type { ProbeResult } from "../../src/lab/probe.js";
@@ -100,7 +101,7 @@ export class Hold {
       labScript("probe"),
       "hold",
       "--target",
-      `${t.address}:${t.port}`,
+      hostPort(t.address, t.port),
       "--interval",
       String(intervalMs),
       "--duration",
