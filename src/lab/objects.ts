@@ -9,14 +9,18 @@ import { DEFAULT_NODE_CONFIG, type IpFamily, type NodeConfig, type ServiceModel 
 import { CLUSTER_CIDR, CLUSTER_CIDR6, CLUSTER_DOMAIN } from "./addresses.js";
 import { backendsOf, podIp, type LabNode, type LabPlan, svcKey } from "./plan.js";
 
+/** The IP families the lab carries: IPv4, and IPv6 too in a dual-stack lab. */
+export function labFamilies(plan: LabPlan): IpFamily[] {
+  return plan.dualStack ? ["IPv4", "IPv6"] : ["IPv4"];
+}
+
 /**
  * One EndpointSlice per Service and family, listing its backend pods as ready endpoints on their
  * nodes: IPv4, and in a dual-stack lab an IPv6 one beside it (`<name>-lab6`), as the EndpointSlice
  * controller writes one slice per address type.
  */
 export function labSlices(plan: LabPlan): V1EndpointSlice[] {
-  const families: IpFamily[] = plan.dualStack ? ["IPv4", "IPv6"] : ["IPv4"];
-  return families.flatMap((family) =>
+  return labFamilies(plan).flatMap((family) =>
     plan.services.map((svc) => {
       const key = svcKey(svc);
       const [namespace, name] = key.split("/") as [string, string];
