@@ -132,9 +132,10 @@ static int raw_next_key(struct maplb_dp *dp, __u32 id, const void *key, void *ne
 
 /* ---- id tables (MAPLB_ID_TABLE): arrays read as hash maps, a row of zeros being absent ------- */
 
-#define ID_ROW_MAX 16 /* bytes: the largest id-table value (lb4_backend_stats) */
+#define ID_ROW_MAX 24 /* bytes: at least the largest id-table value (lb6_backend) */
 _Static_assert(sizeof(struct lb4_backend_stats) <= ID_ROW_MAX, "ID_ROW_MAX");
 _Static_assert(sizeof(struct lb4_backend) <= ID_ROW_MAX, "ID_ROW_MAX");
+_Static_assert(sizeof(struct lb6_backend) <= ID_ROW_MAX, "ID_ROW_MAX");
 
 static int all_zero(const void *value, __u32 size)
 {
@@ -172,6 +173,9 @@ static int id_update(struct maplb_dp *dp, __u32 id, const void *key, const void 
 	if (id == MAPLB_MAP_lb4_backends && !((const struct lb4_backend *)value)->proto &&
 	    !all_zero(value, sizeof(struct lb4_backend)))
 		return -EINVAL;
+	if (id == MAPLB_MAP_lb6_backends && !((const struct lb6_backend *)value)->proto &&
+	    !all_zero(value, sizeof(struct lb6_backend)))
+		return -EINVAL;
 	if (flags != BPF_ANY) {
 		__u8 old[ID_ROW_MAX];
 		int used = id_row_used(dp, id, key, old);
@@ -208,7 +212,10 @@ static int kernel_id_scan(struct maplb_dp *dp, __u32 id, __u32 row, __u32 *found
 	int copies = is_percpu(id) ? libbpf_num_possible_cpus() : 1;
 	if (copies < 0)
 		return copies;
-	__u32 size = ROUND8(maplb_maps[id].value_size) * (__u32)copies;
+	/* As the kernel packs a batch (bpf_map_value_size): per-CPU copies are 8-byte aligned, a plain
+	 * array's values are value_size apart (lb6_backend's 20 bytes are not a multiple of 8). */
+	__u32 size = is_percpu(id) ? ROUND8(maplb_maps[id].value_size) * (__u32)copies
+				   : maplb_maps[id].value_size;
 	__u32 *keys = calloc(ID_SCAN_ROWS, sizeof(*keys));
 	__u8 *values = calloc(ID_SCAN_ROWS, size);
 	int result = 0;

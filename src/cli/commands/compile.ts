@@ -29,11 +29,13 @@ export function registerCompile(program: Command): void {
       "after",
       `
 Output, one block per service port:
-  frontend   address:port/PROTO; 0.0.0.0 is the NodePort wildcard
+  frontend   address:port/PROTO ([address]:port for IPv6); 0.0.0.0 and :: are the NodePort
+             wildcards. A dual-stack Service gives one block per family (its IPv6 half's id ends
+             in /IPv6), and each family's entries go to its maps: lb4_* or lb6_*
   scope      EXT, or INT: with externalTrafficPolicy=Local, EXT holds the local endpoints and INT
              (sources inside --cluster-cidr) all of them
   rev-nat    the id replies are reverse-NATed with
-  algorithm  maglev M=<table size>@<first row in lb4_maglev>, or random
+  algorithm  maglev M=<table size>@<first row in lb4_maglev (lb6_maglev for IPv6)>, or random
   count      backend slots; 0 means the datapath drops the packet (no backend)
   backends   id and state: active, or terminating (draining existing flows, no new ones)
 then the entries per map. Endpoints are selected as kube-proxy selects them, so the tables send
@@ -43,7 +45,8 @@ Examples:
   maplb compile -f ../shared/scenarios/seed-001-gke-loadbalancer.yaml --node-ip 10.128.0.2
   maplb compile -f ../shared/scenarios --service default/nginx-svc -o json
   maplb compile -f ../shared/scenarios/seed-003-eks-services.yaml -o wide
-  maplb compile -f manifests/ --node-name node-a --node-ip 192.0.2.10`,
+  maplb compile -f manifests/ --node-name node-a --node-ip 192.0.2.10
+  maplb compile -f examples/dual-stack.yaml --node-ip 192.0.2.10 --node-ip 2001:db8:ff::10`,
     )
     .action((flags: CompileFlags) => {
       const model = modelFrom(flags);
