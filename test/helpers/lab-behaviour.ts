@@ -42,7 +42,14 @@ const sorted = (m: Map<string, number>) => [...m.keys()].sort();
 export function describeLabBehaviour(
   proxy: LabProxy,
   tag: string,
-  opts: { attach?: AttachMode; socketLb?: boolean; family?: IpFamily } = {},
+  opts: {
+    attach?: AttachMode;
+    socketLb?: boolean;
+    family?: IpFamily;
+    /** Cases known not to hold yet, by the start of their title, with the reason: they still run,
+     * and node:test reports them as TODO, not as passes. */
+    todo?: Record<string, string>;
+  } = {},
 ): void {
   const attach = opts.attach ?? "tc";
   const socketLb = opts.socketLb ?? false;
@@ -53,6 +60,10 @@ export function describeLabBehaviour(
   const title = `namespace lab, --proxy ${proxy}${proxy === "maplb" ? ` --attach ${attach}` : ""}${socketLb ? " --socket-lb" : ""}${dualStack ? " --dual-stack, over IPv6" : ""}`;
   describe(title, { skip: skip ?? false }, () => {
     let state: LabState;
+    const todo = (title: string) => {
+      const reason = Object.entries(opts.todo ?? {}).find(([start]) => title.startsWith(start))?.[1];
+      return reason ? { todo: reason } : {};
+    };
     /** The probe aimed at the family's frontends. */
     const at = (spec: ProbeSpec): ProbeSpec => ({ family, ...spec });
     /** Addresses of the family: the backends' pods, ext-1, a node's and its pod gateway. */
@@ -158,7 +169,8 @@ export function describeLabBehaviour(
       }
     });
 
-    it(`externalTrafficPolicy=Cluster: the backend sees ${proxy === "maplb" ? "the client, or the node when it runs on another node (maplb SNATs only then)" : "the node (kube-proxy masquerades)"}`, async () => {
+    const clusterPolicy = `externalTrafficPolicy=Cluster: the backend sees ${proxy === "maplb" ? "the client, or the node when it runs on another node (maplb SNATs only then)" : "the node (kube-proxy masquerades)"}`;
+    it(clusterPolicy, todo(clusterPolicy), async () => {
       const results = await probe(
         state,
         at({ from: "ext-1", target: "default/web", frontend: "load-balancer" }),
@@ -192,7 +204,8 @@ export function describeLabBehaviour(
     // TcpExtLockDroppedIcmps counts it) and the SYN it retransmits after 1 s is the one refused. So the
     // bound there is one retransmission later; a drop instead of a refusal would still time out.
     const refusedWithin = dualStack ? 2000 : 1000;
-    it(`a service with no endpoints fails a connection attempt within ${refusedWithin / 1000} s`, async () => {
+    const noEndpoints = `a service with no endpoints fails a connection attempt within ${refusedWithin / 1000} s`;
+    it(noEndpoints, todo(noEndpoints), async () => {
       const [r] = await probe(state, at({ target: "default/empty" }), 1, 3000);
       assert.equal(r!.ok, false);
       assert.ok(r!.ms < refusedWithin, `failed with ${r!.error} after ${r!.ms} ms`);
