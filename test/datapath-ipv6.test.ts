@@ -10,6 +10,7 @@ import { TcpFlag } from "../src/datapath/packet.js";
 import {
   buildFrame6,
   buildIcmp6,
+  buildIcmp6Error,
   checksumValid6,
   fragment6,
   Icmp6Type,
@@ -195,17 +196,56 @@ for (const target of TARGETS) {
           ext: [{ type: NextHeader.HOP }],
         });
         expectUntouched(dp, mld, "PASS", "NOT_TCP_UDP");
-        // An ICMPv6 error quoting a tracked flow is not translated yet: it passes untouched.
-        send(dp, buildFrame6(tcp(40020)));
-        const quote = buildFrame6(tcp(40020, { dst: B1.address, dport: 8080 })).subarray(14);
-        const error = buildIcmp6({
-          ...base,
-          src: B1.address,
-          dst: CLIENT,
-          type: Icmp6Type.DEST_UNREACH,
-          body: Uint8Array.from([0, 0, 0, 0, ...quote]),
-        });
-        expectUntouched(dp, error, "PASS", "NOT_TCP_UDP");
+      }),
+    );
+
+    it(
+      "ICMPv6 errors about a tracked flow: the quote and the outer header reverse-NATed, checksums right",
+      withDp((dp) => {
+        clusterIp(dp);
+        const sent = tcp(40020);
+        send(dp, buildFrame6(sent));
+        const asDnated = buildFrame6({ ...sent, dst: B1.address, dport: 8080 });
+        // From the backend itself: the outer source becomes the frontend too.
+        for (const [from, outFrom] of [
+          [B1.address, FRONTEND],
+          ["2001:db8:1::fe", "2001:db8:1::fe"],
+        ] as const) {
+          const error = buildIcmp6Error({
+            src: from,
+            dst: CLIENT,
+            type: Icmp6Type.DEST_UNREACH,
+            code: 4,
+            offending: asDnated,
+          });
+          const r = send(dp, error);
+          assert.deepEqual([r.verdict, r.reason], ["REVNAT", "ICMP_ERROR"]);
+          const want = buildIcmp6Error({
+            src: outFrom,
+            dst: CLIENT,
+            type: Icmp6Type.DEST_UNREACH,
+            code: 4,
+            offending: buildFrame6(sent),
+          });
+          assert.equal(hex(r.out), hex(want));
+          assert.ok(checksumValid6(r.out));
+        }
+        // Packet too big about the reverse-NATed reply, sent to the frontend: on to the backend.
+        const answer = { src: FRONTEND, dst: CLIENT, sport: 80, dport: 40020, proto: "TCP" as const };
+        const asBackendSent = { ...answer, src: B1.address, sport: 8080 };
+        const tooBig = (dst: string, offending: Frame6Spec) =>
+          buildIcmp6Error({
+            src: "2001:db8:0:1::1",
+            dst,
+            type: Icmp6Type.PACKET_TOO_BIG,
+            rest: 1280,
+            offending: buildFrame6(offending),
+          });
+        const r = send(dp, tooBig(FRONTEND, answer));
+        assert.deepEqual([r.verdict, r.reason], ["DNAT", "ICMP_ERROR"]);
+        assert.equal(hex(r.out), hex(tooBig(B1.address, asBackendSent)));
+        // About a flow nobody tracks: untouched.
+        expectUntouched(dp, tooBig(FRONTEND, { ...answer, dport: 40999 }), "PASS", "NOT_TCP_UDP");
       }),
     );
 

@@ -39,6 +39,7 @@
 #undef FAM_CT
 #undef FAM_AFFINITY
 #undef FAM_FRAGS
+#undef ICMP_PROTO
 
 #if MAPLB_FAMILY == 4
 #define FN(name) name
@@ -66,6 +67,7 @@
 #define FAM_CT ct4
 #define FAM_AFFINITY lb4_affinity
 #define FAM_FRAGS lb4_frags
+#define ICMP_PROTO IPPROTO_ICMP
 #elif MAPLB_FAMILY == 6
 #define FN(name) name##6
 #define FLOW struct flow6
@@ -92,6 +94,7 @@
 #define FAM_CT ct6
 #define FAM_AFFINITY lb6_affinity
 #define FAM_FRAGS lb6_frags
+#define ICMP_PROTO 58 /* IPPROTO_ICMPV6 */
 #else
 #error "MAPLB_FAMILY must be 4 or 6"
 #endif

@@ -122,58 +122,126 @@ static __always_inline int icmp_quote_rewrite(const struct dp_ctx *ctx, struct i
 	return 0;
 }
 
-/* An ICMP error about a tracked flow, either way:
- *   about the client's DNATed packet (quote client -> backend, sent to the client): the quote's
- *   destination becomes the frontend, and the outer source too if the backend sent it: REVNAT;
- *   for a source-NATed flow (quote node:port -> backend, sent to the node), the quote's source and
- *   the outer destination become the client as well;
- *   about a reverse-NATed reply (quote frontend -> client, sent to the frontend by a router on the
- *   client's side, e.g. fragmentation needed for the backend's large answers): the quote's source
- *   becomes the backend, and so does the outer destination, so the backend learns the path MTU:
- *   DNAT; for a source-NATed flow, the quote's destination becomes the node's address and port
- *   the backend knows the client by.
- * The verdict in *verdict; returns 1 when rewritten, 0 when not such an error (the packet is left
- * alone), -1 when the context failed mid-rewrite. */
-static __always_inline int icmp_error_nat(struct dp_env *env, const struct dp_ctx *ctx,
-					  const struct packet *pkt, const struct flow4 *outer,
-					  enum maplb_verdict *verdict)
+/* The outer header's source (which = 0) or destination (which = 1) address changes: IPv4's
+ * header checksum follows (the ICMP checksum does not cover it). */
+static __always_inline int icmp_outer_addr(const struct dp_ctx *ctx, const struct icmp_quote *q,
+					   int which, __be32 from, __be32 to)
 {
-	struct icmp_quote q;
-	if (!icmp_read_quote(ctx, pkt, &q))
+	(void)q;
+	return rewrite_ip_addr(ctx, which ? IP_DADDR_OFF : IP_SADDR_OFF, from, to);
+}
+
+/* ---- ICMPv6 (RFC 4443): the same translation. The quote is an IPv6 header (no checksum) and the
+ * first L4 bytes; the ICMPv6 checksum covers the pseudo-header too, so the outer addresses move
+ * it as well. A quote with extension headers before its ports is not translated (passed on). */
+
+#define ICMP6_DEST_UNREACH 1
+#define ICMP6_PACKET_TOO_BIG 2
+#define ICMP6_TIME_EXCEEDED 3
+#define ICMP6_PARAM_PROB 4
+#define ICMP6_CHECK_OFF __builtin_offsetof(struct icmp_unreach_hdr, checksum)
+
+struct icmp_quote6 {
+	struct flow6 flow;  /* as quoted */
+	__u32 icmp_off;     /* the ICMPv6 header (its 8 bytes are laid out as ICMP's) */
+	__u32 ip_off;       /* the quoted IPv6 header */
+	__u32 l4_off;       /* the quoted L4 header */
+	__u16 l4_check;     /* the quoted L4 checksum, when has_l4_check */
+	__u8 has_l4_check;
+};
+
+static __always_inline int icmp6_is_error(__u8 type)
+{
+	return type == ICMP6_DEST_UNREACH || type == ICMP6_PACKET_TOO_BIG || type == ICMP6_TIME_EXCEEDED ||
+	       type == ICMP6_PARAM_PROB;
+}
+
+/* Reads the quote of an ICMPv6 error whose quoted packet is TCP or UDP right after its IPv6
+ * header. 0 when the packet is no such error. */
+static __always_inline int icmp_read_quote6(const struct dp_ctx *ctx, const struct packet *pkt,
+					    struct icmp_quote6 *q)
+{
+	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
+	__u32 icmp_off = pkt->l4_off;
+	if (icmp_off > ETH_HLEN + IPV6_HLEN + IPV6_EXT_BYTES_MAX) /* never; for the verifier */
 		return 0;
-	/* The flow of the quoted packet's answer, whose entry tells which way it went. */
-	struct flow4 answer = { .saddr = q.flow.daddr, .daddr = q.flow.saddr, .sport = q.flow.dport,
-				.dport = q.flow.sport, .proto = q.flow.proto };
-	__be32 frontend;
-	__be16 port;
-	struct ct4_entry *rev = ct_reply_frontend(env, &answer, &frontend, &port);
-	if (rev) {
-		__be32 client = rev->snat_addr; /* set when source-NATed */
-		__be16 client_port = rev->snat_port;
-		*verdict = MAPLB_VERDICT_REVNAT;
-		if (icmp_quote_rewrite(ctx, &q, 1, frontend, port))
-			return -1;
-		if (outer->saddr == answer.saddr && rewrite_ip_addr(ctx, IP_SADDR_OFF, outer->saddr, frontend))
-			return -1;
-		if (client && (icmp_quote_rewrite(ctx, &q, 0, client, client_port) ||
-			       rewrite_ip_addr(ctx, IP_DADDR_OFF, outer->daddr, client)))
-			return -1;
-		return 1;
-	}
-	struct lb4_backend *backend = 0;
-	__u32 id;
-	struct ct4_entry *ct = ct_service_backend(env, &answer, &backend, &id);
-	if (!ct || !backend)
+	struct icmp_unreach_hdr *icmp = data + icmp_off;
+	if ((void *)(icmp + 1) > data_end || !icmp6_is_error(icmp->type))
 		return 0;
-	__be32 snat_addr = ct->snat_addr;
-	__be16 snat_port = ct->snat_port;
-	*verdict = MAPLB_VERDICT_DNAT;
-	if (icmp_quote_rewrite(ctx, &q, 0, backend->address, backend->port) ||
-	    rewrite_ip_addr(ctx, IP_DADDR_OFF, outer->daddr, backend->address))
-		return -1;
-	if (snat_addr && icmp_quote_rewrite(ctx, &q, 1, snat_addr, snat_port))
-		return -1;
+	struct ipv6hdr *ip = (void *)(icmp + 1);
+	if ((void *)(ip + 1) > data_end || (*(__u8 *)ip >> 4) != 6)
+		return 0;
+	__u32 check_at = l4_check_off(ip->nexthdr);
+	__u32 l4_off = icmp_off + sizeof(*icmp) + sizeof(*ip);
+	__be16 *ports = data + l4_off;
+	if (!check_at || (void *)(ports + 2) > data_end || l4_off + 4 > pkt->ip_end)
+		return 0;
+	__builtin_memcpy(&q->flow.saddr, &ip->saddr, sizeof(q->flow.saddr));
+	__builtin_memcpy(&q->flow.daddr, &ip->daddr, sizeof(q->flow.daddr));
+	q->flow.sport = ports[0];
+	q->flow.dport = ports[1];
+	q->flow.proto = ip->nexthdr;
+	q->icmp_off = icmp_off;
+	q->ip_off = icmp_off + sizeof(*icmp);
+	q->l4_off = l4_off;
+	__u16 *l4_check = data + l4_off + check_at;
+	q->has_l4_check = (void *)(l4_check + 1) <= data_end && l4_off + check_at + 2 <= pkt->ip_end;
+	q->l4_check = q->has_l4_check ? *l4_check : 0;
 	return 1;
+}
+
+/* A quoted field of `size` bytes (2, or 0 for an address: `to` is then its checksum difference and
+ * `buf` its 16 bytes) changes: store it, then move the ICMPv6 checksum along. */
+static __always_inline int icmp6_quote_store(const struct dp_ctx *ctx, const struct icmp_quote6 *q,
+					     __u32 off, const void *buf, __u32 from, __u32 to, __u32 size)
+{
+	if (ctx_store_bytes(ctx, off, buf, size ? size : sizeof(struct maplb_in6)))
+		return -1;
+	return ctx_l4_csum_replace(ctx, q->icmp_off + ICMP6_CHECK_OFF, from, to, size);
+}
+
+/* icmp_quote_rewrite for IPv6. */
+static __always_inline int icmp_quote_rewrite6(const struct dp_ctx *ctx, struct icmp_quote6 *q, int which,
+					       struct maplb_in6 addr, __be16 port)
+{
+	struct maplb_in6 old_addr = which ? q->flow.daddr : q->flow.saddr;
+	__be16 old_port = which ? q->flow.dport : q->flow.sport;
+	__u32 diff = csum_diff_words(old_addr.w, addr.w, 4);
+	__u16 l4_check = q->l4_check;
+	int udp = q->flow.proto == IPPROTO_UDP;
+	if (q->has_l4_check && !(udp && l4_check == 0)) {
+		l4_check = csum_replace16(csum_apply_diff(l4_check, diff), old_port, port);
+		if (udp && l4_check == 0)
+			l4_check = 0xffff;
+	}
+	__u32 addr_at = q->ip_off + (which ? __builtin_offsetof(struct ipv6hdr, daddr)
+					   : __builtin_offsetof(struct ipv6hdr, saddr));
+	if (icmp6_quote_store(ctx, q, addr_at, &addr, 0, diff, 0) ||
+	    icmp6_quote_store(ctx, q, q->l4_off + (which ? sizeof(__be16) : 0), &port, old_port, port,
+			      sizeof(port)))
+		return -1;
+	if (q->has_l4_check && icmp6_quote_store(ctx, q, q->l4_off + l4_check_off(q->flow.proto), &l4_check,
+						 q->l4_check, l4_check, sizeof(l4_check)))
+		return -1;
+	q->l4_check = l4_check;
+	if (which) {
+		q->flow.daddr = addr;
+		q->flow.dport = port;
+	} else {
+		q->flow.saddr = addr;
+		q->flow.sport = port;
+	}
+	return 0;
+}
+
+/* icmp_outer_addr for IPv6: no header checksum, but the ICMPv6 checksum's pseudo-header. */
+static __always_inline int icmp_outer_addr6(const struct dp_ctx *ctx, const struct icmp_quote6 *q,
+					    int which, struct maplb_in6 from, struct maplb_in6 to)
+{
+	if (ctx_store_bytes(ctx, which ? IP6_DADDR_OFF : IP6_SADDR_OFF, &to, sizeof(to)))
+		return -1;
+	return ctx_l4_csum_replace(ctx, q->icmp_off + ICMP6_CHECK_OFF, 0, csum_diff_words(from.w, to.w, 4),
+				   BPF_F_PSEUDO_HDR);
 }
 
 #endif

@@ -1,6 +1,6 @@
 /* The pipeline's steps, family-generic: compiled once per family by pipeline.h (family.h names
- * what differs). Source NAT and ICMP error translation exist for IPv4 only (MAPLB_FAMILY == 4
- * below): an IPv6 flow keeps its source, and an ICMPv6 error passes untouched. */
+ * what differs). Source NAT exists for IPv4 only (MAPLB_FAMILY == 4 below): an IPv6 flow keeps
+ * its source. ICMP errors are translated for both (icmp_error.h reads and rewrites the quotes). */
 
 static __always_inline int FN(dnat)(const struct dp_ctx *ctx, const struct packet *pkt,
 				    const FLOW *old, const BACKEND *backend)
@@ -155,22 +155,72 @@ static __always_inline struct dp_result FN(balance)(struct dp_env *env, const st
 	return dp_done(env, MAPLB_VERDICT_PASS, MAPLB_REASON_NO_SERVICE);
 }
 
+/* An ICMP error about a tracked flow, either way:
+ *   about the client's DNATed packet (quote client -> backend, sent to the client): the quote's
+ *   destination becomes the frontend, and the outer source too if the backend sent it: REVNAT;
+ *   for a source-NATed flow (quote node:port -> backend, sent to the node), the quote's source and
+ *   the outer destination become the client as well;
+ *   about a reverse-NATed reply (quote frontend -> client, sent to the frontend by a router on the
+ *   client's side, e.g. fragmentation needed for the backend's large answers): the quote's source
+ *   becomes the backend, and so does the outer destination, so the backend learns the path MTU:
+ *   DNAT; for a source-NATed flow, the quote's destination becomes the node's address and port
+ *   the backend knows the client by.
+ * The verdict in *verdict; returns 1 when rewritten, 0 when not such an error (the packet is left
+ * alone), -1 when the context failed mid-rewrite. */
+static __always_inline int FN(icmp_error_nat)(struct dp_env *env, const struct dp_ctx *ctx,
+					  const struct packet *pkt, const FLOW *outer,
+					  enum maplb_verdict *verdict)
+{
+	struct FN(icmp_quote) q;
+	if (!FN(icmp_read_quote)(ctx, pkt, &q))
+		return 0;
+	/* The flow of the quoted packet's answer, whose entry tells which way it went. */
+	FLOW answer = { .saddr = q.flow.daddr, .daddr = q.flow.saddr, .sport = q.flow.dport,
+				.dport = q.flow.sport, .proto = q.flow.proto };
+	ADDR frontend;
+	__be16 port;
+	CT_ENTRY *rev = FN(ct_reply_frontend)(env, &answer, &frontend, &port);
+	if (rev) {
+		ADDR client = rev->snat_addr; /* set when source-NATed */
+		__be16 client_port = rev->snat_port;
+		*verdict = MAPLB_VERDICT_REVNAT;
+		if (FN(icmp_quote_rewrite)(ctx, &q, 1, frontend, port))
+			return -1;
+		if (ADDR_EQ(outer->saddr, answer.saddr) && FN(icmp_outer_addr)(ctx, &q, 0, outer->saddr, frontend))
+			return -1;
+		if (!ADDR_IS_ZERO(client) && (FN(icmp_quote_rewrite)(ctx, &q, 0, client, client_port) ||
+			       FN(icmp_outer_addr)(ctx, &q, 1, outer->daddr, client)))
+			return -1;
+		return 1;
+	}
+	BACKEND *backend = 0;
+	__u32 id;
+	CT_ENTRY *ct = FN(ct_service_backend)(env, &answer, &backend, &id);
+	if (!ct || !backend)
+		return 0;
+	ADDR snat_addr = ct->snat_addr;
+	__be16 snat_port = ct->snat_port;
+	*verdict = MAPLB_VERDICT_DNAT;
+	if (FN(icmp_quote_rewrite)(ctx, &q, 0, backend->address, backend->port) ||
+	    FN(icmp_outer_addr)(ctx, &q, 1, outer->daddr, backend->address))
+		return -1;
+	if (!ADDR_IS_ZERO(snat_addr) && FN(icmp_quote_rewrite)(ctx, &q, 1, snat_addr, snat_port))
+		return -1;
+	return 1;
+}
+
 /* A packet that is not clean TCP/UDP: an ICMP error about a tracked flow is reverse-NATed; a
  * malformed packet is dropped only when its ports name a frontend; the rest passes untouched. */
 static __always_inline struct dp_result FN(not_clean)(struct dp_env *env, const struct dp_ctx *ctx,
 						      const struct packet *pkt, FLOW *flow,
 						      enum maplb_reason reason)
 {
-#if MAPLB_FAMILY == 4
-	if (reason == MAPLB_REASON_NOT_TCP_UDP && flow->proto == IPPROTO_ICMP && pkt->has_l4) {
+	if (reason == MAPLB_REASON_NOT_TCP_UDP && flow->proto == ICMP_PROTO && pkt->has_l4) {
 		enum maplb_verdict verdict = MAPLB_VERDICT_PASS;
-		int done = icmp_error_nat(env, ctx, pkt, flow, &verdict);
+		int done = FN(icmp_error_nat)(env, ctx, pkt, flow, &verdict);
 		if (done)
 			return rewritten(env, done < 0, verdict, MAPLB_REASON_ICMP_ERROR);
 	}
-#else
-	(void)ctx;
-#endif
 	SVC_KEY key;
 	if (reason != MAPLB_REASON_NOT_TCP_UDP && pkt->ports_read &&
 	    FN(svc_lookup_master)(env, flow, &key))

@@ -4,7 +4,8 @@
  * bug or a race could leave them); then the frame, and the CHECKSUM_PARTIAL flag from the clock
  * byte's low bit. The maps hold one service of each kind, so fuzzed frames reach every stage
  * (wildcard NodePort, two scopes, source ranges, affinity, Maglev, replies, SNAT, fragments,
- * ICMP errors) and not only the parser; NO_BACKEND drops also build the ICMP reply. Any
+ * ICMP errors), for IPv4 and IPv6 (extension headers, fragments), and not only the parser; IPv4's
+ * NO_BACKEND drops also build the ICMP reply. Any
  * out-of-bounds read or write, or UB, aborts the run.
  * Built and run by `make fuzz` (FUZZ_SECONDS, default 60). */
 #include "shim.h"
@@ -51,11 +52,66 @@ static void add_service(__be32 addr, __u16 port, __u8 proto, __u8 scope, __u32 r
 	put(MAPLB_MAP_lb4_reverse_nat, &rev_nat, &rn);
 }
 
+/* 2001:db8::<low>, the harness's IPv6 addresses. */
+static struct maplb_in6 in6(__u16 low)
+{
+	struct maplb_in6 a = { { bpf_htonl(0x20010db8), 0, 0, bpf_htonl(low) } };
+	return a;
+}
+
+/* One IPv6 frontend: as add_service, its slots naming backends first..first+count-1. */
+static void add_service6(struct maplb_in6 addr, __u16 port, __u8 proto, __u8 scope, __u32 rev_nat,
+			 __u8 flags, __u8 algorithm, __u16 count, __u32 first)
+{
+	struct lb4_service master = { .count = count, .rev_nat_id = rev_nat, .flags = flags,
+				      .algorithm = algorithm, .affinity_timeout = 60,
+				      .maglev_size = algorithm == MAPLB_ALG_MAGLEV ? 7 : 0 };
+	struct lb6_key k = { .address = addr, .dport = bpf_htons(port), .proto = proto, .scope = scope };
+	for (__u16 slot = 1; slot <= count; slot++) {
+		struct lb4_service s = { .backend_id = first + slot - 1, .rev_nat_id = rev_nat };
+		k.backend_slot = slot;
+		put(MAPLB_MAP_lb6_services, &k, &s);
+	}
+	k.backend_slot = 0;
+	put(MAPLB_MAP_lb6_services, &k, &master);
+	struct lb6_reverse_nat rn = { .address = addr, .port = bpf_htons(port) };
+	put(MAPLB_MAP_lb6_reverse_nat, &rev_nat, &rn);
+}
+
+/* IPv6: backends 4..6 (one id space with IPv4's 1..3), frontends of each kind at 2001:db8::a..c
+ * and the wildcard, the node at 2001:db8::b0b, sources in 2001:db8::/112 inside the ranges. */
+static void setup6(void)
+{
+	for (__u32 id = 4; id <= 6; id++) {
+		struct lb6_backend b = { .address = in6(0x100 + id), .port = bpf_htons(8080), .proto = IPPROTO_TCP,
+					 .flags = id == 6 ? MAPLB_BACKEND_TERMINATING : 0 };
+		put(MAPLB_MAP_lb6_backends, &id, &b);
+	}
+	for (__u32 row = 0; row < 7; row++) {
+		__u32 id = row % 4 ? 3 + row % 4 : 0; /* 0: a row naming no backend */
+		put(MAPLB_MAP_lb6_maglev, &row, &id);
+	}
+	add_service6(in6(0xa), 80, IPPROTO_TCP, MAPLB_SCOPE_EXT, 11, MAPLB_SVC_AFFINITY, MAPLB_ALG_RANDOM, 3, 4);
+	add_service6(in6(0xb), 53, IPPROTO_UDP, MAPLB_SCOPE_EXT, 12, 0, MAPLB_ALG_MAGLEV, 2, 4);
+	add_service6((struct maplb_in6){ { 0 } }, 30080, IPPROTO_TCP, MAPLB_SCOPE_EXT, 13, MAPLB_SVC_NODEPORT,
+		     MAPLB_ALG_RANDOM, 2, 4);
+	add_service6(in6(0xc), 80, IPPROTO_TCP, MAPLB_SCOPE_EXT, 14, MAPLB_SVC_SOURCE_RANGE | MAPLB_SVC_TWO_SCOPES,
+		     MAPLB_ALG_RANDOM, 1, 4);
+	add_service6(in6(0xc), 80, IPPROTO_TCP, MAPLB_SCOPE_INT, 14, 0, MAPLB_ALG_RANDOM, 0, 4);
+	struct maplb_in6 node = in6(0xb0b);
+	__u8 one = 1;
+	put(MAPLB_MAP_node_addrs6, &node, &one);
+	struct lb6_src_range_key sr = { .prefixlen = 32 + 112, .rev_nat_id = 14, .addr = in6(0) };
+	put(MAPLB_MAP_lb6_source_range, &sr, &one);
+}
+
 static void setup(void)
 {
 	for (__u32 id = 0; id < MAPLB_MAP__COUNT; id++) {
 		const struct map_def *d = &maplb_maps[id];
-		__u32 max = id == MAPLB_MAP_ct4 ? 4096 : id == MAPLB_MAP_lb4_maglev ? 64 : d->default_max_entries;
+		__u32 max = id == MAPLB_MAP_ct4 || id == MAPLB_MAP_ct6 ? 4096
+			    : id == MAPLB_MAP_lb4_maglev || id == MAPLB_MAP_lb6_maglev ? 64
+										: d->default_max_entries;
 		if (max > 65536)
 			max = 65536;
 		if (sim_map_create(d->type, d->key_size, d->value_size, max, &maps[id]))
@@ -87,8 +143,9 @@ static void setup(void)
 	/* SNAT on, over four ports, so that allocation collides and runs out too. */
 	struct maplb_config cfg = { .cluster_cidr_addr = bpf_htonl(0x0a000000), .cluster_cidr_prefix = 16,
 				    .hash_seed = 7, .snat_addr = node, .snat_port_min = 61000,
-				    .snat_port_max = 61003 };
+				    .snat_port_max = 61003, .cluster_cidr6_addr = in6(0), .cluster_cidr6_prefix = 120 };
 	put(MAPLB_MAP_maplb_config, &zero, &cfg);
+	setup6();
 }
 
 #define MAP_EDIT_LEN 6
@@ -181,7 +238,8 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 		abort();
 	/* The BPF entry points answer NO_BACKEND with an ICMP error built from the (rewritten) frame. */
 	__u8 reply[ICMP_REPLY_LEN];
-	if (r.reason == MAPLB_REASON_NO_BACKEND && maplb_icmp_unreachable(frame, (__u32)len, reply))
+	int ipv4 = len >= ETH_HLEN && ((struct ethhdr *)frame)->h_proto == bpf_htons(ETH_P_IP);
+	if (r.reason == MAPLB_REASON_NO_BACKEND && ipv4 && maplb_icmp_unreachable(frame, (__u32)len, reply))
 		abort();
 	free(block);
 	return 0;

@@ -115,6 +115,33 @@ export function buildIcmp6(
 }
 
 /**
+ * An ICMPv6 error from `src` to `dst` quoting `offending` (a frame: its IPv6 header on) after the
+ * header's second word `rest` (the MTU of a packet-too-big, the pointer of a parameter problem).
+ */
+export function buildIcmp6Error(spec: {
+  src: string;
+  dst: string;
+  type: number;
+  code?: number;
+  rest?: number;
+  offending: Uint8Array;
+}): Uint8Array {
+  const body = new Uint8Array(4 + spec.offending.length - ETH_HLEN);
+  new DataView(body.buffer).setUint32(0, spec.rest ?? 0);
+  body.set(spec.offending.subarray(ETH_HLEN), 4);
+  return buildIcmp6({
+    src: spec.src,
+    dst: spec.dst,
+    sport: 0,
+    dport: 0,
+    proto: "TCP",
+    type: spec.type,
+    code: spec.code,
+    body,
+  });
+}
+
+/**
  * A whole frame (no extension headers) cut into two fragments: the first carries the first
  * `firstBytes` of the upper-layer packet (a multiple of 8) with M set, the second the rest.
  */
@@ -153,6 +180,8 @@ export interface Parsed6 {
   sport: number;
   dport: number;
   l4Checksum: number;
+  /** A fragment header was on the way. */
+  fragment: boolean;
 }
 
 const l4ChecksumOffset = (proto: number): number =>
@@ -163,8 +192,10 @@ export function parseFrame6(frame: Uint8Array): Parsed6 | null {
   const v = new DataView(frame.buffer, frame.byteOffset, frame.length);
   if (v.getUint16(12) !== ETH_P_IPV6 || v.getUint8(ETH_HLEN) >> 4 !== 6) return null;
   const end = ETH_HLEN + IPV6_HLEN + v.getUint16(ETH_HLEN + 4);
+  const readable = Math.min(end, frame.length);
   let proto = v.getUint8(ETH_HLEN + 6);
   let at = ETH_HLEN + IPV6_HLEN;
+  let fragment = false;
   while (
     proto === NextHeader.HOP ||
     proto === NextHeader.ROUTING ||
@@ -172,8 +203,9 @@ export function parseFrame6(frame: Uint8Array): Parsed6 | null {
     proto === NextHeader.AUTH ||
     proto === NextHeader.FRAGMENT
   ) {
-    if (at + 8 > end) return null;
+    if (at + 8 > readable) return null;
     const next = v.getUint8(at);
+    fragment ||= proto === NextHeader.FRAGMENT;
     at +=
       proto === NextHeader.FRAGMENT
         ? 8
@@ -183,7 +215,7 @@ export function parseFrame6(frame: Uint8Array): Parsed6 | null {
     proto = next;
   }
   const checkAt = l4ChecksumOffset(proto);
-  if (checkAt < 0 || at + checkAt + 2 > Math.min(end, frame.length)) return null;
+  if (checkAt < 0 || at + checkAt + 2 > readable) return null;
   const text = (o: number) => ipaddr.fromByteArray([...frame.subarray(o, o + 16)]).toString();
   const ports = proto !== IPPROTO_ICMPV6;
   return {
@@ -195,6 +227,7 @@ export function parseFrame6(frame: Uint8Array): Parsed6 | null {
     sport: ports ? v.getUint16(at) : 0,
     dport: ports ? v.getUint16(at + 2) : 0,
     l4Checksum: v.getUint16(at + checkAt),
+    fragment,
   };
 }
 
@@ -208,4 +241,22 @@ export function checksumValid6(frame: Uint8Array): boolean {
   if (p.proto === IPPROTO_UDP && p.l4Checksum === 0) return false;
   const sum = pseudoHeaderSum6(p.src, p.dst, p.proto, p.l4Length);
   return internetChecksum(frame.subarray(p.l4Offset, p.l4Offset + p.l4Length), sum) === 0;
+}
+
+/**
+ * An IPv6 TCP/UDP frame as a local socket hands it over with checksum offload (CHECKSUM_PARTIAL):
+ * the L4 checksum field holds the folded, uncomplemented pseudo-header sum (packet.ts's
+ * withPartialChecksum, for IPv6). null when the frame is no whole TCP/UDP packet.
+ */
+export function withPartialChecksum6(frame: Uint8Array): Uint8Array | null {
+  const p = parseFrame6(frame);
+  if (!p || p.fragment || (p.proto !== IPPROTO_TCP && p.proto !== IPPROTO_UDP)) return null;
+  if (p.l4Offset + p.l4Length > frame.length || p.l4Length < (p.proto === IPPROTO_TCP ? 20 : 8)) return null;
+  const out = Uint8Array.from(frame);
+  const sum = pseudoHeaderSum6(p.src, p.dst, p.proto, p.l4Length);
+  new DataView(out.buffer).setUint16(
+    p.l4Offset + l4ChecksumOffset(p.proto),
+    ~internetChecksum(new Uint8Array(0), sum) & 0xffff,
+  );
+  return out;
 }
