@@ -11,7 +11,7 @@ import { goldenChecker } from "./helpers/golden.js";
 import { SCENARIOS } from "./helpers/manifests.js";
 
 const MAPLB = new URL("../../bin/maplb.js", import.meta.url).pathname;
-const DUAL_STACK_EXAMPLE = new URL("../../examples/dual-stack.yaml", import.meta.url).pathname;
+const DUAL_STACK_EXAMPLE = new URL("../../examples/dual-stack-lb.yaml", import.meta.url).pathname;
 const checkGolden = goldenChecker("compile");
 
 function nodeFlags(node: NodeConfig): string[] {
@@ -58,12 +58,12 @@ describe("maplb compile golden for a dual-stack manifest", () => {
     clusterCIDR6: "2001:db8:1::/64",
   };
   const args = ["compile", "-f", DUAL_STACK_EXAMPLE, ...nodeFlags(node)];
-  it("dual-stack.json: both families' tables as JSON", () => {
+  it("dual-stack-lb.json: both families' tables as JSON", () => {
     const out = maplb([...args, "--json"]);
     JSON.parse(out);
-    checkGolden("dual-stack.json", out);
+    checkGolden("dual-stack-lb.json", out);
   });
-  it("dual-stack.txt: the summary, with the lb6 maps' totals", () => {
-    checkGolden("dual-stack.txt", maplb(args));
+  it("dual-stack-lb.txt: the summary, with the lb6 maps' totals", () => {
+    checkGolden("dual-stack-lb.txt", maplb(args));
   });
 });

@@ -1,4 +1,5 @@
-// Properties of diff and the incremental Compiler over random sequences of models:
+// Properties of diff and the incremental Compiler over random sequences of dual-stack models (each
+// Service may have an IPv4 half, an IPv6 half, or both):
 // - applying the MapOps to the previous maps gives exactly the next tables' maps;
 // - after every single op, no slot or Maglev row names a missing backend, no master counts more slots
 //   than exist, no master names a missing rev-NAT entry or an empty Maglev row;
@@ -9,31 +10,47 @@ import fc from "fast-check";
 import { Compiler, compile } from "../src/compile/compiler.js";
 import { diff } from "../src/compile/diff.js";
 import { frontendKeyString, type LbTables } from "../src/compile/tables.js";
-import type { Endpoint, ServiceModel, ServicePort } from "../src/model/types.js";
+import { IP_FAMILIES, type IpFamily, type ServiceModel, type ServicePort } from "../src/model/types.js";
 import { applyChecked, MapState } from "./helpers/map-state.js";
 import { portPolicy, randomEndpoints } from "./helpers/endpoint-arbitraries.js";
 import { nodeConfig, servicePort } from "./helpers/model-factory.js";
 
-const node = nodeConfig({ nodeName: "node-a", nodeIPs: ["192.0.2.10"] });
+const node = nodeConfig({ nodeName: "node-a", nodeIPs: ["192.0.2.10", "2001:db8:ff::10"] });
 
-const endpoints: fc.Arbitrary<Endpoint[]> = randomEndpoints(8, 6);
+/** Each family's addresses; the shared LoadBalancer and external IPs make frontend conflicts possible. */
+const ADDRESSES = {
+  IPv4: {
+    clusterIP: (i: number) => `10.96.0.${i + 1}`,
+    loadBalancerIPs: ["203.0.113.1", "203.0.113.2"],
+    externalIPs: ["198.51.100.1"],
+    sourceRanges: ["192.0.2.0/24", "198.18.0.0/15"],
+  },
+  IPv6: {
+    clusterIP: (i: number) => `fd00:96::${i + 1}`,
+    loadBalancerIPs: ["2001:db8:7::1", "2001:db8:7::2"],
+    externalIPs: ["2001:db8:51::1"],
+    sourceRanges: ["2001:db8:1::/48", "2001:db8::/32"],
+  },
+} as const;
 
-/** Service port number i of a small universe: shared LoadBalancer and external IPs make frontend conflicts possible. */
-function portArb(i: number): fc.Arbitrary<ServicePort> {
+/** The `family` half of service number i of a small universe. */
+function portArb(i: number, family: IpFamily): fc.Arbitrary<ServicePort> {
+  const a = ADDRESSES[family];
   return fc
     .record({
       ...portPolicy,
-      loadBalancerIPs: fc.subarray(["203.0.113.1", "203.0.113.2"]),
-      externalIPs: fc.subarray(["198.51.100.1"]),
-      loadBalancerSourceRanges: fc.subarray(["192.0.2.0/24", "198.18.0.0/15"]),
+      loadBalancerIPs: fc.subarray([...a.loadBalancerIPs]),
+      externalIPs: fc.subarray([...a.externalIPs]),
+      loadBalancerSourceRanges: fc.subarray([...a.sourceRanges]),
       maglevTableSize: fc.constantFrom(7, 13, 31),
-      endpoints,
+      endpoints: randomEndpoints(8, 6, family),
     })
     .map((r) =>
       servicePort({
         ...r,
+        family,
         name: `svc${i}`,
-        clusterIP: `10.96.0.${i + 1}`,
+        clusterIP: a.clusterIP(i),
         nodePort: r.type === "ClusterIP" ? 0 : 30000 + i,
         loadBalancerIPs: r.type === "LoadBalancer" ? r.loadBalancerIPs : [],
         loadBalancerSourceRanges: r.type === "LoadBalancer" ? r.loadBalancerSourceRanges : [],
@@ -43,7 +60,11 @@ function portArb(i: number): fc.Arbitrary<ServicePort> {
 
 const UNIVERSE = 5;
 const model: fc.Arbitrary<ServiceModel> = fc
-  .tuple(...Array.from({ length: UNIVERSE }, (_, i) => fc.option(portArb(i), { nil: undefined, freq: 3 })))
+  .tuple(
+    ...Array.from({ length: UNIVERSE }, (_, i) =>
+      IP_FAMILIES.map((family) => fc.option(portArb(i, family), { nil: undefined, freq: 3 })),
+    ).flat(),
+  )
   .map((ports) => ({
     ports: ports.filter((p): p is ServicePort => p !== undefined).sort((a, b) => (a.id < b.id ? -1 : 1)),
   }));
@@ -88,7 +109,7 @@ function routing(t: LbTables): object {
         const { revNatId: _r, maglevOffset: _o, ...master } = f.master;
         return [frontendKeyString(f.key), master, f.slots.map((id) => name.get(id))];
       }),
-      maglev: s.maglev.map((m) => [m.name, Array.from(m.rows, (id) => name.get(id))]),
+      maglev: s.maglev.map((m) => [m.name, m.family, Array.from(m.rows, (id) => name.get(id))]),
       sourceRanges: s.sourceRanges.map((r) => r.cidr),
     };
   }

@@ -1,7 +1,7 @@
 // fast-check arbitraries for EndpointSlice endpoints, shared by the property tests: every condition
 // kube-proxy tells apart (ready, serving and terminating, neither), on this node or another.
 import fc from "fast-check";
-import type { Endpoint, ServicePort } from "../../src/model/types.js";
+import type { Endpoint, IpFamily, ServicePort } from "../../src/model/types.js";
 import { endpoint } from "./model-factory.js";
 
 export const conditions = fc.constantFrom(
@@ -11,8 +11,13 @@ export const conditions = fc.constantFrom(
   { ready: false, serving: false, terminating: false },
 );
 
-/** Up to `maxLength` endpoints 10.0.0.1..`maxHost` (distinct), each on node-a or node-b. */
-export function randomEndpoints(maxHost: number, maxLength: number): fc.Arbitrary<Endpoint[]> {
+/** Up to `maxLength` endpoints 10.0.0.1..`maxHost` (2001:db8::1.. for IPv6; distinct), each on node-a or node-b. */
+export function randomEndpoints(
+  maxHost: number,
+  maxLength: number,
+  family: IpFamily = "IPv4",
+): fc.Arbitrary<Endpoint[]> {
+  const address = (h: number) => (family === "IPv6" ? `2001:db8::${h.toString(16)}` : `10.0.0.${h}`);
   return fc
     .uniqueArray(fc.integer({ min: 1, max: maxHost }), { maxLength })
     .chain((hosts) =>
@@ -20,7 +25,7 @@ export function randomEndpoints(maxHost: number, maxLength: number): fc.Arbitrar
         ...hosts.map((h) =>
           fc
             .tuple(conditions, fc.constantFrom("node-a", "node-b"))
-            .map(([c, nodeName]) => endpoint(`10.0.0.${h}`, { ...c, nodeName })),
+            .map(([c, nodeName]) => endpoint(address(h), { ...c, nodeName })),
         ),
       ),
     );

@@ -46,7 +46,7 @@ Examples:
   maplb compile -f ../shared/scenarios --service default/nginx-svc -o json
   maplb compile -f ../shared/scenarios/seed-003-eks-services.yaml -o wide
   maplb compile -f manifests/ --node-name node-a --node-ip 192.0.2.10
-  maplb compile -f examples/dual-stack.yaml --node-ip 192.0.2.10 --node-ip 2001:db8:ff::10`,
+  maplb compile -f examples/dual-stack-lb.yaml --node-ip 192.0.2.10 --node-ip 2001:db8:ff::10`,
     )
     .action((flags: CompileFlags) => {
       const model = modelFrom(flags);
