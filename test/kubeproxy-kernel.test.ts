@@ -17,15 +17,7 @@ import {
 import { renderIptables, restoreRuleLine, saveRuleLine } from "../src/kubeproxy/iptables-render.js";
 import { buildNftRules, NFT_TABLE, renderNft, type NftRuleset } from "../src/kubeproxy/nft.js";
 import type { IpFamily, NodeConfig, ServiceModel } from "../src/model/types.js";
-import {
-  NODE,
-  NODE_DUAL,
-  SEED_NODES,
-  endpoint,
-  ipv6Twin,
-  policyZoo,
-  servicePort,
-} from "./helpers/kubeproxy.js";
+import * as kp from "./helpers/kubeproxy.js";
 import { SCENARIOS } from "./helpers/manifests.js";
 import { kernelTestBlocker, withNamespace, type Namespace } from "./netns-kubeproxy.js";
 import { skipOrFail } from "./helpers/require-kernel.js";
@@ -38,8 +30,8 @@ interface Case {
   family?: IpFamily;
 }
 
-/** Every policy case, both halves of a dual-stack twin: the IPv6 proxier must ignore the IPv4 half. */
-const dualStackZoo = (): ServiceModel => ({ ports: [...policyZoo(), ...policyZoo().map(ipv6Twin)] });
+const { NODE, NODE_DUAL, SEED_NODES, endpoint, ipv6Twin, policyZoo, servicePort } = kp;
+const dualStackZoo = (): ServiceModel => ({ ports: kp.dualStackZoo() });
 
 const CASES: Case[] = [
   ...SEED_NODES.map(({ file, node }) => ({

@@ -18,6 +18,7 @@ import {
   NODE,
   NODE_DUAL,
   SEED_NODES,
+  dualStackZoo,
   endpoint,
   ipv6Twin,
   policyZoo,
@@ -78,7 +79,7 @@ const CASES: Case[] = [
   },
   {
     name: "IPv6: every policy case (the ip6 table of a dual-stack twin)",
-    model: () => ({ ports: [...policyZoo(), ...policyZoo().map(ipv6Twin)] }),
+    model: () => ({ ports: dualStackZoo() }),
     node: NODE_DUAL,
     cluster: { serviceCIDRs: ["10.96.0.0/16", "fd00:10:96::/112"] },
     family: "IPv6",

@@ -6,6 +6,8 @@ import { readModel } from "../src/k8s/read.js";
 import { renderIptables } from "../src/kubeproxy/iptables-render.js";
 import { buildIptablesRules } from "../src/kubeproxy/iptables-rules.js";
 import { buildNftRules, renderNft } from "../src/kubeproxy/nft.js";
+import { nftWalker } from "../src/kubeproxy/walk-nft.js";
+import { DEFAULT_NODE_CONFIG } from "../src/model/types.js";
 import {
   asFakeDump,
   FAKE_PROXIER_NODE,
@@ -163,4 +165,73 @@ describe("kube-proxy's own unit tests", () => {
       ].join("\n"),
     );
   });
+});
+
+describe("kube-proxy's own IPv6 cases", () => {
+  it("TestEnable/DisableLocalhostNodePortsIPv6: the same ip6tables-restore payload, localhost NodePorts on or off", () => {
+    const model = readModel([UPSTREAM_DIR + "localhost-nodeports-ipv6.yaml"]);
+    const expected = sortIPTablesRules(upstreamFile("localhost-nodeports-ipv6.iptables"));
+    for (const localhostNodePorts of [true, false]) {
+      // The tests' fake proxier: node test-hostname, a no-op local detector (no IPv6 pod CIDR), no
+      // nfacct counters in that release.
+      const node = { ...DEFAULT_NODE_CONFIG, nodeName: "test-hostname", nfacct: false, localhostNodePorts };
+      const payload = renderIptables(buildIptablesRules(model, node, "IPv6"), "restore");
+      assert.equal(sortIPTablesRules(payload), expected, `localhostNodePorts ${localhostNodePorts}`);
+    }
+  });
+
+  // TestNodePorts (nftables, v1.35.0), its two IPv6 cases, checked as runPacketFlowTests checks them:
+  // the endpoints a new connection can reach and whether it is masqueraded, here by walking maplb's
+  // ip6 table. Every address of the fake node's interfaces is local; only the --nodeport-addresses
+  // ones take NodePorts (maplb's nodeport-ips are its --node-ip addresses).
+  const LOCAL_ADDRESSES = ["192.168.0.2", "192.168.1.2", "192.168.99.11", "2001:db8::1", "2001:db8:1::2"];
+  const BOTH = "[fd00:10:180::1]:80, [fd00:10:180::2:1]:80";
+  const flow = (name: string, src: string, dst: string, dport: number, output: string, masq = false) => ({
+    name,
+    src,
+    dst,
+    dport,
+    output,
+    masq,
+  });
+  const CASES = [
+    {
+      name: "ipv6",
+      nodePortAddresses: ["2001:db8::1"],
+      flows: [flow("secondary nodeIP ignores NodePorts", "2600:5200::1", "2001:db8:1::2", 3001, "")],
+    },
+    {
+      name: "ipv6, multiple nodeport-addresses",
+      nodePortAddresses: ["2001:db8::1", "2001:db8:1::2"],
+      flows: [
+        flow("external to nodePort on secondary IP", "2600:5200::1", "2001:db8:1::2", 3001, BOTH, true),
+      ],
+    },
+  ];
+  for (const c of CASES) {
+    it(`TestNodePorts "${c.name}": the packet flows through the ip6 kube-proxy table`, () => {
+      const model = readModel([UPSTREAM_DIR + "nodeports-ipv6.yaml"]);
+      const node = {
+        ...FAKE_PROXIER_NODE,
+        nodeName: "test-node",
+        nodeIPs: ["192.168.0.2", ...c.nodePortAddresses],
+        clusterCIDR6: "fd00:10::/64",
+      };
+      const rules = buildNftRules(model, node, { serviceCIDRs: ["fd00:10:96::/112"] }, "IPv6");
+      const walk = nftWalker(rules, { ...node, nodeIPs: LOCAL_ADDRESSES });
+      const flows = [
+        flow("pod to cluster IP", "fd00:10::2", "fd00:172:30::41", 80, BOTH),
+        flow("external to nodePort", "2600:5200::1", "2001:db8::1", 3001, BOTH, true),
+        flow("node to nodePort", "2001:db8::1", "2001:db8::1", 3001, BOTH, true),
+        ...c.flows,
+      ];
+      for (const f of flows) {
+        const v = walk({ src: f.src, sport: 40000, dst: f.dst, dport: f.dport, proto: "TCP" }, 0);
+        const reached = v.candidates.map((x) => x.backend).sort();
+        assert.equal(reached.join(", "), f.output, f.name);
+        if (f.output !== "") assert.equal(v.masquerade, f.masq, `${f.name}: masquerade`);
+        else assert.equal(v.verdict, "PASS", `${f.name}: left alone`);
+      }
+    });
+  }
 });

@@ -1,6 +1,7 @@
 // The README's "Bad input" example is a file of the repository (examples/bad.yaml): this runs the
 // command the README shows, from the repository root, and compares what it prints and its exit code
-// with the README's console block, line for line.
+// with the README's console block, line for line. The IPv6 rules example (examples/dual-stack.yaml)
+// is run the same way; its block shows excerpts, so its lines must appear in the output in order.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -31,5 +32,34 @@ describe("README examples", () => {
     });
     const printed = [...(r.stdout + r.stderr).trimEnd().split("\n"), `exit code ${r.status}`];
     assert.deepEqual(printed, expected);
+  });
+
+  it("IPv6: the --ip-family 6 commands print the README's lines, in order", () => {
+    const block = consoleBlock("#### IPv6: the other proxier");
+    // Commands start with `$ npx ` and continue over lines ending in a backslash; "..." skips output.
+    const runs: { args: string[]; lines: string[] }[] = [];
+    for (let i = 0; i < block.length; i++) {
+      let line = block[i]!;
+      if (line.startsWith("$ npx maplb ")) {
+        while (line.endsWith("\\")) line = `${line.slice(0, -1)} ${block[++i]!.trim()}`;
+        runs.push({ args: line.slice("$ npx maplb ".length).split(/\s+/), lines: [] });
+      } else if (line !== "...") runs.at(-1)!.lines.push(line);
+    }
+    assert.equal(runs.length, 2);
+    for (const { args, lines } of runs) {
+      const r = spawnSync(process.execPath, [`${ROOT}bin/maplb.js`, ...args], {
+        cwd: ROOT,
+        encoding: "utf8",
+        env: { ...process.env, MAPLB_LOG_LEVEL: "error" },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      const printed = r.stdout.split("\n");
+      let at = 0;
+      for (const want of lines) {
+        const found = printed.indexOf(want, at);
+        assert.ok(found >= 0, `${args.join(" ")}: ${want}`);
+        at = found + 1;
+      }
+    }
   });
 });

@@ -22,6 +22,7 @@ import { iptablesWalker } from "../kubeproxy/walk-iptables.js";
 import { nftWalker } from "../kubeproxy/walk-nft.js";
 import type { NodeConfig, ServiceModel } from "../model/types.js";
 import { cidrContains } from "../kubeproxy/cidr.js";
+import { ipFamilyOf } from "../util/ip.js";
 import type { ReasonName, VerdictName } from "./abi.js";
 import type { Datapath, DatapathKind } from "./datapath.js";
 import { compareWithKubeProxy, missingFlags, packetFacts, type Difference } from "./kube-proxy-diff.js";
@@ -154,10 +155,13 @@ export function tracePacket(dp: Datapath, req: TraceRequest): Trace {
     backend: verdict === "DNAT" && after ? `${after.dst}:${after.dport}` : null,
     snat: snat?.to ? snat.to.split(":")[0]! : null,
   };
-  // kube-proxy's random pick, made repeatable: by the same flow hash maplb chose with.
-  const iptables = iptablesWalker(buildIptablesRules(req.model, req.node), req.node)(tuple, hash);
+  // kube-proxy's random pick, made repeatable: by the same flow hash maplb chose with. The packet's
+  // family picks which of kube-proxy's two proxiers (and so which tables) it meets.
+  const family = ipFamilyOf(req.dst) ?? "IPv4";
+  const iptables = iptablesWalker(buildIptablesRules(req.model, req.node, family), req.node)(tuple, hash);
   const serviceCIDRs = req.serviceCIDRs ?? [];
-  const nftables = nftWalker(buildNftRules(req.model, req.node, { serviceCIDRs }), req.node)(tuple, hash);
+  const nftRules = buildNftRules(req.model, req.node, { serviceCIDRs }, family);
+  const nftables = nftWalker(nftRules, req.node)(tuple, hash);
   const facts = packetFacts(req.model, req.node, tuple, maplb.backend, serviceCIDRs);
   return {
     datapath: dp.kind,

@@ -26,6 +26,12 @@ export function hostPort(ip: string, port: number): string {
   return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
+/** Go's net.SplitHostPort, for a DNAT target: `[fd00::1]:80` → fd00::1 and 80 (port null without one). */
+export function splitHostPort(text: string): { ip: string; port: number | null } {
+  const m = /^\[([^\]]*)\](?::(\d+))?$/.exec(text) ?? /^([^:]*)(?::(\d+))?$/.exec(text);
+  return m ? { ip: m[1]!, port: m[2] === undefined ? null : Number(m[2]) } : { ip: text, port: null };
+}
+
 /** kube-proxy's spelling of an endpoint: the string it sorts, hashes, comments and DNATs to. */
 export const endpointHostPort = (e: Pick<Endpoint, "ip" | "port">): string => hostPort(e.ip, e.port);
 

@@ -213,9 +213,9 @@ export function runChain(
   return null;
 }
 
-/** 127.0.0.0/8 and the node's own addresses: what `-m addrtype --*-type LOCAL` matches. */
+/** 127.0.0.0/8, ::1 and the node's own addresses: what `-m addrtype --*-type LOCAL` matches. */
 export function localTest(localAddresses: readonly string[]): (ip: string) => boolean {
-  return (ip) => cidrContains("127.0.0.0/8", ip) || localAddresses.includes(ip);
+  return (ip) => cidrContains("127.0.0.0/8", ip) || ip === "::1" || localAddresses.includes(ip);
 }
 
 /**

@@ -5,6 +5,7 @@
 // KUBE-FORWARD accepts), then nat POSTROUTING (the masquerade mark's MASQUERADE). From the node
 // itself: nat OUTPUT, filter OUTPUT, nat POSTROUTING.
 import type { NodeConfig } from "../model/types.js";
+import { splitHostPort } from "./family.js";
 import { saveRuleLine } from "./iptables-render.js";
 import {
   builtinJumpRules,
@@ -75,7 +76,7 @@ export function iptablesWalker(
       runChain(t.compiled, hook, packet, state, (chain, rule, matched) => {
         rulesEvaluated++;
         if (matched) {
-          const text = saveRuleLine(t.byChain.get(chain)![rule]!);
+          const text = saveRuleLine(t.byChain.get(chain)![rule]!, rules.family);
           path.push({ hook, table: t.name, chain, rule: rule + 1, text });
         }
       });
@@ -87,8 +88,8 @@ export function iptablesWalker(
     if (natVerdict?.kind === "dnat") {
       verdict = "DNAT";
       backend = natVerdict.to;
-      const [ip, port] = natVerdict.to.split(":");
-      packet = { ...packet, dstIp: ip!, dstPort: Number(port ?? pkt.dport) };
+      const { ip, port } = splitHostPort(natVerdict.to);
+      packet = { ...packet, dstIp: ip, dstPort: port ?? pkt.dport };
       state.ctState.add("DNAT");
     }
     // After DNAT, routing sends the packet to this node (INPUT) or on (FORWARD).

@@ -6,9 +6,11 @@
 // nat postrouting (masquerade what carries the mark). It reads the renderer's objects: each rule's
 // text is parsed here, its sets and maps are the ruleset's elements.
 import type { NodeConfig } from "../model/types.js";
+import { ipFamilyOf } from "../util/ip.js";
 import { cidrContains } from "./cidr.js";
+import { splitHostPort } from "./family.js";
 import { localTest } from "./nat-trace.js";
-import type { NftRule, NftRuleset } from "./nft.js";
+import { nftTableOf, type NftRule, type NftRuleset } from "./nft.js";
 import { nftQuoted } from "./tokens.js";
 import {
   walkEveryBranch,
@@ -46,8 +48,8 @@ const TOKEN = /\{|\}|,|[^\s{},]+/g;
 function select(tokens: string[], at: number, w: Walk): { value: string; next: number } {
   const [a, b, c] = [tokens[at], tokens[at + 1], tokens[at + 2]];
   const two = `${a} ${b}`;
-  if (two === "ip saddr") return { value: w.src, next: at + 2 };
-  if (two === "ip daddr") return { value: w.dst, next: at + 2 };
+  if (two === "ip saddr" || two === "ip6 saddr") return { value: w.src, next: at + 2 };
+  if (two === "ip daddr" || two === "ip6 daddr") return { value: w.dst, next: at + 2 };
   if (two === "meta l4proto") return { value: w.proto, next: at + 2 };
   if (b === "dport" && (a === "th" || a === w.proto)) return { value: String(w.dport), next: at + 2 };
   if (b === "dport" && (a === "tcp" || a === "udp" || a === "sctp")) return { value: "", next: at + 2 };
@@ -63,7 +65,7 @@ function select(tokens: string[], at: number, w: Walk): { value: string; next: n
 
 /** One component of a key or a literal: addresses by prefix, ct states by membership, numbers by value. */
 function matches(actual: string, literal: string): boolean {
-  if (literal.includes("/") && /^[\d.]+$/.test(actual)) return cidrContains(literal, actual);
+  if (literal.includes("/") && ipFamilyOf(actual) !== null) return cidrContains(literal, actual);
   if (actual.includes(",")) return actual.split(",").includes(literal.toUpperCase());
   if (/^(0x[\da-f]+|\d+)$/i.test(literal)) return Number(actual) === Number(literal);
   return actual.toLowerCase() === literal.toLowerCase();
@@ -113,6 +115,7 @@ export function nftWalker(
   for (const e of ruleset.elements) elementsOf.set(e.container, [...(elementsOf.get(e.container) ?? []), e]);
   const tokensOf = new Map<NftRule, string[]>(ruleset.rules.map((r) => [r, r.rule.match(TOKEN) ?? []]));
   const isLocal = localTest(node.nodeIPs);
+  const table = nftTableOf(ruleset);
   const baseChains = (hook: string) =>
     ruleset.chains.filter((c) => c.base?.hook === hook).sort((a, b) => a.base!.priority - b.base!.priority);
 
@@ -216,7 +219,7 @@ export function nftWalker(
         if (!o.matched) continue;
         const comment = rules[i]!.comment ? ` comment ${nftQuoted(rules[i]!.comment!)}` : "";
         const text = `${rules[i]!.rule}${comment}${o.element ? `  [${o.element}]` : ""}`;
-        path.push({ hook, table: "ip kube-proxy", chain, rule: i + 1, text });
+        path.push({ hook, table, chain, rule: i + 1, text });
         const v = o.verdict;
         if (!v) continue;
         if (v.kind === "jump") {
@@ -236,9 +239,9 @@ export function nftWalker(
         const v = run(name, c.name);
         if (v?.kind === "drop" || v?.kind === "reject") return v;
         if (v?.kind === "dnat") {
-          const [ip, port] = v.to.split(":");
-          w.dst = ip!;
-          w.dport = Number(port ?? w.dport);
+          const { ip, port } = splitHostPort(v.to);
+          w.dst = ip;
+          w.dport = port ?? w.dport;
           w.ctState.add("DNAT");
           dnat = v;
         }

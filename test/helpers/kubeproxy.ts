@@ -161,6 +161,11 @@ export function ipv6Twin(p: ServicePort): ServicePort {
   };
 }
 
+/** Every policy case of a dual-stack twin: both halves, so the IPv6 proxier must ignore the IPv4 one. */
+export function dualStackZoo(): ServicePort[] {
+  return [...policyZoo(), ...policyZoo().map(ipv6Twin)];
+}
+
 /** NODE with an IPv6 address and pod CIDR too (v6 of its IPv4 ones), for the IPv6 proxier. */
 export const NODE_DUAL: NodeConfig = {
   ...NODE,
