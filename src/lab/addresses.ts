@@ -8,8 +8,15 @@
 //   198.19.130.0/30    the edge node's default route, into a dummy device ("the rest of the world")
 //   198.19.200.0/24    LoadBalancer ingress IPs and externalIPs
 //   198.19.201.0/24    loadBalancerSourceRanges beyond the external clients' links (no client there)
+//
+// A dual-stack lab gives every one of these addresses an IPv6 twin in 2001:db8::/32 (the documentation
+// range; RFC 3849), the IPv4 address's last three octets written as hex groups of their own:
+// 198.A.B.C is 2001:db8:A:B::C, so pod 198.18.1.11 is 2001:db8:12:1::b, and a range keeps its shape
+// (198.18.1.0/24 is 2001:db8:12:1::/120, 198.19.129.0/30 is 2001:db8:13:81::/126). One plan, two
+// families: a Local policy, a source range or a backend means the same thing over either.
+import ipaddr from "ipaddr.js";
 import { MaplbError } from "../errors.js";
-import { intToIpv4, ipv4ToInt } from "../util/ip.js";
+import { intToIpv4, ipv4ToInt, parseCidr } from "../util/ip.js";
 
 export const LAB_RANGE = "198.18.0.0/15";
 export const CLUSTER_CIDR = "198.18.0.0/16";
@@ -38,6 +45,43 @@ export function inLabRange(ip: string): boolean {
   const n = ipv4ToInt(ip);
   return n >= RANGE_LOW && n <= RANGE_HIGH;
 }
+
+/**
+ * The IPv6 twin of a lab address (198.A.B.C → 2001:db8:A:B::C, octets in hex). Only lab addresses have
+ * one: the lab never puts an address outside its own ranges on an interface.
+ */
+export function ipv6Twin(ipv4: string): string {
+  if (!inLabRange(ipv4))
+    throw new MaplbError("E_INPUT", `'${ipv4}' is outside ${LAB_RANGE}: it has no IPv6 twin in the lab`);
+  const [, a, b, c] = ipv4.split(".").map((o) => Number(o).toString(16));
+  // In RFC 5952's form, as the kernel and Node print addresses (2001:db8:13::a, not 2001:db8:13:0::a).
+  return ipaddr.IPv6.parse(`2001:db8:${a}:${b}::${c}`).toRFC5952String();
+}
+
+/**
+ * The IPv6 twin of a lab range: its network's twin, the prefix grown by the bits each octet's group
+ * adds in front of it (8 before the second octet's group, 8 more before the third's, 88 before the
+ * fourth's). 0.0.0.0/0 (everyone) stays everyone: ::/0.
+ */
+export function cidr6Twin(cidr: string): string {
+  const c = parseCidr(cidr);
+  if (!c) throw new MaplbError("E_INPUT", `'${cidr}' is not an IPv4 CIDR`);
+  if (c.prefix === 0) return "::/0";
+  return `${ipv6Twin(c.address)}/${prefix6Twin(c.prefix)}`;
+}
+
+/** The prefix length of an IPv4 lab prefix's twin (/24 → /120, /30 → /126, /16 → /56). */
+export function prefix6Twin(prefix: number): number {
+  return prefix >= 24 ? prefix + 96 : prefix >= 16 ? prefix + 40 : prefix + 32;
+}
+
+export const LAB_RANGE6 = cidr6Twin(LAB_RANGE);
+export const CLUSTER_CIDR6 = cidr6Twin(CLUSTER_CIDR);
+export const SERVICE_CIDR6 = cidr6Twin(SERVICE_CIDR);
+/** A pod MTU below this leaves a link without IPv6 (RFC 8200's minimum link MTU). */
+export const IPV6_MIN_MTU = 1280;
+/** The MSS an IPv6 pod advertises under --pod-mtu: a 1500-byte path's (40-byte IPv6 header). */
+export const ETHERNET_ADVMSS6 = 1440;
 
 /**
  * Hands out addresses of one /24-or-larger block, preferring one that keeps the host part of the

@@ -3,6 +3,10 @@
 import { spawn } from "node:child_process";
 import type { V1Service, V1ServicePort } from "@kubernetes/client-node";
 import { MaplbError } from "../errors.js";
+import { clusterIPOfFamily } from "../model/build.js";
+import type { IpFamily } from "../model/types.js";
+import { ipFamilyOf } from "../util/ip.js";
+import { hostOf, hostPort } from "./host-port.js";
 import { externalNs, podNs } from "./network.js";
 import type { LabPlan } from "./plan.js";
 import { inCgroup, labScript } from "./processes.js";
@@ -18,6 +22,8 @@ export interface LabClient {
   netns: string;
   /** Its address: what a backend sees as the source when nothing source-NATs. */
   ip: string;
+  /** Its IPv6 address, in a dual-stack lab. */
+  ip6?: string;
   external: boolean;
   /** --socket-lb: the pod cgroup its probes run in (none for external clients). */
   cgroup?: string;
@@ -26,13 +32,21 @@ export interface LabClient {
 export function findClient(state: LabState, name: string): LabClient {
   const prefix = labPrefix(state.name);
   const ext = state.plan.externals.find((e) => e.name === name);
-  if (ext) return { name, netns: externalNs(prefix, ext), ip: ext.ip, external: true };
+  if (ext)
+    return {
+      name,
+      netns: externalNs(prefix, ext),
+      ip: ext.ip,
+      ...(ext.ip6 ? { ip6: ext.ip6 } : {}),
+      external: true,
+    };
   const pod = state.plan.pods.find((p) => p.name === name || `${p.namespace}/${p.name}` === name);
   if (pod)
     return {
       name: `${pod.namespace}/${pod.name}`,
       netns: podNs(prefix, pod),
       ip: pod.ip,
+      ...(pod.ip6 ? { ip6: pod.ip6 } : {}),
       external: false,
       ...(state.cgroups?.[pod.node] ? { cgroup: state.cgroups[pod.node] } : {}),
     };
@@ -51,6 +65,8 @@ export interface TargetSpec {
   node?: string;
   /** For external clients the default frontend is the first that exists of load-balancer, external-ip, node-port. */
   external: boolean;
+  /** Which of a dual-stack Service's frontends: IPv4 (the default) or IPv6. */
+  family?: IpFamily;
 }
 
 export interface Target {
@@ -77,8 +93,10 @@ function frontendAddress(
   p: V1ServicePort,
   spec: TargetSpec,
 ): { address: string; port: number } {
-  const lb = (svc.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : []));
-  const ext = svc.spec?.externalIPs ?? [];
+  const family = spec.family ?? "IPv4";
+  const ofFamily = (ips: string[]) => ips.filter((ip) => ipFamilyOf(ip) === family);
+  const lb = ofFamily((svc.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : [])));
+  const ext = ofFamily(svc.spec?.externalIPs ?? []);
   const kind: FrontendKind =
     spec.frontend ??
     (!spec.external
@@ -89,11 +107,14 @@ function frontendAddress(
           ? "external-ip"
           : "node-port");
   const name = `${svc.metadata?.namespace}/${svc.metadata?.name}`;
-  const missing = () => new MaplbError("E_USAGE", `${name} has no ${kind} frontend`);
+  const missing = () =>
+    new MaplbError("E_USAGE", `${name} has no ${family === "IPv6" ? "IPv6 " : ""}${kind} frontend`);
   switch (kind) {
-    case "cluster-ip":
-      if (!svc.spec?.clusterIP || svc.spec.clusterIP === "None") throw missing();
-      return { address: svc.spec.clusterIP, port: p.port };
+    case "cluster-ip": {
+      const ip = clusterIPOfFamily(svc, family);
+      if (!ip) throw missing();
+      return { address: ip, port: p.port };
+    }
     case "node-port": {
       if (!p.nodePort) throw missing();
       const node = spec.node ? plan.nodes.find((n) => n.name === spec.node) : plan.nodes[0];
@@ -102,7 +123,9 @@ function frontendAddress(
           "E_USAGE",
           `no node '${spec.node}'; nodes: ${plan.nodes.map((n) => n.name).join(", ")}`,
         );
-      return { address: node.ip, port: p.nodePort };
+      const address = family === "IPv6" ? node.ip6 : node.ip;
+      if (!address) throw missing();
+      return { address, port: p.nodePort };
     }
     case "load-balancer":
       if (!lb[0]) throw missing();
@@ -114,16 +137,19 @@ function frontendAddress(
 }
 
 export function resolveTarget(plan: LabPlan, spec: TargetSpec): Target {
-  const raw = /^(\d+\.\d+\.\d+\.\d+):(\d+)(?:\/(tcp|udp))?$/i.exec(spec.target);
+  const raw = /^(\d+\.\d+\.\d+\.\d+|\[[0-9a-f:.]+\]):(\d+)(?:\/(tcp|udp))?$/i.exec(spec.target);
+  if (raw && !ipFamilyOf(hostOf(`${raw[1]!}:${raw[2]!}`)))
+    throw new MaplbError("E_USAGE", `'${raw[1]!}' is not an IP address`);
   if (raw)
     return {
-      address: raw[1]!,
+      address: hostOf(`${raw[1]!}:${raw[2]!}`),
       port: Number(raw[2]),
       protocol: raw[3]?.toUpperCase() === "UDP" ? "UDP" : "TCP",
       service: null,
     };
   const m = /^([^/\s]+)\/([^:\s]+)(?::(\S+))?$/.exec(spec.target);
-  if (!m) throw new MaplbError("E_USAGE", `expected NS/SVC[:PORT] or IP:PORT, got '${spec.target}'`);
+  if (!m)
+    throw new MaplbError("E_USAGE", `expected NS/SVC[:PORT], IP:PORT or [IPv6]:PORT, got '${spec.target}'`);
   const [, ns, name, port] = m;
   const svc = plan.services.find(
     (s) => (s.metadata?.namespace ?? "default") === ns && s.metadata?.name === name,
@@ -160,7 +186,7 @@ export function runProbe(client: LabClient, target: Target, opts: ProbeOptions):
     labScript("probe"),
     target.protocol === "UDP" ? "udp" : (opts.transfer?.direction ?? "http"),
     "--target",
-    `${target.address}:${target.port}`,
+    hostPort(target.address, target.port),
     "-n",
     String(opts.count),
     "--timeout",

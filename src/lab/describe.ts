@@ -1,6 +1,7 @@
 // What `lab up` prints: the nodes, the pods and where they run, each Service's frontends and
 // backends, the external clients, and how the scenario's addresses were mapped into the lab.
 import type { V1Service } from "@kubernetes/client-node";
+import { hostPort } from "./host-port.js";
 import { describeLinks } from "./links.js";
 import { nodeNs, podNs, externalNs } from "./network.js";
 import { backendsOf, svcKey } from "./plan.js";
@@ -9,14 +10,15 @@ import { labPrefix, type LabState } from "./state.js";
 function frontends(svc: V1Service, nodeIps: string[]): string[] {
   const spec = svc.spec!;
   const lbIps = (svc.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : []));
+  const clusterIPs = spec.clusterIPs && spec.clusterIPs.length > 1 ? spec.clusterIPs : [spec.clusterIP];
   return (spec.ports ?? []).map((p) => {
     const proto = p.protocol ?? "TCP";
-    const parts = [`${spec.clusterIP}:${p.port}/${proto}`];
-    if (p.nodePort) parts.push(`NodePort ${nodeIps.map((ip) => `${ip}:${p.nodePort}`).join(" ")}`);
+    const parts = [`${clusterIPs.map((ip) => hostPort(ip ?? "", p.port)).join(" ")}/${proto}`];
+    if (p.nodePort) parts.push(`NodePort ${nodeIps.map((ip) => hostPort(ip, p.nodePort!)).join(" ")}`);
     if (spec.type === "LoadBalancer" && lbIps.length)
-      parts.push(`LB ${lbIps.map((ip) => `${ip}:${p.port}`).join(" ")}`);
+      parts.push(`LB ${lbIps.map((ip) => hostPort(ip, p.port)).join(" ")}`);
     if (spec.externalIPs?.length)
-      parts.push(`externalIP ${spec.externalIPs.map((ip) => `${ip}:${p.port}`).join(" ")}`);
+      parts.push(`externalIP ${spec.externalIPs.map((ip) => hostPort(ip, p.port)).join(" ")}`);
     return `${p.name ? `${p.name}: ` : ""}${parts.join(", ")} → ${p.targetPort ?? p.port}`;
   });
 }
@@ -35,9 +37,9 @@ function policies(svc: V1Service): string {
 export function describePlan(state: LabState): string {
   const { plan } = state;
   const prefix = labPrefix(state.name);
-  const nodeIps = plan.nodes.map((n) => n.ip);
+  const nodeIps = plan.nodes.flatMap((n) => (n.ip6 ? [n.ip, n.ip6] : [n.ip]));
   const lines: string[] = [
-    `lab '${state.name}': ${plan.scenario}, proxy ${state.proxy}`,
+    `lab '${state.name}': ${plan.scenario}, proxy ${state.proxy}${plan.dualStack ? ", dual-stack (IPv4 and IPv6)" : ""}`,
     `veths: ${describeLinks(plan.links)}`,
     "",
     "nodes:",
@@ -45,12 +47,14 @@ export function describePlan(state: LabState): string {
   for (const n of plan.nodes)
     lines.push(
       `  ${n.name.padEnd(16)} ${n.ip.padEnd(15)} pods ${n.podSubnet.padEnd(16)} netns ${nodeNs(prefix, n)}`,
+      ...(n.ip6 ? [`  ${"".padEnd(16)} ${n.ip6} pods ${n.podSubnet6}`] : []),
     );
   lines.push("", "pods:");
   for (const p of plan.pods) {
     const ports = [...p.tcpPorts.map((x) => `${x}/TCP`), ...p.udpPorts.map((x) => `${x}/UDP`)].join(" ");
     lines.push(
       `  ${`${p.namespace}/${p.name}`.padEnd(40)} ${p.ip.padEnd(15)} ${p.node.padEnd(14)} ${p.role.padEnd(7)} ${ports}`,
+      ...(p.ip6 ? [`  ${"".padEnd(40)} ${p.ip6}`] : []),
     );
   }
   lines.push("", "services:");
@@ -62,7 +66,9 @@ export function describePlan(state: LabState): string {
   }
   lines.push("", "external clients (behind node " + plan.nodes[0]!.name + "):");
   for (const e of plan.externals)
-    lines.push(`  ${e.name.padEnd(8)} ${e.ip.padEnd(15)} netns ${externalNs(prefix, e)}`);
+    lines.push(
+      `  ${e.name.padEnd(8)} ${e.ip.padEnd(15)} netns ${externalNs(prefix, e)}${e.ip6 ? `  ${e.ip6}` : ""}`,
+    );
   const mapped = Object.entries(plan.addressMap).filter(([k]) => !k.startsWith("lab:"));
   if (mapped.length) {
     lines.push("", "scenario addresses, re-addressed into 198.18.0.0/15:");

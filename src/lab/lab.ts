@@ -83,7 +83,17 @@ async function startPod(state: LabState, pod: LabPod, save: () => void): Promise
       ns,
       podKey(pod),
       labScript("pod-server"),
-      ["--pod", pod.name, "--ip", pod.ip, "--tcp", pod.tcpPorts.join(","), "--udp", pod.udpPorts.join(",")],
+      [
+        "--pod",
+        pod.name,
+        "--ip",
+        pod.ip,
+        ...(pod.ip6 ? ["--ip6", pod.ip6] : []),
+        "--tcp",
+        pod.tcpPorts.join(","),
+        "--udp",
+        pod.udpPorts.join(","),
+      ],
       files,
       record,
       state.cgroups?.[pod.node],
@@ -110,6 +120,8 @@ export interface UpOptions {
   links?: LinkRequest;
   /** With --proxy maplb: pods' sockets balanced at connect() (socket-lb.ts). */
   socketLb?: boolean;
+  /** Every address gets an IPv6 twin and every Service is dual-stack (addresses.ts, plan.ts). */
+  dualStack?: boolean;
   say?: Say;
 }
 
@@ -127,12 +139,13 @@ export async function labUp(opts: UpOptions): Promise<LabState> {
   const scenario = resolveScenario(opts.scenario);
   const existing = readState(name);
   const attach = opts.attach ?? "tc";
-  const plan = planLab(scenario.name, readObjects([scenario.file]), opts.links);
+  const plan = planLab(scenario.name, readObjects([scenario.file]), opts.links, !!opts.dualStack);
   const same =
     existing?.plan.scenario === scenario.name &&
     existing.proxy === opts.proxy &&
     existing.attach === attach &&
     !!existing.socketLb === !!opts.socketLb &&
+    !!existing.plan.dualStack === !!opts.dualStack &&
     JSON.stringify(existing.plan.links) === JSON.stringify(plan.links);
   if (existing?.complete && same) {
     if (namespacesExist(existing)) {
@@ -174,7 +187,9 @@ export async function labUp(opts: UpOptions): Promise<LabState> {
   process.on("exit", onExit);
   try {
     save();
-    say(`lab '${name}': scenario ${scenario.name} (${scenario.file}), proxy ${opts.proxy}`);
+    say(
+      `lab '${name}': scenario ${scenario.name} (${scenario.file}), proxy ${opts.proxy}${plan.dualStack ? ", dual-stack" : ""}`,
+    );
     buildNodes(topo, plan, say);
     save();
     if (state.socketLb) createPodCgroups(state, save);

@@ -10,7 +10,16 @@
 // it by source-NATing to the node (its `ip`) where needed, e.g. towards a backend on the other node.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import type { Topology } from "../netns/netns.js";
-import { LAB_RANGE, NODE_NETWORK_PREFIX, WORLD_ADDR, WORLD_GATEWAY } from "./addresses.js";
+import {
+  ETHERNET_ADVMSS6,
+  ipv6Twin,
+  LAB_RANGE,
+  LAB_RANGE6,
+  NODE_NETWORK_PREFIX,
+  prefix6Twin,
+  WORLD_ADDR,
+  WORLD_GATEWAY,
+} from "./addresses.js";
 import { changesOffloads, ETHERNET_ADVMSS, tuneVeth, type VethEnd } from "./links.js";
 import { resolvConf } from "./objects.js";
 import type { LabExternal, LabNode, LabPlan, LabPod } from "./plan.js";
@@ -29,7 +38,7 @@ export const netnsEtc = (ns: string): string => `/etc/netns/${ns}`;
 
 const short = (ns: string, prefix: string) => ns.slice(prefix.length + 1);
 
-function sysctls(topo: Topology, ns: string, router: boolean): void {
+function sysctls(topo: Topology, plan: LabPlan, ns: string, router: boolean): void {
   const set = [
     "net.ipv4.conf.all.rp_filter=0",
     "net.ipv4.conf.default.rp_filter=0",
@@ -37,8 +46,26 @@ function sysctls(topo: Topology, ns: string, router: boolean): void {
     // there, have the node's own address as their source; without this the node's stack drops them
     // as martians before forwarding them.
     ...(router ? ["net.ipv4.ip_forward=1", "net.ipv4.conf.all.accept_local=1"] : []),
+    // No duplicate address detection: an address is usable the moment it is added (each is added
+    // with nodad too; these cover the link-local ones the kernel adds itself).
+    ...(plan.dualStack
+      ? [
+          "net.ipv6.conf.all.accept_dad=0",
+          "net.ipv6.conf.default.accept_dad=0",
+          ...(router ? ["net.ipv6.conf.all.forwarding=1"] : []),
+        ]
+      : []),
   ];
   topo.exec(ns, "sysctl", ["-qw", ...set]);
+}
+
+/** An IPv6 address on a link, usable at once (no DAD: the lab's addresses are unique by plan). */
+function addAddr6(topo: Topology, ns: string, ifname: string, cidr: string): void {
+  topo.exec(ns, "ip", ["-6", "addr", "add", cidr, "dev", ifname, "nodad"]);
+}
+
+function route6(topo: Topology, ns: string, args: string[]): void {
+  topo.exec(ns, "ip", ["-6", "route", "add", ...args]);
 }
 
 /** The node namespaces, the link between them and their routes to each other's pods. */
@@ -46,7 +73,7 @@ export function buildNodes(topo: Topology, plan: LabPlan, say: (msg: string) => 
   const prefix = topo.prefix;
   for (const n of plan.nodes) {
     topo.addNamespace(short(nodeNs(prefix, n), prefix));
-    sysctls(topo, nodeNs(prefix, n), true);
+    sysctls(topo, plan, nodeNs(prefix, n), true);
   }
   const [a, b] = plan.nodes;
   // The edge node's way to "the rest of the world": a veth whose other end stays down, so what is
@@ -68,6 +95,10 @@ export function buildNodes(topo: Topology, plan: LabPlan, say: (msg: string) => 
     topo.exec(edge, "ip", ["addr", "add", `${WORLD_ADDR}/30`, "dev", WORLD_IFNAME]);
     topo.exec(edge, "ip", ["link", "set", WORLD_IFNAME, "up"]);
     topo.exec(edge, "ip", ["route", "add", "default", "via", WORLD_GATEWAY, "dev", WORLD_IFNAME, "onlink"]);
+    if (plan.dualStack) {
+      addAddr6(topo, edge, WORLD_IFNAME, `${ipv6Twin(WORLD_ADDR)}/${prefix6Twin(30)}`);
+      route6(topo, edge, ["default", "via", ipv6Twin(WORLD_GATEWAY), "dev", WORLD_IFNAME, "onlink"]);
+    }
   }
   if (a && b) {
     topo.link(
@@ -80,8 +111,16 @@ export function buildNodes(topo: Topology, plan: LabPlan, say: (msg: string) => 
     topo.exec(nodeNs(prefix, b), "ip", ["route", "add", a.podSubnet, "via", a.ip]);
     // Everything outside the cluster (the external clients) is reached through the edge node.
     topo.exec(nodeNs(prefix, b), "ip", ["route", "add", "default", "via", a.ip]);
+    if (a.ip6 && b.ip6) {
+      for (const n of [a, b])
+        addAddr6(topo, nodeNs(prefix, n), PEER_IFNAME, `${n.ip6}/${prefix6Twin(NODE_NETWORK_PREFIX)}`);
+      route6(topo, nodeNs(prefix, a), [b.podSubnet6!, "via", b.ip6]);
+      route6(topo, nodeNs(prefix, b), [a.podSubnet6!, "via", a.ip6]);
+      route6(topo, nodeNs(prefix, b), ["default", "via", a.ip6]);
+    }
   } else if (a) {
     topo.exec(nodeNs(prefix, a), "ip", ["addr", "add", `${a.ip}/32`, "dev", "lo"]);
+    if (a.ip6) addAddr6(topo, nodeNs(prefix, a), "lo", `${a.ip6}/128`);
   }
   for (const n of plan.nodes) say(`node ${n.name}: ${nodeNs(prefix, n)}, ${n.ip}, pods ${n.podSubnet}`);
 }
@@ -94,7 +133,7 @@ export function buildPod(topo: Topology, plan: LabPlan, pod: LabPod, dnsIp: stri
   mkdirSync(netnsEtc(ns), { recursive: true });
   writeFileSync(`${netnsEtc(ns)}/resolv.conf`, resolvConf(pod.namespace, dnsIp));
   topo.addNamespace(short(ns, prefix));
-  sysctls(topo, ns, false);
+  sysctls(topo, plan, ns, false);
   const host = nodeNs(prefix, node);
   topo.link(
     { ns: host, ifname: podIfname(pod), addr: `${node.gateway}/32` },
@@ -110,6 +149,14 @@ export function buildPod(topo: Topology, plan: LabPlan, pod: LabPod, dnsIp: stri
   topo.exec(host, "ip", ["route", "add", `${pod.ip}/32`, "dev", podIfname(pod)]);
   topo.exec(ns, "ip", ["route", "add", node.gateway, "dev", "eth0", "scope", "link", ...advmss]);
   topo.exec(ns, "ip", ["route", "add", "default", "via", node.gateway, "dev", "eth0", ...advmss]);
+  if (pod.ip6 && node.gateway6) {
+    const advmss6 = mtu !== null ? ["advmss", String(ETHERNET_ADVMSS6)] : [];
+    addAddr6(topo, host, podIfname(pod), `${node.gateway6}/128`);
+    addAddr6(topo, ns, "eth0", `${pod.ip6}/128`);
+    route6(topo, host, [`${pod.ip6}/128`, "dev", podIfname(pod)]);
+    route6(topo, ns, [node.gateway6, "dev", "eth0", ...advmss6]);
+    route6(topo, ns, ["default", "via", node.gateway6, "dev", "eth0", ...advmss6]);
+  }
   return ns;
 }
 
@@ -131,6 +178,11 @@ export function buildExternal(topo: Topology, plan: LabPlan, ext: LabExternal): 
   );
   for (const end of externalVethEnds(prefix, plan, ext)) tuneLink(topo, plan, end);
   topo.exec(ns, "ip", ["route", "add", LAB_RANGE, "via", ext.gateway]);
+  if (ext.ip6 && ext.gateway6) {
+    addAddr6(topo, edge, externalIfname(ext), `${ext.gateway6}/${prefix6Twin(30)}`);
+    addAddr6(topo, ns, "eth0", `${ext.ip6}/${prefix6Twin(30)}`);
+    route6(topo, ns, [LAB_RANGE6, "via", ext.gateway6]);
+  }
   return ns;
 }
 

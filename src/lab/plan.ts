@@ -6,12 +6,17 @@ import type { V1EndpointSlice, V1Service } from "@kubernetes/client-node";
 import { MaplbError } from "../errors.js";
 import { SERVICE_NAME_LABEL } from "../k8s/endpointslice.js";
 import type { ClusterObjects } from "../k8s/objects.js";
+import type { IpFamily } from "../model/types.js";
 import { intToIpv4, ipv4ToInt, isIPv4, parseCidr } from "../util/ip.js";
 import {
   AddressPool,
+  cidr6Twin,
+  ipv6Twin,
+  LAB_RANGE6,
   DNS_SERVICE_IP,
   externalAddrs,
   inLabRange,
+  IPV6_MIN_MTU,
   LAB_RANGE,
   nodeIp,
   podGateway,
@@ -28,6 +33,10 @@ export interface LabNode {
   ip: string;
   podSubnet: string;
   gateway: string;
+  /** Dual-stack labs: the IPv6 twins of ip, podSubnet and gateway (addresses.ts). */
+  ip6?: string;
+  podSubnet6?: string;
+  gateway6?: string;
   /** The next free pod interface number on this node (p0, p1, …). */
   nextIf: number;
 }
@@ -40,6 +49,8 @@ export interface LabPod {
   /** The lab node it runs on (also its EndpointSlice nodeName). */
   node: string;
   ip: string;
+  /** Dual-stack labs: its IPv6 address, the twin of ip. */
+  ip6?: string;
   /** Its veth on the node is `p<ifIndex>`. */
   ifIndex: number;
   role: PodRole;
@@ -54,6 +65,9 @@ export interface LabExternal {
   /** The client's address, and the edge node's address on their link. */
   ip: string;
   gateway: string;
+  /** Dual-stack labs: the twins of ip and gateway, on a /126. */
+  ip6?: string;
+  gateway6?: string;
   /** Its veth on the edge node is `x<index>`. */
   index: number;
 }
@@ -77,6 +91,8 @@ export interface LabPlan {
   addressMap: Record<string, string>;
   /** How the veths carry traffic (offloads, a smaller pod MTU); absent in state files of older labs. */
   links?: LinkSettings;
+  /** Every address has an IPv6 twin too, and every Service is dual-stack (RequireDualStack). */
+  dualStack?: boolean;
 }
 
 /** The run's link settings as asked for: the pod MTU's node may be left to the plan (the last node). */
@@ -97,7 +113,10 @@ export const svcKey = (s: { metadata?: { namespace?: string; name?: string } }):
 export const podKey = (p: Pick<LabPod, "namespace" | "name">): string => `${p.namespace}/${p.name}`;
 
 /** The scenario's node names in first-seen order; endpoints without one are spread over the lab's nodes. */
-function labNodes(slices: V1EndpointSlice[]): {
+function labNodes(
+  slices: V1EndpointSlice[],
+  dualStack: boolean,
+): {
   nodes: LabNode[];
   indexOf: (seedNode?: string | null) => number;
 } {
@@ -116,12 +135,19 @@ function labNodes(slices: V1EndpointSlice[]): {
     while (names.includes(name)) name = `${name}-${i + 1}`;
     names.push(name);
   }
-  const nodes = names.map((name, index) => ({
+  const nodes = names.map((name, index): LabNode => ({
     name,
     index,
     ip: nodeIp(index),
     podSubnet: podSubnet(index),
     gateway: podGateway(index),
+    ...(dualStack
+      ? {
+          ip6: ipv6Twin(nodeIp(index)),
+          podSubnet6: cidr6Twin(podSubnet(index)),
+          gateway6: ipv6Twin(podGateway(index)),
+        }
+      : {}),
     nextIf: 0,
   }));
   let spread = 0;
@@ -179,12 +205,8 @@ class Allocator {
   mapSourceRange(original: string): string {
     const c = parseCidr(original);
     if (!c) return original; // validated before planning; nothing else gets here
-    const lab = parseCidr(LAB_RANGE)!;
-    const holdsLab =
-      c.prefix <= lab.prefix &&
-      (c.prefix === 0 ||
-        ipv4ToInt(c.address) >>> (32 - c.prefix) === ipv4ToInt(lab.address) >>> (32 - c.prefix));
-    if (holdsLab || (inLabRange(c.address) && c.prefix >= lab.prefix)) return original;
+    if (holdsLab(original) || (inLabRange(c.address) && c.prefix >= parseCidr(LAB_RANGE)!.prefix))
+      return original;
     return (this.map[original] ??= this.nextSourceRange());
   }
 
@@ -202,6 +224,17 @@ class Allocator {
   }
 }
 
+/** Whether an IPv4 range holds the whole lab range (0.0.0.0/0 does: it lets everyone in). */
+function holdsLab(cidr: string): boolean {
+  const c = parseCidr(cidr)!;
+  const lab = parseCidr(LAB_RANGE)!;
+  return (
+    c.prefix <= lab.prefix &&
+    (c.prefix === 0 ||
+      ipv4ToInt(c.address) >>> (32 - c.prefix) === ipv4ToInt(lab.address) >>> (32 - c.prefix))
+  );
+}
+
 function newPod(
   plan: LabPlan,
   alloc: Allocator | null,
@@ -214,6 +247,7 @@ function newPod(
     name = `${p.name}-${k}`;
   const pool = alloc?.pods[node.index] ?? podPool(plan, node);
   const pod: LabPod = { ...p, name, ip: ip ?? pool.take(), ifIndex: node.nextIf++ };
+  if (plan.dualStack) pod.ip6 = ipv6Twin(pod.ip);
   plan.pods.push(pod);
   return pod;
 }
@@ -246,6 +280,36 @@ function readdressService(svc: V1Service, alloc: Allocator): V1Service {
     if (ing.ip && isIPv4(ing.ip)) ing.ip = alloc.map1(ing.ip, alloc.external);
   if (spec.loadBalancerSourceRanges)
     spec.loadBalancerSourceRanges = spec.loadBalancerSourceRanges.map((r) => alloc.mapSourceRange(r.trim()));
+  return out;
+}
+
+/**
+ * A re-addressed Service made dual-stack, as the API server would have it with ipFamilyPolicy
+ * RequireDualStack: IPv4 first (the primary family, whose address stays `clusterIP`), and beside every
+ * IPv4 address and range its IPv6 twin. A scenario's own IPv6 addresses are outside the lab; the twins
+ * stand for them.
+ */
+function dualStackService(svc: V1Service): V1Service {
+  const out = structuredClone(svc);
+  const spec = out.spec!;
+  const v4 = (list: string[] | undefined) => (list ?? []).filter((a) => isIPv4(a.split("/")[0]!));
+  spec.ipFamilyPolicy = "RequireDualStack";
+  spec.ipFamilies = ["IPv4", "IPv6"];
+  const ip = spec.clusterIP;
+  if (ip && isIPv4(ip)) spec.clusterIPs = [ip, ipv6Twin(ip)];
+  else if (ip === "None") spec.clusterIPs = ["None"];
+  if (spec.externalIPs) spec.externalIPs = [...v4(spec.externalIPs), ...v4(spec.externalIPs).map(ipv6Twin)];
+  const lb = out.status?.loadBalancer;
+  if (lb?.ingress) {
+    const ingress = lb.ingress.filter((i) => !i.ip || isIPv4(i.ip));
+    lb.ingress = [...ingress, ...ingress.flatMap((i) => (i.ip ? [{ ...i, ip: ipv6Twin(i.ip) }] : []))];
+  }
+  if (spec.loadBalancerSourceRanges) {
+    const ranges = v4(spec.loadBalancerSourceRanges);
+    // A range that holds the whole lab range holds the whole IPv6 lab too (0.0.0.0/0: everyone).
+    const twin = (r: string) => (r.endsWith("/0") ? "::/0" : holdsLab(r) ? LAB_RANGE6 : cidr6Twin(r));
+    spec.loadBalancerSourceRanges = [...ranges, ...ranges.map(twin)];
+  }
   return out;
 }
 
@@ -300,10 +364,17 @@ export function planLab(
   scenario: string,
   objects: ClusterObjects,
   links: LinkRequest = DEFAULT_LINKS,
+  dualStack = false,
 ): LabPlan {
   const seedSlices = objects.slices.length > 0 ? objects.slices : objects.legacySlices;
+  // The IPv4 slices place the pods; in a dual-stack lab each pod's IPv6 address is its IPv4's twin.
   const slices = seedSlices.filter((s) => s.addressType === "IPv4");
-  const { nodes, indexOf } = labNodes(slices);
+  const { nodes, indexOf } = labNodes(slices, dualStack);
+  if (dualStack && links.podMtu && links.podMtu.mtu < IPV6_MIN_MTU)
+    throw new MaplbError(
+      "E_USAGE",
+      `--pod-mtu ${links.podMtu.mtu} with --dual-stack: IPv6 needs a link MTU of at least ${IPV6_MIN_MTU}`,
+    );
   const alloc = new Allocator(nodes);
   // Addresses the scenario already has in the lab range keep their place.
   for (const s of objects.services)
@@ -319,6 +390,7 @@ export function planLab(
     slicePorts: {},
     addressMap: alloc.map,
     links: resolveLinks(links, nodes),
+    ...(dualStack ? { dualStack: true } : {}),
   };
   const names = new Set(objects.services.map(svcKey));
   const own = labServices();
@@ -329,6 +401,7 @@ export function planLab(
   plan.services = objects.services.map((s) => readdressService(s, alloc));
   for (const svc of own) svc.spec!.clusterIP ||= alloc.clusterIPs.take();
   plan.services.push(...own);
+  if (dualStack) plan.services = plan.services.map(dualStackService);
 
   // Pods: one per endpoint address (per namespace), backing every Service whose slice lists it.
   const byAddress = new Map<string, LabPod>();
@@ -410,7 +483,13 @@ export function planLab(
     });
   for (let k = 0; k < EXTERNAL_CLIENTS; k++) {
     const a = externalAddrs(k);
-    plan.externals.push({ name: `ext-${k + 1}`, ip: a.client, gateway: a.node, index: k + 1 });
+    plan.externals.push({
+      name: `ext-${k + 1}`,
+      ip: a.client,
+      gateway: a.node,
+      ...(dualStack ? { ip6: ipv6Twin(a.client), gateway6: ipv6Twin(a.node) } : {}),
+      index: k + 1,
+    });
   }
   return plan;
 }
@@ -418,6 +497,13 @@ export function planLab(
 export interface ScaleChange {
   added: LabPod[];
   removed: LabPod[];
+}
+
+/** A pod's address in one family (a pod of an IPv4 lab has no IPv6 one: asking is a usage error). */
+export function podIp(pod: LabPod, family: IpFamily): string {
+  if (family === "IPv4") return pod.ip;
+  if (!pod.ip6) throw new MaplbError("E_USAGE", "the lab is IPv4 only: bring it up with --dual-stack");
+  return pod.ip6;
 }
 
 /** The backend pods of a Service, in creation order. */

@@ -1,7 +1,9 @@
 // A lab backend pod: an HTTP server on each TCP port and a UDP echo on each UDP port, run inside the
 // pod's network namespace. Like the nginxdemos/hello page it answers with the pod's name and address
 // and the client address it saw, so a test can tell which backend answered and whether the client's
-// source IP survived. Started by the lab as `node pod-server.js --pod NS/NAME --ip IP --tcp P,… --udp P,…`.
+// source IP survived. Started by the lab as `node pod-server.js --pod NS/NAME --ip IP --tcp P,… --udp P,…`,
+// and in a dual-stack lab with `--ip6 IP6`: then every port listens on IPv6 too (a socket of its own, so
+// an IPv4 client is still seen as 198.18.x.y, not ::ffff:198.18.x.y), answering with the pod's IPv6 address.
 // For traffic as a node sees it, HTTP also serves GET /bulk/<bytes> (the lab's bulk stream, bulk.ts) and
 // takes POST /upload (answering with the bytes and SHA-256 it received); the UDP echo says the size and
 // SHA-256 of the datagram it got and pads its answer to that size, so a datagram larger than the MTU
@@ -12,13 +14,14 @@ import { writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { parseArgs } from "node:util";
 import { BULK_ANSWER_HEADER, BULK_MAX_BYTES, bulkChunks } from "./bulk.js";
+import { hostPort } from "./host-port.js";
 
 /** What every answer carries, over HTTP (JSON or text) and UDP (JSON). */
 export interface PodAnswer {
   pod: string;
   ip: string;
   port: number;
-  /** `address:port` of the peer as this pod saw it. */
+  /** `address:port` of the peer as this pod saw it (`[address]:port` for IPv6: hostPort). */
   client: string;
   /** UDP, and POST /upload: the size and SHA-256 (hex) of what arrived. */
   size?: number;
@@ -47,7 +50,7 @@ function answerHttp(pod: string, ip: string, port: number) {
       pod,
       ip,
       port,
-      client: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
+      client: hostPort(req.socket.remoteAddress ?? "", req.socket.remotePort ?? 0),
     };
     const bulk = /^\/bulk\/(\d{1,10})$/.exec(req.url ?? "");
     if (bulk && Number(bulk[1]) <= BULK_MAX_BYTES) return sendBulk(res, answer, Number(bulk[1]));
@@ -77,14 +80,20 @@ function answerHttp(pod: string, ip: string, port: number) {
   };
 }
 
-function listenUdpEcho(pod: string, ip: string, port: number): Promise<void> {
-  const sock = createSocket("udp4");
+/** Where one family's sockets listen: every address of the pod (IPv6 alone, no IPv4-mapped ones). */
+interface Family {
+  ip: string;
+  any: "0.0.0.0" | "::";
+}
+
+function listenUdpEcho(pod: string, { ip, any }: Family, port: number): Promise<void> {
+  const sock = createSocket(any === "::" ? { type: "udp6", ipv6Only: true } : { type: "udp4" });
   sock.on("message", (msg, rinfo) => {
     const answer: PodAnswer & { echo: string } = {
       pod,
       ip,
       port,
-      client: `${rinfo.address}:${rinfo.port}`,
+      client: hostPort(rinfo.address, rinfo.port),
       size: msg.length,
       sha256: sha256(msg),
       echo: msg.toString("utf8", 0, Math.min(msg.length, 64)),
@@ -94,13 +103,13 @@ function listenUdpEcho(pod: string, ip: string, port: number): Promise<void> {
     const pad = Buffer.alloc(Math.max(0, msg.length - json.length), " ");
     sock.send(Buffer.concat([json, pad]), rinfo.port, rinfo.address);
   });
-  return new Promise((resolve) => sock.bind(port, "0.0.0.0", resolve));
+  return new Promise((resolve) => sock.bind({ port, address: any }, resolve));
 }
 
-function listenHttp(pod: string, ip: string, port: number): Promise<void> {
+function listenHttp(pod: string, { ip, any }: Family, port: number): Promise<void> {
   const server = createServer(answerHttp(pod, ip, port));
   server.keepAliveTimeout = 60_000;
-  return new Promise((resolve) => server.listen(port, "0.0.0.0", resolve));
+  return new Promise((resolve) => server.listen({ port, host: any, ipv6Only: any === "::" }, resolve));
 }
 
 async function main(): Promise<void> {
@@ -108,6 +117,7 @@ async function main(): Promise<void> {
     options: {
       pod: { type: "string" },
       ip: { type: "string" },
+      ip6: { type: "string" },
       tcp: { type: "string", default: "" },
       udp: { type: "string", default: "" },
       ready: { type: "string" },
@@ -115,11 +125,16 @@ async function main(): Promise<void> {
   });
   const ports = (list: string) => list.split(",").filter(Boolean).map(Number);
   const pod = values.pod ?? "pod";
-  const ip = values.ip ?? "";
-  await Promise.all([
-    ...ports(values.tcp).map((p) => listenHttp(pod, ip, p)),
-    ...ports(values.udp).map((p) => listenUdpEcho(pod, ip, p)),
-  ]);
+  const families: Family[] = [
+    { ip: values.ip ?? "", any: "0.0.0.0" },
+    ...(values.ip6 ? [{ ip: values.ip6, any: "::" as const }] : []),
+  ];
+  await Promise.all(
+    families.flatMap((f) => [
+      ...ports(values.tcp).map((p) => listenHttp(pod, f, p)),
+      ...ports(values.udp).map((p) => listenUdpEcho(pod, f, p)),
+    ]),
+  );
   if (values.ready) writeFileSync(values.ready, `${process.pid}\n`);
 }
 

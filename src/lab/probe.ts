@@ -22,6 +22,8 @@ import {
   bulkDigest,
   BulkStream,
 } from "./bulk.js";
+import { isIPv6 } from "../util/ip.js";
+import { hostOf } from "./host-port.js";
 import type { PodAnswer } from "./pod-server.js";
 
 /** One request's outcome. `remote` is the address the answer came from (the frontend, for a load balancer). */
@@ -37,7 +39,7 @@ export interface ProbeResult {
   bytes?: number;
 }
 
-/** The largest UDP payload IPv4 carries. */
+/** The largest UDP payload IPv4 carries (IPv6, without jumbograms, 20 bytes more). */
 const MAX_DATAGRAM = 65507;
 
 interface Target {
@@ -175,7 +177,7 @@ function datagram(seq: number, size: number): Buffer {
 
 function udpOnce(t: Target, seq: number, size = 0): Promise<ProbeResult> {
   const start = performance.now();
-  const sock = createSocket("udp4");
+  const sock = createSocket(isIPv6(t.host) ? "udp6" : "udp4");
   const payload = datagram(seq, size);
   const digest = createHash("sha256").update(payload).digest("hex");
   return new Promise((resolve) => {
@@ -253,8 +255,9 @@ async function main(): Promise<void> {
   });
   const bytes = Math.min(Number(values.bytes), BULK_MAX_BYTES);
   const size = Math.min(Number(values.size), MAX_DATAGRAM);
-  const [host, port] = (values.target ?? "").split(":");
-  const t: Target = { host: host ?? "", port: Number(port), timeoutMs: Number(values.timeout) };
+  const target = values.target ?? "";
+  const port = Number(target.slice(target.lastIndexOf(":") + 1));
+  const t: Target = { host: hostOf(target), port, timeoutMs: Number(values.timeout) };
   const n = Math.min(Number(values.count), 100_000);
   const concurrency = Math.max(1, Number(values.concurrency));
   switch (positionals[0]) {

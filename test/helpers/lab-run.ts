@@ -11,7 +11,10 @@ import {
   type ProbeOptions,
   type Target,
 } from "../../src/lab/client.js";
+import { hostPort } from "../../src/lab/host-port.js";
 import { labDown } from "../../src/lab/lab.js";
+import { podIp } from "../../src/lab/plan.js";
+import type { IpFamily } from "../../src/model/types.js";
 import { inCgroup, labScript } from "../../src/lab/processes.js";
 import type { ProbeResult } from "../../src/lab/probe.js";
 import type { LabProxy, LabState } from "../../src/lab/state.js";
@@ -46,6 +49,8 @@ export interface ProbeSpec {
   target: string;
   frontend?: FrontendKind;
   node?: string;
+  /** Which of a dual-stack Service's frontends (IPv4 when absent). */
+  family?: IpFamily;
 }
 
 export function targetOf(state: LabState, spec: ProbeSpec): Target {
@@ -75,11 +80,16 @@ export function byBackend(results: readonly ProbeResult[]): Map<string, number> 
   return m;
 }
 
-/** The pod IPs of a Service's backends, optionally only those on one node. */
-export function backendIps(state: LabState, service: string, node?: string): string[] {
+/** The pod IPs (of one family, IPv4 by default) of a Service's backends, optionally only those on one node. */
+export function backendIps(
+  state: LabState,
+  service: string,
+  node?: string,
+  family: IpFamily = "IPv4",
+): string[] {
   return state.plan.pods
     .filter((p) => p.role !== "client" && p.services.includes(service) && (!node || p.node === node))
-    .map((p) => p.ip)
+    .map((p) => podIp(p, family))
     .sort();
 }
 
@@ -100,7 +110,7 @@ export class Hold {
       labScript("probe"),
       "hold",
       "--target",
-      `${t.address}:${t.port}`,
+      hostPort(t.address, t.port),
       "--interval",
       String(intervalMs),
       "--duration",

@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { MaplbError } from "../../errors.js";
 import { ATTACH_MODES, type AttachMode } from "./attach.js";
-import { CLUSTER_CIDR, SERVICE_CIDR } from "../../lab/addresses.js";
+import { CLUSTER_CIDR, CLUSTER_CIDR6, SERVICE_CIDR, SERVICE_CIDR6 } from "../../lab/addresses.js";
 import {
   FRONTENDS,
   findClient,
@@ -17,6 +17,7 @@ import {
 } from "../../lab/client.js";
 import { describePlan } from "../../lab/describe.js";
 import { BULK_MAX_BYTES } from "../../lab/bulk.js";
+import { hostPort } from "../../lab/host-port.js";
 import { CSUM_COUNTERS, labChecksumErrors } from "../../lab/counters.js";
 import { DEFAULT_LAB, labDown, labScale, labTune, labUp, requireLab } from "../../lab/lab.js";
 import { RAW_KINDS, sendRaw, type RawKind } from "../../lab/packets.js";
@@ -61,8 +62,10 @@ export interface CurlReport {
 /** `lab curl`'s table: answers per backend pod; wide adds the pod's node and its share of the answers. */
 export function curlText(r: CurlReport, wide: boolean): string {
   const t = r.target;
-  const lines = [`${r.client} → ${t.address}:${t.port}/${t.protocol}${t.service ? ` (${t.service})` : ""}`];
-  const podOf = new Map(r.pods.map((p) => [p.ip, p]));
+  const lines = [
+    `${r.client} → ${hostPort(t.address, t.port)}/${t.protocol}${t.service ? ` (${t.service})` : ""}`,
+  ];
+  const podOf = new Map(r.pods.flatMap((p) => [[p.ip, p] as const, ...(p.ip6 ? [[p.ip6, p] as const] : [])]));
   for (const [ip, n] of Object.entries(r.summary.backends).sort()) {
     const pod = podOf.get(ip);
     const cells = [ip.padEnd(15), (pod ? `${pod.namespace}/${pod.name}` : "?").padEnd(40), String(n)];
@@ -99,6 +102,11 @@ export function registerLab(program: Command): void {
         "(tune changes the offloads of a running lab); curl takes --bulk, --upload",
         "and --size; send carries IGMP, ICMP and IP options to a pod; counters reads",
         "the checksum errors each namespace counted (nstat).",
+        "",
+        "With --dual-stack every address gets an IPv6 twin in 2001:db8::/32",
+        `(198.A.B.C is 2001:db8:A:B::C in hex; pods ${CLUSTER_CIDR6}, services`,
+        `${SERVICE_CIDR6}) and every Service is dual-stack; curl --ip-family 6`,
+        "sends over IPv6.",
         "",
         "Needs root. Outside its namespaces it writes only /etc/netns/<ns>/,",
         "/run/maplb/<lab> and, with --proxy maplb, /sys/fs/bpf/maplb-<lab>.",
@@ -164,6 +172,11 @@ export function registerLab(program: Command): void {
       }),
     )
     .option(
+      "--dual-stack",
+      "IPv6 beside IPv4: every node, pod and client gets an address in 2001:db8::/32, every Service " +
+        "IPv6 cluster, external and ingress IPs and source ranges, and IPv6 EndpointSlices",
+    )
+    .option(
       "--socket-lb",
       "with --proxy maplb: pods' sockets balanced at connect() (cgroup hooks), as Cilium does; " +
         "external clients still meet per-packet NAT on the nodes",
@@ -175,6 +188,7 @@ export function registerLab(program: Command): void {
         "\nExamples:\n" +
         "  maplb lab up --scenario seed-003\n" +
         "  maplb lab up --scenario seed-001 --proxy iptables\n" +
+        "  maplb lab up --scenario seed-001 --proxy nftables --dual-stack\n" +
         "  maplb lab up --scenario my-services.yaml --proxy nftables --lab b\n" +
         "  maplb lab up --scenario seed-001 --checksum off --gso on --pod-mtu 1400   # as a node sees traffic",
     )
@@ -188,6 +202,7 @@ export function registerLab(program: Command): void {
         podMtu?: { mtu: number; node: string | null };
         lab: string;
         socketLb?: boolean;
+        dualStack?: boolean;
       }) => {
         needRoot();
         await labUp({
@@ -197,6 +212,7 @@ export function registerLab(program: Command): void {
           attach: flags.attach,
           links: { checksum: flags.checksum, gso: flags.gso, podMtu: flags.podMtu ?? null },
           ...(flags.socketLb ? { socketLb: true } : {}),
+          ...(flags.dualStack ? { dualStack: true } : {}),
           say,
         });
       },
@@ -234,6 +250,11 @@ export function registerLab(program: Command): void {
     )
     .addOption(new Option("--frontend <kind>", "which frontend of the Service to use").choices(FRONTENDS))
     .option("--node <name>", "with --frontend node-port: the node whose address to use (default: the first)")
+    .addOption(
+      new Option("--ip-family <family>", "4 or 6: which family's frontend (6 needs lab up --dual-stack)")
+        .choices(["4", "6"])
+        .default("4"),
+    )
     .option(
       "--timeout <ms>",
       "per request (per transfer with --bulk/--upload)",
@@ -266,6 +287,7 @@ export function registerLab(program: Command): void {
         "  maplb lab curl default/nginx-svc -n 100 -o wide\n" +
         "  maplb lab curl ingress-nginx/ingress-nginx-controller:http --frontend node-port --node node-2\n" +
         "  maplb lab curl default/udp-echo -n 10\n" +
+        "  maplb lab curl default/go-app --from ext-1 --ip-family 6 -n 60\n" +
         "  maplb lab curl default/go-app --from ext-1 --frontend node-port --bulk 100000000 --timeout 60000\n" +
         "  maplb lab curl default/udp-echo --size 4000 -n 10",
     )
@@ -277,6 +299,7 @@ export function registerLab(program: Command): void {
           from: string;
           frontend?: FrontendKind;
           node?: string;
+          ipFamily: "4" | "6";
           timeout: number;
           bulk?: number;
           upload?: number;
@@ -292,6 +315,7 @@ export function registerLab(program: Command): void {
           frontend: flags.frontend,
           node: flags.node,
           external: client.external,
+          family: flags.ipFamily === "6" ? "IPv6" : "IPv4",
         });
         if (flags.bulk !== undefined && flags.upload !== undefined)
           throw new MaplbError("E_USAGE", "--bulk and --upload: one direction per run");

@@ -10,7 +10,7 @@ import { syncOnce } from "../../agent/sync-once.js";
 import { DEFAULT_BPF_OBJECT } from "../../datapath/binding.js";
 import { openKernel } from "../../datapath/kernel.js";
 import { MaplbError } from "../../errors.js";
-import { labModel, nodeConfig } from "../objects.js";
+import { labFamilies, labModel, nodeConfig } from "../objects.js";
 import { externalNs, nodeIfnames, nodeNs, podNs } from "../network.js";
 import type { LabNode, LabPlan } from "../plan.js";
 import { labScript } from "../processes.js";
@@ -21,7 +21,8 @@ export const nodePinDir = (labName: string, node: Pick<LabNode, "name">): string
   join(labPinRoot(labName), node.name);
 
 function syncNode(labName: string, plan: LabPlan, node: LabNode): number {
-  const cfg = nodeConfig(node);
+  // One datapath serves both families: a dual-stack node's config has both of its addresses.
+  const cfg = nodeConfig(node, labFamilies(plan));
   const model = labModel(plan);
   const pinDir = nodePinDir(labName, node);
   mkdirSync(pinDir, { recursive: true });
