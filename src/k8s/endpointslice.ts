@@ -1,7 +1,7 @@
 // Structural validation of discovery.k8s.io/v1 EndpointSlices.
 import type { V1EndpointSlice } from "@kubernetes/client-node";
 import { Checker, PROTOCOLS, checkMetadata, isRecord, type Raw } from "./checker.js";
-import { ipFamily } from "./ip-forms.js";
+import { endpointIPProblem, ipFamily } from "./ip-forms.js";
 import { dns1123Label, dns1123Subdomain, labelValue } from "./names.js";
 
 export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
@@ -37,8 +37,9 @@ function checkAddress(c: Checker, a: unknown, path: string, addressType: string 
   }
   const ip = c.ip(a, path);
   if (ip === undefined) return;
-  if (ipFamily(ip) !== addressType) c.fail(path, a, `is not a valid ${addressType} address`);
-  else c.endpointIP(ip, path);
+  const problem =
+    ipFamily(ip) !== addressType ? `is not a valid ${addressType} address` : endpointIPProblem(ip);
+  if (problem) c.fail(path, a, problem);
 }
 
 function checkEndpoints(c: Checker, o: Raw, addressType: string | undefined): void {

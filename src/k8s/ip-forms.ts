@@ -13,6 +13,7 @@
 // strict rule. Non-canonical IPv6 ("2001:DB8:0::1") stays valid, as it is for these fields.
 import ipaddr from "ipaddr.js";
 import type { IpFamily } from "../model/types.js";
+import { isIPv4 } from "../util/ip.js";
 
 /** An address as ParseIPSloppy reads it: 16 bytes (IPv4 as ::ffff:a.b.c.d), and whether netip would refuse its text. */
 interface SloppyIP {
@@ -92,6 +93,7 @@ const v4Text = (b: Uint8Array) => Array.from(b.subarray(12)).join(".");
 
 /** A valid address's family (netutils.IsIPv6String); null when it is not an address. */
 export function ipFamily(value: string): IpFamily | null {
+  if (isIPv4(value)) return "IPv4"; // the common case, without building bytes
   const ip = sloppyIP(value);
   return ip === null ? null : isV4Bytes(ip.bytes) ? "IPv4" : "IPv6";
 }
@@ -101,6 +103,7 @@ export function ipFamily(value: string): IpFamily | null {
  * The message reads after the field path: "spec.externalIPs[0]: is not a valid IP address".
  */
 export function ipProblem(value: unknown): string | null {
+  if (typeof value === "string" && isIPv4(value)) return null; // a dotted quad without leading zeros
   const ip = typeof value === "string" ? sloppyIP(value) : null;
   if (ip === null) return "is not a valid IP address";
   if (ip.leadingZeros) return "must not have leading 0s";
@@ -114,16 +117,41 @@ export function ipProblem(value: unknown): string | null {
  * server applies to endpoint addresses and externalIPs): null for a good one. `value` is valid.
  */
 export function endpointIPProblem(value: string): string | null {
+  if (isIPv4(value)) {
+    // A dotted quad (the common case) is read without building bytes.
+    const [p, q, r, s] = value.split(".").map(Number) as [number, number, number, number];
+    return specialProblem(
+      value,
+      p + q + r + s === 0,
+      p === 127,
+      p === 169 && q === 254,
+      p === 224 && q === 0 && r === 0,
+    );
+  }
   const b = sloppyIP(value)!.bytes;
-  const v4 = isV4Bytes(b);
-  const host = v4 ? b.subarray(12) : b;
-  if (host.every((x) => x === 0)) return `may not be unspecified (${value})`;
-  if (v4 ? b[12] === 127 : b.subarray(0, 15).every((x) => x === 0) && b[15] === 1)
-    return "may not be in the loopback range (127.0.0.0/8, ::1/128)";
-  if (v4 ? b[12] === 169 && b[13] === 254 : b[0] === 0xfe && (b[1]! & 0xc0) === 0x80)
-    return "may not be in the link-local range (169.254.0.0/16, fe80::/10)";
-  if (v4 ? b[12] === 224 && b[13] === 0 && b[14] === 0 : b[0] === 0xff && (b[1]! & 0x0f) === 0x02)
-    return "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)";
+  if (isV4Bytes(b)) return endpointIPProblem(v4Text(b));
+  const zeroHead = b.subarray(0, 15).every((x) => x === 0);
+  const linkLocal = b[0] === 0xfe && (b[1]! & 0xc0) === 0x80;
+  return specialProblem(
+    value,
+    zeroHead && b[15] === 0,
+    zeroHead && b[15] === 1,
+    linkLocal,
+    b[0] === 0xff && (b[1]! & 0x0f) === 0x02,
+  );
+}
+
+function specialProblem(
+  value: string,
+  unspecified: boolean,
+  loopback: boolean,
+  linkLocal: boolean,
+  llMulticast: boolean,
+): string | null {
+  if (unspecified) return `may not be unspecified (${value})`;
+  if (loopback) return "may not be in the loopback range (127.0.0.0/8, ::1/128)";
+  if (linkLocal) return "may not be in the link-local range (169.254.0.0/16, fe80::/10)";
+  if (llMulticast) return "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)";
   return null;
 }
 
