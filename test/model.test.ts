@@ -289,6 +289,16 @@ describe("dual-stack and IPv6 Services", () => {
     );
   });
 
+  it("defaults clusterIPs from clusterIP when a manifest names ipFamilies only, as the API server does", () => {
+    const v6only = service({
+      spec: { clusterIP: "fd00:96::10", ipFamilies: ["IPv6"], ipFamilyPolicy: "SingleStack" },
+    });
+    assert.deepEqual(
+      modelOf([v6only, v6slice]).ports.map((p) => [p.id, p.clusterIP]),
+      [["shop/web:http/TCP/IPv6", "fd00:96::10"]],
+    );
+  });
+
   it("reads an IPv6 Service written before dual-stack (clusterIP alone) as IPv6", () => {
     const old = service({ spec: { clusterIP: "fd00:96::10" } });
     const p = onlyPort([old, slice(), v6slice]);

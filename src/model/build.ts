@@ -103,7 +103,8 @@ function ofFamily(list: string[], family: IpFamily, what: string, svc: string, l
 /**
  * The cluster IP a Service has in `family`, or null: kube-proxy's GetClusterIPByFamily. With
  * `spec.ipFamilies`, the cluster IP at the same index of `spec.clusterIPs`; without (an object from
- * before dual-stack), `spec.clusterIP` when it is of that family.
+ * before dual-stack), `spec.clusterIP` when it is of that family. A manifest that names ipFamilies
+ * but no clusterIPs gets `[clusterIP]`, as the API server defaults it on create.
  */
 export function clusterIPOfFamily(svc: V1Service, family: IpFamily): string | null {
   const spec = svc.spec!;
@@ -112,8 +113,9 @@ export function clusterIPOfFamily(svc: V1Service, family: IpFamily): string | nu
     const ip = spec.clusterIP;
     return ip && ip !== "None" && ipFamilyOf(ip) === family ? ip : null;
   }
+  const listed = spec.clusterIPs?.length ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : [];
   const i = families.indexOf(family);
-  const ip = i < 0 ? undefined : (spec.clusterIPs ?? [])[i];
+  const ip = i < 0 ? undefined : listed[i];
   return ip && ip !== "None" ? ip : null;
 }
 
