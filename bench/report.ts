@@ -19,10 +19,17 @@ export interface ReportInput {
   command: string;
   results: Result[];
   skipped: { suite: string; reason: string }[];
+  /** Suites that started and threw: their rows so far are kept, the error is shown (absent in old files). */
+  failed?: { suite: string; reason: string }[];
   /** Targets checked against the measured figures (met or missed, with the figure). */
   targets: Target[];
   /** Each suite's one-line description of what it measures and how (its `title`). */
   suiteTitles?: Record<string, string>;
+}
+
+function suiteList(list: { suite: string; reason: string }[]): string {
+  if (list.length === 0) return "<p>none</p>";
+  return `<ul>${list.map((s) => `<li><b>${esc(s.suite)}</b>: ${esc(s.reason)}</li>`).join("")}</ul>`;
 }
 
 export interface SeriesSpec {
@@ -394,7 +401,8 @@ tr.missed td { background: #ffe5e5; } .missed { color: ${TARGET_MISSED_COLOR}; f
     .filter((s) => s !== head)
     .map((s) => chartBox(s))
     .join("")}</div>
-<h2>Skipped suites</h2>${input.skipped.length ? `<ul>${input.skipped.map((s) => `<li><b>${esc(s.suite)}</b>: ${esc(s.reason)}</li>`).join("")}</ul>` : "<p>none</p>"}
+<h2>Failed suites</h2>${suiteList(input.failed ?? [])}
+<h2>Skipped suites</h2>${suiteList(input.skipped)}
 <h2>Results</h2>${suiteTables}
 <h2>Machine</h2>${htmlTable(["kernel", "cpu", "cores", "node"], [[m.kernel, m.cpu, String(m.cores), m.node]])}
 <script>${chartJsSource()}</script>

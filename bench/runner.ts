@@ -25,7 +25,10 @@ export interface BenchOutput {
   mode: Mode;
   datapath: string;
   results: Result[];
+  /** Suites whose requirements are missing here: not run. */
   skipped: { suite: string; reason: string }[];
+  /** Suites that threw part-way: what they measured before is kept; the command exits 1. */
+  failed: { suite: string; reason: string }[];
   targets: Target[];
   jsonPath: string;
   reportPath: string;
@@ -38,6 +41,7 @@ export async function runBench(suites: Suite[], opts: BenchOptions): Promise<Ben
   const jsonPath = resolve(opts.jsonPath ?? join(reportDir, "results.json"));
   const results: Result[] = [];
   const skipped: { suite: string; reason: string }[] = [];
+  const failed: { suite: string; reason: string }[] = [];
   const targets: Target[] = [];
 
   // Decide what runs first, so the time-left estimate covers exactly the cells that will run.
@@ -68,7 +72,7 @@ export async function runBench(suites: Suite[], opts: BenchOptions): Promise<Ben
           progress.endCell();
         }
       } catch (err) {
-        skipped.push({ suite: suite.name, reason: `failed: ${(err as Error).message}` });
+        failed.push({ suite: suite.name, reason: (err as Error).message });
         progress.print(`\n== ${suite.name}: FAILED: ${(err as Error).message}`);
       } finally {
         await suite.teardown?.();
@@ -91,6 +95,7 @@ export async function runBench(suites: Suite[], opts: BenchOptions): Promise<Ben
     datapath: opts.datapath,
     results,
     skipped,
+    failed,
     targets,
   };
   mkdirSync(dirname(jsonPath), { recursive: true });
@@ -119,6 +124,7 @@ export function summary(out: BenchOutput): string {
     `== summary (${out.mode}, datapath ${out.datapath}, ${out.machine.cores} cores, kernel ${out.machine.kernel})`,
   ];
   for (const t of out.targets) lines.push(`  ${t.met ? "met   " : "MISSED"}  ${t.target}: ${t.measured}`);
+  for (const s of out.failed) lines.push(`  FAILED  ${s.suite}: ${s.reason}`);
   for (const s of out.skipped) lines.push(`  skipped ${s.suite}: ${s.reason}`);
   lines.push(
     `  results: ${out.jsonPath}`,

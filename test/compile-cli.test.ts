@@ -48,7 +48,18 @@ describe("maplb compile", () => {
   it("a bad --node-ip is refused by name", () => {
     const r = maplb(["compile", "-f", SCENARIOS, "--node-ip", "300.1.1.1"]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /--node-ip expects an IPv4 address, got '300\.1\.1\.1'/);
+    assert.match(r.stderr, /--node-ip expects an IPv4 or IPv6 address, got "300\.1\.1\.1"/);
+  });
+
+  it("--cluster-cidr takes one CIDR, or one of each family joined by ',', as kube-proxy's flag", () => {
+    const args = ["compile", "-f", `${SCENARIOS}/seed-000-pod-to-pod.yaml`, "--cluster-cidr"];
+    for (const ok of ["10.0.0.0/8", "fd00::/48", "10.0.0.0/8,fd00::/48", "fd00::/48,10.0.0.0/8"])
+      assert.equal(maplb([...args, ok]).code, 0, ok);
+    for (const bad of ["10.0.0.0/8,10.1.0.0/16", "fd00::/129", "10.0.0.0/8,fd00::/48,fd01::/48", "fd00::"]) {
+      const r = maplb([...args, bad]);
+      assert.equal(r.code, 2, bad);
+      assert.match(r.stderr, /--cluster-cidr expects a CIDR, or an IPv4 and an IPv6 CIDR joined by ','/);
+    }
   });
 });
 

@@ -15,13 +15,13 @@ const MAPLB = new URL("../../bin/maplb.js", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "maplb-logs-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-// An IPv6 EndpointSlice: compile logs (at info) that it skips it, and still succeeds.
-const manifest = join(dir, "v6.yaml");
+// An FQDN EndpointSlice: compile logs (at info) that it skips it, and still succeeds.
+const manifest = join(dir, "fqdn.yaml");
 writeFileSync(
   manifest,
   [
     service(),
-    slice({ addressType: "IPv6", endpoints: [{ addresses: ["fd00::5"], conditions: { ready: true } }] }),
+    slice({ addressType: "FQDN", endpoints: [{ addresses: ["db.example"], conditions: { ready: true } }] }),
   ]
     .map((o) => JSON.stringify(o))
     .join("\n---\n"),
@@ -50,7 +50,7 @@ describe("log format", () => {
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stderr.trim().split("\n");
     const record = JSON.parse(lines[0]!) as Record<string, unknown>;
-    assert.equal(record.msg, "skipping non-IPv4 slice");
+    assert.equal(record.msg, "skipping non-IP slice");
     assert.equal(record.level, 30);
     assert.equal(record.slice, "shop/web-abc");
   });
@@ -60,17 +60,17 @@ describe("log format", () => {
     { skip: kernelSkip(hasScript ? null : "script (util-linux)", "the terminal log test") },
     () => {
       const out = underPty();
-      const line = out.split("\n").find((l) => l.includes("skipping non-IPv4 slice"));
+      const line = out.split("\n").find((l) => l.includes("skipping non-IP slice"));
       assert.ok(line, out);
       assert.match(
         line,
-        /^\d\d:\d\d:\d\d\.\d{3} INFO {2}skipping non-IPv4 slice slice=shop\/web-abc addressType=IPv6$/,
+        /^\d\d:\d\d:\d\d\.\d{3} INFO {2}skipping non-IP slice slice=shop\/web-abc addressType=FQDN$/,
       );
       assert.throws(() => JSON.parse(line));
       // The override: JSON on a terminal too.
       const json = underPty({ MAPLB_LOG_FORMAT: "json" });
       const record = json.split("\n").find((l) => l.startsWith("{"));
-      assert.equal((JSON.parse(record!) as { msg: string }).msg, "skipping non-IPv4 slice");
+      assert.equal((JSON.parse(record!) as { msg: string }).msg, "skipping non-IP slice");
     },
   );
 

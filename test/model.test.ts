@@ -104,7 +104,7 @@ describe("reading manifests", () => {
     assert.deepEqual(modelOf([headless, ext]).ports, []);
   });
 
-  it("accepts IPv6 slices and skips them", () => {
+  it("an IPv4-only Service ignores IPv6 slices", () => {
     const v6 = slice({
       metadata: { name: "web-v6" },
       addressType: "IPv6",
@@ -218,5 +218,109 @@ describe("endpoint selection (kube-proxy's rules)", () => {
     const p = onlyPort([service({ spec: { internalTrafficPolicy: "Local" } }), slice({ endpoints: eps })]);
     const sel = selectEndpoints(p, "n3");
     assert.deepEqual([sel.useCluster, sel.useLocal, sel.local.length], [false, true, 0]);
+  });
+});
+
+describe("dual-stack and IPv6 Services", () => {
+  const v6slice = slice({
+    metadata: { name: "web-v6" },
+    addressType: "IPv6",
+    endpoints: [{ addresses: ["fd00:1::5"], conditions: { ready: true }, nodeName: "n1" }],
+  });
+  const dual = (spec: object = {}, status?: object) =>
+    service({
+      spec: {
+        type: "LoadBalancer",
+        ipFamilyPolicy: "PreferDualStack",
+        ipFamilies: ["IPv6", "IPv4"],
+        clusterIP: "fd00:96::10",
+        clusterIPs: ["fd00:96::10", "10.96.0.10"],
+        externalIPs: ["198.18.0.7", "2001:db8::7"],
+        ports: [{ name: "http", port: 80, targetPort: 8080, protocol: "TCP", nodePort: 30080 }],
+        ...spec,
+      },
+      ...(status ? { status } : {}),
+    });
+
+  it("builds one port per family, each with its own family's addresses and endpoints", () => {
+    const status = { loadBalancer: { ingress: [{ ip: "2001:db8::9" }, { ip: "198.18.0.9" }] } };
+    const { ports } = modelOf([dual({}, status), slice(), v6slice]);
+    assert.deepEqual(
+      ports.map((p) => [
+        p.id,
+        p.family,
+        p.clusterIP,
+        p.externalIPs,
+        p.loadBalancerIPs,
+        p.endpoints.map((e) => e.ip),
+      ]),
+      [
+        ["shop/web:http/TCP", "IPv4", "10.96.0.10", ["198.18.0.7"], ["198.18.0.9"], ["10.0.1.5"]],
+        ["shop/web:http/TCP/IPv6", "IPv6", "fd00:96::10", ["2001:db8::7"], ["2001:db8::9"], ["fd00:1::5"]],
+      ],
+    );
+    // Everything else is the Service's, alike in both halves (kube-proxy's service port name too).
+    assert.deepEqual(
+      ports.map((p) => [p.spn, p.nodePort, p.type]),
+      [
+        ["shop/web:http", 30080, "LoadBalancer"],
+        ["shop/web:http", 30080, "LoadBalancer"],
+      ],
+    );
+  });
+
+  it("gives each family's half only that family's source ranges, as kube-proxy's proxiers", () => {
+    const ranges = dual({ loadBalancerSourceRanges: ["198.18.0.0/24", " 2001:db8::/64", "198.18.9.0/24"] });
+    assert.deepEqual(
+      modelOf([ranges]).ports.map((p) => [p.family, p.loadBalancerSourceRanges]),
+      [
+        ["IPv4", ["198.18.0.0/24", "198.18.9.0/24"]],
+        ["IPv6", ["2001:db8::/64"]],
+      ],
+    );
+  });
+
+  it("takes a family's cluster IP from clusterIPs at that family's index in ipFamilies", () => {
+    // SingleStack IPv6: the IPv4 slice is there, but the Service has no IPv4 half to use it.
+    const single = dual({ ipFamilyPolicy: "SingleStack", ipFamilies: ["IPv6"], clusterIPs: ["fd00:96::10"] });
+    assert.deepEqual(
+      modelOf([single, slice(), v6slice]).ports.map((p) => [p.id, p.clusterIP]),
+      [["shop/web:http/TCP/IPv6", "fd00:96::10"]],
+    );
+  });
+
+  it("reads an IPv6 Service written before dual-stack (clusterIP alone) as IPv6", () => {
+    const old = service({ spec: { clusterIP: "fd00:96::10" } });
+    const p = onlyPort([old, slice(), v6slice]);
+    assert.deepEqual(
+      [p.id, p.family, p.endpoints.map((e) => e.ip)],
+      ["shop/web:http/TCP/IPv6", "IPv6", ["fd00:1::5"]],
+    );
+  });
+
+  it("splits legacy Endpoints by family, as the mirroring controller does", () => {
+    const ep = {
+      apiVersion: "v1",
+      kind: "Endpoints",
+      metadata: { name: "web", namespace: "shop" },
+      subsets: [
+        { addresses: [{ ip: "10.9.9.9" }, { ip: "fd00:9::9" }], ports: [{ name: "http", port: 8080 }] },
+      ],
+    };
+    assert.deepEqual(
+      modelOf([dual(), ep]).ports.map((p) => [p.family, p.endpoints.map((e) => `${e.ip} ${e.port}`)]),
+      [
+        ["IPv4", ["10.9.9.9 8080"]],
+        ["IPv6", ["fd00:9::9 8080"]],
+      ],
+    );
+  });
+
+  it("leaves an ingress with ipMode Proxy to the load balancer, as kube-proxy does", () => {
+    const status = {
+      loadBalancer: { ingress: [{ ip: "198.18.0.9", ipMode: "Proxy" }, { ip: "198.18.0.10" }] },
+    };
+    const v4 = modelOf([dual({}, status), slice()]).ports.find((p) => p.family === "IPv4")!;
+    assert.deepEqual(v4.loadBalancerIPs, ["198.18.0.10"]);
   });
 });

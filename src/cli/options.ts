@@ -3,7 +3,7 @@ import { posix } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_PIN_DIR } from "../datapath/options.js";
 import { canonicalCidr } from "../kubeproxy/cidr.js";
-import { isIPv4, parseCidr } from "../util/ip.js";
+import { ipFamilyOf, parseIpCidr } from "../util/ip.js";
 import { parseDuration } from "../agent/duration.js";
 import { DEFAULT_INPUT_LIMITS, formatBytes } from "../k8s/input.js";
 import { readModel } from "../k8s/read.js";
@@ -19,7 +19,7 @@ export interface InputOptions {
 export interface NodeOptions {
   nodeName?: string;
   nodeIp?: string[];
-  clusterCidr?: string;
+  clusterCidr?: string[];
   masqueradeAll?: boolean;
   nfacct?: boolean;
 }
@@ -82,22 +82,33 @@ export function addInputOptions(cmd: Command): Command {
     );
 }
 
-function ipv4(flag: string) {
-  return (v: string, prev: string[] = []): string[] => {
-    if (!isIPv4(v)) throw new InvalidArgumentError(`${flag} expects an IPv4 address, got '${v}'`);
-    return collect(v, prev);
-  };
+function nodeIP(v: string, prev: string[] = []): string[] {
+  if (ipFamilyOf(v) === null || v.includes("/"))
+    throw new InvalidArgumentError(`--node-ip expects an IPv4 or IPv6 address, got ${JSON.stringify(v)}`);
+  return collect(v, prev);
+}
+
+/** --cluster-cidr: one pod CIDR, or a dual-stack pair "v4,v6" (either order), as kube-proxy's flag. */
+function clusterCidrArg(v: string): string[] {
+  const parts = v.split(",");
+  const families = parts.map((p) => parseIpCidr(p)?.family);
+  if (parts.length > 2 || families.includes(undefined) || (parts.length === 2 && families[0] === families[1]))
+    throw new InvalidArgumentError(
+      `--cluster-cidr expects a CIDR, or an IPv4 and an IPv6 CIDR joined by ',', got ${JSON.stringify(v)}`,
+    );
+  return parts;
 }
 
 /** kube-proxy's node-level flags. */
 export function addNodeOptions(cmd: Command): Command {
   return cmd
     .option("--node-name <name>", "this node's name: endpoints with this nodeName are local", "node")
-    .option("--node-ip <ip>", "this node's IPv4 address, a NodePort frontend (repeatable)", ipv4("--node-ip"))
-    .option("--cluster-cidr <cidr>", "pod CIDR, kube-proxy's local-traffic detector", (v: string) => {
-      if (!parseCidr(v)) throw new InvalidArgumentError(`--cluster-cidr expects an IPv4 CIDR, got '${v}'`);
-      return v;
-    })
+    .option("--node-ip <ip>", "this node's IPv4 or IPv6 address, a NodePort frontend (repeatable)", nodeIP)
+    .option(
+      "--cluster-cidr <cidr[,cidr]>",
+      "pod CIDR, kube-proxy's local-traffic detector; dual-stack: an IPv4 and an IPv6 CIDR joined by ','",
+      clusterCidrArg,
+    )
     .option("--masquerade-all", "masquerade all service traffic, as kube-proxy --masquerade-all")
     .addOption(new Option("--no-nfacct", "leave out kube-proxy's nfacct counter matches"));
 }
@@ -134,7 +145,8 @@ export function nodeConfigFrom(o: NodeOptions): NodeConfig {
     ...DEFAULT_NODE_CONFIG,
     nodeName: o.nodeName ?? DEFAULT_NODE_CONFIG.nodeName,
     nodeIPs: o.nodeIp ?? [],
-    clusterCIDR: o.clusterCidr ?? null,
+    clusterCIDR: o.clusterCidr?.find((c) => ipFamilyOf(c) === "IPv4") ?? null,
+    clusterCIDR6: o.clusterCidr?.find((c) => ipFamilyOf(c) === "IPv6") ?? null,
     masqueradeAll: o.masqueradeAll ?? false,
     nfacct: o.nfacct ?? true,
   };

@@ -121,6 +121,8 @@ export class Compiler implements IdSource {
     if (next.frontends.length === 0) {
       // Nothing to route to (SCTP, headless, or every frontend owned by another port): no rows at all.
       if (p.protocol === "SCTP") log.debug({ servicePort: p.id }, "SCTP service port: no datapath frontends");
+      if (p.family === "IPv6")
+        log.debug({ servicePort: p.id }, "IPv6 service port: no datapath frontends yet");
       this.releaseUnused(next, undefined);
       next = undefined;
     }

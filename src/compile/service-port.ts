@@ -65,6 +65,7 @@ export function compileServicePort(
   // Of duplicate entries for one address, the one this node's kube-proxy would keep (a local one).
   const p = portOnNode(port, node.nodeName);
   const out = emptyServicePortTables(p.id);
+  if (p.family === "IPv6") return out; // the lb6 maps are not written yet: no IPv6 frontends
   const plans = planFrontends(p, node);
   if (plans.length === 0) return out;
   if (p.algorithm === "maglev") checkMaglevTableSize(p.maglevTableSize, `service port ${p.id}`);

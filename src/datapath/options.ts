@@ -1,7 +1,7 @@
 // Options shared by both targets: map sizes (--map-max), where kernel maps are pinned, and the
 // node settings (addresses, hash seed, SNAT).
 import { MaplbError } from "../errors.js";
-import type { NodeConfig } from "../model/types.js";
+import { nodeIPsOfFamily, type NodeConfig } from "../model/types.js";
 import { MAP_MAX_KNOB_MAPS, MAP_NAMES, type NativeMapName } from "./abi.js";
 import type { NodeSettings, PortRange } from "./datapath.js";
 
@@ -25,10 +25,10 @@ export const SNAT_PORTS: PortRange = { min: 61000, max: 65535 };
  */
 export function nodeSettings(node: NodeConfig, hashSeed = DEFAULT_HASH_SEED): NodeSettings {
   return {
-    nodeIPs: node.nodeIPs,
+    nodeIPs: nodeIPsOfFamily(node, "IPv4"), // the IPv6 maps are not written yet
     clusterCIDR: node.clusterCIDR,
     hashSeed,
-    snatIP: node.nodeIPs[0] ?? null,
+    snatIP: nodeIPsOfFamily(node, "IPv4")[0] ?? null,
   };
 }
 

@@ -6,10 +6,10 @@
 // RequireDualStack on a single-stack cluster) is the cluster's configuration, which maplb does not
 // know, as it does not know the NodePort range; so RequireDualStack adds no rule here: two cluster
 // IPs must be of two families, and two families must differ, whatever the policy.
+import { IP_FAMILIES } from "../model/types.js";
 import { Checker, isRecord, type Raw } from "./checker.js";
 import { ipFamily, ipProblem } from "./ip-forms.js";
 
-export const IP_FAMILIES = ["IPv4", "IPv6"] as const;
 export const IP_FAMILY_POLICIES = ["SingleStack", "PreferDualStack", "RequireDualStack"] as const;
 
 /** A cluster IP as the manifest holds it, and the path to report it at. */

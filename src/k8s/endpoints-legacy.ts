@@ -1,6 +1,7 @@
 // Legacy v1 Endpoints: validated, then converted into the EndpointSlices the EndpointSlice mirroring
 // controller would have made, so the rest of maplb reads only slices.
 import type { V1Endpoints, V1EndpointSlice } from "@kubernetes/client-node";
+import { IP_FAMILIES } from "../model/types.js";
 import { Checker, PROTOCOLS, checkMetadata, isRecord, type Raw } from "./checker.js";
 import { ipFamily } from "./ip-forms.js";
 import { dns1123Label, dns1123Subdomain } from "./names.js";
@@ -43,7 +44,7 @@ export function endpointsToSlices(ep: V1Endpoints): V1EndpointSlice[] {
   const name = ep.metadata?.name ?? "";
   const namespace = ep.metadata?.namespace ?? "default";
   return (ep.subsets ?? []).flatMap((s, i) =>
-    (["IPv4", "IPv6"] as const).flatMap((family): V1EndpointSlice[] => {
+    IP_FAMILIES.flatMap((family): V1EndpointSlice[] => {
       const conv = (ready: boolean) =>
         (ready ? (s.addresses ?? []) : (s.notReadyAddresses ?? []))
           .filter((a) => ipFamily(a.ip) === family)

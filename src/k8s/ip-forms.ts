@@ -12,6 +12,7 @@
 // an ambiguous address would be printed into kube-proxy's rules as it is, so maplb applies the
 // strict rule. Non-canonical IPv6 ("2001:DB8:0::1") stays valid, as it is for these fields.
 import ipaddr from "ipaddr.js";
+import type { IpFamily } from "../model/types.js";
 import { isIPv4 } from "../util/ip.js";
 
 /** An address as ParseIPSloppy reads it: 16 bytes (IPv4 as ::ffff:a.b.c.d), and whether netip would refuse its text. */
@@ -90,10 +91,8 @@ const isV4Bytes = (b: Uint8Array) =>
 
 const v4Text = (b: Uint8Array) => Array.from(b.subarray(12)).join(".");
 
-export type IPFamily = "IPv4" | "IPv6";
-
 /** A valid address's family (netutils.IsIPv6String); null when it is not an address. */
-export function ipFamily(value: string): IPFamily | null {
+export function ipFamily(value: string): IpFamily | null {
   if (isIPv4(value)) return "IPv4"; // the common case, without building bytes
   const ip = sloppyIP(value);
   return ip === null ? null : isV4Bytes(ip.bytes) ? "IPv4" : "IPv6";

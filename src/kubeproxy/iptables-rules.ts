@@ -5,7 +5,13 @@
 // (comments unquoted here; the renderers quote them). The renderers (iptables-render.ts) print the
 // three text forms from this, and the nat-table tracer (nat-trace.ts) walks it.
 import { endpointString } from "../model/endpoints.js";
-import type { Endpoint, NodeConfig, ServiceModel, ServicePort } from "../model/types.js";
+import {
+  portsOfFamily,
+  type Endpoint,
+  type NodeConfig,
+  type ServiceModel,
+  type ServicePort,
+} from "../model/types.js";
 import { endpointChain, lowerProtocol, servicePortChains } from "./chain-names.js";
 import { canonicalCidr, cidrContains } from "./cidr.js";
 import { toFixedHalfEven } from "./decimal.js";
@@ -408,7 +414,9 @@ export function buildIptablesRules(model: ServiceModel, node: NodeConfig): Iptab
     );
   }
 
-  const totalEndpoints = model.ports.reduce((n, p) => n + p.endpoints.length, 0);
+  // kube-proxy's IPv4 proxier: the IPv4 half of every Service.
+  const ports = portsOfFamily(model, "IPv4");
+  const totalEndpoints = ports.reduce((n, p) => n + p.endpoints.length, 0);
   const ctx: Context = {
     node,
     filter,
@@ -418,7 +426,7 @@ export function buildIptablesRules(model: ServiceModel, node: NodeConfig): Iptab
       ? { ifLocal: ["-s", node.clusterCIDR], ifNotLocal: ["!", "-s", node.clusterCIDR] }
       : null,
   };
-  for (const p of [...model.ports].sort(byServiceName)) writeServicePort(p, ctx);
+  for (const p of ports.sort(byServiceName)) writeServicePort(p, ctx);
 
   // Last in KUBE-SERVICES: anything addressed to this node may be a NodePort.
   const notLocalhost = node.localhostNodePorts ? [] : ["!", "-d", "127.0.0.0/8"];

@@ -2,7 +2,13 @@
 // `ip kube-proxy`, where services are found by hash lookups in verdict maps instead of by walking a
 // chain of rules. Built as structured data, then printed as one `nft -f` transaction.
 import { endpointString } from "../model/endpoints.js";
-import type { Endpoint, NodeConfig, ServiceModel, ServicePort } from "../model/types.js";
+import {
+  portsOfFamily,
+  type Endpoint,
+  type NodeConfig,
+  type ServiceModel,
+  type ServicePort,
+} from "../model/types.js";
 import { lowerProtocol, nftEndpointNames, nftServicePortChains } from "./chain-names.js";
 import { canonicalCidr, cidrContains } from "./cidr.js";
 import { MASQUERADE_MARK } from "./iptables-rules.js";
@@ -345,7 +351,8 @@ export function buildNftRules(
   assertRenderableNode(node);
   const nft = new NftWriter();
   writeFixedRules(nft, node, cluster);
-  for (const p of model.ports) writeServicePort(p, { nft, node });
+  // kube-proxy's IPv4 proxier (the `ip` table): the IPv4 half of every Service.
+  for (const p of portsOfFamily(model, "IPv4")) writeServicePort(p, { nft, node });
   return nft.ruleset;
 }
 

@@ -5,13 +5,15 @@ import type { Logger } from "pino";
 import type { ClusterObjects } from "../k8s/objects.js";
 import { ANNOTATION_ALGORITHM, ANNOTATION_MAGLEV_SIZE } from "../k8s/service.js";
 import { SERVICE_NAME_LABEL } from "../k8s/endpointslice.js";
-import { isIPv4 } from "../util/ip.js";
+import { ipFamilyOf } from "../util/ip.js";
 import { byEndpointString } from "./endpoints.js";
 import { servicePortId, servicePortName } from "./service-port.js";
 import {
   DEFAULT_AFFINITY_TIMEOUT_SECONDS,
   DEFAULT_MAGLEV_TABLE_SIZE,
+  IP_FAMILIES,
   type Endpoint,
+  type IpFamily,
   type LbAlgorithm,
   type Protocol,
   type ServiceModel,
@@ -20,18 +22,19 @@ import {
   type TrafficPolicy,
 } from "./types.js";
 
-const sliceKey = (namespace: string, service: string) => `${namespace}/${service}`;
+/** Slices are grouped by family and `ns/service`: each family's ports read only that family's slices. */
+const sliceKey = (family: string, namespace: string, service: string) => `${family} ${namespace}/${service}`;
 
-/** Slices grouped by `ns/service`; IPv6 and FQDN slices are skipped (IPv6 has not landed yet). */
+/** Slices grouped by family and `ns/service`; FQDN slices are skipped (kube-proxy ignores them too). */
 function groupSlices(slices: V1EndpointSlice[], log: Logger): Map<string, V1EndpointSlice[]> {
   const bySvc = new Map<string, V1EndpointSlice[]>();
   for (const s of slices) {
     const ns = s.metadata?.namespace ?? "default";
-    if (s.addressType !== "IPv4") {
-      log.info({ slice: `${ns}/${s.metadata?.name}`, addressType: s.addressType }, "skipping non-IPv4 slice");
+    if (s.addressType !== "IPv4" && s.addressType !== "IPv6") {
+      log.info({ slice: `${ns}/${s.metadata?.name}`, addressType: s.addressType }, "skipping non-IP slice");
       continue;
     }
-    const key = sliceKey(ns, s.metadata?.labels?.[SERVICE_NAME_LABEL] ?? "");
+    const key = sliceKey(s.addressType, ns, s.metadata?.labels?.[SERVICE_NAME_LABEL] ?? "");
     const group = bySvc.get(key);
     if (group) group.push(s);
     else bySvc.set(key, [s]);
@@ -88,15 +91,37 @@ export function collapseEndpoints(entries: Endpoint[]): { endpoints: Endpoint[];
   return { endpoints: [...byAddr.values()].sort(byEndpointString), duplicates };
 }
 
-function ipv4Only(ips: string[], what: string, svc: string, log: Logger): string[] {
-  const v4 = ips.filter(isIPv4);
-  if (v4.length !== ips.length) log.info({ service: svc, what }, "skipping IPv6 addresses");
-  return v4;
+/** The addresses (or CIDRs) of one family: a dual-stack Service lists both, and each family's proxier
+ * keeps its own, as kube-proxy's newBaseServiceInfo does (the others are logged at debug, as it does). */
+function ofFamily(list: string[], family: IpFamily, what: string, svc: string, log: Logger): string[] {
+  const kept = list.filter((a) => ipFamilyOf(a) === family);
+  if (kept.length !== list.length)
+    log.debug({ service: svc, family, what }, "ignoring the other family's entries");
+  return kept;
+}
+
+/**
+ * The cluster IP a Service has in `family`, or null: kube-proxy's GetClusterIPByFamily. With
+ * `spec.ipFamilies`, the cluster IP at the same index of `spec.clusterIPs`; without (an object from
+ * before dual-stack), `spec.clusterIP` when it is of that family.
+ */
+export function clusterIPOfFamily(svc: V1Service, family: IpFamily): string | null {
+  const spec = svc.spec!;
+  const families = spec.ipFamilies ?? [];
+  if (families.length === 0) {
+    const ip = spec.clusterIP;
+    return ip && ip !== "None" && ipFamilyOf(ip) === family ? ip : null;
+  }
+  const i = families.indexOf(family);
+  const ip = i < 0 ? undefined : (spec.clusterIPs ?? [])[i];
+  return ip && ip !== "None" ? ip : null;
 }
 
 function servicePort(
   svc: V1Service,
   p: V1ServicePort,
+  family: IpFamily,
+  clusterIP: string,
   { endpoints, duplicates }: { endpoints: Endpoint[]; duplicates: Endpoint[] },
   log: Logger,
 ): ServicePort {
@@ -111,7 +136,8 @@ function servicePort(
   const ann = svc.metadata?.annotations ?? {};
   const id = `${namespace}/${name}`;
   return {
-    id: servicePortId(namespace, name, portName, protocol),
+    id: servicePortId(namespace, name, portName, protocol, family),
+    family,
     namespace,
     name,
     portName,
@@ -120,17 +146,18 @@ function servicePort(
     type,
     port: p.port,
     nodePort: type === "NodePort" || isLB ? (p.nodePort ?? 0) : 0,
-    clusterIP: spec.clusterIP!,
-    externalIPs: ipv4Only(spec.externalIPs ?? [], "externalIPs", id, log),
-    loadBalancerIPs: isLB
-      ? ipv4Only(
-          (svc.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : [])),
-          "loadBalancer ingress",
+    clusterIP,
+    externalIPs: ofFamily(spec.externalIPs ?? [], family, "externalIPs", id, log),
+    loadBalancerIPs: isLB ? ofFamily(ingressIPs(svc), family, "loadBalancer ingress", id, log) : [],
+    loadBalancerSourceRanges: isLB
+      ? ofFamily(
+          (spec.loadBalancerSourceRanges ?? []).map((r) => r.trim()),
+          family,
+          "loadBalancerSourceRanges",
           id,
           log,
         )
       : [],
-    loadBalancerSourceRanges: isLB ? (spec.loadBalancerSourceRanges ?? []).map((r) => r.trim()) : [],
     externalTrafficPolicy: etp,
     internalTrafficPolicy: (spec.internalTrafficPolicy ?? "Cluster") as TrafficPolicy,
     affinityTimeoutSeconds:
@@ -145,13 +172,20 @@ function servicePort(
   };
 }
 
+/** The ingress IPs a node proxies: an ingress with `ipMode: Proxy` is the load balancer's own
+ * address, which kube-proxy leaves to it (IsVIPMode). */
+function ingressIPs(svc: V1Service): string[] {
+  return (svc.status?.loadBalancer?.ingress ?? []).flatMap((i) =>
+    i.ip && i.ipMode !== "Proxy" ? [i.ip] : [],
+  );
+}
+
 /** Why a Service builds no frontends, or null when it does. */
 function skipReason(svc: V1Service): string | null {
   const spec = svc.spec!;
   if (spec.type === "ExternalName") return "ExternalName service: a DNS alias, no frontends";
   if (spec.clusterIP === "None") return "headless service: no frontends";
   if (!spec.clusterIP) return "no spec.clusterIP (not allocated yet): no frontends";
-  if (!isIPv4(spec.clusterIP)) return "IPv6 clusterIP: skipped until IPv6 lands";
   return null;
 }
 
@@ -166,11 +200,17 @@ export function buildModel(objects: ClusterObjects, log: Logger): ServiceModel {
       log.debug({ service: id }, reason);
       continue;
     }
-    // Real slices win; legacy Endpoints are read only for Services without any.
-    const own = slices.get(id) ?? legacy.get(id) ?? [];
-    for (const p of svc.spec!.ports ?? []) {
-      const eps = portEndpoints(own, p.name ?? "", (p.protocol ?? "TCP") as Protocol);
-      ports.push(servicePort(svc, p, eps, log));
+    // One set of ports per family the Service has a cluster IP in (kube-proxy: one proxier each).
+    for (const family of IP_FAMILIES) {
+      const clusterIP = clusterIPOfFamily(svc, family);
+      if (clusterIP === null) continue;
+      // Real slices win; legacy Endpoints are read only for Services without any.
+      const key = sliceKey(family, svc.metadata?.namespace ?? "default", svc.metadata?.name ?? "");
+      const own = slices.get(key) ?? legacy.get(key) ?? [];
+      for (const p of svc.spec!.ports ?? []) {
+        const eps = portEndpoints(own, p.name ?? "", (p.protocol ?? "TCP") as Protocol);
+        ports.push(servicePort(svc, p, family, clusterIP, eps, log));
+      }
     }
   }
   ports.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -1,4 +1,4 @@
-// IPv4 helpers. Addresses stay dotted strings in the model; the datapath binding converts them to bytes.
+// IP helpers. Addresses stay strings in the model; the datapath binding converts them to bytes.
 import ipaddr from "ipaddr.js";
 
 /** Four decimal parts without leading zeros: what ipaddr.IPv4.isValidFourPartDecimal accepts, below 256. */
@@ -18,12 +18,28 @@ export function isIPv6(s: string): boolean {
   return ipaddr.IPv6.isValid(s);
 }
 
+/** The family of an address, or of a CIDR's address part; null for neither. */
+export function ipFamilyOf(s: string): "IPv4" | "IPv6" | null {
+  const slash = s.indexOf("/");
+  const address = slash < 0 ? s : s.slice(0, slash);
+  return isIPv4(address) ? "IPv4" : isIPv6(address) ? "IPv6" : null;
+}
+
 /** Parses "a.b.c.d/n" (IPv4 only); null when it is not one. */
 export function parseCidr(s: string): { address: string; prefix: number } | null {
   const m = /^([0-9.]+)\/(\d{1,2})$/.exec(s.trim());
   if (!m || !isIPv4(m[1]!)) return null;
   const prefix = Number(m[2]);
   return prefix <= 32 ? { address: m[1]!, prefix } : null;
+}
+
+/** Parses an IPv4 or IPv6 "address/prefix"; null when it is neither. */
+export function parseIpCidr(s: string): { address: string; prefix: number; family: "IPv4" | "IPv6" } | null {
+  const v4 = parseCidr(s);
+  if (v4) return { ...v4, family: "IPv4" };
+  const m = /^([0-9A-Fa-f:.]+)\/(\d{1,3})$/.exec(s.trim());
+  if (!m || !isIPv6(m[1]!) || Number(m[2]) > 128) return null;
+  return { address: m[1]!, prefix: Number(m[2]), family: "IPv6" };
 }
 
 /**

@@ -74,7 +74,8 @@ export function registerBench(program: Command): void {
       "Measure maplb against kube-proxy's rules as services and endpoints grow, in one process, side by side.\n" +
         "Prints each suite's table as it finishes, then writes a JSON results file and an offline HTML report.\n" +
         `Suites: ${names.join(", ") || "(none built yet)"}. A suite whose requirements are missing (root, tools)\n` +
-        "is skipped with the reason printed.",
+        "is skipped with the reason printed. A suite that fails part-way keeps what it measured, its error is\n" +
+        "printed and reported, and the command exits 1 once every other suite has run.",
     )
     .option("--quick", "the quick grid (default; under 3 minutes on 2 cores)")
     .option("--full", "the full grid (up to 30 minutes)")
@@ -114,6 +115,7 @@ export function registerBench(program: Command): void {
         command: `maplb ${process.argv.slice(2).join(" ")}`,
       });
       process.stdout.write(`${summary(out)}\n`);
+      if (out.failed.length > 0) process.exitCode = 1;
     });
   registerCompare(bench);
 }
