@@ -1,17 +1,20 @@
 // netfilter-real's pieces that can be checked without running the suite: its client tool, for real
-// between two namespaces (latency probes and short connections), and the targets it reports from
-// the added connect latency.
+// between two namespaces (latency probes and short connections, IPv4 and IPv6), the dual-stack
+// router lab, and the targets it reports from the added connect latency.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { netfilterReal } from "../bench/suites/netfilter-real.js";
 import { buildTool } from "../bench/tools/build.js";
 import type { Result } from "../bench/types.js";
+import { RouterLab } from "../bench/router-lab.js";
+import { podAddress } from "../bench/synthetic.js";
 import { canCreateNamespaces, Topology } from "../src/netns/netns.js";
 import { kernelSkip } from "./helpers/require-kernel.js";
 
 const PORT = 18080;
 const SERVER = "198.18.200.2";
+const SERVER6 = "2001:db8:200::2";
 
 describe("connect-latency between two namespaces", { skip: kernelSkip(canCreateNamespaces()) }, () => {
   let topo: Topology;
@@ -28,6 +31,8 @@ describe("connect-latency between two namespaces", { skip: kernelSkip(canCreateN
       { ns: client, ifname: "c0", addr: "198.18.200.1/24" },
       { ns: srv, ifname: "s0", addr: `${SERVER}/24` },
     );
+    topo.exec(client, "ip", ["-6", "addr", "add", "2001:db8:200::1/64", "dev", "c0", "nodad"]);
+    topo.exec(srv, "ip", ["-6", "addr", "add", `${SERVER6}/64`, "dev", "s0", "nodad"]);
     server = spawn("ip", ["netns", "exec", srv, tool, "serve", String(PORT)], { stdio: "ignore" });
     await new Promise((r) => setTimeout(r, 200)); // let the listener bind
   });
@@ -49,6 +54,23 @@ describe("connect-latency between two namespaces", { skip: kernelSkip(canCreateN
     for (const t of times) assert.ok(t > 0 && t < 1e9, `connect time ${t} ns`);
   });
 
+  it("connects over IPv6 to a bracketed address, beside IPv4, one line per target in order", () => {
+    const lines = topo
+      .exec(client, tool, ["connect", "3", "1000", `c0=[${SERVER6}]:${PORT}`, `c0=${SERVER}:${PORT}`])
+      .trim()
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/).slice(0, 3));
+    assert.deepEqual(lines, [
+      ["c0", "3", "0"],
+      ["c0", "3", "0"],
+    ]);
+    // An unbracketed IPv6 address is a bad target, not a silent IPv4 parse.
+    assert.throws(
+      () => topo.exec(client, tool, ["connect", "1", "100", `c0=${SERVER6}:${PORT}`]),
+      /bad target/,
+    );
+  });
+
   it("completes short connections in blocks on CPU 0 and reads its softirq and system time", () => {
     const lines = topo
       .exec(client, tool, ["cps", "0", "5", "10", "1000", `c0=${SERVER}:${PORT}`, `c0=${SERVER}:${PORT + 1}`])
@@ -62,6 +84,38 @@ describe("connect-latency between two namespaces", { skip: kernelSkip(canCreateN
     assert.ok(Number(softirq) >= 0 && Number(sys) >= 0, `softirq ${softirq} ns, sys ${sys} ns`);
     // Nothing listens on the second target's port: every connection fails, none hangs.
     assert.deepEqual(lines[1]!.slice(0, 3), ["c0", "0", "50"]);
+  });
+});
+
+describe("the router lab, dual-stack", { skip: kernelSkip(canCreateNamespaces()) }, () => {
+  it("forwards connects to pod addresses of both families through each router", async () => {
+    const tool = buildTool("connect-latency");
+    const lab = new RouterLab(["a", "b"]);
+    try {
+      const pods = [podAddress(7), podAddress(7, "IPv6")];
+      await lab.serve(
+        tool,
+        pods.map((p) => p.ip),
+        [pods[0]!.port],
+      );
+      const targets = lab.paths.flatMap((p) => [
+        `${p.clientDev}=${pods[0]!.ip}:${pods[0]!.port}`,
+        `${p.clientDev}=[${pods[1]!.ip}]:${pods[1]!.port}`,
+      ]);
+      // As the suite does: a warm-up round first (a fresh link's first SYN can wait on neighbour
+      // discovery past the timeout), then every connect must succeed.
+      lab.topo.exec(lab.client, tool, ["connect", "2", "1000", ...targets]);
+      const out = lab.topo.exec(lab.client, tool, ["connect", "3", "1000", ...targets]);
+      assert.deepEqual(
+        out
+          .trim()
+          .split("\n")
+          .map((l) => l.trim().split(/\s+/).slice(0, 3).join(" ")),
+        ["c0 3 0", "c0 3 0", "c1 3 0", "c1 3 0"],
+      );
+    } finally {
+      lab.cleanup();
+    }
   });
 });
 
@@ -102,6 +156,18 @@ describe("netfilter-real targets: added connect latency", () => {
     assert.equal(flat!.met, false);
     assert.match(flat!.measured, /\+1\.5 µs at 10000 services \(baseline 31\.0 µs\)/);
     assert.equal(ratio!.met, true); // 75 / 1.5 = 50
+    assert.match(ratio!.measured, /^50\.0×/);
+  });
+
+  it("reads the IPv4 rows only: an IPv6 row of the same impl and size does not stand in", () => {
+    const v6 = added("maplb", 10000, 0.2, 30).map((r) => ({ ...r, family: "IPv6" as const }));
+    const results = [
+      ...v6,
+      ...added("maplb", 10000, 1.5, 31),
+      ...added("kube-proxy-iptables-legacy", 10000, 75, 31),
+    ];
+    const [flat, ratio] = netfilterReal.targets!(results);
+    assert.match(flat!.measured, /\+1\.5 µs at 10000 services \(baseline 31\.0 µs\)/);
     assert.match(ratio!.measured, /^50\.0×/);
   });
 

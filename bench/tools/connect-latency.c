@@ -4,18 +4,19 @@
  *
  *   connect-latency serve PORT                 accept connections until killed; answer a request
  *                                              (if one comes) with a short response, then close
- *   connect-latency connect COUNT TIMEOUT_MS DEV=IP:PORT [DEV=IP:PORT...]
+ *   connect-latency connect COUNT TIMEOUT_MS DEV=ADDR:PORT [DEV=ADDR:PORT...]
  *       COUNT rounds; each round connects once to every target in turn, leaving through DEV
  *       (SO_BINDTODEVICE picks the path, so several paths are measured interleaved). Prints one line
  *       per target: DEV ok failed, then the connect times in nanoseconds.
- *   connect-latency cps CPU BLOCKS PER_BLOCK TIMEOUT_MS DEV=IP:PORT [DEV=IP:PORT...]
+ *   connect-latency cps CPU BLOCKS PER_BLOCK TIMEOUT_MS DEV=ADDR:PORT [DEV=ADDR:PORT...]
  *       On CPU CPU (the server should run there too: one core does all the work), short
  *       connections one after another (connect, send a request, read the response, close), in
  *       BLOCKS rounds of PER_BLOCK connections to every target in turn. Prints one line per target:
  *       DEV ok failed elapsed_ns softirq_ns sys_ns, the last two being that CPU's softirq and system
  *       time during the target's blocks, from /proc/stat.
  *
- * Every loop is bounded: COUNT connects, each with a TIMEOUT_MS limit.
+ * ADDR is an IPv4 address or a bracketed IPv6 one (c0=198.18.0.2:80, c0=[2001:db8::2]:80); the
+ * server listens on both families. Every loop is bounded: COUNT connects, each with a TIMEOUT_MS limit.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -32,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_DEVS 8
+#define MAX_TARGETS 16
 #define REQUEST "GET / HTTP/1.0\r\n\r\n"
 #define RESPONSE "HTTP/1.0 200 OK\r\n\r\n"
 
@@ -43,13 +44,22 @@ static long long now_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* Where one series of connects goes: the device it leaves through and the address:port. */
+struct target {
+	char *dev;
+	struct sockaddr_storage addr;
+	socklen_t len;
+};
+
 static int serve(int port)
 {
-	int one = 1;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = INADDR_ANY };
+	int one = 1, zero = 0;
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = IN6ADDR_ANY_INIT };
 
+	/* One listener for both families: IPv4 clients arrive as v4-mapped addresses. */
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0 ||
 	    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 4096) < 0) {
 		perror("serve");
 		return 1;
@@ -76,15 +86,16 @@ static int wait_for(int fd, short events, int timeout_ms)
 	return poll(&p, 1, timeout_ms) == 1 ? 0 : -1;
 }
 
-/* A non-blocking socket leaving through dev, that closes with RST (no TIME_WAIT pile-up), or -1. */
-static int client_socket(const char *dev)
+/* A non-blocking socket of the target's family leaving through its device, that closes with RST (no
+ * TIME_WAIT pile-up), or -1. */
+static int client_socket(const struct target *t)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	int fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
 
 	if (fd < 0)
 		return -1;
-	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, strlen(dev)) < 0 ||
+	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, t->dev, strlen(t->dev)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0) {
 		close(fd);
 		return -1;
@@ -92,13 +103,13 @@ static int client_socket(const char *dev)
 	return fd;
 }
 
-/* Connects fd to dst within timeout_ms; 0 on success. */
-static int connect_fd(int fd, const struct sockaddr_in *dst, int timeout_ms)
+/* Connects fd to the target within timeout_ms; 0 on success. */
+static int connect_fd(int fd, const struct target *t, int timeout_ms)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
 
-	if (connect(fd, (const struct sockaddr *)dst, sizeof(*dst)) < 0 && errno != EINPROGRESS)
+	if (connect(fd, (const struct sockaddr *)&t->addr, t->len) < 0 && errno != EINPROGRESS)
 		return -1;
 	if (wait_for(fd, POLLOUT, timeout_ms) < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err)
 		return -1;
@@ -106,15 +117,15 @@ static int connect_fd(int fd, const struct sockaddr_in *dst, int timeout_ms)
 }
 
 /* One connect: returns its duration in ns, or -1 on failure or timeout. */
-static long long connect_once(const struct sockaddr_in *dst, const char *dev, int timeout_ms)
+static long long connect_once(const struct target *t, int timeout_ms)
 {
 	long long t0, t1;
-	int fd = client_socket(dev);
+	int fd = client_socket(t);
 
 	if (fd < 0)
 		return -1;
 	t0 = now_ns();
-	if (connect_fd(fd, dst, timeout_ms) < 0) {
+	if (connect_fd(fd, t, timeout_ms) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -124,15 +135,15 @@ static long long connect_once(const struct sockaddr_in *dst, const char *dev, in
 }
 
 /* One short connection: connect, request, the whole response, close; 0 on success. */
-static int short_connection(const struct sockaddr_in *dst, const char *dev, int timeout_ms)
+static int short_connection(const struct target *t, int timeout_ms)
 {
 	char buf[64];
 	size_t got = 0;
-	int fd = client_socket(dev), rc = -1;
+	int fd = client_socket(t), rc = -1;
 
 	if (fd < 0)
 		return -1;
-	if (connect_fd(fd, dst, timeout_ms) < 0 || write(fd, REQUEST, sizeof(REQUEST) - 1) != sizeof(REQUEST) - 1)
+	if (connect_fd(fd, t, timeout_ms) < 0 || write(fd, REQUEST, sizeof(REQUEST) - 1) != sizeof(REQUEST) - 1)
 		goto out;
 	while (got < sizeof(RESPONSE) - 1) {
 		ssize_t n;
@@ -149,33 +160,50 @@ out:
 	return rc;
 }
 
-/* "DEV=IP:PORT" → dev (NUL-terminated in place) and address; 0 on success. */
-static int parse_target(char *arg, char **dev, struct sockaddr_in *dst)
+/* "DEV=IPV4:PORT" or "DEV=[IPV6]:PORT" → the target (dev NUL-terminated in place); 0 on success. */
+static int parse_target(char *arg, struct target *t)
 {
-	char *eq = strchr(arg, '='), *colon = strrchr(arg, ':');
+	char *eq = strchr(arg, '='), *colon = strrchr(arg, ':'), *addr;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&t->addr;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&t->addr;
+	unsigned short port;
+	size_t n;
 
 	if (!eq || !colon || colon < eq)
 		return -1;
 	*eq = *colon = '\0';
-	*dev = arg;
-	dst->sin_family = AF_INET;
-	dst->sin_port = htons((unsigned short)atoi(colon + 1));
-	return inet_pton(AF_INET, eq + 1, &dst->sin_addr) == 1 ? 0 : -1;
+	t->dev = arg;
+	addr = eq + 1;
+	port = htons((unsigned short)atoi(colon + 1));
+	memset(&t->addr, 0, sizeof(t->addr));
+	if (addr[0] != '[') {
+		a4->sin_family = AF_INET;
+		a4->sin_port = port;
+		t->len = sizeof(*a4);
+		return inet_pton(AF_INET, addr, &a4->sin_addr) == 1 ? 0 : -1;
+	}
+	n = strlen(addr);
+	if (n < 3 || addr[n - 1] != ']')
+		return -1;
+	addr[n - 1] = '\0';
+	a6->sin6_family = AF_INET6;
+	a6->sin6_port = port;
+	t->len = sizeof(*a6);
+	return inet_pton(AF_INET6, addr + 1, &a6->sin6_addr) == 1 ? 0 : -1;
 }
 
 static int run_connects(int count, int timeout_ms, char **targets, int ndev)
 {
-	struct sockaddr_in dst[MAX_DEVS];
-	char *devs[MAX_DEVS];
-	long long *times[MAX_DEVS];
-	int ok[MAX_DEVS] = { 0 }, failed[MAX_DEVS] = { 0 };
+	struct target dst[MAX_TARGETS];
+	long long *times[MAX_TARGETS];
+	int ok[MAX_TARGETS] = { 0 }, failed[MAX_TARGETS] = { 0 };
 
-	if (ndev < 1 || ndev > MAX_DEVS || count < 1) {
+	if (ndev < 1 || ndev > MAX_TARGETS || count < 1) {
 		fprintf(stderr, "connect: bad arguments\n");
 		return 2;
 	}
 	for (int d = 0; d < ndev; d++) {
-		if (parse_target(targets[d], &devs[d], &dst[d]) < 0) {
+		if (parse_target(targets[d], &dst[d]) < 0) {
 			fprintf(stderr, "connect: bad target %s\n", targets[d]);
 			return 2;
 		}
@@ -185,7 +213,7 @@ static int run_connects(int count, int timeout_ms, char **targets, int ndev)
 	}
 	for (int i = 0; i < count; i++) {
 		for (int d = 0; d < ndev; d++) {
-			long long t = connect_once(&dst[d], devs[d], timeout_ms);
+			long long t = connect_once(&dst[d], timeout_ms);
 			if (t < 0)
 				failed[d]++;
 			else
@@ -193,7 +221,7 @@ static int run_connects(int count, int timeout_ms, char **targets, int ndev)
 		}
 	}
 	for (int d = 0; d < ndev; d++) {
-		printf("%s %d %d", devs[d], ok[d], failed[d]);
+		printf("%s %d %d", dst[d].dev, ok[d], failed[d]);
 		for (int i = 0; i < ok[d]; i++)
 			printf(" %lld", times[d][i]);
 		printf("\n");
@@ -233,8 +261,7 @@ struct cps_total {
 };
 
 /* `per_block` short connections to one target, added to *t with the block's time and CPU. */
-static int cps_block(struct cps_total *t, int cpu, const struct sockaddr_in *dst, const char *dev, int per_block,
-		     int timeout_ms)
+static int cps_block(struct cps_total *t, int cpu, const struct target *dst, int per_block, int timeout_ms)
 {
 	long long si0, sy0, si1, sy1, t0;
 
@@ -242,7 +269,7 @@ static int cps_block(struct cps_total *t, int cpu, const struct sockaddr_in *dst
 		return -1;
 	t0 = now_ns();
 	for (int i = 0; i < per_block; i++) {
-		if (short_connection(dst, dev, timeout_ms) == 0)
+		if (short_connection(dst, timeout_ms) == 0)
 			t->ok++;
 		else
 			t->failed++;
@@ -259,12 +286,11 @@ static int cps_block(struct cps_total *t, int cpu, const struct sockaddr_in *dst
  * so that the machine's other load falls on every path alike. */
 static int run_short_connections(int cpu, int blocks, int per_block, int timeout_ms, char **targets, int ndev)
 {
-	struct sockaddr_in dst[MAX_DEVS];
-	char *devs[MAX_DEVS];
-	struct cps_total tot[MAX_DEVS] = { 0 };
+	struct target dst[MAX_TARGETS];
+	struct cps_total tot[MAX_TARGETS] = { 0 };
 	cpu_set_t set;
 
-	if (cpu < 0 || cpu >= CPU_SETSIZE || blocks < 1 || per_block < 1 || ndev < 1 || ndev > MAX_DEVS) {
+	if (cpu < 0 || cpu >= CPU_SETSIZE || blocks < 1 || per_block < 1 || ndev < 1 || ndev > MAX_TARGETS) {
 		fprintf(stderr, "cps: bad arguments\n");
 		return 2;
 	}
@@ -275,18 +301,18 @@ static int run_short_connections(int cpu, int blocks, int per_block, int timeout
 		return 1;
 	}
 	for (int d = 0; d < ndev; d++)
-		if (parse_target(targets[d], &devs[d], &dst[d]) < 0) {
+		if (parse_target(targets[d], &dst[d]) < 0) {
 			fprintf(stderr, "cps: bad target %s\n", targets[d]);
 			return 2;
 		}
 	for (int b = 0; b < blocks; b++)
 		for (int d = 0; d < ndev; d++)
-			if (cps_block(&tot[d], cpu, &dst[d], devs[d], per_block, timeout_ms) < 0) {
+			if (cps_block(&tot[d], cpu, &dst[d], per_block, timeout_ms) < 0) {
 				perror("cps: /proc/stat");
 				return 1;
 			}
 	for (int d = 0; d < ndev; d++)
-		printf("%s %d %d %lld %lld %lld\n", devs[d], tot[d].ok, tot[d].failed, tot[d].elapsed_ns,
+		printf("%s %d %d %lld %lld %lld\n", dst[d].dev, tot[d].ok, tot[d].failed, tot[d].elapsed_ns,
 		       tot[d].softirq_ns, tot[d].sys_ns);
 	return 0;
 }
@@ -300,7 +326,8 @@ int main(int argc, char **argv)
 	if (argc >= 7 && strcmp(argv[1], "cps") == 0)
 		return run_short_connections(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), argv + 6,
 					     argc - 6);
-	fprintf(stderr, "usage: connect-latency serve PORT | connect COUNT TIMEOUT_MS DEV=IP:PORT [DEV=IP:PORT...]"
-			" | cps CPU BLOCKS PER_BLOCK TIMEOUT_MS DEV=IP:PORT [DEV=IP:PORT...]\n");
+	fprintf(stderr, "usage: connect-latency serve PORT | connect COUNT TIMEOUT_MS DEV=ADDR:PORT [DEV=ADDR:PORT...]"
+			" | cps CPU BLOCKS PER_BLOCK TIMEOUT_MS DEV=ADDR:PORT [DEV=ADDR:PORT...]"
+			" (ADDR: a.b.c.d or [IPv6 address])\n");
 	return 2;
 }
