@@ -19,8 +19,9 @@ import {
   type StructName,
 } from "../src/datapath/abi.js";
 import { mirrorLayout, native } from "../src/datapath/binding.js";
-import { structSize } from "../src/datapath/codec.js";
+import { decode, encode, structSize } from "../src/datapath/codec.js";
 import { BENCH_MODES } from "../src/datapath/speed.js";
+import { bigIntToIpv6, ipv6ToBigInt } from "../src/util/ip.js";
 
 const lib = native();
 
@@ -52,6 +53,11 @@ test("map ids, key and value sizes agree with the C map list", () => {
     lb4_affinity: "lb4_affinity_key",
     lb4_frags: "lb4_frag_key",
     lb4_reverse_sk: "lb4_sock_key",
+    lb6_services: "lb6_key",
+    lb6_source_range: "lb6_src_range_key",
+    ct6: "ct6_key",
+    lb6_affinity: "lb6_affinity_key",
+    lb6_frags: "lb6_frag_key",
   };
   const valueStruct: Partial<Record<string, StructName>> = {
     lb4_services: "lb4_service",
@@ -63,6 +69,13 @@ test("map ids, key and value sizes agree with the C map list", () => {
     lb4_backend_stats: "lb4_backend_stats",
     lb4_frags: "lb4_frag_ports",
     lb4_reverse_sk: "lb4_sock_revnat",
+    // IPv6: the values without an address are the lb4 structs, one definition each.
+    lb6_services: "lb4_service",
+    lb6_backends: "lb6_backend",
+    lb6_reverse_nat: "lb6_reverse_nat",
+    ct6: "ct6_entry",
+    lb6_affinity: "lb4_affinity_entry",
+    lb6_frags: "lb4_frag_ports",
   };
   MAP_NAMES.forEach((name, id) => {
     const info = lib.mapInfo(id);
@@ -72,6 +85,26 @@ test("map ids, key and value sizes agree with the C map list", () => {
     if (k) assert.equal(info.key_size, structSize(k), `${name} key`);
     if (v) assert.equal(info.value_size, structSize(v), `${name} value`);
   });
+  assert.equal(
+    lib.mapInfo(MAP_NAMES.indexOf("node_addrs6")).key_size,
+    16,
+    "node_addrs6 key: an IPv6 address",
+  );
+  assert.equal(lib.mapInfo(MAP_NAMES.indexOf("lb6_maglev")).value_size, 4, "lb6_maglev: backend ids");
+  // One id space: the IPv6 id tables are as long as the IPv4 ones by default.
+  const defaultMax = (name: string) => lib.mapInfo(MAP_NAMES.indexOf(name as never)).default_max_entries;
+  assert.equal(defaultMax("lb6_backends"), defaultMax("lb4_backends"));
+  assert.equal(defaultMax("lb6_reverse_nat"), defaultMax("lb4_reverse_nat"));
+});
+
+test("an in6 field encodes the address in network order and decodes it back", () => {
+  const key = { address: ipv6ToBigInt("2001:db8::1:2"), dport: 443, proto: 6, scope: 0, backend_slot: 3 };
+  const bytes = encode("lb6_key", key);
+  assert.deepEqual([...bytes.subarray(0, 16)], [0x20, 0x01, 0x0d, 0xb8, ...Array(8).fill(0), 0, 1, 0, 2]);
+  const back = decode("lb6_key", bytes);
+  assert.equal(bigIntToIpv6(back.address as bigint), "2001:db8::1:2");
+  assert.equal(back.dport, 443);
+  assert.equal(back.backend_slot, 3);
 });
 
 test("verdicts, reasons, flags and scopes agree with the header's constants", () => {
@@ -94,6 +127,9 @@ test("verdicts, reasons, flags and scopes agree with the header's constants", ()
   assert.equal(CT_CLOSE_TIMEOUT, lib.abiConstant("MAPLB_CT_CLOSE_TIMEOUT"));
   assert.equal(REASON_NAMES.indexOf("ICMP_ERROR"), lib.abiConstant("MAPLB_REASON_ICMP_ERROR"));
   assert.equal(REASON_NAMES.indexOf("CTX_ERROR"), lib.abiConstant("MAPLB_REASON_CTX_ERROR"));
+  assert.equal(REASON_NAMES.indexOf("NOT_IP"), lib.abiConstant("MAPLB_REASON_NOT_IP"));
+  assert.equal(REASON_NAMES.indexOf("EXT_HDR_CHAIN"), lib.abiConstant("MAPLB_REASON_EXT_HDR_CHAIN"));
+  assert.equal(REASON_NAMES.indexOf("TRUNC_EXT_HDR"), lib.abiConstant("MAPLB_REASON_TRUNC_EXT_HDR"));
   // The control plane's copies in src/compile/tables.ts.
   assert.equal(Scope.EXT, lib.abiConstant("MAPLB_SCOPE_EXT"));
   assert.equal(Scope.INT, lib.abiConstant("MAPLB_SCOPE_INT"));

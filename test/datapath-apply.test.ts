@@ -127,7 +127,9 @@ for (const target of TARGETS) {
           snat_addr: 0xc0a8010b,
           snat_port_min: 40000,
           snat_port_max: 40009,
-          pad: 0,
+          cluster_cidr6_prefix: 0,
+          cluster_cidr6_addr: 0n,
+          snat6_addr: 0n,
         });
         // Without an SNAT address SNAT is off (address 0), over the default port range.
         dp.configure({ nodeIPs: [], clusterCIDR: null, hashSeed: 9 });

@@ -479,7 +479,7 @@ const CASES: GoldenCase[] = [
         const ours = (verdict: "DROP" | "PASS") => (dst === "10.96.0.10" ? verdict : "PASS");
         const bad = (pkt: Uint8Array, reason: PacketResult["reason"], verdict: "DROP" | "PASS") =>
           steps.push({ pkt, reason, verdict: ours(verdict) });
-        bad(mutate(to, { 12: 0x08, 13: 0x06 }), "NOT_IPV4", "PASS"); // ARP
+        bad(mutate(to, { 12: 0x08, 13: 0x06 }), "NOT_IP", "PASS"); // ARP
         bad(mutate(to, { [IP + 9]: 2 }), "NOT_TCP_UDP", "PASS"); // IGMP
         bad(mutate(to, {}, IP + 19), "TRUNC_IP", "PASS"); // no address to tell
         bad(mutate(to, { [IP]: 0x65 }), "BAD_IP_VERSION", "PASS");

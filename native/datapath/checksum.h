@@ -29,4 +29,24 @@ static __always_inline __u16 csum_replace32(__u16 check, __u32 from, __u32 to)
 	return (__u16)~csum_fold(sum);
 }
 
+/* The checksum difference of `words` 32-bit fields changing from `from` to `to` (what the kernel's
+ * bpf_csum_diff gives): one sum to apply with csum_apply_diff, however many words changed. */
+static __always_inline __u32 csum_diff_words(const __u32 *from, const __u32 *to, int words)
+{
+	__u64 sum = 0;
+	for (int i = 0; i < words; i++)
+		sum += (__u32)~from[i] + (__u64)to[i];
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	return (__u32)sum;
+}
+
+/* The checksum after the covered data changed by `diff` (csum_diff_words). */
+static __always_inline __u16 csum_apply_diff(__u16 check, __u32 diff)
+{
+	__u64 sum = (__u64)(__u16)~check + diff;
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	return (__u16)~csum_fold((__u32)sum);
+}
+
 #endif

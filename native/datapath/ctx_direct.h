@@ -1,7 +1,7 @@
 /* Writes straight into the packet's bytes, for the targets that own them outright: XDP and the
  * host build. A header field is stored, and a checksum that covers it is updated by hand
  * (RFC 1624), with the same flags as the kernel's bpf_l3/l4_csum_replace helpers so that one
- * pipeline drives either: the size of the changed field (2 or 4) in BPF_F_HDR_FIELD_MASK,
+ * pipeline drives either: the size of the changed field (2 or 4, or 0 for a checksum difference) in BPF_F_HDR_FIELD_MASK,
  * BPF_F_PSEUDO_HDR when the field is in the pseudo-header (an address), BPF_F_MARK_MANGLED_0 for
  * UDP (0 means "no checksum": left alone, and a computed 0 is sent as 0xffff). */
 #ifndef MAPLB_CTX_DIRECT_H
@@ -27,15 +27,20 @@ static __always_inline int direct_store_bytes(void *data, void *data_end, __u32 
 	void *p = direct_field(data, data_end, off, len);
 	if (!p)
 		return -1;
-	if (len == 4)
+	if (len == 16)
+		__builtin_memcpy(p, from, 16);
+	else if (len == 4)
 		__builtin_memcpy(p, from, 4);
 	else
 		__builtin_memcpy(p, from, 2);
 	return 0;
 }
 
+/* size 0: `to` is a checksum difference (csum_diff_words) and `from` is unused, as the helpers'. */
 static __always_inline __u16 csum_replace_sized(__u16 check, __u32 from, __u32 to, __u32 size)
 {
+	if (size == 0)
+		return csum_apply_diff(check, to);
 	return size == 4 ? csum_replace32(check, from, to) : csum_replace16(check, (__u16)from, (__u16)to);
 }
 

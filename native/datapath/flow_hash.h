@@ -24,4 +24,16 @@ static __always_inline __u32 flow_hash(const struct flow4 *f, __u32 seed)
 	return hash_mix(h ^ f->proto);
 }
 
+/* IPv6: each address word in turn, then ports and protocol as for IPv4. */
+static __always_inline __u32 flow_hash6(const struct flow6 *f, __u32 seed)
+{
+	__u32 h = seed;
+	for (int i = 0; i < 4; i++)
+		h = hash_mix(h ^ f->saddr.w[i]);
+	for (int i = 0; i < 4; i++)
+		h = hash_mix(h ^ f->daddr.w[i]);
+	h = hash_mix(h ^ (((__u32)f->sport << 16) | f->dport));
+	return hash_mix(h ^ f->proto);
+}
+
 #endif

@@ -9,7 +9,7 @@
 #ifndef MAPLB_ICMP_ERROR_H
 #define MAPLB_ICMP_ERROR_H
 
-#include "conntrack.h"
+#include "lb_family.h"
 #include "icmp.h"
 #include "nat.h"
 

@@ -18,9 +18,7 @@
 #ifndef MAPLB_SNAT_H
 #define MAPLB_SNAT_H
 
-#include "conntrack.h"
-#include "flow_hash.h"
-#include "service.h"
+#include "lb_family.h"
 
 /* Ports tried for one new flow before it is dropped (MAPLB_REASON_SNAT_NO_PORT). */
 #define SNAT_PORT_PROBES 16

@@ -17,8 +17,7 @@
 
 #include "maplb_abi.h"
 #include <linux/errno.h>
-#include "service.h"
-#include "backend.h"
+#include "lb_family.h"
 
 /* What the application asked for, and who asks. */
 struct sock4_req {

@@ -132,9 +132,10 @@ static int raw_next_key(struct maplb_dp *dp, __u32 id, const void *key, void *ne
 
 /* ---- id tables (MAPLB_ID_TABLE): arrays read as hash maps, a row of zeros being absent ------- */
 
-#define ID_ROW_MAX 16 /* bytes: the largest id-table value (lb4_backend_stats) */
+#define ID_ROW_MAX 24 /* bytes: at least the largest id-table value (lb6_backend) */
 _Static_assert(sizeof(struct lb4_backend_stats) <= ID_ROW_MAX, "ID_ROW_MAX");
 _Static_assert(sizeof(struct lb4_backend) <= ID_ROW_MAX, "ID_ROW_MAX");
+_Static_assert(sizeof(struct lb6_backend) <= ID_ROW_MAX, "ID_ROW_MAX");
 
 static int all_zero(const void *value, __u32 size)
 {
@@ -171,6 +172,9 @@ static int id_update(struct maplb_dp *dp, __u32 id, const void *key, const void 
 	/* A backend always has a protocol: the datapath reads proto 0 as an empty row. */
 	if (id == MAPLB_MAP_lb4_backends && !((const struct lb4_backend *)value)->proto &&
 	    !all_zero(value, sizeof(struct lb4_backend)))
+		return -EINVAL;
+	if (id == MAPLB_MAP_lb6_backends && !((const struct lb6_backend *)value)->proto &&
+	    !all_zero(value, sizeof(struct lb6_backend)))
 		return -EINVAL;
 	if (flags != BPF_ANY) {
 		__u8 old[ID_ROW_MAX];

@@ -10,6 +10,12 @@
 
 #include <linux/types.h>
 
+/* An IPv6 address, network order. A struct around the words, so that the datapath assigns one as
+ * it assigns an IPv4 __be32 (the shared code is written once for both: datapath/family.h). */
+struct maplb_in6 {
+	__be32 w[4];
+};
+
 /* ---- lb4_services: HASH lb4_key -> lb4_service ------------------------------------------------ */
 
 /* lb4_key.scope: which backend set a lookup sees. INT exists only for TWO_SCOPES frontends. */
@@ -99,9 +105,13 @@ struct maplb_config {
 	__u32 cluster_cidr_prefix; /* 0..32; 0 = no cluster CIDR (every source is external) */
 	__u32 hash_seed;          /* flow hash seed: the same seed gives the same choices on every target */
 	__be32 snat_addr;         /* this node's address for source NAT (snat.h); 0.0.0.0 = SNAT off */
-	__u16 snat_port_min;      /* the ports SNAT allocates from, host order, min <= max */
+	__u16 snat_port_min;      /* the ports SNAT allocates from, host order, min <= max; both families */
 	__u16 snat_port_max;
-	__u32 pad;
+	__u32 cluster_cidr6_prefix; /* 0..128; 0 = no IPv6 cluster CIDR */
+	struct maplb_in6 cluster_cidr6_addr; /* TWO_SCOPES over IPv6: sources in this CIDR use the INT scope */
+	/* This node's IPv6 address for source NAT; :: = off. The datapath does not source-NAT IPv6
+	 * yet: an IPv6 flow keeps its source whatever this holds (see the README's datapath section). */
+	struct maplb_in6 snat6_addr;
 };
 
 /* ---- ct4: LRU_HASH ct4_key -> ct4_entry --------------------------------------------------------
@@ -195,6 +205,90 @@ struct lb4_sock_revnat {
 	__u32 rev_nat_id; /* still in lb4_reverse_nat, or the frontend is gone */
 };
 
+/* ---- IPv6: the lb6 tables, beside the lb4 ones ------------------------------------------------
+ * The same meanings as their lb4 counterparts, with 16-byte addresses (struct maplb_in6).
+ * Backend ids and rev-NAT ids are ONE id space across both families, as Cilium's backend and
+ * service ids: an id is an IPv4 backend (its lb4_backends row is used) or an IPv6 one (its
+ * lb6_backends row), never both; lb4_backend_stats counts either. Values without an address are
+ * shared: lb6_services holds struct lb4_service, lb6_maglev __u32 backend ids (its own flat
+ * array: the compiler places each IPv6 frontend's table in it), lb6_affinity lb4_affinity_entry,
+ * lb6_frags lb4_frag_ports. maplb_config carries the IPv6 cluster CIDR. */
+
+/* lb6_services: HASH lb6_key -> lb4_service. address :: is the NodePort wildcard (daddr must be in
+ * node_addrs6). */
+struct lb6_key {
+	struct maplb_in6 address;
+	__be16 dport;
+	__u16 backend_slot;
+	__u8 proto;
+	__u8 scope;
+	__u8 pad[2];
+};
+
+/* lb6_backends: ARRAY __u32 id -> lb6_backend, rows as lb4_backends' (proto 0: empty). */
+struct lb6_backend {
+	struct maplb_in6 address;
+	__be16 port;
+	__u8 proto;
+	__u8 flags; /* MAPLB_BACKEND_* */
+};
+
+/* lb6_reverse_nat: HASH __u32 rev_nat_id -> lb6_reverse_nat; address :: as lb4's 0.0.0.0. */
+struct lb6_reverse_nat {
+	struct maplb_in6 address;
+	__be16 port;
+	__u16 pad;
+};
+
+/* lb6_source_range: LPM_TRIE lb6_src_range_key -> __u8 (1); prefixlen counts the 32 bits of
+ * rev_nat_id before the address (MAPLB_SRC_RANGE_PREFIX_BASE): a /64 is prefixlen 96. */
+struct lb6_src_range_key {
+	__u32 prefixlen;
+	__u32 rev_nat_id;
+	struct maplb_in6 addr;
+};
+
+/* node_addrs6: HASH struct maplb_in6 -> __u8 (1): the node's own IPv6 addresses, for NodePort wildcards. */
+
+/* ct6: LRU_HASH ct6_key -> ct6_entry, as ct4 (MAPLB_CT_*, MAPLB_CT_F_*). snat_addr stays :: (no
+ * IPv6 source NAT yet; see maplb_config.snat6_addr). */
+struct ct6_key {
+	struct maplb_in6 saddr;
+	struct maplb_in6 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 direction; /* MAPLB_CT_* */
+	__u8 pad[2];
+};
+
+struct ct6_entry {
+	__u64 last_seen;
+	__u32 backend_id;
+	__u32 rev_nat_id;
+	struct maplb_in6 frontend_addr;
+	struct maplb_in6 snat_addr;
+	__be16 snat_port;
+	__u8 flags; /* MAPLB_CT_F_* */
+	__u8 pad[5];
+};
+
+/* lb6_affinity: LRU_HASH lb6_affinity_key -> lb4_affinity_entry. */
+struct lb6_affinity_key {
+	struct maplb_in6 client;
+	__u32 rev_nat_id;
+};
+
+/* lb6_frags: LRU_HASH lb6_frag_key -> lb4_frag_ports, keyed by the fragment header's 32-bit
+ * identification. proto is the upper-layer protocol (what follows the fragment header). */
+struct lb6_frag_key {
+	struct maplb_in6 saddr;
+	struct maplb_in6 daddr;
+	__be32 id;
+	__u8 proto;
+	__u8 pad[3];
+};
+
 /* ---- Counters --------------------------------------------------------------------------------- */
 
 /* What happened to a packet. */
@@ -213,7 +307,7 @@ enum maplb_verdict {
  * verdict given in their comment. */
 enum maplb_reason {
 	MAPLB_REASON_OK = 0,               /* DNAT or REVNAT: nothing went wrong */
-	MAPLB_REASON_NOT_IPV4 = 1,         /* PASS: not an IPv4 ethertype (ARP, IPv6, VLAN, ...) */
+	MAPLB_REASON_NOT_IP = 1,           /* PASS: neither the IPv4 nor the IPv6 ethertype (ARP, VLAN, ...) */
 	MAPLB_REASON_NOT_TCP_UDP = 2,      /* PASS: IGMP, SCTP, ICMP other than an error about a flow */
 	MAPLB_REASON_NO_SERVICE = 3,       /* PASS: no frontend and no reply flow */
 	MAPLB_REASON_NO_BACKEND = 4,       /* DROP: the service has no (non-terminating) backends */
@@ -230,6 +324,9 @@ enum maplb_reason {
 	MAPLB_REASON_ICMP_ERROR = 15,      /* REVNAT/DNAT: an ICMP error about a tracked flow, quote included */
 	MAPLB_REASON_CTX_ERROR = 16,       /* DROP: a TC helper failed (pulling headers, rewriting) */
 	MAPLB_REASON_SNAT_NO_PORT = 17,    /* DROP: the flow needs SNAT and every port probed is taken */
+	/* IPv6 (its TRUNC_IP, BAD_IP_VERSION, BAD_TOTAL_LEN, TRUNC_L4, FRAGMENT are the ones above). */
+	MAPLB_REASON_EXT_HDR_CHAIN = 18,   /* PASS: more extension headers (or bytes of them) than the parser walks */
+	MAPLB_REASON_TRUNC_EXT_HDR = 19,   /* PASS: an extension header cut by the payload length or buffer */
 	MAPLB_REASON__MAX
 };
 
@@ -240,7 +337,9 @@ enum maplb_reason {
 #define MAPLB_COUNTER__MAX (MAPLB_VERDICT__MAX * MAPLB_REASON__MAX)
 
 /* lb4_backend_stats: PERCPU_ARRAY __u32 backend_id -> lb4_backend_stats (packets DNATed to it),
- * rows as lb4_backends' (all zeros: no counts). */
+ * rows as lb4_backends' (all zeros: no counts). Backend ids are one space across both families,
+ * so this one array counts IPv6 backends too (lb6_backends' rows): stats do not depend on the
+ * family. */
 struct lb4_backend_stats {
 	__u64 packets;
 	__u64 bytes; /* whole frames, Ethernet header included */
@@ -267,7 +366,18 @@ struct lb4_backend_stats {
 	X(lb4_frags, BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb4_frag_key), sizeof(struct lb4_frag_ports), \
 	  8192)                                                                                        \
 	X(lb4_reverse_sk, BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb4_sock_key),                         \
-	  sizeof(struct lb4_sock_revnat), 65536)
+	  sizeof(struct lb4_sock_revnat), 65536)                                                       \
+	X(lb6_services, BPF_MAP_TYPE_HASH, sizeof(struct lb6_key), sizeof(struct lb4_service), 65536) \
+	X(lb6_backends, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct lb6_backend), 65536)         \
+	X(lb6_reverse_nat, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct lb6_reverse_nat), 65536)   \
+	X(lb6_maglev, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u32), 1048576)                      \
+	X(lb6_source_range, BPF_MAP_TYPE_LPM_TRIE, sizeof(struct lb6_src_range_key), sizeof(__u8), 16384) \
+	X(node_addrs6, BPF_MAP_TYPE_HASH, sizeof(struct maplb_in6), sizeof(__u8), 256)          \
+	X(ct6, BPF_MAP_TYPE_LRU_HASH, sizeof(struct ct6_key), sizeof(struct ct6_entry), 131072)       \
+	X(lb6_affinity, BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb6_affinity_key),                       \
+	  sizeof(struct lb4_affinity_entry), 65536)                                                    \
+	X(lb6_frags, BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb6_frag_key), sizeof(struct lb4_frag_ports), \
+	  8192)
 
 enum maplb_map_id {
 #define MAPLB_MAP_ENUM(name, type, ksz, vsz, max) MAPLB_MAP_##name,
@@ -280,7 +390,9 @@ enum maplb_map_id {
  * of zeros is absent (lookup -ENOENT, delete -ENOENT), delete writes zeros, get_next_key skips
  * empty rows, BPF_NOEXIST/BPF_EXIST test the row. An id at or past max_entries is -E2BIG on
  * update, as the kernel's arrays say. */
-#define MAPLB_ID_TABLE(id) ((id) == MAPLB_MAP_lb4_backends || (id) == MAPLB_MAP_lb4_backend_stats)
+#define MAPLB_ID_TABLE(id)                                                                         \
+	((id) == MAPLB_MAP_lb4_backends || (id) == MAPLB_MAP_lb6_backends ||                        \
+	 (id) == MAPLB_MAP_lb4_backend_stats)
 
 /* ---- The kube-proxy chain evaluator (host library only) -----------------------------------------
  * kube-proxy's nat table as arrays: one ipt_rule per rule, grouped by chain; chains index into
@@ -354,7 +466,7 @@ _Static_assert(sizeof(struct lb4_service) == 24, "lb4_service");
 _Static_assert(sizeof(struct lb4_backend) == 8, "lb4_backend");
 _Static_assert(sizeof(struct lb4_reverse_nat) == 8, "lb4_reverse_nat");
 _Static_assert(sizeof(struct lb4_src_range_key) == 12, "lb4_src_range_key");
-_Static_assert(sizeof(struct maplb_config) == 24, "maplb_config");
+_Static_assert(sizeof(struct maplb_config) == 56, "maplb_config");
 _Static_assert(sizeof(struct ct4_key) == 16, "ct4_key");
 _Static_assert(sizeof(struct ct4_entry) == 32, "ct4_entry");
 _Static_assert(sizeof(struct lb4_affinity_key) == 8, "lb4_affinity_key");
@@ -364,6 +476,15 @@ _Static_assert(sizeof(struct lb4_frag_key) == 12, "lb4_frag_key");
 _Static_assert(sizeof(struct lb4_frag_ports) == 4, "lb4_frag_ports");
 _Static_assert(sizeof(struct lb4_sock_key) == 16, "lb4_sock_key");
 _Static_assert(sizeof(struct lb4_sock_revnat) == 12, "lb4_sock_revnat");
+_Static_assert(sizeof(struct maplb_in6) == 16, "maplb_in6");
+_Static_assert(sizeof(struct lb6_key) == 24, "lb6_key");
+_Static_assert(sizeof(struct lb6_backend) == 20, "lb6_backend");
+_Static_assert(sizeof(struct lb6_reverse_nat) == 20, "lb6_reverse_nat");
+_Static_assert(sizeof(struct lb6_src_range_key) == 24, "lb6_src_range_key");
+_Static_assert(sizeof(struct ct6_key) == 40, "ct6_key");
+_Static_assert(sizeof(struct ct6_entry) == 56, "ct6_entry");
+_Static_assert(sizeof(struct lb6_affinity_key) == 20, "lb6_affinity_key");
+_Static_assert(sizeof(struct lb6_frag_key) == 40, "lb6_frag_key");
 _Static_assert(sizeof(struct ipt_rule) == 56, "ipt_rule");
 _Static_assert(sizeof(struct ipt_chain) == 8, "ipt_chain");
 _Static_assert(sizeof(struct ipt_packet) == 16, "ipt_packet");

@@ -2,8 +2,11 @@
 // and reasons. binding.ts turns the layouts into koffi structs; test/abi-layout.test.ts checks every
 // size and offset against the values the native library exports, so a drift fails the build.
 
-/** A field's C type. "be" fields hold network byte order, everything else host order. */
-export type FieldType = "u8" | "u16" | "be16" | "u32" | "be32" | "u64" | "char";
+/**
+ * A field's C type. "be" fields hold network byte order, everything else host order. "in6" is an
+ * IPv6 address (struct maplb_in6: __be32[4]) in C: its value is the address as a 128-bit bigint (see util/ip.ts).
+ */
+export type FieldType = "u8" | "u16" | "be16" | "u32" | "be32" | "u64" | "char" | "in6";
 
 export interface FieldDef {
   name: string;
@@ -28,6 +31,14 @@ export type StructName =
   | "lb4_frag_ports"
   | "lb4_sock_key"
   | "lb4_sock_revnat"
+  | "lb6_key"
+  | "lb6_backend"
+  | "lb6_reverse_nat"
+  | "lb6_src_range_key"
+  | "ct6_key"
+  | "ct6_entry"
+  | "lb6_affinity_key"
+  | "lb6_frag_key"
   | "maplb_map_info"
   | "ipt_rule"
   | "ipt_chain"
@@ -78,7 +89,9 @@ export const ABI_STRUCTS: Record<StructName, FieldDef[]> = {
     { name: "snat_addr", type: "be32" },
     { name: "snat_port_min", type: "u16" },
     { name: "snat_port_max", type: "u16" },
-    { name: "pad", type: "u32" },
+    { name: "cluster_cidr6_prefix", type: "u32" },
+    { name: "cluster_cidr6_addr", type: "in6" },
+    { name: "snat6_addr", type: "in6" },
   ],
   ct4_key: [
     { name: "saddr", type: "be32" },
@@ -135,6 +148,61 @@ export const ABI_STRUCTS: Record<StructName, FieldDef[]> = {
     { name: "port", type: "be16" },
     { name: "pad", type: "u16" },
     { name: "rev_nat_id", type: "u32" },
+  ],
+  // IPv6 (maplb_abi.h: the lb6 tables; values without an address are the lb4 structs).
+  lb6_key: [
+    { name: "address", type: "in6" },
+    { name: "dport", type: "be16" },
+    { name: "backend_slot", type: "u16" },
+    { name: "proto", type: "u8" },
+    { name: "scope", type: "u8" },
+    pad(2),
+  ],
+  lb6_backend: [
+    { name: "address", type: "in6" },
+    { name: "port", type: "be16" },
+    { name: "proto", type: "u8" },
+    { name: "flags", type: "u8" },
+  ],
+  lb6_reverse_nat: [
+    { name: "address", type: "in6" },
+    { name: "port", type: "be16" },
+    { name: "pad", type: "u16" },
+  ],
+  lb6_src_range_key: [
+    { name: "prefixlen", type: "u32" },
+    { name: "rev_nat_id", type: "u32" },
+    { name: "addr", type: "in6" },
+  ],
+  ct6_key: [
+    { name: "saddr", type: "in6" },
+    { name: "daddr", type: "in6" },
+    { name: "sport", type: "be16" },
+    { name: "dport", type: "be16" },
+    { name: "proto", type: "u8" },
+    { name: "direction", type: "u8" },
+    pad(2),
+  ],
+  ct6_entry: [
+    { name: "last_seen", type: "u64" },
+    { name: "backend_id", type: "u32" },
+    { name: "rev_nat_id", type: "u32" },
+    { name: "frontend_addr", type: "in6" },
+    { name: "snat_addr", type: "in6" },
+    { name: "snat_port", type: "be16" },
+    { name: "flags", type: "u8" },
+    pad(5),
+  ],
+  lb6_affinity_key: [
+    { name: "client", type: "in6" },
+    { name: "rev_nat_id", type: "u32" },
+  ],
+  lb6_frag_key: [
+    { name: "saddr", type: "in6" },
+    { name: "daddr", type: "in6" },
+    { name: "id", type: "be32" },
+    { name: "proto", type: "u8" },
+    pad(3),
   ],
   maplb_map_info: [
     { name: "name", type: "char", count: 32 },
@@ -200,8 +268,18 @@ export const MAP_NAMES = [
   "lb4_backend_stats",
   "lb4_frags",
   "lb4_reverse_sk",
+  "lb6_services",
+  "lb6_backends",
+  "lb6_reverse_nat",
+  "lb6_maglev",
+  "lb6_source_range",
+  "node_addrs6",
+  "ct6",
+  "lb6_affinity",
+  "lb6_frags",
 ] as const;
 // maplb_counters and lb4_backend_stats are per-CPU: the library's lookups return the sum over CPUs.
+// lb4_backend_stats counts the backends of both families (one id space: maplb_abi.h).
 export type NativeMapName = (typeof MAP_NAMES)[number];
 
 export function mapId(name: NativeMapName): number {
@@ -216,6 +294,11 @@ export const MAP_MAX_KNOB_MAPS: readonly NativeMapName[] = [
   "lb4_source_range",
   "lb4_affinity",
   "lb4_backend_stats",
+  "lb6_services",
+  "lb6_backends",
+  "lb6_reverse_nat",
+  "lb6_source_range",
+  "lb6_affinity",
 ];
 
 export const Verdict = { PASS: 0, DNAT: 1, REVNAT: 2, DROP: 3 } as const;
@@ -226,7 +309,7 @@ export type VerdictName = (typeof VERDICT_NAMES)[number];
 /** enum maplb_reason, by value. */
 export const REASON_NAMES = [
   "OK",
-  "NOT_IPV4",
+  "NOT_IP",
   "NOT_TCP_UDP",
   "NO_SERVICE",
   "NO_BACKEND",
@@ -243,6 +326,8 @@ export const REASON_NAMES = [
   "ICMP_ERROR",
   "CTX_ERROR",
   "SNAT_NO_PORT",
+  "EXT_HDR_CHAIN",
+  "TRUNC_EXT_HDR",
 ] as const;
 export type ReasonName = (typeof REASON_NAMES)[number];
 

@@ -24,7 +24,7 @@ export function librarySearchPath(): string[] {
   return [...(fromEnv ? [resolve(fromEnv)] : []), join(PACKAGE_ROOT, "native", "build", "libmaplb.so")];
 }
 
-const FIELD_TYPES: Record<FieldDef["type"], string> = {
+const FIELD_TYPES: Record<Exclude<FieldDef["type"], "in6">, string> = {
   u8: "uint8_t",
   u16: "uint16_t",
   be16: "uint16_be_t",
@@ -34,6 +34,12 @@ const FIELD_TYPES: Record<FieldDef["type"], string> = {
   char: "char",
 };
 
+/** A field's koffi type; an IPv6 address is struct maplb_in6 (__be32[4]) in C. */
+function fieldType(f: FieldDef): TypeObject | string {
+  if (f.type === "in6") return koffi.array("uint32_be_t", 4);
+  return f.count ? koffi.array(FIELD_TYPES[f.type], f.count) : FIELD_TYPES[f.type];
+}
+
 const structTypes = new Map<StructName, TypeObject>();
 
 /** The koffi struct for an ABI struct (C layout rules: natural alignment, trailing padding). */
@@ -41,10 +47,7 @@ export function abiStruct(name: StructName): TypeObject {
   let t = structTypes.get(name);
   if (!t) {
     const members: Record<string, TypeObject | string> = {};
-    for (const f of ABI_STRUCTS[name]) {
-      const base = FIELD_TYPES[f.type];
-      members[f.name] = f.count ? koffi.array(base, f.count) : base;
-    }
+    for (const f of ABI_STRUCTS[name]) members[f.name] = fieldType(f);
     t = koffi.struct(`maplb_${name}`, members);
     structTypes.set(name, t);
   }

@@ -29,6 +29,11 @@ export function structSize(name: StructName): number {
   return layout(name).size;
 }
 
+/** An IPv6 address (a 128-bit bigint) at `at`, most significant byte first (network order). */
+function putIn6(out: Uint8Array, at: number, v: bigint): void {
+  for (let i = 15; i >= 0; i--, v >>= 8n) out[at + i] = Number(v & 0xffn);
+}
+
 /** `bytes` bytes of `v` at `at`, least significant first (host order), or most (network order). */
 function put(out: Uint8Array, at: number, v: number, bytes: number, bigEndian: boolean): void {
   for (let i = 0; i < bytes; i++, v >>>= 8) out[bigEndian ? at + bytes - 1 - i : at + i] = v & 0xff;
@@ -60,6 +65,9 @@ export function encodeInto(name: StructName, value: StructValue, out: Uint8Array
         break;
       case "u64":
         new DataView(out.buffer, out.byteOffset).setBigUint64(o, BigInt(v), true);
+        break;
+      case "in6":
+        putIn6(out, o, BigInt(v));
         break;
     }
   }
@@ -98,6 +106,8 @@ function readField(view: DataView, type: FieldDef["type"], offset: number): numb
       return view.getUint32(offset, false);
     case "u64":
       return view.getBigUint64(offset, true);
+    case "in6":
+      return (view.getBigUint64(offset, false) << 64n) | view.getBigUint64(offset + 8, false);
   }
 }
 

@@ -1,4 +1,4 @@
-// IP helpers. Addresses stay strings in the model; the datapath binding converts them to bytes.
+// IPv4 and IPv6 helpers. Addresses stay strings in the model; the datapath binding converts them to bytes.
 import ipaddr from "ipaddr.js";
 
 /** Four decimal parts without leading zeros: what ipaddr.IPv4.isValidFourPartDecimal accepts, below 256. */
@@ -61,4 +61,18 @@ export function ipv4ToInt(s: string): number {
 
 export function intToIpv4(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+}
+
+/** An IPv6 address as a 128-bit number, most significant byte first (the ABI's "in6" fields). */
+export function ipv6ToBigInt(s: string): bigint {
+  let n = 0n;
+  for (const byte of ipaddr.IPv6.parse(s).toByteArray()) n = (n << 8n) | BigInt(byte);
+  return n;
+}
+
+/** The canonical (RFC 5952) text of a 128-bit address. */
+export function bigIntToIpv6(n: bigint): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < 16; i++, n >>= 8n) bytes.unshift(Number(n & 0xffn));
+  return ipaddr.fromByteArray(bytes).toString();
 }
