@@ -12,7 +12,7 @@ import { after, describe, it } from "node:test";
 import { DatapathSink } from "../src/agent/datapath-sink.js";
 import type { MapContents } from "../src/agent/map-contents.js";
 import { compile } from "../src/compile/compiler.js";
-import { frontendKeyString, type MapOp } from "../src/compile/tables.js";
+import { familyOfAddress, frontendKeyString, type MapOp } from "../src/compile/tables.js";
 import { openKernel, probeKernel } from "../src/datapath/kernel.js";
 import { lockPinDir } from "../src/datapath/pin-lock.js";
 import { readModel } from "../src/k8s/read.js";
@@ -66,12 +66,14 @@ function pinned(pinDir: string): MapContents {
   try {
     const c = new DatapathSink(dp).read();
     const rows = new Map<string, Uint32Array>();
-    for (const m of c.masters)
+    for (const m of c.masters) {
+      const family = familyOfAddress(m.key.address);
       rows.set(
-        `${m.master.maglevOffset}+${m.master.maglevSize}`,
-        c.maglevRows(m.master.maglevOffset, m.master.maglevSize),
+        `${family} ${m.master.maglevOffset}+${m.master.maglevSize}`,
+        c.maglevRows(m.master.maglevOffset, m.master.maglevSize, family),
       );
-    return { ...c, maglevRows: (o, n) => rows.get(`${o}+${n}`) ?? new Uint32Array(n) };
+    }
+    return { ...c, maglevRows: (o, n, f) => rows.get(`${f} ${o}+${n}`) ?? new Uint32Array(n) };
   } finally {
     dp.close();
   }

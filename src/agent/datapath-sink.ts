@@ -4,6 +4,8 @@ import type { MapOp } from "../compile/tables.js";
 import { MAP_NAMES } from "../datapath/abi.js";
 import { readU32 } from "../datapath/codec.js";
 import type { Datapath } from "../datapath/datapath.js";
+import { FAMILY_MAPS } from "../datapath/map-writes.js";
+import type { IpFamily } from "../model/types.js";
 import type { DatapathGauges } from "./agent.js";
 import type { MapContents } from "./map-contents.js";
 import type { DatapathCounters } from "./metrics.js";
@@ -25,7 +27,7 @@ export class DatapathSink implements MapSink, DatapathGauges {
       backends: [...d.backends.values()],
       revNat: d.revNat,
       sourceRanges: d.sourceRanges,
-      maglevRows: (offset, size) => this.maglevRows(offset, size),
+      maglevRows: (offset, size, family) => this.maglevRows(offset, size, family),
     };
   }
 
@@ -40,12 +42,12 @@ export class DatapathSink implements MapSink, DatapathGauges {
     return { verdicts: numbers(s.verdicts), reasons: numbers(s.reasons) };
   }
 
-  /** lb4_maglev is an array map: rows are read by index, in one native call. */
-  private maglevRows(offset: number, size: number): Uint32Array {
+  /** lb4_maglev (lb6_maglev) is an array map: rows are read by index, in one native call. */
+  private maglevRows(offset: number, size: number, family: IpFamily): Uint32Array {
     const keys = new Uint8Array(4 * size);
     const view = new DataView(keys.buffer);
     for (let i = 0; i < size; i++) view.setUint32(4 * i, offset + i, true); // keys are host-order u32
-    const { values } = this.datapath.maps.lookupMany("lb4_maglev", keys, size);
+    const { values } = this.datapath.maps.lookupMany(FAMILY_MAPS[family].maglev, keys, size);
     return Uint32Array.from({ length: size }, (_, i) => readU32(values, i * 4));
   }
 }

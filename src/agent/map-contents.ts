@@ -20,10 +20,16 @@ import type {
   RevNatEntry,
   ServicePortTables,
 } from "../compile/tables.js";
-import { BackendFlag, frontendKeyString, Scope, type SourceRangeEntry } from "../compile/tables.js";
+import {
+  BackendFlag,
+  familyOfAddress,
+  frontendKeyString,
+  Scope,
+  type SourceRangeEntry,
+} from "../compile/tables.js";
 import { frontendOf, planFrontends } from "../compile/frontends.js";
 import { emptyServicePortTables } from "../compile/service-port.js";
-import type { NodeConfig, ServicePort } from "../model/types.js";
+import { IP_FAMILIES, type IpFamily, type NodeConfig, type ServicePort } from "../model/types.js";
 
 /** What the datapath's maps hold, decoded. */
 export interface MapContents {
@@ -31,8 +37,8 @@ export interface MapContents {
   slots: { key: FrontendKey; slot: number; backendId: number }[];
   backends: BackendEntry[];
   revNat: RevNatEntry[];
-  /** lb4_maglev rows [offset, offset + size). */
-  maglevRows(offset: number, size: number): Uint32Array;
+  /** lb4_maglev (lb6_maglev) rows [offset, offset + size). */
+  maglevRows(offset: number, size: number, family: IpFamily): Uint32Array;
   sourceRanges: SourceRangeEntry[];
 }
 
@@ -149,8 +155,9 @@ function claimServicePort(c: Claims, p: ServicePort, node: NodeConfig): ServiceP
       }
       if (hasMaglev && !t.maglev.some((m) => m.name === set)) {
         // Sound rows name only this set's slot backends, claimed just above.
-        const rows = c.contents.maglevRows(master.maglevOffset, master.maglevSize);
-        t.maglev.push({ name: set, offset: master.maglevOffset, rows });
+        const family = familyOfAddress(key.address);
+        const rows = c.contents.maglevRows(master.maglevOffset, master.maglevSize, family);
+        t.maglev.push({ name: set, family, offset: master.maglevOffset, rows });
         const live = new Set(slots.slice(0, master.count).filter((id) => id !== 0));
         if (!rows.every((id) => live.has(id))) forgetMaglevTable(t, set);
       }
@@ -169,19 +176,22 @@ function forgetMaglevTable(t: ServicePortTables, set: string): void {
 }
 
 /**
- * Two tables sharing rows (a damage no apply makes): the later one in row order is dropped from its
- * port's tables, which then gets a new range and writes it whole before its masters switch to it.
+ * Two tables sharing rows of one family's array (a damage no apply makes): the later one in row
+ * order is dropped from its port's tables, which then gets a new range and writes it whole before
+ * its masters switch to it.
  */
 function dropOverlappingMaglev(services: Iterable<ServicePortTables>): void {
-  const tables = [...services].flatMap((t) => t.maglev.map((m) => ({ t, m })));
-  tables.sort((a, b) => a.m.offset - b.m.offset);
-  let end = 0;
-  for (const { t, m } of tables) {
-    if (m.offset < end) {
-      t.maglev = t.maglev.filter((x) => x !== m);
-      forgetMaglevTable(t, m.name);
+  const all = [...services].flatMap((t) => t.maglev.map((m) => ({ t, m })));
+  for (const family of IP_FAMILIES) {
+    const tables = all.filter(({ m }) => m.family === family).sort((a, b) => a.m.offset - b.m.offset);
+    let end = 0;
+    for (const { t, m } of tables) {
+      if (m.offset < end) {
+        t.maglev = t.maglev.filter((x) => x !== m);
+        forgetMaglevTable(t, m.name);
+      }
+      end = Math.max(end, m.offset + m.rows.length);
     }
-    end = Math.max(end, m.offset + m.rows.length);
   }
 }
 

@@ -340,6 +340,11 @@ export class Syncer {
       lb4_reverse_nat: t.lb4_reverse_nat,
       lb4_maglev: t.lb4_maglev.rows,
       lb4_source_range: t.lb4_source_range,
+      lb6_services: t.lb6_services.masters + t.lb6_services.slots,
+      lb6_backends: t.lb6_backends,
+      lb6_reverse_nat: t.lb6_reverse_nat,
+      lb6_maglev: t.lb6_maglev.rows,
+      lb6_source_range: t.lb6_source_range,
     };
   }
 }

@@ -4,7 +4,7 @@
 // form of the same thing.
 import { MaplbError } from "../errors.js";
 import { log } from "../log.js";
-import type { NodeConfig, ServiceModel, ServicePort } from "../model/types.js";
+import type { IpFamily, NodeConfig, ServiceModel, ServicePort } from "../model/types.js";
 import { DiffPhases, diffServicePort } from "./diff.js";
 import { frontendOf } from "./frontends.js";
 import { backendIdPool, type IdAllocator, type IdPool, revNatIdAllocator } from "./ids.js";
@@ -19,7 +19,10 @@ import type { LbTables, MapOp, ServicePortTables } from "./tables.js";
 export interface CompilerLimits {
   maxRevNatId?: number;
   maxBackendId?: number;
+  /** Rows of lb4_maglev. */
   maglevRows?: number;
+  /** Rows of lb6_maglev. */
+  maglevRows6?: number;
 }
 
 export class Compiler implements IdSource {
@@ -27,7 +30,8 @@ export class Compiler implements IdSource {
   readonly tables: LbTables = { services: new Map() };
   private revNatIds: IdAllocator;
   private backendIds: IdPool;
-  private maglevSpace: MaglevSpace;
+  /** One per family: each family's tables go to its own array (see MaglevTable). */
+  private maglevSpaces!: Record<IpFamily, MaglevSpace>;
   /**
    * Which service port owns each frontend `address:port/PROTO`. Two ports claiming one address:port is
    * a misconfiguration kube-proxy resolves by rule order: both get a rule in KUBE-SERVICES and the
@@ -65,7 +69,6 @@ export class Compiler implements IdSource {
   ) {
     this.revNatIds = revNatIdAllocator(limits.maxRevNatId);
     this.backendIds = backendIdPool(limits.maxBackendId);
-    this.maglevSpace = new MaglevSpace(limits.maglevRows);
     if (prev) for (const t of prev.services.values()) this.tables.services.set(t.id, t);
     this.rebuildBookkeeping();
   }
@@ -121,8 +124,6 @@ export class Compiler implements IdSource {
     if (next.frontends.length === 0) {
       // Nothing to route to (SCTP, headless, or every frontend owned by another port): no rows at all.
       if (p.protocol === "SCTP") log.debug({ servicePort: p.id }, "SCTP service port: no datapath frontends");
-      if (p.family === "IPv6")
-        log.debug({ servicePort: p.id }, "IPv6 service port: no datapath frontends yet");
       this.releaseUnused(next, undefined);
       next = undefined;
     }
@@ -153,7 +154,8 @@ export class Compiler implements IdSource {
   settle(): void {
     this.revNatIds.settle();
     this.backendIds.settle();
-    this.maglevSpace.settle();
+    this.maglevSpaces.IPv4.settle();
+    this.maglevSpaces.IPv6.settle();
   }
 
   // IdSource, for compileServicePort.
@@ -173,8 +175,8 @@ export class Compiler implements IdSource {
     return this.backendIds.take(`${backend} of ${servicePortId}`);
   }
 
-  maglevOffset(table: string, size: number): number {
-    return this.maglevSpace.acquire(table, size);
+  maglevOffset(table: string, size: number, family: IpFamily): number {
+    return this.maglevSpaces[family].acquire(table, size);
   }
 
   aheadRows(backends: MaglevBackend[], m: number): Uint32Array | undefined {
@@ -208,10 +210,14 @@ export class Compiler implements IdSource {
   private rebuildBookkeeping(): void {
     this.revNatIds = revNatIdAllocator(this.limits.maxRevNatId);
     this.backendIds = backendIdPool(this.limits.maxBackendId);
-    this.maglevSpace = new MaglevSpace(this.limits.maglevRows);
+    this.maglevSpaces = {
+      IPv4: new MaglevSpace(this.limits.maglevRows, "lb4_maglev"),
+      IPv6: new MaglevSpace(this.limits.maglevRows6, "lb6_maglev"),
+    };
     this.frontendOwner.clear();
     for (const t of this.tables.services.values()) this.restore(t);
-    this.maglevSpace.rebuildFreeList();
+    this.maglevSpaces.IPv4.rebuildFreeList();
+    this.maglevSpaces.IPv6.rebuildFreeList();
   }
 
   private restore(t: ServicePortTables): void {
@@ -226,7 +232,8 @@ export class Compiler implements IdSource {
       this.revNatIds.restore(name, f.master.revNatId);
     }
     for (const b of t.backends) this.backendIds.restore(b.id, `${b.address}:${b.port} of ${t.id}`);
-    for (const m of t.maglev) this.maglevSpace.restore(maglevKey(t.id, m.name), m.offset, m.rows.length);
+    for (const m of t.maglev)
+      this.maglevSpaces[m.family].restore(maglevKey(t.id, m.name), m.offset, m.rows.length);
   }
 
   /** Frees what `prev` held and `next` no longer does. */
@@ -244,7 +251,8 @@ export class Compiler implements IdSource {
     const backends = new Set((next?.backends ?? []).map((b) => b.id));
     for (const b of prev.backends) if (!backends.has(b.id)) this.backendIds.free(b.id);
     const tables = new Set((next?.maglev ?? []).map((m) => m.name));
-    for (const m of prev.maglev) if (!tables.has(m.name)) this.maglevSpace.release(maglevKey(id, m.name));
+    for (const m of prev.maglev)
+      if (!tables.has(m.name)) this.maglevSpaces[m.family].release(maglevKey(id, m.name));
   }
 }
 

@@ -13,6 +13,7 @@
 // Assumes `next` was compiled against `prev` (same Compiler, or compile(model, node, prev)): then ids
 // and Maglev ranges freed by this diff are not reused by it (see ids.ts and maglev-space.ts).
 import {
+  familyOfAddress,
   type FrontendKey,
   frontendKeyString,
   type LbTables,
@@ -124,7 +125,8 @@ function diffBackends(
       ph.targets.push({ kind: "backend-upsert", backend: b });
     old.delete(b.id);
   }
-  for (const id of old.keys()) ph.orphans.push({ kind: "backend-delete", id });
+  for (const [id, o] of old)
+    ph.orphans.push({ kind: "backend-delete", id, family: familyOfAddress(o.address) });
 }
 
 function diffFrontends(
@@ -184,7 +186,7 @@ function diffMaglev(
     const o = old.get(k);
     old.delete(k);
     if (!o) {
-      ph.aux.push({ kind: "maglev-write", offset: t.offset, rows: t.rows });
+      ph.aux.push({ kind: "maglev-write", family: t.family, offset: t.offset, rows: t.rows });
       continue;
     }
     if (o.rows === t.rows) continue;
@@ -192,12 +194,18 @@ function diffMaglev(
     if (span)
       ph.aux.push({
         kind: "maglev-write",
+        family: t.family,
         offset: t.offset + span.from,
         rows: t.rows.subarray(span.from, span.to),
       });
   }
   for (const o of old.values())
-    ph.stale.push({ kind: "maglev-write", offset: o.offset, rows: new Uint32Array(o.rows.length) });
+    ph.stale.push({
+      kind: "maglev-write",
+      family: o.family,
+      offset: o.offset,
+      rows: new Uint32Array(o.rows.length),
+    });
 }
 
 function rangeKey(offset: number, size: number): string {
@@ -226,7 +234,7 @@ function diffRevNat(
     if (!o || o.address !== r.address || o.port !== r.port)
       ph.targets.push({ kind: "revnat-upsert", entry: r });
   }
-  for (const id of old.keys()) ph.stale.push({ kind: "revnat-delete", id });
+  for (const [id, o] of old) ph.stale.push({ kind: "revnat-delete", id, family: familyOfAddress(o.address) });
 }
 
 /** Adding a range before the flag and removing it after means a changed list briefly allows the union. */

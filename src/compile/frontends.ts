@@ -1,12 +1,14 @@
 // Which frontends a service port gets, and which backend set each scope of each frontend reads.
+// A port serves one family (an IPv6 port's frontends are all IPv6: its node IPs and the :: wildcard).
 // This is where kube-proxy's traffic policies turn into lookup keys:
 // - ClusterIP reads the local endpoints when internalTrafficPolicy=Local, else the cluster endpoints.
-// - External frontends (NodePort on each node IP and the 0.0.0.0 wildcard, LoadBalancer ingress IPs,
+// - External frontends (NodePort on each node IP and the 0.0.0.0 or :: wildcard, LoadBalancer ingress IPs,
 //   externalIPs) read the cluster endpoints with externalTrafficPolicy=Cluster. With ETP=Local they get
 //   two scopes: EXT holds the local endpoints, INT the cluster ones, and the datapath uses INT for
 //   sources inside the cluster CIDR — kube-proxy's "pod traffic for external destinations" rule.
 import { type FrontendKey, Scope, SvcFlag } from "./tables.js";
-import type { NodeConfig, ServicePort } from "../model/types.js";
+import { type IpFamily, type NodeConfig, nodeIPsOfFamily, type ServicePort } from "../model/types.js";
+import { canonicalIp } from "../util/ip.js";
 
 export type FrontendKind = "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalIP";
 
@@ -22,8 +24,14 @@ export interface FrontendPlan {
   scopes: { scope: Scope; set: BackendSet }[];
 }
 
-/** The NodePort wildcard: matches any local address not listed as a node IP. */
+/** The IPv4 NodePort wildcard: matches any local address not listed as a node IP. */
 export const WILDCARD_ADDRESS = "0.0.0.0";
+/** The IPv6 one (daddr in node_addrs6). */
+export const WILDCARD_ADDRESS6 = "::";
+
+export function wildcardOf(family: IpFamily): string {
+  return family === "IPv6" ? WILDCARD_ADDRESS6 : WILDCARD_ADDRESS;
+}
 
 /** `address:port/PROTO`: a frontend regardless of scope; the unit a rev-NAT id names. */
 export function frontendName(address: string, port: number, protocol: string): string {
@@ -58,6 +66,7 @@ export function planFrontends(p: ServicePort, node: NodeConfig): FrontendPlan[] 
     flags: number,
     scopes: FrontendPlan["scopes"],
   ) => {
+    address = canonicalIp(address);
     const name = frontendName(address, port, p.protocol);
     if (seen.has(name)) return; // e.g. an externalIP that is also a LoadBalancer IP: one frontend
     seen.add(name);
@@ -69,7 +78,7 @@ export function planFrontends(p: ServicePort, node: NodeConfig): FrontendPlan[] 
       { scope: Scope.EXT, set: p.internalTrafficPolicy === "Local" ? "local" : "cluster" },
     ]);
   if (p.nodePort !== 0)
-    for (const ip of [...node.nodeIPs, WILDCARD_ADDRESS])
+    for (const ip of [...nodeIPsOfFamily(node, p.family), wildcardOf(p.family)])
       add("NodePort", ip, p.nodePort, SvcFlag.NODEPORT | twoScopes, external);
   for (const ip of p.loadBalancerIPs)
     add("LoadBalancer", ip, p.port, SvcFlag.EXTERNAL | twoScopes | sourceRange, external);

@@ -186,17 +186,22 @@ export class IdAllocator {
   }
 }
 
-/** lb4_reverse_nat is keyed by a u32 (Cilium's u16 caps a node at 65535 frontends); 0 means "no rev-NAT". */
+/**
+ * lb4_reverse_nat and lb6_reverse_nat are keyed by a u32 (Cilium's u16 caps a node at 65535
+ * frontends); 0 means "no rev-NAT". One id space for both families, as Cilium's service ids: a
+ * conntrack or affinity entry's rev-NAT id then names one frontend whatever its family.
+ */
 export function revNatIdAllocator(max = 0xffffffff): IdAllocator {
-  return new IdAllocator("rev-NAT id", "lb4_reverse_nat", 1, max);
+  return new IdAllocator("rev-NAT id", "lb4_reverse_nat/lb6_reverse_nat", 1, max);
 }
 
 /**
- * lb4_backends is an array indexed by the backend id (the datapath's lookup is then an offset); 0 is
- * "no backend" (an empty Maglev row), and `max` is the array's last row, so the agent passes the
- * map's size minus one. Backend ids need no key map: each belongs to one service port, whose
- * previous tables say which `ip:port` holds which id.
+ * lb4_backends and lb6_backends are arrays indexed by the backend id (the datapath's lookup is then
+ * an offset), one id space for both (an id's row is used in its family's array only, and
+ * lb4_backend_stats counts both); 0 is "no backend" (an empty Maglev row), and `max` is the last
+ * row both arrays have, so the agent passes the smaller map's size minus one. Backend ids need no
+ * key map: each belongs to one service port, whose previous tables say which `ip:port` holds which id.
  */
 export function backendIdPool(max = 0xffffffff): IdPool {
-  return new IdPool("backend id", "lb4_backends", 1, max);
+  return new IdPool("backend id", "lb4_backends/lb6_backends", 1, max);
 }

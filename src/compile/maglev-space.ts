@@ -1,4 +1,5 @@
-// Placement of Maglev tables in lb4_maglev, one flat u32 array: each table is a range of M rows and
+// Placement of Maglev tables in lb4_maglev (or lb6_maglev: one space per family), one flat u32 array:
+// each table is a range of M rows and
 // each master holds its table's offset and M. A first-fit range allocator with a free list:
 // - a table keeps its range while M is unchanged, so an update rewrites its rows in place;
 // - ranges freed in a batch are quarantined until settle(): a master may still point into a freed
@@ -18,8 +19,14 @@ export class MaglevSpace {
   /** One past the highest row ever used. */
   private end = 0;
 
-  /** @param capacity rows in lb4_maglev (its max entries) */
-  constructor(readonly capacity = Number.MAX_SAFE_INTEGER) {}
+  /**
+   * @param capacity rows in the map (its max entries)
+   * @param mapName  the map, for error messages
+   */
+  constructor(
+    readonly capacity = Number.MAX_SAFE_INTEGER,
+    readonly mapName = "lb4_maglev",
+  ) {}
 
   /** The table's offset: its current one when M is unchanged, else a newly placed range. */
   acquire(key: string, size: number): number {
@@ -51,7 +58,7 @@ export class MaglevSpace {
     let at = 0;
     for (const r of used) {
       if (r.offset < at)
-        throw new MaplbError("E_INPUT", `Maglev tables overlap at row ${r.offset} of lb4_maglev`, {
+        throw new MaplbError("E_INPUT", `Maglev tables overlap at row ${r.offset} of ${this.mapName}`, {
           offset: r.offset,
         });
       if (r.offset > at) free.push({ offset: at, size: r.offset - at });
@@ -79,9 +86,9 @@ export class MaglevSpace {
     if (this.end + size > this.capacity)
       throw new MaplbError(
         "E_CAPACITY",
-        `lb4_maglev is full: table ${key} needs ${size} rows at row ${this.end}, capacity ${this.capacity}; ` +
+        `${this.mapName} is full: table ${key} needs ${size} rows at row ${this.end}, capacity ${this.capacity}; ` +
           `raise the map's max entries or use a smaller maglev table size`,
-        { map: "lb4_maglev", capacity: this.capacity, key },
+        { map: this.mapName, capacity: this.capacity, key },
       );
     const offset = this.end;
     this.end += size;

@@ -1,10 +1,12 @@
 // LbTables for people: a readable summary and a JSON form (what `maplb compile` prints). Maglev rows
 // are summarised (size, rows per backend, a checksum) rather than listed: 16381 numbers per table
 // would bury everything else.
-import type { ServicePort } from "../model/types.js";
+import type { IpFamily, ServicePort } from "../model/types.js";
+import { hostPort } from "../util/ip.js";
 import {
   Algorithm,
   BackendFlag,
+  familyOfAddress,
   type FrontendEntry,
   frontendKeyString,
   type LbTables,
@@ -83,37 +85,52 @@ export function maglevShares(s: ServicePortTables, t: MaglevTable): Map<number, 
   return new Map(shares.sort(([a], [b]) => a - b));
 }
 
-export interface Totals {
-  servicePorts: number;
-  /** lb4_services entries: masters plus slots. */
-  lb4_services: { masters: number; slots: number };
-  lb4_backends: number;
-  lb4_reverse_nat: number;
+/** Entries of one family's maps. */
+export interface FamilyTotals {
+  /** lb4_services (lb6_services) entries: masters plus slots. */
+  services: { masters: number; slots: number };
+  backends: number;
+  reverse_nat: number;
   /** Rows in live tables, and their bytes (4 per row). */
-  lb4_maglev: { tables: number; rows: number; bytes: number };
-  lb4_source_range: number;
+  maglev: { tables: number; rows: number; bytes: number };
+  source_range: number;
+}
+
+/** Entries per map, named as the maps are (lb4_services, …, lb6_source_range). */
+export type Totals = { servicePorts: number } & {
+  [K in keyof FamilyTotals as `lb4_${K}` | `lb6_${K}`]: FamilyTotals[K];
+};
+
+function familyTotals(): FamilyTotals {
+  return {
+    services: { masters: 0, slots: 0 },
+    backends: 0,
+    reverse_nat: 0,
+    maglev: { tables: 0, rows: 0, bytes: 0 },
+    source_range: 0,
+  };
 }
 
 export function totals(tables: LbTables): Totals {
-  const t: Totals = {
-    servicePorts: tables.services.size,
-    lb4_services: { masters: 0, slots: 0 },
-    lb4_backends: 0,
-    lb4_reverse_nat: 0,
-    lb4_maglev: { tables: 0, rows: 0, bytes: 0 },
-    lb4_source_range: 0,
-  };
+  const by: Record<IpFamily, FamilyTotals> = { IPv4: familyTotals(), IPv6: familyTotals() };
   for (const s of tables.services.values()) {
-    t.lb4_services.masters += s.frontends.length;
-    for (const f of s.frontends) t.lb4_services.slots += f.slots.length;
-    t.lb4_backends += s.backends.length;
-    t.lb4_reverse_nat += s.revNat.length;
-    t.lb4_maglev.tables += s.maglev.length;
-    for (const m of s.maglev) t.lb4_maglev.rows += m.rows.length;
-    t.lb4_source_range += s.sourceRanges.length;
+    for (const f of s.frontends) {
+      const t = by[familyOfAddress(f.key.address)].services;
+      t.masters++;
+      t.slots += f.slots.length;
+    }
+    for (const b of s.backends) by[familyOfAddress(b.address)].backends++;
+    for (const r of s.revNat) by[familyOfAddress(r.address)].reverse_nat++;
+    for (const m of s.maglev) {
+      by[m.family].maglev.tables++;
+      by[m.family].maglev.rows += m.rows.length;
+    }
+    for (const r of s.sourceRanges) by[familyOfAddress(r.cidr)].source_range++;
   }
-  t.lb4_maglev.bytes = 4 * t.lb4_maglev.rows;
-  return t;
+  for (const t of Object.values(by)) t.maglev.bytes = 4 * t.maglev.rows;
+  const named = (prefix: string, t: FamilyTotals) =>
+    Object.fromEntries(Object.entries(t).map(([k, v]) => [`${prefix}_${k}`, v]));
+  return { servicePorts: tables.services.size, ...named("lb4", by.IPv4), ...named("lb6", by.IPv6) } as Totals;
 }
 
 // JSON
@@ -143,6 +160,7 @@ function frontendJson(f: FrontendEntry) {
 function maglevJson(s: ServicePortTables, t: MaglevTable) {
   return {
     name: t.name,
+    family: t.family,
     offset: t.offset,
     size: t.rows.length,
     bytes: 4 * t.rows.length,
@@ -221,7 +239,7 @@ function servicePortText(s: ServicePortTables, port: ServicePort | undefined, o:
     const flags = flagNames(m.flags);
     if (m.affinityTimeout > 0) flags[flags.indexOf("AFFINITY")] = `AFFINITY(${m.affinityTimeout}s)`;
     frontendRows.push([
-      `${f.key.address}:${f.key.port}/${f.key.protocol}`,
+      `${hostPort(f.key.address, f.key.port)}/${f.key.protocol}`,
       scopeName(f.key.scope),
       String(m.revNatId),
       algo,
@@ -240,7 +258,11 @@ function servicePortText(s: ServicePortTables, port: ServicePort | undefined, o:
     for (const b of s.backends) {
       let state = b.flags & BackendFlag.TERMINATING ? "terminating (draining, no new flows)" : "active";
       if (b.flags & BackendFlag.LOCAL) state += ", on this node";
-      rows.push([`${b.address}:${b.port}`, String(b.id), inSlots.has(b.id) ? state : `${state}, in no slot`]);
+      rows.push([
+        hostPort(b.address, b.port),
+        String(b.id),
+        inSlots.has(b.id) ? state : `${state}, in no slot`,
+      ]);
       if (o.wide)
         rows
           .at(-1)!
@@ -250,8 +272,9 @@ function servicePortText(s: ServicePortTables, port: ServicePort | undefined, o:
   }
   for (const { table: m, rows } of shares) {
     const share = [...rows].map(([id, n]) => `${id}:${n}`).join(" ");
+    const of = m.family === "IPv6" ? " of lb6_maglev" : "";
     lines.push(
-      `  maglev ${m.name}: rows ${m.offset}..${m.offset + m.rows.length - 1}, rows per backend ${share}`,
+      `  maglev ${m.name}: rows ${m.offset}..${m.offset + m.rows.length - 1}${of}, rows per backend ${share}`,
     );
   }
   for (const r of s.sourceRanges) lines.push(`  source range rev-nat ${r.revNatId}: ${r.cidr}`);
@@ -270,16 +293,23 @@ export function tablesText(
   const lines: string[] = [];
   for (const s of inIdOrder(tables)) lines.push(servicePortText(s, byId.get(s.id), opts).join("\n") + "\n");
   const t = totals(tables);
-  lines.push(
-    `totals: ${plural(t.servicePorts, "service port")}`,
-    `  lb4_services      ${t.lb4_services.masters + t.lb4_services.slots} entries ` +
-      `(${t.lb4_services.masters} masters, ${t.lb4_services.slots} slots)`,
-    `  lb4_backends      ${t.lb4_backends}`,
-    `  lb4_reverse_nat   ${t.lb4_reverse_nat}`,
-    `  lb4_maglev        ${t.lb4_maglev.rows} rows in ${plural(t.lb4_maglev.tables, "table")} (${formatBytes(t.lb4_maglev.bytes)})`,
-    `  lb4_source_range  ${t.lb4_source_range}`,
-  );
+  lines.push(`totals: ${plural(t.servicePorts, "service port")}`, ...familyTotalsText("lb4", t));
+  // The lb6 maps only when something goes there: an IPv4-only cluster's summary stays as it was.
+  if (t.lb6_services.masters + t.lb6_backends > 0) lines.push(...familyTotalsText("lb6", t));
   return lines.join("\n") + "\n";
+}
+
+function familyTotalsText(prefix: "lb4" | "lb6", t: Totals): string[] {
+  const services = t[`${prefix}_services`];
+  const maglev = t[`${prefix}_maglev`];
+  return [
+    `  ${prefix}_services      ${services.masters + services.slots} entries ` +
+      `(${services.masters} masters, ${services.slots} slots)`,
+    `  ${prefix}_backends      ${t[`${prefix}_backends`]}`,
+    `  ${prefix}_reverse_nat   ${t[`${prefix}_reverse_nat`]}`,
+    `  ${prefix}_maglev        ${maglev.rows} rows in ${plural(maglev.tables, "table")} (${formatBytes(maglev.bytes)})`,
+    `  ${prefix}_source_range  ${t[`${prefix}_source_range`]}`,
+  ];
 }
 
 function plural(n: number, noun: string): string {

@@ -12,7 +12,8 @@
 import { MaplbError } from "../errors.js";
 import { log } from "../log.js";
 import { endpointString, portOnNode, selectEndpoints } from "../model/endpoints.js";
-import type { Endpoint, NodeConfig, ServicePort } from "../model/types.js";
+import type { Endpoint, IpFamily, NodeConfig, ServicePort } from "../model/types.js";
+import { canonicalIp, canonicalIpCidr } from "../util/ip.js";
 import { type BackendSet, type FrontendPlan, frontendName, planFrontends } from "./frontends.js";
 import { checkMaglevTableSize, isMaglevTableSize, type MaglevBackend, maglevRows } from "./maglev.js";
 import {
@@ -33,8 +34,8 @@ export interface IdSource {
   revNatId(frontend: string, servicePortId: string): number | null;
   /** A fresh backend id, for a backend `ip:port` this service port did not have before. */
   newBackendId(servicePortId: string, backend: string): number;
-  /** The row offset of a Maglev table of M rows in lb4_maglev. */
-  maglevOffset(table: string, size: number): number;
+  /** The row offset of a Maglev table of M rows in its family's array (lb4_maglev or lb6_maglev). */
+  maglevOffset(table: string, size: number, family: IpFamily): number;
   /** A Maglev table's rows when a batch computed them ahead (the same as maglevRows'), else undefined. */
   aheadRows?(backends: MaglevBackend[], m: number): Uint32Array | undefined;
   /** Where a new table of M rows goes, zeroed (a large batch's tables share buffers); else undefined. */
@@ -65,7 +66,6 @@ export function compileServicePort(
   // Of duplicate entries for one address, the one this node's kube-proxy would keep (a local one).
   const p = portOnNode(port, node.nodeName);
   const out = emptyServicePortTables(p.id);
-  if (p.family === "IPv6") return out; // the lb6 maps are not written yet: no IPv6 frontends
   const plans = planFrontends(p, node);
   if (plans.length === 0) return out;
   if (p.algorithm === "maglev") checkMaglevTableSize(p.maglevTableSize, `service port ${p.id}`);
@@ -104,7 +104,8 @@ export function compileServicePort(
       });
     }
     if (plan.flags & SvcFlag.SOURCE_RANGE)
-      for (const cidr of new Set(p.loadBalancerSourceRanges)) out.sourceRanges.push({ revNatId, cidr });
+      for (const cidr of new Set(p.loadBalancerSourceRanges.map(canonicalIpCidr)))
+        out.sourceRanges.push({ revNatId, cidr });
   }
   return out;
 }
@@ -179,12 +180,13 @@ function backendIds(
   for (const e of p.endpoints) {
     const draining = !selected.has(e) && e.terminating;
     if (!selected.has(e) && !draining) continue;
-    const name = endpointString(e);
+    const address = canonicalIp(e.ip);
+    const name = `${address}:${e.port}`; // as previousIds names it (maps read back canonical text)
     const id = previousIds?.get(name) ?? ids.newBackendId(p.id, name);
     idOf.set(e, id);
     backends.push({
       id,
-      address: e.ip,
+      address,
       port: e.port,
       protocol: p.protocol,
       flags: (draining ? BackendFlag.TERMINATING : 0) | (e.nodeName === nodeName ? BackendFlag.LOCAL : 0),
@@ -211,13 +213,13 @@ function maglevTables(
         { servicePort: p.id, backends: sets[set].length, maglevTableSize: m },
         "more backends than Maglev rows",
       );
-    const offset = ids.maglevOffset(maglevKey(p.id, set), m);
+    const offset = ids.maglevOffset(maglevKey(p.id, set), m, p.family);
     const backends = () => sets[set].map((e, i) => ({ id: slots[set][i]!, name: endpointString(e) }));
     const rows =
       reusableRows(prev, set, slots[set], m) ??
       ids.aheadRows?.(backends(), m) ??
       maglevRows(backends(), m, ids.newRows?.(m));
-    return { name: set, offset, rows };
+    return { name: set, family: p.family, offset, rows };
   };
   return { cluster: table("cluster"), local: table("local") };
 }

@@ -7,20 +7,21 @@
 // and reverse NAT entry it names already written, as in the ops' own order (only earlier).
 import { constants } from "node:os";
 import type { MapOp } from "../compile/tables.js";
+import { IP_FAMILIES, type IpFamily } from "../model/types.js";
 import { MaplbError } from "../errors.js";
 import { log } from "../log.js";
 import type { NativeMapName } from "./abi.js";
 import { decode, readU32, u32 } from "./codec.js";
 import { IPPROTO_UDP } from "./packet.js";
 import { nativeError } from "./errno.js";
-import { writesOf, type MapWrite } from "./map-writes.js";
+import { type MaglevMapName, writesOf, type MapWrite } from "./map-writes.js";
 import type { NativeMaps } from "./native-maps.js";
 
 /** How to put one write back: an entry's old value (null: it was absent), or a range of Maglev rows. */
 type Undo =
   | { map: NativeMapName; key: Uint8Array; old: Uint8Array | null }
   /** One record per table, not per row: a table is thousands of rows and an apply can hold many. */
-  | { map: "lb4_maglev"; keys: Uint8Array; old: Uint8Array; rows: number }
+  | { map: MaglevMapName; keys: Uint8Array; old: Uint8Array; rows: number }
   /** A batch into a map that was empty before the apply: undone by deleting its keys. */
   | { map: NativeMapName; keys: Uint8Array; count: number; wasEmpty: true };
 
@@ -32,7 +33,14 @@ export interface ApplySummary {
 }
 
 /** Maps whose upserts are batched (the hash maps the control plane writes most), in flush order. */
-const BATCHED: readonly NativeMapName[] = ["lb4_backends", "lb4_reverse_nat", "lb4_services"];
+const BATCHED: readonly NativeMapName[] = [
+  "lb4_backends",
+  "lb6_backends",
+  "lb4_reverse_nat",
+  "lb6_reverse_nat",
+  "lb4_services",
+  "lb6_services",
+];
 
 /**
  * A map's share of a run: keys and values copied at once into buffers that grow by doubling, so a
@@ -188,7 +196,7 @@ export function applyOps(maps: NativeMaps, ops: readonly MapOp[]): ApplySummary 
 }
 
 /**
- * The datapath counts a backend's packets in its lb4_backend_stats row, and nothing else clears
+ * The datapath counts a backend's packets (of either family: one id space) in its lb4_backend_stats row, and nothing else clears
  * it: without this, an id reused a lap later would inherit the counts. Counters are not put back by
  * a rollback, so they go only once the apply has succeeded (a backend that never saw a packet has
  * none: ENOENT is fine).
@@ -197,41 +205,59 @@ function dropCountersOfDeletedBackends(maps: NativeMaps, ops: readonly MapOp[]):
   for (const op of ops) if (op.kind === "backend-delete") maps.tryDelete("lb4_backend_stats", u32(op.id));
 }
 
-/** The UDP backends this apply deleted: their ids, their protocol read from the journal's old values. */
-function deletedUdpBackends(ops: readonly MapOp[], journal: readonly Undo[]): Set<number> {
+/** Each family's conntrack map and its structs. */
+const CONNTRACK = {
+  IPv4: { backends: "lb4_backends", backend: "lb4_backend", ct: "ct4", key: "ct4_key", entry: "ct4_entry" },
+  IPv6: { backends: "lb6_backends", backend: "lb6_backend", ct: "ct6", key: "ct6_key", entry: "ct6_entry" },
+} as const;
+
+/**
+ * The UDP backends this apply deleted, per family: their ids, their protocol read from the
+ * journal's old values.
+ */
+function deletedUdpBackends(ops: readonly MapOp[], journal: readonly Undo[]): Record<IpFamily, Set<number>> {
   const deleted = new Set<number>();
   for (const op of ops) if (op.kind === "backend-delete") deleted.add(op.id); // no array per op: a sync has millions
-  const udp = new Set<number>();
+  const udp: Record<IpFamily, Set<number>> = { IPv4: new Set(), IPv6: new Set() };
   if (deleted.size === 0) return udp;
   for (const undo of journal) {
-    if (undo.map !== "lb4_backends" || !("key" in undo) || !undo.old) continue;
-    const id = readU32(undo.key);
-    if (deleted.has(id) && decode("lb4_backend", undo.old).proto === IPPROTO_UDP) udp.add(id);
+    if (!("key" in undo) || !undo.old) continue;
+    for (const family of IP_FAMILIES) {
+      const { backends, backend } = CONNTRACK[family];
+      if (undo.map !== backends) continue;
+      const id = readU32(undo.key);
+      if (deleted.has(id) && decode(backend, undo.old).proto === IPPROTO_UDP) udp[family].add(id);
+    }
   }
   return udp;
 }
 
 /**
- * UDP has no close: a flow to a deleted backend would stay in ct4 until the LRU evicts it, and
- * should the backend's id be reused, its packets would follow the id to the new pod. So its
+ * UDP has no close: a flow to a deleted backend would stay in ct4 (ct6) until the LRU evicts it,
+ * and should the backend's id be reused, its packets would follow the id to the new pod. So its
  * entries go with the backend, as kube-proxy flushes UDP conntrack entries of a removed endpoint.
  * (TCP flows to a missing backend are balanced anew by the datapath, and close by themselves.)
- * ct4 is walked only when an apply deleted a UDP backend, and only UDP entries are read.
+ * A family's conntrack map is walked only when an apply deleted a UDP backend of that family, and
+ * only UDP entries are read.
  */
-function forgetUdpFlowsOf(maps: NativeMaps, backendIds: ReadonlySet<number>): void {
-  if (backendIds.size === 0) return;
-  const stale: Uint8Array[] = []; // deleted after the walk: deleting under get_next_key restarts it
-  for (const key of maps.keys("ct4")) {
-    if (decode("ct4_key", key).proto !== IPPROTO_UDP) continue;
-    const entry = maps.lookup("ct4", key);
-    if (entry && backendIds.has(Number(decode("ct4_entry", entry).backend_id))) stale.push(key);
+function forgetUdpFlowsOf(maps: NativeMaps, byFamily: Record<IpFamily, ReadonlySet<number>>): void {
+  for (const family of IP_FAMILIES) {
+    const backendIds = byFamily[family];
+    if (backendIds.size === 0) continue;
+    const { ct, key: keyStruct, entry: entryStruct } = CONNTRACK[family];
+    const stale: Uint8Array[] = []; // deleted after the walk: deleting under get_next_key restarts it
+    for (const key of maps.keys(ct)) {
+      if (decode(keyStruct, key).proto !== IPPROTO_UDP) continue;
+      const entry = maps.lookup(ct, key);
+      if (entry && backendIds.has(Number(decode(entryStruct, entry).backend_id))) stale.push(key);
+    }
+    for (const key of stale) maps.tryDelete(ct, key);
   }
-  for (const key of stale) maps.tryDelete("ct4", key);
 }
 
 function perform(maps: NativeMaps, write: MapWrite, journal: Undo[], summary: ApplySummary): void {
   if (write.kind === "maglev-rows") {
-    writeMaglevRows(maps, write.offset, write.rows, journal);
+    writeMaglevRows(maps, write.map, write.offset, write.rows, journal);
     summary.maglevRows += write.rows.length;
     return;
   }
@@ -248,26 +274,31 @@ function perform(maps: NativeMaps, write: MapWrite, journal: Undo[], summary: Ap
 }
 
 /** One batch update for a whole table; the rows it replaces are read first, in one call too. */
-function writeMaglevRows(maps: NativeMaps, offset: number, rows: Uint32Array, journal: Undo[]): void {
+function writeMaglevRows(
+  maps: NativeMaps,
+  map: MaglevMapName,
+  offset: number,
+  rows: Uint32Array,
+  journal: Undo[],
+): void {
   const n = rows.length;
   const keys = new Uint8Array(n * 4);
   const view = new DataView(keys.buffer);
   for (let i = 0; i < n; i++) view.setUint32(i * 4, offset + i, true);
-  const max = maps.shapes.lb4_maglev.maxEntries;
-  if (offset + n > max) {
+  const max = maps.shapes[map].maxEntries;
+  if (offset + n > max)
     throw nativeError(
       -constants.errno.E2BIG,
-      `updating map lb4_maglev: rows ${offset}..${offset + n - 1} past ${max}`,
+      `updating map ${map}: rows ${offset}..${offset + n - 1} past ${max}`,
       {
-        map: "lb4_maglev",
+        map,
       },
     );
-  }
-  const { values: old } = maps.lookupMany("lb4_maglev", keys, n);
+  const { values: old } = maps.lookupMany(map, keys, n);
   const values = new Uint8Array(rows.buffer, rows.byteOffset, n * 4);
-  const { err, written } = maps.tryUpdateBatch("lb4_maglev", keys, values, n);
-  if (written > 0) journal.push({ map: "lb4_maglev", keys, old, rows: written });
-  if (err < 0) throw nativeError(err, "updating map lb4_maglev", { map: "lb4_maglev" });
+  const { err, written } = maps.tryUpdateBatch(map, keys, values, n);
+  if (written > 0) journal.push({ map, keys, old, rows: written });
+  if (err < 0) throw nativeError(err, `updating map ${map}`, { map });
 }
 
 function isEmpty(maps: NativeMaps, map: NativeMapName): boolean {

@@ -122,6 +122,18 @@ export function be32(n: number): Uint8Array {
   put(b, 0, n, 4, true);
   return b;
 }
+/** An IPv6 address (a 128-bit bigint) as 16 bytes, network order: a node_addrs6 key. */
+export function in6(n: bigint): Uint8Array {
+  const b = new Uint8Array(16);
+  putIn6(b, 0, n);
+  return b;
+}
+/** The 16 bytes at `at` as a 128-bit bigint (an IPv6 address). */
+export function readIn6(b: Uint8Array, at = 0): bigint {
+  if (at < 0 || at + 16 > b.length) throw new RangeError(`16 bytes at ${at} of a ${b.length}-byte array`);
+  const view = new DataView(b.buffer, b.byteOffset + at, 16);
+  return (view.getBigUint64(0, false) << 64n) | view.getBigUint64(8, false);
+}
 /** Four bytes at `at`, or a RangeError (as DataView gives) when the array is shorter. */
 function need4(b: Uint8Array, at: number): void {
   if (at < 0 || at + 4 > b.length) throw new RangeError(`4 bytes at ${at} of a ${b.length}-byte array`);

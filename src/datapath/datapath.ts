@@ -28,17 +28,20 @@ export interface BatchResult {
   reasons: Uint8Array;
 }
 
-/** Node-level state the MapOps do not carry: node_addrs and maplb_config. */
+/** Node-level state the MapOps do not carry: node_addrs, node_addrs6 and maplb_config. */
 export interface NodeSettings {
-  /** Addresses a NodePort wildcard frontend answers on. */
+  /** Addresses a NodePort wildcard frontend answers on, of either family (IPv6 ones go to node_addrs6). */
   nodeIPs: string[];
-  /** Sources inside it use the INT scope of TWO_SCOPES frontends; null: none. */
+  /** IPv4 sources inside it use the INT scope of TWO_SCOPES frontends; null: none. */
   clusterCIDR: string | null;
+  /** The same for IPv6 sources (maplb_config.cluster_cidr6_*); absent or null: none. */
+  clusterCIDR6?: string | null;
   /** Flow hash seed: the same seed gives the same backend choices on every target. */
   hashSeed: number;
   /**
    * This node's address for source NAT where kube-proxy masquerades (hairpin, and backends on other
-   * nodes of masquerading frontends: native/datapath/snat.h). Absent or null: no SNAT.
+   * nodes of masquerading frontends: native/datapath/snat.h). Absent or null: no SNAT. IPv4 only:
+   * the datapath does not source-NAT IPv6 flows (maplb_config.snat6_addr stays ::).
    */
   snatIP?: string | null;
   /** The ports SNAT allocates from (default SNAT_PORTS). */

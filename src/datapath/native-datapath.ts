@@ -2,7 +2,8 @@
 // handle is opened (emulated.ts, kernel.ts) and in what the kernel adds (attach, timed runs).
 import type { MapOp } from "../compile/tables.js";
 import { MaplbError } from "../errors.js";
-import { ipv4ToInt, isIPv4, parseCidr } from "../util/ip.js";
+import type { IpFamily } from "../model/types.js";
+import { ipFamilyOf, ipv4ToInt, ipv6ToBigInt, isIPv4, parseIpCidr } from "../util/ip.js";
 import {
   COUNTER_ROWS,
   counterRow,
@@ -12,7 +13,7 @@ import {
   type VerdictName,
 } from "./abi.js";
 import { applyOps, type ApplySummary } from "./apply.js";
-import { be32, encode, readBe32, readU32, readU64, u32 } from "./codec.js";
+import { be32, encode, in6, readU32, readU64, u32 } from "./codec.js";
 import type {
   BackendCounters,
   BatchResult,
@@ -60,6 +61,20 @@ function snatConfig(settings: NodeSettings): { addr: number; ports: PortRange } 
   return { addr: ip === null ? 0 : ipv4ToInt(ip), ports };
 }
 
+/** The node IPs of one family. */
+function nodeIPsOf(settings: NodeSettings, family: IpFamily): string[] {
+  return settings.nodeIPs.filter((ip) => ipFamilyOf(ip) === family);
+}
+
+/** A cluster CIDR of the family, parsed; an E_USAGE error when it is not one. */
+function clusterCidrOf(cidr: string | null, family: IpFamily): { address: string; prefix: number } | null {
+  if (cidr === null) return null;
+  const parsed = parseIpCidr(cidr);
+  if (!parsed || parsed.family !== family)
+    throw new MaplbError("E_USAGE", `cluster CIDR ${JSON.stringify(cidr)} is not an ${family} CIDR`);
+  return parsed;
+}
+
 export class NativeDatapath implements Datapath {
   readonly maps: NativeMaps;
   private closed = false;
@@ -82,31 +97,41 @@ export class NativeDatapath implements Datapath {
     return applyOps(this.maps, ops);
   }
 
-  /** Replaces node_addrs with settings.nodeIPs and writes maplb_config. */
+  /** Replaces node_addrs and node_addrs6 with settings.nodeIPs and writes maplb_config. */
   configure(settings: NodeSettings): void {
-    const wanted = new Set(settings.nodeIPs.map((ip) => ipv4ToInt(ip)));
-    for (const key of [...this.maps.keys("node_addrs")]) {
-      if (!wanted.has(readBe32(key))) this.maps.delete("node_addrs", key);
-    }
-    for (const ip of wanted) this.maps.update("node_addrs", be32(ip), Uint8Array.of(1));
-
-    const cidr = settings.clusterCIDR === null ? null : parseCidr(settings.clusterCIDR);
-    if (settings.clusterCIDR !== null && !cidr) {
-      throw new MaplbError(
-        "E_USAGE",
-        `cluster CIDR ${JSON.stringify(settings.clusterCIDR)} is not an IPv4 CIDR`,
-      );
-    }
+    for (const ip of settings.nodeIPs)
+      if (ipFamilyOf(ip) === null || ip.includes("/"))
+        throw new MaplbError("E_USAGE", `node IP ${JSON.stringify(ip)} is not an IP address`);
+    const cidr = clusterCidrOf(settings.clusterCIDR ?? null, "IPv4");
+    const cidr6 = clusterCidrOf(settings.clusterCIDR6 ?? null, "IPv6");
     const snat = snatConfig(settings);
+    this.replaceKeys(
+      "node_addrs",
+      nodeIPsOf(settings, "IPv4").map((ip) => be32(ipv4ToInt(ip))),
+    );
+    this.replaceKeys(
+      "node_addrs6",
+      nodeIPsOf(settings, "IPv6").map((ip) => in6(ipv6ToBigInt(ip))),
+    );
     const config = encode("maplb_config", {
       cluster_cidr_addr: cidr ? ipv4ToInt(cidr.address) : 0,
       cluster_cidr_prefix: cidr ? cidr.prefix : 0,
+      cluster_cidr6_addr: cidr6 ? ipv6ToBigInt(cidr6.address) : 0n,
+      cluster_cidr6_prefix: cidr6 ? cidr6.prefix : 0,
       hash_seed: settings.hashSeed >>> 0,
       snat_addr: snat.addr,
       snat_port_min: snat.ports.min,
       snat_port_max: snat.ports.max,
     });
     this.maps.update("maplb_config", u32(0), config);
+  }
+
+  /** Makes a set map (node_addrs, node_addrs6: key → 1) hold exactly `keys`. */
+  private replaceKeys(map: "node_addrs" | "node_addrs6", keys: Uint8Array[]): void {
+    const name = (k: Uint8Array) => k.join(",");
+    const wanted = new Set(keys.map(name));
+    for (const key of [...this.maps.keys(map)]) if (!wanted.has(name(key))) this.maps.delete(map, key);
+    for (const key of keys) this.maps.update(map, key, Uint8Array.of(1));
   }
 
   process(frames: Uint8Array[]): PacketResult[] {

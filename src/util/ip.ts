@@ -63,6 +63,25 @@ export function intToIpv4(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
 }
 
+/**
+ * One text per address: IPv6 in its canonical (RFC 5952) form, as the maps read back (bigIntToIpv6),
+ * so "2001:DB8:0::1" and "2001:db8::1" name one frontend; IPv4 as given (dotted quads have one form).
+ */
+export function canonicalIp(s: string): string {
+  return s.includes(":") ? ipaddr.IPv6.parse(s).toString() : s;
+}
+
+/** A CIDR with its address in canonical text (canonicalIp); the prefix as given. */
+export function canonicalIpCidr(s: string): string {
+  const slash = s.indexOf("/");
+  return slash < 0 || !s.includes(":") ? s : `${canonicalIp(s.slice(0, slash))}${s.slice(slash)}`;
+}
+
+/** `address:port` for people: an IPv6 address in brackets (RFC 3986), so the port stands apart. */
+export function hostPort(address: string, port: number): string {
+  return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
 /** An IPv6 address as a 128-bit number, most significant byte first (the ABI's "in6" fields). */
 export function ipv6ToBigInt(s: string): bigint {
   let n = 0n;

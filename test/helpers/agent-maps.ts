@@ -3,7 +3,7 @@
 // whatever ids they use. "The maps are correct" is then: the view of the agent's maps equals the view
 // of a fresh compile of the objects the API server holds.
 import { compile } from "../../src/compile/compiler.js";
-import { frontendKeyString, type LbTables } from "../../src/compile/tables.js";
+import { familyOfAddress, frontendKeyString, type LbTables } from "../../src/compile/tables.js";
 import { sortObjects } from "../../src/k8s/objects.js";
 import { buildModel } from "../../src/model/build.js";
 import type { NodeConfig, ServiceModel } from "../../src/model/types.js";
@@ -46,7 +46,7 @@ export function viewOf(c: MapContents): MapsView {
     const own = slots.get(k) ?? new Map<number, number>();
     const maglev: Record<string, number> = {};
     if (master.maglevSize > 0)
-      for (const id of c.maglevRows(master.maglevOffset, master.maglevSize))
+      for (const id of c.maglevRows(master.maglevOffset, master.maglevSize, familyOfAddress(key.address)))
         maglev[name(id)] = (maglev[name(id)] ?? 0) + 1;
     frontends[k] = {
       master: {
@@ -80,10 +80,10 @@ export function contentsOfTables(tables: LbTables): MapContents {
     backends: [],
     revNat: [],
     sourceRanges: [],
-    maglevRows: (offset, size) => {
+    maglevRows: (offset, size, family) => {
       const out = new Uint32Array(size);
       for (const t of tables.services.values())
-        for (const m of t.maglev)
+        for (const m of t.maglev.filter((x) => x.family === family))
           for (let i = 0; i < size; i++) {
             const row = offset + i - m.offset;
             if (row >= 0 && row < m.rows.length) out[i] = m.rows[row]!;

@@ -4,8 +4,8 @@
 // rev-NAT entries no master uses or that name another frontend, slots past a master's count, Maglev
 // rows naming a backend that is not in their frontend's slots.
 import type { MapContents } from "../../src/agent/map-contents.js";
-import { BackendFlag, frontendKeyString } from "../../src/compile/tables.js";
-import { MapState } from "./map-state.js";
+import { BackendFlag, familyOfAddress, frontendKeyString } from "../../src/compile/tables.js";
+import { MapState, maglevRow } from "./map-state.js";
 
 export function inconsistencies(c: MapContents): string[] {
   const s = new MapState();
@@ -22,8 +22,9 @@ export function inconsistencies(c: MapContents): string[] {
     const { maglevOffset, maglevSize, revNatId } = m.master;
     const own = maglevSize > 0 ? slotsOf(name) : new Set<number>();
     const strangers = new Set<number>();
-    c.maglevRows(maglevOffset, maglevSize).forEach((id, i) => {
-      if (id !== 0) s.maglev.set(maglevOffset + i, id);
+    const family = familyOfAddress(m.key.address);
+    c.maglevRows(maglevOffset, maglevSize, family).forEach((id, i) => {
+      if (id !== 0) s.maglev.set(maglevRow(family, maglevOffset + i), id);
       if (!own.has(id)) strangers.add(id);
       referenced.add(id);
     });

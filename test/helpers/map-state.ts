@@ -2,23 +2,34 @@
 // the invariants a reader relies on between any two ops.
 import {
   type BackendEntry,
+  familyOfAddress,
   type FrontendKey,
   frontendKeyString,
   type LbTables,
   type MapOp,
   type MasterEntry,
 } from "../../src/compile/tables.js";
+import type { IpFamily } from "../../src/model/types.js";
 
 type ServiceValue = { master: MasterEntry } | { backendId: number; revNatId: number };
 
 const serviceKey = (k: FrontendKey, slot: number) => `${frontendKeyString(k)}#${slot}`;
 
+/** A row of one family's Maglev array (lb4_maglev and lb6_maglev are separate offset spaces). */
+export const maglevRow = (family: IpFamily, row: number) => `${family}#${row}`;
+
+/** The family of `address:port` (and of a frontend key string, `address:port/PROTO…`). */
+const familyOfHostPort = (s: string) => {
+  const hostPort = s.split("/")[0]!;
+  return familyOfAddress(hostPort.slice(0, hostPort.lastIndexOf(":")));
+};
+
 export class MapState {
   readonly services = new Map<string, ServiceValue>();
   readonly backends = new Map<number, BackendEntry>();
   readonly revNat = new Map<number, string>();
-  /** lb4_maglev row → backend id; rows holding 0 are left out. */
-  readonly maglev = new Map<number, number>();
+  /** maglevRow(family, row) → backend id; rows holding 0 are left out. */
+  readonly maglev = new Map<string, number>();
   readonly sourceRanges = new Set<string>();
 
   /** The maps as they would be after writing `tables` into empty maps. */
@@ -33,7 +44,8 @@ export class MapState {
         );
       }
       for (const r of t.revNat) s.revNat.set(r.id, `${r.address}:${r.port}`);
-      for (const m of t.maglev) m.rows.forEach((id, i) => id !== 0 && s.maglev.set(m.offset + i, id));
+      for (const m of t.maglev)
+        m.rows.forEach((id, i) => id !== 0 && s.maglev.set(maglevRow(m.family, m.offset + i), id));
       for (const r of t.sourceRanges) s.sourceRanges.add(`${r.revNatId}|${r.cidr}`);
     }
     return s;
@@ -44,9 +56,14 @@ export class MapState {
       case "backend-upsert":
         this.backends.set(op.backend.id, { ...op.backend });
         break;
-      case "backend-delete":
+      case "backend-delete": {
+        // One id space, a row in its family's array: the delete must name that family.
+        const b = this.backends.get(op.id);
+        if (b && familyOfAddress(b.address) !== (op.family ?? "IPv4"))
+          throw new Error(`delete from the wrong family's map: ${JSON.stringify(op)}`);
         this.mustDelete(this.backends, op.id, op);
         break;
+      }
       case "slot-upsert":
         this.services.set(serviceKey(op.key, op.slot), { backendId: op.backendId, revNatId: op.revNatId });
         break;
@@ -62,14 +79,22 @@ export class MapState {
       case "revnat-upsert":
         this.revNat.set(op.entry.id, `${op.entry.address}:${op.entry.port}`);
         break;
-      case "revnat-delete":
+      case "revnat-delete": {
+        const r = this.revNat.get(op.id);
+        if (r && familyOfHostPort(r) !== (op.family ?? "IPv4"))
+          throw new Error(`delete from the wrong family's map: ${JSON.stringify(op)}`);
         this.mustDelete(this.revNat, op.id, op);
         break;
-      case "maglev-write":
-        op.rows.forEach((id, i) =>
-          id === 0 ? this.maglev.delete(op.offset + i) : this.maglev.set(op.offset + i, id),
-        );
+      }
+      case "maglev-write": {
+        const family = op.family ?? "IPv4";
+        op.rows.forEach((id, i) => {
+          const row = maglevRow(family, op.offset + i);
+          if (id === 0) this.maglev.delete(row);
+          else this.maglev.set(row, id);
+        });
         break;
+      }
       case "source-range-upsert":
         this.sourceRanges.add(`${op.entry.revNatId}|${op.entry.cidr}`);
         break;
@@ -90,8 +115,9 @@ export class MapState {
           if (!this.services.has(`${base}#${slot}`))
             out.push(`${key}: count ${v.master.count}, slot ${slot} missing`);
         if (!this.revNat.has(v.master.revNatId)) out.push(`${key}: rev-NAT ${v.master.revNatId} missing`);
+        const family = familyOfHostPort(key);
         for (let row = v.master.maglevOffset; row < v.master.maglevOffset + v.master.maglevSize; row++)
-          if (!this.maglev.has(row)) out.push(`${key}: Maglev row ${row} empty`);
+          if (!this.maglev.has(maglevRow(family, row))) out.push(`${key}: Maglev row ${family} ${row} empty`);
       } else {
         if (!this.backends.has(v.backendId)) out.push(`${key}: backend ${v.backendId} missing`);
         if (!this.revNat.has(v.revNatId)) out.push(`${key}: rev-NAT ${v.revNatId} missing`);
@@ -109,7 +135,7 @@ export class MapState {
       services: sorted(this.services),
       backends: sorted(this.backends),
       revNat: sorted(this.revNat),
-      maglev: [...this.maglev].sort(([a], [b]) => a - b),
+      maglev: sorted(this.maglev),
       sourceRanges: [...this.sourceRanges].sort(),
     };
   }

@@ -73,8 +73,12 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     apiUnreachableWindowMs,
     limits: {
       maglevRows: datapath.maps.shapes.lb4_maglev.maxEntries,
-      // lb4_backends is an array indexed by backend id (row 0 unused): ids wrap below its size.
-      maxBackendId: datapath.maps.shapes.lb4_backends.maxEntries - 1,
+      maglevRows6: datapath.maps.shapes.lb6_maglev.maxEntries,
+      // lb4_backends and lb6_backends are arrays indexed by backend id (row 0 unused), one id space:
+      // ids wrap below the smaller one's size.
+      maxBackendId:
+        Math.min(datapath.maps.shapes.lb4_backends.maxEntries, datapath.maps.shapes.lb6_backends.maxEntries) -
+        1,
     },
     metrics,
     log,

@@ -15,6 +15,7 @@ import { checkPinned, detachTc, detachXdp, openKernel } from "../../datapath/ker
 import { DEFAULT_PIN_DIR } from "../../datapath/options.js";
 import { examplesHelp } from "../options.js";
 import { addOutputOptions, type OutputFlags, outputFormat, render } from "../output.js";
+import { hostPort } from "../../util/ip.js";
 import {
   attachSocketLbHere,
   detachSocketLbHere,
@@ -252,6 +253,13 @@ const COUNTED_MAPS = new Set([
   "lb4_affinity",
   "lb4_backend_stats",
   "lb4_reverse_sk",
+  "lb6_services",
+  "lb6_backends",
+  "lb6_reverse_nat",
+  "lb6_source_range",
+  "node_addrs6",
+  "ct6",
+  "lb6_affinity",
 ]);
 
 export interface PinDirStatus {
@@ -291,7 +299,7 @@ export function pinDirStatus(pinDir: string): PinDirStatus {
       const b = dump.backends.get(id);
       return {
         id,
-        address: b ? `${b.address}:${b.port}` : "(removed)",
+        address: b ? hostPort(b.address, b.port) : "(removed)",
         packets: Number(c.packets),
         bytes: Number(c.bytes),
       };

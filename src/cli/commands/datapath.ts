@@ -22,7 +22,7 @@ import type { KubeProxyVerdict } from "../../kubeproxy/verdict.js";
 import { socketTraceText, traceSocket } from "../../datapath/trace-socket.js";
 import { MaplbError } from "../../errors.js";
 import { log } from "../../log.js";
-import { isIPv4 } from "../../util/ip.js";
+import { hostPort, isIPv4 } from "../../util/ip.js";
 import {
   addInputOptions,
   addNodeOptions,
@@ -73,7 +73,7 @@ function opSummary(ops: readonly MapOp[]): string {
 function describeOp(op: MapOp): string {
   switch (op.kind) {
     case "backend-upsert":
-      return `backend ${op.backend.id} = ${op.backend.address}:${op.backend.port}${op.backend.flags & BackendFlag.TERMINATING ? " (terminating)" : ""}`;
+      return `backend ${op.backend.id} = ${hostPort(op.backend.address, op.backend.port)}${op.backend.flags & BackendFlag.TERMINATING ? " (terminating)" : ""}`;
     case "backend-delete":
       return `backend ${op.id} removed`;
     case "master-upsert":
@@ -154,7 +154,7 @@ export function listText(d: MapsDump, wide = false): string {
   for (const f of d.frontends) {
     const m = f.master;
     const cells = [
-      `${f.key.address}:${f.key.port}/${f.key.protocol}`,
+      `${hostPort(f.key.address, f.key.port)}/${f.key.protocol}`,
       scopeName(f.key.scope),
       String(m?.count ?? "-"),
       m ? algorithmName(m.algorithm) + (m.maglevSize ? ` M=${m.maglevSize}` : "") : "(no master)",
@@ -172,7 +172,7 @@ export function listText(d: MapsDump, wide = false): string {
       const state =
         (b.flags & BackendFlag.TERMINATING ? "terminating" : "active") +
         (b.flags & BackendFlag.LOCAL ? ", local" : "");
-      return `#${s.slot} → ${b.address}:${b.port} (id ${b.id}, ${state})`;
+      return `#${s.slot} → ${hostPort(b.address, b.port)} (id ${b.id}, ${state})`;
     });
     lines.push(`${row(cells)} ${backends[0] ?? "(none)"}`, ...backends.slice(1).map((b) => `${indent}${b}`));
   }
@@ -182,7 +182,7 @@ export function listText(d: MapsDump, wide = false): string {
     lines.push("", "BACKENDS IN NO SLOT (draining established flows):");
     for (const b of draining)
       lines.push(
-        `  ${b.id}: ${b.address}:${b.port}${b.flags & BackendFlag.TERMINATING ? " (terminating)" : ""}`,
+        `  ${b.id}: ${hostPort(b.address, b.port)}${b.flags & BackendFlag.TERMINATING ? " (terminating)" : ""}`,
       );
   }
   if (d.nodeAddrs.length > 0) lines.push("", `node addresses (NodePort wildcard): ${d.nodeAddrs.join(" ")}`);
