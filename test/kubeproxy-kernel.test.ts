@@ -1,7 +1,8 @@
 // kube-proxy's rules in a real kernel: in a fresh network namespace per case, the restore payload
-// loads with iptables-legacy-restore and with iptables-nft-restore, and what iptables-save prints back
-// equals `--format save` rule for rule in every chain; the nft text loads with `nft -f`, and the
-// kernel holds exactly the chains, rules and map elements it declares. Needs root and the tools;
+// loads with iptables-legacy-restore and with iptables-nft-restore (ip6tables-… for the IPv6
+// proxier's), and what iptables-save prints back equals `--format save` rule for rule in every chain;
+// the nft text loads with `nft -f`, and the kernel holds exactly the chains, rules and map elements it
+// declares (table ip or ip6 kube-proxy). Needs root and the tools;
 // otherwise each case skips with the reason.
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -15,8 +16,16 @@ import {
 } from "../src/kubeproxy/iptables-rules.js";
 import { renderIptables, restoreRuleLine, saveRuleLine } from "../src/kubeproxy/iptables-render.js";
 import { buildNftRules, NFT_TABLE, renderNft, type NftRuleset } from "../src/kubeproxy/nft.js";
-import type { NodeConfig, ServiceModel } from "../src/model/types.js";
-import { NODE, SEED_NODES, endpoint, policyZoo, servicePort } from "./helpers/kubeproxy.js";
+import type { IpFamily, NodeConfig, ServiceModel } from "../src/model/types.js";
+import {
+  NODE,
+  NODE_DUAL,
+  SEED_NODES,
+  endpoint,
+  ipv6Twin,
+  policyZoo,
+  servicePort,
+} from "./helpers/kubeproxy.js";
 import { SCENARIOS } from "./helpers/manifests.js";
 import { kernelTestBlocker, withNamespace, type Namespace } from "./netns-kubeproxy.js";
 import { skipOrFail } from "./helpers/require-kernel.js";
@@ -25,7 +34,12 @@ interface Case {
   name: string;
   model: () => ServiceModel;
   node: NodeConfig;
+  /** The proxier; IPv4 unless given. */
+  family?: IpFamily;
 }
+
+/** Every policy case, both halves of a dual-stack twin: the IPv6 proxier must ignore the IPv4 half. */
+const dualStackZoo = (): ServiceModel => ({ ports: [...policyZoo(), ...policyZoo().map(ipv6Twin)] });
 
 const CASES: Case[] = [
   ...SEED_NODES.map(({ file, node }) => ({
@@ -50,6 +64,27 @@ const CASES: Case[] = [
     model: () => ({ ports: policyZoo() }),
     node: { ...NODE, nfacct: false, masqueradeAll: true },
   },
+  { name: "IPv6: every policy case", model: dualStackZoo, node: NODE_DUAL, family: "IPv6" },
+  {
+    name: "IPv6: every policy case, no nfacct, masquerade-all, no pod CIDR",
+    model: dualStackZoo,
+    node: { ...NODE_DUAL, nfacct: false, masqueradeAll: true, clusterCIDR6: null },
+    family: "IPv6",
+  },
+  {
+    name: "IPv6: 1001 endpoints (no comments on SVC→SEP and SEP rules)",
+    model: () => ({
+      ports: [
+        ipv6Twin(
+          servicePort({
+            endpoints: Array.from({ length: 1001 }, (_, i) => endpoint(`10.2.${i >> 8}.${i & 255}`)),
+          }),
+        ),
+      ],
+    }),
+    node: NODE_DUAL,
+    family: "IPv6",
+  },
 ];
 
 /** Chain → its rule lines, per table, from iptables-save text; `# …` and counters are ignored. */
@@ -66,14 +101,17 @@ function parseSave(text: string): SavedTables {
   return tables;
 }
 
-const IPTABLES_BACKENDS = [
-  { backend: "legacy", restore: "iptables-legacy-restore", save: "iptables-legacy-save" },
-  { backend: "nft", restore: "iptables-nft-restore", save: "iptables-nft-save" },
-] as const;
+const IPTABLES_BACKENDS = ["legacy", "nft"] as const;
+
+/** The restore and save tools of a backend for a family: iptables-nft-restore, ip6tables-legacy-save, … */
+function iptablesTools(backend: (typeof IPTABLES_BACKENDS)[number], family: IpFamily = "IPv4") {
+  const cmd = family === "IPv4" ? "iptables" : "ip6tables";
+  return { backend, restore: `${cmd}-${backend}-restore`, save: `${cmd}-${backend}-save` };
+}
 
 /** The built-in chains' jump rules as a restore payload (appended, in their final order). */
-function jumpPayload(node: NodeConfig): string {
-  const jumps = builtinJumpRules(node);
+function jumpPayload(node: NodeConfig, family: IpFamily): string {
+  const jumps = builtinJumpRules(node, family);
   return (
     (["filter", "nat"] as const)
       .map((t) => [`*${t}`, ...jumps.filter((j) => j.table === t).map(restoreRuleLine), "COMMIT"].join("\n"))
@@ -81,20 +119,21 @@ function jumpPayload(node: NodeConfig): string {
   );
 }
 
-async function checkIptables(c: Case, tools: (typeof IPTABLES_BACKENDS)[number]): Promise<void> {
-  const rules = buildIptablesRules(c.model(), c.node);
+async function checkIptables(c: Case, tools: ReturnType<typeof iptablesTools>): Promise<void> {
+  const family = c.family ?? "IPv4";
+  const rules = buildIptablesRules(c.model(), c.node, family);
   await withNamespace((ns) => {
     // kube-proxy creates its nfacct counters first; the rules that name them fail without them.
     for (const counter of [NFACCT_INVALID_DROPPED, NFACCT_LOCALHOST_NODEPORTS])
       ns.run("nfacct", ["add", counter]);
     ns.run(tools.restore, ["--noflush"], renderIptables(rules, "restore"));
-    ns.run(tools.restore, ["--noflush"], jumpPayload(c.node));
+    ns.run(tools.restore, ["--noflush"], jumpPayload(c.node, family));
 
     const kernel = parseSave(ns.run(tools.save, []));
     const expected = parseSave(renderIptables(rules, "save"));
-    for (const j of builtinJumpRules(c.node)) {
+    for (const j of builtinJumpRules(c.node, family)) {
       const builtins = expected.get(j.table)!;
-      builtins.set(j.chain, [...(builtins.get(j.chain) ?? []), saveRuleLine(j)]);
+      builtins.set(j.chain, [...(builtins.get(j.chain) ?? []), saveRuleLine(j, family)]);
     }
     for (const [table, chains] of expected) {
       const got = kernel.get(table);
@@ -134,12 +173,14 @@ function expectedNftCounts(r: NftRuleset): ReturnType<typeof nftCounts> {
 }
 
 async function checkNft(c: Case): Promise<void> {
-  const ruleset = buildNftRules(c.model(), c.node);
+  const family = c.family ?? "IPv4";
+  const ruleset = buildNftRules(c.model(), c.node, {}, family);
   const text = renderNft(ruleset);
   await withNamespace((ns: Namespace) => {
     ns.run("nft", ["-f", "-"], text);
     ns.run("nft", ["-f", "-"], text); // the transaction replaces the table, so it loads again
-    const got = nftCounts(ns.run("nft", ["-j", "list", "table", "ip", NFT_TABLE]));
+    const table = family === "IPv4" ? "ip" : "ip6";
+    const got = nftCounts(ns.run("nft", ["-j", "list", "table", table, NFT_TABLE]));
     const want = expectedNftCounts(ruleset);
     assert.deepEqual(new Map([...got.rules].sort()), new Map([...want.rules].sort()), "rules per chain");
     assert.deepEqual(
@@ -153,12 +194,15 @@ async function checkNft(c: Case): Promise<void> {
 describe("kube-proxy's rules in a real kernel", () => {
   const iptablesBlocker = kernelTestBlocker([
     "nfacct",
-    ...IPTABLES_BACKENDS.flatMap((b) => [b.restore, b.save]),
+    ...IPTABLES_BACKENDS.flatMap((b) =>
+      (["IPv4", "IPv6"] as const).flatMap((f) => [iptablesTools(b, f).restore, iptablesTools(b, f).save]),
+    ),
   ]);
   const nftBlocker = kernelTestBlocker(["nft"]);
   for (const c of CASES) {
-    for (const tools of IPTABLES_BACKENDS) {
-      it(`${c.name}: iptables-${tools.backend} loads the payload and saves back --format save`, async (t) => {
+    for (const backend of IPTABLES_BACKENDS) {
+      const tools = iptablesTools(backend, c.family);
+      it(`${c.name}: ${tools.restore} loads the payload and saves back --format save`, async (t) => {
         if (iptablesBlocker) return skipOrFail(t, iptablesBlocker);
         await checkIptables(c, tools);
       });

@@ -280,11 +280,12 @@ describe("maplb nft, run as a person runs it", () => {
     );
   });
 
-  it("--service-cidr refuses what is not an IPv4 network address, naming the value", () => {
+  it("--service-cidr refuses what is not a network address of either family, naming the value", () => {
     for (const [value, why] of [
       ["10.96.0.1/12", /expects the network address, 10\.96\.0\.0\/12, got '10\.96\.0\.1\/12'/],
-      ["10.96.0.0", /expects an IPv4 CIDR, got '10\.96\.0\.0'/],
-      ["fd00::/64", /expects an IPv4 CIDR, got 'fd00::\/64'/],
+      ["10.96.0.0", /expects an IPv4 or IPv6 CIDR, got '10\.96\.0\.0'/],
+      ["fd00:10:96::1/112", /expects the network address, fd00:10:96::\/112, got 'fd00:10:96::1\/112'/],
+      ["FD00:10:96::/112", /expects the network address, fd00:10:96::\/112, got 'FD00:10:96::\/112'/],
     ] as const) {
       const r = run("--service-cidr", value);
       assert.equal(r.status, 2, `${value}: ${r.stdout}`);

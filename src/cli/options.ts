@@ -3,11 +3,12 @@ import { posix } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_PIN_DIR } from "../datapath/options.js";
 import { canonicalCidr } from "../kubeproxy/cidr.js";
+import { parseIpFamily } from "../kubeproxy/family.js";
 import { ipFamilyOf, parseIpCidr } from "../util/ip.js";
 import { parseDuration } from "../agent/duration.js";
 import { DEFAULT_INPUT_LIMITS, formatBytes } from "../k8s/input.js";
 import { readModel } from "../k8s/read.js";
-import { DEFAULT_NODE_CONFIG, type NodeConfig, type ServiceModel } from "../model/types.js";
+import { DEFAULT_NODE_CONFIG, type IpFamily, type NodeConfig, type ServiceModel } from "../model/types.js";
 
 export interface InputOptions {
   file: string[];
@@ -116,10 +117,12 @@ export function addNodeOptions(cmd: Command): Command {
 /** ServiceCIDR objects hold a handful of ranges; this bound keeps one rule's set small. */
 const MAX_SERVICE_CIDRS = 64;
 
-/** --service-cidr: an IPv4 network as the API server stores it (the network address, e.g. 10.96.0.0/12). */
+/** --service-cidr: a network as the API server stores it (the network address, e.g. 10.96.0.0/12 or
+ * fd00:10:96::/112); IPv4 ranges go to the ip table, IPv6 ones to the ip6 table. */
 function serviceCidrArg(v: string, prev: string[] = []): string[] {
   const canonical = v.includes("/") ? canonicalCidr(v) : null;
-  if (canonical === null) throw new InvalidArgumentError(`--service-cidr expects an IPv4 CIDR, got '${v}'`);
+  if (canonical === null)
+    throw new InvalidArgumentError(`--service-cidr expects an IPv4 or IPv6 CIDR, got '${v}'`);
   if (canonical !== v)
     throw new InvalidArgumentError(`--service-cidr expects the network address, ${canonical}, got '${v}'`);
   if (prev.length >= MAX_SERVICE_CIDRS)
@@ -137,6 +140,29 @@ export function addServiceCidrOption(cmd: Command): Command {
     "--service-cidr <cidr>",
     "a ServiceCIDR range (repeatable): kube-proxy's nftables rules drop new traffic to its unallocated addresses",
     serviceCidrArg,
+  );
+}
+
+export interface IpFamilyOptions {
+  ipFamily: IpFamily;
+}
+
+/** --ip-family: which of kube-proxy's two proxiers to be (it runs one per family). */
+export function addIpFamilyOption(cmd: Command): Command {
+  return cmd.addOption(
+    new Option(
+      "--ip-family <family>",
+      "4 or 6 (IPv4/IPv6 also accepted): the IPv4 or the IPv6 proxier's rules",
+    )
+      .argParser((v: string) => {
+        const family = parseIpFamily(v);
+        if (family === null)
+          throw new InvalidArgumentError(
+            `--ip-family expects 4 or 6 (or IPv4, IPv6), got ${JSON.stringify(v)}`,
+          );
+        return family;
+      })
+      .default("IPv4", "4"),
   );
 }
 

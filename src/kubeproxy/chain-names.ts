@@ -2,7 +2,7 @@
 // they are stable across restarts and fit iptables' 28-character chain-name limit.
 import { createHash } from "node:crypto";
 import type { Endpoint, ServicePort } from "../model/types.js";
-import { endpointString } from "../model/endpoints.js";
+import { endpointHostPort } from "./family.js";
 import { NFT_NAME_MAX_BYTES, nftNamePart } from "./tokens.js";
 
 const BASE32_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -64,12 +64,12 @@ export function servicePortChains(p: Pick<ServicePort, "spn" | "protocol">): Ser
   };
 }
 
-/** KUBE-SEP-…: one endpoint of one service port; hashes SPN + protocol + `ip:port`. */
+/** KUBE-SEP-…: one endpoint of one service port; hashes SPN + protocol + `ip:port` (`[ip]:port` for IPv6). */
 export function endpointChain(
   p: Pick<ServicePort, "spn" | "protocol">,
   e: Pick<Endpoint, "ip" | "port">,
 ): string {
-  return `KUBE-SEP-${hashPrefix(p.spn + lowerProtocol(p) + endpointString(e), 16)}`;
+  return `KUBE-SEP-${hashPrefix(p.spn + lowerProtocol(p) + endpointHostPort(e), 16)}`;
 }
 
 // ---- nftables (§7) ----
@@ -112,7 +112,8 @@ export function nftServicePortChains(
 }
 
 export interface NftEndpointNames {
-  /** `endpoint-XXXXXXXX-ns/name/proto/port__ip/port`. */
+  /** `endpoint-XXXXXXXX-ns/name/proto/port__ip/port`; an IPv6 address has its colons as dots
+   * (`fd00.10..1`), since a chain name cannot hold a colon (servicePortEndpointChainNameBase). */
   chain: string;
   /** `affinity-…`: the set of client IPs stuck to this endpoint (ClientIP affinity). */
   affinitySet: string;
@@ -122,6 +123,6 @@ export function nftEndpointNames(
   p: Pick<ServicePort, "namespace" | "name" | "protocol" | "portName">,
   e: Pick<Endpoint, "ip" | "port">,
 ): NftEndpointNames {
-  const base = hashed(`${nftServicePortBase(p)}__${e.ip}/${e.port}`);
+  const base = hashed(`${nftServicePortBase(p)}__${e.ip.replaceAll(":", ".")}/${e.port}`);
   return { chain: `endpoint-${base}`, affinitySet: `affinity-${base}` };
 }

@@ -4,6 +4,7 @@
 // - save:      what the kernel's iptables-save prints back once the payload is loaded.
 import { canonicalCidr } from "./cidr.js";
 import { toFixedHalfEven } from "./decimal.js";
+import { saveDefaults, type IpFamily, type SaveDefaults } from "./family.js";
 import {
   KUBE_NODEPORTS,
   KUBE_SERVICES,
@@ -103,7 +104,7 @@ function saveString(value: string): string {
   return `"${value.replace(/["\\']/g, (c) => `\\${c}`)}"`;
 }
 
-/** `a.b.c.d` gets /32; a CIDR is printed as its network address. */
+/** `a.b.c.d` gets /32 (an IPv6 address /128); a CIDR is printed as its network address. */
 const saveAddress = (address: string): string => canonicalCidr(address) ?? address;
 
 const bang = (o: { negate: boolean }) => (o.negate ? "! " : "");
@@ -130,7 +131,7 @@ function saveMark(text: string): string {
 const CONNTRACK_STATES = ["INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED", "SNAT", "DNAT"];
 
 /** The options of one match module, re-rendered as its libxt save function prints them. */
-function saveMatch(m: MatchModule): string[] {
+function saveMatch(m: MatchModule, defaults: SaveDefaults): string[] {
   const opt = (name: string) => m.options.find((o) => o.name === name);
   const out: string[] = [];
   const put = (o: RuleOption | undefined, text: (o: RuleOption) => string) => {
@@ -171,7 +172,7 @@ function saveMatch(m: MatchModule): string[] {
       put(opt("rttl"), () => "--rttl");
       put(opt("reap"), () => "--reap");
       put(opt("name"), (o) => `--name ${o.values[0]}`);
-      out.push(`--mask ${optionValue(m.options, "mask") ?? "255.255.255.255"}`);
+      out.push(`--mask ${optionValue(m.options, "mask") ?? defaults.recentMask}`);
       out.push(opt("rdest") ? "--rdest" : "--rsource");
       break;
     case "nfacct":
@@ -185,7 +186,7 @@ function saveMatch(m: MatchModule): string[] {
 }
 
 /** The target and its options, as the target's save function prints them. */
-function saveTarget(name: string, options: RuleOption[]): string[] {
+function saveTarget(name: string, options: RuleOption[], defaults: SaveDefaults): string[] {
   const value = (n: string) => optionValue(options, n);
   switch (name) {
     case "MARK": {
@@ -196,21 +197,22 @@ function saveTarget(name: string, options: RuleOption[]): string[] {
       return options.map((o) => `--${o.name} ${o.values.join(" ")}`);
     }
     case "REJECT":
-      return [`--reject-with ${value("reject-with") ?? "icmp-port-unreachable"}`];
+      return [`--reject-with ${value("reject-with") ?? defaults.rejectWith}`];
     default:
       return options.map((o) => [`--${o.name}`, ...o.values].join(" "));
   }
 }
 
-/** One rule as iptables-save prints it: -s, -d, -p first, then the modules in load order, then -j. */
-export function saveRuleLine(rule: IptablesRule): string {
+/** One rule as ip(6)tables-save prints it: -s, -d, -p first, then the modules in load order, then -j. */
+export function saveRuleLine(rule: IptablesRule, family: IpFamily = "IPv4"): string {
+  const defaults = saveDefaults(family);
   const r = parseRuleArgs(rule.args);
   const parts = [`-A ${iptablesChain(rule.chain)}`];
   if (r.source) parts.push(`${bang(r.source)}-s ${saveAddress(r.source.address)}`);
   if (r.destination) parts.push(`${bang(r.destination)}-d ${saveAddress(r.destination.address)}`);
   if (r.protocol) parts.push(`-p ${r.protocol}`);
-  for (const m of r.matches) parts.push(`-m ${m.module}`, ...saveMatch(m));
-  if (r.target) parts.push(`-j ${r.target.name}`, ...saveTarget(r.target.name, r.target.options));
+  for (const m of r.matches) parts.push(`-m ${m.module}`, ...saveMatch(m, defaults));
+  if (r.target) parts.push(`-j ${r.target.name}`, ...saveTarget(r.target.name, r.target.options, defaults));
   return parts.join(" ");
 }
 
@@ -220,7 +222,8 @@ export function renderSave(rules: IptablesRuleset): string {
     const chains = [...t.chains].sort();
     const byChain = rulesByChain(t);
     const ordered = chains.flatMap((c) => byChain.get(c) ?? []);
-    return [`*${t.name}`, ...chains.map(chainLine), ...ordered.map(saveRuleLine), "COMMIT"];
+    const save = (rule: IptablesRule) => saveRuleLine(rule, rules.family);
+    return [`*${t.name}`, ...chains.map(chainLine), ...ordered.map(save), "COMMIT"];
   });
   return lines.join("\n") + "\n";
 }

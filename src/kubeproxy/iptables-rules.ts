@@ -4,10 +4,11 @@
 // A rule is its chain and its argument tokens, exactly as kube-proxy passes them to iptables-restore
 // (comments unquoted here; the renderers quote them). The renderers (iptables-render.ts) print the
 // three text forms from this, and the nat-table tracer (nat-trace.ts) walks it.
-import { endpointString } from "../model/endpoints.js";
 import {
+  clusterCIDROfFamily,
   portsOfFamily,
   type Endpoint,
+  type IpFamily,
   type NodeConfig,
   type ServiceModel,
   type ServicePort,
@@ -15,6 +16,13 @@ import {
 import { endpointChain, lowerProtocol, servicePortChains } from "./chain-names.js";
 import { canonicalCidr, cidrContains } from "./cidr.js";
 import { toFixedHalfEven } from "./decimal.js";
+import {
+  asKubeProxySees,
+  endpointHostPort,
+  familyNodeIP,
+  localhostNodePorts,
+  notLocalhostNodePorts,
+} from "./family.js";
 import { planServicePort } from "./policy.js";
 import { assertRenderable, assertRenderableNode, iptablesCommentText } from "./tokens.js";
 
@@ -35,6 +43,8 @@ export interface IptablesTable {
 }
 
 export interface IptablesRuleset {
+  /** The proxier's family: IPv4 rules are for iptables-restore, IPv6 ones for ip6tables-restore. */
+  family: IpFamily;
   filter: IptablesTable;
   nat: IptablesTable;
 }
@@ -80,6 +90,7 @@ class TableWriter {
 /** Everything a service port's rules depend on besides the port itself. */
 interface Context {
   node: NodeConfig;
+  family: IpFamily;
   filter: TableWriter;
   nat: TableWriter;
   /** kube-proxy's "large cluster mode": no comments on SVC→SEP and SEP rules. */
@@ -96,8 +107,9 @@ function portMatch(proto: string, dst: string | null, port: number): string[] {
 }
 
 /** The rules of one service port, in kube-proxy's order. */
-function writeServicePort(p: ServicePort, ctx: Context): void {
-  assertRenderable(p);
+function writeServicePort(raw: ServicePort, ctx: Context): void {
+  assertRenderable(raw);
+  const p = asKubeProxySees(raw);
   const clusterIP = p.clusterIP;
   if (clusterIP === null) return; // headless: no frontends, no rules
   const { filter, nat, node } = ctx;
@@ -197,7 +209,7 @@ function writeServicePort(p: ServicePort, ctx: Context): void {
   // NodePort. NodePorts are not subject to loadBalancerSourceRanges (kube-proxy cannot change that).
   if (p.nodePort !== 0) {
     if (hasEndpoints) {
-      if (node.localhostNodePorts && node.nfacct) {
+      if (localhostNodePorts(node, ctx.family) && node.nfacct) {
         nat.rule(
           KUBE_NODEPORTS,
           ...comment(p.spn),
@@ -293,7 +305,7 @@ function writeServicePort(p: ServicePort, ctx: Context): void {
     const head = comment(`${p.spn} loadbalancer IP`);
     for (const range of sourceRanges) nat.rule(chains.firewall, ...head, "-s", range, "-j", chains.external);
     // A VIP bound locally makes node-to-VIP traffic loop back with the VIP as source.
-    const nodeIP = node.nodeIPs[0];
+    const nodeIP = familyNodeIP(node, ctx.family);
     if (nodeIP !== undefined && sourceRanges.some((r) => cidrContains(r, nodeIP))) {
       for (const ip of p.loadBalancerIPs) nat.rule(chains.firewall, ...head, "-s", ip, "-j", chains.external);
     }
@@ -327,7 +339,7 @@ function writeServicePort(p: ServicePort, ctx: Context): void {
       "-j",
       "DNAT",
       "--to-destination",
-      endpointString(e),
+      endpointHostPort(e),
     );
   }
 }
@@ -340,7 +352,7 @@ function writeEndpointDispatch(
   sepChains: Map<Endpoint, string>,
   ctx: Context,
 ): void {
-  const head = (e: Endpoint) => (ctx.largeCluster ? [] : comment(`${p.spn} -> ${endpointString(e)}`));
+  const head = (e: Endpoint) => (ctx.largeCluster ? [] : comment(`${p.spn} -> ${endpointHostPort(e)}`));
   if (p.affinityTimeoutSeconds !== null) {
     for (const e of endpoints) {
       const sep = sepChains.get(e)!;
@@ -383,11 +395,16 @@ const byServiceName = (a: ServicePort, b: ServicePort): number => {
 };
 
 /**
- * The filter and nat tables kube-proxy restores for `model` on the node `node`.
+ * The filter and nat tables kube-proxy's proxier for `family` restores for `model` on the node `node`
+ * (the IPv4 proxier through iptables-restore, the IPv6 one through ip6tables-restore).
  * Service ports are written grouped by service name (kube-proxy uses Go map order, which is random),
  * so the order within every chain is already the canonical one.
  */
-export function buildIptablesRules(model: ServiceModel, node: NodeConfig): IptablesRuleset {
+export function buildIptablesRules(
+  model: ServiceModel,
+  node: NodeConfig,
+  family: IpFamily = "IPv4",
+): IptablesRuleset {
   assertRenderableNode(node);
   const filter = new TableWriter("filter");
   const nat = new TableWriter("nat");
@@ -401,7 +418,7 @@ export function buildIptablesRules(model: ServiceModel, node: NodeConfig): Iptab
   nat.rule(KUBE_POSTROUTING, ...comment("kubernetes service traffic requiring SNAT"), "-j", "MASQUERADE");
   nat.rule(KUBE_MARK_MASQ, "-j", "MARK", "--or-mark", MASQUERADE_MARK);
 
-  if (node.localhostNodePorts) {
+  if (localhostNodePorts(node, family)) {
     // route_localnet (for localhost NodePorts) opens a hole (issue 90259); this rule closes it.
     filter.chain(KUBE_FIREWALL);
     filter.rule(
@@ -414,22 +431,22 @@ export function buildIptablesRules(model: ServiceModel, node: NodeConfig): Iptab
     );
   }
 
-  // kube-proxy's IPv4 proxier: the IPv4 half of every Service.
-  const ports = portsOfFamily(model, "IPv4");
+  // This family's proxier sees this family's half of every Service.
+  const ports = portsOfFamily(model, family);
+  const clusterCIDR = clusterCIDROfFamily(node, family);
   const totalEndpoints = ports.reduce((n, p) => n + p.endpoints.length, 0);
   const ctx: Context = {
     node,
+    family,
     filter,
     nat,
     largeCluster: totalEndpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD,
-    detector: node.clusterCIDR
-      ? { ifLocal: ["-s", node.clusterCIDR], ifNotLocal: ["!", "-s", node.clusterCIDR] }
-      : null,
+    detector: clusterCIDR ? { ifLocal: ["-s", clusterCIDR], ifNotLocal: ["!", "-s", clusterCIDR] } : null,
   };
   for (const p of ports.sort(byServiceName)) writeServicePort(p, ctx);
 
   // Last in KUBE-SERVICES: anything addressed to this node may be a NodePort.
-  const notLocalhost = node.localhostNodePorts ? [] : ["!", "-d", "127.0.0.0/8"];
+  const notLocalhost = notLocalhostNodePorts(node, family);
   nat.rule(
     KUBE_SERVICES,
     ...comment("kubernetes service nodeports; NOTE: this must be the last rule in this chain"),
@@ -458,7 +475,7 @@ export function buildIptablesRules(model: ServiceModel, node: NodeConfig): Iptab
     "-j",
     "ACCEPT",
   );
-  return { filter: filter.table, nat: nat.table };
+  return { family, filter: filter.table, nat: nat.table };
 }
 
 /** A rule in a built-in chain (PREROUTING, INPUT, …) that links it to one of kube-proxy's chains. */
@@ -472,7 +489,10 @@ export interface BuiltinJumpRule extends IptablesRule {
  * kernel needs them for any packet to reach kube-proxy's chains. kube-proxy inserts each one at the
  * top of its chain in turn; this list is the order that leaves in each chain, so a loader appends.
  */
-export function builtinJumpRules(node: Pick<NodeConfig, "localhostNodePorts">): BuiltinJumpRule[] {
+export function builtinJumpRules(
+  node: Pick<NodeConfig, "localhostNodePorts">,
+  family: IpFamily = "IPv4",
+): BuiltinJumpRule[] {
   const ctNew = ["-m", "conntrack", "--ctstate", "NEW"];
   const jump = (table: IptablesTableName, chain: string, extra: string[], text: string, to: string) => ({
     table,
@@ -493,7 +513,7 @@ export function builtinJumpRules(node: Pick<NodeConfig, "localhostNodePorts">): 
     jump("nat", "PREROUTING", [], "kubernetes service portals", KUBE_SERVICES),
     jump("nat", "POSTROUTING", [], "kubernetes postrouting rules", KUBE_POSTROUTING),
   ];
-  if (node.localhostNodePorts) {
+  if (localhostNodePorts(node, family)) {
     rules.push(
       jump("filter", "INPUT", [], "", KUBE_FIREWALL),
       jump("filter", "OUTPUT", [], "", KUBE_FIREWALL),

@@ -1,11 +1,12 @@
-// `maplb nft --format list`: the ruleset as `nft list table ip kube-proxy` prints it once loaded
+// `maplb nft --format list`: the ruleset as `nft list table ip[6] kube-proxy` prints it once loaded
 // (nft 1.0.x). The kernel keeps rules as bytecode, so nft prints them back in its own words: marks
 // as 32-bit hex under `meta mark`, anonymous sets merged and sorted, set elements sorted by value,
 // priorities by name. Checked against the real nft in test/kubeproxy-nft-list.test.ts.
-import { intToIpv4, ipv4ToInt, parseCidr } from "../util/ip.js";
+import ipaddr from "ipaddr.js";
+import { intToIpv4, ipv4ToInt, parseIpCidr } from "../util/ip.js";
 import { MASQUERADE_MARK } from "./iptables-rules.js";
 import {
-  NFT_TABLE,
+  nftTableOf,
   type NftChain,
   type NftElement,
   type NftRule,
@@ -25,22 +26,43 @@ const MARK_RULES = new Map([
 
 // ---- anonymous address sets: `ip saddr != { a , b }` ----
 
+/** An address as a number (BigInt, so one code path serves 32 and 128 bits), and back. */
+const toNumber = (ip: string): bigint =>
+  ip.includes(":")
+    ? ipaddr.IPv6.parse(ip)
+        .toByteArray()
+        .reduce((n, b) => (n << 8n) | BigInt(b), 0n)
+    : BigInt(ipv4ToInt(ip));
+
+function toAddress(n: bigint, bits: number): string {
+  if (bits === 32) return intToIpv4(Number(n));
+  const bytes = Array.from({ length: 16 }, (_, i) => Number((n >> BigInt(8 * (15 - i))) & 0xffn));
+  return new ipaddr.IPv6(bytes).toRFC5952String();
+}
+
+interface Range {
+  start: bigint;
+  end: bigint;
+  bits: number;
+}
+
 /** An address or CIDR as the inclusive range of addresses it covers. */
-function range(token: string): [number, number] {
-  const c = parseCidr(token.includes("/") ? token : `${token}/32`);
-  if (!c) throw new Error(`nft list: ${JSON.stringify(token)} is not an IPv4 address or CIDR`);
-  const size = 2 ** (32 - c.prefix);
-  const start = Math.floor(ipv4ToInt(c.address) / size) * size;
-  return [start, start + size - 1];
+function range(token: string): Range {
+  const c = parseIpCidr(token.includes("/") ? token : `${token}/${token.includes(":") ? 128 : 32}`);
+  if (!c) throw new Error(`nft list: ${JSON.stringify(token)} is not an address or CIDR`);
+  const bits = c.family === "IPv4" ? 32 : 128;
+  const size = 1n << BigInt(bits - c.prefix);
+  const start = (toNumber(c.address) / size) * size;
+  return { start, end: start + size - 1n, bits };
 }
 
 /** One merged range as nft prints it: an address, a prefix when it is one, else `a-b`. */
-function rangeText([start, end]: [number, number]): string {
-  if (start === end) return intToIpv4(start);
-  const size = end - start + 1;
-  const prefix = 32 - Math.log2(size);
-  if (Number.isInteger(prefix) && start % size === 0) return `${intToIpv4(start)}/${prefix}`;
-  return `${intToIpv4(start)}-${intToIpv4(end)}`;
+function rangeText({ start, end, bits }: Range): string {
+  if (start === end) return toAddress(start, bits);
+  const size = end - start + 1n;
+  const power = size.toString(2).length - 1; // size = 2^power when it is a power of two
+  if (size === 1n << BigInt(power) && start % size === 0n) return `${toAddress(start, bits)}/${bits - power}`;
+  return `${toAddress(start, bits)}-${toAddress(end, bits)}`;
 }
 
 /**
@@ -51,11 +73,11 @@ function rangeText([start, end]: [number, number]): string {
 function anonymousSet(body: string): string {
   const tokens = body.split(/[\s,]+/).filter((t) => t !== "");
   if (tokens.length === 1) return rangeText(range(tokens[0]!));
-  const merged: [number, number][] = [];
-  for (const r of tokens.map(range).sort((a, b) => a[0] - b[0])) {
+  const merged: Range[] = [];
+  for (const r of tokens.map(range).sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0))) {
     const last = merged[merged.length - 1];
-    if (last && r[0] <= last[1] + 1) last[1] = Math.max(last[1], r[1]);
-    else merged.push([...r]);
+    if (last && r.start <= last.end + 1n) last.end = last.end > r.end ? last.end : r.end;
+    else merged.push({ ...r });
   }
   return `{ ${merged.map(rangeText).join(", ")} }`;
 }
@@ -66,7 +88,7 @@ export function listedRule(rule: string): string {
   if (mark !== undefined) return mark;
   return rule
     .replace(
-      /(ip [sd]addr (?:!= )?)\{ ([^}]*) \}/g,
+      /(ip6? [sd]addr (?:!= )?)\{ ([^}]*) \}/g,
       (_m, lead: string, body: string) => lead + anonymousSet(body),
     )
     .replace(/vmap \{ ([^}]*) \}/g, (_m, body: string) => `vmap { ${body.split(" , ").join(", ")} }`);
@@ -81,6 +103,7 @@ function keyBytes(key: string): number[] {
   return key.split(" . ").flatMap((part) => {
     if (part in PROTOCOL_NUMBERS) return [PROTOCOL_NUMBERS[part]!];
     if (/^\d+$/.test(part)) return [Number(part) >> 8, Number(part) & 0xff];
+    if (part.includes(":")) return ipaddr.IPv6.parse(part).toByteArray();
     const n = ipv4ToInt(part);
     return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
   });
@@ -108,7 +131,8 @@ function elementText(e: NftElement): string {
   return `${e.key}${comment}${e.value === undefined ? "" : ` : ${e.value}`}`;
 }
 
-/** Addresses go two to a line; anything else (concatenations, maps) one to a line (calculate_delim). */
+/** IPv4 addresses go two to a line; anything else (IPv6 addresses, concatenations, maps) one to a
+ * line (calculate_delim). */
 function elementsText(s: NftSet, elements: NftElement[]): string {
   const perLine = s.type === "ipv4_addr" ? 2 : 1;
   const texts = [...elements].sort(byKeyValue).map(elementText);
@@ -173,7 +197,7 @@ function chainBlock(c: NftChain, rules: NftRule[]): string[] {
   return [...lines, "\t}"];
 }
 
-/** The table as `nft list table ip kube-proxy` prints it: sets and maps, then chains, each in the order made. */
+/** The table as `nft list table ip[6] kube-proxy` prints it: sets and maps, then chains, each in the order made. */
 export function renderNftList(r: NftRuleset): string {
   const group = <T>(items: T[], of: (t: T) => string) => {
     const m = new Map<string, T[]>();
@@ -188,5 +212,5 @@ export function renderNftList(r: NftRuleset): string {
     ...r.chains.map((c) => chainBlock(c, rules.get(c.name) ?? [])),
   ];
   const body = blocks.map((b) => b.join("\n")).join("\n\n");
-  return `table ip ${NFT_TABLE} {\n\tcomment ${nftQuoted("rules for kube-proxy")}\n${body}\n}\n`;
+  return `table ${nftTableOf(r)} {\n\tcomment ${nftQuoted("rules for kube-proxy")}\n${body}\n}\n`;
 }

@@ -1,20 +1,25 @@
-// kube-proxy's nftables mode (reference §7, following pkg/proxy/nftables/proxier.go): one table,
-// `ip kube-proxy`, where services are found by hash lookups in verdict maps instead of by walking a
-// chain of rules. Built as structured data, then printed as one `nft -f` transaction.
-import { endpointString } from "../model/endpoints.js";
+// kube-proxy's nftables mode (reference §7, following pkg/proxy/nftables/proxier.go): one table per
+// IP family, `ip kube-proxy` and `ip6 kube-proxy`, where services are found by hash lookups in verdict
+// maps instead of by walking a chain of rules. Built as structured data, then printed as one `nft -f`
+// transaction.
 import {
+  clusterCIDROfFamily,
+  nodeIPsOfFamily,
   portsOfFamily,
   type Endpoint,
+  type IpFamily,
   type NodeConfig,
   type ServiceModel,
   type ServicePort,
 } from "../model/types.js";
 import { lowerProtocol, nftEndpointNames, nftServicePortChains } from "./chain-names.js";
-import { canonicalCidr, cidrContains } from "./cidr.js";
+import { canonicalCidr, canonicalIPv6, cidrContains } from "./cidr.js";
+import { asKubeProxySees, endpointHostPort, familyNodeIP, nftFamily, type NftFamily } from "./family.js";
 import { MASQUERADE_MARK } from "./iptables-rules.js";
 import { planServicePort } from "./policy.js";
 import { renderNftList } from "./nft-list.js";
 import { assertCidr, assertRenderable, assertRenderableNode, nftQuoted } from "./tokens.js";
+import { ipFamilyOf } from "../util/ip.js";
 
 export const NFT_TABLE = "kube-proxy";
 
@@ -57,6 +62,8 @@ export interface NftElement {
 }
 
 export interface NftRuleset {
+  /** The proxier's family: its table is `ip kube-proxy` (IPv4) or `ip6 kube-proxy` (IPv6). */
+  family: IpFamily;
   chains: NftChain[];
   sets: NftSet[];
   rules: NftRule[];
@@ -109,9 +116,13 @@ const JUMPS: [string, string, string][] = [
 
 /** Collects the ruleset; chains and set elements are added once however often they are ensured. */
 class NftWriter {
-  readonly ruleset: NftRuleset = { chains: [], sets: [], rules: [], elements: [] };
+  readonly ruleset: NftRuleset;
   private readonly chainNames = new Set<string>();
   private readonly elementKeys = new Set<string>();
+
+  constructor(family: IpFamily) {
+    this.ruleset = { family, chains: [], sets: [], rules: [], elements: [] };
+  }
 
   chain(name: string, extra: Omit<NftChain, "name"> = {}): void {
     if (this.chainNames.has(name)) return;
@@ -134,11 +145,25 @@ class NftWriter {
 
 /** What kube-proxy learns from the API server besides Services and EndpointSlices. */
 export interface NftClusterConfig {
-  /** The ServiceCIDRs (IPv4, canonical): kube-proxy drops new traffic to their unallocated addresses. */
+  /** The ServiceCIDRs (canonical, of either family; each proxier takes its own family's, as
+   * OnServiceCIDRsChanged does): kube-proxy drops new traffic to their unallocated addresses. */
   serviceCIDRs?: string[];
 }
 
-function writeFixedRules(nft: NftWriter, node: NodeConfig, cluster: NftClusterConfig): void {
+/** The cluster's ServiceCIDRs of the family, each checked; one of neither family is an error. */
+function serviceCIDRsOf(cluster: NftClusterConfig, family: IpFamily): string[] {
+  return (cluster.serviceCIDRs ?? []).flatMap((c) => {
+    const of = ipFamilyOf(c);
+    return of === family || of === null ? [assertCidr(c, family)] : [];
+  });
+}
+
+function writeFixedRules(
+  nft: NftWriter,
+  node: NodeConfig,
+  cluster: NftClusterConfig,
+  { ipX, addrType }: NftFamily,
+): void {
   for (const c of BASE_CHAINS) nft.chain(c.name, { base: c.base! });
   for (const [to, from, condition] of JUMPS) {
     nft.chain(to);
@@ -151,35 +176,37 @@ function writeFixedRules(nft: NftWriter, node: NodeConfig, cluster: NftClusterCo
   nft.rule(MASQUERADING, `mark set mark xor ${MASQUERADE_MARK}`); // clear it: no re-masquerade
   nft.rule(MASQUERADING, "masquerade fully-random");
 
-  nft.set({ name: CLUSTER_IPS, kind: "set", type: "ipv4_addr", comment: "Active ClusterIPs" });
+  nft.set({ name: CLUSTER_IPS, kind: "set", type: addrType, comment: "Active ClusterIPs" });
   nft.rule(
     CLUSTER_IPS_CHECK,
-    `ip daddr @${CLUSTER_IPS} reject`,
+    `${ipX} daddr @${CLUSTER_IPS} reject`,
     "Reject traffic to invalid ports of ClusterIPs",
   );
   // kube-proxy joins the CIDRs with "," (OnServiceCIDRsChanged), then writes `{ LIST }`.
-  const serviceCIDRs = cluster.serviceCIDRs ?? [];
+  const serviceCIDRs = serviceCIDRsOf(cluster, nft.ruleset.family);
   if (serviceCIDRs.length > 0)
     nft.rule(
       CLUSTER_IPS_CHECK,
-      `ip daddr { ${serviceCIDRs.map(assertCidr).join(",")} } drop`,
+      `${ipX} daddr { ${serviceCIDRs.join(",")} } drop`,
       "Drop traffic to unallocated ClusterIPs",
     );
 
-  // NodePorts answer on the node's own addresses (nftables mode's default --nodeport-addresses).
+  // NodePorts answer on the node's own addresses of the family (nftables mode's default
+  // --nodeport-addresses), printed as Go prints a net.IP.
   nft.set({
     name: NODEPORT_IPS,
     kind: "set",
-    type: "ipv4_addr",
+    type: addrType,
     comment: "IPs that accept NodePort traffic",
   });
-  for (const ip of node.nodeIPs) nft.element({ container: NODEPORT_IPS, key: ip });
+  for (const ip of nodeIPsOfFamily(node, nft.ruleset.family))
+    nft.element({ container: NODEPORT_IPS, key: ipX === "ip6" ? canonicalIPv6(ip) : ip });
 
   const verdictMap = (name: string, key: string, comment: string) =>
     nft.set({ name, kind: "map", type: `${key} : verdict`, comment });
   verdictMap(
     NO_ENDPOINT_SERVICES,
-    "ipv4_addr . inet_proto . inet_service",
+    `${addrType} . inet_proto . inet_service`,
     "vmap to drop or reject packets to services with no endpoints",
   );
   verdictMap(
@@ -189,37 +216,41 @@ function writeFixedRules(nft: NftWriter, node: NodeConfig, cluster: NftClusterCo
   );
   nft.chain(REJECT_CHAIN, { comment: "helper for @no-endpoint-services / @no-endpoint-nodeports" });
   nft.rule(REJECT_CHAIN, "reject");
-  nft.rule(SERVICE_ENDPOINTS_CHECK, `ip daddr . meta l4proto . th dport vmap @${NO_ENDPOINT_SERVICES}`);
+  nft.rule(SERVICE_ENDPOINTS_CHECK, `${ipX} daddr . meta l4proto . th dport vmap @${NO_ENDPOINT_SERVICES}`);
   nft.rule(
     NODEPORT_ENDPOINTS_CHECK,
-    `ip daddr @${NODEPORT_IPS} meta l4proto . th dport vmap @${NO_ENDPOINT_NODEPORTS}`,
+    `${ipX} daddr @${NODEPORT_IPS} meta l4proto . th dport vmap @${NO_ENDPOINT_NODEPORTS}`,
   );
 
   verdictMap(
     FIREWALL_IPS,
-    "ipv4_addr . inet_proto . inet_service",
+    `${addrType} . inet_proto . inet_service`,
     "destinations that are subject to LoadBalancerSourceRanges",
   );
   nft.chain(FIREWALL_CHECK);
-  nft.rule(FIREWALL_CHECK, `ip daddr . meta l4proto . th dport vmap @${FIREWALL_IPS}`);
+  nft.rule(FIREWALL_CHECK, `${ipX} daddr . meta l4proto . th dport vmap @${FIREWALL_IPS}`);
 
   verdictMap(
     SERVICE_IPS,
-    "ipv4_addr . inet_proto . inet_service",
+    `${addrType} . inet_proto . inet_service`,
     "ClusterIP, ExternalIP and LoadBalancer IP traffic",
   );
   verdictMap(SERVICE_NODEPORTS, "inet_proto . inet_service", "NodePort traffic");
-  nft.rule(SERVICES, `ip daddr . meta l4proto . th dport vmap @${SERVICE_IPS}`);
-  nft.rule(SERVICES, `ip daddr @${NODEPORT_IPS} meta l4proto . th dport vmap @${SERVICE_NODEPORTS}`);
+  nft.rule(SERVICES, `${ipX} daddr . meta l4proto . th dport vmap @${SERVICE_IPS}`);
+  nft.rule(SERVICES, `${ipX} daddr @${NODEPORT_IPS} meta l4proto . th dport vmap @${SERVICE_NODEPORTS}`);
 }
 
 interface Context {
   nft: NftWriter;
   node: NodeConfig;
+  words: NftFamily;
 }
 
-function writeServicePort(p: ServicePort, { nft, node }: Context): void {
-  assertRenderable(p);
+function writeServicePort(raw: ServicePort, { nft, node, words }: Context): void {
+  assertRenderable(raw);
+  const p = asKubeProxySees(raw);
+  const { ipX, addrType } = words;
+  const family = nft.ruleset.family;
   const clusterIP = p.clusterIP;
   if (clusterIP === null) return;
   const proto = lowerProtocol(p);
@@ -274,10 +305,11 @@ function writeServicePort(p: ServicePort, { nft, node }: Context): void {
   // with that address, and service-ips already matched protocol and port, so v1.35 matches the
   // address alone (no `tcp dport`).
   if (hasInternalEndpoints) {
-    const match = `ip daddr ${clusterIP}`;
+    const match = `${ipX} daddr ${clusterIP}`;
+    const clusterCIDR = clusterCIDROfFamily(node, family);
     if (node.masqueradeAll) nft.rule(internalChain, `${match} jump ${MARK_MASQ}`);
-    else if (node.clusterCIDR)
-      nft.rule(internalChain, `${match} ip saddr != ${node.clusterCIDR} jump ${MARK_MASQ}`);
+    else if (clusterCIDR)
+      nft.rule(internalChain, `${match} ${ipX} saddr != ${clusterCIDR} jump ${MARK_MASQ}`);
   }
 
   // External traffic.
@@ -285,10 +317,11 @@ function writeServicePort(p: ServicePort, { nft, node }: Context): void {
     if (!plan.externalPolicyLocal) {
       nft.rule(chains.external, `jump ${MARK_MASQ}`);
     } else {
-      if (node.clusterCIDR)
+      const clusterCIDR = clusterCIDROfFamily(node, family);
+      if (clusterCIDR)
         nft.rule(
           chains.external,
-          `ip saddr ${node.clusterCIDR} goto ${chains.cluster}`,
+          `${ipX} saddr ${clusterCIDR} goto ${chains.cluster}`,
           "short-circuit pod traffic",
         );
       nft.rule(chains.external, `fib saddr type local jump ${MARK_MASQ}`, "masquerade local traffic");
@@ -300,11 +333,11 @@ function writeServicePort(p: ServicePort, { nft, node }: Context): void {
   // loadBalancerSourceRanges.
   if (usesFirewallChain) {
     const sources = [...sourceRanges];
-    const nodeIP = node.nodeIPs[0];
+    const nodeIP = familyNodeIP(node, family);
     if (nodeIP !== undefined && sources.some((r) => cidrContains(r, nodeIP)))
       sources.push(...p.loadBalancerIPs);
     // kube-proxy puts "," between the tokens and joins them all with spaces: `{ a , b }`.
-    nft.rule(chains.firewall, `ip saddr != { ${sources.join(" , ")} } drop`);
+    nft.rule(chains.firewall, `${ipX} saddr != { ${sources.join(" , ")} } drop`);
   }
 
   // ClientIP affinity: one timeout set of client addresses per endpoint.
@@ -313,70 +346,83 @@ function writeServicePort(p: ServicePort, { nft, node }: Context): void {
       nft.set({
         name: epNames(e).affinitySet,
         kind: "set",
-        type: "ipv4_addr",
+        type: addrType,
         flags: ["dynamic", "timeout"],
         timeoutSeconds: p.affinityTimeoutSeconds,
       });
     }
   }
 
-  if (plan.usesClusterChain) writeEndpointDispatch(p, chains.cluster, sel.cluster, nft);
-  if (plan.usesLocalChain) writeEndpointDispatch(p, chains.local, sel.local, nft);
+  if (plan.usesClusterChain) writeEndpointDispatch(p, chains.cluster, sel.cluster, nft, ipX);
+  if (plan.usesLocalChain) writeEndpointDispatch(p, chains.local, sel.local, nft, ipX);
 
   for (const e of sel.reachable) {
     const { chain, affinitySet } = epNames(e);
-    nft.rule(chain, `ip saddr ${e.ip} jump ${MARK_MASQ}`); // hairpin: a pod reaching itself
-    if (p.affinityTimeoutSeconds !== null) nft.rule(chain, `update @${affinitySet} { ip saddr }`);
-    nft.rule(chain, `meta l4proto ${proto} dnat to ${endpointString(e)}`);
+    nft.rule(chain, `${ipX} saddr ${e.ip} jump ${MARK_MASQ}`); // hairpin: a pod reaching itself
+    if (p.affinityTimeoutSeconds !== null) nft.rule(chain, `update @${affinitySet} { ${ipX} saddr }`);
+    nft.rule(chain, `meta l4proto ${proto} dnat to ${endpointHostPort(e)}`);
   }
 }
 
 /** Affinity lookups first, then one random pick: `numgen random mod N vmap { 0 : goto …, … }`. */
-function writeEndpointDispatch(p: ServicePort, chain: string, endpoints: Endpoint[], nft: NftWriter): void {
+function writeEndpointDispatch(
+  p: ServicePort,
+  chain: string,
+  endpoints: Endpoint[],
+  nft: NftWriter,
+  ipX: NftFamily["ipX"],
+): void {
   if (p.affinityTimeoutSeconds !== null) {
     for (const e of endpoints) {
       const names = nftEndpointNames(p, e);
-      nft.rule(chain, `ip saddr @${names.affinitySet} goto ${names.chain}`);
+      nft.rule(chain, `${ipX} saddr @${names.affinitySet} goto ${names.chain}`);
     }
   }
   const choices = endpoints.map((e, i) => `${i} : goto ${nftEndpointNames(p, e).chain}`);
   nft.rule(chain, `numgen random mod ${endpoints.length} vmap { ${choices.join(" , ")} }`);
 }
 
+/** The `ip` (IPv4) or `ip6` (IPv6) kube-proxy table of that family's proxier, for `model` on `node`. */
 export function buildNftRules(
   model: ServiceModel,
   node: NodeConfig,
   cluster: NftClusterConfig = {},
+  family: IpFamily = "IPv4",
 ): NftRuleset {
   assertRenderableNode(node);
-  const nft = new NftWriter();
-  writeFixedRules(nft, node, cluster);
-  // kube-proxy's IPv4 proxier (the `ip` table): the IPv4 half of every Service.
-  for (const p of portsOfFamily(model, "IPv4")) writeServicePort(p, { nft, node });
+  const nft = new NftWriter(family);
+  const words = nftFamily(family);
+  writeFixedRules(nft, node, cluster, words);
+  // This family's proxier sees this family's half of every Service.
+  for (const p of portsOfFamily(model, family)) writeServicePort(p, { nft, node, words });
   return nft.ruleset;
 }
 
 // ---- text ----
 
-function chainLine(c: NftChain): string {
+/** `ip kube-proxy` or `ip6 kube-proxy`: the family and name every object of the ruleset is under. */
+export const nftTableOf = (r: Pick<NftRuleset, "family">): string =>
+  `${nftFamily(r.family).ipX} ${NFT_TABLE}`;
+
+function chainLine(table: string, c: NftChain): string {
   const props: string[] = [];
   if (c.base) props.push(`type ${c.base.type} hook ${c.base.hook} priority ${c.base.priority} ;`);
   if (c.comment) props.push(`comment ${nftQuoted(c.comment)} ;`);
-  return `add chain ip ${NFT_TABLE} ${c.name}${props.length ? ` { ${props.join(" ")} }` : ""}`;
+  return `add chain ${table} ${c.name}${props.length ? ` { ${props.join(" ")} }` : ""}`;
 }
 
-function setLine(s: NftSet): string {
+function setLine(table: string, s: NftSet): string {
   const props = [`type ${s.type} ;`];
   if (s.flags) props.push(`flags ${s.flags.join(",")} ;`);
   if (s.timeoutSeconds !== undefined) props.push(`timeout ${s.timeoutSeconds}s ;`);
   if (s.comment) props.push(`comment ${nftQuoted(s.comment)} ;`);
-  return `add ${s.kind} ip ${NFT_TABLE} ${s.name} { ${props.join(" ")} }`;
+  return `add ${s.kind} ${table} ${s.name} { ${props.join(" ")} }`;
 }
 
-function elementLine(e: NftElement): string {
+function elementLine(table: string, e: NftElement): string {
   const comment = e.comment ? ` comment ${nftQuoted(e.comment)}` : "";
   const value = e.value === undefined ? "" : ` : ${e.value}`;
-  return `add element ip ${NFT_TABLE} ${e.container} { ${e.key}${comment}${value} }`;
+  return `add element ${table} ${e.container} { ${e.key}${comment}${value} }`;
 }
 
 /**
@@ -385,7 +431,7 @@ function elementLine(e: NftElement): string {
  * rules and elements that refer to them. Rules are grouped by chain, elements by set.
  */
 export function renderNft(r: NftRuleset): string {
-  const table = `table ip ${NFT_TABLE}`;
+  const table = nftTableOf(r);
   const rulesByChain = new Map<string, NftRule[]>(r.chains.map((c) => [c.name, []]));
   const elementsBySet = new Map<string, NftElement[]>(r.sets.map((s) => [s.name, []]));
   const place = <T>(map: Map<string, T[]>, name: string, item: T, what: string) => {
@@ -396,18 +442,17 @@ export function renderNft(r: NftRuleset): string {
   for (const rule of r.rules) place(rulesByChain, rule.chain, rule, "rule");
   for (const e of r.elements) place(elementsBySet, e.container, e, "element");
   const lines = [
-    `add ${table}`,
-    `delete ${table}`,
-    `add ${table} { comment ${nftQuoted("rules for kube-proxy")} ; }`,
-    ...r.chains.map(chainLine),
-    ...r.sets.map(setLine),
+    `add table ${table}`,
+    `delete table ${table}`,
+    `add table ${table} { comment ${nftQuoted("rules for kube-proxy")} ; }`,
+    ...r.chains.map((c) => chainLine(table, c)),
+    ...r.sets.map((s) => setLine(table, s)),
     ...[...rulesByChain].flatMap(([chain, rules]) =>
       rules.map(
-        (x) =>
-          `add rule ip ${NFT_TABLE} ${chain} ${x.rule}${x.comment ? ` comment ${nftQuoted(x.comment)}` : ""}`,
+        (x) => `add rule ${table} ${chain} ${x.rule}${x.comment ? ` comment ${nftQuoted(x.comment)}` : ""}`,
       ),
     ),
-    ...[...elementsBySet.values()].flatMap((elements) => elements.map(elementLine)),
+    ...[...elementsBySet.values()].flatMap((elements) => elements.map((e) => elementLine(table, e))),
   ];
   return lines.join("\n") + "\n";
 }

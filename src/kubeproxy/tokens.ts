@@ -4,10 +4,11 @@
 // - free text (comments) is quoted, stripped of what the loader cannot hold, and cut to its limit;
 // - names inside nft chain and set names keep only identifier characters (the hash keeps them apart);
 // - everything else (addresses, ports, numbers) must already be well-formed, or rendering fails.
+import ipaddr from "ipaddr.js";
 import { MaplbError } from "../errors.js";
-import type { NodeConfig, ServicePort } from "../model/types.js";
+import type { IpFamily, NodeConfig, ServicePort } from "../model/types.js";
 import { printable } from "../util/escape.js";
-import { isIPv4, parseCidr } from "../util/ip.js";
+import { ipFamilyOf, isIPv4, isIPv6, parseIpCidr } from "../util/ip.js";
 import { canonicalCidr } from "./cidr.js";
 
 /** The longest prefix of `text` that is at most `maxBytes` of UTF-8, cut between code points. */
@@ -33,8 +34,8 @@ export function iptablesCommentText(text: string): string {
   return cutUtf8(printable(text), IPTABLES_COMMENT_MAX_BYTES);
 }
 
-/** Tokens printed as they are; kube-proxy's own tokens (chains, addresses, marks, states) are all of this. */
-const PLAIN_TOKEN = /^[A-Za-z0-9_./:,!=+@%-]+$/;
+/** Tokens printed as they are; kube-proxy's own tokens (chains, addresses, `[ip]:port`, marks, states) are all of this. */
+const PLAIN_TOKEN = /^[A-Za-z0-9_./:,!=+@%[\]-]+$/;
 
 /**
  * One argument of an iptables-restore line. iptables-restore splits a line on blanks, honours double
@@ -97,12 +98,24 @@ function bad(p: Pick<ServicePort, "id">, field: string, value: unknown, want: st
 const isPort = (n: unknown, min = 1): boolean =>
   Number.isInteger(n) && (n as number) >= min && (n as number) <= 65535;
 
+/**
+ * An address of the family, as kube-proxy's proxier for it would print it. An IPv4-mapped IPv6
+ * address (::ffff:a.b.c.d) is refused: Go prints it as the IPv4 address, which no IPv6 rule holds;
+ * so is a zone (fe80::1%eth0), which no rule can name.
+ */
+function isAddressOf(ip: string, family: IpFamily): boolean {
+  if (family === "IPv4") return isIPv4(ip);
+  return isIPv6(ip) && !ip.includes("%") && !ipaddr.IPv6.parse(ip).isIPv4MappedAddress();
+}
+
 /** Refuses a service port whose addresses, ports or numbers would be printed malformed into a rule. */
 export function assertRenderable(p: ServicePort): void {
+  const fam = p.family;
+  const addr = `an ${fam} address`;
   if (!["TCP", "UDP", "SCTP"].includes(p.protocol)) bad(p, "protocol", p.protocol, "TCP, UDP or SCTP");
-  if (p.clusterIP !== null && !isIPv4(p.clusterIP)) bad(p, "clusterIP", p.clusterIP, "an IPv4 address");
+  if (p.clusterIP !== null && !isAddressOf(p.clusterIP, fam)) bad(p, "clusterIP", p.clusterIP, addr);
   for (const ip of [...p.externalIPs, ...p.loadBalancerIPs])
-    if (!isIPv4(ip)) bad(p, "external address", ip, "an IPv4 address");
+    if (!isAddressOf(ip, fam)) bad(p, "external address", ip, addr);
   if (!isPort(p.port)) bad(p, "port", p.port, "a port number");
   if (!isPort(p.nodePort, 0)) bad(p, "nodePort", p.nodePort, "a port number or 0");
   if (!isPort(p.healthCheckNodePort, 0))
@@ -110,16 +123,16 @@ export function assertRenderable(p: ServicePort): void {
   const t = p.affinityTimeoutSeconds;
   if (t !== null && !(Number.isInteger(t) && t > 0)) bad(p, "affinity timeout", t, "a positive integer");
   for (const e of [...p.endpoints, ...(p.duplicateEndpoints ?? [])]) {
-    if (!isIPv4(e.ip)) bad(p, "endpoint address", e.ip, "an IPv4 address");
+    if (!isAddressOf(e.ip, fam)) bad(p, "endpoint address", e.ip, addr);
     if (!isPort(e.port)) bad(p, "endpoint port", e.port, "a port number");
   }
 }
 
-/** A service CIDR as kube-proxy prints it (canonical), or an error naming the value. */
-export function assertCidr(cidr: string): string {
-  const c = canonicalCidr(cidr);
+/** A service CIDR of the family as kube-proxy prints it (canonical), or an error naming the value. */
+export function assertCidr(cidr: string, family: IpFamily = "IPv4"): string {
+  const c = ipFamilyOf(cidr) === family ? canonicalCidr(cidr) : null;
   if (c === null)
-    throw new MaplbError("E_INPUT", `service CIDR ${JSON.stringify(cidr)} is not an IPv4 CIDR`, {
+    throw new MaplbError("E_INPUT", `service CIDR ${JSON.stringify(cidr)} is not an ${family} CIDR`, {
       field: "serviceCIDR",
     });
   return c;
@@ -130,7 +143,13 @@ export function assertRenderableNode(node: NodeConfig): void {
   const fail = (field: string, value: unknown, want: string): never => {
     throw new MaplbError("E_INPUT", `node ${field} ${JSON.stringify(value)} is not ${want}`, { field });
   };
-  for (const ip of node.nodeIPs) if (!isIPv4(ip)) fail("IP", ip, "an IPv4 address");
-  if (node.clusterCIDR !== null && !parseCidr(node.clusterCIDR))
-    fail("cluster CIDR", node.clusterCIDR, "an IPv4 CIDR");
+  for (const ip of node.nodeIPs)
+    if (!isAddressOf(ip, "IPv4") && !isAddressOf(ip, "IPv6")) fail("IP", ip, "an IPv4 or IPv6 address");
+  const cidrs: [string | null, IpFamily][] = [
+    [node.clusterCIDR, "IPv4"],
+    [node.clusterCIDR6, "IPv6"],
+  ];
+  for (const [cidr, family] of cidrs)
+    if (cidr !== null && parseIpCidr(cidr)?.family !== family)
+      fail("cluster CIDR", cidr, `an ${family} CIDR`);
 }

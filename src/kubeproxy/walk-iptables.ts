@@ -36,8 +36,8 @@ interface LoadedTable {
   byChain: Map<string, IptablesRule[]>;
 }
 
-function load(table: IptablesTable, node: NodeConfig): LoadedTable {
-  const builtins = builtinJumpRules(node).filter((r) => r.table === table.name);
+function load(table: IptablesTable, node: NodeConfig, family: IptablesRuleset["family"]): LoadedTable {
+  const builtins = builtinJumpRules(node, family).filter((r) => r.table === table.name);
   const withJumps: IptablesTable = { ...table, rules: [...builtins, ...table.rules] };
   const byChain = new Map<string, IptablesRule[]>();
   for (const r of withJumps.rules) byChain.set(r.chain, [...(byChain.get(r.chain) ?? []), r]);
@@ -49,8 +49,8 @@ export function iptablesWalker(
   rules: IptablesRuleset,
   node: NodeConfig,
 ): (pkt: KubeProxyPacket, hash: number) => KubeProxyVerdict {
-  const nat = load(rules.nat, node);
-  const filter = load(rules.filter, node);
+  const nat = load(rules.nat, node, rules.family);
+  const filter = load(rules.filter, node, rules.family);
   const isLocal = localTest(node.nodeIPs);
 
   const walkOnce = (pkt: KubeProxyPacket, branch: number) => {

@@ -132,3 +132,38 @@ export function policyZoo(): ServicePort[] {
     }),
   ];
 }
+
+/**
+ * An IPv4 address or CIDR moved into 2001:db8::/96 (its 32 bits the last two groups, a prefix +96),
+ * so a test can build an IPv6 twin of any IPv4 case: 10.1.0.1 → 2001:db8::a01:1.
+ */
+export function v6(addr: string): string {
+  const [ip, prefix] = addr.split("/");
+  const [a, b, c, d] = ip!.split(".").map(Number);
+  const group = (hi: number, lo: number) => ((hi << 8) | lo).toString(16);
+  const text = `2001:db8::${group(a!, b!)}:${group(c!, d!)}`;
+  return prefix === undefined ? text : `${text}/${Number(prefix) + 96}`;
+}
+
+/** The IPv6 half of a dual-stack twin of `p`: the same port with every address moved by v6(). */
+export function ipv6Twin(p: ServicePort): ServicePort {
+  const ep = (e: Endpoint): Endpoint => ({ ...e, ip: v6(e.ip) });
+  return {
+    ...p,
+    id: `${p.id}/IPv6`,
+    family: "IPv6",
+    clusterIP: p.clusterIP === null ? null : v6(p.clusterIP),
+    externalIPs: p.externalIPs.map(v6),
+    loadBalancerIPs: p.loadBalancerIPs.map(v6),
+    loadBalancerSourceRanges: p.loadBalancerSourceRanges.map(v6),
+    endpoints: p.endpoints.map(ep),
+    ...(p.duplicateEndpoints ? { duplicateEndpoints: p.duplicateEndpoints.map(ep) } : {}),
+  };
+}
+
+/** NODE with an IPv6 address and pod CIDR too (v6 of its IPv4 ones), for the IPv6 proxier. */
+export const NODE_DUAL: NodeConfig = {
+  ...NODE,
+  nodeIPs: [...NODE.nodeIPs, v6(NODE.nodeIPs[0]!)],
+  clusterCIDR6: v6(NODE.clusterCIDR!),
+};

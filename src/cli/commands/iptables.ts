@@ -6,14 +6,16 @@ import { IPTABLES_FORMATS, renderIptables, type IptablesFormat } from "../../kub
 import { KUBE_PROXY_RELEASE } from "../../kubeproxy/release.js";
 import {
   addInputOptions,
+  addIpFamilyOption,
   addNodeOptions,
   type InputOptions,
+  type IpFamilyOptions,
   type NodeOptions,
   modelFrom,
   nodeConfigFrom,
 } from "../options.js";
 
-interface IptablesFlags extends InputOptions, NodeOptions {
+interface IptablesFlags extends InputOptions, NodeOptions, IpFamilyOptions {
   format: IptablesFormat;
 }
 
@@ -29,7 +31,7 @@ export function registerIptables(program: Command): void {
         .choices(IPTABLES_FORMATS)
         .default("canonical"),
     );
-  addNodeOptions(addInputOptions(cmd));
+  addIpFamilyOption(addNodeOptions(addInputOptions(cmd)));
   cmd
     .addHelpText(
       "after",
@@ -47,7 +49,15 @@ export function registerIptables(program: Command): void {
         "             PREROUTING, INPUT, … are not part of the payload)\n" +
         "\nThe node flags change the rules: --node-name decides which endpoints are local\n" +
         "(externalTrafficPolicy/internalTrafficPolicy Local); --cluster-cidr adds the masquerade\n" +
-        "rule for traffic from outside the pod network; --masquerade-all masquerades everything.\n" +
+        "rule for traffic from outside the pod network (the CIDR of --ip-family's family);\n" +
+        "--masquerade-all masquerades everything.\n" +
+        "\nIP families (--ip-family): kube-proxy runs one proxier per family. 4 (the default)\n" +
+        "prints the IPv4 proxier's rules for iptables-restore; 6 prints the IPv6 proxier's for\n" +
+        "ip6tables-restore, from the IPv6 half of every Service (IPv6 cluster IPs, external and\n" +
+        "ingress IPs, source ranges and EndpointSlices). The IPv6 rules differ as kube-proxy's do:\n" +
+        "endpoints are spelled [ip]:port (in KUBE-SEP hashes, comments and DNAT targets), there\n" +
+        "are no localhost NodePorts (no KUBE-FIREWALL chain, no 127.0.0.0/8 rule; the NodePort\n" +
+        "jump refuses ::1/128), and REJECT answers with icmp6-port-unreachable.\n" +
         "Loading the rules needs kube-proxy's nfacct counters first (nfacct add\n" +
         "ct_state_invalid_dropped_pkts; nfacct add localhost_nps_accepted_pkts), or --no-nfacct.\n" +
         "\nExamples:\n" +
@@ -55,10 +65,13 @@ export function registerIptables(program: Command): void {
         "      --node-name ip-10-110-24-222 --cluster-cidr 10.110.0.0/16\n" +
         "  maplb iptables -f ../shared/scenarios --cluster-cidr 10.0.0.0/8 --format restore \\\n" +
         "      | iptables-restore --noflush\n" +
-        "  maplb iptables -f manifests/ --node-name node-a --format save > expected.txt\n",
+        "  maplb iptables -f manifests/ --node-name node-a --format save > expected.txt\n" +
+        "  maplb iptables -f dual-stack.yaml --ip-family 6 --cluster-cidr 10.0.0.0/8,fd00:10::/64 \\\n" +
+        "      --format restore | ip6tables-restore --noflush\n",
     )
     .action((flags: IptablesFlags) => {
       const model = modelFrom(flags);
-      process.stdout.write(renderIptables(buildIptablesRules(model, nodeConfigFrom(flags)), flags.format));
+      const rules = buildIptablesRules(model, nodeConfigFrom(flags), flags.ipFamily);
+      process.stdout.write(renderIptables(rules, flags.format));
     });
 }
