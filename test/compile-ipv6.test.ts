@@ -14,45 +14,7 @@ import {
 } from "../src/compile/tables.js";
 import { MaplbError } from "../src/errors.js";
 import type { ServicePort } from "../src/model/types.js";
-import { endpoint, nodeConfig, servicePort } from "./helpers/model-factory.js";
-
-/** A node with an address of each family and a pod CIDR of each. */
-const node = nodeConfig({
-  nodeIPs: ["192.0.2.10", "2001:db8:ff::10"],
-  clusterCIDR: "10.0.0.0/16",
-  clusterCIDR6: "2001:db8:1::/64",
-});
-
-/** The two halves of one dual-stack LoadBalancer Service, as the model builds them. */
-function dualStackLb(
-  overrides: { v4?: Partial<ServicePort>; v6?: Partial<ServicePort> } = {},
-): ServicePort[] {
-  const common: Partial<ServicePort> = {
-    name: "lb",
-    type: "LoadBalancer",
-    nodePort: 30080,
-    externalTrafficPolicy: "Local",
-  };
-  return [
-    servicePort({
-      ...common,
-      clusterIP: "10.96.0.20",
-      loadBalancerIPs: ["203.0.113.7"],
-      loadBalancerSourceRanges: ["198.51.100.0/24"],
-      endpoints: [endpoint("10.0.2.1"), endpoint("10.0.2.2", { nodeName: "node-b" })],
-      ...overrides.v4,
-    }),
-    servicePort({
-      ...common,
-      family: "IPv6",
-      clusterIP: "fd00:96::20",
-      loadBalancerIPs: ["2001:db8:7::7"],
-      loadBalancerSourceRanges: ["2001:db8:51::/48"],
-      endpoints: [endpoint("2001:db8:1::1"), endpoint("2001:db8:1::2", { nodeName: "node-b" })],
-      ...overrides.v6,
-    }),
-  ];
-}
+import { dualStackLb, dualStackNode as node, endpoint, servicePort } from "./helpers/model-factory.js";
 
 function portTables(tables: LbTables, id: string): ServicePortTables {
   const t = tables.services.get(id);

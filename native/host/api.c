@@ -212,7 +212,10 @@ static int kernel_id_scan(struct maplb_dp *dp, __u32 id, __u32 row, __u32 *found
 	int copies = is_percpu(id) ? libbpf_num_possible_cpus() : 1;
 	if (copies < 0)
 		return copies;
-	__u32 size = ROUND8(maplb_maps[id].value_size) * (__u32)copies;
+	/* As the kernel packs a batch (bpf_map_value_size): per-CPU copies are 8-byte aligned, a plain
+	 * array's values are value_size apart (lb6_backend's 20 bytes are not a multiple of 8). */
+	__u32 size = is_percpu(id) ? ROUND8(maplb_maps[id].value_size) * (__u32)copies
+				   : maplb_maps[id].value_size;
 	__u32 *keys = calloc(ID_SCAN_ROWS, sizeof(*keys));
 	__u8 *values = calloc(ID_SCAN_ROWS, size);
 	int result = 0;
