@@ -16,9 +16,13 @@ static __always_inline struct dp_result run_xdp(struct xdp_md *xdp)
 	return dp_process(&env, &ctx);
 }
 
-static __always_inline int wants_icmp(struct dp_result r)
+/* The ICMP answer is IPv4's (icmp.h); an IPv6 packet for a service without backends is dropped
+ * without an ICMPv6 one. */
+static __always_inline int wants_icmp(struct dp_result r, void *data, void *data_end)
 {
-	return r.verdict == MAPLB_VERDICT_DROP && r.reason == MAPLB_REASON_NO_BACKEND;
+	struct ethhdr *eth = data;
+	return r.verdict == MAPLB_VERDICT_DROP && r.reason == MAPLB_REASON_NO_BACKEND &&
+	       (void *)(eth + 1) <= data_end && eth->h_proto == bpf_htons(ETH_P_IP);
 }
 
 /* XDP: turn the frame into the ICMP error and send it back out of the interface it came in on. */
@@ -38,7 +42,7 @@ SEC("xdp")
 int maplb_xdp(struct xdp_md *ctx)
 {
 	struct dp_result r = run_xdp(ctx);
-	if (wants_icmp(r))
+	if (wants_icmp(r, (void *)(long)ctx->data, (void *)(long)ctx->data_end))
 		return xdp_reply_unreachable(ctx);
 	return r.verdict == MAPLB_VERDICT_DROP ? XDP_DROP : XDP_PASS;
 }
@@ -57,8 +61,11 @@ static __always_inline int tc_reply_unreachable(struct __sk_buff *skb)
 
 /* What the pipeline reads directly, at most: Ethernet, the longest IPv4 header, then the longer of
  * a TCP header with options (60) and an ICMP error's header (8), quoted IPv4 header (60) and the
- * quoted L4 bytes up to a TCP checksum (20). */
-#define TC_HEADERS (sizeof(struct ethhdr) + 60 + 8 + 60 + 20)
+ * quoted L4 bytes up to a TCP checksum (20); or, for IPv6, its header, the extension headers the
+ * parser walks and a TCP header with options. */
+#define TC_HEADERS_V4 (sizeof(struct ethhdr) + 60 + 8 + 60 + 20)
+#define TC_HEADERS_V6 (sizeof(struct ethhdr) + IPV6_HLEN + IPV6_EXT_BYTES_MAX + 60)
+#define TC_HEADERS (TC_HEADERS_V6 > TC_HEADERS_V4 ? TC_HEADERS_V6 : TC_HEADERS_V4)
 
 SEC("tc")
 int maplb_tc(struct __sk_buff *skb)
@@ -76,7 +83,7 @@ int maplb_tc(struct __sk_buff *skb)
 	/* The pull may have moved the data: the pipeline reads skb->data and data_end afresh. */
 	struct dp_ctx ctx = { .skb = skb };
 	struct dp_result r = dp_process(&env, &ctx);
-	if (wants_icmp(r))
+	if (wants_icmp(r, (void *)(long)skb->data, (void *)(long)skb->data_end))
 		return tc_reply_unreachable(skb);
 	return r.verdict == MAPLB_VERDICT_DROP ? TC_ACT_SHOT : TC_ACT_OK;
 }

@@ -44,6 +44,12 @@ function pseudoHeaderSum(src: number, dst: number, proto: number, l4Length: numb
   return (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + proto + l4Length;
 }
 
+/** An Ethernet header (locally administered MACs) for `ethertype` at the start of `frame`. */
+export function writeEthernet(frame: Uint8Array, ethertype: number): void {
+  frame.set([0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01]); // dst, src MAC
+  new DataView(frame.buffer, frame.byteOffset).setUint16(12, ethertype);
+}
+
 /** An Ethernet + IPv4 frame around `l4` (copied), with the header checksum set. */
 function ipv4Frame(
   spec: { src: string; dst: string; ttl?: number; ipOptions?: Uint8Array; ipId?: number; fragField?: number },
@@ -56,8 +62,7 @@ function ipv4Frame(
   const ihl = IPV4_HLEN + options.length;
   const frame = new Uint8Array(ETH_HLEN + ihl + l4.length);
   const v = new DataView(frame.buffer);
-  frame.set([0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01]); // dst, src MAC (locally administered)
-  v.setUint16(12, ETH_P_IP);
+  writeEthernet(frame, ETH_P_IP);
   const ip = ETH_HLEN;
   v.setUint8(ip, 0x40 | (ihl / 4));
   v.setUint16(ip + 2, ihl + l4.length);
@@ -73,9 +78,13 @@ function ipv4Frame(
   return frame;
 }
 
-export function buildFrame(spec: FrameSpec): Uint8Array {
+/**
+ * The TCP or UDP segment of `spec` with its checksum over `pseudoSum` (the pseudo-header's sum,
+ * which is the family's: see pseudoHeaderSum here and in packet6.ts). UDP: a computed 0 is sent as
+ * 0xffff, and noUdpChecksum leaves 0 ("none", IPv4 only).
+ */
+export function buildL4(spec: FrameSpec, pseudoSum: (l4Length: number) => number): Uint8Array {
   const payload = spec.payload ?? new Uint8Array(0);
-  const proto = spec.proto === "TCP" ? IPPROTO_TCP : IPPROTO_UDP;
   const l4Header = spec.proto === "TCP" ? 20 : 8;
   const l4 = new Uint8Array(l4Header + payload.length);
   const v = new DataView(l4.buffer);
@@ -91,11 +100,18 @@ export function buildFrame(spec: FrameSpec): Uint8Array {
   }
   l4.set(payload, l4Header);
   if (!(spec.proto === "UDP" && spec.noUdpChecksum)) {
-    const sum = pseudoHeaderSum(ipv4ToInt(spec.src), ipv4ToInt(spec.dst), proto, l4.length);
-    let check = internetChecksum(l4, sum);
+    let check = internetChecksum(l4, pseudoSum(l4.length));
     if (spec.proto === "UDP" && check === 0) check = 0xffff;
     v.setUint16(spec.proto === "TCP" ? 16 : 6, check);
   }
+  return l4;
+}
+
+export const protoNumber = (proto: "TCP" | "UDP"): number => (proto === "TCP" ? IPPROTO_TCP : IPPROTO_UDP);
+
+export function buildFrame(spec: FrameSpec): Uint8Array {
+  const proto = protoNumber(spec.proto);
+  const l4 = buildL4(spec, (len) => pseudoHeaderSum(ipv4ToInt(spec.src), ipv4ToInt(spec.dst), proto, len));
   return ipv4Frame(spec, proto, l4);
 }
 
