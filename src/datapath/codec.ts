@@ -117,12 +117,6 @@ export function u32(n: number): Uint8Array {
   put(b, 0, n, 4, false);
   return b;
 }
-/** An IPv6 address (a 128-bit bigint) as its 16 bytes: node_addrs6's keys. */
-export function in6(n: bigint): Uint8Array {
-  const b = new Uint8Array(16);
-  putIn6(b, 0, n);
-  return b;
-}
 export function be32(n: number): Uint8Array {
   const b = new Uint8Array(4);
   put(b, 0, n, 4, true);
