@@ -10,9 +10,9 @@ import { canCreateNamespaces, type Topology } from "../src/netns/netns.js";
 
 export type IptablesBackend = "legacy" | "nft";
 
-/** The restore payload with the built-in chains' jump rules appended to each table. */
+/** The restore payload with the built-in chains' jump rules (of the rules' family) appended to each table. */
 export function payloadWithJumps(rules: IptablesRuleset, node: NodeConfig): string {
-  const jumps = builtinJumpRules(node);
+  const jumps = builtinJumpRules(node, rules.family);
   const lines: string[] = [];
   let table = "";
   for (const line of renderRestore(rules).split("\n")) {

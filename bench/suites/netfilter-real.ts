@@ -83,8 +83,9 @@ interface CellSetup {
 
 interface PathSpec {
   impl: string;
-  /** Loads the cell's rules into the router (load timing is the control-plane suite's job). */
-  load(lab: RouterLab, ns: string, c: CellSetup, path: RouterPath): void;
+  /** Loads the cell's rules, of every family it is measured over here, into the router (load
+   * timing is the control-plane suite's job). */
+  load(lab: RouterLab, ns: string, cells: CellSetup[], path: RouterPath): void;
   /** Where the client connects: the worst-case service's frontend, or (baseline) its first backend. */
   target(c: CellSetup): { ip: string; port: number };
   /** Full grid only: the largest S this path runs at. */
@@ -93,6 +94,8 @@ interface PathSpec {
   needsKernel?: boolean;
   /** The families it is measured over: IPv6 too where it has IPv6 rules. */
   families: readonly IpFamily[];
+  /** The largest S it is measured at over IPv6 (the IPv6 rows are 10 to 10k services). */
+  maxServices6?: number;
 }
 
 /** One series of connects: a path, over one family. */
@@ -105,35 +108,55 @@ interface Probe {
 const worst = (c: CellSetup) => c.model.ports.at(-1)!;
 const serviceTarget = (c: CellSetup) => ({ ip: worst(c).clusterIP!, port: worst(c).port });
 
+/** kube-proxy's iptables mode: IPv4 rules by iptables-restore, the IPv6 proxier's by ip6tables-restore. */
 function iptablesPath(impl: string, backend: "legacy" | "nft"): PathSpec {
   return {
     impl,
-    load: (lab, ns, c) => loadIptables(lab.topo, ns, backend, c.payload),
+    load: (lab, ns, cells) => {
+      for (const c of cells) loadIptables(lab.topo, ns, backend, c.payload, c.family);
+    },
     target: serviceTarget,
     // A restore of 100k services' chains would take many minutes; their growth shows by 30k.
     fullMaxServices: 30000,
-    families: IPV4_ONLY,
+    families: DUAL_STACK,
+    maxServices6: 10000,
   };
 }
 
 const PIN_ROOT = `/sys/fs/bpf/maplb-bench-nf-${process.pid}`;
 
 /**
- * maplb: per cell, fresh maps pinned under a new directory, filled from the compiled model, then the
- * TC program attached on the router's two interfaces (requests are DNATed on the way in, replies
- * reverse-NATed on the way back), replacing the previous cell's program.
+ * maplb: per cell, fresh maps pinned under a new directory, filled from the compiled model (both
+ * families' services, as on a dual-stack node: one compile, lb4 and lb6 maps), then the TC program
+ * attached on the router's two interfaces (requests are DNATed on the way in, replies reverse-NATed
+ * on the way back), replacing the previous cell's program.
  */
-function loadMaplb(_lab: RouterLab, ns: string, c: CellSetup, path: RouterPath): void {
-  const pinDir = join(PIN_ROOT, `s${c.model.ports.length}`);
+function loadMaplb(_lab: RouterLab, ns: string, cells: CellSetup[], path: RouterPath): void {
+  const ports = cells.flatMap((c) => c.model.ports);
+  const services = cells[0]!.model.ports.length;
+  const pinDir = join(PIN_ROOT, `s${services}`);
   mkdirSync(pinDir, { recursive: true });
-  const entries = c.model.ports.length * (ENDPOINTS + 1) + 16;
+  const entries = services * (ENDPOINTS + 1) + 16;
   const dp = openKernel({
     pinDir,
-    mapMax: { lb4_services: entries, lb4_backends: entries, lb4_reverse_nat: c.model.ports.length + 16 },
+    mapMax: {
+      // Backend and rev-NAT ids are one space across the families: both maps of each are indexed by it.
+      lb4_services: entries,
+      lb4_backends: 2 * entries,
+      lb4_reverse_nat: 2 * services + 16,
+      lb6_services: entries,
+      lb6_backends: 2 * entries,
+      lb6_reverse_nat: 2 * services + 16,
+    },
   });
   try {
-    dp.configure({ nodeIPs: [], clusterCIDR: NODE.clusterCIDR, hashSeed: 1 });
-    dp.apply(new Compiler(NODE).update(c.model.ports, []));
+    dp.configure({
+      nodeIPs: [],
+      clusterCIDR: NODE.clusterCIDR,
+      clusterCIDR6: NODE.clusterCIDR6,
+      hashSeed: 1,
+    });
+    dp.apply(new Compiler(NODE).update(ports, []));
   } finally {
     dp.close();
   }
@@ -152,15 +175,15 @@ const PATHS: PathSpec[] = [
     // In parts: the same ruleset, loaded in a fraction of one transaction's time (see there). Even
     // so the load grows with the square of the services (the kernel names each anonymous map by
     // scanning the table's sets): 33 s at 10k, 486 s at 30k here; 100k would take about an hour.
-    load: (lab, ns, c) => loadNftablesInParts(lab.topo, ns, c.nft),
+    load: (lab, ns, [c]) => loadNftablesInParts(lab.topo, ns, c!.nft),
     target: serviceTarget,
     fullMaxServices: 30000,
     families: IPV4_ONLY,
   },
-  { impl: "maplb", load: loadMaplb, target: serviceTarget, needsKernel: true, families: IPV4_ONLY },
+  { impl: "maplb", load: loadMaplb, target: serviceTarget, needsKernel: true, families: DUAL_STACK },
   {
     impl: SOCKET_LB_ROW,
-    load: (_lab, _ns, c) => socketLbLoad(PIN_ROOT, c.model, NODE, ENDPOINTS),
+    load: (_lab, _ns, [c]) => socketLbLoad(PIN_ROOT, c!.model, NODE, ENDPOINTS),
     target: (c) => socketLbTarget(c.model),
     needsKernel: true,
     families: IPV4_ONLY,
@@ -255,7 +278,7 @@ function cellSetup(family: IpFamily, services: number, probes: Probe[]): CellSet
     family,
     model,
     payload: loads((impl) => impl.startsWith("kube-proxy-iptables"))
-      ? payloadWithJumps(buildIptablesRules(model, NODE), NODE)
+      ? payloadWithJumps(buildIptablesRules(model, NODE, family), NODE)
       : "",
     nft: loads((impl) => impl === "kube-proxy-nftables") ? renderNft(buildNftRules(model, NODE)) : "",
   };
@@ -297,7 +320,8 @@ export const netfilterReal: Suite = {
     const l = lab!;
     const probes = active
       .flatMap((spec, k) => spec.families.map((family) => ({ spec, path: l.paths[k]!, family })))
-      .filter(({ spec }) => ctx.mode === "quick" || cell.services <= (spec.fullMaxServices ?? Infinity));
+      .filter(({ spec }) => ctx.mode === "quick" || cell.services <= (spec.fullMaxServices ?? Infinity))
+      .filter(({ spec, family }) => family === "IPv4" || cell.services <= (spec.maxServices6 ?? Infinity));
     const setups = new Map<IpFamily, CellSetup>();
     for (const family of new Set(probes.map((p) => p.family)))
       setups.set(family, cellSetup(family, cell.services, probes));
@@ -307,7 +331,10 @@ export const netfilterReal: Suite = {
       eps.map((e) => e.ip),
       eps.map((e) => e.port),
     );
-    for (const { spec, path, family } of probes) spec.load(l, path.ns, setups.get(family)!, path);
+    for (const [k, spec] of active.entries()) {
+      const families = probes.filter((p) => p.spec === spec).map((p) => setups.get(p.family)!);
+      if (families.length > 0) spec.load(l, l.paths[k]!.ns, families, l.paths[k]!);
+    }
     ctx.tick(0.5);
     const targets = probes.map(({ spec, path, family }) =>
       targetArg(path.clientDev, spec.target(setups.get(family)!)),
