@@ -15,7 +15,7 @@ import {
 import { byEndpointString } from "../src/model/endpoints.js";
 import { newServicePort } from "../src/model/service-port.js";
 import type { Cell } from "./types.js";
-import { intToIpv4, ipv4ToInt } from "../src/util/ip.js";
+import { bigIntToIpv6, intToIpv4, ipv4ToInt, ipv6ToBigInt } from "../src/util/ip.js";
 
 export const SERVICE_BASE = ipv4ToInt("198.19.0.0");
 export const POD_BASE = ipv4ToInt("198.18.128.0");
@@ -26,14 +26,12 @@ export const POD_PORT = 8080;
 /** The IPv6 ranges: a /64 each, of which the last 32 bits are used. */
 export const SERVICE_PREFIX6 = "2001:db8:19::/64";
 export const POD_PREFIX6 = "2001:db8:18:8000::/64";
+const SERVICE_BASE6 = ipv6ToBigInt("2001:db8:19::");
+const POD_BASE6 = ipv6ToBigInt("2001:db8:18:8000::");
 
-/** The address `n + 1` within a /64 written as "x:x:x:x::": in RFC 5952 form, as the API server and
- * `ip6tables -S` print it (the `+ 1` keeps clear of the all-zeros interface id). */
-function inPrefix6(prefix: string, n: number): string {
-  const id = n + 1;
-  const hi = Math.floor(id / 0x10000);
-  return `${prefix.slice(0, prefix.indexOf("::") + 2)}${hi ? `${hi.toString(16)}:` : ""}${(id & 0xffff).toString(16)}`;
-}
+/** The address `n + 1` past `base`, in RFC 5952 text as the API server and `ip6tables -S` print it
+ * (the `+ 1` keeps clear of the all-zeros interface id). */
+const nthAddress6 = (base: bigint, n: number) => bigIntToIpv6(base + BigInt(n + 1));
 
 export interface SyntheticOptions {
   services: number;
@@ -51,7 +49,7 @@ export function serviceName(i: number): string {
 }
 
 export function serviceFrontend(i: number, family: IpFamily = "IPv4"): { ip: string; port: number } {
-  if (family === "IPv6") return { ip: inPrefix6(SERVICE_PREFIX6, i), port: SERVICE_PORT };
+  if (family === "IPv6") return { ip: nthAddress6(SERVICE_BASE6, i), port: SERVICE_PORT };
   return {
     ip: intToIpv4(SERVICE_BASE + (i % SERVICE_SPACE)),
     port: SERVICE_PORT + Math.floor(i / SERVICE_SPACE),
@@ -59,7 +57,7 @@ export function serviceFrontend(i: number, family: IpFamily = "IPv4"): { ip: str
 }
 
 export function podAddress(n: number, family: IpFamily = "IPv4"): { ip: string; port: number } {
-  if (family === "IPv6") return { ip: inPrefix6(POD_PREFIX6, n), port: POD_PORT };
+  if (family === "IPv6") return { ip: nthAddress6(POD_BASE6, n), port: POD_PORT };
   return { ip: intToIpv4(POD_BASE + (n % POD_SPACE)), port: POD_PORT + Math.floor(n / POD_SPACE) };
 }
 

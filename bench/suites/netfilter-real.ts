@@ -33,7 +33,7 @@ import {
 import { buildNftRules, renderNft } from "../../src/kubeproxy/nft.js";
 import { RouterLab, type RouterPath } from "../router-lab.js";
 import { POD_PREFIX6, syntheticModel } from "../synthetic.js";
-import { isIPv6 } from "../../src/util/ip.js";
+import { hostPort } from "../../src/util/ip.js";
 import { buildTool } from "../tools/build.js";
 import {
   SOCKET_LB_ROW,
@@ -191,9 +191,7 @@ const PATHS: PathSpec[] = [
 ];
 
 /** The client tool's target: DEV=a.b.c.d:PORT, or DEV=[IPv6]:PORT. */
-function targetArg(dev: string, t: { ip: string; port: number }): string {
-  return `${dev}=${isIPv6(t.ip) ? `[${t.ip}]` : t.ip}:${t.port}`;
-}
+const targetArg = (dev: string, t: { ip: string; port: number }) => `${dev}=${hostPort(t.ip, t.port)}`;
 
 /** Parses `connect-latency cps` output: per target, "DEV ok failed elapsed_ns softirq_ns sys_ns". */
 function parseCps(out: string) {
