@@ -17,6 +17,7 @@ import { buildFrame } from "../../src/datapath/packet.js";
 import { buildFrame6 } from "../../src/datapath/packet6.js";
 import type { MapOp } from "../../src/compile/tables.js";
 import { structSize } from "../../src/datapath/codec.js";
+import type { NativeMapName } from "../../src/datapath/abi.js";
 import { ChainEvaluator, packPackets, type IptPacket } from "../../src/iptables-eval/evaluator.js";
 import { buildIptablesRules } from "../../src/kubeproxy/iptables-rules.js";
 import {
@@ -168,36 +169,42 @@ function compiled(cell: Cell, M: number, family: IpFamily): { model: ServiceMode
  */
 function programmed(cell: Cell, M: number, ops: MapOp[], family: IpFamily): NativeDatapath {
   const entries = cell.services * (cell.endpointsPerService + 1) + 16;
-  const lb = {
-    services: entries,
-    backends: entries,
-    reverse_nat: cell.services + 16,
-    maglev: cell.services * M + 16,
-    ct: 2 * ROUNDS * BATCH,
-  };
   const dp = openDatapath({
     kind: "emulated",
-    mapMax: {
-      lb4_backend_stats: entries, // per backend id, one id space for both families
-      ...(family === "IPv6"
-        ? {
-            lb6_services: lb.services,
-            lb6_backends: lb.backends,
-            lb6_reverse_nat: lb.reverse_nat,
-            lb6_maglev: lb.maglev,
-            ct6: lb.ct,
-          }
-        : {
-            lb4_services: lb.services,
-            lb4_backends: lb.backends,
-            lb4_reverse_nat: lb.reverse_nat,
-            lb4_maglev: lb.maglev,
-            ct4: lb.ct,
-          }),
-    },
+    mapMax: familyMapMax(family, {
+      services: entries,
+      backends: entries,
+      reverseNat: cell.services + 16,
+      maglev: cell.services * M + 16,
+      ct: 2 * ROUNDS * BATCH,
+    }),
   }) as NativeDatapath;
   dp.apply(ops);
   return dp;
+}
+
+/** Sizes for one family's load-balancing maps (lb4_* or lb6_*, and its conntrack when given). The
+ * per-backend counters are keyed by backend id, one space for both families: sized as the backends. */
+export function familyMapMax(
+  family: IpFamily,
+  n: { services: number; backends: number; reverseNat: number; maglev: number; ct?: number },
+): Partial<Record<NativeMapName, number>> {
+  const ct = n.ct === undefined ? {} : { [family === "IPv6" ? "ct6" : "ct4"]: n.ct };
+  const lb =
+    family === "IPv6"
+      ? {
+          lb6_services: n.services,
+          lb6_backends: n.backends,
+          lb6_reverse_nat: n.reverseNat,
+          lb6_maglev: n.maglev,
+        }
+      : {
+          lb4_services: n.services,
+          lb4_backends: n.backends,
+          lb4_reverse_nat: n.reverseNat,
+          lb4_maglev: n.maglev,
+        };
+  return { ...lb, ...ct, lb4_backend_stats: n.backends };
 }
 
 /** maplb's rows of one family: new and established flows, worst-case and uniform traffic. */

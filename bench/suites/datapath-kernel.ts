@@ -13,7 +13,7 @@ import { kernelUnavailableReason, openKernel } from "../../src/datapath/kernel.j
 import type { NativeDatapath } from "../../src/datapath/native-datapath.js";
 import { type BenchMode, frontendOf, pipelineNsPerPacket, scaleOps } from "../../src/datapath/speed.js";
 import { kernelConnectCost, SOCKET_LB_IMPL } from "../socket-lb-cost.js";
-import { maglevSizeFor } from "./datapath-emulated.js";
+import { familyMapMax, maglevSizeFor } from "./datapath-emulated.js";
 import { datapathGrid } from "../synthetic.js";
 import type { IpFamily } from "../../src/model/types.js";
 import {
@@ -91,23 +91,31 @@ function onBothTargets(
   }
 }
 
+/** The cell's state in one family's maps: their sizes, and the MapOps that fill them. */
+function cellState(cell: Cell, M: number, family: IpFamily): { mapMax: MapMax; ops: MapOp[] } {
+  const backends = cell.services * cell.endpointsPerService;
+  // IPv4: + one service's entries again, for the socket-LB measure copies service 0 as a UDP frontend.
+  const extra = family === "IPv4" ? cell.endpointsPerService + 1 : 0;
+  return {
+    mapMax: familyMapMax(family, {
+      services: cell.services + backends + extra + 16,
+      backends: backends + 16,
+      reverseNat: cell.services + 16,
+      maglev: cell.services * M + 16,
+    }),
+    ops: scaleOps({
+      services: cell.services,
+      backendsPerService: cell.endpointsPerService,
+      algorithm: "maglev",
+      maglevM: M,
+      family,
+    }),
+  };
+}
+
 /** maplb's IPv6 row: the cell's state in lb6 maps, the XDP program and the host build, both flows. */
 function ipv6Rows(cell: Cell, M: number): Result[] {
-  const backends = cell.services * cell.endpointsPerService;
-  const mapMax = {
-    lb6_services: cell.services + backends + 16,
-    lb6_backends: backends + 16,
-    lb6_reverse_nat: cell.services + 16,
-    lb6_maglev: cell.services * M + 16,
-    lb4_backend_stats: backends + 16,
-  };
-  const ops = scaleOps({
-    services: cell.services,
-    backendsPerService: cell.endpointsPerService,
-    algorithm: "maglev",
-    maglevM: M,
-    family: "IPv6",
-  });
+  const { mapMax, ops } = cellState(cell, M, "IPv6");
   const params = { algorithm: "maglev", M };
   return onBothTargets(mapMax, ops, (dp, host) =>
     (["established", "new"] as const).flatMap((mode) => [
@@ -129,21 +137,7 @@ export const datapathKernel: Suite = {
 
   async run(cell, ctx) {
     const M = maglevSizeFor(cell.endpointsPerService);
-    const backends = cell.services * cell.endpointsPerService;
-    const mapMax = {
-      // + one service's entries again: the socket-LB measure copies service 0 as a UDP frontend.
-      lb4_services: cell.services + backends + cell.endpointsPerService + 1 + 16,
-      lb4_backends: backends + 16,
-      lb4_reverse_nat: cell.services + 16,
-      lb4_maglev: cell.services * M + 16,
-      lb4_backend_stats: backends + 16,
-    };
-    const ops = scaleOps({
-      services: cell.services,
-      backendsPerService: cell.endpointsPerService,
-      algorithm: "maglev",
-      maglevM: M,
-    });
+    const { mapMax, ops } = cellState(cell, M, "IPv4");
     const rows = onBothTargets(mapMax, ops, (dp, host) => {
       ctx.tick(0.5);
       const row = (impl: string, mode: BenchMode, params: Result["params"], target: NativeDatapath = dp) =>
