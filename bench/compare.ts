@@ -1,6 +1,6 @@
 // `maplb bench compare A.json B.json`: the change of every figure between two runs, as the ratio B/A,
 // with a noise band from each figure's repeated samples. A figure is matched across the two files by
-// suite, impl, metric, traffic, services and endpoints per service (plus any parameter that tells
+// suite, impl (and family), metric, traffic, services and endpoints per service (plus any parameter that tells
 // apart rows that share those, such as the ffi suite's batch size).
 //
 // The noise band: a median of n samples whose interquartile range is IQR has a standard error of about
@@ -10,7 +10,7 @@
 // that does not record it) has no band: its change is shown but not judged.
 import { fmt, formatTable } from "./table.js";
 import type { ResultsFile } from "./results-file.js";
-import { groupBy, type Result } from "./types.js";
+import { groupBy, seriesName, type Result } from "./types.js";
 import { printable } from "../src/util/escape.js";
 
 const MEDIAN_SE_PER_IQR = 1.2533 / 1.349;
@@ -62,7 +62,7 @@ export function relativeError(r: Result): number | null {
 }
 
 const baseKey = (r: Result) =>
-  [r.suite, r.impl, r.metric, r.traffic, r.services, r.endpointsPerService].join("\u0000");
+  [r.suite, seriesName(r), r.metric, r.traffic, r.services, r.endpointsPerService].join("\u0000");
 
 /** Per base key, the parameter names whose values differ between rows sharing it. */
 function differingParams(rows: Result[]): Map<string, Map<string, Set<string>>> {
@@ -117,7 +117,7 @@ function keyed(file: ResultsFile, params: Map<string, string[]>): Map<string, Re
 /** A figure's name for the "only in" lists: suite/impl/metric/traffic S E and its coordinates. */
 function figureName(r: Result, names: string[]): string {
   const extra = names.map((n) => ` ${n}=${r.params?.[n]}`).join("");
-  return `${r.suite}/${r.impl}/${r.metric}/${r.traffic} S=${r.services} E=${r.endpointsPerService}${extra}`;
+  return `${r.suite}/${seriesName(r)}/${r.metric}/${r.traffic} S=${r.services} E=${r.endpointsPerService}${extra}`;
 }
 
 function verdictOf(a: number, b: number, ratio: number | null, band: [number, number] | null): Verdict {
@@ -144,7 +144,7 @@ export function compareResults(a: ResultsFile, b: ResultsFile, k = 2): Compariso
     const names = params.get(baseKey(ra)) ?? [];
     figures.push({
       suite: ra.suite,
-      impl: ra.impl,
+      impl: seriesName(ra),
       metric: ra.metric,
       traffic: ra.traffic,
       services: ra.services,

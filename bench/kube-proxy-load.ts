@@ -1,17 +1,18 @@
 // Loading kube-proxy's generated rules into a network namespace's real netfilter, the way kube-proxy
 // would: the restore payload plus the jump rules from the built-in chains (which kube-proxy installs
-// separately), with iptables-legacy-restore, iptables-nft-restore or nft -f.
+// separately), with iptables-legacy-restore, iptables-nft-restore (ip6tables-… for the IPv6 proxier's
+// rules) or nft -f.
 import { builtinJumpRules, type IptablesRuleset } from "../src/kubeproxy/iptables-rules.js";
 import { renderRestore, restoreRuleLine } from "../src/kubeproxy/iptables-render.js";
-import type { NodeConfig } from "../src/model/types.js";
+import type { IpFamily, NodeConfig } from "../src/model/types.js";
 import { existsSync } from "node:fs";
 import { canCreateNamespaces, type Topology } from "../src/netns/netns.js";
 
 export type IptablesBackend = "legacy" | "nft";
 
-/** The restore payload with the built-in chains' jump rules appended to each table. */
+/** The restore payload with the built-in chains' jump rules (of the rules' family) appended to each table. */
 export function payloadWithJumps(rules: IptablesRuleset, node: NodeConfig): string {
-  const jumps = builtinJumpRules(node);
+  const jumps = builtinJumpRules(node, rules.family);
   const lines: string[] = [];
   let table = "";
   for (const line of renderRestore(rules).split("\n")) {
@@ -22,10 +23,23 @@ export function payloadWithJumps(rules: IptablesRuleset, node: NodeConfig): stri
   return lines.join("\n");
 }
 
-/** Replaces the namespace's filter and nat tables with kube-proxy's rules; returns the seconds it took. */
-export function loadIptables(topo: Topology, ns: string, backend: IptablesBackend, payload: string): number {
+/** The restore command of each family and backend: IPv6 rules go to ip6tables. */
+const RESTORE: Record<IpFamily, Record<IptablesBackend, string>> = {
+  IPv4: { legacy: "iptables-legacy-restore", nft: "iptables-nft-restore" },
+  IPv6: { legacy: "ip6tables-legacy-restore", nft: "ip6tables-nft-restore" },
+};
+
+/** Replaces the namespace's filter and nat tables of the family with kube-proxy's rules; returns the
+ * seconds it took. */
+export function loadIptables(
+  topo: Topology,
+  ns: string,
+  backend: IptablesBackend,
+  payload: string,
+  family: IpFamily = "IPv4",
+): number {
   const t0 = process.hrtime.bigint();
-  topo.exec(ns, backend === "legacy" ? "iptables-legacy-restore" : "iptables-nft-restore", [], payload);
+  topo.exec(ns, RESTORE[family][backend], [], payload);
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
@@ -56,7 +70,8 @@ export function loadNftablesInParts(topo: Topology, ns: string, ruleset: string,
 export function kubeProxyLoadUnavailable(): string | null {
   const ns = canCreateNamespaces();
   if (ns) return ns;
-  for (const bin of ["/usr/sbin/iptables-legacy-restore", "/usr/sbin/iptables-nft-restore", "/usr/sbin/nft"])
+  const tools = [...Object.values(RESTORE).flatMap((r) => Object.values(r)), "nft"];
+  for (const bin of tools.map((t) => `/usr/sbin/${t}`))
     if (!existsSync(bin)) return `needs ${bin} (Debian packages iptables and nftables)`;
   return null;
 }

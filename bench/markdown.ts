@@ -3,10 +3,10 @@
 // after the report's headline sentences.
 import { addedLatency, headlineSentences } from "./headline.js";
 import { fmt } from "./table.js";
-import { groupBy, type Result, type Target } from "./types.js";
+import { groupBy, seriesName, type Result, type Target } from "./types.js";
 
 function pivot(rows: Result[]): string {
-  const impls = [...new Set(rows.map((r) => r.impl))];
+  const impls = [...new Set(rows.map(seriesName))];
   // A grid point is S×E; the ffi suite has no services, and its points are batch sizes.
   const points = [
     ...groupBy(rows, (r) =>
@@ -17,7 +17,7 @@ function pivot(rows: Result[]): string {
   const rule = `|---|${impls.map(() => "---:").join("|")}|`;
   const body = points.map(([, rs]) => {
     const cells = impls.map((i) => {
-      const r = rs.find((x) => x.impl === i);
+      const r = rs.find((x) => seriesName(x) === i);
       return r ? fmt(r.value) : "–";
     });
     const r = rs[0]!;

@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { ADDED_LATENCY_METRIC, addedLatency, headlineSentences, type Headline } from "./headline.js";
 import type { Machine } from "./machine.js";
 import { fmt, RESULT_COLUMNS, resultCells } from "./table.js";
-import { groupBy, type Result, type Target } from "./types.js";
+import { familyOf, groupBy, seriesName, type Result, type Target } from "./types.js";
 
 export interface ReportInput {
   machine: Machine;
@@ -38,6 +38,8 @@ export interface SeriesSpec {
   points: { x: number; y: number }[];
   /** Set on a target's dashed line (not an implementation's figures): the target and its figure. */
   target?: { met: boolean; text: string };
+  /** An IPv6 series: drawn dotted, in its implementation's colour. */
+  ipv6?: boolean;
 }
 
 /** A chart: one series per impl, x = services or endpoints per service, y = the metric. */
@@ -76,6 +78,27 @@ export function implColors(results: Result[]): Map<string, string> {
     if (!m.has(r.impl)) m.set(r.impl, IMPL_COLORS[r.impl] ?? SPARE_COLORS[spare++ % SPARE_COLORS.length]!);
   return m;
 }
+
+/** One series per implementation and family, points sorted by x: an IPv6 series keeps its
+ * implementation's colour and is drawn dotted. */
+function familySeries<R extends { impl: string; family?: Result["family"] }>(
+  rows: R[],
+  colors: Map<string, string>,
+  point: (r: R) => { x: number; y: number },
+): SeriesSpec[] {
+  return [...groupBy(rows, seriesName)].map(([label, rs]) => ({
+    label,
+    color: colors.get(rs[0]!.impl) ?? SPARE_COLORS[0]!,
+    points: rs.map(point).sort((a, b) => a.x - b.x),
+    ...(familyOf(rs[0]!) === "IPv6" ? { ipv6: true } : {}),
+  }));
+}
+
+/** The caption's note on IPv6 series, when a chart has any. */
+const ipv6Note = (series: SeriesSpec[]) =>
+  series.some((s) => s.ipv6)
+    ? " Series marked (IPv6), dotted, are the same measurement over IPv6 (2001:db8::/32), beside the IPv4 ones."
+    : "";
 
 /** Rates (per second) are better higher; times, sizes and rule counts are better lower. */
 export function lowerIsBetter(metric: string, unit: string): boolean {
@@ -172,7 +195,7 @@ function finishSpec(spec: Omit<ChartSpec, "xLog" | "yLog" | "missed">, targets: 
     ...spec,
     xLog,
     yLog,
-    caption: `${spec.caption} ${axisText(xLog, yLog)}.`,
+    caption: `${spec.caption} ${axisText(xLog, yLog)}.${ipv6Note(spec.series)}`,
     series: [...spec.series, ...targets],
     missed: targets.some((t) => t.target && !t.target.met),
   };
@@ -180,12 +203,7 @@ function finishSpec(spec: Omit<ChartSpec, "xLog" | "yLog" | "missed">, targets: 
 
 /** The headline chart: added connect latency against services, one series per proxy. */
 export function headlineSpec(h: Headline, input: Pick<ReportInput, "results" | "targets">): ChartSpec {
-  const colors = implColors(input.results);
-  const series = [...groupBy(h.rows, (r) => r.impl)].map(([impl, rows]) => ({
-    label: impl,
-    color: colors.get(impl) ?? SPARE_COLORS[0]!,
-    points: rows.map((r) => ({ x: r.services, y: r.us })).sort((a, b) => a.x - b.x),
-  }));
+  const series = familySeries(h.rows, implColors(input.results), (r) => ({ x: r.services, y: r.us }));
   const how =
     h.source === "metric"
       ? `the ${h.suite} suite's metric ${ADDED_LATENCY_METRIC}`
@@ -236,11 +254,7 @@ export function chartSpecs(
       const at = mode(rows.map((r) => r[fixed]));
       const sweep = rows.filter((r) => r[fixed] === at);
       if (new Set(sweep.map((r) => r[x])).size < 2) continue;
-      const series = [...groupBy(sweep, (r) => r.impl)].map(([impl, rs]) => ({
-        label: impl,
-        color: colors.get(impl)!,
-        points: rs.map((r) => ({ x: r[x], y: r.value })).sort((a, b) => a.x - b.x),
-      }));
+      const series = familySeries(sweep, colors, (r) => ({ x: r[x], y: r.value }));
       // A suite's title reads "name: what it measures"; the caption wants the second half.
       const title = suiteTitles[suite];
       const how = title ? ` — ${title.replace(/^[^:]*:\s*/, "")}.` : ":";
@@ -341,7 +355,8 @@ for (const spec of specs) {
     type: "line",
     data: { datasets: spec.series.map((s) => ({
       label: s.label, data: s.points, borderColor: s.color, backgroundColor: s.color, tension: 0,
-      borderWidth: s.target ? 2 : 2.5, borderDash: s.target ? [6, 4] : [], pointRadius: s.target ? 0 : 3,
+      borderWidth: s.target ? 2 : 2.5, borderDash: s.target ? [6, 4] : s.ipv6 ? [2, 3] : [], pointRadius: s.target ? 0 : 3,
+      pointStyle: s.ipv6 ? "triangle" : "circle",
       maplbTarget: s.target ? s.target.met : undefined,
     })) },
     options: {

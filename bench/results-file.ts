@@ -78,6 +78,11 @@ class Reader {
       unit: this.text(o, "unit", at),
       samples: this.number(o, "samples", at, 0),
     };
+    if (o.family !== undefined) {
+      if (o.family !== "IPv4" && o.family !== "IPv6")
+        this.fail(`${at}.family`, "must be IPv4 or IPv6", o.family);
+      r.family = o.family;
+    }
     if (o.params !== undefined) {
       const p = this.object(o.params, `${at}.params`);
       for (const [k, x] of Object.entries(p))

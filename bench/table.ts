@@ -1,5 +1,5 @@
 // Plain-text tables for the terminal: one per suite, printed as the suite finishes.
-import type { Result } from "./types.js";
+import { seriesName, type Result } from "./types.js";
 
 /** Columns before `leftColumns` are text (left-aligned); the rest are figures (right-aligned). */
 export function formatTable(header: string[], rows: string[][], leftColumns = 1): string {
@@ -40,7 +40,7 @@ export const RESULT_COLUMNS = [
 /** One result as the cells of RESULT_COLUMNS (the terminal table and the HTML report share it). */
 export function resultCells(r: Result): string[] {
   return [
-    r.impl,
+    seriesName(r),
     String(r.services),
     String(r.endpointsPerService),
     r.traffic,

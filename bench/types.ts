@@ -1,5 +1,6 @@
 // The benchmark's vocabulary: suites run cells (one point of the grid) and return results in the
 // JSON schema documented in the README.
+import type { IpFamily } from "../src/model/types.js";
 import { median, percentile } from "../src/util/stats.js";
 
 export type Mode = "quick" | "full";
@@ -20,6 +21,8 @@ export interface Result {
   endpointsPerService: number;
   /** Traffic shape or scenario, e.g. "uniform", "worst-case", "established", "new", "one-endpoint-change". */
   traffic: string;
+  /** The address family of the traffic or rules measured; absent means IPv4 (every row before IPv6). */
+  family?: IpFamily;
   /** e.g. ns_per_packet, connect_p50_us, program_ms. */
   metric: string;
   /** The median over `samples` unless the metric says otherwise (p90, p99). */
@@ -82,6 +85,17 @@ export interface Target {
 }
 
 export { median, percentile };
+
+/** A row's family: IPv4 unless it says otherwise. */
+export const familyOf = (r: Pick<Result, "family">): IpFamily => r.family ?? "IPv4";
+
+/** The IPv4 rows: the ones the targets were set for (a suite's targets read these). */
+export const ipv4Rows = (results: Result[]): Result[] => results.filter((r) => familyOf(r) === "IPv4");
+
+/** How tables and legends name a row's implementation: `maplb`, or `maplb (IPv6)` for an IPv6 row. */
+export function seriesName(r: Pick<Result, "impl" | "family">): string {
+  return familyOf(r) === "IPv6" ? `${r.impl} (IPv6)` : r.impl;
+}
 
 /** A result's figure from its samples: the median, the count, and the interquartile spread. */
 export function summarize(samples: number[]): Pick<Result, "value" | "samples" | "spread"> {

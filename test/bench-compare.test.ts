@@ -142,6 +142,28 @@ describe("maplb bench compare", () => {
     assert.equal(c.figures.find((f) => f.traffic === "new" && f.impl === "maplb")!.verdict, "within");
   });
 
+  it("matches an IPv6 figure with the IPv6 figure of the same impl, never with the IPv4 one", () => {
+    const v6 = (value: number) => row("maplb", "new", value, { family: "IPv6" });
+    const r = maplb([
+      "bench",
+      "compare",
+      file("a6.json", { results: [row("maplb", "new", 100), v6(120)] }),
+      file("b6.json", { results: [v6(180), row("maplb", "new", 110)] }),
+      "-o",
+      "json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const c = JSON.parse(r.stdout) as Comparison;
+    assert.deepEqual(
+      c.figures.map((f) => [f.impl, f.a, f.b]),
+      [
+        ["maplb", 100, 110],
+        ["maplb (IPv6)", 120, 180],
+      ],
+    );
+    assert.deepEqual([c.onlyInA, c.onlyInB], [[], []]);
+  });
+
   it("names the file and the field of bad input, exit 2", () => {
     const cases: [string, unknown, RegExp][] = [
       ["notjson.json", "{", /notjson\.json: not JSON/],
@@ -155,6 +177,11 @@ describe("maplb bench compare", () => {
         "badspread.json",
         { results: [row("maplb", "new", 1, { spread: { p25: 5, p75: 1 } })] },
         /badspread\.json: results\[0\]\.spread: p75 is below p25/,
+      ],
+      [
+        "badfamily.json",
+        { results: [row("maplb", "new", 1, { family: "ipv6" })] },
+        /badfamily\.json: results\[0\]\.family: must be IPv4 or IPv6 \(got "ipv6"\)/,
       ],
       [
         "badtarget.json",

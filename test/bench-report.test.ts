@@ -10,7 +10,7 @@ import { after, describe, it } from "node:test";
 import { chromium } from "playwright-core";
 import { ADDED_LATENCY_METRIC, addedLatency, BASELINE_IMPL, headlineSentences } from "../bench/headline.js";
 import { chartSpecs, renderReport, TARGET_MISSED_COLOR } from "../bench/report.js";
-import type { Result, Target } from "../bench/types.js";
+import { seriesName, type Result, type Target } from "../bench/types.js";
 import { skipOrFail } from "./helpers/require-kernel.js";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -48,6 +48,11 @@ const CONNECT: Record<string, number[]> = {
   maplb: [27, 27.5, 28],
 };
 const SIZES = [10, 1000, 10000];
+// The same over IPv6: its own baseline, and ip6tables-legacy at 1k and 10k only.
+const CONNECT6: Record<string, number[]> = {
+  [BASELINE_IMPL]: [22, 22, 22],
+  "kube-proxy-iptables-legacy": [0, 50, 112],
+};
 
 function sampleResults(): Result[] {
   const rows: Result[] = [];
@@ -55,6 +60,14 @@ function sampleResults(): Result[] {
     values.forEach((v, i) =>
       rows.push(result("netfilter-real", impl, SIZES[i]!, 3, "worst-case", "connect_p50_us", v, "us")),
     );
+  for (const [impl, values] of Object.entries(CONNECT6))
+    values.forEach((v, i) => {
+      if (v > 0)
+        rows.push({
+          ...result("netfilter-real", impl, SIZES[i]!, 3, "worst-case", "connect_p50_us", v, "us"),
+          family: "IPv6",
+        });
+    });
   // Emulated datapath: the chain walk grows over three decades (log y); endpoints sweep at 1000.
   for (const s of [10, 100, 1000, 10000]) {
     rows.push(
@@ -129,6 +142,7 @@ const EXPECTED_ADDED: Record<string, number[]> = {
   "kube-proxy-iptables-nft": [12, 40, 200],
   "kube-proxy-nftables": [5, 6.5],
   maplb: [7, 7.5, 8],
+  "kube-proxy-iptables-legacy (IPv6)": [28, 90],
 };
 const EXPECTED_SENTENCES = [
   "At 10k services iptables-nft adds 200 µs to a connect, iptables-legacy 84.0 µs, maplb 8.00 µs (p50, over the 20.0 µs of a connect through no service).",
@@ -138,6 +152,8 @@ const EXPECTED_SENTENCES = [
   "From 10 to 10k services, iptables-legacy's added latency goes from 10.0 µs to 84.0 µs (+74.0 µs).",
   "From 10 to 1k services, nftables's added latency goes from 5.00 µs to 6.50 µs (+1.50 µs).",
   "From 10 to 10k services, maplb's added latency goes from 7.00 µs to 8.00 µs (+1.00 µs).",
+  "IPv6: At 10k services ip6tables-legacy adds 90.0 µs to a connect (p50, over the 22.0 µs of a connect through no service).",
+  "IPv6: From 1k to 10k services, ip6tables-legacy's added latency goes from 28.0 µs to 90.0 µs (+62.0 µs).",
   "1 of 2 targets met; missed: established flows within 60 ns per packet.",
 ];
 
@@ -151,7 +167,13 @@ interface PageChart {
   yMin: number;
   legendTitle: string;
   yTickLabels: string[];
-  datasets: { label: string; color: string; data: { x: number; y: number }[]; target?: boolean }[];
+  datasets: {
+    label: string;
+    color: string;
+    dash: number[];
+    data: { x: number; y: number }[];
+    target?: boolean;
+  }[];
 }
 
 // Runs in the page: every chart as Chart.js holds it (options resolved, data as drawn).
@@ -168,7 +190,7 @@ const READ_CHARTS = `[...document.querySelectorAll("figure.chart")].map((f) => {
     yMin: ch.scales.y.min,
     legendTitle: ch.options.plugins.legend.title.text,
     yTickLabels: ch.scales.y.ticks.map((t) => t.label),
-    datasets: ch.data.datasets.map((d) => ({ label: d.label, color: d.borderColor, data: d.data, target: d.maplbTarget })),
+    datasets: ch.data.datasets.map((d) => ({ label: d.label, color: d.borderColor, dash: d.borderDash, data: d.data, target: d.maplbTarget })),
   };
 })`;
 
@@ -291,6 +313,23 @@ describe("HTML report", () => {
       assert.equal(head.y, "linear"); // 5 to 200 µs: under two decades
       assert.equal(head.yMin, 0);
       assert.match(head.caption, /minus the p50 through the same router with no service/);
+      assert.match(head.caption, /Series marked \(IPv6\), dotted, are the same measurement over IPv6/);
+      // The IPv6 series sit on the charts of their metric beside the IPv4 ones, and say so.
+      const p50 = charts.find(
+        (c) => c.caption.startsWith("netfilter-real") && c.caption.includes("connect_p50_us"),
+      )!;
+      assert.deepEqual(p50.datasets.map((d) => d.label).sort(), [
+        "baseline-no-service",
+        "baseline-no-service (IPv6)",
+        "kube-proxy-iptables-legacy",
+        "kube-proxy-iptables-legacy (IPv6)",
+        "kube-proxy-iptables-nft",
+        "kube-proxy-nftables",
+        "maplb",
+      ]);
+      assert.match(p50.caption, /\(IPv6\), dotted/);
+      for (const c of charts.filter((x) => !x.datasets.some((d) => d.label.endsWith("(IPv6)"))))
+        assert.doesNotMatch(c.caption, /IPv6/, c.id);
 
       // Every other chart's lines are the input's figures, point for point, and every figure is drawn.
       const drawn = new Set<Result>();
@@ -299,7 +338,7 @@ describe("HTML report", () => {
           for (const p of d.data) {
             const r = input.find(
               (x) =>
-                x.impl === d.label &&
+                seriesName(x) === d.label &&
                 x.value === p.y &&
                 (c.xTitle === "services" ? x.services : x.endpointsPerService) === p.x &&
                 c.caption.startsWith(x.suite) &&
@@ -310,11 +349,15 @@ describe("HTML report", () => {
           }
       assert.equal(drawn.size, input.length);
 
-      // One colour per implementation across every chart, and different impls different colours.
+      // One colour per implementation across every chart (its IPv6 series too, drawn dotted), and
+      // different impls different colours.
       const colorOf = new Map<string, Set<string>>();
       for (const c of charts)
-        for (const d of c.datasets.filter((x) => x.target === undefined))
-          colorOf.set(d.label, (colorOf.get(d.label) ?? new Set()).add(d.color));
+        for (const d of c.datasets.filter((x) => x.target === undefined)) {
+          const impl = d.label.replace(/ \(IPv6\)$/, "");
+          colorOf.set(impl, (colorOf.get(impl) ?? new Set()).add(d.color));
+          assert.deepEqual(d.dash, impl === d.label ? [] : [2, 3], `${c.id}: ${d.label}`);
+        }
       for (const [impl, colors] of colorOf) assert.equal(colors.size, 1, `${impl}: ${[...colors].join(" ")}`);
       const distinct = new Set([...colorOf.values()].map((s) => [...s][0]));
       assert.equal(distinct.size, colorOf.size);

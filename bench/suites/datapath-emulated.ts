@@ -5,6 +5,8 @@
 //   traffic: uniform over services, and worst case (every packet to the service last in KUBE-SERVICES)
 //   maplb rows: new flows (conntrack miss, service lookup, Maglev, DNAT) and established flows (hit)
 //   chain-eval rows: new connections (only they walk the nat table; conntrack carries the rest)
+//   IPv6 rows (family IPv6) at S=10 and 10k × 10: maplb's new and established flows over an IPv6
+//   model of the same shape, in lb6 maps, beside the IPv4 rows of the same cell
 import { Compiler } from "../../src/compile/compiler.js";
 import { Scope } from "../../src/compile/tables.js";
 import type { EmulatedDatapath } from "../../src/datapath/emulated.js";
@@ -12,15 +14,30 @@ import { emulatedConnectNs, SOCKET_LB_IMPL } from "../socket-lb-cost.js";
 import { packFrames, type NativeDatapath } from "../../src/datapath/native-datapath.js";
 import { openDatapath } from "../../src/datapath/open.js";
 import { buildFrame } from "../../src/datapath/packet.js";
+import { buildFrame6 } from "../../src/datapath/packet6.js";
+import type { MapOp } from "../../src/compile/tables.js";
 import { structSize } from "../../src/datapath/codec.js";
+import type { NativeMapName } from "../../src/datapath/abi.js";
 import { ChainEvaluator, packPackets, type IptPacket } from "../../src/iptables-eval/evaluator.js";
 import { buildIptablesRules } from "../../src/kubeproxy/iptables-rules.js";
-import { DEFAULT_NODE_CONFIG, type NodeConfig, type ServiceModel } from "../../src/model/types.js";
-import { intToIpv4 } from "../../src/util/ip.js";
-import { datapathGrid, syntheticModel } from "../synthetic.js";
-import { summarize, type Cell, type Mode, type Result, type Suite, type Target } from "../types.js";
+import {
+  DEFAULT_NODE_CONFIG,
+  type IpFamily,
+  type NodeConfig,
+  type ServiceModel,
+} from "../../src/model/types.js";
+import { intToIpv4, isIPv6 } from "../../src/util/ip.js";
+import { datapathGrid, POD_PREFIX6, syntheticModel } from "../synthetic.js";
+import { ipv4Rows, summarize, type Cell, type Mode, type Result, type Suite, type Target } from "../types.js";
 
-const NODE: NodeConfig = { ...DEFAULT_NODE_CONFIG, clusterCIDR: "198.18.128.0/17", nfacct: false };
+const NODE: NodeConfig = {
+  ...DEFAULT_NODE_CONFIG,
+  clusterCIDR: "198.18.128.0/17",
+  clusterCIDR6: POD_PREFIX6,
+  nfacct: false,
+};
+/** The service counts (at 10 endpoints) that get an IPv6 row too. */
+const IPV6_SERVICES = [10, 10000];
 const BATCH = 8192;
 const ROUNDS = 5;
 /** Chain-eval rounds stop growing past this many rule evaluations, so 100k services stay bounded. */
@@ -38,13 +55,20 @@ function serviceOf(shape: Shape, i: number, services: number): number {
   return shape === "worst-case" ? services - 1 : (i * 7919) % services;
 }
 
+/** Client n's address: in 198.18.64.0/18, or (IPv6) 2001:db8:18:4000::/64; 16,384 ports each. */
+function clientAddress(n: number, family: IpFamily): string {
+  return family === "IPv6"
+    ? `2001:db8:18:4000::${((n >>> 14) + 1).toString(16)}`
+    : intToIpv4(0xc6120000 + 0x4000 + (n >>> 14));
+}
+
 /** BATCH packets of new connections to the cell's services; `round` makes every 5-tuple new. */
 function packets(model: ServiceModel, shape: Shape, round: number): IptPacket[] {
   const out: IptPacket[] = [];
   for (let i = 0; i < BATCH; i++) {
     const p = model.ports[serviceOf(shape, i, model.ports.length)]!;
     out.push({
-      srcIp: intToIpv4(0xc6120000 + 0x4000 + ((round * BATCH + i) >>> 14)), // clients in 198.18.64.0/18
+      srcIp: clientAddress(round * BATCH + i, p.family),
       dstIp: p.clusterIP!,
       srcPort: 1024 + ((round * BATCH + i) & 0x3fff),
       dstPort: p.port,
@@ -56,9 +80,10 @@ function packets(model: ServiceModel, shape: Shape, round: number): IptPacket[] 
 
 function frames(pkts: IptPacket[]) {
   return packFrames(
-    pkts.map((p) =>
-      buildFrame({ src: p.srcIp, dst: p.dstIp, sport: p.srcPort, dport: p.dstPort, proto: "TCP" }),
-    ),
+    pkts.map((p) => {
+      const spec = { src: p.srcIp, dst: p.dstIp, sport: p.srcPort, dport: p.dstPort, proto: "TCP" as const };
+      return isIPv6(p.dstIp) ? buildFrame6(spec) : buildFrame(spec);
+    }),
   );
 }
 
@@ -70,10 +95,12 @@ function result(
   traffic: string,
   samples: number[],
   params: Result["params"],
+  family: IpFamily = "IPv4",
 ): Result {
   return {
     suite: "datapath-emulated",
     impl,
+    ...(family === "IPv6" ? { family } : {}),
     services: cell.services,
     endpointsPerService: cell.endpointsPerService,
     traffic,
@@ -120,6 +147,83 @@ function measureChainEval(ev: ChainEvaluator, model: ServiceModel, shape: Shape)
   return samples;
 }
 
+/** The cell's services compiled into one family's maps: the model and its MapOps. */
+function compiled(cell: Cell, M: number, family: IpFamily): { model: ServiceModel; ops: MapOp[] } {
+  const model = syntheticModel({
+    services: cell.services,
+    endpointsPerService: cell.endpointsPerService,
+    algorithm: "maglev",
+    maglevTableSize: M,
+    family,
+  });
+  const rows = cell.services * M + 16;
+  const limits = family === "IPv6" ? { maglevRows6: rows } : { maglevRows: rows };
+  return { model, ops: new Compiler(NODE, undefined, limits).update(model.ports, []) };
+}
+
+/**
+ * An emulated datapath whose maps of `family` fit the cell, programmed with `ops`. Each traffic
+ * shape gets one of its own, programmed alike: sharing one, the second shape would find the first
+ * one's flows in conntrack (a fuller table, its free entries scattered) and cost more whichever
+ * shape it was.
+ */
+function programmed(cell: Cell, M: number, ops: MapOp[], family: IpFamily): NativeDatapath {
+  const entries = cell.services * (cell.endpointsPerService + 1) + 16;
+  const dp = openDatapath({
+    kind: "emulated",
+    mapMax: familyMapMax(family, {
+      services: entries,
+      backends: entries,
+      reverseNat: cell.services + 16,
+      maglev: cell.services * M + 16,
+      ct: 2 * ROUNDS * BATCH,
+    }),
+  }) as NativeDatapath;
+  dp.apply(ops);
+  return dp;
+}
+
+/** Sizes for one family's load-balancing maps (lb4_* or lb6_*, and its conntrack when given). The
+ * per-backend counters are keyed by backend id, one space for both families: sized as the backends. */
+export function familyMapMax(
+  family: IpFamily,
+  n: { services: number; backends: number; reverseNat: number; maglev: number; ct?: number },
+): Partial<Record<NativeMapName, number>> {
+  const ct = n.ct === undefined ? {} : { [family === "IPv6" ? "ct6" : "ct4"]: n.ct };
+  const lb =
+    family === "IPv6"
+      ? {
+          lb6_services: n.services,
+          lb6_backends: n.backends,
+          lb6_reverse_nat: n.reverseNat,
+          lb6_maglev: n.maglev,
+        }
+      : {
+          lb4_services: n.services,
+          lb4_backends: n.backends,
+          lb4_reverse_nat: n.reverseNat,
+          lb4_maglev: n.maglev,
+        };
+  return { ...lb, ...ct, lb4_backend_stats: n.backends };
+}
+
+/** maplb's rows of one family: new and established flows, worst-case and uniform traffic. */
+function maplbRows(cell: Cell, M: number, family: IpFamily, params: Result["params"]): Result[] {
+  const { model, ops } = compiled(cell, M, family);
+  return (["worst-case", "uniform"] as const).flatMap((shape) => {
+    const dp = programmed(cell, M, ops, family);
+    try {
+      const m = measureMaplb(dp, model, shape);
+      return [
+        result(cell, "maplb", `${shape}/new`, m.fresh, params, family),
+        result(cell, "maplb", `${shape}/established`, m.established, params, family),
+      ];
+    } finally {
+      dp.close();
+    }
+  });
+}
+
 function gridCells(mode: Mode): Cell[] {
   return datapathGrid(
     [10, 100, 1000, 10000, 100000],
@@ -140,61 +244,31 @@ export const datapathEmulated: Suite = {
 
   async run(cell, ctx) {
     const M = maglevSizeFor(cell.endpointsPerService);
-    const model = syntheticModel({
-      services: cell.services,
-      endpointsPerService: cell.endpointsPerService,
-      algorithm: "maglev",
-      maglevTableSize: M,
-    });
-    const entries = cell.services * (cell.endpointsPerService + 1);
-    const ops = new Compiler(NODE, undefined, { maglevRows: cell.services * M + 16 }).update(model.ports, []);
-    // Each traffic shape gets a datapath of its own, programmed alike: sharing one, the second shape
-    // would find the first one's flows in conntrack (a fuller table, its free entries scattered)
-    // and cost more whichever shape it was.
-    const programmed = (): NativeDatapath => {
-      const dp = openDatapath({
-        kind: "emulated",
-        mapMax: {
-          lb4_services: entries + 16,
-          lb4_backends: entries + 16,
-          lb4_reverse_nat: cell.services + 16,
-          lb4_maglev: cell.services * M + 16,
-          lb4_backend_stats: entries + 16,
-          ct4: 2 * ROUNDS * BATCH,
-        },
-      }) as NativeDatapath;
-      dp.apply(ops);
-      return dp;
-    };
-    const results: Result[] = [];
     const params = { algorithm: "maglev", M, batch: BATCH };
+    const results = maplbRows(cell, M, "IPv4", params);
     ctx.tick(0.3);
+    if (cell.endpointsPerService === 10 && IPV6_SERVICES.includes(cell.services))
+      results.push(...maplbRows(cell, M, "IPv6", params));
+    ctx.tick(0.5);
+    const { model, ops } = compiled(cell, M, "IPv4");
     const ev =
       cell.services <= (ctx.mode === "full" ? 100000 : 10000)
         ? new ChainEvaluator(buildIptablesRules(model, NODE).nat)
         : null;
     try {
       for (const shape of ["worst-case", "uniform"] as const) {
-        const dp = programmed();
-        try {
-          const m = measureMaplb(dp, model, shape);
-          results.push(result(cell, "maplb", `${shape}/new`, m.fresh, params));
-          results.push(result(cell, "maplb", `${shape}/established`, m.established, params));
-        } finally {
-          dp.close();
-        }
         if (ev)
           results.push(
             result(cell, "kube-proxy-chain-eval", `${shape}/new`, measureChainEval(ev, model, shape), {
               batch: "adaptive",
             }),
           );
-        ctx.tick(shape === "worst-case" ? 0.65 : 1);
+        ctx.tick(shape === "worst-case" ? 0.75 : 1);
       }
     } finally {
       ev?.close();
     }
-    const sock = programmed() as EmulatedDatapath;
+    const sock = programmed(cell, M, ops, "IPv4") as EmulatedDatapath;
     try {
       const worst = model.ports.at(-1)!;
       const frontend = {
@@ -211,7 +285,8 @@ export const datapathEmulated: Suite = {
     return results;
   },
 
-  targets(results) {
+  targets(all) {
+    const results = ipv4Rows(all); // the targets were set for IPv4
     const at = (impl: string, s: number, traffic: string) =>
       results.find(
         (r) => r.impl === impl && r.services === s && r.endpointsPerService === 10 && r.traffic === traffic,

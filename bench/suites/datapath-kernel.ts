@@ -3,19 +3,35 @@
 // established flows (conntrack hit) and new flows (every repeat a new source port).
 // The frame goes to service 0, whose backends are the frontend itself, so a repeated run sees the
 // same bytes after DNAT (see src/datapath/speed.ts); map lookups cost the same for any service.
+// At S=10 and 10k × 10 the same runs over IPv6 too (rows with family IPv6): the state in lb6 maps,
+// an IPv6 frame, beside the IPv4 rows of the cell.
+import type { MapOp } from "../../src/compile/tables.js";
+import type { MapMax } from "../../src/datapath/options.js";
 import type { KernelDatapath } from "../../src/datapath/kernel.js";
 import { openEmulated } from "../../src/datapath/emulated.js";
 import { kernelUnavailableReason, openKernel } from "../../src/datapath/kernel.js";
 import type { NativeDatapath } from "../../src/datapath/native-datapath.js";
 import { type BenchMode, frontendOf, pipelineNsPerPacket, scaleOps } from "../../src/datapath/speed.js";
 import { kernelConnectCost, SOCKET_LB_IMPL } from "../socket-lb-cost.js";
-import { maglevSizeFor } from "./datapath-emulated.js";
+import { familyMapMax, maglevSizeFor } from "./datapath-emulated.js";
 import { datapathGrid } from "../synthetic.js";
-import { median, summarize, type Cell, type Mode, type Result, type Suite, type Target } from "../types.js";
+import type { IpFamily } from "../../src/model/types.js";
+import {
+  ipv4Rows,
+  median,
+  summarize,
+  type Cell,
+  type Mode,
+  type Result,
+  type Suite,
+  type Target,
+} from "../types.js";
 
 const REPEAT = 100_000;
 const SAMPLES = 3;
 const MAX_BACKENDS = 1_000_000;
+/** The service counts (at 10 endpoints) that get an IPv6 row too. */
+const IPV6_SERVICES = [10, 10000];
 
 function gridCells(mode: Mode): Cell[] {
   // Loading 100k services × 10 writes 2.3M kernel map entries one syscall at a time (minutes on
@@ -31,6 +47,84 @@ const EMPTY_PROGRAM = "empty XDP program";
 /** The host build of the same C on the same maps and frame, timed by its own clock around the loop. */
 const HOST_BUILD = "maplb host build";
 
+/** ns per packet of one impl on one target: SAMPLES runs of REPEAT repeats, timed by the target. */
+function packetRow(
+  cell: Cell,
+  impl: string,
+  target: NativeDatapath,
+  mode: BenchMode,
+  params: Result["params"],
+  family: IpFamily = "IPv4",
+): Result {
+  return {
+    suite: "datapath-kernel",
+    impl,
+    ...(family === "IPv6" ? { family } : {}),
+    services: cell.services,
+    endpointsPerService: cell.endpointsPerService,
+    traffic: mode === "new" ? "new" : "established",
+    metric: "ns_per_packet",
+    ...summarize(Array.from({ length: SAMPLES }, () => pipelineNsPerPacket(target, mode, REPEAT, family))),
+    unit: "ns",
+    params: { ...params, repeat: REPEAT, hook: target.kind === "kernel" ? "xdp" : "host loop" },
+  };
+}
+
+/** The kernel datapath and the host build, each with its own maps of `mapMax` programmed with `ops`,
+ * for `measure`; both closed after. */
+function onBothTargets(
+  mapMax: MapMax,
+  ops: MapOp[],
+  measure: (dp: KernelDatapath, host: NativeDatapath) => Result[],
+): Result[] {
+  let dp: KernelDatapath | null = null;
+  let host: NativeDatapath | null = null;
+  try {
+    dp = openKernel({ ephemeral: true, mapMax });
+    dp.apply(ops);
+    host = openEmulated({ mapMax });
+    host.apply(ops);
+    return measure(dp, host);
+  } finally {
+    dp?.close();
+    host?.close();
+  }
+}
+
+/** The cell's state in one family's maps: their sizes, and the MapOps that fill them. */
+function cellState(cell: Cell, M: number, family: IpFamily): { mapMax: MapMax; ops: MapOp[] } {
+  const backends = cell.services * cell.endpointsPerService;
+  // IPv4: + one service's entries again, for the socket-LB measure copies service 0 as a UDP frontend.
+  const extra = family === "IPv4" ? cell.endpointsPerService + 1 : 0;
+  return {
+    mapMax: familyMapMax(family, {
+      services: cell.services + backends + extra + 16,
+      backends: backends + 16,
+      reverseNat: cell.services + 16,
+      maglev: cell.services * M + 16,
+    }),
+    ops: scaleOps({
+      services: cell.services,
+      backendsPerService: cell.endpointsPerService,
+      algorithm: "maglev",
+      maglevM: M,
+      family,
+    }),
+  };
+}
+
+/** maplb's IPv6 row: the cell's state in lb6 maps, the XDP program and the host build, both flows. */
+function ipv6Rows(cell: Cell, M: number): Result[] {
+  const { mapMax, ops } = cellState(cell, M, "IPv6");
+  const params = { algorithm: "maglev", M };
+  return onBothTargets(mapMax, ops, (dp, host) =>
+    (["established", "new"] as const).flatMap((mode) => [
+      packetRow(cell, "maplb", dp, mode, params, "IPv6"),
+      packetRow(cell, HOST_BUILD, host, mode, params, "IPv6"),
+    ]),
+  );
+}
+
 export const datapathKernel: Suite = {
   name: "datapath-kernel",
   title: "datapath-kernel: maplb's BPF program, ns per packet from BPF_PROG_TEST_RUN (repeat)",
@@ -43,45 +137,11 @@ export const datapathKernel: Suite = {
 
   async run(cell, ctx) {
     const M = maglevSizeFor(cell.endpointsPerService);
-    const backends = cell.services * cell.endpointsPerService;
-    const mapMax = {
-      // + one service's entries again: the socket-LB measure copies service 0 as a UDP frontend.
-      lb4_services: cell.services + backends + cell.endpointsPerService + 1 + 16,
-      lb4_backends: backends + 16,
-      lb4_reverse_nat: cell.services + 16,
-      lb4_maglev: cell.services * M + 16,
-      lb4_backend_stats: backends + 16,
-    };
-    const ops = scaleOps({
-      services: cell.services,
-      backendsPerService: cell.endpointsPerService,
-      algorithm: "maglev",
-      maglevM: M,
-    });
-    let dp: KernelDatapath | null = null;
-    let host: NativeDatapath | null = null;
-    try {
-      dp = openKernel({ ephemeral: true, mapMax });
-      dp.apply(ops);
-      host = openEmulated({ mapMax });
-      host.apply(ops);
+    const { mapMax, ops } = cellState(cell, M, "IPv4");
+    const rows = onBothTargets(mapMax, ops, (dp, host) => {
       ctx.tick(0.5);
-      const row = (
-        impl: string,
-        mode: BenchMode,
-        params: Result["params"],
-        target: NativeDatapath = dp!,
-      ): Result => ({
-        suite: "datapath-kernel",
-        impl,
-        services: cell.services,
-        endpointsPerService: cell.endpointsPerService,
-        traffic: mode === "new" ? "new" : "established",
-        metric: "ns_per_packet",
-        ...summarize(Array.from({ length: SAMPLES }, () => pipelineNsPerPacket(target, mode, REPEAT))),
-        unit: "ns",
-        params: { ...params, repeat: REPEAT, hook: target === dp ? "xdp" : "host loop" },
-      });
+      const row = (impl: string, mode: BenchMode, params: Result["params"], target: NativeDatapath = dp) =>
+        packetRow(cell, impl, target, mode, params);
       // One connect() translation by the socket-LB hooks (a UDP connect(): no packet), against the
       // same call without hooks and with hooks that find no frontend.
       const cost = kernelConnectCost(dp, frontendOf(0), 100_000, SAMPLES);
@@ -111,13 +171,15 @@ export const datapathKernel: Suite = {
         row(HOST_BUILD, "established", { algorithm: "maglev", M }, host),
         row(HOST_BUILD, "new", { algorithm: "maglev", M }, host),
       ];
-    } finally {
-      dp?.close();
-      host?.close();
-    }
+    });
+    ctx.tick(0.8);
+    if (cell.endpointsPerService === 10 && IPV6_SERVICES.includes(cell.services))
+      rows.push(...ipv6Rows(cell, M));
+    return rows;
   },
 
-  targets(results) {
+  targets(all) {
+    const results = ipv4Rows(all); // the targets were set for IPv4
     const at = (impl: string, s: number, e: number, traffic: string) =>
       results.find(
         (r) => r.impl === impl && r.services === s && r.endpointsPerService === e && r.traffic === traffic,

@@ -7,6 +7,9 @@
 // way, the TCP handshake) is most of a connect on this machine.
 // Then short connections (connect, request, response, close) one after another through each path:
 // connections per second, and the machine's softirq + system CPU time per connection.
+// The routers are dual-stack: the paths that have IPv6 rules (and the baseline) are measured over
+// IPv6 too, in the same interleaved rounds, against an IPv6 model of the same shape; their rows
+// carry `family: "IPv6"` and their added latency is over the IPv6 baseline.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -16,7 +19,12 @@ import { Compiler } from "../../src/compile/compiler.js";
 import { kernelUnavailableReason, openKernel } from "../../src/datapath/kernel.js";
 import { labScript } from "../../src/lab/processes.js";
 import { buildIptablesRules } from "../../src/kubeproxy/iptables-rules.js";
-import { DEFAULT_NODE_CONFIG, type NodeConfig, type ServiceModel } from "../../src/model/types.js";
+import {
+  DEFAULT_NODE_CONFIG,
+  type IpFamily,
+  type NodeConfig,
+  type ServiceModel,
+} from "../../src/model/types.js";
 import {
   kubeProxyLoadUnavailable,
   loadIptables,
@@ -25,7 +33,8 @@ import {
 } from "../kube-proxy-load.js";
 import { buildNftRules, renderNft } from "../../src/kubeproxy/nft.js";
 import { RouterLab, type RouterPath } from "../router-lab.js";
-import { syntheticModel } from "../synthetic.js";
+import { POD_PREFIX6, syntheticModel } from "../synthetic.js";
+import { hostPort } from "../../src/util/ip.js";
 import { buildTool } from "../tools/build.js";
 import {
   EMPTY_HOOK_ROW,
@@ -40,7 +49,17 @@ import {
   socketLbTeardown,
   runClient,
 } from "./netfilter-socket-lb.js";
-import { median, percentile, summarize, type Mode, type Result, type Suite, type Target } from "../types.js";
+import {
+  ipv4Rows,
+  median,
+  percentile,
+  seriesName,
+  summarize,
+  type Mode,
+  type Result,
+  type Suite,
+  type Target,
+} from "../types.js";
 
 const ENDPOINTS = 3; // the reference measurement's shape: 10,000 services with 3 endpoints each
 const ROUNDS: Record<Mode, number> = { quick: 400, full: 2000 };
@@ -53,11 +72,15 @@ const BASELINE = "baseline-no-service";
 const NODE: NodeConfig = {
   ...DEFAULT_NODE_CONFIG,
   clusterCIDR: "198.18.128.0/17",
+  clusterCIDR6: POD_PREFIX6,
   nfacct: false, // the nfacct counters only touch filter rules off this path
 };
+const IPV4_ONLY: readonly IpFamily[] = ["IPv4"];
+const DUAL_STACK: readonly IpFamily[] = ["IPv4", "IPv6"];
 
-/** What one cell needs, built once and shared by every path. */
+/** What one cell needs in one family, built once and shared by every path. */
 interface CellSetup {
+  family: IpFamily;
   model: ServiceModel;
   /** kube-proxy's restore payload with the built-in jumps (the same text for legacy and nft). */
   payload: string;
@@ -67,47 +90,80 @@ interface CellSetup {
 
 interface PathSpec {
   impl: string;
-  /** Loads the cell's rules into the router (load timing is the control-plane suite's job). */
-  load(lab: RouterLab, ns: string, c: CellSetup, path: RouterPath): void;
+  /** Loads the cell's rules, of every family it is measured over here, into the router (load
+   * timing is the control-plane suite's job). */
+  load(lab: RouterLab, ns: string, cells: CellSetup[], path: RouterPath): void;
   /** Where the client connects: the worst-case service's frontend, or (baseline) its first backend. */
   target(c: CellSetup): { ip: string; port: number };
   /** Full grid only: the largest S this path runs at. */
   fullMaxServices?: number;
   /** Runs only with the kernel datapath (root, BPF object built). */
   needsKernel?: boolean;
+  /** The families it is measured over: IPv6 too where it has IPv6 rules. */
+  families: readonly IpFamily[];
+  /** The largest S it is measured at over IPv6 (the IPv6 rows are 10 to 10k services). */
+  maxServices6?: number;
+}
+
+/** One series of connects: a path, over one family. */
+interface Probe {
+  spec: PathSpec;
+  path: RouterPath;
+  family: IpFamily;
 }
 
 const worst = (c: CellSetup) => c.model.ports.at(-1)!;
 const serviceTarget = (c: CellSetup) => ({ ip: worst(c).clusterIP!, port: worst(c).port });
 
+/** kube-proxy's iptables mode: IPv4 rules by iptables-restore, the IPv6 proxier's by ip6tables-restore. */
 function iptablesPath(impl: string, backend: "legacy" | "nft"): PathSpec {
   return {
     impl,
-    load: (lab, ns, c) => loadIptables(lab.topo, ns, backend, c.payload),
+    load: (lab, ns, cells) => {
+      for (const c of cells) loadIptables(lab.topo, ns, backend, c.payload, c.family);
+    },
     target: serviceTarget,
     // A restore of 100k services' chains would take many minutes; their growth shows by 30k.
     fullMaxServices: 30000,
+    families: DUAL_STACK,
+    maxServices6: 10000,
   };
 }
 
 const PIN_ROOT = `/sys/fs/bpf/maplb-bench-nf-${process.pid}`;
 
 /**
- * maplb: per cell, fresh maps pinned under a new directory, filled from the compiled model, then the
- * TC program attached on the router's two interfaces (requests are DNATed on the way in, replies
- * reverse-NATed on the way back), replacing the previous cell's program.
+ * maplb: per cell, fresh maps pinned under a new directory, filled from the compiled model (both
+ * families' services, as on a dual-stack node: one compile, lb4 and lb6 maps), then the TC program
+ * attached on the router's two interfaces (requests are DNATed on the way in, replies reverse-NATed
+ * on the way back), replacing the previous cell's program.
  */
-function loadMaplb(_lab: RouterLab, ns: string, c: CellSetup, path: RouterPath): void {
-  const pinDir = join(PIN_ROOT, `s${c.model.ports.length}`);
+function loadMaplb(_lab: RouterLab, ns: string, cells: CellSetup[], path: RouterPath): void {
+  const ports = cells.flatMap((c) => c.model.ports);
+  const services = cells[0]!.model.ports.length;
+  const pinDir = join(PIN_ROOT, `s${services}`);
   mkdirSync(pinDir, { recursive: true });
-  const entries = c.model.ports.length * (ENDPOINTS + 1) + 16;
+  const entries = services * (ENDPOINTS + 1) + 16;
   const dp = openKernel({
     pinDir,
-    mapMax: { lb4_services: entries, lb4_backends: entries, lb4_reverse_nat: c.model.ports.length + 16 },
+    mapMax: {
+      // Backend and rev-NAT ids are one space across the families: both maps of each are indexed by it.
+      lb4_services: entries,
+      lb4_backends: 2 * entries,
+      lb4_reverse_nat: 2 * services + 16,
+      lb6_services: entries,
+      lb6_backends: 2 * entries,
+      lb6_reverse_nat: 2 * services + 16,
+    },
   });
   try {
-    dp.configure({ nodeIPs: [], clusterCIDR: NODE.clusterCIDR, hashSeed: 1 });
-    dp.apply(new Compiler(NODE).update(c.model.ports, []));
+    dp.configure({
+      nodeIPs: [],
+      clusterCIDR: NODE.clusterCIDR,
+      clusterCIDR6: NODE.clusterCIDR6,
+      hashSeed: 1,
+    });
+    dp.apply(new Compiler(NODE).update(ports, []));
   } finally {
     dp.close();
   }
@@ -118,7 +174,7 @@ function loadMaplb(_lab: RouterLab, ns: string, c: CellSetup, path: RouterPath):
 }
 
 const PATHS: PathSpec[] = [
-  { impl: "baseline-no-service", load: () => {}, target: (c) => worst(c).endpoints[0]! },
+  { impl: BASELINE, load: () => {}, target: (c) => worst(c).endpoints[0]!, families: DUAL_STACK },
   iptablesPath("kube-proxy-iptables-legacy", "legacy"),
   iptablesPath("kube-proxy-iptables-nft", "nft"),
   {
@@ -126,20 +182,37 @@ const PATHS: PathSpec[] = [
     // In parts: the same ruleset, loaded in a fraction of one transaction's time (see there). Even
     // so the load grows with the square of the services (the kernel names each anonymous map by
     // scanning the table's sets): 33 s at 10k, 486 s at 30k here; 100k would take about an hour.
-    load: (lab, ns, c) => loadNftablesInParts(lab.topo, ns, c.nft),
+    load: (lab, ns, [c]) => loadNftablesInParts(lab.topo, ns, c!.nft),
     target: serviceTarget,
     fullMaxServices: 30000,
+    families: IPV4_ONLY,
   },
-  { impl: "maplb", load: loadMaplb, target: serviceTarget, needsKernel: true },
+  { impl: "maplb", load: loadMaplb, target: serviceTarget, needsKernel: true, families: DUAL_STACK },
   {
     impl: SOCKET_LB_ROW,
-    load: (_lab, _ns, c) => socketLbLoad(PIN_ROOT, c.model, NODE, ENDPOINTS), // the two rows below too
+    load: (_lab, _ns, [c]) => socketLbLoad(PIN_ROOT, c!.model, NODE, ENDPOINTS), // the two rows below too
     target: (c) => socketLbTarget(c.model),
     needsKernel: true,
+    families: IPV4_ONLY,
   },
-  { impl: SOCKET_LB_MISS_ROW, load: () => {}, target: (c) => worst(c).endpoints[0]!, needsKernel: true },
-  { impl: EMPTY_HOOK_ROW, load: () => {}, target: (c) => worst(c).endpoints[0]!, needsKernel: true },
+  {
+    impl: SOCKET_LB_MISS_ROW,
+    load: () => {},
+    target: (c) => worst(c).endpoints[0]!,
+    needsKernel: true,
+    families: IPV4_ONLY,
+  },
+  {
+    impl: EMPTY_HOOK_ROW,
+    load: () => {},
+    target: (c) => worst(c).endpoints[0]!,
+    needsKernel: true,
+    families: IPV4_ONLY,
+  },
 ];
+
+/** The client tool's target: DEV=a.b.c.d:PORT, or DEV=[IPv6]:PORT. */
+const targetArg = (dev: string, t: { ip: string; port: number }) => `${dev}=${hostPort(t.ip, t.port)}`;
 
 /** Parses `connect-latency cps` output: per target, "DEV ok failed elapsed_ns softirq_ns sys_ns". */
 function parseCps(out: string) {
@@ -164,7 +237,7 @@ function parseTimes(out: string): { ok: number; failed: number; us: number[] }[]
 }
 
 type Row = (
-  impl: string,
+  probe: Probe,
   metric: string,
   value: number,
   unit: string,
@@ -181,7 +254,7 @@ type Row = (
  */
 async function shortConnections(
   l: RouterLab,
-  paths: { spec: PathSpec }[],
+  probes: Probe[],
   targets: string[],
   mode: Mode,
   row: Row,
@@ -190,9 +263,9 @@ async function shortConnections(
   await l.restartServers(cpu);
   const args = ["cps", String(cpu), String(CPS_BLOCKS[mode]), String(CPS_PER_BLOCK[mode]), "1000"];
   const sum = parseCps(runClient(l.client, tool, [...args, ...targets]));
-  return paths.flatMap(({ spec }, k) => {
+  return probes.flatMap((probe, k) => {
     const s = sum[k]!;
-    if (s.ok === 0) throw new Error(`${spec.impl}: no short connection succeeded (${s.failed} failed)`);
+    if (s.ok === 0) throw new Error(`${name(probe)}: no short connection succeeded (${s.failed} failed)`);
     const params = {
       failed: s.failed,
       softirq_us_per_conn: +(s.softirqNs / 1000 / s.ok).toFixed(2),
@@ -201,15 +274,33 @@ async function shortConnections(
     };
     return [
       {
-        ...row(spec.impl, "conn_per_s", s.ok / (s.ns / 1e9), "conn/s", s.ok, params),
+        ...row(probe, "conn_per_s", s.ok / (s.ns / 1e9), "conn/s", s.ok, params),
         traffic: "short-connections",
       },
       {
-        ...row(spec.impl, "cpu_us_per_conn", (s.softirqNs + s.sysNs) / 1000 / s.ok, "us", s.ok, params),
+        ...row(probe, "cpu_us_per_conn", (s.softirqNs + s.sysNs) / 1000 / s.ok, "us", s.ok, params),
         traffic: "short-connections",
       },
     ];
   });
+}
+
+/** A probe's name in errors: `maplb`, `baseline-no-service (IPv6)`. */
+const name = (p: Probe) => seriesName({ impl: p.spec.impl, family: p.family });
+
+/** One family's model of the cell, with the rules the probes of that family load. */
+function cellSetup(family: IpFamily, services: number, probes: Probe[]): CellSetup {
+  const model = syntheticModel({ services, endpointsPerService: ENDPOINTS, algorithm: "random", family });
+  const loads = (pred: (impl: string) => boolean) =>
+    probes.some((p) => p.family === family && pred(p.spec.impl));
+  return {
+    family,
+    model,
+    payload: loads((impl) => impl.startsWith("kube-proxy-iptables"))
+      ? payloadWithJumps(buildIptablesRules(model, NODE, family), NODE)
+      : "",
+    nft: loads((impl) => impl === "kube-proxy-nftables") ? renderNft(buildNftRules(model, NODE)) : "",
+  };
 }
 
 let lab: RouterLab | null = null;
@@ -246,84 +337,78 @@ export const netfilterReal: Suite = {
 
   async run(cell, ctx) {
     const l = lab!;
-    const model = syntheticModel({
-      services: cell.services,
-      endpointsPerService: ENDPOINTS,
-      algorithm: "random",
-    });
-    const paths = active
-      .map((p, k) => ({ spec: p, path: l.paths[k]! }))
-      .filter(({ spec }) => ctx.mode === "quick" || cell.services <= (spec.fullMaxServices ?? Infinity));
-    const c: CellSetup = {
-      model,
-      payload: paths.some((p) => p.spec.impl.startsWith("kube-proxy-iptables"))
-        ? payloadWithJumps(buildIptablesRules(model, NODE), NODE)
-        : "",
-      nft: paths.some((p) => p.spec.impl === "kube-proxy-nftables")
-        ? renderNft(buildNftRules(model, NODE))
-        : "",
-    };
-    const eps = worst(c).endpoints;
+    const probes = active
+      .flatMap((spec, k) => spec.families.map((family) => ({ spec, path: l.paths[k]!, family })))
+      .filter(({ spec }) => ctx.mode === "quick" || cell.services <= (spec.fullMaxServices ?? Infinity))
+      .filter(({ spec, family }) => family === "IPv4" || cell.services <= (spec.maxServices6 ?? Infinity));
+    const setups = new Map<IpFamily, CellSetup>();
+    for (const family of new Set(probes.map((p) => p.family)))
+      setups.set(family, cellSetup(family, cell.services, probes));
+    const eps = [...setups.values()].flatMap((c) => worst(c).endpoints);
     await l.serve(
       tool,
       eps.map((e) => e.ip),
       eps.map((e) => e.port),
     );
-    for (const { spec, path } of paths) spec.load(l, path.ns, c, path);
+    for (const [k, spec] of active.entries()) {
+      const families = probes.filter((p) => p.spec === spec).map((p) => setups.get(p.family)!);
+      if (families.length > 0) spec.load(l, l.paths[k]!.ns, families, l.paths[k]!);
+    }
     ctx.tick(0.5);
-    const targets = paths.map(({ spec, path }) => {
-      const t = spec.target(c);
+    const targets = probes.map(({ spec, path, family }) => {
       const cgroup = socketLbCgroup(spec.impl); // the socket-LB rows' sockets are made in their cgroup
-      return `${path.clientDev}=${t.ip}:${t.port}${cgroup ? `@${cgroup}` : ""}`;
+      return targetArg(path.clientDev, spec.target(setups.get(family)!)) + (cgroup ? `@${cgroup}` : "");
     });
     runClient(l.client, tool, ["connect", "20", "1000", ...targets]); // warm-up: caches, neighbours
     const rounds = ROUNDS[ctx.mode];
     const out = parseTimes(runClient(l.client, tool, ["connect", String(rounds), "1000", ...targets]));
-    const row = (impl: string, metric: string, value: number, unit: string, samples: number, params = {}) =>
-      ({
-        suite: "netfilter-real",
-        impl,
-        services: cell.services,
-        endpointsPerService: ENDPOINTS,
-        traffic: "worst-case",
-        metric,
-        value,
-        unit,
-        samples,
-        params: { algorithm: "random", ...params },
-      }) satisfies Result;
+    const row: Row = (probe, metric, value, unit, samples, params = {}) => ({
+      suite: "netfilter-real",
+      impl: probe.spec.impl,
+      ...(probe.family === "IPv6" ? { family: probe.family } : {}),
+      services: cell.services,
+      endpointsPerService: ENDPOINTS,
+      traffic: "worst-case",
+      metric,
+      value,
+      unit,
+      samples,
+      params: { algorithm: "random", ...params },
+    });
     const results: Result[] = [];
-    const p50s = new Map<string, number>();
-    paths.forEach(({ spec: p }, k) => {
+    const p50s = new Map<Probe, number>();
+    probes.forEach((probe, k) => {
       const r = out[k]!;
-      if (r.ok === 0) throw new Error(`${p.impl}: no connection succeeded (${r.failed} failed)`);
-      p50s.set(p.impl, median(r.us));
+      if (r.ok === 0) throw new Error(`${name(probe)}: no connection succeeded (${r.failed} failed)`);
+      p50s.set(probe, median(r.us));
       // The p50 carries its samples' spread, so `bench compare` can judge a change against noise.
       results.push({
-        ...row(p.impl, "connect_p50_us", 0, "us", 0, { failed: r.failed }),
+        ...row(probe, "connect_p50_us", 0, "us", 0, { failed: r.failed }),
         ...summarize(r.us),
       });
       for (const [metric, value] of [
         ["connect_p90_us", percentile(r.us, 90)],
         ["connect_p99_us", percentile(r.us, 99)],
       ] as const)
-        results.push(row(p.impl, metric, value, "us", r.ok, { failed: r.failed }));
+        results.push(row(probe, metric, value, "us", r.ok, { failed: r.failed }));
     });
-    // What each proxy adds to a connect: its p50 less the baseline's p50 of this same cell.
-    const base = p50s.get(BASELINE);
-    if (base !== undefined)
-      for (const [impl, p50] of p50s)
-        if (impl !== BASELINE)
-          results.push(row(impl, "connect_added_p50_us", p50 - base, "us", 1, { baseline_p50_us: base }));
-    const hookTargets = paths.map(({ spec }, k) => ({ impl: spec.impl, target: targets[k]! }));
+    // What each proxy adds to a connect: its p50 less the p50 of the baseline of its family, this cell.
+    for (const [probe, p50] of p50s) {
+      const base = [...p50s].find(([b]) => b.spec.impl === BASELINE && b.family === probe.family)?.[1];
+      if (probe.spec.impl !== BASELINE && base !== undefined)
+        results.push(row(probe, "connect_added_p50_us", p50 - base, "us", 1, { baseline_p50_us: base }));
+    }
+    const hookTargets = probes.map((probe, k) => ({ impl: probe.spec.impl, target: targets[k]! }));
     for (const h of socketLbHookRuns(hookTargets, (t) =>
       runClient(l.client, tool, ["connect", String(HOOK_ROUNDS), "1000", ...t]),
-    ))
+    )) {
+      const probe = probes.find((p) => p.spec.impl === h.impl)!; // the socket-LB rows are IPv4 only
       results.push(
-        row(h.impl, "hook_ns_per_connect", h.nsPerRun, "ns", h.runs, { stats: "run_time_ns / run_cnt" }),
+        row(probe, "hook_ns_per_connect", h.nsPerRun, "ns", h.runs, { stats: "run_time_ns / run_cnt" }),
       );
+    }
     ctx.tick(0.8);
-    results.push(...(await shortConnections(l, paths, targets, ctx.mode, row)));
+    results.push(...(await shortConnections(l, probes, targets, ctx.mode, row)));
     return results;
   },
 
@@ -334,7 +419,8 @@ export const netfilterReal: Suite = {
     rmSync(PIN_ROOT, { recursive: true, force: true });
   },
 
-  targets(results) {
+  targets(all) {
+    const results = ipv4Rows(all); // the targets were set for IPv4
     const value = (impl: string, s: number, metric: string) =>
       results.find((r) => r.impl === impl && r.services === s && r.metric === metric)?.value;
     const added = (impl: string, s: number) => value(impl, s, "connect_added_p50_us");

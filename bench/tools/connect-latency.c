@@ -22,6 +22,9 @@
  * time paths with and without cgroup hooks. Every socket is made before the timing starts: connect
  * makes all COUNT x targets of them first, cps one block's before that block.
  *
+ * ADDR is an IPv4 address or a bracketed IPv6 one (c0=198.18.0.2:80, c0=[2001:db8::2]:80);
+ * the server listens on both families.
+ *
  * Every loop is bounded: COUNT connects, each with a TIMEOUT_MS limit.
  */
 #define _GNU_SOURCE
@@ -42,7 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_DEVS 8
+#define MAX_TARGETS 16
 #define MAX_PER_BLOCK 500 /* sockets made ahead of a block, under the usual 1024 open files */
 #define MAX_COUNT 10000   /* connect rounds: every socket is made (and open) before the first */
 #define REQUEST "GET / HTTP/1.0\r\n\r\n"
@@ -55,13 +58,24 @@ static long long now_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* One target: where its sockets leave, where they connect, and who makes them. */
+struct target {
+	char *dev;
+	struct sockaddr_storage addr;
+	socklen_t len;
+	int maker; /* the socket maker's end of a socketpair (its cgroup), or -1: this process */
+	pid_t maker_pid;
+};
+
 static int serve(int port)
 {
-	int one = 1;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = INADDR_ANY };
+	int one = 1, zero = 0;
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = IN6ADDR_ANY_INIT };
 
+	/* One listener for both families: IPv4 clients arrive as v4-mapped addresses. */
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0 ||
 	    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 4096) < 0) {
 		perror("serve");
 		return 1;
@@ -88,15 +102,16 @@ static int wait_for(int fd, short events, int timeout_ms)
 	return poll(&p, 1, timeout_ms) == 1 ? 0 : -1;
 }
 
-/* A non-blocking socket leaving through dev, that closes with RST (no TIME_WAIT pile-up), or -1. */
-static int client_socket(const char *dev)
+/* A non-blocking socket of the target's family leaving through its device, that closes with RST (no
+ * TIME_WAIT pile-up), or -1. */
+static int client_socket(const struct target *t)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	int fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
 
 	if (fd < 0)
 		return -1;
-	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, strlen(dev)) < 0 ||
+	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, t->dev, strlen(t->dev)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0) {
 		close(fd);
 		return -1;
@@ -104,13 +119,13 @@ static int client_socket(const char *dev)
 	return fd;
 }
 
-/* Connects fd to dst within timeout_ms; 0 on success. */
-static int connect_fd(int fd, const struct sockaddr_in *dst, int timeout_ms)
+/* Connects fd to the target within timeout_ms; 0 on success. */
+static int connect_fd(int fd, const struct target *t, int timeout_ms)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
 
-	if (connect(fd, (const struct sockaddr *)dst, sizeof(*dst)) < 0 && errno != EINPROGRESS)
+	if (connect(fd, (const struct sockaddr *)&t->addr, t->len) < 0 && errno != EINPROGRESS)
 		return -1;
 	if (wait_for(fd, POLLOUT, timeout_ms) < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err)
 		return -1;
@@ -118,14 +133,14 @@ static int connect_fd(int fd, const struct sockaddr_in *dst, int timeout_ms)
 }
 
 /* One connect of fd (then closed): returns its duration in ns, or -1 on failure or timeout. */
-static long long connect_once(int fd, const struct sockaddr_in *dst, int timeout_ms)
+static long long connect_once(int fd, const struct target *t, int timeout_ms)
 {
 	long long t0, t1;
 
 	if (fd < 0)
 		return -1;
 	t0 = now_ns();
-	if (connect_fd(fd, dst, timeout_ms) < 0) {
+	if (connect_fd(fd, t, timeout_ms) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -135,7 +150,7 @@ static long long connect_once(int fd, const struct sockaddr_in *dst, int timeout
 }
 
 /* One short connection on fd: connect, request, the whole response, close; 0 on success. */
-static int short_connection(int fd, const struct sockaddr_in *dst, int timeout_ms)
+static int short_connection(int fd, const struct target *t, int timeout_ms)
 {
 	char buf[64];
 	size_t got = 0;
@@ -143,7 +158,7 @@ static int short_connection(int fd, const struct sockaddr_in *dst, int timeout_m
 
 	if (fd < 0)
 		return -1;
-	if (connect_fd(fd, dst, timeout_ms) < 0 || write(fd, REQUEST, sizeof(REQUEST) - 1) != sizeof(REQUEST) - 1)
+	if (connect_fd(fd, t, timeout_ms) < 0 || write(fd, REQUEST, sizeof(REQUEST) - 1) != sizeof(REQUEST) - 1)
 		goto out;
 	while (got < sizeof(RESPONSE) - 1) {
 		ssize_t n;
@@ -160,20 +175,12 @@ out:
 	return rc;
 }
 
-/* One target: where its sockets leave, where they connect, and who makes them. */
-struct target {
-	char *dev;
-	struct sockaddr_in dst;
-	int maker; /* the socket maker's end of a socketpair (its cgroup), or -1: this process */
-	pid_t maker_pid;
-};
-
-/* The socket maker: joins the cgroup and says so (0, or the errno), then for each device name
- * received, a client_socket() sent back (SCM_RIGHTS) with 0, or no descriptor and an errno. Ends
- * when the other end closes. */
-static int maker_loop(int sock, const char *cgroup)
+/* The socket maker of target t: joins the cgroup and says so (0, or the errno), then for each
+ * request received, a client_socket(t) sent back (SCM_RIGHTS) with 0, or no descriptor and an
+ * errno. Ends when the other end closes. */
+static int maker_loop(int sock, const char *cgroup, const struct target *t)
 {
-	char path[4096], dev[IF_NAMESIZE + 1];
+	char path[4096], req;
 	int cg, err = 0;
 
 	snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup);
@@ -184,12 +191,8 @@ static int maker_loop(int sock, const char *cgroup)
 		close(cg);
 	if (send(sock, &err, sizeof(err), 0) < 0 || err)
 		return 1;
-	for (;;) {
-		ssize_t n = recv(sock, dev, sizeof(dev) - 1, 0);
-		if (n <= 0)
-			return 0;
-		dev[n] = '\0';
-		int fd = client_socket(dev);
+	while (recv(sock, &req, sizeof(req), 0) > 0) {
+		int fd = client_socket(t);
 		int reply = fd < 0 ? errno : 0;
 		char ctl[CMSG_SPACE(sizeof(int))] = { 0 };
 		struct iovec iov = { .iov_base = &reply, .iov_len = sizeof(reply) };
@@ -208,9 +211,11 @@ static int maker_loop(int sock, const char *cgroup)
 		if (fd >= 0)
 			close(fd);
 	}
+	return 0;
 }
 
-/* Starts t's socket maker in cgroup; 0 once it joined, else -1 (said on stderr). */
+/* Starts t's socket maker in cgroup (t parsed already: the maker makes sockets of its family);
+ * 0 once it joined, else -1 (said on stderr). */
 static int maker_start(struct target *t, const char *cgroup)
 {
 	int sv[2], joined = -1;
@@ -222,7 +227,7 @@ static int maker_start(struct target *t, const char *cgroup)
 		return -1;
 	if (t->maker_pid == 0) {
 		close(sv[0]);
-		_exit(maker_loop(sv[1], cgroup));
+		_exit(maker_loop(sv[1], cgroup, t));
 	}
 	close(sv[1]);
 	t->maker = sv[0];
@@ -240,13 +245,13 @@ static int maker_start(struct target *t, const char *cgroup)
 static int target_socket(const struct target *t)
 {
 	int reply = 0, fd = -1;
-	char ctl[CMSG_SPACE(sizeof(int))];
+	char ctl[CMSG_SPACE(sizeof(int))], req = 0;
 	struct iovec iov = { .iov_base = &reply, .iov_len = sizeof(reply) };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
 
 	if (t->maker < 0)
-		return client_socket(t->dev);
-	if (send(t->maker, t->dev, strlen(t->dev), 0) < 0 || recvmsg(t->maker, &msg, 0) != sizeof(reply))
+		return client_socket(t);
+	if (send(t->maker, &req, sizeof(req), 0) < 0 || recvmsg(t->maker, &msg, 0) != sizeof(reply))
 		return -1;
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 	if (reply == 0 && c && c->cmsg_type == SCM_RIGHTS)
@@ -267,7 +272,31 @@ static void targets_close(struct target *t, int n)
 			waitpid(t[d].maker_pid, NULL, 0);
 }
 
-/* "DEV=IP:PORT[@CGROUP]" → *t (dev NUL-terminated in place; a maker started for CGROUP); 0 on success. */
+/* "ADDR" (a.b.c.d or [IPv6]) and the port → t's address; 0 on success. */
+static int parse_addr(char *addr, unsigned short port, struct target *t)
+{
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&t->addr;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&t->addr;
+	size_t n = strlen(addr);
+
+	memset(&t->addr, 0, sizeof(t->addr));
+	if (addr[0] != '[') {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(port);
+		t->len = sizeof(*a4);
+		return inet_pton(AF_INET, addr, &a4->sin_addr) == 1 ? 0 : -1;
+	}
+	if (n < 3 || addr[n - 1] != ']')
+		return -1;
+	addr[n - 1] = '\0';
+	a6->sin6_family = AF_INET6;
+	a6->sin6_port = htons(port);
+	t->len = sizeof(*a6);
+	return inet_pton(AF_INET6, addr + 1, &a6->sin6_addr) == 1 ? 0 : -1;
+}
+
+/* "DEV=ADDR:PORT[@CGROUP]" → *t (dev NUL-terminated in place; a maker started for CGROUP); 0 on
+ * success. */
 static int parse_target(char *arg, struct target *t)
 {
 	char *eq = strchr(arg, '='), *at = eq ? strchr(eq, '@') : NULL, *colon;
@@ -280,9 +309,7 @@ static int parse_target(char *arg, struct target *t)
 		return -1;
 	*eq = *colon = '\0';
 	t->dev = arg;
-	t->dst.sin_family = AF_INET;
-	t->dst.sin_port = htons((unsigned short)atoi(colon + 1));
-	if (inet_pton(AF_INET, eq + 1, &t->dst.sin_addr) != 1)
+	if (parse_addr(eq + 1, (unsigned short)atoi(colon + 1), t) < 0)
 		return -1;
 	return at ? maker_start(t, at + 1) : 0;
 }
@@ -321,11 +348,11 @@ static int room_for_files(long n)
 
 static int run_connects(int count, int timeout_ms, char **args, int ndev)
 {
-	struct target t[MAX_DEVS];
-	long long *times[MAX_DEVS];
-	int ok[MAX_DEVS] = { 0 }, failed[MAX_DEVS] = { 0 }, *fds;
+	struct target t[MAX_TARGETS];
+	long long *times[MAX_TARGETS];
+	int ok[MAX_TARGETS] = { 0 }, failed[MAX_TARGETS] = { 0 }, *fds;
 
-	if (ndev < 1 || ndev > MAX_DEVS || count < 1 || count > MAX_COUNT) {
+	if (ndev < 1 || ndev > MAX_TARGETS || count < 1 || count > MAX_COUNT) {
 		fprintf(stderr, "connect: bad arguments\n");
 		return 2;
 	}
@@ -351,7 +378,7 @@ static int run_connects(int count, int timeout_ms, char **args, int ndev)
 	}
 	for (int i = 0; i < count; i++) {
 		for (int d = 0; d < ndev; d++) {
-			long long ns = connect_once(fds[i * ndev + d], &t[d].dst, timeout_ms);
+			long long ns = connect_once(fds[i * ndev + d], &t[d], timeout_ms);
 			if (ns < 0)
 				failed[d]++;
 			else
@@ -411,7 +438,7 @@ static int cps_block(struct cps_total *t, int cpu, const struct target *tg, int 
 		return -1;
 	t0 = now_ns();
 	for (int i = 0; i < per_block; i++) {
-		if (fds[i] >= 0 && short_connection(fds[i], &tg->dst, timeout_ms) == 0)
+		if (fds[i] >= 0 && short_connection(fds[i], tg, timeout_ms) == 0)
 			t->ok++;
 		else
 			t->failed++;
@@ -428,12 +455,12 @@ static int cps_block(struct cps_total *t, int cpu, const struct target *tg, int 
  * so that the machine's other load falls on every path alike. */
 static int run_short_connections(int cpu, int blocks, int per_block, int timeout_ms, char **args, int ndev)
 {
-	struct target t[MAX_DEVS];
-	struct cps_total tot[MAX_DEVS] = { 0 };
+	struct target t[MAX_TARGETS];
+	struct cps_total tot[MAX_TARGETS] = { 0 };
 	cpu_set_t set;
 
 	if (cpu < 0 || cpu >= CPU_SETSIZE || blocks < 1 || per_block < 1 || per_block > MAX_PER_BLOCK || ndev < 1 ||
-	    ndev > MAX_DEVS) {
+	    ndev > MAX_TARGETS) {
 		fprintf(stderr, "cps: bad arguments\n");
 		return 2;
 	}
@@ -470,6 +497,7 @@ int main(int argc, char **argv)
 					     argc - 6);
 	fprintf(stderr, "usage: connect-latency serve PORT | connect COUNT TIMEOUT_MS TARGET [TARGET...]"
 			" | cps CPU BLOCKS PER_BLOCK TIMEOUT_MS TARGET [TARGET...]\n"
-			"  TARGET: DEV=IP:PORT, or DEV=IP:PORT@CGROUP (its sockets made in that cgroup v2)\n");
+			"  TARGET: DEV=ADDR:PORT, or DEV=ADDR:PORT@CGROUP (its sockets made in that cgroup v2);"
+			" ADDR: a.b.c.d or [IPv6 address]\n");
 	return 2;
 }

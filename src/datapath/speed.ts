@@ -3,11 +3,13 @@
 // loop), the host's cost over a large batch, and what the FFI call adds per packet. The benchmark
 // suite and `maplb bench` report these; every figure names its algorithm and Maglev M.
 import { Algorithm, Scope, type FrontendKey, type MapOp } from "../compile/tables.js";
-import { intToIpv4 } from "../util/ip.js";
+import type { IpFamily } from "../model/types.js";
+import { bigIntToIpv6, intToIpv4, ipv6ToBigInt } from "../util/ip.js";
 import type { Datapath, PacketBatch } from "./datapath.js";
 import { nativeError } from "./errno.js";
 import { packFrames, type NativeDatapath } from "./native-datapath.js";
 import { buildFrame } from "./packet.js";
+import { buildFrame6 } from "./packet6.js";
 
 export interface ScaleSpec {
   services: number;
@@ -15,17 +17,27 @@ export interface ScaleSpec {
   algorithm: "random" | "maglev";
   /** Maglev table size per service (ignored for random). */
   maglevM?: number;
+  /** The family of every address, and so of the maps written (default IPv4). */
+  family?: IpFamily;
 }
 
 const FRONTEND_BASE = 0x0a600000; // 10.96.0.0: service i is 10.96.0.0 + i, port 80
 const BACKEND_BASE = 0x0a800000; // 10.128.0.0
+// The same over IPv6 (fd00::/8, never on a wire: these frames only run through BPF_PROG_TEST_RUN
+// and the host build): service i is fd00:96:: + i, backend id n fd00:128:: + n.
+const FRONTEND_BASE6 = ipv6ToBigInt("fd00:96::");
+const BACKEND_BASE6 = ipv6ToBigInt("fd00:128::");
+const CLIENT = { IPv4: "10.0.0.5", IPv6: "fd00::5" } as const;
 
-export const frontendOf = (i: number): FrontendKey => ({
-  address: intToIpv4(FRONTEND_BASE + i),
+export const frontendOf = (i: number, family: IpFamily = "IPv4"): FrontendKey => ({
+  address: family === "IPv6" ? bigIntToIpv6(FRONTEND_BASE6 + BigInt(i)) : intToIpv4(FRONTEND_BASE + i),
   port: 80,
   protocol: "TCP",
   scope: Scope.EXT,
 });
+
+const backendAddress = (id: number, family: IpFamily) =>
+  family === "IPv6" ? bigIntToIpv6(BACKEND_BASE6 + BigInt(id)) : intToIpv4(BACKEND_BASE + id);
 
 /**
  * MapOps for `services` frontends of `backendsPerService` backends each. Service 0 is the one the
@@ -36,14 +48,15 @@ export const frontendOf = (i: number): FrontendKey => ({
 export function scaleOps(spec: ScaleSpec): MapOp[] {
   const ops: MapOp[] = [];
   const m = spec.algorithm === "maglev" ? (spec.maglevM ?? 251) : 0;
+  const family = spec.family ?? "IPv4";
   for (let i = 0; i < spec.services; i++) {
-    const key = frontendOf(i);
+    const key = frontendOf(i, family);
     const ids = Array.from(
       { length: spec.backendsPerService },
       (_, j) => i * spec.backendsPerService + j + 1,
     );
     ids.forEach((id, j) => {
-      const address = i === 0 ? key.address : intToIpv4(BACKEND_BASE + id);
+      const address = i === 0 ? key.address : backendAddress(id, family);
       ops.push({
         kind: "backend-upsert",
         backend: { id, address, port: i === 0 ? 80 : 8080, protocol: "TCP", flags: 0 },
@@ -55,6 +68,7 @@ export function scaleOps(spec: ScaleSpec): MapOp[] {
         kind: "maglev-write",
         offset: i * m,
         rows: Uint32Array.from({ length: m }, (_, r) => ids[r % ids.length]!),
+        ...(family === "IPv6" ? { family } : {}),
       });
     ops.push({ kind: "revnat-upsert", entry: { id: i + 1, address: key.address, port: 80 } });
     ops.push({
@@ -74,9 +88,21 @@ export function scaleOps(spec: ScaleSpec): MapOp[] {
   return ops;
 }
 
-/** The benchmark frame: a client to service 0. */
-export function benchFrame(sport = 10000): Uint8Array {
-  return buildFrame({ src: "10.0.0.5", dst: intToIpv4(FRONTEND_BASE), sport, dport: 80, proto: "TCP" });
+/**
+ * The benchmark frame: a client to service 0. The bench entry points make every repeat a new flow
+ * by counting up the two bytes where an IPv4 frame has its source port (Ethernet + 20): in an IPv6
+ * frame those are the 13th and 14th bytes of the source address, so each repeat comes from a new
+ * client instead, as new a flow all the same.
+ */
+export function benchFrame(sport = 10000, family: IpFamily = "IPv4"): Uint8Array {
+  const spec = {
+    src: CLIENT[family],
+    dst: frontendOf(0, family).address,
+    sport,
+    dport: 80,
+    proto: "TCP" as const,
+  };
+  return family === "IPv6" ? buildFrame6(spec) : buildFrame(spec);
 }
 
 /** enum maplb_bench_mode (native/host/maplb_api.h). "empty" runs no pipeline: the harness alone. */
@@ -84,8 +110,13 @@ export const BENCH_MODES = { established: 0, new: 1, empty: 2 } as const;
 export type BenchMode = keyof typeof BENCH_MODES;
 
 /** ns per packet of `repeat` runs of one frame, timed by the target (see maplb_bench). */
-export function pipelineNsPerPacket(dp: NativeDatapath, mode: BenchMode, repeat: number): number {
-  const frame = benchFrame();
+export function pipelineNsPerPacket(
+  dp: NativeDatapath,
+  mode: BenchMode,
+  repeat: number,
+  family: IpFamily = "IPv4",
+): number {
+  const frame = benchFrame(10000, family);
   if (mode === "established") dp.process([Uint8Array.from(frame)]); // the flow exists before timing
   const out = new BigUint64Array(1);
   const err = dp.maps.api.bench(dp.maps.handle, frame, repeat, BENCH_MODES[mode], out);

@@ -1,4 +1,4 @@
-// IP helpers. Addresses stay strings in the model; the datapath binding converts them to bytes.
+// IPv4 and IPv6 helpers. Addresses stay strings in the model; the datapath binding converts them to bytes.
 import ipaddr from "ipaddr.js";
 
 /** Four decimal parts without leading zeros: what ipaddr.IPv4.isValidFourPartDecimal accepts, below 256. */
