@@ -116,6 +116,7 @@ for (const target of TARGETS) {
           clusterCIDR: null,
           hashSeed: 9,
           snatIP: "192.168.1.11",
+          snatIP6: "2001:db8::11",
           snatPorts: { min: 40000, max: 40009 },
         });
         assert.deepEqual(dp.dump().nodeAddrs, ["192.168.1.11", "192.168.1.12"]);
@@ -129,7 +130,7 @@ for (const target of TARGETS) {
           snat_port_max: 40009,
           cluster_cidr6_prefix: 0,
           cluster_cidr6_addr: 0n,
-          snat6_addr: 0n,
+          snat6_addr: 0x20010db8000000000000000000000011n,
         });
         // Without an SNAT address SNAT is off (address 0), over the default port range.
         dp.configure({ nodeIPs: [], clusterCIDR: null, hashSeed: 9 });
@@ -145,6 +146,11 @@ for (const target of TARGETS) {
           () => dp.configure({ nodeIPs: [], clusterCIDR: null, hashSeed: 1, snatIP: "node-a" }),
           /SNAT address "node-a" is not an IPv4 address/,
         );
+        for (const snatIP6 of ["192.168.1.11", "2001:db8::/64"])
+          assert.throws(
+            () => dp.configure({ nodeIPs: [], clusterCIDR: null, hashSeed: 1, snatIP6 }),
+            /SNAT address ".*" is not an IPv6 address/,
+          );
         for (const snatPorts of [
           { min: 2000, max: 1999 },
           { min: 0, max: 10 },

@@ -22,36 +22,135 @@ import { openEmulated } from "../src/datapath/emulated.js";
 import { flowHash, snatPortCandidate } from "../src/datapath/flow-hash.js";
 import { PROTO_NUMBER } from "../src/datapath/map-writes.js";
 import { buildFrame, checksumsValid, TcpFlag, type FrameSpec } from "../src/datapath/packet.js";
+import { buildFrame6, checksumValid6 } from "../src/datapath/packet6.js";
 import { ipv4ToInt } from "../src/util/ip.js";
 import { TARGETS } from "./helpers/datapath-targets.js";
 
-const NODE_IP = "192.168.1.11";
 const PORTS: PortRange = { min: 61000, max: 61999 };
-const NODE: NodeSettings = {
-  nodeIPs: [NODE_IP],
-  clusterCIDR: "10.0.0.0/16",
-  hashSeed: 0x5eed,
-  snatIP: NODE_IP,
-  snatPorts: PORTS,
-};
 
-const POD = "10.0.1.1"; // a backend on this node, and a client of its own Service
-const OTHER_POD = "10.0.0.5"; // a pod that is not a backend
-const OUTSIDE = "192.0.2.1"; // outside the cluster CIDR
-const LOCAL = backend(1, POD, BackendFlag.LOCAL);
-const REMOTE = backend(2, "10.0.2.2");
-const REMOTE2 = backend(3, "10.0.2.3");
+/**
+ * One family's node and Services: the same scenario over IPv4 and over IPv6, so the cases that
+ * show when SNAT applies run on both (snat.h is compiled once per family).
+ */
+interface Fixture {
+  family: "IPv4" | "IPv6";
+  nodeIP: string;
+  node: NodeSettings;
+  /** The settings without an SNAT address of this family, and without a cluster CIDR. */
+  noSnat: NodeSettings;
+  noClusterCidr: NodeSettings;
+  pod: string; // a backend on this node, and a client of its own Service
+  otherPod: string; // a pod that is not a backend
+  outside: string; // outside the cluster CIDR
+  local: BackendEntry;
+  remote: BackendEntry;
+  remote2: BackendEntry;
+  clusterIP: FrontendKey;
+  nodePort: FrontendKey;
+  nodePortLocalBackend: FrontendKey;
+  etpLocal: FrontendKey;
+  clusterIPRemote: FrontendKey;
+  dns: FrontendKey;
+  setup: MapOp[];
+}
+
+function fixture(
+  family: Fixture["family"],
+  a: {
+    node: string;
+    cidr: string;
+    pod: string;
+    otherPod: string;
+    outside: string;
+    remote: (i: number) => string;
+  },
+  frontend: (i: number) => string,
+  externalIP: string,
+): Fixture {
+  const cidr = family === "IPv4" ? { clusterCIDR: a.cidr } : { clusterCIDR: null, clusterCIDR6: a.cidr };
+  const snat = family === "IPv4" ? { snatIP: a.node } : { snatIP6: a.node };
+  const node: NodeSettings = { nodeIPs: [a.node], hashSeed: 0x5eed, snatPorts: PORTS, ...cidr, ...snat };
+  const local = backend(1, a.pod, BackendFlag.LOCAL);
+  const remote = backend(2, a.remote(2));
+  const f = {
+    clusterIP: fe(frontend(10), 80),
+    nodePort: fe(a.node, 30080),
+    nodePortLocalBackend: fe(a.node, 30081),
+    etpLocal: fe(externalIP, 80),
+    etpLocalInt: fe(externalIP, 80, Scope.INT),
+    clusterIPRemote: fe(frontend(11), 80),
+  };
+  return {
+    family,
+    nodeIP: a.node,
+    node,
+    noSnat: { ...node, snatIP: null, snatIP6: null },
+    noClusterCidr: { ...node, clusterCIDR: null, clusterCIDR6: null },
+    pod: a.pod,
+    otherPod: a.otherPod,
+    outside: a.outside,
+    local,
+    remote,
+    remote2: backend(3, a.remote(3)),
+    ...f,
+    dns: { ...fe(frontend(12), 53), protocol: "UDP" },
+    setup: [
+      ...service(f.clusterIP, local, 1),
+      ...service(f.nodePort, remote, 2, SvcFlag.NODEPORT),
+      ...service(f.nodePortLocalBackend, local, 3, SvcFlag.NODEPORT),
+      ...service(f.etpLocal, remote, 4, SvcFlag.EXTERNAL | SvcFlag.TWO_SCOPES),
+      ...service(f.etpLocalInt, remote, 4, SvcFlag.EXTERNAL | SvcFlag.TWO_SCOPES),
+      ...service(f.clusterIPRemote, remote, 5),
+    ],
+  };
+}
+
+const V4 = fixture(
+  "IPv4",
+  {
+    node: "192.168.1.11",
+    cidr: "10.0.0.0/16",
+    pod: "10.0.1.1",
+    otherPod: "10.0.0.5",
+    outside: "192.0.2.1",
+    remote: (i) => `10.0.2.${i}`,
+  },
+  (i) => `10.96.0.${i}`,
+  "203.0.113.2",
+);
+const V6 = fixture(
+  "IPv6",
+  {
+    node: "2001:db8:ff::11",
+    cidr: "2001:db8::/48",
+    pod: "2001:db8:0:1::1",
+    otherPod: "2001:db8::5",
+    outside: "2001:db8:beef::1",
+    remote: (i) => `2001:db8:0:2::${i}`,
+  },
+  (i) => `2001:db8:96::${i}`,
+  "2001:db8:113::2",
+);
+
+// The IPv4-only cases below use the IPv4 fixture by these names.
+const {
+  nodeIP: NODE_IP,
+  node: NODE,
+  pod: POD,
+  outside: OUTSIDE,
+  local: LOCAL,
+  remote: REMOTE,
+  remote2: REMOTE2,
+} = V4;
+const { clusterIP: CLUSTER_IP, nodePort: NODE_PORT, setup: SETUP } = V4;
 
 function backend(id: number, address: string, flags = 0): BackendEntry {
   return { id, address, port: 8080, protocol: "TCP", flags };
 }
 
-const fe = (address: string, port: number, scope: Scope = Scope.EXT): FrontendKey => ({
-  address,
-  port,
-  protocol: "TCP",
-  scope,
-});
+function fe(address: string, port: number, scope: Scope = Scope.EXT): FrontendKey {
+  return { address, port, protocol: "TCP", scope };
+}
 
 /** One frontend whose only slot is `b` (random algorithm): every flow goes to it. */
 function service(key: FrontendKey, b: BackendEntry, revNatId: number, flags = 0): MapOp[] {
@@ -75,21 +174,6 @@ function service(key: FrontendKey, b: BackendEntry, revNatId: number, flags = 0)
   ];
 }
 
-const CLUSTER_IP = fe("10.96.0.10", 80);
-const NODE_PORT = fe(NODE_IP, 30080);
-const NODE_PORT_LOCAL_BACKEND = fe(NODE_IP, 30081);
-const ETP_LOCAL = fe("203.0.113.2", 80);
-const ETP_LOCAL_INT = fe("203.0.113.2", 80, Scope.INT);
-const CLUSTER_IP_REMOTE = fe("10.96.0.11", 80);
-const SETUP: MapOp[] = [
-  ...service(CLUSTER_IP, LOCAL, 1),
-  ...service(NODE_PORT, REMOTE, 2, SvcFlag.NODEPORT),
-  ...service(NODE_PORT_LOCAL_BACKEND, LOCAL, 3, SvcFlag.NODEPORT),
-  ...service(ETP_LOCAL, REMOTE, 4, SvcFlag.EXTERNAL | SvcFlag.TWO_SCOPES),
-  ...service(ETP_LOCAL_INT, REMOTE, 4, SvcFlag.EXTERNAL | SvcFlag.TWO_SCOPES),
-  ...service(CLUSTER_IP_REMOTE, REMOTE, 5),
-];
-
 const tcp = (src: string, sport: number, dst: FrontendKey, extra: Partial<FrameSpec> = {}): FrameSpec => ({
   src,
   sport,
@@ -103,9 +187,14 @@ const tcp = (src: string, sport: number, dst: FrontendKey, extra: Partial<FrameS
 const snatPort = (spec: FrameSpec, taken = 0, ports = PORTS) =>
   snatPortCandidate(flowHash(spec, NODE.hashSeed), taken, ports);
 
+const isIPv6 = (spec: FrameSpec) => spec.src.includes(":");
+const build = (spec: FrameSpec) => (isIPv6(spec) ? buildFrame6(spec) : buildFrame(spec));
+const checksums = (frame: Uint8Array, spec: FrameSpec) =>
+  isIPv6(spec) ? { ip: true, l4: checksumValid6(frame) } : checksumsValid(frame); // IPv6: no IP checksum
+
 /** Runs one frame; returns the result and the frame as it came out. */
 function run(dp: Datapath, spec: FrameSpec): { result: PacketResult; out: Uint8Array } {
-  const frame = buildFrame(spec);
+  const frame = build(spec);
   const [result] = dp.process([frame]);
   return { result: result!, out: frame };
 }
@@ -113,16 +202,22 @@ function run(dp: Datapath, spec: FrameSpec): { result: PacketResult; out: Uint8A
 /** The frame must come out exactly as `want` would be built (and so with correct checksums). */
 function assertOut(got: { result: PacketResult; out: Uint8Array }, verdict: string, want: FrameSpec) {
   assert.deepEqual(got.result, { verdict, reason: "OK" });
-  assert.equal(Buffer.from(got.out).toString("hex"), Buffer.from(buildFrame(want)).toString("hex"));
-  assert.deepEqual(checksumsValid(got.out), { ip: true, l4: true });
+  assert.equal(Buffer.from(got.out).toString("hex"), Buffer.from(build(want)).toString("hex"));
+  assert.deepEqual(checksums(got.out, want), { ip: true, l4: true });
 }
 
-/** The request, source-NATed to NODE_IP:port and DNATed to `to`; then the reply, back to the client. */
-function assertSnatRoundTrip(dp: Datapath, spec: FrameSpec, to: BackendEntry, port: number) {
-  const snated = { ...spec, src: NODE_IP, sport: port, dst: to.address, dport: to.port };
+/** The request, source-NATed to nodeIP:port and DNATed to `to`; then the reply, back to the client. */
+function assertSnatRoundTrip(
+  dp: Datapath,
+  spec: FrameSpec,
+  to: BackendEntry,
+  port: number,
+  nodeIP = NODE_IP,
+) {
+  const snated = { ...spec, src: nodeIP, sport: port, dst: to.address, dport: to.port };
   assertOut(run(dp, spec), "DNAT", snated);
   assertOut(run(dp, spec), "DNAT", snated); // established: the same translation
-  const reply = { ...spec, src: to.address, sport: to.port, dst: NODE_IP, dport: port, tcpFlags: 0x12 };
+  const reply = { ...spec, src: to.address, sport: to.port, dst: nodeIP, dport: port, tcpFlags: 0x12 };
   assertOut(run(dp, reply), "REVNAT", {
     ...reply,
     src: spec.dst,
@@ -164,64 +259,75 @@ for (const target of TARGETS) {
       }
     };
 
-    test(
-      "hairpin: a pod reaching itself through its ClusterIP gets the node's address, and the reply comes back from the frontend",
-      withDatapath(NODE, (dp) => {
-        const spec = tcp(POD, 40000, CLUSTER_IP);
-        assertSnatRoundTrip(dp, spec, LOCAL, snatPort(spec));
-      }),
-    );
-
-    test(
-      "hairpin over UDP without a checksum: both rewrites keep it at zero",
-      withDatapath(NODE, (dp) => {
-        const dns = { ...fe("10.96.0.12", 53), protocol: "UDP" as const };
-        const b: BackendEntry = { ...LOCAL, id: 7, protocol: "UDP", port: 53 };
-        dp.apply(service(dns, b, 7));
-        const spec: FrameSpec = { ...tcp(POD, 40000, dns), proto: "UDP", noUdpChecksum: true };
-        assertSnatRoundTrip(dp, spec, b, snatPort(spec));
-      }),
-    );
-
-    test(
-      "a NodePort (externalTrafficPolicy=Cluster) whose backend is on another node: SNAT from outside and from a pod",
-      withDatapath(NODE, (dp) => {
-        for (const client of [OUTSIDE, OTHER_POD]) {
-          const spec = tcp(client, 40001, NODE_PORT);
-          assertSnatRoundTrip(dp, spec, REMOTE, snatPort(spec));
+    for (const fx of [V4, V6]) {
+      const withFixture = (settings: NodeSettings, body: (dp: Datapath) => void) => () => {
+        const dp = target.open();
+        try {
+          dp.configure(settings);
+          dp.apply(fx.setup);
+          body(dp);
+        } finally {
+          dp.close();
         }
-      }),
-    );
+      };
+      const roundTrip = (dp: Datapath, spec: FrameSpec, to: BackendEntry) =>
+        assertSnatRoundTrip(dp, spec, to, snatPort(spec), fx.nodeIP);
 
-    test(
-      "no SNAT where the reply comes back anyway or policy Local keeps the client",
-      withDatapath(NODE, (dp) => {
-        assertNoSnat(dp, tcp(OUTSIDE, 40002, NODE_PORT_LOCAL_BACKEND), LOCAL); // backend on this node
-        assertNoSnat(dp, tcp(OUTSIDE, 40003, ETP_LOCAL), REMOTE); // ETP=Local, EXT scope
-        assertNoSnat(dp, tcp(OTHER_POD, 40004, ETP_LOCAL), REMOTE); // ETP=Local, INT scope
-        assertNoSnat(dp, tcp(OTHER_POD, 40005, CLUSTER_IP_REMOTE), REMOTE); // pod -> ClusterIP
-        assertNoSnat(dp, tcp(OTHER_POD, 40006, CLUSTER_IP), LOCAL);
-      }),
-    );
+      describe(fx.family, () => {
+        test(
+          "hairpin: a pod reaching itself through its ClusterIP gets the node's address, and the reply comes back from the frontend",
+          withFixture(fx.node, (dp) => roundTrip(dp, tcp(fx.pod, 40000, fx.clusterIP), fx.local)),
+        );
 
-    test(
-      "a ClusterIP from outside the cluster CIDR (kube-proxy's `! -s CLUSTERCIDR`) to a backend on another node",
-      withDatapath(NODE, (dp) => {
-        const spec = tcp(OUTSIDE, 40007, CLUSTER_IP_REMOTE);
-        assertSnatRoundTrip(dp, spec, REMOTE, snatPort(spec));
-        // Without a cluster CIDR kube-proxy writes no such rule, and maplb does not SNAT either.
-        dp.configure({ ...NODE, clusterCIDR: null });
-        assertNoSnat(dp, tcp(OUTSIDE, 40008, CLUSTER_IP_REMOTE), REMOTE);
-      }),
-    );
+        test(
+          // IPv6 requires a UDP checksum (RFC 8200 8.1): only IPv4 has one of zero.
+          "hairpin over UDP (IPv4 without a checksum: both rewrites keep it at zero)",
+          withFixture(fx.node, (dp) => {
+            const b: BackendEntry = { ...fx.local, id: 7, protocol: "UDP", port: 53 };
+            dp.apply(service(fx.dns, b, 7));
+            const noUdpChecksum = fx.family === "IPv4";
+            roundTrip(dp, { ...tcp(fx.pod, 40000, fx.dns), proto: "UDP", noUdpChecksum }, b);
+          }),
+        );
 
-    test(
-      "without an SNAT address nothing is source-NATed (the hairpin is DNAT only)",
-      withDatapath({ ...NODE, snatIP: null }, (dp) => {
-        assertNoSnat(dp, tcp(POD, 40009, CLUSTER_IP), LOCAL);
-        assertNoSnat(dp, tcp(OUTSIDE, 40010, NODE_PORT), REMOTE);
-      }),
-    );
+        test(
+          "a NodePort (externalTrafficPolicy=Cluster) whose backend is on another node: SNAT from outside and from a pod",
+          withFixture(fx.node, (dp) => {
+            for (const client of [fx.outside, fx.otherPod])
+              roundTrip(dp, tcp(client, 40001, fx.nodePort), fx.remote);
+          }),
+        );
+
+        test(
+          "no SNAT where the reply comes back anyway or policy Local keeps the client",
+          withFixture(fx.node, (dp) => {
+            assertNoSnat(dp, tcp(fx.outside, 40002, fx.nodePortLocalBackend), fx.local); // backend on this node
+            assertNoSnat(dp, tcp(fx.outside, 40003, fx.etpLocal), fx.remote); // ETP=Local, EXT scope
+            assertNoSnat(dp, tcp(fx.otherPod, 40004, fx.etpLocal), fx.remote); // ETP=Local, INT scope
+            assertNoSnat(dp, tcp(fx.otherPod, 40005, fx.clusterIPRemote), fx.remote); // pod -> ClusterIP
+            assertNoSnat(dp, tcp(fx.otherPod, 40006, fx.clusterIP), fx.local);
+          }),
+        );
+
+        test(
+          "a ClusterIP from outside the cluster CIDR (kube-proxy's `! -s CLUSTERCIDR`) to a backend on another node",
+          withFixture(fx.node, (dp) => {
+            roundTrip(dp, tcp(fx.outside, 40007, fx.clusterIPRemote), fx.remote);
+            // Without a cluster CIDR kube-proxy writes no such rule, and maplb does not SNAT either.
+            dp.configure(fx.noClusterCidr);
+            assertNoSnat(dp, tcp(fx.outside, 40008, fx.clusterIPRemote), fx.remote);
+          }),
+        );
+
+        test(
+          "without an SNAT address of the family nothing is source-NATed (the hairpin is DNAT only)",
+          withFixture(fx.noSnat, (dp) => {
+            assertNoSnat(dp, tcp(fx.pod, 40009, fx.clusterIP), fx.local);
+            assertNoSnat(dp, tcp(fx.outside, 40010, fx.nodePort), fx.remote);
+          }),
+        );
+      });
+    }
 
     test(
       "port allocation: a taken port is skipped for the next candidate; ports are per backend",

@@ -5,8 +5,6 @@ import { describeLabBehaviour } from "./helpers/lab-behaviour.js";
 describeLabBehaviour("maplb", "t6m", {
   family: "IPv6",
   todo: {
-    "externalTrafficPolicy=Cluster":
-      "maplb's datapath has no IPv6 source NAT yet (maplb_config.snat6_addr stays ::), so a backend on another node sees the client",
     "a service with no endpoints":
       "maplb's datapath drops IPv6 to a service without endpoints without an ICMPv6 unreachable yet: the client times out",
   },

@@ -40,6 +40,8 @@
 #undef FAM_AFFINITY
 #undef FAM_FRAGS
 #undef ICMP_PROTO
+#undef CFG_SNAT_ADDR
+#undef CFG_CLUSTER_CIDR_PREFIX
 
 #if MAPLB_FAMILY == 4
 #define FN(name) name
@@ -68,6 +70,8 @@
 #define FAM_AFFINITY lb4_affinity
 #define FAM_FRAGS lb4_frags
 #define ICMP_PROTO IPPROTO_ICMP
+#define CFG_SNAT_ADDR(cfg) ((cfg)->snat_addr)
+#define CFG_CLUSTER_CIDR_PREFIX(cfg) ((cfg)->cluster_cidr_prefix)
 #elif MAPLB_FAMILY == 6
 #define FN(name) name##6
 #define FLOW struct flow6
@@ -95,6 +99,8 @@
 #define FAM_AFFINITY lb6_affinity
 #define FAM_FRAGS lb6_frags
 #define ICMP_PROTO 58 /* IPPROTO_ICMPV6 */
+#define CFG_SNAT_ADDR(cfg) ((cfg)->snat6_addr)
+#define CFG_CLUSTER_CIDR_PREFIX(cfg) ((cfg)->cluster_cidr6_prefix)
 #else
 #error "MAPLB_FAMILY must be 4 or 6"
 #endif

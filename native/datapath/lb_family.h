@@ -1,5 +1,5 @@
 /* The family-generic datapath headers, compiled once per family (family.h says how): backend rows,
- * conntrack, service lookup, backend choice and fragment tracking, for IPv4 then IPv6. Include
+ * conntrack, service lookup, backend choice, fragment tracking and source NAT's port allocation, for IPv4 then IPv6. Include
  * this, not the generic headers themselves. */
 #ifndef MAPLB_LB_FAMILY_H
 #define MAPLB_LB_FAMILY_H
@@ -14,6 +14,7 @@
 #include "service.h"
 #include "backend.h"
 #include "frag.h"
+#include "snat.h"
 #undef MAPLB_FAMILY
 
 #define MAPLB_FAMILY 6
@@ -23,6 +24,7 @@
 #include "service.h"
 #include "backend.h"
 #include "frag.h"
+#include "snat.h"
 #undef MAPLB_FAMILY
 
 #endif

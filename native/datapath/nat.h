@@ -1,8 +1,8 @@
 /* Header rewrites: DNAT (to a backend), reverse NAT (a reply back to the frontend) and SNAT,
  * through the target's context (ctx.h): the kernel's checksum helpers on TC, RFC 1624 by hand on
  * XDP and the host. The L4 checksum covers the pseudo-header, so an address change touches it too.
- * A later fragment has no L4 header: only its IP header changes. DNAT and reverse NAT themselves,
- * family-generic, are in pipeline_family.h. Each returns 0, or -1 when the
+ * A later fragment has no L4 header: only its IP header changes. DNAT, reverse NAT and SNAT
+ * themselves, family-generic, are in pipeline_family.h. Each returns 0, or -1 when the
  * context failed to write (the packet may then be half-rewritten and must be dropped). */
 #ifndef MAPLB_NAT_H
 #define MAPLB_NAT_H
@@ -84,20 +84,6 @@ static __always_inline int rewrite_endpoint6(const struct dp_ctx *ctx, const str
 	if (ctx_l4_csum_replace(ctx, check_off, 0, diff, BPF_F_PSEUDO_HDR | udp))
 		return -1;
 	return rewrite_port(ctx, pkt, old->proto, which, old_port, port);
-}
-
-/* Source NAT (snat.h says when): the client's packet leaves from the node's address and port. */
-static __always_inline int snat(const struct dp_ctx *ctx, const struct packet *pkt,
-				const struct flow4 *old, __be32 addr, __be16 port)
-{
-	return rewrite_endpoint(ctx, pkt, old, 0, addr, port);
-}
-
-/* Its reverse, on the reply: the destination becomes the client again. */
-static __always_inline int unsnat(const struct dp_ctx *ctx, const struct packet *pkt,
-				  const struct flow4 *old, __be32 client, __be16 port)
-{
-	return rewrite_endpoint(ctx, pkt, old, 1, client, port);
 }
 
 #endif

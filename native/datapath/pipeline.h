@@ -4,8 +4,7 @@
  * and, for a reply of a tracked flow, reverse NAT (and reverse SNAT: snat.h); for an ICMP error
  * about one, NAT of its quote and of its outer header the same way; for a later fragment, the
  * ports its first fragment left. The same for IPv4 and IPv6: pipeline_family.h is compiled once
- * per family (family.h), and dp_process picks by the ethertype. IPv6 has no source NAT and no
- * ICMPv6 error translation yet: those steps are IPv4's only. Written once as static inline functions with no libc: the
+ * per family (family.h), and dp_process picks by the ethertype. Written once as static inline functions with no libc: the
  * target's shim (bpf/shim.h or host/shim.h, included first) supplies struct dp_env, dp_now(env)
  * (ns; read only when a flow, an affinity entry or a UDP flow's SNAT port is written or aged),
  * dp_lookup/dp_update/dp_delete on the maps named in maplb_abi.h, and the packet context
@@ -16,7 +15,6 @@
 #include "maplb_abi.h"
 #include "lb_family.h"
 #include "nat.h"
-#include "snat.h"
 #include "icmp_error.h"
 #include "counters.h"
 

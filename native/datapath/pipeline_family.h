@@ -1,6 +1,6 @@
 /* The pipeline's steps, family-generic: compiled once per family by pipeline.h (family.h names
- * what differs). Source NAT exists for IPv4 only (MAPLB_FAMILY == 4 below): an IPv6 flow keeps
- * its source. ICMP errors are translated for both (icmp_error.h reads and rewrites the quotes). */
+ * what differs), source NAT included (snat.h). ICMP errors are translated for both (icmp_error.h
+ * reads and rewrites the quotes). */
 
 static __always_inline int FN(dnat)(const struct dp_ctx *ctx, const struct packet *pkt,
 				    const FLOW *old, const BACKEND *backend)
@@ -14,6 +14,20 @@ static __always_inline int FN(revnat)(const struct dp_ctx *ctx, const struct pac
 	return FN(rewrite_endpoint)(ctx, pkt, old, 0, addr, port);
 }
 
+/* Source NAT (snat.h says when): the client's packet leaves from the node's address and port. */
+static __always_inline int FN(snat)(const struct dp_ctx *ctx, const struct packet *pkt,
+				    const FLOW *old, ADDR addr, __be16 port)
+{
+	return FN(rewrite_endpoint)(ctx, pkt, old, 0, addr, port);
+}
+
+/* Its reverse, on the reply: the destination becomes the client again. */
+static __always_inline int FN(unsnat)(const struct dp_ctx *ctx, const struct packet *pkt,
+				      const FLOW *old, ADDR client, __be16 port)
+{
+	return FN(rewrite_endpoint)(ctx, pkt, old, 1, client, port);
+}
+
 /* The client's packet to `backend`, and from saddr:sport when the flow is source-NATed (saddr
  * set; snat.h). */
 static __always_inline struct dp_result FN(dnat_to)(struct dp_env *env, const struct dp_ctx *ctx,
@@ -21,13 +35,7 @@ static __always_inline struct dp_result FN(dnat_to)(struct dp_env *env, const st
 						    const BACKEND *backend, __u32 backend_id,
 						    ADDR saddr, __be16 sport)
 {
-	int err = 0;
-#if MAPLB_FAMILY == 4
-	err = saddr && snat(ctx, pkt, f, saddr, sport);
-#else
-	(void)saddr;
-	(void)sport;
-#endif
+	int err = !ADDR_IS_ZERO(saddr) && FN(snat)(ctx, pkt, f, saddr, sport);
 	err = err || FN(dnat)(ctx, pkt, f, backend);
 	if (!err)
 		count_backend(env, backend_id, pkt->frame_len);
@@ -52,13 +60,11 @@ static __always_inline int FN(established)(struct dp_env *env, const struct dp_c
 	}
 	FLOW reply;
 	FN(ct_reply_flow)(&reply, f, backend, ct);
-#if MAPLB_FAMILY == 4
-	struct ct4_entry *rev = 0;
-	if (ct->snat_addr && !snat_reservation(env, f, &reply, &rev)) {
-		ct_forget(env, f, MAPLB_CT_SERVICE); /* its SNAT port went to another flow: anew */
+	CT_ENTRY *rev = 0;
+	if (!ADDR_IS_ZERO(ct->snat_addr) && !FN(snat_reservation)(env, f, &reply, &rev)) {
+		FN(ct_forget)(env, f, MAPLB_CT_SERVICE); /* its SNAT port went to another flow: anew */
 		return 0;
 	}
-#endif
 	if (FN(ct_closed)(ct) && (pkt->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN) {
 		FN(ct_forget)(env, f, MAPLB_CT_SERVICE);
 		FN(ct_forget)(env, &reply, MAPLB_CT_REPLY);
@@ -69,12 +75,10 @@ static __always_inline int FN(established)(struct dp_env *env, const struct dp_c
 		FN(ct_note_close)(env, ct, closing, &reply, MAPLB_CT_REPLY);
 	ADDR saddr = ct->snat_addr; /* copied first: snat_keep may evict *ct */
 	__be16 sport = ct->snat_port;
-#if MAPLB_FAMILY == 4
-	if (saddr && !snat_keep(env, f, ct, &reply, rev)) {
-		ct_forget(env, f, MAPLB_CT_SERVICE); /* its SNAT port went to another flow: anew */
+	if (!ADDR_IS_ZERO(saddr) && !FN(snat_keep)(env, f, ct, &reply, rev)) {
+		FN(ct_forget)(env, f, MAPLB_CT_SERVICE); /* its SNAT port went to another flow: anew */
 		return 0;
 	}
-#endif
 	*out = FN(dnat_to)(env, ctx, pkt, f, backend, id, saddr, sport);
 	return 1;
 }
@@ -95,12 +99,10 @@ static __always_inline int FN(reply)(struct dp_env *env, const struct dp_ctx *ct
 	if (closing)
 		FN(ct_note_close)(env, ct, closing, &service, MAPLB_CT_SERVICE);
 	int err = 0;
-#if MAPLB_FAMILY == 4
-	if (ct->snat_addr) { /* source-NATed: the destination becomes the client again */
-		snat_renew(env, ct, f->proto);
-		err = unsnat(ctx, pkt, f, service.saddr, service.sport);
+	if (!ADDR_IS_ZERO(ct->snat_addr)) { /* source-NATed: the destination becomes the client again */
+		FN(snat_renew)(env, ct, f->proto);
+		err = FN(unsnat)(ctx, pkt, f, service.saddr, service.sport);
 	}
-#endif
 	err = err || FN(revnat)(ctx, pkt, f, addr, port);
 	*out = rewritten(env, err, MAPLB_VERDICT_REVNAT, MAPLB_REASON_OK);
 	return 1;
@@ -125,14 +127,12 @@ static __always_inline struct dp_result FN(new_flow)(struct dp_env *env, const s
 	if (!backend)
 		return dp_done(env, MAPLB_VERDICT_DROP, MAPLB_REASON_BACKEND_MISSING);
 
-#if MAPLB_FAMILY == 4
-	if (snat_wanted(cfg, master, f, backend)) {
+	if (FN(snat_wanted)(cfg, master, f, backend)) {
 		__be16 port;
-		if (snat_new_flow(env, cfg, f, backend, id, master->rev_nat_id, &port) < 0)
+		if (FN(snat_new_flow)(env, cfg, f, backend, id, master->rev_nat_id, &port) < 0)
 			return dp_done(env, MAPLB_VERDICT_DROP, MAPLB_REASON_SNAT_NO_PORT);
-		return dnat_to(env, ctx, pkt, f, backend, id, cfg->snat_addr, port);
+		return FN(dnat_to)(env, ctx, pkt, f, backend, id, CFG_SNAT_ADDR(cfg), port);
 	}
-#endif
 	FN(ct_create)(env, f, backend, id, master->rev_nat_id);
 	return FN(dnat_to)(env, ctx, pkt, f, backend, id, ADDR_ZERO, 0);
 }

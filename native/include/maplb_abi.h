@@ -109,9 +109,7 @@ struct maplb_config {
 	__u16 snat_port_max;
 	__u32 cluster_cidr6_prefix; /* 0..128; 0 = no IPv6 cluster CIDR */
 	struct maplb_in6 cluster_cidr6_addr; /* TWO_SCOPES over IPv6: sources in this CIDR use the INT scope */
-	/* This node's IPv6 address for source NAT; :: = off. The datapath does not source-NAT IPv6
-	 * yet: an IPv6 flow keeps its source whatever this holds (see the README's datapath section). */
-	struct maplb_in6 snat6_addr;
+	struct maplb_in6 snat6_addr; /* the same as snat_addr for IPv6 flows (snat.h); :: = SNAT off */
 };
 
 /* ---- ct4: LRU_HASH ct4_key -> ct4_entry --------------------------------------------------------
@@ -250,8 +248,8 @@ struct lb6_src_range_key {
 
 /* node_addrs6: HASH struct maplb_in6 -> __u8 (1): the node's own IPv6 addresses, for NodePort wildcards. */
 
-/* ct6: LRU_HASH ct6_key -> ct6_entry, as ct4 (MAPLB_CT_*, MAPLB_CT_F_*). snat_addr stays :: (no
- * IPv6 source NAT yet; see maplb_config.snat6_addr). */
+/* ct6: LRU_HASH ct6_key -> ct6_entry, as ct4 (MAPLB_CT_*, MAPLB_CT_F_*), source NAT included
+ * (snat_addr/snat_port as ct4_entry's; :: = not source-NATed). */
 struct ct6_key {
 	struct maplb_in6 saddr;
 	struct maplb_in6 daddr;

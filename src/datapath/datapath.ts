@@ -40,11 +40,12 @@ export interface NodeSettings {
   hashSeed: number;
   /**
    * This node's address for source NAT where kube-proxy masquerades (hairpin, and backends on other
-   * nodes of masquerading frontends: native/datapath/snat.h). Absent or null: no SNAT. IPv4 only:
-   * the datapath does not source-NAT IPv6 flows (maplb_config.snat6_addr stays ::).
+   * nodes of masquerading frontends: native/datapath/snat.h). Absent or null: no SNAT of IPv4 flows.
    */
   snatIP?: string | null;
-  /** The ports SNAT allocates from (default SNAT_PORTS). */
+  /** The same for IPv6 flows (maplb_config.snat6_addr); absent or null: no SNAT of IPv6 flows. */
+  snatIP6?: string | null;
+  /** The ports SNAT allocates from, both families (default SNAT_PORTS). */
   snatPorts?: PortRange;
 }
 

@@ -3,7 +3,7 @@
 import type { MapOp } from "../compile/tables.js";
 import { MaplbError } from "../errors.js";
 import type { IpFamily } from "../model/types.js";
-import { ipFamilyOf, ipv4ToInt, ipv6ToBigInt, isIPv4, parseIpCidr } from "../util/ip.js";
+import { ipFamilyOf, ipv4ToInt, ipv6ToBigInt, parseIpCidr } from "../util/ip.js";
 import {
   COUNTER_ROWS,
   counterRow,
@@ -46,19 +46,26 @@ export function packFrames(frames: readonly Uint8Array[]): PacketBatch {
   return { buffer, offsets, lengths };
 }
 
-/** maplb_config's SNAT fields, validated: address 0 (SNAT off) without an snatIP. */
-function snatConfig(settings: NodeSettings): { addr: number; ports: PortRange } {
+/** A node setting's SNAT address of the family, validated: null (SNAT off for it) when unset. */
+function snatAddressOf(ip: string | null | undefined, family: IpFamily): string | null {
+  if (ip === undefined || ip === null) return null;
+  if (ipFamilyOf(ip) !== family || ip.includes("/"))
+    throw new MaplbError("E_USAGE", `SNAT address ${JSON.stringify(ip)} is not an ${family} address`);
+  return ip;
+}
+
+/** maplb_config's SNAT fields, validated: address 0 / :: (SNAT off) without an snatIP / snatIP6. */
+function snatConfig(settings: NodeSettings): { addr: number; addr6: bigint; ports: PortRange } {
   const ports = settings.snatPorts ?? SNAT_PORTS;
-  const ip = settings.snatIP ?? null;
-  if (ip !== null && !isIPv4(ip))
-    throw new MaplbError("E_USAGE", `SNAT address ${JSON.stringify(ip)} is not an IPv4 address`);
+  const ip = snatAddressOf(settings.snatIP, "IPv4");
+  const ip6 = snatAddressOf(settings.snatIP6, "IPv6");
   const port = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65535;
   if (!port(ports.min) || !port(ports.max) || ports.min > ports.max)
     throw new MaplbError(
       "E_USAGE",
       `SNAT port range ${JSON.stringify(ports)} is not min..max within 1..65535 with min <= max`,
     );
-  return { addr: ip === null ? 0 : ipv4ToInt(ip), ports };
+  return { addr: ip === null ? 0 : ipv4ToInt(ip), addr6: ip6 === null ? 0n : ipv6ToBigInt(ip6), ports };
 }
 
 /** The node IPs of one family. */
@@ -120,6 +127,7 @@ export class NativeDatapath implements Datapath {
       cluster_cidr6_prefix: cidr6 ? cidr6.prefix : 0,
       hash_seed: settings.hashSeed >>> 0,
       snat_addr: snat.addr,
+      snat6_addr: snat.addr6,
       snat_port_min: snat.ports.min,
       snat_port_max: snat.ports.max,
     });

@@ -21,8 +21,8 @@ export const SNAT_PORTS: PortRange = { min: 61000, max: 65535 };
  * The datapath's node settings for a node of the control plane. The SNAT address is the node's first
  * address: the one its pods and the other nodes route to it, so a backend's reply to it comes back
  * here. (kube-proxy's MASQUERADE takes the outgoing interface's address, packet by packet; the
- * datapath runs before routing, so it gets one address, configured.) IPv4 only: the datapath does
- * not source-NAT IPv6 yet.
+ * datapath runs before routing, so it gets one address, configured.) One per family: the first
+ * IPv4 address for IPv4 flows, the first IPv6 address for IPv6 ones.
  */
 export function nodeSettings(node: NodeConfig, hashSeed = DEFAULT_HASH_SEED): NodeSettings {
   return {
@@ -31,6 +31,7 @@ export function nodeSettings(node: NodeConfig, hashSeed = DEFAULT_HASH_SEED): No
     clusterCIDR6: node.clusterCIDR6,
     hashSeed,
     snatIP: nodeIPsOfFamily(node, "IPv4")[0] ?? null,
+    snatIP6: nodeIPsOfFamily(node, "IPv6")[0] ?? null,
   };
 }
 

@@ -21,7 +21,6 @@ import type { KubeProxyVerdict } from "../kubeproxy/verdict.js";
 import { iptablesWalker } from "../kubeproxy/walk-iptables.js";
 import { nftWalker } from "../kubeproxy/walk-nft.js";
 import { clusterCIDROfFamily, type NodeConfig, nodeIPsOfFamily, type ServiceModel } from "../model/types.js";
-import { cidrContains } from "../kubeproxy/cidr.js";
 import { hostPort, ipInCidr } from "../util/ip.js";
 import { familyOfAddress } from "../compile/tables.js";
 import { wildcardOf } from "../compile/frontends.js";
@@ -163,7 +162,13 @@ export function tracePacket(dp: Datapath, req: TraceRequest): Trace {
             after.src !== before.src || after.sport !== before.sport
               ? hostPort(after.src, after.sport)
               : null,
-          why: snatWhy(tuple, hit.frontend, backend, req.node, settings.snatIP ?? null),
+          why: snatWhy(
+            tuple,
+            hit.frontend,
+            backend,
+            req.node,
+            (familyOfAddress(tuple.dst) === "IPv6" ? settings.snatIP6 : settings.snatIP) ?? null,
+          ),
         }
       : null;
 
@@ -253,9 +258,8 @@ export function snatWhy(
   snatIP: string | null,
 ): string {
   const flags = frontend.master.flags;
-  if (familyOfAddress(t.dst) === "IPv6")
-    return "an IPv6 flow keeps the client's address: the datapath does not source-NAT IPv6 yet";
-  if (snatIP === null) return "SNAT is off: no SNAT address (the node's first --node-ip)";
+  const family = familyOfAddress(t.dst);
+  if (snatIP === null) return `SNAT is off: no SNAT address (the node's first ${family} --node-ip)`;
   if (t.src === backend.address)
     return "hairpin: the client is the backend, which would answer itself directly";
   if (backend.flags & BackendFlag.LOCAL)
@@ -263,7 +267,8 @@ export function snatWhy(
   if (flags & SvcFlag.TWO_SCOPES) return "externalTrafficPolicy=Local keeps the client's address";
   if (flags & (SvcFlag.NODEPORT | SvcFlag.EXTERNAL))
     return "the backend runs on another node, and this external frontend has externalTrafficPolicy=Cluster";
-  if (node.clusterCIDR && !cidrContains(node.clusterCIDR, t.src))
+  const cidr = clusterCIDROfFamily(node, family);
+  if (cidr !== null && !ipInCidr(t.src, cidr))
     return "the backend runs on another node, and the client is outside the cluster CIDR";
   return "a ClusterIP reached from inside the cluster keeps the client's address";
 }
