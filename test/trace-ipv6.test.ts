@@ -68,7 +68,7 @@ describe("trace of an IPv6 packet", () => {
       proto: "TCP",
     });
     assert.deepEqual([pod.frontend, pod.slotCount], ["2001:db8:ff::10:30080/TCP/int", 2]);
-    assert.match(outside.snat!.why, /externalTrafficPolicy=Local keeps the client.s address/);
+    assert.match(outside.snat!.why, /the backend runs on this node: its reply comes back through it/);
   });
 
   it("walks kube-proxy's IPv6 proxier: both modes DNAT the ClusterIP among the same IPv6 endpoints", () => {
